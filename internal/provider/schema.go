@@ -1,0 +1,241 @@
+package provider
+
+import "encoding/json"
+
+// Format names a wire format. Clients and upstreams each speak one; when they
+// speak the same one the body is forwarded as received (model rewritten only).
+type Format string
+
+// Wire formats.
+const (
+	FormatOpenAI    Format = "openai"
+	FormatAnthropic Format = "anthropic"
+	FormatGemini    Format = "gemini"
+)
+
+// Roles of a message in the canonical schema (OpenAI's vocabulary).
+const (
+	RoleSystem    = "system"
+	RoleDeveloper = "developer"
+	RoleUser      = "user"
+	RoleAssistant = "assistant"
+	RoleTool      = "tool"
+)
+
+// Part types.
+const (
+	PartText  = "text"
+	PartImage = "image"
+)
+
+// FinishReason is why generation stopped, in OpenAI's vocabulary.
+type FinishReason string
+
+// Finish reasons.
+const (
+	FinishStop          FinishReason = "stop"
+	FinishLength        FinishReason = "length"
+	FinishToolCalls     FinishReason = "tool_calls"
+	FinishContentFilter FinishReason = "content_filter"
+)
+
+// ChatRequest is the canonical chat request every adapter maps from. Its
+// vocabulary is OpenAI's Chat Completions, the widest of the formats.
+type ChatRequest struct {
+	Model             string
+	Messages          []Message
+	MaxTokens         *int // max_tokens / max_completion_tokens / max_output_tokens
+	Temperature       *float64
+	TopP              *float64
+	TopK              *int
+	N                 *int
+	Stop              []string
+	Seed              *int64
+	PresencePenalty   *float64
+	FrequencyPenalty  *float64
+	Tools             []Tool
+	ToolChoice        *ToolChoice
+	ParallelToolCalls *bool
+	ResponseFormat    *ResponseFormat
+	Stream            bool
+	IncludeUsage      bool // stream_options.include_usage as the client asked it
+	User              string
+
+	// Extra holds top-level fields of the client's body that the canonical
+	// schema does not know; adapters of the same format pass them on.
+	Extra map[string]json.RawMessage
+
+	// Raw is the body exactly as the client sent it, in RawFormat. An adapter
+	// whose upstream speaks RawFormat forwards Raw with only the model
+	// rewritten (see SetField) instead of encoding the canonical fields.
+	Raw       []byte
+	RawFormat Format
+}
+
+// Message is one turn of a conversation.
+type Message struct {
+	Role       string
+	Content    []Part // nil for an assistant turn that only calls tools
+	Name       string
+	ToolCalls  []ToolCall // assistant turns
+	ToolCallID string     // tool turns: the call this answers
+	// TextOnly is set when the content was (or may be) a plain string rather
+	// than an array of parts; encoders use it to write content faithfully.
+	TextOnly bool
+}
+
+// Text returns the concatenated text parts of the message.
+func (m *Message) Text() string {
+	if len(m.Content) == 1 {
+		return m.Content[0].Text
+	}
+	var n int
+	for i := range m.Content {
+		n += len(m.Content[i].Text)
+	}
+	b := make([]byte, 0, n)
+	for i := range m.Content {
+		b = append(b, m.Content[i].Text...)
+	}
+	return string(b)
+}
+
+// TextMessage returns a message with a single text part.
+func TextMessage(role, text string) Message {
+	return Message{Role: role, Content: []Part{{Type: PartText, Text: text}}, TextOnly: true}
+}
+
+// Part is one piece of message content.
+type Part struct {
+	Type string // PartText or PartImage
+	Text string
+	// Image: either a URL (http(s)) or inline data. ImageURL may be a data:
+	// URI as OpenAI accepts it; adapters that need base64 split it with
+	// ParseDataURI.
+	ImageURL    string
+	ImageDetail string // OpenAI's "detail": auto, low, high
+}
+
+// Tool is a function the model may call.
+type Tool struct {
+	Name        string
+	Description string
+	Parameters  json.RawMessage // JSON Schema object; nil means no parameters
+	Strict      *bool
+}
+
+// ToolChoice constrains tool use. Mode is one of "auto", "none", "required"
+// or "function" (then Name says which).
+type ToolChoice struct {
+	Mode string
+	Name string
+}
+
+// ToolCall is a call the model made.
+type ToolCall struct {
+	ID        string
+	Name      string
+	Arguments string // JSON text, as the model produced it
+}
+
+// ResponseFormat asks for structured output. Type is "text", "json_object"
+// or "json_schema" (then Name, Schema and Strict describe the schema).
+type ResponseFormat struct {
+	Type   string
+	Name   string
+	Schema json.RawMessage
+	Strict *bool
+}
+
+// Usage counts tokens of one upstream call.
+type Usage struct {
+	InputTokens       int
+	OutputTokens      int
+	CachedInputTokens int // part of InputTokens served from the provider's prompt cache
+	ReasoningTokens   int // part of OutputTokens spent on reasoning
+}
+
+// Total returns input plus output tokens.
+func (u Usage) Total() int { return u.InputTokens + u.OutputTokens }
+
+// ChatResponse is the canonical non-streaming answer.
+type ChatResponse struct {
+	ID                string
+	Model             string // upstream model as reported
+	Created           int64  // unix seconds
+	Choices           []Choice
+	Usage             Usage
+	SystemFingerprint string
+
+	// Raw is the upstream body as received, in RawFormat. The API writes it
+	// unchanged when the client speaks the same format.
+	Raw       []byte
+	RawFormat Format
+}
+
+// Choice is one generated alternative.
+type Choice struct {
+	Index        int
+	Message      Message
+	FinishReason FinishReason
+}
+
+// StreamChunk is one event of a streamed answer.
+type StreamChunk struct {
+	ID      string
+	Model   string
+	Created int64
+	Choices []ChunkChoice
+	Usage   *Usage // set on the chunk that reports usage (usually the last)
+
+	// Raw is the upstream event's data payload as received, in RawFormat;
+	// RawEvent is its SSE event name, if any. The API relays Raw unchanged
+	// when the client speaks the same format. An adapter may return chunks
+	// with Raw set and no Choices for events that carry no canonical content
+	// (pings, content_block_stop); translators skip them.
+	Raw       []byte
+	RawEvent  string
+	RawFormat Format
+}
+
+// ChunkChoice is the delta of one choice in a stream chunk.
+type ChunkChoice struct {
+	Index        int
+	Role         string // set on the first delta of a choice
+	Content      string
+	ToolCalls    []ToolCallDelta
+	FinishReason FinishReason // set on the last delta of a choice
+}
+
+// ToolCallDelta is a piece of a tool call being streamed. The first delta of
+// a call carries ID and Name; later ones append to Arguments.
+type ToolCallDelta struct {
+	Index     int
+	ID        string
+	Name      string
+	Arguments string
+}
+
+// EmbeddingRequest is the canonical embeddings request.
+type EmbeddingRequest struct {
+	Model          string
+	Input          []string // text inputs
+	InputTokens    [][]int  // token-array inputs (OpenAI allows them); exclusive with Input
+	Dimensions     *int
+	EncodingFormat string // "float" or "base64", as the client asked
+	User           string
+	Extra          map[string]json.RawMessage
+
+	Raw       []byte
+	RawFormat Format
+}
+
+// EmbeddingResponse is the canonical embeddings answer.
+type EmbeddingResponse struct {
+	Model string
+	Data  [][]float32 // one vector per input, in input order
+	Usage Usage
+
+	Raw       []byte
+	RawFormat Format
+}

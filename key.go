@@ -1,0 +1,66 @@
+package chorus
+
+import "time"
+
+// APIKey is a client credential. The secret is shown once at creation and
+// stored only as a SHA-256 hash; Prefix is the visible start of the secret.
+type APIKey struct {
+	ID            int64      `json:"id"`
+	Name          string     `json:"name"`
+	Prefix        string     `json:"prefix"`
+	Hash          []byte     `json:"-"`
+	Owner         string     `json:"owner"`                    // user (or team) the key belongs to
+	Role          string     `json:"role"`                     // RoleAdmin or RoleCustomer
+	AllowedModels []string   `json:"allowed_models,omitempty"` // empty means every model
+	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
+	RevokedAt     *time.Time `json:"revoked_at,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+}
+
+// Roles.
+const (
+	RoleAdmin    = "admin"
+	RoleCustomer = "customer"
+)
+
+// Active reports whether the key may be used at now.
+func (k *APIKey) Active(now time.Time) bool {
+	if k.RevokedAt != nil {
+		return false
+	}
+	return k.ExpiresAt == nil || now.Before(*k.ExpiresAt)
+}
+
+// Allows reports whether the key may call the named model.
+func (k *APIKey) Allows(model string) bool {
+	if len(k.AllowedModels) == 0 {
+		return true
+	}
+	for _, m := range k.AllowedModels {
+		if m == model {
+			return true
+		}
+	}
+	return false
+}
+
+// Usage is the record of one request through the gateway.
+type Usage struct {
+	ID           int64     `json:"id"`
+	RequestID    string    `json:"request_id"`
+	KeyID        int64     `json:"key_id"`
+	Owner        string    `json:"owner"`
+	Model        string    `json:"model"`      // public model name
+	Deployment   string    `json:"deployment"` // deployment name that answered ("" if none)
+	Provider     string    `json:"provider"`
+	Endpoint     string    `json:"endpoint"` // chat, messages, embeddings
+	Stream       bool      `json:"stream"`
+	InputTokens  int64     `json:"input_tokens"`
+	OutputTokens int64     `json:"output_tokens"`
+	LatencyMS    float64   `json:"latency_ms"`
+	TTFTMS       float64   `json:"ttft_ms"` // time to first token; 0 for non-streaming
+	Status       int       `json:"status"`  // HTTP status returned to the client
+	ErrorCode    string    `json:"error_code,omitempty"`
+	Cost         int64     `json:"cost"` // micro-credits
+	CreatedAt    time.Time `json:"created_at"`
+}
