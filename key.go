@@ -9,8 +9,8 @@ type APIKey struct {
 	Name          string     `json:"name"`
 	Prefix        string     `json:"prefix"`
 	Hash          []byte     `json:"-"`
-	Owner         string     `json:"owner"`                    // user (or team) the key belongs to
-	Role          string     `json:"role"`                     // RoleAdmin or RoleCustomer
+	UserID        int64      `json:"user_id"`                  // the user the key belongs to
+	Role          string     `json:"role"`                     // the owner's role, filled on load
 	AllowedModels []string   `json:"allowed_models,omitempty"` // empty means every model
 	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
 	RevokedAt     *time.Time `json:"revoked_at,omitempty"`
@@ -49,7 +49,7 @@ type Usage struct {
 	ID           int64     `json:"id"`
 	RequestID    string    `json:"request_id"`
 	KeyID        int64     `json:"key_id"`
-	Owner        string    `json:"owner"`
+	UserID       int64     `json:"user_id"`
 	Model        string    `json:"model"`      // public model name
 	Deployment   string    `json:"deployment"` // deployment name that answered ("" if none)
 	Provider     string    `json:"provider"`
@@ -63,4 +63,16 @@ type Usage struct {
 	ErrorCode    string    `json:"error_code,omitempty"`
 	Cost         int64     `json:"cost"` // micro-credits
 	CreatedAt    time.Time `json:"created_at"`
+}
+
+// User is a person (or automation) that owns keys. Accounts, teams and
+// sessions build on it.
+type User struct {
+	ID           int64      `json:"id"`
+	Email        string     `json:"email"`
+	Name         string     `json:"name"`
+	Role         string     `json:"role"`
+	PasswordHash string     `json:"-"`
+	DisabledAt   *time.Time `json:"disabled_at,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
 }
