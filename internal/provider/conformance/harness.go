@@ -38,6 +38,11 @@ type Scenario struct {
 	// Delay holds the answer back (before any header) so callers can test
 	// cancellation and timeouts.
 	Delay time.Duration
+
+	// ChunkDelay makes a streamed answer wait this long before each chunk
+	// after the first (honoring the request's context), so callers can test
+	// that closing or cancelling a stream aborts it.
+	ChunkDelay time.Duration
 }
 
 // Captured is what the fake received, decoded from the provider's format.
@@ -84,4 +89,23 @@ type Harness struct {
 	// Capabilities the suite tests only when set.
 	Embeddings bool
 	Images     bool
+
+	// ExtraErrors adds provider-specific cases (e.g. Anthropic's 529) to the
+	// error table the suite runs.
+	ExtraErrors []ErrorCase
+
+	// PassthroughBody overrides the raw body, in Format, that the Passthrough
+	// test sends. It must contain the member "x_custom":{"a":1} and name a
+	// model other than the request's (when the format carries the model in
+	// the body). Nil uses the suite's built-in body for Format.
+	PassthroughBody []byte
+}
+
+// ErrorCase is one upstream error answer and what the adapter must make of it.
+type ErrorCase struct {
+	Status         int
+	ErrType        string        // written by the fake into its error body
+	RetryAfter     string        // Retry-After header value the fake sends, if any
+	Retryable      bool          // want (*provider.Error).Retryable()
+	WantRetryAfter time.Duration // want (*provider.Error).RetryAfter
 }
