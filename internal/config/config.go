@@ -1,0 +1,315 @@
+// Package config is the one typed configuration of Chorus: a YAML file plus
+// CHORUS_* environment overrides, validated once at start and then handed to
+// components as plain fields.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the whole configuration. Field tags name the YAML key; the
+// environment variable is CHORUS_ followed by the upper-cased path joined by
+// "_" (limits.max_body_bytes → CHORUS_LIMITS_MAX_BODY_BYTES).
+type Config struct {
+	Listen        string `yaml:"listen"`          // address to serve on
+	DataDir       string `yaml:"data_dir"`        // where the SQLite file and generated secrets live
+	DatabaseURL   string `yaml:"database_url"`    // postgres://… for PostgreSQL; empty means SQLite in DataDir
+	MasterKey     string `yaml:"master_key"`      // an admin API key for automation, as other gateways have
+	SecretKey     string `yaml:"secret_key"`      // 32-byte key (base64 or hex) sealing provider credentials
+	SecretKeyFile string `yaml:"secret_key_file"` // file holding the key; generated on first start if absent
+	Bootstrap     bool   `yaml:"bootstrap"`       // create an admin, a key and simulator models on first start
+	PublicURL     string `yaml:"public_url"`      // how clients reach us, for printed examples
+
+	Log      Log      `yaml:"log"`
+	Limits   Limits   `yaml:"limits"`
+	Timeouts Timeouts `yaml:"timeouts"`
+	Usage    Usage    `yaml:"usage"`
+	Registry Registry `yaml:"registry"`
+}
+
+// Log configures logging.
+type Log struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // text or json
+}
+
+// Limits bound what one request may ask for.
+type Limits struct {
+	MaxBodyBytes       int64 `yaml:"max_body_bytes"`
+	MaxMessages        int   `yaml:"max_messages"`
+	MaxTokens          int   `yaml:"max_tokens"` // ceiling for max_tokens when the model states none
+	MaxEmbeddingInputs int   `yaml:"max_embedding_inputs"`
+}
+
+// Timeouts bound how long things may take.
+type Timeouts struct {
+	ReadHeader time.Duration `yaml:"read_header"` // client must send headers within this
+	Read       time.Duration `yaml:"read"`        // client must send the whole body within this
+	Idle       time.Duration `yaml:"idle"`        // keep-alive connections idle longer are closed
+	Upstream   time.Duration `yaml:"upstream"`    // one request to an upstream, end to end
+	Connect    time.Duration `yaml:"connect"`     // TCP+TLS connect to an upstream
+	Drain      time.Duration `yaml:"drain"`       // on SIGTERM, in-flight requests get this long
+}
+
+// Usage configures the batched usage writer.
+type Usage struct {
+	QueueSize     int           `yaml:"queue_size"`
+	BatchSize     int           `yaml:"batch_size"`
+	FlushInterval time.Duration `yaml:"flush_interval"`
+}
+
+// Registry configures the in-memory snapshot of models and keys.
+type Registry struct {
+	// PollInterval is how often an instance checks whether another instance
+	// changed the registry. Changes made through this instance apply at once.
+	PollInterval time.Duration `yaml:"poll_interval"`
+}
+
+// Default returns the configuration used when nothing is set: SQLite under
+// ./data, the simulator models, listening on :8080.
+func Default() Config {
+	return Config{
+		Listen:    ":8080",
+		DataDir:   "./data",
+		Bootstrap: true,
+		Log:       Log{Level: "info", Format: "text"},
+		Limits: Limits{
+			MaxBodyBytes:       8 << 20,
+			MaxMessages:        2048,
+			MaxTokens:          128_000,
+			MaxEmbeddingInputs: 2048,
+		},
+		Timeouts: Timeouts{
+			ReadHeader: 10 * time.Second,
+			Read:       60 * time.Second,
+			Idle:       120 * time.Second,
+			Upstream:   10 * time.Minute,
+			Connect:    10 * time.Second,
+			Drain:      30 * time.Second,
+		},
+		Usage:    Usage{QueueSize: 65536, BatchSize: 512, FlushInterval: 200 * time.Millisecond},
+		Registry: Registry{PollInterval: time.Second},
+	}
+}
+
+// Load reads the file at path (if path is non-empty), applies environment
+// overrides from environ (os.Environ() form), and validates the result.
+func Load(path string, environ []string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("read config: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return cfg, fmt.Errorf("config file %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&cfg, environ); err != nil {
+		return cfg, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// Validate checks every field and reports all problems at once, each with
+// the key to fix.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
+	}
+	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
+		bad("listen", "must be host:port or :port, got %q", c.Listen)
+	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		bad("listen", "port must be 0-65535, got %q", port)
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") &&
+		!strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.HasPrefix(c.DatabaseURL, "sqlite:") &&
+		!strings.HasPrefix(c.DatabaseURL, "file:") {
+		bad("database_url", "must start with postgres://, postgresql://, sqlite: or file:, got %q", redactURL(c.DatabaseURL))
+	}
+	if c.MasterKey != "" && len(c.MasterKey) < 16 {
+		bad("master_key", "must be at least 16 characters so it cannot be guessed")
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "must be one of debug, info, warn, error, got %q", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "must be text or json, got %q", c.Log.Format)
+	}
+	if c.Limits.MaxBodyBytes < 1024 {
+		bad("limits.max_body_bytes", "must be at least 1024, got %d", c.Limits.MaxBodyBytes)
+	}
+	if c.Limits.MaxMessages < 1 {
+		bad("limits.max_messages", "must be at least 1, got %d", c.Limits.MaxMessages)
+	}
+	if c.Limits.MaxTokens < 1 {
+		bad("limits.max_tokens", "must be at least 1, got %d", c.Limits.MaxTokens)
+	}
+	if c.Limits.MaxEmbeddingInputs < 1 {
+		bad("limits.max_embedding_inputs", "must be at least 1, got %d", c.Limits.MaxEmbeddingInputs)
+	}
+	for key, d := range map[string]time.Duration{
+		"timeouts.read_header": c.Timeouts.ReadHeader, "timeouts.read": c.Timeouts.Read,
+		"timeouts.idle": c.Timeouts.Idle, "timeouts.upstream": c.Timeouts.Upstream,
+		"timeouts.connect": c.Timeouts.Connect, "timeouts.drain": c.Timeouts.Drain,
+		"usage.flush_interval": c.Usage.FlushInterval, "registry.poll_interval": c.Registry.PollInterval,
+	} {
+		if d <= 0 {
+			bad(key, "must be a positive duration such as 30s, got %s", d)
+		}
+	}
+	if c.Usage.QueueSize < 1 {
+		bad("usage.queue_size", "must be at least 1, got %d", c.Usage.QueueSize)
+	}
+	if c.Usage.BatchSize < 1 || c.Usage.BatchSize > 10000 {
+		bad("usage.batch_size", "must be 1-10000, got %d", c.Usage.BatchSize)
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
+}
+
+// DatabaseDSN returns the DSN to open: DatabaseURL, or the SQLite file in DataDir.
+func (c *Config) DatabaseDSN() string {
+	if c.DatabaseURL != "" {
+		return c.DatabaseURL
+	}
+	return filepath.Join(c.DataDir, "chorus.db")
+}
+
+// KeyFile returns where the credential-sealing key is read from (and written
+// to on first start).
+func (c *Config) KeyFile() string {
+	if c.SecretKeyFile != "" {
+		return c.SecretKeyFile
+	}
+	return filepath.Join(c.DataDir, "secret.key")
+}
+
+type lineErrors []error
+
+func (l lineErrors) Error() string {
+	s := make([]string, len(l))
+	for i, e := range l {
+		s[i] = e.Error()
+	}
+	return strings.Join(s, "\n  ")
+}
+
+func joinLines(errs []error) error { return lineErrors(errs) }
+
+// redactURL hides a password in a URL for messages.
+func redactURL(s string) string {
+	if i := strings.Index(s, "@"); i > 0 {
+		if j := strings.Index(s, "://"); j > 0 && j < i {
+			return s[:j+3] + "…@" + s[i+1:]
+		}
+	}
+	return s
+}
+
+// envName returns the environment variable for a dotted key.
+func envName(key string) string {
+	return "CHORUS_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// applyEnv sets fields from CHORUS_* variables by walking the struct.
+func applyEnv(cfg *Config, environ []string) error {
+	env := make(map[string]string)
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.HasPrefix(k, "CHORUS_") {
+			env[k] = v
+		}
+	}
+	var errs []error
+	walk(reflect.ValueOf(cfg).Elem(), "", func(key string, f reflect.Value) {
+		v, ok := env[envName(key)]
+		if !ok {
+			return
+		}
+		if err := setValue(f, v); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", envName(key), err))
+		}
+	})
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid environment:\n  %w", joinLines(errs))
+	}
+	return nil
+}
+
+func walk(v reflect.Value, prefix string, fn func(key string, f reflect.Value)) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		name := t.Field(i).Tag.Get("yaml")
+		if name == "" || name == "-" {
+			continue
+		}
+		key := name
+		if prefix != "" {
+			key = prefix + "." + name
+		}
+		f := v.Field(i)
+		if f.Kind() == reflect.Struct {
+			walk(f, key, fn)
+			continue
+		}
+		fn(key, f)
+	}
+}
+
+func setValue(f reflect.Value, s string) error {
+	switch f.Interface().(type) {
+	case time.Duration:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return fmt.Errorf("want a duration such as 30s or 2m, got %q", s)
+		}
+		f.SetInt(int64(d))
+		return nil
+	}
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("want true or false, got %q", s)
+		}
+		f.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("want a whole number, got %q", s)
+		}
+		f.SetInt(n)
+	default:
+		return fmt.Errorf("cannot be set from the environment")
+	}
+	return nil
+}

@@ -1,0 +1,31 @@
+package provider
+
+// EstimateTokens approximates the token count of text without a tokenizer:
+// one token per four bytes, rounded up, the rule of thumb OpenAI documents for
+// English. Callers use it only where the upstream reports no usage.
+func EstimateTokens(text string) int {
+	return (len(text) + 3) / 4
+}
+
+// EstimateInputTokens approximates the prompt tokens of a chat request: the
+// text of every message plus a small per-message framing overhead.
+func EstimateInputTokens(req *ChatRequest) int {
+	n := 3
+	for i := range req.Messages {
+		m := &req.Messages[i]
+		n += 4
+		for j := range m.Content {
+			n += EstimateTokens(m.Content[j].Text)
+			if m.Content[j].Type == PartImage {
+				n += 85 // OpenAI's base cost of a low-detail image
+			}
+		}
+		for _, tc := range m.ToolCalls {
+			n += EstimateTokens(tc.Name) + EstimateTokens(tc.Arguments)
+		}
+	}
+	for _, t := range req.Tools {
+		n += EstimateTokens(t.Name) + EstimateTokens(t.Description) + EstimateTokens(string(t.Parameters))
+	}
+	return n
+}
