@@ -1,0 +1,117 @@
+// Package telemetry holds Chorus's Prometheus metrics.
+package telemetry
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the gateway's Prometheus collectors, on their own registry so
+// tests and several servers in one process do not collide.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	requests     *prometheus.CounterVec
+	latency      *prometheus.HistogramVec
+	ttft         *prometheus.HistogramVec
+	tokens       *prometheus.CounterVec
+	errors       *prometheus.CounterVec
+	upstream     *prometheus.CounterVec
+	inflight     prometheus.Gauge
+	UsageQueue   prometheus.Gauge
+	UsageWritten prometheus.Counter
+	UsageRetries prometheus.Counter
+	UsageBlocked prometheus.Counter
+}
+
+// latencyBuckets span 1 ms to 5 minutes: gateways see both cache hits and
+// long generations.
+var latencyBuckets = []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 120, 300}
+
+// New registers every collector.
+func New() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry()}
+	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "chorus_requests_total", Help: "API requests by endpoint, model, provider and HTTP status.",
+	}, []string{"endpoint", "model", "provider", "status"})
+	m.latency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "chorus_request_duration_seconds", Help: "End-to-end request latency.", Buckets: latencyBuckets,
+	}, []string{"endpoint", "model", "provider"})
+	m.ttft = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "chorus_time_to_first_token_seconds", Help: "Time to the first streamed token.", Buckets: latencyBuckets,
+	}, []string{"model", "provider"})
+	m.tokens = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "chorus_tokens_total", Help: "Tokens by model, provider and direction (input, output).",
+	}, []string{"model", "provider", "direction"})
+	m.errors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "chorus_errors_total", Help: "Requests that ended in an error, by model, provider, status and code.",
+	}, []string{"model", "provider", "status", "code"})
+	m.upstream = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "chorus_upstream_attempts_total", Help: "Upstream calls by deployment and outcome.",
+	}, []string{"deployment", "provider", "outcome"})
+	m.inflight = prometheus.NewGauge(prometheus.GaugeOpts{Name: "chorus_requests_in_flight", Help: "Requests being served."})
+	m.UsageQueue = prometheus.NewGauge(prometheus.GaugeOpts{Name: "chorus_usage_queue_length", Help: "Usage records waiting to be written."})
+	m.UsageWritten = prometheus.NewCounter(prometheus.CounterOpts{Name: "chorus_usage_records_written_total", Help: "Usage records written to the database."})
+	m.UsageRetries = prometheus.NewCounter(prometheus.CounterOpts{Name: "chorus_usage_write_retries_total", Help: "Usage batch writes retried after a database error."})
+	m.UsageBlocked = prometheus.NewCounter(prometheus.CounterOpts{Name: "chorus_usage_queue_full_total", Help: "Times a request waited because the usage queue was full."})
+	for _, c := range []prometheus.Collector{m.requests, m.latency, m.ttft, m.tokens, m.errors, m.upstream, m.inflight,
+		m.UsageQueue, m.UsageWritten, m.UsageRetries, m.UsageBlocked} {
+		f(c)
+	}
+	return m
+}
+
+// Handler serves /metrics.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// Registry returns the Prometheus registry, for components that add their own.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Request records one finished API request.
+type Request struct {
+	Endpoint     string
+	Model        string
+	Provider     string
+	Status       int
+	ErrorCode    string
+	Duration     time.Duration
+	TTFT         time.Duration // 0 when not streamed
+	InputTokens  int64
+	OutputTokens int64
+}
+
+// Observe records a finished request.
+func (m *Metrics) Observe(r *Request) {
+	status := strconv.Itoa(r.Status)
+	m.requests.WithLabelValues(r.Endpoint, r.Model, r.Provider, status).Inc()
+	m.latency.WithLabelValues(r.Endpoint, r.Model, r.Provider).Observe(r.Duration.Seconds())
+	if r.TTFT > 0 {
+		m.ttft.WithLabelValues(r.Model, r.Provider).Observe(r.TTFT.Seconds())
+	}
+	if r.InputTokens > 0 {
+		m.tokens.WithLabelValues(r.Model, r.Provider, "input").Add(float64(r.InputTokens))
+	}
+	if r.OutputTokens > 0 {
+		m.tokens.WithLabelValues(r.Model, r.Provider, "output").Add(float64(r.OutputTokens))
+	}
+	if r.Status >= 400 {
+		m.errors.WithLabelValues(r.Model, r.Provider, status, r.ErrorCode).Inc()
+	}
+}
+
+// Attempt records one upstream call's outcome ("ok", "error", "timeout", "canceled").
+func (m *Metrics) Attempt(deployment, provider, outcome string) {
+	m.upstream.WithLabelValues(deployment, provider, outcome).Inc()
+}
+
+// InFlight adjusts the in-flight gauge.
+func (m *Metrics) InFlight(delta float64) { m.inflight.Add(delta) }
