@@ -1,0 +1,462 @@
+package anthropic
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/provider"
+)
+
+// MaxMessages is the most messages a request may hold, Anthropic's limit.
+const MaxMessages = 100_000
+
+// decodeReq is the subset of a Messages request the canonical schema holds.
+type decodeReq struct {
+	Model         *string           `json:"model"`
+	MaxTokens     *int              `json:"max_tokens"`
+	System        json.RawMessage   `json:"system"`
+	Messages      []decodeMsg       `json:"messages"`
+	StopSequences []string          `json:"stop_sequences"`
+	Temperature   *float64          `json:"temperature"`
+	TopP          *float64          `json:"top_p"`
+	TopK          *int              `json:"top_k"`
+	Tools         []decodeTool      `json:"tools"`
+	ToolChoice    *decodeToolChoice `json:"tool_choice"`
+	Metadata      *struct {
+		UserID string `json:"user_id"`
+	} `json:"metadata"`
+	Stream       bool `json:"stream"`
+	OutputConfig *struct {
+		Format *struct {
+			Type   string          `json:"type"`
+			Schema json.RawMessage `json:"schema"`
+		} `json:"format"`
+	} `json:"output_config"`
+}
+
+type decodeMsg struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+type decodeTool struct {
+	Type        string          `json:"type"` // "" or "custom" for client tools; server tools name a version
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	InputSchema json.RawMessage `json:"input_schema"`
+	Strict      *bool           `json:"strict"`
+}
+
+type decodeToolChoice struct {
+	Type                   string `json:"type"`
+	Name                   string `json:"name"`
+	DisableParallelToolUse bool   `json:"disable_parallel_tool_use"`
+}
+
+// canonicalKeys are the top-level members the canonical request holds; all
+// others go to Extra. output_config is both read and kept, because it may
+// hold settings (effort) beside the format.
+var canonicalKeys = map[string]bool{
+	"model": true, "max_tokens": true, "system": true, "messages": true,
+	"stop_sequences": true, "temperature": true, "top_p": true, "top_k": true,
+	"tools": true, "tool_choice": true, "metadata": true, "stream": true,
+}
+
+// droppedBlocks are content block types of the Messages API that have no
+// canonical form (extended thinking, documents, server tools). They are
+// accepted and left out of the canonical request: an Anthropic upstream
+// still gets them through Raw, other upstreams could not take them anyway.
+var droppedBlocks = map[string]bool{
+	"thinking": true, "redacted_thinking": true, "document": true, "search_result": true,
+	"server_tool_use": true, "web_search_tool_result": true, "web_fetch_tool_result": true,
+	"code_execution_tool_result": true, "bash_code_execution_tool_result": true,
+	"text_editor_code_execution_tool_result": true, "tool_search_tool_result": true,
+	"container_upload": true, "mcp_tool_use": true, "mcp_tool_result": true,
+}
+
+// DecodeRequest turns an Anthropic Messages request body into a canonical
+// request with Raw = body and RawFormat = FormatAnthropic. The system prompt
+// becomes a leading system message; tool_result blocks become tool messages,
+// placed before the rest of their user turn; tool_use blocks become the
+// assistant's tool calls; top-level members the canonical schema does not
+// hold are kept in Extra. Thinking, document and server-tool blocks, and
+// server tools, are accepted but have no canonical form (see droppedBlocks).
+// Errors are *chorus.Error with code EINVALID and the field at fault.
+func DecodeRequest(body []byte) (*provider.ChatRequest, error) {
+	var w decodeReq
+	if err := json.Unmarshal(body, &w); err != nil {
+		return nil, jsonError(err)
+	}
+	if err := validateTop(&w); err != nil {
+		return nil, err
+	}
+	req := &provider.ChatRequest{
+		Model:       *w.Model,
+		MaxTokens:   w.MaxTokens,
+		Temperature: w.Temperature,
+		TopP:        w.TopP,
+		TopK:        w.TopK,
+		Stop:        w.StopSequences,
+		Stream:      w.Stream,
+		Raw:         body,
+		RawFormat:   provider.FormatAnthropic,
+	}
+	if w.Metadata != nil {
+		req.User = w.Metadata.UserID
+	}
+	if of := w.OutputConfig; of != nil && of.Format != nil && of.Format.Type == "json_schema" {
+		req.ResponseFormat = &provider.ResponseFormat{Type: "json_schema", Schema: of.Format.Schema}
+	}
+	var err error
+	if req.Messages, err = decodeSystem(w.System); err != nil {
+		return nil, err
+	}
+	for i := range w.Messages {
+		if req.Messages, err = decodeMessage(req.Messages, &w.Messages[i], i); err != nil {
+			return nil, err
+		}
+	}
+	if err := decodeTools(req, &w); err != nil {
+		return nil, err
+	}
+	eachMember(body, func(key string, value []byte) {
+		if canonicalKeys[key] {
+			return
+		}
+		if req.Extra == nil {
+			req.Extra = make(map[string]json.RawMessage)
+		}
+		req.Extra[key] = value
+	})
+	return req, nil
+}
+
+// jsonError turns a json.Unmarshal error into a client-facing one.
+func jsonError(err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field == "" {
+			return chorus.Invalid("", "request body must be a JSON object")
+		}
+		return chorus.Invalid(te.Field, "%s must be %s, not %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+	}
+	return chorus.Invalid("", "request body is not valid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// jsonKind names a Go kind the way a JSON user thinks of it.
+func jsonKind(kind string) string {
+	switch kind {
+	case "int", "int64", "float64":
+		return "a number"
+	case "string":
+		return "a string"
+	case "bool":
+		return "a boolean"
+	case "slice":
+		return "an array"
+	case "struct", "map":
+		return "an object"
+	}
+	return "of another type"
+}
+
+func validateTop(w *decodeReq) error {
+	if w.Model == nil || *w.Model == "" {
+		return chorus.Invalid("model", "model is required")
+	}
+	if w.MaxTokens == nil {
+		return chorus.Invalid("max_tokens", "max_tokens is required")
+	}
+	if *w.MaxTokens < 1 {
+		return chorus.Invalid("max_tokens", "max_tokens must be at least 1, got %d", *w.MaxTokens)
+	}
+	if len(w.Messages) == 0 {
+		return chorus.Invalid("messages", "messages must hold at least one message")
+	}
+	if len(w.Messages) > MaxMessages {
+		return chorus.Invalid("messages", "messages holds %d messages, more than the limit of %d", len(w.Messages), MaxMessages)
+	}
+	if t := w.Temperature; t != nil && (*t < 0 || *t > 1) {
+		return chorus.Invalid("temperature", "temperature must be between 0 and 1, got %g", *t)
+	}
+	if p := w.TopP; p != nil && (*p < 0 || *p > 1) {
+		return chorus.Invalid("top_p", "top_p must be between 0 and 1, got %g", *p)
+	}
+	if k := w.TopK; k != nil && *k < 0 {
+		return chorus.Invalid("top_k", "top_k must not be negative, got %d", *k)
+	}
+	return nil
+}
+
+// decodeSystem returns the system prompt as a leading system message, if
+// there is one: a string, or an array of text blocks.
+func decodeSystem(raw json.RawMessage) ([]provider.Message, error) {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	if raw[0] == '"' {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, chorus.Invalid("system", "system must be a string or an array of text blocks")
+		}
+		if s == "" {
+			return nil, nil
+		}
+		return []provider.Message{provider.TextMessage(provider.RoleSystem, s)}, nil
+	}
+	var blocks []wireBlock
+	if raw[0] != '[' || json.Unmarshal(raw, &blocks) != nil {
+		return nil, chorus.Invalid("system", "system must be a string or an array of text blocks")
+	}
+	m := provider.Message{Role: provider.RoleSystem}
+	for i := range blocks {
+		b := &blocks[i]
+		if b.Type != "text" {
+			return nil, chorus.Invalid(fmt.Sprintf("system[%d].type", i), "system blocks must be text, not %q", b.Type)
+		}
+		if b.Text == nil {
+			return nil, chorus.Invalid(fmt.Sprintf("system[%d].text", i), "text block needs text")
+		}
+		m.Content = append(m.Content, provider.Part{Type: provider.PartText, Text: *b.Text})
+	}
+	if len(m.Content) == 0 {
+		return nil, nil
+	}
+	return []provider.Message{m}, nil
+}
+
+// decodeMessage appends the canonical messages of one Anthropic message to
+// out: the tool results of a user turn as tool messages first, then the
+// turn's other content.
+func decodeMessage(out []provider.Message, w *decodeMsg, i int) ([]provider.Message, error) {
+	param := fmt.Sprintf("messages[%d]", i)
+	if w.Role != provider.RoleUser && w.Role != provider.RoleAssistant {
+		if w.Role == "" {
+			return nil, chorus.Invalid(param+".role", "role is required")
+		}
+		return nil, chorus.Invalid(param+".role", "role must be user or assistant, not %q", w.Role)
+	}
+	content := bytes.TrimSpace(w.Content)
+	if len(content) == 0 || string(content) == "null" {
+		return nil, chorus.Invalid(param+".content", "content is required")
+	}
+	if content[0] == '"' {
+		var s string
+		if err := json.Unmarshal(content, &s); err != nil {
+			return nil, chorus.Invalid(param+".content", "content must be a string or an array of content blocks")
+		}
+		return append(out, provider.TextMessage(w.Role, s)), nil
+	}
+	var blocks []wireBlock
+	if content[0] != '[' {
+		return nil, chorus.Invalid(param+".content", "content must be a string or an array of content blocks")
+	}
+	if err := json.Unmarshal(content, &blocks); err != nil {
+		return nil, blockError(err, param+".content")
+	}
+	m := provider.Message{Role: w.Role}
+	for j := range blocks {
+		b := &blocks[j]
+		bp := fmt.Sprintf("%s.content[%d]", param, j)
+		switch b.Type {
+		case "text":
+			if b.Text == nil {
+				return nil, chorus.Invalid(bp+".text", "text block needs text")
+			}
+			m.Content = append(m.Content, provider.Part{Type: provider.PartText, Text: *b.Text})
+		case "image":
+			p, ok, err := decodeImage(b, bp)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				m.Content = append(m.Content, p)
+			}
+		case "tool_use":
+			if w.Role != provider.RoleAssistant {
+				return nil, chorus.Invalid(bp+".type", "tool_use blocks belong in assistant messages")
+			}
+			tc, err := decodeToolUse(b, bp)
+			if err != nil {
+				return nil, err
+			}
+			m.ToolCalls = append(m.ToolCalls, tc)
+		case "tool_result":
+			if w.Role != provider.RoleUser {
+				return nil, chorus.Invalid(bp+".type", "tool_result blocks belong in user messages")
+			}
+			tm, err := decodeToolResult(b, bp)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, tm)
+		case "":
+			return nil, chorus.Invalid(bp+".type", "content block type is required")
+		default:
+			if !droppedBlocks[b.Type] {
+				return nil, chorus.Invalid(bp+".type", "unknown content block type %q", b.Type)
+			}
+		}
+	}
+	if len(m.Content) > 0 || len(m.ToolCalls) > 0 || !hasToolResult(blocks) {
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func hasToolResult(blocks []wireBlock) bool {
+	for i := range blocks {
+		if blocks[i].Type == "tool_result" {
+			return true
+		}
+	}
+	return false
+}
+
+// blockError reports a type error inside content blocks.
+func blockError(err error, param string) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) && te.Field != "" {
+		return chorus.Invalid(param, "content block field %s must be %s, not %s", te.Field, jsonKind(te.Type.Kind().String()), te.Value)
+	}
+	return chorus.Invalid(param, "content must be a string or an array of content blocks")
+}
+
+// decodeImage returns an image block as a part: a base64 source as a data:
+// URI, a url source as its URL. A file source (Anthropic's Files API) has no
+// canonical form and is dropped (ok false).
+func decodeImage(b *wireBlock, param string) (p provider.Part, ok bool, err error) {
+	s := b.Source
+	if s == nil {
+		return p, false, chorus.Invalid(param+".source", "image block needs a source")
+	}
+	switch s.Type {
+	case "base64":
+		if s.MediaType == "" || s.Data == "" {
+			return p, false, chorus.Invalid(param+".source", "base64 image source needs media_type and data")
+		}
+		return provider.Part{Type: provider.PartImage, ImageURL: "data:" + s.MediaType + ";base64," + s.Data}, true, nil
+	case "url":
+		if s.URL == "" {
+			return p, false, chorus.Invalid(param+".source.url", "url image source needs a url")
+		}
+		return provider.Part{Type: provider.PartImage, ImageURL: s.URL}, true, nil
+	case "file":
+		return p, false, nil
+	}
+	return p, false, chorus.Invalid(param+".source.type", "image source type must be base64 or url, not %q", s.Type)
+}
+
+func decodeToolUse(b *wireBlock, param string) (provider.ToolCall, error) {
+	if b.ID == "" {
+		return provider.ToolCall{}, chorus.Invalid(param+".id", "tool_use block needs an id")
+	}
+	if b.Name == "" {
+		return provider.ToolCall{}, chorus.Invalid(param+".name", "tool_use block needs a name")
+	}
+	in := bytes.TrimSpace(b.Input)
+	if len(in) > 0 && string(in) != "null" && in[0] != '{' {
+		return provider.ToolCall{}, chorus.Invalid(param+".input", "tool_use input must be an object")
+	}
+	return provider.ToolCall{ID: b.ID, Name: b.Name, Arguments: toolArguments(in)}, nil
+}
+
+// decodeToolResult returns a tool_result block as a tool message. Its
+// is_error flag has no canonical form and is dropped.
+func decodeToolResult(b *wireBlock, param string) (provider.Message, error) {
+	if b.ToolUseID == "" {
+		return provider.Message{}, chorus.Invalid(param+".tool_use_id", "tool_result block needs a tool_use_id")
+	}
+	m := provider.Message{Role: provider.RoleTool, ToolCallID: b.ToolUseID}
+	content := bytes.TrimSpace(b.Content)
+	if len(content) == 0 || string(content) == "null" {
+		m.Content, m.TextOnly = []provider.Part{{Type: provider.PartText}}, true
+		return m, nil
+	}
+	if content[0] == '"' {
+		var s string
+		if err := json.Unmarshal(content, &s); err != nil {
+			return m, chorus.Invalid(param+".content", "tool_result content must be a string or an array of blocks")
+		}
+		m.Content, m.TextOnly = []provider.Part{{Type: provider.PartText, Text: s}}, true
+		return m, nil
+	}
+	var blocks []wireBlock
+	if content[0] != '[' || json.Unmarshal(content, &blocks) != nil {
+		return m, chorus.Invalid(param+".content", "tool_result content must be a string or an array of blocks")
+	}
+	for k := range blocks {
+		bb := &blocks[k]
+		bp := fmt.Sprintf("%s.content[%d]", param, k)
+		switch bb.Type {
+		case "text":
+			if bb.Text == nil {
+				return m, chorus.Invalid(bp+".text", "text block needs text")
+			}
+			m.Content = append(m.Content, provider.Part{Type: provider.PartText, Text: *bb.Text})
+		case "image":
+			p, ok, err := decodeImage(bb, bp)
+			if err != nil {
+				return m, err
+			}
+			if ok {
+				m.Content = append(m.Content, p)
+			}
+		default:
+			if !droppedBlocks[bb.Type] {
+				return m, chorus.Invalid(bp+".type", "unknown tool_result content block type %q", bb.Type)
+			}
+		}
+	}
+	return m, nil
+}
+
+// decodeTools reads tools and tool_choice. Server tools (a versioned type
+// such as web_search_20250305) run at Anthropic and have no canonical form;
+// they are left out.
+func decodeTools(req *provider.ChatRequest, w *decodeReq) error {
+	for i := range w.Tools {
+		t := &w.Tools[i]
+		if t.Type != "" && t.Type != "custom" {
+			continue
+		}
+		param := fmt.Sprintf("tools[%d]", i)
+		if t.Name == "" {
+			return chorus.Invalid(param+".name", "tool name is required")
+		}
+		schema := bytes.TrimSpace(t.InputSchema)
+		if len(schema) == 0 || schema[0] != '{' {
+			return chorus.Invalid(param+".input_schema", "tool %q needs an input_schema object", t.Name)
+		}
+		req.Tools = append(req.Tools, provider.Tool{Name: t.Name, Description: t.Description, Parameters: schema, Strict: t.Strict})
+	}
+	tc := w.ToolChoice
+	if tc == nil {
+		return nil
+	}
+	switch tc.Type {
+	case "auto":
+		req.ToolChoice = &provider.ToolChoice{Mode: "auto"}
+	case "any":
+		req.ToolChoice = &provider.ToolChoice{Mode: "required"}
+	case "none":
+		req.ToolChoice = &provider.ToolChoice{Mode: "none"}
+	case "tool":
+		if tc.Name == "" {
+			return chorus.Invalid("tool_choice.name", "tool_choice of type tool needs a name")
+		}
+		req.ToolChoice = &provider.ToolChoice{Mode: "function", Name: tc.Name}
+	default:
+		return chorus.Invalid("tool_choice.type", "tool_choice type must be auto, any, tool or none, not %q", tc.Type)
+	}
+	if tc.DisableParallelToolUse {
+		f := false
+		req.ParallelToolCalls = &f
+	}
+	return nil
+}

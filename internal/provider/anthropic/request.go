@@ -1,0 +1,467 @@
+package anthropic
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/provider"
+)
+
+// This file translates a canonical request into an Anthropic Messages body.
+//
+// What does not map one to one:
+//   - system and developer messages, wherever they stand, join the top-level
+//     system prompt in order (text parts only: Anthropic's system is text);
+//   - tool messages become tool_result blocks of a user turn;
+//   - consecutive turns of the same Anthropic role are merged into one, as
+//     Anthropic requires, with tool_result blocks first in a merged user turn;
+//   - empty text parts are dropped (Anthropic rejects empty text blocks) and
+//     a turn left with no content is dropped;
+//   - response_format json_schema maps to Anthropic's native structured
+//     output, output_config.format; json_object has no Anthropic equivalent
+//     and is refused with ENOTSUPPORTED, as is n > 1;
+//   - seed, presence_penalty and frequency_penalty have no Anthropic
+//     equivalent and are dropped (they are hints, not contracts).
+
+// requestKeys are the top-level members appendRequest writes itself; Extra
+// members with these names are not copied.
+var requestKeys = map[string]bool{
+	"model": true, "max_tokens": true, "system": true, "messages": true,
+	"stop_sequences": true, "temperature": true, "top_p": true, "top_k": true,
+	"tools": true, "tool_choice": true, "metadata": true, "stream": true,
+	"output_config": true,
+}
+
+// appendRequest appends the Anthropic body for req. defMaxTokens is used
+// when req has no MaxTokens. Extra members are copied only when the request
+// came from an Anthropic client (they are Anthropic fields then).
+func appendRequest(dst []byte, req *provider.ChatRequest, stream bool, defMaxTokens int) ([]byte, error) {
+	if req.N != nil && *req.N > 1 {
+		return nil, &chorus.Error{Code: chorus.ENOTSUPPORTED, Param: "n",
+			Message: "n > 1 is not supported by Anthropic models; send one request per choice"}
+	}
+	anthropicExtra := req.RawFormat == provider.FormatAnthropic
+	outputConfig, err := outputConfig(req, anthropicExtra)
+	if err != nil {
+		return nil, err
+	}
+	dst = append(dst, '{')
+	dst = appendStringField(dst, "model", req.Model)
+	maxTokens := defMaxTokens
+	if req.MaxTokens != nil {
+		maxTokens = *req.MaxTokens
+	}
+	dst = appendIntField(dst, "max_tokens", maxTokens)
+	dst = appendSystem(dst, req.Messages)
+	if dst, err = appendMessages(dst, req.Messages); err != nil {
+		return nil, err
+	}
+	if len(req.Stop) > 0 {
+		dst = appendKey(dst, "stop_sequences")
+		dst = append(dst, '[')
+		for i, s := range req.Stop {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendString(dst, s)
+		}
+		dst = append(dst, ']')
+	}
+	if req.Temperature != nil {
+		dst = appendFloatField(dst, "temperature", *req.Temperature)
+	}
+	if req.TopP != nil {
+		dst = appendFloatField(dst, "top_p", *req.TopP)
+	}
+	if req.TopK != nil {
+		dst = appendIntField(dst, "top_k", *req.TopK)
+	}
+	if len(req.Tools) > 0 {
+		if dst, err = appendTools(dst, req); err != nil {
+			return nil, err
+		}
+	}
+	if req.User != "" {
+		dst = appendKey(dst, "metadata")
+		dst = appendStringField(append(dst, '{'), "user_id", req.User)
+		dst = append(dst, '}')
+	}
+	if outputConfig != nil {
+		dst = appendRawField(dst, "output_config", outputConfig)
+	}
+	if stream {
+		dst = append(appendKey(dst, "stream"), "true"...)
+	}
+	if anthropicExtra {
+		for _, k := range sortedKeys(req.Extra) {
+			if !requestKeys[k] {
+				dst = appendRawField(dst, k, req.Extra[k])
+			}
+		}
+	}
+	return append(dst, '}'), nil
+}
+
+// outputConfig returns the output_config member for req's response_format,
+// or nil. An Anthropic client's own output_config (in Extra) wins: it is the
+// original of what DecodeRequest read into ResponseFormat, with any other
+// settings (effort) it holds.
+func outputConfig(req *provider.ChatRequest, anthropicExtra bool) ([]byte, error) {
+	if anthropicExtra {
+		if v, ok := req.Extra["output_config"]; ok {
+			return v, nil
+		}
+	}
+	rf := req.ResponseFormat
+	if rf == nil {
+		return nil, nil
+	}
+	switch rf.Type {
+	case "", "text":
+		return nil, nil
+	case "json_schema":
+		if len(bytes.TrimSpace(rf.Schema)) == 0 {
+			return nil, chorus.Invalid("response_format.json_schema.schema", "response_format json_schema needs a schema")
+		}
+		b := append([]byte(`{"format":{"type":"json_schema","schema":`), rf.Schema...)
+		return append(b, "}}"...), nil
+	case "json_object":
+		return nil, &chorus.Error{Code: chorus.ENOTSUPPORTED, Param: "response_format",
+			Message: "response_format json_object is not supported by Anthropic models; use json_schema with a schema"}
+	default:
+		return nil, chorus.Invalid("response_format.type", "unknown response_format type %q", rf.Type)
+	}
+}
+
+// isSystem reports whether m goes to Anthropic's top-level system prompt.
+func isSystem(m *provider.Message) bool {
+	return m.Role == provider.RoleSystem || m.Role == provider.RoleDeveloper
+}
+
+// appendSystem appends the system member: a string when there is exactly one
+// plain-text system message, text blocks otherwise, nothing when there is no
+// system text.
+func appendSystem(dst []byte, msgs []provider.Message) []byte {
+	var only *provider.Message
+	n := 0
+	for i := range msgs {
+		if isSystem(&msgs[i]) {
+			only = &msgs[i]
+			n++
+		}
+	}
+	if n == 0 {
+		return dst
+	}
+	if n == 1 && only.TextOnly {
+		if text := only.Text(); text != "" {
+			return appendStringField(dst, "system", text)
+		}
+		return dst
+	}
+	mark := len(dst)
+	dst = appendKey(dst, "system")
+	dst = append(dst, '[')
+	blocks := 0
+	for i := range msgs {
+		if !isSystem(&msgs[i]) {
+			continue
+		}
+		for _, p := range msgs[i].Content {
+			if p.Type == provider.PartText && p.Text != "" {
+				dst = appendTextBlock(appendComma(dst), p.Text)
+				blocks++
+			}
+		}
+	}
+	if blocks == 0 {
+		return dst[:mark]
+	}
+	return append(dst, ']')
+}
+
+// anthropicRole returns the Anthropic role m belongs to, "" for system
+// messages, or an error for an unknown role.
+func anthropicRole(m *provider.Message, i int) (string, error) {
+	switch m.Role {
+	case provider.RoleUser, provider.RoleTool:
+		return provider.RoleUser, nil
+	case provider.RoleAssistant:
+		return provider.RoleAssistant, nil
+	case provider.RoleSystem, provider.RoleDeveloper:
+		return "", nil
+	}
+	return "", chorus.Invalid(fmt.Sprintf("messages[%d].role", i), "unknown role %q", m.Role)
+}
+
+// appendMessages appends the messages member, merging runs of messages with
+// the same Anthropic role into one turn.
+func appendMessages(dst []byte, msgs []provider.Message) ([]byte, error) {
+	roles := make([]string, len(msgs))
+	for i := range msgs {
+		r, err := anthropicRole(&msgs[i], i)
+		if err != nil {
+			return nil, err
+		}
+		roles[i] = r
+	}
+	dst = appendKey(dst, "messages")
+	dst = append(dst, '[')
+	for i := 0; i < len(msgs); {
+		if roles[i] == "" {
+			i++
+			continue
+		}
+		// The turn is the run of messages from i with this role, system
+		// messages in between skipped.
+		var group []int
+		j := i
+		for ; j < len(msgs) && (roles[j] == roles[i] || roles[j] == ""); j++ {
+			if roles[j] != "" {
+				group = append(group, j)
+			}
+		}
+		var err error
+		if dst, err = appendTurn(dst, msgs, roles[i], group); err != nil {
+			return nil, err
+		}
+		i = j
+	}
+	return append(dst, ']'), nil
+}
+
+// appendTurn appends one message of the given role made of msgs[group...].
+// A turn with no content is left out.
+func appendTurn(dst []byte, msgs []provider.Message, role string, group []int) ([]byte, error) {
+	mark := len(dst)
+	dst = appendComma(dst)
+	dst = appendStringField(append(dst, '{'), "role", role)
+	dst = appendKey(dst, "content")
+	if len(group) == 1 {
+		m := &msgs[group[0]]
+		if m.TextOnly && m.Role != provider.RoleTool && len(m.ToolCalls) == 0 &&
+			len(m.Content) == 1 && m.Content[0].Type == provider.PartText {
+			if m.Content[0].Text == "" {
+				return dst[:mark], nil
+			}
+			dst = appendString(dst, m.Content[0].Text)
+			return append(dst, '}'), nil
+		}
+	}
+	dst = append(dst, '[')
+	start := len(dst)
+	var err error
+	// Tool results first: Anthropic wants them leading the user turn that
+	// follows the tool calls.
+	for _, i := range group {
+		if msgs[i].Role == provider.RoleTool {
+			if dst, err = appendToolResult(dst, &msgs[i], i); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, i := range group {
+		m := &msgs[i]
+		if m.Role == provider.RoleTool {
+			continue
+		}
+		if dst, err = appendParts(dst, m.Content, fmt.Sprintf("messages[%d].content", i)); err != nil {
+			return nil, err
+		}
+		for j := range m.ToolCalls {
+			if dst, err = appendToolUse(dst, &m.ToolCalls[j], i, j); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if len(dst) == start {
+		return dst[:mark], nil
+	}
+	return append(dst, "]}"...), nil
+}
+
+// appendParts appends text and image blocks for parts, skipping empty text.
+func appendParts(dst []byte, parts []provider.Part, param string) ([]byte, error) {
+	for k := range parts {
+		p := &parts[k]
+		switch p.Type {
+		case provider.PartText, "":
+			if p.Text != "" {
+				dst = appendTextBlock(appendComma(dst), p.Text)
+			}
+		case provider.PartImage:
+			var err error
+			if dst, err = appendImageBlock(appendComma(dst), p.ImageURL, fmt.Sprintf("%s[%d].image_url", param, k)); err != nil {
+				return nil, err
+			}
+		default:
+			return nil, chorus.Invalid(fmt.Sprintf("%s[%d].type", param, k), "unknown content part type %q", p.Type)
+		}
+	}
+	return dst, nil
+}
+
+func appendTextBlock(dst []byte, text string) []byte {
+	dst = append(dst, `{"type":"text","text":`...)
+	dst = appendString(dst, text)
+	return append(dst, '}')
+}
+
+// appendImageBlock appends an image block: a data: URI becomes a base64
+// source, an http(s) URL a url source.
+func appendImageBlock(dst []byte, url, param string) ([]byte, error) {
+	if strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://") {
+		dst = append(dst, `{"type":"image","source":{"type":"url","url":`...)
+		dst = appendString(dst, url)
+		return append(dst, "}}"...), nil
+	}
+	mediaType, data, ok := parseDataURI(url)
+	if !ok {
+		return nil, chorus.Invalid(param, "image must be an http(s) URL or a base64 data: URI")
+	}
+	dst = append(dst, `{"type":"image","source":{"type":"base64","media_type":`...)
+	dst = appendString(dst, mediaType)
+	dst = append(dst, `,"data":`...)
+	dst = appendString(dst, data)
+	return append(dst, "}}"...), nil
+}
+
+// parseDataURI splits a base64 data: URI into its media type and data.
+func parseDataURI(uri string) (mediaType, data string, ok bool) {
+	rest, ok := strings.CutPrefix(uri, "data:")
+	if !ok {
+		return "", "", false
+	}
+	meta, data, ok := strings.Cut(rest, ",")
+	if !ok {
+		return "", "", false
+	}
+	mediaType, ok = strings.CutSuffix(meta, ";base64")
+	if !ok || mediaType == "" || data == "" {
+		return "", "", false
+	}
+	// Parameters (;charset=...) are not part of Anthropic's media_type.
+	mediaType, _, _ = strings.Cut(mediaType, ";")
+	return mediaType, data, true
+}
+
+// appendToolUse appends a tool_use block for an assistant's tool call. Its
+// arguments must be a JSON object (or empty, meaning no arguments).
+func appendToolUse(dst []byte, tc *provider.ToolCall, i, j int) ([]byte, error) {
+	param := fmt.Sprintf("messages[%d].tool_calls[%d]", i, j)
+	if tc.ID == "" {
+		return nil, chorus.Invalid(param+".id", "tool call id is required")
+	}
+	if tc.Name == "" {
+		return nil, chorus.Invalid(param+".function.name", "tool call name is required")
+	}
+	input := []byte(strings.TrimSpace(tc.Arguments))
+	if len(input) == 0 {
+		input = []byte("{}")
+	} else if input[0] != '{' || !json.Valid(input) {
+		return nil, chorus.Invalid(param+".function.arguments", "tool call arguments must be a JSON object")
+	}
+	dst = append(appendComma(dst), `{"type":"tool_use","id":`...)
+	dst = appendString(dst, tc.ID)
+	dst = append(dst, `,"name":`...)
+	dst = appendString(dst, tc.Name)
+	dst = append(dst, `,"input":`...)
+	dst = append(dst, input...)
+	return append(dst, '}'), nil
+}
+
+// appendToolResult appends a tool_result block for a tool message: string
+// content when it is text only, blocks when it holds images.
+func appendToolResult(dst []byte, m *provider.Message, i int) ([]byte, error) {
+	if m.ToolCallID == "" {
+		return nil, chorus.Invalid(fmt.Sprintf("messages[%d].tool_call_id", i), "tool message needs a tool_call_id")
+	}
+	dst = append(appendComma(dst), `{"type":"tool_result","tool_use_id":`...)
+	dst = appendString(dst, m.ToolCallID)
+	dst = append(dst, `,"content":`...)
+	if !slices.ContainsFunc(m.Content, func(p provider.Part) bool { return p.Type == provider.PartImage }) {
+		dst = appendString(dst, m.Text())
+		return append(dst, '}'), nil
+	}
+	dst = append(dst, '[')
+	var err error
+	if dst, err = appendParts(dst, m.Content, fmt.Sprintf("messages[%d].content", i)); err != nil {
+		return nil, err
+	}
+	return append(dst, "]}"...), nil
+}
+
+// appendTools appends tools and tool_choice.
+func appendTools(dst []byte, req *provider.ChatRequest) ([]byte, error) {
+	dst = appendKey(dst, "tools")
+	dst = append(dst, '[')
+	for i := range req.Tools {
+		t := &req.Tools[i]
+		if t.Name == "" {
+			return nil, chorus.Invalid(fmt.Sprintf("tools[%d].function.name", i), "tool name is required")
+		}
+		dst = appendComma(dst)
+		dst = appendStringField(append(dst, '{'), "name", t.Name)
+		if t.Description != "" {
+			dst = appendStringField(dst, "description", t.Description)
+		}
+		schema := bytes.TrimSpace(t.Parameters)
+		if len(schema) == 0 || string(schema) == "null" {
+			schema = []byte(`{"type":"object","properties":{}}`)
+		}
+		dst = appendRawField(dst, "input_schema", schema)
+		if t.Strict != nil {
+			dst = strconv.AppendBool(appendKey(dst, "strict"), *t.Strict)
+		}
+		dst = append(dst, '}')
+	}
+	dst = append(dst, ']')
+
+	noParallel := req.ParallelToolCalls != nil && !*req.ParallelToolCalls
+	mode, name := "auto", ""
+	if tc := req.ToolChoice; tc != nil && tc.Mode != "" {
+		mode, name = tc.Mode, tc.Name
+	} else if !noParallel {
+		return dst, nil // Anthropic's default is auto
+	}
+	dst = appendKey(dst, "tool_choice")
+	switch mode {
+	case "auto":
+		dst = append(dst, `{"type":"auto"`...)
+	case "none":
+		// tool_choice none takes no other member.
+		return append(dst, `{"type":"none"}`...), nil
+	case "required":
+		dst = append(dst, `{"type":"any"`...)
+	case "function":
+		if name == "" {
+			return nil, chorus.Invalid("tool_choice.function.name", "tool_choice function needs a name")
+		}
+		dst = append(dst, `{"type":"tool","name":`...)
+		dst = appendString(dst, name)
+	default:
+		return nil, chorus.Invalid("tool_choice", "unknown tool_choice %q", mode)
+	}
+	if noParallel {
+		dst = append(dst, `,"disable_parallel_tool_use":true`...)
+	}
+	return append(dst, '}'), nil
+}
+
+// sortedKeys returns m's keys in order, so bodies are deterministic.
+func sortedKeys(m map[string]json.RawMessage) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
