@@ -30,6 +30,7 @@ type Config struct {
 	SecretKey     string `yaml:"secret_key"`      // 32-byte key (base64 or hex) sealing provider credentials
 	SecretKeyFile string `yaml:"secret_key_file"` // file holding the key; generated on first start if absent
 	Bootstrap     bool   `yaml:"bootstrap"`       // create an admin, a key and simulator models on first start
+	AutoMigrate   bool   `yaml:"auto_migrate"`    // apply pending migrations at start; off: refuse to start on an old schema
 	PublicURL     string `yaml:"public_url"`      // how clients reach us, for printed examples
 
 	Log      Log      `yaml:"log"`
@@ -81,10 +82,11 @@ type Registry struct {
 // ./data, the simulator models, listening on :8080.
 func Default() Config {
 	return Config{
-		Listen:    ":8080",
-		DataDir:   "./data",
-		Bootstrap: true,
-		Log:       Log{Level: "info", Format: "text"},
+		Listen:      ":8080",
+		DataDir:     "./data",
+		Bootstrap:   true,
+		AutoMigrate: true,
+		Log:         Log{Level: "info", Format: "text"},
 		Limits: Limits{
 			MaxBodyBytes:       8 << 20,
 			MaxMessages:        2048,

@@ -1,0 +1,70 @@
+// Command chorus is the Chorus gateway: serve, migrate, version, and admin
+// helpers such as keys create.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usage = `Chorus — a multi-model AI gateway.
+
+Usage:
+  chorus serve                       start the gateway (the default)
+  chorus migrate [--status]          apply database migrations (or show the schema version)
+  chorus version                     print the version
+  chorus keys create --name N [--user-email E] [--models a,b] [--expires 720h]
+  chorus keys list [--user-email E]
+  chorus keys revoke ID
+  chorus secret-key                  print a new random key for CHORUS_SECRET_KEY
+
+Every command reads the config file named by --config or CHORUS_CONFIG (optional)
+and CHORUS_* environment variables.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "chorus:", err)
+		os.Exit(1)
+	}
+}
+
+// run dispatches a subcommand. ctx is cancelled on SIGINT or SIGTERM.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return cmdServe(ctx, args, stdout, stderr)
+	case "migrate":
+		return cmdMigrate(ctx, args, stdout)
+	case "version":
+		fmt.Fprintln(stdout, "chorus", version)
+		return nil
+	case "keys":
+		return cmdKeys(ctx, args, stdout)
+	case "secret-key":
+		return cmdSecretKey(stdout)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}

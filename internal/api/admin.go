@@ -1,0 +1,762 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/auth"
+	"github.com/chorusgw/chorus/internal/provider"
+	"github.com/chorusgw/chorus/internal/store"
+)
+
+// AdminStore is what the admin API needs from the database.
+type AdminStore interface {
+	CreateModel(ctx context.Context, m *chorus.Model) error
+	ModelByID(ctx context.Context, id int64) (*chorus.Model, error)
+	UpdateModel(ctx context.Context, m *chorus.Model) error
+	DeleteModel(ctx context.Context, id int64) error
+	ListModels(ctx context.Context, p chorus.Page) ([]*chorus.Model, error)
+
+	CreateDeployment(ctx context.Context, d *chorus.Deployment) error
+	DeploymentByID(ctx context.Context, id int64) (*chorus.Deployment, error)
+	UpdateDeployment(ctx context.Context, d *chorus.Deployment) error
+	DeleteDeployment(ctx context.Context, id int64) error
+	ListDeployments(ctx context.Context, modelID *int64, p chorus.Page) ([]*chorus.Deployment, error)
+
+	CreateCredential(ctx context.Context, c *chorus.Credential) error
+	CredentialByID(ctx context.Context, id int64) (*chorus.Credential, error)
+	UpdateCredential(ctx context.Context, c *chorus.Credential) error
+	DeleteCredential(ctx context.Context, id int64) error
+	ListCredentials(ctx context.Context, p chorus.Page) ([]*chorus.Credential, error)
+
+	CreateKey(ctx context.Context, k *chorus.APIKey) error
+	KeyByID(ctx context.Context, id int64) (*chorus.APIKey, error)
+	ListKeys(ctx context.Context, f store.KeyFilter, p chorus.Page) ([]*chorus.APIKey, error)
+	RevokeKey(ctx context.Context, id int64, at time.Time) error
+
+	ListUsage(ctx context.Context, f store.UsageFilter, p chorus.Page) ([]*chorus.Usage, error)
+}
+
+// maxAdminBody bounds admin request bodies.
+const maxAdminBody = 1 << 20
+
+// adminRoutes registers the admin JSON API (admin keys only) and the
+// customer's own key API.
+func (s *Server) adminRoutes(mux *http.ServeMux) {
+	admin := func(pattern string, h func(w http.ResponseWriter, r *http.Request, k *chorus.APIKey) error) {
+		mux.HandleFunc(pattern, s.authed(chorus.RoleAdmin, h))
+	}
+	admin("GET /api/admin/models", s.adminListModels)
+	admin("POST /api/admin/models", s.adminCreateModel)
+	admin("GET /api/admin/models/{id}", s.adminGetModel)
+	admin("PUT /api/admin/models/{id}", s.adminUpdateModel)
+	admin("DELETE /api/admin/models/{id}", s.adminDeleteModel)
+
+	admin("GET /api/admin/deployments", s.adminListDeployments)
+	admin("POST /api/admin/deployments", s.adminCreateDeployment)
+	admin("GET /api/admin/deployments/{id}", s.adminGetDeployment)
+	admin("PUT /api/admin/deployments/{id}", s.adminUpdateDeployment)
+	admin("DELETE /api/admin/deployments/{id}", s.adminDeleteDeployment)
+
+	admin("GET /api/admin/credentials", s.adminListCredentials)
+	admin("POST /api/admin/credentials", s.adminCreateCredential)
+	admin("GET /api/admin/credentials/{id}", s.adminGetCredential)
+	admin("PUT /api/admin/credentials/{id}", s.adminUpdateCredential)
+	admin("DELETE /api/admin/credentials/{id}", s.adminDeleteCredential)
+
+	admin("GET /api/admin/keys", s.adminListKeys)
+	admin("POST /api/admin/keys", s.createKey)
+	admin("DELETE /api/admin/keys/{id}", s.revokeKey)
+	admin("GET /api/admin/usage", s.adminListUsage)
+	admin("GET /api/admin/registry", s.adminRegistry)
+
+	// Any key may manage its owner's keys.
+	mux.HandleFunc("GET /api/keys", s.authed("", s.listOwnKeys))
+	mux.HandleFunc("POST /api/keys", s.authed("", s.createKey))
+	mux.HandleFunc("DELETE /api/keys/{id}", s.authed("", s.revokeKey))
+	mux.HandleFunc("/api/", s.notFound)
+}
+
+// authed wraps an admin handler: it authenticates the key, checks the role
+// ("" means any role) and writes returned errors in the OpenAI error shape.
+func (s *Server) authed(role string, h func(w http.ResponseWriter, r *http.Request, k *chorus.APIKey) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		k, err := s.authenticate(r)
+		if err == nil && role != "" && k.Role != role {
+			err = &chorus.Error{Code: chorus.EFORBIDDEN, Message: "This API key may not use the admin API."}
+		}
+		if err == nil {
+			err = h(w, r, k)
+		}
+		if err != nil {
+			s.writeError(w, r, formatOpenAI, err)
+		}
+	}
+}
+
+// decodeJSON reads a JSON body into v, rejecting unknown fields and trailing data.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var mbe *http.MaxBytesError
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &mbe):
+			return tooLarge(maxAdminBody)
+		case errors.As(err, &te):
+			return chorus.Invalid(te.Field, "%s must be of type %s", te.Field, te.Type)
+		case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+			return chorus.Invalid("", "The request body is not valid JSON.")
+		default:
+			return chorus.Invalid("", "%s", err.Error())
+		}
+	}
+	if dec.More() {
+		return chorus.Invalid("", "The request body must hold exactly one JSON object.")
+	}
+	return nil
+}
+
+// pathID parses the {id} path segment.
+func pathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id < 1 {
+		return 0, chorus.Invalid("id", "id must be a positive integer, got %q", r.PathValue("id"))
+	}
+	return id, nil
+}
+
+// pageOf parses ?limit= and ?after= with an enforced maximum.
+func pageOf(q url.Values) (chorus.Page, error) {
+	p := chorus.Page{Limit: 50}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > store.MaxPageSize {
+			return p, chorus.Invalid("limit", "limit must be an integer from 1 to %d, got %q", store.MaxPageSize, v)
+		}
+		p.Limit = n
+	}
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			return p, chorus.Invalid("after", "after must be a non-negative integer (the last id of the previous page), got %q", v)
+		}
+		p.After = n
+	}
+	return p, nil
+}
+
+// writeList writes one page in a uniform envelope.
+func writeList[T any](w http.ResponseWriter, items []T, p chorus.Page, id func(T) int64) {
+	out := struct {
+		Object  string `json:"object"`
+		Data    []T    `json:"data"`
+		HasMore bool   `json:"has_more"`
+		Next    *int64 `json:"next_after,omitempty"`
+	}{Object: "list", Data: items}
+	if out.Data == nil {
+		out.Data = []T{}
+	}
+	if len(items) == p.Limit && len(items) > 0 {
+		out.HasMore = true
+		n := id(items[len(items)-1])
+		out.Next = &n
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// changed rebuilds the snapshot so a change applies to the next request.
+func (s *Server) changed(ctx context.Context) {
+	if err := s.Registry.Refresh(ctx, true); err != nil {
+		s.Logger.Error("registry refresh after change failed", "request_id", RequestID(ctx), "err", err)
+	}
+}
+
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$`)
+
+func validName(field, v string) error {
+	if !namePattern.MatchString(v) {
+		return chorus.Invalid(field, "%s must be 1-128 characters of letters, digits and . _ : / @ + -, starting with a letter or digit; got %q", field, v)
+	}
+	return nil
+}
+
+// ---- models
+
+type modelInput struct {
+	Name          string `json:"name"`
+	Kind          string `json:"kind"`
+	Description   string `json:"description"`
+	ContextWindow int    `json:"context_window"`
+	MaxOutput     int    `json:"max_output_tokens"`
+	OwnedBy       string `json:"owned_by"`
+	Enabled       *bool  `json:"enabled"`
+}
+
+func (in *modelInput) apply(m *chorus.Model) error {
+	if err := validName("name", in.Name); err != nil {
+		return err
+	}
+	if in.Kind == "" {
+		in.Kind = chorus.KindChat
+	}
+	if in.Kind != chorus.KindChat && in.Kind != chorus.KindEmbedding {
+		return chorus.Invalid("kind", "kind must be %q or %q, got %q", chorus.KindChat, chorus.KindEmbedding, in.Kind)
+	}
+	if in.ContextWindow < 0 || in.ContextWindow > 100_000_000 {
+		return chorus.Invalid("context_window", "context_window must be between 0 and 100000000")
+	}
+	if in.MaxOutput < 0 || in.MaxOutput > 100_000_000 {
+		return chorus.Invalid("max_output_tokens", "max_output_tokens must be between 0 and 100000000")
+	}
+	if len(in.Description) > 2000 || len(in.OwnedBy) > 128 {
+		return chorus.Invalid("description", "description must be at most 2000 and owned_by at most 128 characters")
+	}
+	m.Name, m.Kind, m.Description, m.ContextWindow, m.MaxOutput, m.OwnedBy = in.Name, in.Kind, in.Description, in.ContextWindow, in.MaxOutput, in.OwnedBy
+	m.Enabled = in.Enabled == nil || *in.Enabled
+	return nil
+}
+
+func (s *Server) adminListModels(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	p, err := pageOf(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	ms, err := s.Store.ListModels(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeList(w, ms, p, func(m *chorus.Model) int64 { return m.ID })
+	return nil
+}
+
+func (s *Server) adminCreateModel(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	var in modelInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	m := &chorus.Model{}
+	if err := in.apply(m); err != nil {
+		return err
+	}
+	if err := s.Store.CreateModel(r.Context(), m); err != nil {
+		return err
+	}
+	s.changed(r.Context())
+	writeJSON(w, http.StatusCreated, m)
+	return nil
+}
+
+func (s *Server) adminGetModel(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	m, err := s.Store.ModelByID(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, m)
+	return nil
+}
+
+func (s *Server) adminUpdateModel(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var in modelInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	m, err := s.Store.ModelByID(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if err := in.apply(m); err != nil {
+		return err
+	}
+	if err := s.Store.UpdateModel(r.Context(), m); err != nil {
+		return err
+	}
+	s.changed(r.Context())
+	writeJSON(w, http.StatusOK, m)
+	return nil
+}
+
+func (s *Server) adminDeleteModel(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.DeleteModel(r.Context(), id); err != nil {
+		return err
+	}
+	s.changed(r.Context())
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// ---- deployments
+
+type deploymentInput struct {
+	ModelID       int64             `json:"model_id"`
+	Name          string            `json:"name"`
+	Provider      string            `json:"provider"`
+	UpstreamModel string            `json:"upstream_model"`
+	BaseURL       string            `json:"base_url"`
+	CredentialID  *int64            `json:"credential_id"`
+	Headers       map[string]string `json:"headers"`
+	Settings      map[string]any    `json:"settings"`
+	InputPrice    int64             `json:"input_price"`
+	OutputPrice   int64             `json:"output_price"`
+	Weight        *int              `json:"weight"`
+	Enabled       *bool             `json:"enabled"`
+}
+
+func (s *Server) applyDeployment(in *deploymentInput, d *chorus.Deployment) error {
+	if in.ModelID < 1 {
+		return chorus.Invalid("model_id", "model_id is required")
+	}
+	if err := validName("name", in.Name); err != nil {
+		return err
+	}
+	if !slices.Contains(chorus.ProviderKinds, in.Provider) {
+		return chorus.Invalid("provider", "provider must be one of %v, got %q", chorus.ProviderKinds, in.Provider)
+	}
+	if in.UpstreamModel == "" {
+		if in.Provider != chorus.ProviderSimulator {
+			return chorus.Invalid("upstream_model", "upstream_model is required: the model ID at the provider")
+		}
+		in.UpstreamModel = in.Name
+	}
+	if len(in.UpstreamModel) > 256 {
+		return chorus.Invalid("upstream_model", "upstream_model must be at most 256 characters")
+	}
+	if in.BaseURL != "" {
+		u, err := url.Parse(in.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return chorus.Invalid("base_url", "base_url must be an absolute http(s) URL, got %q", in.BaseURL)
+		}
+	}
+	for k := range in.Headers {
+		if k == "" || len(k) > 256 || !validHeaderName(k) {
+			return chorus.Invalid("headers", "header name %q is not a valid HTTP header name", k)
+		}
+	}
+	if in.InputPrice < 0 || in.OutputPrice < 0 {
+		return chorus.Invalid("input_price", "prices must not be negative (micro-credits per million tokens)")
+	}
+	weight := 1
+	if in.Weight != nil {
+		weight = *in.Weight
+	}
+	if weight < 0 || weight > 1_000_000 {
+		return chorus.Invalid("weight", "weight must be between 0 and 1000000")
+	}
+	// Build the provider now so bad settings fail here, not at request time.
+	if s.Factory != nil {
+		if _, err := s.Factory(provider.Config{Kind: in.Provider, BaseURL: in.BaseURL, Headers: in.Headers, Settings: in.Settings}); err != nil {
+			return chorus.Invalid("settings", "%s", err.Error())
+		}
+	}
+	d.ModelID, d.Name, d.Provider, d.UpstreamModel, d.BaseURL = in.ModelID, in.Name, in.Provider, in.UpstreamModel, in.BaseURL
+	d.CredentialID, d.Headers, d.Settings = in.CredentialID, in.Headers, in.Settings
+	d.InputPrice, d.OutputPrice, d.Weight = in.InputPrice, in.OutputPrice, weight
+	d.Enabled = in.Enabled == nil || *in.Enabled
+	return nil
+}
+
+func validHeaderName(k string) bool {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Server) adminListDeployments(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	q := r.URL.Query()
+	p, err := pageOf(q)
+	if err != nil {
+		return err
+	}
+	var modelID *int64
+	if v := q.Get("model_id"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return chorus.Invalid("model_id", "model_id must be a positive integer, got %q", v)
+		}
+		modelID = &n
+	}
+	ds, err := s.Store.ListDeployments(r.Context(), modelID, p)
+	if err != nil {
+		return err
+	}
+	writeList(w, ds, p, func(d *chorus.Deployment) int64 { return d.ID })
+	return nil
+}
+
+func (s *Server) adminCreateDeployment(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	var in deploymentInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	d := &chorus.Deployment{}
+	if err := s.applyDeployment(&in, d); err != nil {
+		return err
+	}
+	if err := s.Store.CreateDeployment(r.Context(), d); err != nil {
+		return err
+	}
+	s.changed(r.Context())
+	writeJSON(w, http.StatusCreated, d)
+	return nil
+}
+
+func (s *Server) adminGetDeployment(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	d, err := s.Store.DeploymentByID(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (s *Server) adminUpdateDeployment(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var in deploymentInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	d, err := s.Store.DeploymentByID(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if err := s.applyDeployment(&in, d); err != nil {
+		return err
+	}
+	if err := s.Store.UpdateDeployment(r.Context(), d); err != nil {
+		return err
+	}
+	s.changed(r.Context())
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (s *Server) adminDeleteDeployment(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.DeleteDeployment(r.Context(), id); err != nil {
+		return err
+	}
+	s.changed(r.Context())
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// ---- credentials
+
+type credentialInput struct {
+	Name     string `json:"name"`
+	Provider string `json:"provider"`
+	Secret   string `json:"secret"`
+}
+
+func (in *credentialInput) apply(c *chorus.Credential, create bool) error {
+	if err := validName("name", in.Name); err != nil {
+		return err
+	}
+	if !slices.Contains(chorus.ProviderKinds, in.Provider) {
+		return chorus.Invalid("provider", "provider must be one of %v, got %q", chorus.ProviderKinds, in.Provider)
+	}
+	if create && in.Secret == "" {
+		return chorus.Invalid("secret", "secret is required")
+	}
+	if len(in.Secret) > 16<<10 {
+		return chorus.Invalid("secret", "secret must be at most 16 KiB")
+	}
+	c.Name, c.Provider, c.Secret = in.Name, in.Provider, in.Secret
+	return nil
+}
+
+func (s *Server) adminListCredentials(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	p, err := pageOf(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	cs, err := s.Store.ListCredentials(r.Context(), p)
+	if err != nil {
+		return err
+	}
+	writeList(w, cs, p, func(c *chorus.Credential) int64 { return c.ID })
+	return nil
+}
+
+func (s *Server) adminCreateCredential(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	var in credentialInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	c := &chorus.Credential{}
+	if err := in.apply(c, true); err != nil {
+		return err
+	}
+	if err := s.Store.CreateCredential(r.Context(), c); err != nil {
+		return err
+	}
+	s.changed(r.Context())
+	writeJSON(w, http.StatusCreated, c)
+	return nil
+}
+
+func (s *Server) adminGetCredential(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	c, err := s.Store.CredentialByID(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+func (s *Server) adminUpdateCredential(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var in credentialInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	c, err := s.Store.CredentialByID(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if err := in.apply(c, false); err != nil {
+		return err
+	}
+	if err := s.Store.UpdateCredential(r.Context(), c); err != nil {
+		return err
+	}
+	s.changed(r.Context())
+	writeJSON(w, http.StatusOK, c)
+	return nil
+}
+
+func (s *Server) adminDeleteCredential(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := s.Store.DeleteCredential(r.Context(), id); err != nil {
+		return err
+	}
+	s.changed(r.Context())
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// ---- keys
+
+type keyInput struct {
+	Name          string     `json:"name"`
+	UserID        int64      `json:"user_id"` // admin only; defaults to the caller's user
+	AllowedModels []string   `json:"allowed_models"`
+	ExpiresAt     *time.Time `json:"expires_at"`
+}
+
+// createdKey is the one response that carries a key's secret.
+type createdKey struct {
+	*chorus.APIKey
+	Key string `json:"key"`
+}
+
+// createKey serves POST /api/keys and POST /api/admin/keys. The secret is in
+// this response only.
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request, caller *chorus.APIKey) error {
+	var in keyInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	if in.Name == "" || len(in.Name) > 128 {
+		return chorus.Invalid("name", "name is required and must be at most 128 characters")
+	}
+	userID := caller.UserID
+	if in.UserID != 0 && in.UserID != caller.UserID {
+		if caller.Role != chorus.RoleAdmin {
+			return &chorus.Error{Code: chorus.EFORBIDDEN, Message: "Only admins may create keys for another user."}
+		}
+		userID = in.UserID
+	}
+	if userID == 0 {
+		return chorus.Invalid("user_id", "user_id is required when creating a key with the master key")
+	}
+	if len(in.AllowedModels) > 1000 {
+		return chorus.Invalid("allowed_models", "allowed_models may list at most 1000 models")
+	}
+	for _, m := range in.AllowedModels {
+		if err := validName("allowed_models", m); err != nil {
+			return err
+		}
+	}
+	if in.ExpiresAt != nil && !in.ExpiresAt.After(s.Now()) {
+		return chorus.Invalid("expires_at", "expires_at must be in the future")
+	}
+	secret, prefix, hash := auth.NewAPIKey()
+	k := &chorus.APIKey{Name: in.Name, Prefix: prefix, Hash: hash, UserID: userID, AllowedModels: in.AllowedModels, ExpiresAt: in.ExpiresAt}
+	if err := s.Store.CreateKey(r.Context(), k); err != nil {
+		return err
+	}
+	s.changed(r.Context())
+	writeJSON(w, http.StatusCreated, createdKey{APIKey: k, Key: secret})
+	return nil
+}
+
+// revokeKey serves DELETE /api/keys/{id} and /api/admin/keys/{id}; it takes
+// effect before the response is sent.
+func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, caller *chorus.APIKey) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	k, err := s.Store.KeyByID(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if caller.Role != chorus.RoleAdmin && k.UserID != caller.UserID {
+		return &chorus.Error{Code: chorus.ENOTFOUND, Message: "No such key."}
+	}
+	if err := s.Store.RevokeKey(r.Context(), id, s.Now()); err != nil {
+		return err
+	}
+	s.changed(r.Context())
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) listOwnKeys(w http.ResponseWriter, r *http.Request, caller *chorus.APIKey) error {
+	p, err := pageOf(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	uid := caller.UserID
+	ks, err := s.Store.ListKeys(r.Context(), store.KeyFilter{UserID: &uid}, p)
+	if err != nil {
+		return err
+	}
+	writeList(w, ks, p, func(k *chorus.APIKey) int64 { return k.ID })
+	return nil
+}
+
+func (s *Server) adminListKeys(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	q := r.URL.Query()
+	p, err := pageOf(q)
+	if err != nil {
+		return err
+	}
+	var f store.KeyFilter
+	if v := q.Get("user_id"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			return chorus.Invalid("user_id", "user_id must be a positive integer, got %q", v)
+		}
+		f.UserID = &n
+	}
+	ks, err := s.Store.ListKeys(r.Context(), f, p)
+	if err != nil {
+		return err
+	}
+	writeList(w, ks, p, func(k *chorus.APIKey) int64 { return k.ID })
+	return nil
+}
+
+// ---- usage and registry
+
+func (s *Server) adminListUsage(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	q := r.URL.Query()
+	p, err := pageOf(q)
+	if err != nil {
+		return err
+	}
+	var f store.UsageFilter
+	for name, dst := range map[string]**int64{"key_id": &f.KeyID, "user_id": &f.UserID} {
+		if v := q.Get(name); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				return chorus.Invalid(name, "%s must be a non-negative integer, got %q", name, v)
+			}
+			*dst = &n
+		}
+	}
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return chorus.Invalid(name, "%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", name, v)
+			}
+			*dst = t
+		}
+	}
+	us, err := s.Store.ListUsage(r.Context(), f, p)
+	if err != nil {
+		return err
+	}
+	writeList(w, us, p, func(u *chorus.Usage) int64 { return u.ID })
+	return nil
+}
+
+// adminRegistry shows the snapshot the request path is serving from.
+func (s *Server) adminRegistry(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	snap := s.Registry.Snapshot()
+	type dep struct {
+		Name     string `json:"name"`
+		Provider string `json:"provider"`
+		Upstream string `json:"upstream_model"`
+	}
+	type model struct {
+		Name        string `json:"name"`
+		Kind        string `json:"kind"`
+		Deployments []dep  `json:"deployments"`
+	}
+	out := struct {
+		Version          int64             `json:"version"`
+		BuiltAt          time.Time         `json:"built_at"`
+		Models           []model           `json:"models"`
+		DeploymentErrors map[string]string `json:"deployment_errors"`
+	}{Version: snap.Version, BuiltAt: snap.BuiltAt, Models: []model{}, DeploymentErrors: snap.DeploymentErrors()}
+	for _, rt := range snap.Models() {
+		m := model{Name: rt.Model.Name, Kind: rt.Model.Kind, Deployments: []dep{}}
+		for _, t := range rt.Targets {
+			m.Deployments = append(m.Deployments, dep{t.Deployment.Name, t.Deployment.Provider, t.Deployment.UpstreamModel})
+		}
+		out.Models = append(out.Models, m)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

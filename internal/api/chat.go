@@ -1,0 +1,243 @@
+package api
+
+import (
+	"context"
+	"io"
+	"net/http"
+
+	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/provider"
+	"github.com/chorusgw/chorus/internal/provider/openai"
+	"github.com/chorusgw/chorus/internal/registry"
+)
+
+// chatCompletions serves POST /v1/chat/completions.
+func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
+	x := s.newExchange(r, "chat")
+	defer x.finish()
+	if err := s.chatCompletionsErr(w, r, x); err != nil {
+		x.fail(err)
+		if r.Context().Err() != nil {
+			x.status = statusClientClosed
+			return
+		}
+		s.writeError(w, r, formatOpenAI, err)
+	}
+}
+
+func (s *Server) chatCompletionsErr(w http.ResponseWriter, r *http.Request, x *exchange) error {
+	key, err := s.authenticate(r)
+	if err != nil {
+		return err
+	}
+	x.key = key
+	body, release, err := s.readBody(w, r)
+	defer release()
+	if err != nil {
+		return err
+	}
+	req, err := openai.DecodeChatRequest(body)
+	if err != nil {
+		return err
+	}
+	if err := x.resolve(req.Model, chorus.KindChat); err != nil {
+		return err
+	}
+	if err := x.checkChat(req); err != nil {
+		return err
+	}
+	x.stream = req.Stream
+	ctx, cancel := x.upstreamContext()
+	defer cancel()
+	if req.Stream {
+		return s.streamChat(ctx, w, x, req, &openAIStreamWriter{includeUsage: req.IncludeUsage})
+	}
+	var resp *provider.ChatResponse
+	err = x.try(ctx, func(t *registry.Target) error {
+		req.Model = t.Deployment.UpstreamModel
+		resp, err = t.Provider.Chat(ctx, req)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	x.usage = resp.Usage
+	var out []byte
+	if resp.RawFormat == provider.FormatOpenAI && resp.Raw != nil {
+		out = resp.Raw
+	} else {
+		out = openai.AppendChatResponse(nil, resp)
+	}
+	x.setHeaders(w)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+	return nil
+}
+
+// chunkWriter encodes stream chunks in one client format.
+type chunkWriter interface {
+	contentType() string
+	// chunk appends the frames for c (possibly none) to dst.
+	chunk(dst []byte, c *provider.StreamChunk) []byte
+	// end appends the closing frames after the last chunk.
+	end(dst []byte, usage *provider.Usage) []byte
+	// error appends a mid-stream error frame.
+	error(dst []byte, e *chorus.Error) []byte
+}
+
+// streamChat opens a stream on the first deployment that answers, then relays
+// it chunk by chunk. The first chunk is read before any byte goes to the
+// client, so a failing deployment can still fall back and a failed request
+// still gets a proper HTTP error; after the first byte the stream is never
+// switched to another upstream: an upstream error ends it with an error frame.
+func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *exchange, req *provider.ChatRequest, cw chunkWriter) error {
+	var st provider.Stream
+	var first *provider.StreamChunk
+	err := x.try(ctx, func(t *registry.Target) error {
+		req.Model = t.Deployment.UpstreamModel
+		var err error
+		if st, err = t.Provider.ChatStream(ctx, req); err != nil {
+			return err
+		}
+		if first, err = st.Next(); err != nil && err != io.EOF {
+			st.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	x.setHeaders(w)
+	h := w.Header()
+	h.Set("Content-Type", cw.contentType())
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+
+	var (
+		buf       []byte
+		usage     *provider.Usage
+		textBytes int
+		c         = first
+	)
+	for c != nil {
+		if c.Usage != nil {
+			u := *c.Usage
+			usage = &u
+		}
+		for i := range c.Choices {
+			n := len(c.Choices[i].Content)
+			for _, tc := range c.Choices[i].ToolCalls {
+				n += len(tc.Arguments) + len(tc.Name)
+			}
+			if n > 0 && x.ttft == 0 {
+				x.ttft = s.Now().Sub(x.start)
+			}
+			textBytes += n
+		}
+		buf = cw.chunk(buf[:0], c)
+		if len(buf) > 0 {
+			if _, err := w.Write(buf); err != nil {
+				break // client gone; the deferred Close aborts the upstream
+			}
+			_ = rc.Flush()
+		}
+		c, err = st.Next()
+		if err != nil {
+			c = nil
+		}
+	}
+	x.usage = meteredUsage(req, usage, textBytes)
+	switch {
+	case x.r.Context().Err() != nil:
+		x.status = statusClientClosed
+		x.code = "client_closed"
+		return nil
+	case err == io.EOF || err == nil:
+		buf = cw.end(buf[:0], usage)
+	default:
+		ce := upstreamError(err)
+		x.status, x.code = StatusOf(ce), ce.Code
+		s.Logger.Warn("upstream stream failed after the first byte", "request_id", RequestID(x.r.Context()), "err", err)
+		buf = cw.error(buf[:0], ce)
+	}
+	_, _ = w.Write(buf)
+	_ = rc.Flush()
+	return nil
+}
+
+// meteredUsage returns the upstream's usage, or an estimate when the
+// upstream reported none (an aborted stream, a provider that does not count):
+// what was generated is billed either way.
+func meteredUsage(req *provider.ChatRequest, u *provider.Usage, outBytes int) provider.Usage {
+	if u != nil && (u.InputTokens > 0 || u.OutputTokens > 0) {
+		return *u
+	}
+	return provider.Usage{InputTokens: provider.EstimateInputTokens(req), OutputTokens: (outBytes + 3) / 4}
+}
+
+// openAIStreamWriter writes chat.completion.chunk frames. Chunks the
+// upstream sent in OpenAI's format are relayed byte for byte; others are
+// encoded. Usage goes out only if the client asked for it, in its own final
+// chunk, as OpenAI does.
+type openAIStreamWriter struct {
+	includeUsage bool
+	id, model    string
+	created      int64
+	sentUsage    bool
+}
+
+func (o *openAIStreamWriter) contentType() string { return "text/event-stream; charset=utf-8" }
+
+func (o *openAIStreamWriter) chunk(dst []byte, c *provider.StreamChunk) []byte {
+	if o.id == "" {
+		o.id, o.model, o.created = c.ID, c.Model, c.Created
+	}
+	if c.RawFormat == provider.FormatOpenAI && c.Raw != nil {
+		if len(c.Choices) == 0 && c.Usage != nil && !o.includeUsage {
+			return dst // usage we asked for on the client's behalf
+		}
+		o.sentUsage = o.sentUsage || c.Usage != nil
+		dst = append(dst, "data: "...)
+		dst = append(dst, c.Raw...)
+		return append(dst, "\n\n"...)
+	}
+	if len(c.Choices) == 0 {
+		return dst // usage-only or format-specific events; usage is sent at the end
+	}
+	cc := *c
+	cc.Usage = nil
+	if cc.ID == "" {
+		cc.ID = o.id
+	}
+	if cc.Model == "" {
+		cc.Model = o.model
+	}
+	if cc.Created == 0 {
+		cc.Created = o.created
+	}
+	dst = append(dst, "data: "...)
+	dst = openai.AppendChunk(dst, &cc)
+	return append(dst, "\n\n"...)
+}
+
+func (o *openAIStreamWriter) end(dst []byte, usage *provider.Usage) []byte {
+	if o.includeUsage && !o.sentUsage && usage != nil {
+		dst = append(dst, "data: "...)
+		dst = openai.AppendChunk(dst, &provider.StreamChunk{ID: o.id, Model: o.model, Created: o.created, Usage: usage, Choices: []provider.ChunkChoice{}})
+		dst = append(dst, "\n\n"...)
+	}
+	return append(dst, "data: [DONE]\n\n"...)
+}
+
+func (o *openAIStreamWriter) error(dst []byte, e *chorus.Error) []byte {
+	typ := codeStatus[e.Code].typ
+	dst = append(dst, "data: "...)
+	dst = openai.AppendError(dst, e.Message, typ, e.Param, openAICode(e))
+	return append(dst, "\n\n"...)
+}

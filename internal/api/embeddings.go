@@ -1,0 +1,73 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/provider"
+	"github.com/chorusgw/chorus/internal/provider/openai"
+	"github.com/chorusgw/chorus/internal/registry"
+)
+
+// embeddings serves POST /v1/embeddings.
+func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
+	x := s.newExchange(r, "embeddings")
+	defer x.finish()
+	if err := s.embeddingsErr(w, r, x); err != nil {
+		x.fail(err)
+		if r.Context().Err() != nil {
+			x.status = statusClientClosed
+			return
+		}
+		s.writeError(w, r, formatOpenAI, err)
+	}
+}
+
+func (s *Server) embeddingsErr(w http.ResponseWriter, r *http.Request, x *exchange) error {
+	key, err := s.authenticate(r)
+	if err != nil {
+		return err
+	}
+	x.key = key
+	body, release, err := s.readBody(w, r)
+	defer release()
+	if err != nil {
+		return err
+	}
+	req, err := openai.DecodeEmbeddingRequest(body)
+	if err != nil {
+		return err
+	}
+	if err := x.resolve(req.Model, chorus.KindEmbedding); err != nil {
+		return err
+	}
+	if n := len(req.Input) + len(req.InputTokens); n > s.Limits.MaxEmbeddingInputs {
+		return chorus.Invalid("input", "Too many inputs: %d. The maximum is %d.", n, s.Limits.MaxEmbeddingInputs)
+	}
+	ctx, cancel := x.upstreamContext()
+	defer cancel()
+	var resp *provider.EmbeddingResponse
+	err = x.try(ctx, func(t *registry.Target) error {
+		e, ok := t.Provider.(provider.Embedder)
+		if !ok {
+			return &chorus.Error{Code: chorus.ENOTSUPPORTED, Message: "The deployment " + t.Deployment.Name + " cannot create embeddings."}
+		}
+		req.Model = t.Deployment.UpstreamModel
+		resp, err = e.Embed(ctx, req)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	x.usage = resp.Usage
+	var out []byte
+	if resp.RawFormat == provider.FormatOpenAI && resp.Raw != nil {
+		out = resp.Raw
+	} else {
+		out = openai.AppendEmbeddingResponse(nil, resp, req.EncodingFormat)
+	}
+	x.setHeaders(w)
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+	return nil
+}

@@ -1,0 +1,45 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+)
+
+// livez answers while the process can serve at all.
+func (s *Server) livez(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// readyz answers 200 when the database is reachable, its schema is current
+// and the server is not draining; 503 with the reason otherwise.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	fail := func(reason string) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(reason + "\n"))
+	}
+	select {
+	case <-s.draining:
+		fail("draining: shutting down")
+		return
+	default:
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.Store.Ping(ctx); err != nil {
+		fail("database unreachable: " + err.Error())
+		return
+	}
+	if err := s.Store.CheckSchema(ctx); err != nil {
+		fail(err.Error())
+		return
+	}
+	if s.Registry.Snapshot().Version < 0 {
+		fail("registry not loaded")
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok\n"))
+}
