@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/app"
 	"github.com/chorusgw/chorus/internal/auth"
 	"github.com/chorusgw/chorus/internal/secret"
 	"github.com/chorusgw/chorus/internal/store"
@@ -24,15 +25,15 @@ func cmdKeys(ctx context.Context, args []string, out io.Writer) error {
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("keys "+sub, flag.ContinueOnError)
 	name := fs.String("name", "", "key name (create)")
-	email := fs.String("user-email", bootstrapAdminEmail, "owner of the key")
+	email := fs.String("user-email", app.BootstrapAdminEmail, "owner of the key")
 	models := fs.String("models", "", "comma-separated models the key may use (create; default all)")
 	expires := fs.Duration("expires", 0, "lifetime, e.g. 720h (create; default never)")
 	cfg, err := loadConfig(fs, args)
 	if err != nil {
 		return err
 	}
-	log := newLogger(cfg.Log, os.Stderr)
-	db, err := openStore(ctx, cfg, log, false)
+	log := app.NewLogger(cfg.Log, os.Stderr)
+	db, err := app.OpenStore(ctx, cfg, log, false)
 	if err != nil {
 		return err
 	}

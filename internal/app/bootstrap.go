@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 	"github.com/chorusgw/chorus/internal/store"
 )
 
-// bootstrapAdminEmail is the first admin's sign-in.
-const bootstrapAdminEmail = "admin@chorus.local"
+// BootstrapAdminEmail is the first admin's sign-in.
+const BootstrapAdminEmail = "admin@chorus.local"
 
 // simulatorModels are the models a new install starts with, so it is useful
 // and demonstrable with no provider keys. Prices are micro-credits per
@@ -44,7 +44,7 @@ func bootstrap(ctx context.Context, db *store.DB, cfg config.Config, out io.Writ
 	if err != nil {
 		return err
 	}
-	admin := &chorus.User{Email: bootstrapAdminEmail, Name: "Administrator", Role: chorus.RoleAdmin, PasswordHash: hash}
+	admin := &chorus.User{Email: BootstrapAdminEmail, Name: "Administrator", Role: chorus.RoleAdmin, PasswordHash: hash}
 	if err := db.CreateUser(ctx, admin); err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func bootstrap(ctx context.Context, db *store.DB, cfg config.Config, out io.Writ
  Models: sim-small, sim-large (chat), sim-embed (embeddings) — simulated, no keys needed.
 ================================================================================
 
-`, bootstrapAdminEmail, password, secretKey, base, secretKey)
+`, BootstrapAdminEmail, password, secretKey, base, secretKey)
 	return nil
 }
 

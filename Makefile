@@ -1,0 +1,35 @@
+# Chorus — the two set-up commands are `make run` and `make test`.
+GO      ?= go
+BIN     := bin/chorus
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+.PHONY: run build test test-short vet bench fmt clean
+
+## run: build Chorus and start it (SQLite in ./data, simulator models, no keys needed)
+run: build
+	./$(BIN) serve
+
+## build: compile the binary into bin/
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/chorus
+
+## test: vet and run every test (PostgreSQL tests run when CHORUS_TEST_POSTGRES_URL is set)
+test: vet
+	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -race -timeout 20m ./internal/usage/... ./internal/registry/... ./internal/api/... ./internal/provider/...
+
+## vet: static checks
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || (echo "gofmt needed:"; gofmt -l .; exit 1)
+	$(GO) vet ./...
+
+## bench: the gateway overhead benchmark (see bench/README.md)
+bench: build
+	$(GO) run ./bench/cmd/loadgen -chorus ./$(BIN)
+
+fmt:
+	gofmt -w .
+
+clean:
+	rm -rf bin

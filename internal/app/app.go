@@ -1,0 +1,229 @@
+// Package app wires Chorus together: config, database, registry, usage
+// writer, metrics and the HTTP server. The chorus binary and the end-to-end
+// tests start the gateway through it, so both run the same thing.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/chorusgw/chorus/internal/api"
+	"github.com/chorusgw/chorus/internal/config"
+	"github.com/chorusgw/chorus/internal/provider/adapters"
+	"github.com/chorusgw/chorus/internal/registry"
+	"github.com/chorusgw/chorus/internal/secret"
+	"github.com/chorusgw/chorus/internal/store"
+	"github.com/chorusgw/chorus/internal/telemetry"
+	"github.com/chorusgw/chorus/internal/usage"
+)
+
+// App is a running gateway.
+type App struct {
+	Config   config.Config
+	DB       *store.DB
+	Registry *registry.Registry
+	Server   *api.Server
+	Metrics  *telemetry.Metrics
+	Usage    *usage.Writer
+	Log      *slog.Logger
+
+	http     *http.Server
+	stopPoll context.CancelFunc
+}
+
+// NewLogger returns the configured slog logger writing to w.
+func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// OpenStore opens the database with the credential-sealing key, applies (or
+// only checks) migrations, and checks that stored secrets can be read.
+func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate bool) (*store.DB, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir: %w", err)
+	}
+	key, generated, err := sealingKey(cfg)
+	if err != nil {
+		return nil, err
+	}
+	var sealer *secret.Sealer
+	if key != nil {
+		if sealer, err = secret.NewSealer(key); err != nil {
+			return nil, err
+		}
+	}
+	db, err := store.Open(ctx, cfg.DatabaseDSN(), store.Options{Sealer: sealer})
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if migrate {
+		if err := db.Migrate(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("migrate: %w", err)
+		}
+	}
+	if err := db.CheckSchema(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := db.CheckSecrets(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if generated {
+		log.Info("generated a key to seal provider credentials; keep it with the database", "file", cfg.KeyFile())
+	}
+	return db, nil
+}
+
+// sealingKey returns the credential-sealing key from config, env or the key
+// file; when none exists it creates the key file (first start). A generated
+// key cannot read credentials sealed with another: CheckSecrets says so.
+func sealingKey(cfg config.Config) (key []byte, generated bool, err error) {
+	if cfg.SecretKey != "" {
+		key, err = secret.LoadKey(cfg.SecretKey, "")
+		return key, false, err
+	}
+	path := cfg.KeyFile()
+	if _, statErr := os.Stat(path); statErr == nil {
+		key, err = secret.LoadKey("", path)
+		return key, false, err
+	}
+	if cfg.SecretKeyFile != "" {
+		return nil, false, fmt.Errorf("secret_key_file %s does not exist", path)
+	}
+	k := secret.GenerateKey()
+	if err := os.WriteFile(path, []byte(k+"\n"), 0o600); err != nil {
+		return nil, false, fmt.Errorf("write %s: %w", path, err)
+	}
+	key, err = secret.LoadKey(k, "")
+	return key, true, err
+}
+
+// registrySource adapts the store to what the registry reads.
+type registrySource struct{ db *store.DB }
+
+func (s registrySource) RegistryVersion(ctx context.Context) (int64, error) {
+	return s.db.RegistryVersion(ctx)
+}
+
+func (s registrySource) LoadRegistry(ctx context.Context) (*registry.Data, error) {
+	r, err := s.db.LoadRegistry(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &registry.Data{Version: r.Version, Models: r.Models, Secrets: r.Secrets, Keys: r.Keys}, nil
+}
+
+// New opens everything the gateway needs. bootstrapOut receives the
+// first-start credentials (printed once).
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOut io.Writer) (*App, error) {
+	db, err := OpenStore(ctx, cfg, log, cfg.AutoMigrate)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: cfg, DB: db, Log: log}
+	if err := a.init(ctx, bootstrapOut); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
+	cfg, log := a.Config, a.Log
+	if n, err := usage.Import(ctx, a.DB, cfg.DataDir); err != nil {
+		return fmt.Errorf("import usage spill: %w", err)
+	} else if n > 0 {
+		log.Info("imported usage records saved at the last shutdown", "records", n)
+	}
+	if cfg.Bootstrap {
+		if err := bootstrap(ctx, a.DB, cfg, bootstrapOut); err != nil {
+			return fmt.Errorf("bootstrap: %w", err)
+		}
+	}
+	a.Metrics = telemetry.New()
+	a.Registry = registry.New(registrySource{a.DB}, adapters.New, registry.Options{
+		MasterKey:  cfg.MasterKey,
+		HTTPClient: adapters.HTTPClient(cfg.Timeouts.Connect),
+		Logger:     log,
+	})
+	if err := a.Registry.Refresh(ctx, true); err != nil {
+		return err
+	}
+	a.Usage = usage.NewWriter(a.DB, usage.Options{
+		QueueSize: cfg.Usage.QueueSize, BatchSize: cfg.Usage.BatchSize, FlushInterval: cfg.Usage.FlushInterval,
+		SpillDir: cfg.DataDir, Metrics: a.Metrics, Logger: log,
+	})
+	a.Server = &api.Server{
+		Registry: a.Registry, Factory: adapters.New, Store: a.DB, Usage: a.Usage, Metrics: a.Metrics, Logger: log,
+		Limits: cfg.Limits, Upstream: cfg.Timeouts.Upstream,
+	}
+	a.http = &http.Server{
+		Handler:           a.Server.Handler(),
+		ReadHeaderTimeout: cfg.Timeouts.ReadHeader,
+		ReadTimeout:       cfg.Timeouts.Read,
+		IdleTimeout:       cfg.Timeouts.Idle,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// Serve serves on ln until Shutdown; it returns http.ErrServerClosed then.
+func (a *App) Serve(ln net.Listener) error {
+	go a.Usage.Run()
+	pollCtx, stop := context.WithCancel(context.Background())
+	a.stopPoll = stop
+	go a.Registry.Run(pollCtx, a.Config.Registry.PollInterval)
+	a.Log.Info("chorus serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(),
+		"models", len(a.Registry.Snapshot().Models()))
+	return a.http.Serve(ln)
+}
+
+// Shutdown stops accepting, lets in-flight requests and streams finish
+// within the drain timeout, waits for their usage to be recorded, flushes
+// the usage writer and closes the database.
+func (a *App) Shutdown() error {
+	drain := a.Config.Timeouts.Drain
+	a.Log.Info("shutting down: draining in-flight requests", "timeout", drain)
+	a.Server.Drain()
+	ctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := a.http.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
+		a.Log.Warn("drain timeout passed; closing remaining connections")
+		_ = a.http.Close()
+	}
+	if a.stopPoll != nil {
+		a.stopPoll()
+	}
+	waitCtx, cancelWait := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelWait()
+	if err := a.Server.Wait(waitCtx); err != nil {
+		a.Log.Error("some requests did not finish recording usage", "err", err)
+	}
+	flushCtx, cancelFlush := context.WithTimeout(context.Background(), drain)
+	defer cancelFlush()
+	err := a.Usage.Close(flushCtx)
+	if err != nil {
+		a.Log.Error("usage flush incomplete", "err", err)
+	}
+	if cerr := a.DB.Close(); err == nil {
+		err = cerr
+	}
+	a.Log.Info("shutdown complete")
+	return err
+}
