@@ -1,0 +1,147 @@
+package openai
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/provider"
+)
+
+// maxEmbeddingInputs is how many inputs one embeddings request may carry.
+const maxEmbeddingInputs = 2048
+
+// DecodeEmbeddingRequest parses and validates an OpenAI embeddings request
+// body: input as a string, an array of strings, an array of token IDs or an
+// array of token arrays. Unknown members go to Extra. Errors are
+// *chorus.Error with code EINVALID.
+func DecodeEmbeddingRequest(body []byte) (*provider.EmbeddingRequest, error) {
+	if err := checkBody(body); err != nil {
+		return nil, err
+	}
+	req := &provider.EmbeddingRequest{Raw: body, RawFormat: provider.FormatOpenAI}
+	var input []byte
+	seen := make(map[string]bool, 4)
+	err := eachMember(body, func(k []byte, escaped bool, v []byte) error {
+		if escaped {
+			return chorus.Invalid("", "Invalid request body: escaped characters in member names are not supported.")
+		}
+		key := string(k)
+		if seen[key] {
+			return chorus.Invalid(key, "Duplicate parameter: '%s' appears more than once.", key)
+		}
+		seen[key] = true
+		var err error
+		switch key {
+		case "model":
+			req.Model, err = decodeString(key, v)
+		case "input":
+			input = v
+		case "encoding_format":
+			if isNull(v) {
+				return nil
+			}
+			if req.EncodingFormat, err = decodeString(key, v); err == nil &&
+				req.EncodingFormat != "float" && req.EncodingFormat != "base64" {
+				err = chorus.Invalid(key, "Invalid value: '%s'. Supported values are: 'float' and 'base64'.", req.EncodingFormat)
+			}
+		case "dimensions":
+			req.Dimensions, err = decodeOptInt(key, v, 1, -1)
+		case "user":
+			if !isNull(v) {
+				req.User, err = decodeString(key, v)
+			}
+		default:
+			if req.Extra == nil {
+				req.Extra = make(map[string]json.RawMessage)
+			}
+			req.Extra[key] = json.RawMessage(v)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if req.Model == "" {
+		return nil, chorus.Invalid("model", "you must provide a model parameter")
+	}
+	if input == nil || isNull(input) {
+		return nil, chorus.Invalid("input", "Missing required parameter: 'input'.")
+	}
+	if err := decodeEmbeddingInput(req, input); err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+func decodeEmbeddingInput(req *provider.EmbeddingRequest, v []byte) error {
+	switch v[0] {
+	case '"':
+		s := unquote(v)
+		if s == "" {
+			return chorus.Invalid("input", "Invalid 'input': empty string. Expected a non-empty string.")
+		}
+		req.Input = []string{s}
+		return nil
+	case '[':
+	default:
+		return errType("input", "one of a string, array of strings, array of integers or array of integer arrays", v)
+	}
+	n := countElements(v)
+	switch {
+	case n == 0:
+		return chorus.Invalid("input", "Invalid 'input': empty array. Expected an array with minimum length 1, but got an empty array instead.")
+	case n > maxEmbeddingInputs:
+		return chorus.Invalid("input", "Invalid 'input': array too long. Expected an array with maximum length %d, but got an array with length %d instead.", maxEmbeddingInputs, n)
+	}
+	first := v[skipWS(v, 1)]
+	switch {
+	case first == '"':
+		req.Input = make([]string, 0, n)
+		return eachElement(v, func(i int, e []byte) error {
+			p := "input[" + strconv.Itoa(i) + "]"
+			s, err := decodeString(p, e)
+			if err == nil && s == "" {
+				err = chorus.Invalid(p, "Invalid '%s': empty string. Expected a non-empty string.", p)
+			}
+			req.Input = append(req.Input, s)
+			return err
+		})
+	case first == '[':
+		req.InputTokens = make([][]int, 0, n)
+		return eachElement(v, func(i int, e []byte) error {
+			p := "input[" + strconv.Itoa(i) + "]"
+			if e[0] != '[' {
+				return errType(p, "an array of integers", e)
+			}
+			toks, err := decodeTokens(p, e)
+			req.InputTokens = append(req.InputTokens, toks)
+			return err
+		})
+	case isNumber(v[skipWS(v, 1):]):
+		toks, err := decodeTokens("input", v)
+		req.InputTokens = [][]int{toks}
+		return err
+	}
+	return errType("input[0]", "one of a string, an integer or an array of integers", v[skipWS(v, 1):])
+}
+
+func decodeTokens(p string, v []byte) ([]int, error) {
+	toks := make([]int, 0, countElements(v))
+	if cap(toks) == 0 {
+		return nil, chorus.Invalid(p, "Invalid '%s': empty array. Expected an array with minimum length 1, but got an empty array instead.", p)
+	}
+	err := eachElement(v, func(i int, e []byte) error {
+		if !isNumber(e) || strings.ContainsAny(string(e), ".eE") {
+			return errType(p+"["+strconv.Itoa(i)+"]", "an integer", e)
+		}
+		t, err := strconv.Atoi(string(e))
+		if err != nil || t < 0 {
+			return chorus.Invalid(p+"["+strconv.Itoa(i)+"]", "Invalid '%s[%d]': expected a non-negative token ID, but got %s instead.", p, i, e)
+		}
+		toks = append(toks, t)
+		return nil
+	})
+	return toks, err
+}

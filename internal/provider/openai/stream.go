@@ -1,0 +1,205 @@
+package openai
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"slices"
+
+	"github.com/chorusgw/chorus/internal/provider"
+)
+
+// ChatStream sends a streaming chat completion request. The upstream is
+// always asked for usage (stream_options.include_usage), so the last chunk
+// reports it even when the client did not ask; callers relaying Raw to a
+// client that did not ask should drop that usage-only chunk.
+func (c *Client) ChatStream(ctx context.Context, req *provider.ChatRequest) (provider.Stream, error) {
+	body, err := c.chatBody(req, true)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := c.post(ctx, c.endpoint("chat/completions", req.Model), body, true)
+	if err != nil {
+		return nil, err
+	}
+	return &stream{kind: c.kind, body: resp.Body, sse: provider.NewSSEReader(resp.Body), ctxErr: ctx.Err}, nil
+}
+
+// stream reads an OpenAI SSE answer: "data: {chunk}" events ended by
+// "data: [DONE]".
+type stream struct {
+	kind   string
+	body   io.ReadCloser
+	sse    *provider.SSEReader
+	ctxErr func() error // the call's context, for classifying read errors
+	finish bool         // a finish_reason was seen
+	err    error        // sticky: what ended the stream
+}
+
+var doneMarker = []byte("[DONE]")
+
+// Next returns the next chunk, io.EOF after [DONE], or the error that ended
+// the stream (a *provider.Error for an upstream error event).
+func (s *stream) Next() (*provider.StreamChunk, error) {
+	if s.err != nil {
+		return nil, s.err
+	}
+	for {
+		_, data, err := s.sse.Next()
+		if err != nil {
+			return nil, s.fail(s.readError(err))
+		}
+		data = bytes.TrimSpace(data)
+		if len(data) == 0 {
+			continue
+		}
+		if bytes.Equal(data, doneMarker) {
+			return nil, s.fail(io.EOF)
+		}
+		chunk, perr, err := parseChunk(data)
+		if err != nil {
+			return nil, s.fail(&provider.Error{Provider: s.kind, Type: "invalid_response", Message: "upstream sent a stream event that could not be parsed", Err: err})
+		}
+		if perr != nil {
+			perr.Provider = s.kind
+			return nil, s.fail(perr)
+		}
+		for i := range chunk.Choices {
+			if chunk.Choices[i].FinishReason != "" {
+				s.finish = true
+			}
+		}
+		chunk.Raw = slices.Clone(data)
+		chunk.RawFormat = provider.FormatOpenAI
+		return chunk, nil
+	}
+}
+
+// readError classifies a failure to read the next event. A stream that ends
+// without [DONE] is complete if it finished its choices (some compatible
+// servers omit the marker) and truncated otherwise.
+func (s *stream) readError(err error) error {
+	if err == io.EOF {
+		if s.finish {
+			return io.EOF
+		}
+		err = io.ErrUnexpectedEOF
+	}
+	if s.ctxErr != nil {
+		if cerr := s.ctxErr(); cerr != nil && !errors.Is(err, cerr) {
+			err = errors.Join(cerr, err)
+		}
+	}
+	return provider.TransportError(s.kind, context.Background(), err)
+}
+
+func (s *stream) fail(err error) error {
+	s.err = err
+	return err
+}
+
+// Close aborts the upstream call if it is still running. It never drains
+// the body.
+func (s *stream) Close() error {
+	if s.err == nil {
+		s.err = errClosed
+	}
+	return s.body.Close()
+}
+
+var errClosed = errors.New("openai: stream closed")
+
+// parseChunk reads one chat.completion.chunk, or the error event an
+// upstream sends in its place.
+func parseChunk(data []byte) (*provider.StreamChunk, *provider.Error, error) {
+	if !validJSON(data) || data[skipWS(data, 0)] != '{' {
+		return nil, nil, errSyntax
+	}
+	c := &provider.StreamChunk{}
+	var errObj []byte
+	_ = eachMember(data, func(k []byte, _ bool, v []byte) error {
+		switch string(k) {
+		case "id":
+			c.ID = str(v)
+		case "model":
+			c.Model = str(v)
+		case "created":
+			c.Created = int64(num(v))
+		case "usage":
+			if v[0] == '{' {
+				u := parseUsage(v)
+				c.Usage = &u
+			}
+		case "choices":
+			if v[0] == '[' {
+				c.Choices = make([]provider.ChunkChoice, 0, countElements(v))
+				_ = eachElement(v, func(i int, e []byte) error {
+					c.Choices = append(c.Choices, parseChunkChoice(i, e))
+					return nil
+				})
+			}
+		case "error":
+			if !isNull(v) {
+				errObj = v
+			}
+		}
+		return nil
+	})
+	if errObj != nil {
+		e := &provider.Error{}
+		if !parseErrorBody(data, e) || e.Message == "" {
+			e.Message = errorText(errObj)
+		}
+		return nil, e, nil
+	}
+	return c, nil, nil
+}
+
+func parseChunkChoice(i int, v []byte) provider.ChunkChoice {
+	ch := provider.ChunkChoice{Index: i}
+	if v[0] != '{' {
+		return ch
+	}
+	_ = eachMember(v, func(k []byte, _ bool, mv []byte) error {
+		switch string(k) {
+		case "index":
+			ch.Index = num(mv)
+		case "finish_reason":
+			ch.FinishReason = finishReason(mv)
+		case "delta":
+			parseDelta(&ch, mv)
+		}
+		return nil
+	})
+	return ch
+}
+
+func parseDelta(ch *provider.ChunkChoice, v []byte) {
+	if v[0] != '{' {
+		return
+	}
+	_ = eachMember(v, func(k []byte, _ bool, mv []byte) error {
+		switch string(k) {
+		case "role":
+			ch.Role = str(mv)
+		case "content":
+			ch.Content += str(mv)
+		case "refusal":
+			ch.Content += str(mv)
+		case "tool_calls":
+			if mv[0] == '[' {
+				ch.ToolCalls = make([]provider.ToolCallDelta, 0, countElements(mv))
+				_ = eachElement(mv, func(_ int, e []byte) error {
+					ch.ToolCalls = append(ch.ToolCalls, parseToolCallDelta(e))
+					return nil
+				})
+			}
+		case "function_call":
+			if mv[0] == '{' {
+				ch.ToolCalls = append(ch.ToolCalls, parseFunction(mv))
+			}
+		}
+		return nil
+	})
+}
