@@ -15,6 +15,7 @@ type APIKey struct {
 	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
 	RevokedAt     *time.Time `json:"revoked_at,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
+	LastUsedAt    *time.Time `json:"last_used_at,omitempty"` // updated in batches; may lag by minutes
 }
 
 // Roles.

@@ -1,0 +1,143 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/chorusgw/chorus"
+)
+
+// UsageFilter narrows ListUsage. Zero fields do not filter.
+type UsageFilter struct {
+	KeyID  *int64
+	UserID *int64
+	Since  time.Time // created at or after
+	Until  time.Time // created before
+}
+
+const usageInsertColumns = `request_id, key_id, user_id, model, deployment, provider, endpoint, stream,
+	input_tokens, output_tokens, latency_ms, ttft_ms, status, error_code, cost, created_at`
+
+const usageColumnCount = 16
+
+// usageChunk is how many records one INSERT carries: 8,000 parameters, well
+// within SQLite's 32,766 and PostgreSQL's 65,535, and past the point where
+// larger statements stop paying (see BenchmarkInsertUsage).
+const usageChunk = 500
+
+// InsertUsage stores usage records in one transaction, as multi-row INSERTs
+// of up to 500 records each. Records without CreatedAt get the current
+// time. IDs are not set on recs.
+func (db *DB) InsertUsage(ctx context.Context, recs []chorus.Usage) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	now := db.timeNow()
+	args := make([]any, 0, min(len(recs), usageChunk)*usageColumnCount)
+	for start := 0; start < len(recs); start += usageChunk {
+		chunk := recs[start:min(start+usageChunk, len(recs))]
+		args = args[:0]
+		for i := range chunk {
+			u := &chunk[i]
+			at := u.CreatedAt
+			if at.IsZero() {
+				at = now
+			}
+			args = append(args, u.RequestID, u.KeyID, u.UserID, u.Model, u.Deployment, u.Provider, u.Endpoint,
+				u.Stream, u.InputTokens, u.OutputTokens, u.LatencyMS, u.TTFTMS, u.Status, u.ErrorCode, u.Cost, at)
+		}
+		if _, err := tx.exec(ctx, db.usageInsertSQL(len(chunk)), args...); err != nil {
+			return fmt.Errorf("insert usage: %w", err)
+		}
+	}
+	return commit(tx)
+}
+
+// usageInsertSQL returns the INSERT for n records, rebound for the dialect.
+// The full-chunk statement is built once per DB (and, on PostgreSQL, stays
+// in pgx's prepared statement cache).
+func (db *DB) usageInsertSQL(n int) string {
+	if n == usageChunk {
+		db.usageOnce.Do(func() { db.usageFull = buildUsageInsert(db.d, usageChunk) })
+		return db.usageFull
+	}
+	return buildUsageInsert(db.d, n)
+}
+
+func buildUsageInsert(d dialect, n int) string {
+	row := "(?" + strings.Repeat(", ?", usageColumnCount-1) + ")"
+	var b strings.Builder
+	b.Grow(64 + n*(len(row)+2))
+	b.WriteString("INSERT INTO usage_records (" + usageInsertColumns + ") VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(row)
+	}
+	return d.rebind(b.String())
+}
+
+// ListUsage returns one page of usage records in ID order.
+func (db *DB) ListUsage(ctx context.Context, f UsageFilter, page chorus.Page) ([]*chorus.Usage, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	where, args := []string{"id > ?"}, []any{page.After}
+	if f.KeyID != nil {
+		where, args = append(where, "key_id = ?"), append(args, *f.KeyID)
+	}
+	if f.UserID != nil {
+		where, args = append(where, "user_id = ?"), append(args, *f.UserID)
+	}
+	if !f.Since.IsZero() {
+		where, args = append(where, "created_at >= ?"), append(args, f.Since)
+	}
+	if !f.Until.IsZero() {
+		where, args = append(where, "created_at < ?"), append(args, f.Until)
+	}
+	args = append(args, limit(page))
+	rows, err := tx.query(ctx, `SELECT id, `+usageInsertColumns+` FROM usage_records WHERE `+
+		strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list usage: %w", err)
+	}
+	defer rows.Close()
+	var out []*chorus.Usage
+	for rows.Next() {
+		var u chorus.Usage
+		if err := rows.Scan(&u.ID, &u.RequestID, &u.KeyID, &u.UserID, &u.Model, &u.Deployment, &u.Provider,
+			&u.Endpoint, &u.Stream, &u.InputTokens, &u.OutputTokens, &u.LatencyMS, &u.TTFTMS, &u.Status,
+			&u.ErrorCode, &u.Cost, scanTime(&u.CreatedAt)); err != nil {
+			return nil, fmt.Errorf("list usage: %w", err)
+		}
+		out = append(out, &u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list usage: %w", err)
+	}
+	return out, nil
+}
+
+// CountUsage returns the number of usage records.
+func (db *DB) CountUsage(ctx context.Context) (int64, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var n int64
+	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM usage_records`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count usage: %w", err)
+	}
+	return n, nil
+}

@@ -1,0 +1,175 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/chorusgw/chorus"
+)
+
+const userColumns = `id, email, name, role, password_hash, disabled_at, created_at`
+
+// CreateUser stores a new user and sets its ID and CreatedAt. The email is
+// stored trimmed and lower-cased, and must be unique (ECONFLICT).
+func (db *DB) CreateUser(ctx context.Context, u *chorus.User) error {
+	u.Email = normEmail(u.Email)
+	if err := validateUser(u); err != nil {
+		return err
+	}
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if u.CreatedAt.IsZero() {
+		u.CreatedAt = db.timeNow()
+	}
+	u.CreatedAt, u.DisabledAt = normTime(u.CreatedAt), normTimePtr(u.DisabledAt)
+	err = tx.queryRow(ctx, `INSERT INTO users (email, name, role, password_hash, disabled_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
+		u.Email, u.Name, u.Role, u.PasswordHash, u.DisabledAt, u.CreatedAt).Scan(&u.ID)
+	if db.d.isUnique(err) {
+		return conflict(err, "a user with email %q exists already", u.Email)
+	}
+	if err != nil {
+		return fmt.Errorf("create user: %w", err)
+	}
+	if err := bumpRegistry(ctx, tx); err != nil {
+		return err
+	}
+	return commit(tx)
+}
+
+// UpdateUser replaces a user's email, name, role, password hash and
+// disabled time (ENOTFOUND if there is no such user). Disabling a user takes
+// their keys out of ActiveKeys and KeyByHash.
+func (db *DB) UpdateUser(ctx context.Context, u *chorus.User) error {
+	u.Email = normEmail(u.Email)
+	if err := validateUser(u); err != nil {
+		return err
+	}
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	err = tx.queryRow(ctx, `UPDATE users SET email = ?, name = ?, role = ?, password_hash = ?, disabled_at = ?
+		WHERE id = ? RETURNING created_at`,
+		u.Email, u.Name, u.Role, u.PasswordHash, u.DisabledAt, u.ID).Scan(scanTime(&u.CreatedAt))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return notFound("user %d not found", u.ID)
+	case db.d.isUnique(err):
+		return conflict(err, "a user with email %q exists already", u.Email)
+	case err != nil:
+		return fmt.Errorf("update user: %w", err)
+	}
+	u.DisabledAt = normTimePtr(u.DisabledAt)
+	if err := bumpRegistry(ctx, tx); err != nil {
+		return err
+	}
+	return commit(tx)
+}
+
+// UserByID returns the user with the given ID, or ENOTFOUND.
+func (db *DB) UserByID(ctx context.Context, id int64) (*chorus.User, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	return userWhere(ctx, tx, `id = ?`, id)
+}
+
+// UserByEmail returns the user with the given email (compared
+// case-insensitively), or ENOTFOUND.
+func (db *DB) UserByEmail(ctx context.Context, email string) (*chorus.User, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	return userWhere(ctx, tx, `email = ?`, normEmail(email))
+}
+
+// ListUsers returns one page of users in ID order.
+func (db *DB) ListUsers(ctx context.Context, page chorus.Page) ([]*chorus.User, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.query(ctx, `SELECT `+userColumns+` FROM users WHERE id > ? ORDER BY id LIMIT ?`,
+		page.After, limit(page))
+	if err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	defer rows.Close()
+	var out []*chorus.User
+	for rows.Next() {
+		u, err := scanUser(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list users: %w", err)
+		}
+		out = append(out, u)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	return out, nil
+}
+
+// CountUsers returns the number of users, disabled ones included.
+func (db *DB) CountUsers(ctx context.Context) (int64, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var n int64
+	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM users`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return n, nil
+}
+
+func userWhere(ctx context.Context, tx *tx, where string, args ...any) (*chorus.User, error) {
+	u, err := scanUser(tx.queryRow(ctx, `SELECT `+userColumns+` FROM users WHERE `+where, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("user not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("get user: %w", err)
+	}
+	return u, nil
+}
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+func scanUser(s scanner) (*chorus.User, error) {
+	var u chorus.User
+	err := s.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash,
+		scanNullTime(&u.DisabledAt), scanTime(&u.CreatedAt))
+	if err != nil {
+		return nil, err
+	}
+	return &u, nil
+}
+
+func normEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+func validateUser(u *chorus.User) error {
+	switch {
+	case u.Email == "" || !strings.Contains(u.Email, "@"):
+		return chorus.Invalid("email", "a valid email address is required")
+	case u.Role != chorus.RoleAdmin && u.Role != chorus.RoleCustomer:
+		return chorus.Invalid("role", "role must be %q or %q", chorus.RoleAdmin, chorus.RoleCustomer)
+	}
+	return nil
+}
