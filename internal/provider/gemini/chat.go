@@ -25,11 +25,7 @@ func (c *Client) Chat(ctx context.Context, req *provider.ChatRequest) (*provider
 	if err != nil {
 		return nil, err
 	}
-	out, err := parseResponse(raw, req.Model, c.now())
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return parseResponse(raw, req.Model, c.now())
 }
 
 // parseResponse decodes a generateContent body into the canonical answer.
@@ -92,10 +88,12 @@ func choiceFrom(cand *candidate) provider.Choice {
 		msg.Content = []provider.Part{{Type: provider.PartText, Text: text.String()}}
 		msg.TextOnly = true
 	}
+	// A whole answer always ends; Gemini leaving the reason out means
+	// nothing stopped it early.
 	return provider.Choice{
 		Index:        cand.Index,
 		Message:      msg,
-		FinishReason: finishReason(cand.FinishReason, len(calls) > 0),
+		FinishReason: finishReason(cmp.Or(cand.FinishReason, "STOP"), len(calls) > 0),
 	}
 }
 

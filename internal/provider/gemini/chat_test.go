@@ -190,3 +190,13 @@ func FuzzParseResponse(f *testing.F) {
 		}
 	})
 }
+
+func TestParseResponseNoFinishReason(t *testing.T) {
+	resp, err := parseResponse([]byte(`{"candidates":[{"content":{"parts":[{"functionCall":{"name":"f"}}]}}]}`), "m", testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fr := resp.Choices[0].FinishReason; fr != provider.FinishToolCalls {
+		t.Errorf("finish reason = %q, want tool_calls when Gemini leaves it out", fr)
+	}
+}

@@ -431,3 +431,25 @@ func TestNew(t *testing.T) {
 		t.Errorf("New with defaults: %v", err)
 	}
 }
+
+// TestMalformedUpstream checks that a 200 answer the adapter cannot read is
+// an upstream error, for both call kinds, and never a panic or a silent
+// empty answer.
+func TestMalformedUpstream(t *testing.T) {
+	for _, body := range []string{`{"candidates":[`, `not json`, `{"candidates":"x"}`} {
+		t.Run(body, func(t *testing.T) {
+			f := geminitest.New(t)
+			f.ScriptGemini(conformance.Scenario{}, geminitest.Options{Body: body})
+			c := newClient(t, f.URL())
+			_, err := c.Chat(ctxT(t), hello("m"))
+			var pe *provider.Error
+			if !errors.As(err, &pe) || pe.Type != "invalid_response" {
+				t.Errorf("Chat error = %v, want invalid_response", err)
+			}
+			_, err = readAll(t, c, hello("m"))
+			if !errors.As(err, &pe) || pe.Type != "invalid_response" {
+				t.Errorf("stream error = %v, want invalid_response", err)
+			}
+		})
+	}
+}

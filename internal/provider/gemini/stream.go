@@ -182,7 +182,7 @@ func (s *stream) chunk(data []byte) (*provider.StreamChunk, error) {
 	}
 	if len(g.Candidates) == 0 && g.PromptFeedback != nil && g.PromptFeedback.BlockReason != "" && !s.finished {
 		st := s.state(0)
-		st.finished, s.finished = true, true
+		st.started, st.finished, s.finished = true, true, true
 		out.Choices = append(out.Choices, provider.ChunkChoice{
 			Role: provider.RoleAssistant, FinishReason: provider.FinishContentFilter,
 		})
