@@ -1,0 +1,468 @@
+// Command loadgen measures what Chorus adds to a request. It starts an
+// instant mock upstream and a Chorus process (fresh data dir, master key,
+// log level warn), creates a model, an "openai" deployment pointing at the
+// mock and an API key through the admin API, and then runs each scenario
+// against the mock directly and through Chorus, back to back with the same
+// parameters:
+//
+//   - open: non-streaming chat at a fixed rate (open loop, latency from the
+//     scheduled send time, so there is no coordinated omission);
+//   - open-stream: the same, streamed, with time to the first content chunk;
+//   - closed, closed-stream: C workers sending back to back, for maximum
+//     throughput.
+//
+// Requests through Chorus carry the API key, so key checks, metrics and usage
+// logging are all on. At the end Chorus is stopped, started again on the same
+// data and the usage log is read back through GET /api/admin/usage: every
+// request Chorus answered must have its record. Everything listens on
+// 127.0.0.1 and every run ends by itself.
+//
+//	go run ./bench/cmd/loadgen -chorus ./bin/chorus [-rate 2000 -duration 20s -concurrency 64 -runs 3] [-postgres]
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/chorusgw/chorus/bench/mockupstream"
+)
+
+// defaultPostgres is the URL -postgres uses when given without one.
+const defaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// masterKey is the benchmark Chorus's admin key.
+const masterKey = "sk-chorus-bench-master-key-0123456789"
+
+type options struct {
+	chorus      string
+	rate        int
+	duration    time.Duration
+	warmup      time.Duration
+	concurrency int
+	runs        int
+	scenarios   []string
+	chunks      int
+	chunkDelay  time.Duration
+	postgres    optionalURL
+	timeout     time.Duration
+	procs       int
+	chorusProcs int
+	mockProcs   int
+	keep        bool
+	jsonOut     string
+	cpuprofile  string
+}
+
+// optionalURL is a flag that may be given bare (-postgres) or with a value
+// (-postgres=postgres://…).
+type optionalURL struct{ url string }
+
+func (o *optionalURL) String() string   { return o.url }
+func (o *optionalURL) IsBoolFlag() bool { return true }
+func (o *optionalURL) Set(v string) error {
+	switch v {
+	case "true":
+		o.url = defaultPostgres
+	case "false", "":
+		o.url = ""
+	default:
+		if !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") {
+			return fmt.Errorf("want a postgres:// URL, got %q", v)
+		}
+		o.url = v
+	}
+	return nil
+}
+
+var allScenarios = []string{"open", "open-stream", "closed", "closed-stream"}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "mock" {
+		runMock(os.Args[2:])
+		return
+	}
+	var o options
+	var scen string
+	flag.StringVar(&o.chorus, "chorus", "bin/chorus", "path of the chorus binary (make build)")
+	flag.IntVar(&o.rate, "rate", 2000, "open-loop requests per second")
+	flag.DurationVar(&o.duration, "duration", 20*time.Second, "measured time of each scenario and target")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured time before each measurement")
+	flag.IntVar(&o.concurrency, "concurrency", 64, "closed-loop workers")
+	flag.IntVar(&o.runs, "runs", 1, "repeat every scenario this many times; tables show medians")
+	flag.StringVar(&scen, "scenarios", strings.Join(allScenarios, ","), "comma-separated scenarios to run")
+	flag.IntVar(&o.chunks, "chunks", 16, "content chunks in a streamed answer")
+	flag.DurationVar(&o.chunkDelay, "chunk-delay", 0, "mock delay before each streamed content chunk")
+	flag.Var(&o.postgres, "postgres", "run Chorus on PostgreSQL (in a fresh database); -postgres=URL names the server (default "+defaultPostgres+")")
+	flag.DurationVar(&o.timeout, "timeout", 10*time.Second, "per-request timeout")
+	flag.IntVar(&o.procs, "procs", 0, "GOMAXPROCS of the load generator (0: Go's default)")
+	flag.IntVar(&o.chorusProcs, "chorus-procs", 0, "GOMAXPROCS of Chorus (0: Go's default)")
+	flag.IntVar(&o.mockProcs, "mock-procs", 0, "GOMAXPROCS of the mock (0: Go's default)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs, SQLite file) and the PostgreSQL database")
+	flag.StringVar(&o.jsonOut, "json", "", "also write every run's figures to this JSON file")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "save CPU profiles of Chorus (one per scenario, first run) in this directory; "+
+		"needs a -chorus that serves pprof: go build -o bin/chorus-pprof ./bench/cmd/chorus-pprof")
+	flag.Parse()
+	for _, s := range strings.Split(scen, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		if !contains(allScenarios, s) {
+			fmt.Fprintf(os.Stderr, "loadgen: unknown scenario %q; want some of %s\n", s, strings.Join(allScenarios, ","))
+			os.Exit(2)
+		}
+		o.scenarios = append(o.scenarios, s)
+	}
+	if o.rate < 1 || o.duration <= 0 || o.concurrency < 1 || o.runs < 1 || len(o.scenarios) == 0 {
+		fmt.Fprintln(os.Stderr, "loadgen: -rate, -duration, -concurrency and -runs must be positive and -scenarios non-empty")
+		os.Exit(2)
+	}
+	if o.procs > 0 {
+		runtime.GOMAXPROCS(o.procs)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "\nloadgen: FAILED:", err)
+		os.Exit(1)
+	}
+}
+
+func contains(ss []string, s string) bool {
+	for _, v := range ss {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// runMock is the mock upstream process (the load generator starts itself
+// with "mock" so the benchmark needs no separate build step).
+func runMock(args []string) {
+	fs := flag.NewFlagSet("mock", flag.ExitOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "address")
+	chunks := fs.Int("chunks", 16, "content chunks")
+	delay := fs.Duration("chunk-delay", 0, "delay before each content chunk")
+	_ = fs.Parse(args)
+	srv := &http.Server{Addr: *listen, Handler: mockupstream.New(mockupstream.Options{Chunks: *chunks, ChunkDelay: *delay}),
+		ReadHeaderTimeout: 10 * time.Second}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintln(os.Stderr, "mock:", err)
+		os.Exit(1)
+	}
+}
+
+// env is the running benchmark setup.
+type env struct {
+	o         options
+	dir       string
+	mock      *proc
+	chorus    *proc
+	chorusEnv []string
+	chorusURL string
+	pprofURL  string // Chorus's /debug/pprof, when -cpuprofile is set
+	dropDB    func()
+	admin     admin
+	direct    *target
+	through   *target
+	keyID     int64
+}
+
+func run(ctx context.Context, o options) (err error) {
+	if _, err := os.Stat(o.chorus); err != nil {
+		return fmt.Errorf("chorus binary %s: %w (build it with `make build`, or pass -chorus)", o.chorus, err)
+	}
+	dir, err := os.MkdirTemp("", "chorus-bench-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		fmt.Println("temp dir (kept):", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	e := &env{o: o, dir: dir}
+	defer func() {
+		if e.dropDB != nil {
+			e.dropDB() // after Chorus stopped: deferred calls run last in, first out
+		}
+	}()
+	defer func() {
+		if e.chorus != nil {
+			_ = e.chorus.stop(60 * time.Second)
+		}
+		if e.mock != nil {
+			_ = e.mock.stop(5 * time.Second)
+		}
+	}()
+	if err := e.startAll(ctx); err != nil {
+		return err
+	}
+	printSetup(o, e)
+
+	var runs []runResult
+	for r := 0; r < o.runs; r++ {
+		rr := runResult{Run: r + 1}
+		for _, sc := range o.scenarios {
+			order := []*target{e.direct, e.through}
+			if r%2 == 1 {
+				order = []*target{e.through, e.direct} // alternate, so drift does not favour one side
+			}
+			res := scenarioResult{Scenario: sc}
+			for _, t := range order {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				st := e.measure(ctx, sc, t, r == 0)
+				printProgress(r+1, sc, st)
+				if t == e.direct {
+					res.Direct = st
+				} else {
+					res.Chorus = st
+				}
+			}
+			rr.Scenarios = append(rr.Scenarios, res)
+		}
+		runs = append(runs, rr)
+	}
+	report(os.Stdout, o, runs)
+	if o.jsonOut != "" {
+		b, _ := json.MarshalIndent(runs, "", "  ")
+		if err := os.WriteFile(o.jsonOut, b, 0o644); err != nil {
+			return err
+		}
+	}
+	return e.verifyUsage(ctx)
+}
+
+// startAll starts the mock and Chorus and provisions Chorus.
+func (e *env) startAll(ctx context.Context) error {
+	o := e.o
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	mockAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	e.mock, err = start("mock", e.dir, exe, []string{"mock", "-listen", mockAddr,
+		"-chunks", strconv.Itoa(o.chunks), "-chunk-delay", o.chunkDelay.String()}, procsEnv(o.mockProcs))
+	if err != nil {
+		return err
+	}
+	if err := waitTCP(ctx, e.mock, mockAddr, 10*time.Second); err != nil {
+		return err
+	}
+
+	chorusAddr, err := freeAddr()
+	if err != nil {
+		return err
+	}
+	e.chorusEnv = append(procsEnv(o.chorusProcs),
+		"CHORUS_LISTEN="+chorusAddr,
+		"CHORUS_DATA_DIR="+filepath.Join(e.dir, "data"),
+		"CHORUS_MASTER_KEY="+masterKey,
+		"CHORUS_BOOTSTRAP=true",
+		"CHORUS_LOG_LEVEL=warn",
+		"CHORUS_CONFIG=",
+	)
+	if o.postgres.url != "" {
+		dsn, drop, err := freshPostgres(ctx, o.postgres.url, o.keep)
+		if err != nil {
+			return err
+		}
+		e.dropDB = drop
+		e.chorusEnv = append(e.chorusEnv, "CHORUS_DATABASE_URL="+dsn)
+	}
+	e.chorusURL = "http://" + chorusAddr
+	if o.cpuprofile != "" {
+		pprofAddr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		e.chorusEnv = append(e.chorusEnv, "BENCH_PPROF_LISTEN="+pprofAddr)
+		e.pprofURL = "http://" + pprofAddr + "/debug/pprof"
+	}
+	if err := e.startChorus(ctx); err != nil {
+		return err
+	}
+	e.admin = admin{base: e.chorusURL, key: masterKey, c: &http.Client{Timeout: 60 * time.Second}}
+	mockBase := "http://" + mockAddr + "/v1"
+	secret, keyID, err := provision(ctx, e.admin, mockBase)
+	if err != nil {
+		return fmt.Errorf("provision: %w", err)
+	}
+	e.keyID = keyID
+	e.direct = &target{name: "direct", url: mockBase + "/chat/completions", auth: "Bearer sk-mock-upstream-0123456789",
+		client: newClient(o.timeout)}
+	e.through = &target{name: "chorus", url: e.chorusURL + "/v1/chat/completions", auth: "Bearer " + secret,
+		client: newClient(o.timeout), pid: e.chorus.cmd.Process.Pid}
+	// One request of each kind first, so a broken setup fails here clearly.
+	for _, t := range []*target{e.direct, e.through} {
+		for _, stream := range []bool{false, true} {
+			s := call(ctx, t, requestBody(stream), stream, time.Now(), bufio.NewReader(nil))
+			count(t, s, stream)
+			if s.err != nil {
+				return fmt.Errorf("first request to %s (stream=%v): %w", t.name, stream, s.err)
+			}
+		}
+	}
+	return nil
+}
+
+func (e *env) startChorus(ctx context.Context) error {
+	var err error
+	e.chorus, err = start("chorus", e.dir, e.o.chorus, []string{"serve"}, e.chorusEnv)
+	if err != nil {
+		return err
+	}
+	return waitHTTP(ctx, e.chorus, e.chorusURL+"/readyz", 60*time.Second)
+}
+
+func procsEnv(n int) []string {
+	if n > 0 {
+		return []string{"GOMAXPROCS=" + strconv.Itoa(n)}
+	}
+	return nil
+}
+
+// measure runs one scenario against one target and summarises it.
+func (e *env) measure(ctx context.Context, sc string, t *target, first bool) stats {
+	stream := strings.HasSuffix(sc, "-stream")
+	body := requestBody(stream)
+	meter := cpuMeter{mockPID: e.mock.cmd.Process.Pid, chorusPID: e.chorus.cmd.Process.Pid}
+	var before cpuSpent
+	cpuStart := make(chan struct{})
+	go func() {
+		time.Sleep(e.o.warmup)
+		before = meter.read()
+		close(cpuStart)
+	}()
+	var profDone chan error
+	if first && t == e.through && e.pprofURL != "" {
+		profDone = make(chan error, 1)
+		go func() {
+			time.Sleep(e.o.warmup)
+			profDone <- e.fetchProfile(ctx, sc)
+		}()
+	}
+	var samples []sample
+	var w window
+	if strings.HasPrefix(sc, "open") {
+		samples, w = openLoop(ctx, t, body, stream, e.o.rate, e.o.warmup, e.o.duration)
+	} else {
+		samples, w = closedLoop(ctx, t, body, stream, e.o.concurrency, e.o.warmup, e.o.duration)
+	}
+	<-cpuStart
+	// The CPU clocks are read once the last answer is in; the window is the
+	// measured period, so a few ms of drain are charged to it.
+	spent := meter.read().since(before)
+	if profDone != nil {
+		if err := <-profDone; err != nil {
+			fmt.Println("warning: CPU profile:", err)
+		}
+	}
+	return summarise(t.name, samples, w, spent)
+}
+
+// fetchProfile saves a CPU profile of Chorus over the measured window.
+func (e *env) fetchProfile(ctx context.Context, sc string) error {
+	secs := max(1, int(e.o.duration/time.Second))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/profile?seconds=%d", e.pprofURL, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: time.Duration(secs+30) * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: status %d (is -chorus a binary that serves pprof, such as bench/cmd/chorus-pprof?)", e.pprofURL, resp.StatusCode)
+	}
+	if err := os.MkdirAll(e.o.cpuprofile, 0o755); err != nil {
+		return err
+	}
+	path := filepath.Join(e.o.cpuprofile, "chorus-"+sc+".pprof")
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.ReadFrom(resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	fmt.Println("CPU profile of Chorus saved to", path)
+	return f.Close()
+}
+
+// requestBody is a small, typical chat request.
+func requestBody(stream bool) []byte {
+	if stream {
+		return []byte(`{"model":"` + benchModel + `","messages":[{"role":"system","content":"You are a helpful assistant."},` +
+			`{"role":"user","content":"Say hello in a few words."}],"max_tokens":64,"stream":true,"stream_options":{"include_usage":true}}`)
+	}
+	return []byte(`{"model":"` + benchModel + `","messages":[{"role":"system","content":"You are a helpful assistant."},` +
+		`{"role":"user","content":"Say hello in a few words."}],"max_tokens":64}`)
+}
+
+// verifyUsage stops Chorus (which flushes its usage writer), starts it again
+// on the same data, and checks that the usage log holds one record for every
+// request Chorus answered.
+func (e *env) verifyUsage(ctx context.Context) error {
+	if err := e.chorus.stop(60 * time.Second); err != nil {
+		return fmt.Errorf("stop chorus: %w\n%s", err, e.chorus.tail(4000))
+	}
+	if err := e.startChorus(ctx); err != nil {
+		return fmt.Errorf("restart chorus to read the usage log: %w", err)
+	}
+	uc, err := countUsage(ctx, e.admin, e.keyID)
+	if err != nil {
+		return err
+	}
+	ok, failed, okStream := e.through.ok.Load(), e.through.failed.Load(), e.through.okStream.Load()
+	fmt.Printf("\nusage records: %d of %d (successful answers through Chorus; %d streamed of %d)\n", uc.OK, ok, uc.OKStream, okStream)
+	fmt.Printf("usage log: %d records in all, by status %v; client-side failures through Chorus: %d\n", uc.Total, uc.Statuses, failed)
+	var problems []string
+	if uc.OK < ok {
+		problems = append(problems, fmt.Sprintf("%d usage records MISSING", ok-uc.OK))
+	}
+	if uc.OKStream < okStream {
+		problems = append(problems, fmt.Sprintf("%d streamed usage records MISSING", okStream-uc.OKStream))
+	}
+	if uc.OK > ok+failed {
+		problems = append(problems, fmt.Sprintf("%d more successful usage records than requests sent", uc.OK-ok-failed))
+	}
+	if uc.WrongTokens > 0 {
+		problems = append(problems, fmt.Sprintf("%d records with token counts other than the mock's %d/%d", uc.WrongTokens,
+			mockupstream.PromptTokens, mockupstream.CompletionTokens))
+	}
+	if uc.WrongCost > 0 {
+		problems = append(problems, fmt.Sprintf("%d records with a wrong cost", uc.WrongCost))
+	}
+	if len(problems) > 0 {
+		return errors.New("usage log incomplete or wrong: " + strings.Join(problems, "; "))
+	}
+	fmt.Println("usage log complete: every answered request has its record, with the mock's token counts and the right cost")
+	return nil
+}
