@@ -92,6 +92,24 @@ func (db *DB) KeyByHash(ctx context.Context, hash []byte) (*chorus.APIKey, error
 	return k, nil
 }
 
+// KeyByID returns the key with the given ID, revoked and expired ones
+// included, with its owner's Role.
+func (db *DB) KeyByID(ctx context.Context, id int64) (*chorus.APIKey, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	k, err := scanKey(tx.queryRow(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("API key not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("key by id: %w", err)
+	}
+	return k, nil
+}
+
 // ListKeys returns one page of keys in ID order, revoked and expired ones
 // included.
 func (db *DB) ListKeys(ctx context.Context, f KeyFilter, page chorus.Page) ([]*chorus.APIKey, error) {
