@@ -154,7 +154,7 @@ func (c *Client) Chat(ctx context.Context, req *provider.ChatRequest) (*provider
 	}
 	answers := c.generate(req, &ar)
 	resp := &provider.ChatResponse{
-		ID:      "chatcmpl-sim" + strconv.FormatUint(ar.next(), 36),
+		ID:      "chatcmpl-sim" + strconv.FormatUint(fr.next(), 36),
 		Model:   req.Model,
 		Created: time.Now().Unix(),
 		Choices: make([]provider.Choice, len(answers)),
@@ -188,7 +188,7 @@ func (c *Client) ChatStream(ctx context.Context, req *provider.ChatRequest) (pro
 		ctx:     ctx,
 		c:       c,
 		answers: c.generate(req, &ar),
-		id:      "chatcmpl-sim" + strconv.FormatUint(ar.next(), 36),
+		id:      "chatcmpl-sim" + strconv.FormatUint(fr.next(), 36),
 		model:   req.Model,
 		created: time.Now().Unix(),
 		start:   time.Now(),
