@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/chorusgw/chorus"
@@ -234,39 +235,39 @@ func decodeSystem(raw json.RawMessage) ([]provider.Message, error) {
 // out: the tool results of a user turn as tool messages first, then the
 // turn's other content.
 func decodeMessage(out []provider.Message, w *decodeMsg, i int) ([]provider.Message, error) {
-	param := fmt.Sprintf("messages[%d]", i)
+	at := loc{msg: i, block: -1, sub: -1}
 	if w.Role != provider.RoleUser && w.Role != provider.RoleAssistant {
 		if w.Role == "" {
-			return nil, chorus.Invalid(param+".role", "role is required")
+			return nil, chorus.Invalid(at.param(".role"), "role is required")
 		}
-		return nil, chorus.Invalid(param+".role", "role must be user or assistant, not %q", w.Role)
+		return nil, chorus.Invalid(at.param(".role"), "role must be user or assistant, not %q", w.Role)
 	}
 	content := bytes.TrimSpace(w.Content)
 	if len(content) == 0 || string(content) == "null" {
-		return nil, chorus.Invalid(param+".content", "content is required")
+		return nil, chorus.Invalid(at.param(".content"), "content is required")
 	}
 	if content[0] == '"' {
 		var s string
 		if err := json.Unmarshal(content, &s); err != nil {
-			return nil, chorus.Invalid(param+".content", "content must be a string or an array of content blocks")
+			return nil, chorus.Invalid(at.param(".content"), "content must be a string or an array of content blocks")
 		}
 		return append(out, provider.TextMessage(w.Role, s)), nil
 	}
 	var blocks []wireBlock
 	if content[0] != '[' {
-		return nil, chorus.Invalid(param+".content", "content must be a string or an array of content blocks")
+		return nil, chorus.Invalid(at.param(".content"), "content must be a string or an array of content blocks")
 	}
 	if err := json.Unmarshal(content, &blocks); err != nil {
-		return nil, blockError(err, param+".content")
+		return nil, blockError(err, at.param(".content"))
 	}
 	m := provider.Message{Role: w.Role}
 	for j := range blocks {
 		b := &blocks[j]
-		bp := fmt.Sprintf("%s.content[%d]", param, j)
+		bp := loc{msg: i, block: j, sub: -1}
 		switch b.Type {
 		case "text":
 			if b.Text == nil {
-				return nil, chorus.Invalid(bp+".text", "text block needs text")
+				return nil, chorus.Invalid(bp.param(".text"), "text block needs text")
 			}
 			m.Content = append(m.Content, provider.Part{Type: provider.PartText, Text: *b.Text})
 		case "image":
@@ -279,7 +280,7 @@ func decodeMessage(out []provider.Message, w *decodeMsg, i int) ([]provider.Mess
 			}
 		case "tool_use":
 			if w.Role != provider.RoleAssistant {
-				return nil, chorus.Invalid(bp+".type", "tool_use blocks belong in assistant messages")
+				return nil, chorus.Invalid(bp.param(".type"), "tool_use blocks belong in assistant messages")
 			}
 			tc, err := decodeToolUse(b, bp)
 			if err != nil {
@@ -288,7 +289,7 @@ func decodeMessage(out []provider.Message, w *decodeMsg, i int) ([]provider.Mess
 			m.ToolCalls = append(m.ToolCalls, tc)
 		case "tool_result":
 			if w.Role != provider.RoleUser {
-				return nil, chorus.Invalid(bp+".type", "tool_result blocks belong in user messages")
+				return nil, chorus.Invalid(bp.param(".type"), "tool_result blocks belong in user messages")
 			}
 			tm, err := decodeToolResult(b, bp)
 			if err != nil {
@@ -296,10 +297,10 @@ func decodeMessage(out []provider.Message, w *decodeMsg, i int) ([]provider.Mess
 			}
 			out = append(out, tm)
 		case "":
-			return nil, chorus.Invalid(bp+".type", "content block type is required")
+			return nil, chorus.Invalid(bp.param(".type"), "content block type is required")
 		default:
 			if !droppedBlocks[b.Type] {
-				return nil, chorus.Invalid(bp+".type", "unknown content block type %q", b.Type)
+				return nil, chorus.Invalid(bp.param(".type"), "unknown content block type %q", b.Type)
 			}
 		}
 	}
@@ -327,50 +328,67 @@ func blockError(err error, param string) error {
 	return chorus.Invalid(param, "content must be a string or an array of content blocks")
 }
 
+// loc is where a message or content block stands in the request; it is
+// turned into a parameter name only when an error needs one, so decoding a
+// valid request formats nothing.
+type loc struct{ msg, block, sub int } // -1: not that deep
+
+// param returns the location as a parameter name followed by field.
+func (l loc) param(field string) string {
+	s := "messages[" + strconv.Itoa(l.msg) + "]"
+	if l.block >= 0 {
+		s += ".content[" + strconv.Itoa(l.block) + "]"
+	}
+	if l.sub >= 0 {
+		s += ".content[" + strconv.Itoa(l.sub) + "]"
+	}
+	return s + field
+}
+
 // decodeImage returns an image block as a part: a base64 source as a data:
 // URI, a url source as its URL. A file source (Anthropic's Files API) has no
 // canonical form and is dropped (ok false).
-func decodeImage(b *wireBlock, param string) (p provider.Part, ok bool, err error) {
+func decodeImage(b *wireBlock, at loc) (p provider.Part, ok bool, err error) {
 	s := b.Source
 	if s == nil {
-		return p, false, chorus.Invalid(param+".source", "image block needs a source")
+		return p, false, chorus.Invalid(at.param(".source"), "image block needs a source")
 	}
 	switch s.Type {
 	case "base64":
 		if s.MediaType == "" || s.Data == "" {
-			return p, false, chorus.Invalid(param+".source", "base64 image source needs media_type and data")
+			return p, false, chorus.Invalid(at.param(".source"), "base64 image source needs media_type and data")
 		}
 		return provider.Part{Type: provider.PartImage, ImageURL: "data:" + s.MediaType + ";base64," + s.Data}, true, nil
 	case "url":
 		if s.URL == "" {
-			return p, false, chorus.Invalid(param+".source.url", "url image source needs a url")
+			return p, false, chorus.Invalid(at.param(".source.url"), "url image source needs a url")
 		}
 		return provider.Part{Type: provider.PartImage, ImageURL: s.URL}, true, nil
 	case "file":
 		return p, false, nil
 	}
-	return p, false, chorus.Invalid(param+".source.type", "image source type must be base64 or url, not %q", s.Type)
+	return p, false, chorus.Invalid(at.param(".source.type"), "image source type must be base64 or url, not %q", s.Type)
 }
 
-func decodeToolUse(b *wireBlock, param string) (provider.ToolCall, error) {
+func decodeToolUse(b *wireBlock, at loc) (provider.ToolCall, error) {
 	if b.ID == "" {
-		return provider.ToolCall{}, chorus.Invalid(param+".id", "tool_use block needs an id")
+		return provider.ToolCall{}, chorus.Invalid(at.param(".id"), "tool_use block needs an id")
 	}
 	if b.Name == "" {
-		return provider.ToolCall{}, chorus.Invalid(param+".name", "tool_use block needs a name")
+		return provider.ToolCall{}, chorus.Invalid(at.param(".name"), "tool_use block needs a name")
 	}
 	in := bytes.TrimSpace(b.Input)
 	if len(in) > 0 && string(in) != "null" && in[0] != '{' {
-		return provider.ToolCall{}, chorus.Invalid(param+".input", "tool_use input must be an object")
+		return provider.ToolCall{}, chorus.Invalid(at.param(".input"), "tool_use input must be an object")
 	}
 	return provider.ToolCall{ID: b.ID, Name: b.Name, Arguments: toolArguments(in)}, nil
 }
 
 // decodeToolResult returns a tool_result block as a tool message. Its
 // is_error flag has no canonical form and is dropped.
-func decodeToolResult(b *wireBlock, param string) (provider.Message, error) {
+func decodeToolResult(b *wireBlock, at loc) (provider.Message, error) {
 	if b.ToolUseID == "" {
-		return provider.Message{}, chorus.Invalid(param+".tool_use_id", "tool_result block needs a tool_use_id")
+		return provider.Message{}, chorus.Invalid(at.param(".tool_use_id"), "tool_result block needs a tool_use_id")
 	}
 	m := provider.Message{Role: provider.RoleTool, ToolCallID: b.ToolUseID}
 	content := bytes.TrimSpace(b.Content)
@@ -381,22 +399,22 @@ func decodeToolResult(b *wireBlock, param string) (provider.Message, error) {
 	if content[0] == '"' {
 		var s string
 		if err := json.Unmarshal(content, &s); err != nil {
-			return m, chorus.Invalid(param+".content", "tool_result content must be a string or an array of blocks")
+			return m, chorus.Invalid(at.param(".content"), "tool_result content must be a string or an array of blocks")
 		}
 		m.Content, m.TextOnly = []provider.Part{{Type: provider.PartText, Text: s}}, true
 		return m, nil
 	}
 	var blocks []wireBlock
 	if content[0] != '[' || json.Unmarshal(content, &blocks) != nil {
-		return m, chorus.Invalid(param+".content", "tool_result content must be a string or an array of blocks")
+		return m, chorus.Invalid(at.param(".content"), "tool_result content must be a string or an array of blocks")
 	}
 	for k := range blocks {
 		bb := &blocks[k]
-		bp := fmt.Sprintf("%s.content[%d]", param, k)
+		bp := loc{msg: at.msg, block: at.block, sub: k}
 		switch bb.Type {
 		case "text":
 			if bb.Text == nil {
-				return m, chorus.Invalid(bp+".text", "text block needs text")
+				return m, chorus.Invalid(bp.param(".text"), "text block needs text")
 			}
 			m.Content = append(m.Content, provider.Part{Type: provider.PartText, Text: *bb.Text})
 		case "image":
@@ -409,7 +427,7 @@ func decodeToolResult(b *wireBlock, param string) (provider.Message, error) {
 			}
 		default:
 			if !droppedBlocks[bb.Type] {
-				return m, chorus.Invalid(bp+".type", "unknown tool_result content block type %q", bb.Type)
+				return m, chorus.Invalid(bp.param(".type"), "unknown tool_result content block type %q", bb.Type)
 			}
 		}
 	}
@@ -425,13 +443,12 @@ func decodeTools(req *provider.ChatRequest, w *decodeReq) error {
 		if t.Type != "" && t.Type != "custom" {
 			continue
 		}
-		param := fmt.Sprintf("tools[%d]", i)
 		if t.Name == "" {
-			return chorus.Invalid(param+".name", "tool name is required")
+			return chorus.Invalid(fmt.Sprintf("tools[%d].name", i), "tool name is required")
 		}
 		schema := bytes.TrimSpace(t.InputSchema)
 		if len(schema) == 0 || schema[0] != '{' {
-			return chorus.Invalid(param+".input_schema", "tool %q needs an input_schema object", t.Name)
+			return chorus.Invalid(fmt.Sprintf("tools[%d].input_schema", i), "tool %q needs an input_schema object", t.Name)
 		}
 		req.Tools = append(req.Tools, provider.Tool{Name: t.Name, Description: t.Description, Parameters: schema, Strict: t.Strict})
 	}

@@ -183,7 +183,7 @@ func TestTranslateRequest(t *testing.T) {
 		{
 			name: "AnthropicExtraIsCopied",
 			req: provider.ChatRequest{Model: "m", MaxTokens: ptr(10), Messages: []provider.Message{provider.TextMessage(provider.RoleUser, "Hi")},
-				Extra: map[string]json.RawMessage{"thinking": json.RawMessage(`{"type":"enabled","budget_tokens":1024}`), "model": json.RawMessage(`"x"`)},
+				Extra:     map[string]json.RawMessage{"thinking": json.RawMessage(`{"type":"enabled","budget_tokens":1024}`), "model": json.RawMessage(`"x"`)},
 				RawFormat: provider.FormatAnthropic},
 			want: `{"model":"m","max_tokens":10,"messages":[{"role":"user","content":"Hi"}],"thinking":{"type":"enabled","budget_tokens":1024}}`,
 		},
