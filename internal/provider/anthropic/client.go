@@ -38,7 +38,8 @@ const (
 // maxResponseBody bounds a non-streaming answer or an error body.
 const maxResponseBody = 32 << 20
 
-// Client calls one Anthropic Messages API upstream.
+// Client calls one Anthropic Messages API upstream. It holds no state
+// between calls and is safe for concurrent use.
 type Client struct {
 	url       string      // {base}/v1/messages
 	header    http.Header // headers of every request, content-type included
@@ -125,6 +126,16 @@ func (c *Client) ChatStream(ctx context.Context, req *provider.ChatRequest) (pro
 	if err != nil {
 		return nil, err
 	}
+	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "application/json") {
+		// Not a stream: a proxy's error body sent with 200, or an upstream
+		// that ignored "stream". Either way there is nothing to relay.
+		defer resp.Body.Close()
+		e := httpError(resp)
+		if e.Type == "" {
+			e.Message = "upstream answered a streaming request with a JSON body"
+		}
+		return nil, e
+	}
 	return newStream(ctx, resp.Body), nil
 }
 
@@ -178,7 +189,7 @@ func (c *Client) send(ctx context.Context, body []byte, stream bool) (*http.Resp
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
-		return nil, httpError(ctx, resp)
+		return nil, httpError(resp)
 	}
 	return resp, nil
 }

@@ -314,3 +314,24 @@ func TestFinishReasons(t *testing.T) {
 		})
 	}
 }
+
+func TestStreamGotJSON(t *testing.T) {
+	tests := []struct {
+		name, body, wantType, wantMsg string
+	}{
+		{"ErrorBodyWith200", `{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}`, "overloaded_error", "Overloaded"},
+		{"MessageInsteadOfStream", `{"id":"msg_1","type":"message","content":[]}`, "", "upstream answered a streaming request with a JSON body"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := readAll(t, sseServer(t, 200, "application/json", tt.body))
+			var pe *provider.Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("error %v is not a *provider.Error", err)
+			}
+			if pe.Type != tt.wantType || pe.Message != tt.wantMsg {
+				t.Errorf("error = type %q message %q, want %q %q", pe.Type, pe.Message, tt.wantType, tt.wantMsg)
+			}
+		})
+	}
+}

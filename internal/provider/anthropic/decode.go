@@ -87,6 +87,9 @@ var droppedBlocks = map[string]bool{
 // hold are kept in Extra. Thinking, document and server-tool blocks, and
 // server tools, are accepted but have no canonical form (see droppedBlocks).
 // Errors are *chorus.Error with code EINVALID and the field at fault.
+//
+// The request refers to body (Raw, Extra, tool schemas): the caller must not
+// modify body afterwards.
 func DecodeRequest(body []byte) (*provider.ChatRequest, error) {
 	var w decodeReq
 	if err := json.Unmarshal(body, &w); err != nil {

@@ -1,7 +1,6 @@
 package anthropic
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -83,16 +82,13 @@ func AppendErrorEvent(dst []byte, typ, message string) []byte {
 // httpError reads an error answer into a *provider.Error. A body that is not
 // Anthropic's error shape (a proxy's HTML page) becomes the message, cut
 // short.
-func httpError(ctx context.Context, resp *http.Response) error {
+func httpError(resp *http.Response) *provider.Error {
 	e := &provider.Error{
 		Provider:   chorus.ProviderAnthropic,
 		Status:     resp.StatusCode,
 		RetryAfter: provider.ParseRetryAfter(resp.Header),
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if err != nil && ctx.Err() != nil {
-		return provider.TransportError(chorus.ProviderAnthropic, ctx, err)
-	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	var w wireErrorBody
 	if json.Unmarshal(body, &w) == nil && (w.Error.Type != "" || w.Error.Message != "") {
 		e.Type, e.Message = w.Error.Type, w.Error.Message
