@@ -118,21 +118,47 @@ func selfCPU() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// cpuSpent is the CPU time each process used during a window.
-type cpuSpent struct{ loadgen, mock, chorus time.Duration }
+// machineBusy returns the CPU time all CPUs spent not idle, from /proc/stat.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	var busy int64
+	for i := 1; i < len(f) && i <= 8; i++ {
+		if i == 4 || i == 5 {
+			continue // idle, iowait
+		}
+		n, _ := strconv.ParseInt(f[i], 10, 64)
+		busy += n
+	}
+	const clkTck = 100
+	return time.Duration(busy) * time.Second / clkTck
+}
+
+// cpuSpent is the CPU time each process used during a window, and what the
+// rest of the machine used (other processes: a busy machine skews figures).
+type cpuSpent struct{ loadgen, mock, chorus, machine time.Duration }
+
+// other is the CPU time used by processes other than the three.
+func (c cpuSpent) other() time.Duration {
+	return max(0, c.machine-c.loadgen-c.mock-c.chorus)
+}
 
 // cpuMeter samples the three processes' CPU clocks.
 type cpuMeter struct{ mockPID, chorusPID int }
 
 func (m cpuMeter) read() cpuSpent {
-	c := cpuSpent{loadgen: selfCPU()}
+	c := cpuSpent{loadgen: selfCPU(), machine: machineBusy()}
 	c.mock, _ = cpuTime(m.mockPID)
 	c.chorus, _ = cpuTime(m.chorusPID)
 	return c
 }
 
 func (c cpuSpent) since(before cpuSpent) cpuSpent {
-	return cpuSpent{c.loadgen - before.loadgen, c.mock - before.mock, c.chorus - before.chorus}
+	return cpuSpent{c.loadgen - before.loadgen, c.mock - before.mock, c.chorus - before.chorus, c.machine - before.machine}
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.

@@ -64,7 +64,7 @@ func printProgress(run int, sc string, st stats) {
 	if st.Lag.P99 > 0 {
 		fmt.Printf("  send lag p99 %s", us(st.Lag.P99))
 	}
-	fmt.Printf("  cores: loadgen %.2f mock %.2f chorus %.2f\n", st.CPU.LoadgenCores, st.CPU.MockCores, st.CPU.ChorusCores)
+	fmt.Printf("  cores: loadgen %.2f mock %.2f chorus %.2f other %.2f\n", st.CPU.LoadgenCores, st.CPU.MockCores, st.CPU.ChorusCores, st.CPU.OtherCores)
 	for _, e := range st.ErrText {
 		fmt.Printf("      error: %s\n", e)
 	}
@@ -147,6 +147,7 @@ func medianStats(ss []stats) stats {
 		LoadgenCores:  pickF(func(s stats) float64 { return s.CPU.LoadgenCores }),
 		MockCores:     pickF(func(s stats) float64 { return s.CPU.MockCores }),
 		ChorusCores:   pickF(func(s stats) float64 { return s.CPU.ChorusCores }),
+		OtherCores:    pickF(func(s stats) float64 { return s.CPU.OtherCores }),
 	}
 	return out
 }
@@ -210,8 +211,8 @@ func report(w io.Writer, o options, runs []runResult) {
 		}
 	}
 	fmt.Fprintf(w, "\n### CPU%s\n\n", of)
-	fmt.Fprintln(w, "| scenario | target | loadgen cores | mock cores | Chorus cores | Chorus CPU per request | loadgen CPU per request |")
-	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| scenario | target | loadgen cores | mock cores | Chorus cores | other processes' cores | Chorus CPU per request | loadgen CPU per request |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|")
 	for _, a := range aggs {
 		for i, s := range []stats{a.direct, a.chorus} {
 			label := ""
@@ -222,8 +223,8 @@ func report(w io.Writer, o options, runs []runResult) {
 			if s.Target == "chorus" {
 				chorusPer = us(s.CPU.ChorusPerReq)
 			}
-			fmt.Fprintf(w, "| %s | %s | %.2f | %.2f | %.2f | %s | %s |\n", label, s.Target, s.CPU.LoadgenCores, s.CPU.MockCores,
-				s.CPU.ChorusCores, chorusPer, us(s.CPU.LoadgenPerReq))
+			fmt.Fprintf(w, "| %s | %s | %.2f | %.2f | %.2f | %.2f | %s | %s |\n", label, s.Target, s.CPU.LoadgenCores, s.CPU.MockCores,
+				s.CPU.ChorusCores, s.CPU.OtherCores, chorusPer, us(s.CPU.LoadgenPerReq))
 		}
 	}
 	fmt.Fprintln(w)
@@ -238,6 +239,9 @@ func report(w io.Writer, o options, runs []runResult) {
 			signedUS(a.addP50), verdict(a.addP50 < 100*time.Microsecond), signedUS(a.addP99), verdict(a.addP99 < time.Millisecond))
 	}
 	for _, a := range aggs {
+		if busy := max(a.direct.CPU.OtherCores, a.chorus.CPU.OtherCores); busy > 0.15 {
+			fmt.Fprintf(w, "WARNING: %s: other processes used %.2f cores during the measurement; the figures are skewed (run on a quiet machine)\n", a.sc, busy)
+		}
 		if a.direct.Lag.P99 > 200*time.Microsecond || a.chorus.Lag.P99 > 200*time.Microsecond {
 			fmt.Fprintf(w, "note: %s: the load generator sent late (send lag p99 %s direct, %s through Chorus); the machine was short of CPU\n",
 				a.sc, us(a.direct.Lag.P99), us(a.chorus.Lag.P99))

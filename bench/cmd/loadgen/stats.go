@@ -48,6 +48,7 @@ type stats struct {
 type cpuUse struct {
 	LoadgenPerReq, MockPerReq, ChorusPerReq time.Duration
 	LoadgenCores, MockCores, ChorusCores    float64
+	OtherCores                              float64 // everything else on the machine
 }
 
 func summarise(name string, samples []sample, w window, cpu cpuSpent) stats {
@@ -88,6 +89,7 @@ func summarise(name string, samples []sample, w window, cpu cpuSpent) stats {
 		st.CPU = cpuUse{
 			LoadgenPerReq: cpu.loadgen / n, MockPerReq: cpu.mock / n, ChorusPerReq: cpu.chorus / n,
 			LoadgenCores: cpu.loadgen.Seconds() / secs, MockCores: cpu.mock.Seconds() / secs, ChorusCores: cpu.chorus.Seconds() / secs,
+			OtherCores: cpu.other().Seconds() / secs,
 		}
 	}
 	return st
