@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -182,6 +183,46 @@ func TestKeys(t *testing.T) {
 			})
 			if !equalIDs(got, adas) {
 				t.Errorf("ada's: got %v, want %v", got, adas)
+			}
+		})
+
+		t.Run("ConcurrentWriters", func(t *testing.T) {
+			// CreateKey and RevokeKey read before they write. In SQLite two
+			// such transactions upgrading their locks at once fail with
+			// SQLITE_BUSY without waiting; the store's single write
+			// connection and BEGIN IMMEDIATE keep that from happening.
+			db := MustOpenDB(t, b)
+			u := mustCreateUser(t, db, "ada@example.com")
+			var wg sync.WaitGroup
+			errs := make(chan error, 8*20)
+			for w := range 8 {
+				wg.Go(func() {
+					for i := range 20 {
+						k := &chorus.APIKey{Prefix: "sk-", Hash: keyHash(fmt.Sprintf("sk-%d-%d", w, i)), UserID: u.ID}
+						if err := db.CreateKey(ctx, k); err != nil {
+							errs <- err
+							return
+						}
+						if i%2 == 0 {
+							if err := db.RevokeKey(ctx, k.ID, time.Now()); err != nil {
+								errs <- err
+								return
+							}
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			keys, err := db.ActiveKeys(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := len(keys), 8*10; got != want {
+				t.Errorf("%d active keys, want %d", got, want)
 			}
 		})
 

@@ -94,8 +94,15 @@ func TestInsertUsage(t *testing.T) {
 
 		t.Run("Concurrent", func(t *testing.T) {
 			// Eight writers at once: on SQLite they queue for the one write
-			// connection instead of failing with SQLITE_BUSY.
-			db := MustOpenDB(t, b)
+			// connection instead of failing with SQLITE_BUSY. Half of them
+			// go through a second handle on the same database, as another
+			// process would, and wait on the database's lock instead.
+			dsn := b.newDSN(t)
+			db := mustOpen(t, dsn)
+			if err := db.Migrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			dbs := []*store.DB{db, mustOpen(t, dsn)}
 			const writers, batches, size = 8, 25, 40
 			var wg sync.WaitGroup
 			errs := make(chan error, writers*batches)
@@ -106,7 +113,7 @@ func TestInsertUsage(t *testing.T) {
 						for i := range recs {
 							recs[i] = usageRecord(w*10000+j*100+i, int64(w+1), 1, usageEpoch)
 						}
-						if err := db.InsertUsage(ctx, recs); err != nil {
+						if err := dbs[w%2].InsertUsage(ctx, recs); err != nil {
 							errs <- err
 							return
 						}
