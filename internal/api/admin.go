@@ -355,8 +355,11 @@ func (s *Server) applyDeployment(in *deploymentInput, d *chorus.Deployment) erro
 			return chorus.Invalid("headers", "header name %q is not a valid HTTP header name", k)
 		}
 	}
-	if in.InputPrice < 0 || in.OutputPrice < 0 {
-		return chorus.Invalid("input_price", "prices must not be negative (micro-credits per million tokens)")
+	if in.InputPrice < 0 {
+		return chorus.Invalid("input_price", "input_price must not be negative (micro-credits per million tokens)")
+	}
+	if in.OutputPrice < 0 {
+		return chorus.Invalid("output_price", "output_price must not be negative (micro-credits per million tokens)")
 	}
 	weight := 1
 	if in.Weight != nil {
