@@ -106,8 +106,10 @@ func DecodeRequest(body []byte) (*provider.ChatRequest, error) {
 		TopK:        w.TopK,
 		Stop:        w.StopSequences,
 		Stream:      w.Stream,
-		Raw:         body,
-		RawFormat:   provider.FormatAnthropic,
+		// Anthropic streams always report usage; ask other upstreams for it.
+		IncludeUsage: w.Stream,
+		Raw:          body,
+		RawFormat:    provider.FormatAnthropic,
 	}
 	if w.Metadata != nil {
 		req.User = w.Metadata.UserID
@@ -260,55 +262,63 @@ func decodeMessage(out []provider.Message, w *decodeMsg, i int) ([]provider.Mess
 	if content[0] != '[' {
 		return nil, chorus.Invalid(at.param(".content"), "content must be a string or an array of content blocks")
 	}
-	if err := json.Unmarshal(content, &blocks); err != nil {
+	err := json.Unmarshal(content, &blocks)
+	if err != nil {
 		return nil, blockError(err, at.param(".content"))
 	}
 	m := provider.Message{Role: w.Role}
 	for j := range blocks {
-		b := &blocks[j]
-		bp := loc{msg: i, block: j, sub: -1}
-		switch b.Type {
-		case "text":
-			if b.Text == nil {
-				return nil, chorus.Invalid(bp.param(".text"), "text block needs text")
-			}
-			m.Content = append(m.Content, provider.Part{Type: provider.PartText, Text: *b.Text})
-		case "image":
-			p, ok, err := decodeImage(b, bp)
-			if err != nil {
-				return nil, err
-			}
-			if ok {
-				m.Content = append(m.Content, p)
-			}
-		case "tool_use":
-			if w.Role != provider.RoleAssistant {
-				return nil, chorus.Invalid(bp.param(".type"), "tool_use blocks belong in assistant messages")
-			}
-			tc, err := decodeToolUse(b, bp)
-			if err != nil {
-				return nil, err
-			}
-			m.ToolCalls = append(m.ToolCalls, tc)
-		case "tool_result":
-			if w.Role != provider.RoleUser {
-				return nil, chorus.Invalid(bp.param(".type"), "tool_result blocks belong in user messages")
-			}
-			tm, err := decodeToolResult(b, bp)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, tm)
-		case "":
-			return nil, chorus.Invalid(bp.param(".type"), "content block type is required")
-		default:
-			if !droppedBlocks[b.Type] {
-				return nil, chorus.Invalid(bp.param(".type"), "unknown content block type %q", b.Type)
-			}
+		if out, err = decodeBlock(out, &m, &blocks[j], loc{msg: i, block: j, sub: -1}); err != nil {
+			return nil, err
 		}
 	}
 	if len(m.Content) > 0 || len(m.ToolCalls) > 0 || !hasToolResult(blocks) {
 		out = append(out, m)
+	}
+	return out, nil
+}
+
+// decodeBlock adds one content block of message m: to m itself, or, for a
+// tool result, as a tool message appended to out.
+func decodeBlock(out []provider.Message, m *provider.Message, b *wireBlock, at loc) ([]provider.Message, error) {
+	switch b.Type {
+	case "text":
+		if b.Text == nil {
+			return nil, chorus.Invalid(at.param(".text"), "text block needs text")
+		}
+		m.Content = append(m.Content, provider.Part{Type: provider.PartText, Text: *b.Text})
+	case "image":
+		p, ok, err := decodeImage(b, at)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			m.Content = append(m.Content, p)
+		}
+	case "tool_use":
+		if m.Role != provider.RoleAssistant {
+			return nil, chorus.Invalid(at.param(".type"), "tool_use blocks belong in assistant messages")
+		}
+		tc, err := decodeToolUse(b, at)
+		if err != nil {
+			return nil, err
+		}
+		m.ToolCalls = append(m.ToolCalls, tc)
+	case "tool_result":
+		if m.Role != provider.RoleUser {
+			return nil, chorus.Invalid(at.param(".type"), "tool_result blocks belong in user messages")
+		}
+		tm, err := decodeToolResult(b, at)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, tm)
+	case "":
+		return nil, chorus.Invalid(at.param(".type"), "content block type is required")
+	default:
+		if !droppedBlocks[b.Type] {
+			return nil, chorus.Invalid(at.param(".type"), "unknown content block type %q", b.Type)
+		}
 	}
 	return out, nil
 }

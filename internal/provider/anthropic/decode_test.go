@@ -154,8 +154,8 @@ func TestDecodeRequest(t *testing.T) {
 	if req.Model != "claude-sonnet" || *req.MaxTokens != 1024 || *req.Temperature != 0.5 || *req.TopP != 0.9 || *req.TopK != 40 {
 		t.Errorf("scalars = %q %d %v %v %v", req.Model, *req.MaxTokens, *req.Temperature, *req.TopP, *req.TopK)
 	}
-	if !reflect.DeepEqual(req.Stop, []string{"END"}) || !req.Stream || req.User != "user-7" {
-		t.Errorf("stop %q stream %v user %q", req.Stop, req.Stream, req.User)
+	if !reflect.DeepEqual(req.Stop, []string{"END"}) || !req.Stream || !req.IncludeUsage || req.User != "user-7" {
+		t.Errorf("stop %q stream %v include usage %v user %q", req.Stop, req.Stream, req.IncludeUsage, req.User)
 	}
 	if len(req.Tools) != 1 || req.Tools[0].Name != "get_weather" || req.Tools[0].Description != "Weather." {
 		t.Errorf("tools = %+v, want get_weather only (web_search is a server tool)", req.Tools)

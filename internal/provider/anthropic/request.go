@@ -212,6 +212,7 @@ func appendMessages(dst []byte, msgs []provider.Message) ([]byte, error) {
 	}
 	dst = appendKey(dst, "messages")
 	dst = append(dst, '[')
+	var group []int
 	for i := 0; i < len(msgs); {
 		if roles[i] == "" {
 			i++
@@ -219,7 +220,7 @@ func appendMessages(dst []byte, msgs []provider.Message) ([]byte, error) {
 		}
 		// The turn is the run of messages from i with this role, system
 		// messages in between skipped.
-		var group []int
+		group = group[:0]
 		j := i
 		for ; j < len(msgs) && (roles[j] == roles[i] || roles[j] == ""); j++ {
 			if roles[j] != "" {
@@ -270,7 +271,7 @@ func appendTurn(dst []byte, msgs []provider.Message, role string, group []int) (
 		if m.Role == provider.RoleTool {
 			continue
 		}
-		if dst, err = appendParts(dst, m.Content, fmt.Sprintf("messages[%d].content", i)); err != nil {
+		if dst, err = appendParts(dst, m.Content, i); err != nil {
 			return nil, err
 		}
 		for j := range m.ToolCalls {
@@ -285,8 +286,9 @@ func appendTurn(dst []byte, msgs []provider.Message, role string, group []int) (
 	return append(dst, "]}"...), nil
 }
 
-// appendParts appends text and image blocks for parts, skipping empty text.
-func appendParts(dst []byte, parts []provider.Part, param string) ([]byte, error) {
+// appendParts appends text and image blocks for the parts of message i,
+// skipping empty text.
+func appendParts(dst []byte, parts []provider.Part, i int) ([]byte, error) {
 	for k := range parts {
 		p := &parts[k]
 		switch p.Type {
@@ -296,11 +298,11 @@ func appendParts(dst []byte, parts []provider.Part, param string) ([]byte, error
 			}
 		case provider.PartImage:
 			var err error
-			if dst, err = appendImageBlock(appendComma(dst), p.ImageURL, fmt.Sprintf("%s[%d].image_url", param, k)); err != nil {
+			if dst, err = appendImageBlock(appendComma(dst), p.ImageURL, i, k); err != nil {
 				return nil, err
 			}
 		default:
-			return nil, chorus.Invalid(fmt.Sprintf("%s[%d].type", param, k), "unknown content part type %q", p.Type)
+			return nil, chorus.Invalid(fmt.Sprintf("messages[%d].content[%d].type", i, k), "unknown content part type %q", p.Type)
 		}
 	}
 	return dst, nil
@@ -314,7 +316,7 @@ func appendTextBlock(dst []byte, text string) []byte {
 
 // appendImageBlock appends an image block: a data: URI becomes a base64
 // source, an http(s) URL a url source.
-func appendImageBlock(dst []byte, url, param string) ([]byte, error) {
+func appendImageBlock(dst []byte, url string, i, k int) ([]byte, error) {
 	if strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://") {
 		dst = append(dst, `{"type":"image","source":{"type":"url","url":`...)
 		dst = appendString(dst, url)
@@ -322,7 +324,7 @@ func appendImageBlock(dst []byte, url, param string) ([]byte, error) {
 	}
 	mediaType, data, ok := parseDataURI(url)
 	if !ok {
-		return nil, chorus.Invalid(param, "image must be an http(s) URL or a base64 data: URI")
+		return nil, chorus.Invalid(fmt.Sprintf("messages[%d].content[%d].image_url", i, k), "image must be an http(s) URL or a base64 data: URI")
 	}
 	dst = append(dst, `{"type":"image","source":{"type":"base64","media_type":`...)
 	dst = appendString(dst, mediaType)
@@ -353,18 +355,17 @@ func parseDataURI(uri string) (mediaType, data string, ok bool) {
 // appendToolUse appends a tool_use block for an assistant's tool call. Its
 // arguments must be a JSON object (or empty, meaning no arguments).
 func appendToolUse(dst []byte, tc *provider.ToolCall, i, j int) ([]byte, error) {
-	param := fmt.Sprintf("messages[%d].tool_calls[%d]", i, j)
 	if tc.ID == "" {
-		return nil, chorus.Invalid(param+".id", "tool call id is required")
+		return nil, chorus.Invalid(toolCallParam(i, j, "id"), "tool call id is required")
 	}
 	if tc.Name == "" {
-		return nil, chorus.Invalid(param+".function.name", "tool call name is required")
+		return nil, chorus.Invalid(toolCallParam(i, j, "function.name"), "tool call name is required")
 	}
-	input := []byte(strings.TrimSpace(tc.Arguments))
-	if len(input) == 0 {
-		input = []byte("{}")
-	} else if input[0] != '{' || !json.Valid(input) {
-		return nil, chorus.Invalid(param+".function.arguments", "tool call arguments must be a JSON object")
+	input := strings.TrimSpace(tc.Arguments)
+	if input == "" {
+		input = "{}"
+	} else if input[0] != '{' || !json.Valid([]byte(input)) {
+		return nil, chorus.Invalid(toolCallParam(i, j, "function.arguments"), "tool call arguments must be a JSON object")
 	}
 	dst = append(appendComma(dst), `{"type":"tool_use","id":`...)
 	dst = appendString(dst, tc.ID)
@@ -373,6 +374,10 @@ func appendToolUse(dst []byte, tc *provider.ToolCall, i, j int) ([]byte, error) 
 	dst = append(dst, `,"input":`...)
 	dst = append(dst, input...)
 	return append(dst, '}'), nil
+}
+
+func toolCallParam(i, j int, field string) string {
+	return fmt.Sprintf("messages[%d].tool_calls[%d].%s", i, j, field)
 }
 
 // appendToolResult appends a tool_result block for a tool message: string
@@ -390,7 +395,7 @@ func appendToolResult(dst []byte, m *provider.Message, i int) ([]byte, error) {
 	}
 	dst = append(dst, '[')
 	var err error
-	if dst, err = appendParts(dst, m.Content, fmt.Sprintf("messages[%d].content", i)); err != nil {
+	if dst, err = appendParts(dst, m.Content, i); err != nil {
 		return nil, err
 	}
 	return append(dst, "]}"...), nil
