@@ -88,6 +88,7 @@ func (d dialect) timeArg(t time.Time) any {
 	return t
 }
 
+// args converts args in place (see arg) and returns them.
 func (d dialect) args(args []any) []any {
 	for i, a := range args {
 		args[i] = d.arg(a)
@@ -171,14 +172,6 @@ func (d dialect) tableExists(ctx context.Context, q queryer, name string) (bool,
 			`SELECT COUNT(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?`, name).Scan(&ok)
 	}
 	return ok, err
-}
-
-// maxParams is how many bind parameters one statement may carry.
-func (d dialect) maxParams() int {
-	if d.name == DialectPostgres {
-		return 65535
-	}
-	return sqlite3.SQLITE_MAX_VARIABLE_NUMBER
 }
 
 // isUnique reports whether err is a unique (or primary key) violation.

@@ -102,7 +102,7 @@ func (db *DB) KeyByID(ctx context.Context, id int64) (*chorus.APIKey, error) {
 	defer tx.Rollback()
 	k, err := scanKey(tx.queryRow(ctx, `SELECT `+keyColumns+keyFrom+`WHERE k.id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("API key not found")
+		return nil, notFound("API key %d not found", id)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("key by id: %w", err)

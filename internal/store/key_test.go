@@ -37,6 +37,13 @@ func TestKeys(t *testing.T) {
 			if !reflect.DeepEqual(got, k) {
 				t.Errorf("KeyByHash:\n got %+v\nwant %+v", got, k)
 			}
+			got, err = db.KeyByID(ctx, k.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, k) {
+				t.Errorf("KeyByID:\n got %+v\nwant %+v", got, k)
+			}
 		})
 
 		t.Run("NoAllowedModels", func(t *testing.T) {
@@ -55,6 +62,8 @@ func TestKeys(t *testing.T) {
 		t.Run("ErrNotFound", func(t *testing.T) {
 			db := MustOpenDB(t, b)
 			_, err := db.KeyByHash(ctx, keyHash("nope"))
+			assertCode(t, err, chorus.ENOTFOUND)
+			_, err = db.KeyByID(ctx, 99)
 			assertCode(t, err, chorus.ENOTFOUND)
 			assertCode(t, db.RevokeKey(ctx, 99, time.Now()), chorus.ENOTFOUND)
 		})
