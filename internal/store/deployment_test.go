@@ -20,8 +20,8 @@ func TestDeployments(t *testing.T) {
 			d := &chorus.Deployment{
 				ModelID: m.ID, Name: "openai-gpt-4o", Provider: chorus.ProviderAzure, UpstreamModel: "gpt-4o-2024-08-06",
 				BaseURL: "https://x.openai.azure.com", CredentialID: &c.ID,
-				Headers:  map[string]string{"X-Team": "ml", "OpenAI-Organization": "org-1"},
-				Settings: map[string]any{"api_version": "2024-10-21", "nested": map[string]any{"n": 1.5, "ok": true}},
+				Headers:    map[string]string{"X-Team": "ml", "OpenAI-Organization": "org-1"},
+				Settings:   map[string]any{"api_version": "2024-10-21", "nested": map[string]any{"n": 1.5, "ok": true}},
 				InputPrice: 2_500_000, OutputPrice: 10_000_000, Weight: 3, Enabled: true,
 			}
 			if err := db.CreateDeployment(ctx, d); err != nil {
