@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -123,6 +124,7 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 		buf       []byte
 		usage     *provider.Usage
 		textBytes int
+		unflushed bool
 		c         = first
 	)
 	for c != nil {
@@ -145,7 +147,13 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 			if _, err := w.Write(buf); err != nil {
 				break // client gone; the deferred Close aborts the upstream
 			}
+			unflushed = true
+		}
+		// Flush before waiting for the upstream, not after every chunk: a
+		// burst of chunks that arrived together leaves in one write.
+		if unflushed && !ready(st) {
 			_ = rc.Flush()
+			unflushed = false
 		}
 		c, err = st.Next()
 		if err != nil {
@@ -169,6 +177,15 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 	_, _ = w.Write(buf)
 	_ = rc.Flush()
 	return nil
+}
+
+// readyStream is a stream that can tell whether its next chunk has arrived.
+type readyStream interface{ Ready() bool }
+
+// ready reports whether st's next chunk can be read without waiting.
+func ready(st provider.Stream) bool {
+	r, ok := st.(readyStream)
+	return ok && r.Ready()
 }
 
 // meteredUsage returns the upstream's usage, or an estimate when the
@@ -203,9 +220,7 @@ func (o *openAIStreamWriter) chunk(dst []byte, c *provider.StreamChunk) []byte {
 			return dst // usage we asked for on the client's behalf
 		}
 		o.sentUsage = o.sentUsage || c.Usage != nil
-		dst = append(dst, "data: "...)
-		dst = append(dst, c.Raw...)
-		return append(dst, "\n\n"...)
+		return appendSSEData(dst, c.Raw)
 	}
 	if len(c.Choices) == 0 {
 		return dst // usage-only or format-specific events; usage is sent at the end
@@ -240,4 +255,20 @@ func (o *openAIStreamWriter) error(dst []byte, e *chorus.Error) []byte {
 	dst = append(dst, "data: "...)
 	dst = openai.AppendError(dst, e.Message, typ, e.Param, openAICode(e))
 	return append(dst, "\n\n"...)
+}
+
+// appendSSEData appends raw as the data field of one SSE event. A payload
+// with line breaks becomes several data lines, which the client rejoins.
+func appendSSEData(dst, raw []byte) []byte {
+	for {
+		dst = append(dst, "data: "...)
+		i := bytes.IndexByte(raw, '\n')
+		if i < 0 {
+			dst = append(dst, raw...)
+			return append(dst, "\n\n"...)
+		}
+		dst = append(dst, raw[:i]...)
+		dst = append(dst, '\n')
+		raw = raw[i+1:]
+	}
 }

@@ -91,9 +91,7 @@ func (a *anthropicStreamWriter) chunk(dst []byte, c *provider.StreamChunk) []byt
 			dst = append(dst, c.RawEvent...)
 			dst = append(dst, '\n')
 		}
-		dst = append(dst, "data: "...)
-		dst = append(dst, c.Raw...)
-		return append(dst, "\n\n"...)
+		return appendSSEData(dst, c.Raw)
 	}
 	if a.enc == nil {
 		model := c.Model
