@@ -234,3 +234,51 @@ func describeModels(ms []*chorus.Model) string {
 	}
 	return s
 }
+
+// BenchmarkRegistryVersion measures the query every instance polls.
+func BenchmarkRegistryVersion(b *testing.B) {
+	eachDBBench(b, func(b *testing.B, be backend) {
+		ctx := context.Background()
+		db := MustOpenDB(b, be)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := db.RegistryVersion(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkLoadRegistry measures a snapshot read of 50 models with 3
+// deployments each, 10 credentials and 200 keys.
+func BenchmarkLoadRegistry(b *testing.B) {
+	eachDBBench(b, func(b *testing.B, be backend) {
+		ctx := context.Background()
+		db := MustOpenDB(b, be)
+		var creds []int64
+		for i := range 10 {
+			creds = append(creds, mustCreateCredential(b, db, fmt.Sprintf("c%d", i), "sk-secret-value-0123").ID)
+		}
+		for i := range 50 {
+			m := mustCreateModel(b, db, fmt.Sprintf("m%02d", i))
+			for j := range 3 {
+				mustCreateDeployment(b, db, m.ID, fmt.Sprintf("m%02d-d%d", i, j), &creds[(i+j)%len(creds)])
+			}
+		}
+		u := mustCreateUser(b, db, "bench@example.com")
+		for i := range 200 {
+			mustCreateKey(b, db, u.ID, fmt.Sprintf("sk-bench-%04d", i))
+		}
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			r, err := db.LoadRegistry(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(r.Models) != 50 || len(r.Keys) != 200 {
+				b.Fatalf("got %d models, %d keys", len(r.Models), len(r.Keys))
+			}
+		}
+	})
+}
