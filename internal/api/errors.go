@@ -130,6 +130,10 @@ func upstreamError(err error) *chorus.Error {
 	switch {
 	case pe.Timeout:
 		return &chorus.Error{Code: chorus.ETIMEOUT, Message: "The upstream provider did not answer in time.", Err: err}
+	case pe.Status == 0 && pe.Err == nil:
+		// An error event in the middle of a stream: the upstream was
+		// reached and said why it stopped, so say that, not "unreachable".
+		return midStreamError(pe, msg, err)
 	case pe.Status == 0:
 		return &chorus.Error{Code: chorus.EUNAVAILABLE, Message: "The upstream provider could not be reached.", Err: err}
 	case pe.Status == http.StatusTooManyRequests:
@@ -150,4 +154,16 @@ func upstreamError(err error) *chorus.Error {
 	default:
 		return &chorus.Error{Code: chorus.EUPSTREAM, Message: "The upstream provider failed: " + strings.TrimSpace(msg), Err: err}
 	}
+}
+
+// midStreamError maps an upstream's error event (which has no HTTP status)
+// by the provider's error type.
+func midStreamError(pe *provider.Error, msg string, err error) *chorus.Error {
+	switch pe.Type {
+	case "rate_limit_error", "rate_limit_exceeded", "RESOURCE_EXHAUSTED":
+		return &chorus.Error{Code: chorus.ERATELIMIT, Message: "The upstream provider is rate limiting requests: " + msg, RetryAfter: pe.RetryAfter}
+	case "overloaded_error", "UNAVAILABLE":
+		return &chorus.Error{Code: chorus.EUNAVAILABLE, Message: "The upstream provider is overloaded: " + msg, RetryAfter: pe.RetryAfter}
+	}
+	return &chorus.Error{Code: chorus.EUPSTREAM, Message: "The upstream provider failed: " + strings.TrimSpace(msg), Err: err}
 }
