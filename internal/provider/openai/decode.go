@@ -64,7 +64,6 @@ func checkBody(body []byte) error {
 // checks that need several members.
 type chatDecoder struct {
 	req            *provider.ChatRequest
-	seen           map[string]bool // only allocated for unknown members
 	known          uint64          // bit per known member, to reject duplicates
 	hasMessages    bool
 	streamOptions  bool
@@ -109,7 +108,7 @@ func (d *chatDecoder) member(k []byte, escaped bool, v []byte) error {
 	var err error
 	switch key {
 	case "model":
-		r.Model, err = decodeString(key, v)
+		r.Model, err = decodeString(at(key), v)
 	case "messages":
 		d.hasMessages = true
 		r.Messages, err = decodeMessages(v)
@@ -148,29 +147,27 @@ func (d *chatDecoder) member(k []byte, escaped bool, v []byte) error {
 		}
 		r.ToolChoice, err = decodeToolChoice(key, v)
 	case "parallel_tool_calls":
-		r.ParallelToolCalls, err = decodeOptBool(key, v)
+		r.ParallelToolCalls, err = decodeOptBool(at(key), v)
 	case "response_format":
 		r.ResponseFormat, err = decodeResponseFormat(v)
 	case "stream":
 		var b *bool
-		b, err = decodeOptBool(key, v)
+		b, err = decodeOptBool(at(key), v)
 		r.Stream = b != nil && *b
 	case "stream_options":
 		d.streamOptions = !isNull(v)
 		r.IncludeUsage, err = decodeStreamOptions(v)
 	case "user":
 		if !isNull(v) {
-			r.User, err = decodeString(key, v)
+			r.User, err = decodeString(at(key), v)
 		}
 	default:
-		if d.seen[key] {
+		if _, dup := r.Extra[key]; dup {
 			return chorus.Invalid(key, "Duplicate parameter: '%s' appears more than once.", key)
 		}
-		if d.seen == nil {
-			d.seen = make(map[string]bool)
-			r.Extra = make(map[string]json.RawMessage)
+		if r.Extra == nil {
+			r.Extra = make(map[string]json.RawMessage, 4)
 		}
-		d.seen[key] = true
 		r.Extra[key] = json.RawMessage(v)
 	}
 	return err
@@ -219,18 +216,63 @@ func hasTool(tools []provider.Tool, name string) bool {
 	return false
 }
 
-func errType(param, want string, v []byte) error {
+// path names a request field ("messages[2].content[0].type") for error
+// messages. Steps link to their parent on the caller's stack, and the string
+// is built only when an error needs it, so decoding a valid request spends
+// nothing on names.
+type path struct {
+	parent *path
+	name   string // member name; "" for an index step
+	index  int
+}
+
+// at returns the path of a top-level member.
+func at(name string) path { return path{name: name} }
+
+// key returns the path of member name of p.
+func (p *path) key(name string) path { return path{parent: p, name: name} }
+
+// elem returns the path of element i of p.
+func (p *path) elem(i int) path { return path{parent: p, index: i} }
+
+// String returns the OpenAI-style parameter name. It copies bytes rather
+// than returning p.name so that no part of p flows into the (escaping)
+// result, which keeps paths on the stack.
+func (p path) String() string { return string(p.appendTo(nil)) }
+
+func (p *path) appendTo(b []byte) []byte {
+	if p.parent != nil {
+		b = p.parent.appendTo(b)
+	}
+	switch {
+	case p.name == "":
+		b = append(b, '[')
+		b = strconv.AppendInt(b, int64(p.index), 10)
+		return append(b, ']')
+	case p.parent != nil:
+		b = append(b, '.')
+	}
+	return append(b, p.name...)
+}
+
+func errType(p path, want string, v []byte) error {
+	param := p.String()
 	return chorus.Invalid(param, "Invalid type for '%s': expected %s, but got %s instead.", param, want, kind(v))
 }
 
-func decodeString(param string, v []byte) (string, error) {
+func errMissing(p path) error {
+	param := p.String()
+	return chorus.Invalid(param, "Missing required parameter: '%s'.", param)
+}
+
+func decodeString(p path, v []byte) (string, error) {
 	if len(v) == 0 || v[0] != '"' {
-		return "", errType(param, "a string", v)
+		return "", errType(p, "a string", v)
 	}
 	return unquote(v), nil
 }
 
-func decodeOptBool(param string, v []byte) (*bool, error) {
+func decodeOptBool(p path, v []byte) (*bool, error) {
 	switch string(v) {
 	case "null":
 		return nil, nil
@@ -241,7 +283,7 @@ func decodeOptBool(param string, v []byte) (*bool, error) {
 		b := false
 		return &b, nil
 	}
-	return nil, errType(param, "a boolean", v)
+	return nil, errType(p, "a boolean", v)
 }
 
 // decodeOptFloat decodes a number or null within [lo, hi].
@@ -250,7 +292,7 @@ func decodeOptFloat(param string, v []byte, lo, hi float64) (*float64, error) {
 		return nil, nil
 	}
 	if !isNumber(v) {
-		return nil, errType(param, "a decimal", v)
+		return nil, errType(at(param), "a decimal", v)
 	}
 	f, err := strconv.ParseFloat(string(v), 64)
 	if err != nil {
@@ -272,7 +314,7 @@ func decodeOptInt(param string, v []byte, lo, hi int) (*int, error) {
 		return nil, nil
 	}
 	if !isNumber(v) || strings.ContainsAny(string(v), ".eE") {
-		return nil, errType(param, "an integer", v)
+		return nil, errType(at(param), "an integer", v)
 	}
 	n, err := strconv.Atoi(string(v))
 	if err != nil {
@@ -292,7 +334,7 @@ func decodeSeed(v []byte) (*int64, error) {
 		return nil, nil
 	}
 	if !isNumber(v) || strings.ContainsAny(string(v), ".eE") {
-		return nil, errType("seed", "an integer", v)
+		return nil, errType(at("seed"), "an integer", v)
 	}
 	n, err := strconv.ParseInt(string(v), 10, 64)
 	if err != nil {
@@ -310,15 +352,16 @@ func decodeStop(v []byte) ([]string, error) {
 	case v[0] == '"':
 		return []string{unquote(v)}, nil
 	case v[0] != '[':
-		return nil, errType("stop", "one of a string or array of strings", v)
+		return nil, errType(at("stop"), "one of a string or array of strings", v)
 	}
 	n := countElements(v)
 	if n > maxStop {
 		return nil, chorus.Invalid("stop", "Invalid 'stop': array too long. Expected an array with maximum length %d, but got an array with length %d instead.", maxStop, n)
 	}
 	out := make([]string, 0, n)
+	stop := at("stop")
 	err := eachElement(v, func(i int, e []byte) error {
-		s, err := decodeString("stop["+strconv.Itoa(i)+"]", e)
+		s, err := decodeString(stop.elem(i), e)
 		out = append(out, s)
 		return err
 	})
@@ -330,13 +373,14 @@ func decodeStreamOptions(v []byte) (includeUsage bool, err error) {
 		return false, nil
 	}
 	if v[0] != '{' {
-		return false, errType("stream_options", "an object", v)
+		return false, errType(at("stream_options"), "an object", v)
 	}
 	err = eachMember(v, func(k []byte, _ bool, mv []byte) error {
 		if string(k) != "include_usage" {
 			return nil
 		}
-		b, err := decodeOptBool("stream_options.include_usage", mv)
+		so := at("stream_options")
+		b, err := decodeOptBool(so.key("include_usage"), mv)
 		includeUsage = b != nil && *b
 		return err
 	})
@@ -348,18 +392,19 @@ func decodeResponseFormat(v []byte) (*provider.ResponseFormat, error) {
 		return nil, nil
 	}
 	if v[0] != '{' {
-		return nil, errType("response_format", "an object", v)
+		return nil, errType(at("response_format"), "an object", v)
 	}
 	rf := &provider.ResponseFormat{}
+	p := at("response_format")
 	var schema []byte
 	err := eachMember(v, func(k []byte, _ bool, mv []byte) error {
 		var err error
 		switch string(k) {
 		case "type":
-			rf.Type, err = decodeString("response_format.type", mv)
+			rf.Type, err = decodeString(p.key("type"), mv)
 		case "json_schema":
 			if mv[0] != '{' {
-				return errType("response_format.json_schema", "an object", mv)
+				return errType(p.key("json_schema"), "an object", mv)
 			}
 			schema = mv
 		}
@@ -386,18 +431,20 @@ func decodeResponseFormat(v []byte) (*provider.ResponseFormat, error) {
 }
 
 func decodeJSONSchema(rf *provider.ResponseFormat, v []byte) error {
+	rfp := at("response_format")
+	p := rfp.key("json_schema")
 	err := eachMember(v, func(k []byte, _ bool, mv []byte) error {
 		var err error
 		switch string(k) {
 		case "name":
-			rf.Name, err = decodeString("response_format.json_schema.name", mv)
+			rf.Name, err = decodeString(p.key("name"), mv)
 		case "schema":
 			if mv[0] != '{' {
-				return errType("response_format.json_schema.schema", "an object", mv)
+				return errType(p.key("schema"), "an object", mv)
 			}
 			rf.Schema = json.RawMessage(mv)
 		case "strict":
-			rf.Strict, err = decodeOptBool("response_format.json_schema.strict", mv)
+			rf.Strict, err = decodeOptBool(p.key("strict"), mv)
 		}
 		return err
 	})

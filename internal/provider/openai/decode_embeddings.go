@@ -35,14 +35,14 @@ func DecodeEmbeddingRequest(body []byte) (*provider.EmbeddingRequest, error) {
 		var err error
 		switch key {
 		case "model":
-			req.Model, err = decodeString(key, v)
+			req.Model, err = decodeString(at(key), v)
 		case "input":
 			input = v
 		case "encoding_format":
 			if isNull(v) {
 				return nil
 			}
-			if req.EncodingFormat, err = decodeString(key, v); err == nil &&
+			if req.EncodingFormat, err = decodeString(at(key), v); err == nil &&
 				req.EncodingFormat != "float" && req.EncodingFormat != "base64" {
 				err = chorus.Invalid(key, "Invalid value: '%s'. Supported values are: 'float' and 'base64'.", req.EncodingFormat)
 			}
@@ -50,7 +50,7 @@ func DecodeEmbeddingRequest(body []byte) (*provider.EmbeddingRequest, error) {
 			req.Dimensions, err = decodeOptInt(key, v, 1, -1)
 		case "user":
 			if !isNull(v) {
-				req.User, err = decodeString(key, v)
+				req.User, err = decodeString(at(key), v)
 			}
 		default:
 			if req.Extra == nil {
@@ -86,7 +86,7 @@ func decodeEmbeddingInput(req *provider.EmbeddingRequest, v []byte) error {
 		return nil
 	case '[':
 	default:
-		return errType("input", "one of a string, array of strings, array of integers or array of integer arrays", v)
+		return errType(at("input"), "one of a string, array of strings, array of integers or array of integer arrays", v)
 	}
 	n := countElements(v)
 	switch {
@@ -96,13 +96,14 @@ func decodeEmbeddingInput(req *provider.EmbeddingRequest, v []byte) error {
 		return chorus.Invalid("input", "Invalid 'input': array too long. Expected an array with maximum length %d, but got an array with length %d instead.", maxEmbeddingInputs, n)
 	}
 	first := v[skipWS(v, 1)]
+	root := at("input")
 	switch {
 	case first == '"':
 		req.Input = make([]string, 0, n)
 		return eachElement(v, func(i int, e []byte) error {
-			p := "input[" + strconv.Itoa(i) + "]"
-			s, err := decodeString(p, e)
+			s, err := decodeString(root.elem(i), e)
 			if err == nil && s == "" {
+				p := root.elem(i).String()
 				err = chorus.Invalid(p, "Invalid '%s': empty string. Expected a non-empty string.", p)
 			}
 			req.Input = append(req.Input, s)
@@ -111,34 +112,35 @@ func decodeEmbeddingInput(req *provider.EmbeddingRequest, v []byte) error {
 	case first == '[':
 		req.InputTokens = make([][]int, 0, n)
 		return eachElement(v, func(i int, e []byte) error {
-			p := "input[" + strconv.Itoa(i) + "]"
 			if e[0] != '[' {
-				return errType(p, "an array of integers", e)
+				return errType(root.elem(i), "an array of integers", e)
 			}
-			toks, err := decodeTokens(p, e)
+			toks, err := decodeTokens(root.elem(i), e)
 			req.InputTokens = append(req.InputTokens, toks)
 			return err
 		})
 	case isNumber(v[skipWS(v, 1):]):
-		toks, err := decodeTokens("input", v)
+		toks, err := decodeTokens(root, v)
 		req.InputTokens = [][]int{toks}
 		return err
 	}
-	return errType("input[0]", "one of a string, an integer or an array of integers", v[skipWS(v, 1):])
+	return errType(root.elem(0), "one of a string, an integer or an array of integers", v[skipWS(v, 1):])
 }
 
-func decodeTokens(p string, v []byte) ([]int, error) {
+func decodeTokens(p path, v []byte) ([]int, error) {
 	toks := make([]int, 0, countElements(v))
 	if cap(toks) == 0 {
-		return nil, chorus.Invalid(p, "Invalid '%s': empty array. Expected an array with minimum length 1, but got an empty array instead.", p)
+		param := p.String()
+		return nil, chorus.Invalid(param, "Invalid '%s': empty array. Expected an array with minimum length 1, but got an empty array instead.", param)
 	}
 	err := eachElement(v, func(i int, e []byte) error {
 		if !isNumber(e) || strings.ContainsAny(string(e), ".eE") {
-			return errType(p+"["+strconv.Itoa(i)+"]", "an integer", e)
+			return errType(p.elem(i), "an integer", e)
 		}
 		t, err := strconv.Atoi(string(e))
 		if err != nil || t < 0 {
-			return chorus.Invalid(p+"["+strconv.Itoa(i)+"]", "Invalid '%s[%d]': expected a non-negative token ID, but got %s instead.", p, i, e)
+			param := p.elem(i).String()
+			return chorus.Invalid(param, "Invalid '%s': expected a non-negative token ID, but got %s instead.", param, e)
 		}
 		toks = append(toks, t)
 		return nil

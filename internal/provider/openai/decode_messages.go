@@ -2,7 +2,6 @@ package openai
 
 import (
 	"encoding/json"
-	"strconv"
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/provider"
@@ -14,11 +13,12 @@ const roleFunction = "function"
 
 func decodeMessages(v []byte) ([]provider.Message, error) {
 	if v[0] != '[' {
-		return nil, errType("messages", "an array", v)
+		return nil, errType(at("messages"), "an array", v)
 	}
 	msgs := make([]provider.Message, 0, countElements(v))
+	root := at("messages")
 	err := eachElement(v, func(i int, e []byte) error {
-		m, err := decodeMessage("messages["+strconv.Itoa(i)+"]", e)
+		m, err := decodeMessage(root.elem(i), e)
 		msgs = append(msgs, m)
 		return err
 	})
@@ -31,7 +31,7 @@ type messageFields struct {
 	role, content, name, toolCalls, toolCallID, functionCall, refusal []byte
 }
 
-func decodeMessage(p string, v []byte) (provider.Message, error) {
+func decodeMessage(p path, v []byte) (provider.Message, error) {
 	var m provider.Message
 	if v[0] != '{' {
 		return m, errType(p, "an object", v)
@@ -57,10 +57,10 @@ func decodeMessage(p string, v []byte) (provider.Message, error) {
 		return nil
 	})
 	if f.role == nil {
-		return m, chorus.Invalid(p+".role", "Missing required parameter: '%s.role'.", p)
+		return m, errMissing(p.key("role"))
 	}
 	if f.role[0] != '"' {
-		return m, errType(p+".role", "a string", f.role)
+		return m, errType(p.key("role"), "a string", f.role)
 	}
 	switch string(f.role[1 : len(f.role)-1]) {
 	case "system":
@@ -76,55 +76,55 @@ func decodeMessage(p string, v []byte) (provider.Message, error) {
 	case "function":
 		m.Role = roleFunction
 	default:
-		return m, chorus.Invalid(p+".role", "Invalid value: '%s'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.", unquote(f.role))
+		return m, chorus.Invalid(p.key("role").String(), "Invalid value: '%s'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.", unquote(f.role))
 	}
 	if f.name != nil && !isNull(f.name) {
 		var err error
-		if m.Name, err = decodeString(p+".name", f.name); err != nil {
+		if m.Name, err = decodeString(p.key("name"), f.name); err != nil {
 			return m, err
 		}
 	}
 	var err error
 	switch m.Role {
 	case provider.RoleAssistant:
-		err = decodeAssistant(p, &m, &f)
+		err = decodeAssistant(&p, &m, &f)
 	case provider.RoleTool:
-		if m.ToolCallID, err = requiredString(p+".tool_call_id", f.toolCallID); err == nil {
-			err = decodeContent(p, &m, f.content, textParts)
+		if m.ToolCallID, err = requiredString(p.key("tool_call_id"), f.toolCallID); err == nil {
+			err = decodeContent(&p, &m, f.content, textParts)
 		}
 	case roleFunction:
 		if m.Name == "" {
-			return m, chorus.Invalid(p+".name", "Missing required parameter: '%s.name'.", p)
+			return m, errMissing(p.key("name"))
 		}
 		m.Role, m.ToolCallID = provider.RoleTool, m.Name
 		if f.content != nil && !isNull(f.content) {
-			err = decodeContent(p, &m, f.content, textParts)
+			err = decodeContent(&p, &m, f.content, textParts)
 		}
 	case provider.RoleUser:
-		err = decodeContent(p, &m, f.content, userParts)
+		err = decodeContent(&p, &m, f.content, userParts)
 	default: // system, developer
-		err = decodeContent(p, &m, f.content, textParts)
+		err = decodeContent(&p, &m, f.content, textParts)
 	}
 	return m, err
 }
 
-func requiredString(param string, v []byte) (string, error) {
+func requiredString(p path, v []byte) (string, error) {
 	if v == nil || isNull(v) {
-		return "", chorus.Invalid(param, "Missing required parameter: '%s'.", param)
+		return "", errMissing(p)
 	}
-	return decodeString(param, v)
+	return decodeString(p, v)
 }
 
-func decodeAssistant(p string, m *provider.Message, f *messageFields) error {
+func decodeAssistant(p *path, m *provider.Message, f *messageFields) error {
 	if f.toolCalls != nil && !isNull(f.toolCalls) {
-		calls, err := decodeToolCalls(p+".tool_calls", f.toolCalls)
+		calls, err := decodeToolCalls(p.key("tool_calls"), f.toolCalls)
 		if err != nil {
 			return err
 		}
 		m.ToolCalls = calls
 	}
 	if f.functionCall != nil && !isNull(f.functionCall) {
-		fc, err := decodeFunctionCall(p+".function_call", f.functionCall)
+		fc, err := decodeFunctionCall(p.key("function_call"), f.functionCall)
 		if err != nil {
 			return err
 		}
@@ -132,12 +132,13 @@ func decodeAssistant(p string, m *provider.Message, f *messageFields) error {
 	}
 	if f.content == nil || isNull(f.content) {
 		if f.refusal != nil && !isNull(f.refusal) {
-			text, err := decodeString(p+".refusal", f.refusal)
+			text, err := decodeString(p.key("refusal"), f.refusal)
 			m.Content, m.TextOnly = []provider.Part{{Type: provider.PartText, Text: text}}, true
 			return err
 		}
 		if len(m.ToolCalls) == 0 {
-			return chorus.Invalid(p+".content", "Missing required parameter: '%s.content' (required when 'tool_calls' is not given).", p)
+			param := p.key("content").String()
+			return chorus.Invalid(param, "Missing required parameter: '%s' (required when 'tool_calls' is not given).", param)
 		}
 		return nil
 	}
@@ -163,11 +164,11 @@ func (s partSet) supported() string {
 	return "'text'"
 }
 
-func decodeContent(p string, m *provider.Message, v []byte, set partSet) error {
-	param := p + ".content"
+func decodeContent(p *path, m *provider.Message, v []byte, set partSet) error {
+	param := p.key("content")
 	switch {
 	case v == nil:
-		return chorus.Invalid(param, "Missing required parameter: '%s'.", param)
+		return errMissing(param)
 	case v[0] == '"':
 		m.Content = []provider.Part{{Type: provider.PartText, Text: unquote(v)}}
 		m.TextOnly = true
@@ -177,13 +178,13 @@ func decodeContent(p string, m *provider.Message, v []byte, set partSet) error {
 	}
 	m.Content = make([]provider.Part, 0, countElements(v))
 	return eachElement(v, func(i int, e []byte) error {
-		part, err := decodePart(param+"["+strconv.Itoa(i)+"]", e, set)
+		part, err := decodePart(param.elem(i), e, set)
 		m.Content = append(m.Content, part)
 		return err
 	})
 }
 
-func decodePart(p string, v []byte, set partSet) (provider.Part, error) {
+func decodePart(p path, v []byte, set partSet) (provider.Part, error) {
 	var part provider.Part
 	if v[0] != '{' {
 		return part, errType(p, "an object", v)
@@ -206,43 +207,44 @@ func decodePart(p string, v []byte, set partSet) (provider.Part, error) {
 		}
 		return nil
 	})
-	t, err := requiredString(p+".type", typ)
-	if err != nil {
+	if typ == nil || isNull(typ) || typ[0] != '"' {
+		_, err := requiredString(p.key("type"), typ)
 		return part, err
 	}
-	switch {
-	case t == "text":
+	var err error
+	switch t := typ[1 : len(typ)-1]; {
+	case string(t) == "text":
 		part.Type = provider.PartText
-		part.Text, err = requiredString(p+".text", text)
-	case t == "image_url" && set == userParts:
+		part.Text, err = requiredString(p.key("text"), text)
+	case string(t) == "image_url" && set == userParts:
 		part.Type = provider.PartImage
-		err = decodeImageURL(p+".image_url", image, &part)
-	case t == "refusal" && set == assistantParts:
+		err = decodeImageURL(p.key("image_url"), image, &part)
+	case string(t) == "refusal" && set == assistantParts:
 		part.Type = provider.PartText
-		part.Text, err = requiredString(p+".refusal", refusal)
-	case t == "input_audio" && set == userParts:
+		part.Text, err = requiredString(p.key("refusal"), refusal)
+	case string(t) == "input_audio" && set == userParts:
 		part.Type = PartInputAudio
-		err = requireObject(p+".input_audio", audio)
-	case t == "file" && set == userParts:
+		err = requireObject(p.key("input_audio"), audio)
+	case string(t) == "file" && set == userParts:
 		part.Type = PartFile
-		err = requireObject(p+".file", file)
+		err = requireObject(p.key("file"), file)
 	default:
-		err = chorus.Invalid(p+".type", "Invalid value: '%s'. Supported values are: %s.", t, set.supported())
+		err = chorus.Invalid(p.key("type").String(), "Invalid value: '%s'. Supported values are: %s.", unquote(typ), set.supported())
 	}
 	return part, err
 }
 
-func requireObject(param string, v []byte) error {
+func requireObject(p path, v []byte) error {
 	if v == nil {
-		return chorus.Invalid(param, "Missing required parameter: '%s'.", param)
+		return errMissing(p)
 	}
 	if v[0] != '{' {
-		return errType(param, "an object", v)
+		return errType(p, "an object", v)
 	}
 	return nil
 }
 
-func decodeImageURL(p string, v []byte, part *provider.Part) error {
+func decodeImageURL(p path, v []byte, part *provider.Part) error {
 	if err := requireObject(p, v); err != nil {
 		return err
 	}
@@ -257,32 +259,38 @@ func decodeImageURL(p string, v []byte, part *provider.Part) error {
 		return nil
 	})
 	var err error
-	if part.ImageURL, err = requiredString(p+".url", url); err != nil {
+	if part.ImageURL, err = requiredString(p.key("url"), url); err != nil {
 		return err
 	}
 	if part.ImageURL == "" {
-		return chorus.Invalid(p+".url", "Invalid '%s.url': empty string.", p)
+		param := p.key("url").String()
+		return chorus.Invalid(param, "Invalid '%s': empty string.", param)
 	}
 	if detail != nil && !isNull(detail) {
-		if part.ImageDetail, err = decodeString(p+".detail", detail); err != nil {
-			return err
+		if detail[0] != '"' {
+			return errType(p.key("detail"), "a string", detail)
 		}
-		switch part.ImageDetail {
-		case "auto", "low", "high":
+		switch string(detail[1 : len(detail)-1]) {
+		case "auto":
+			part.ImageDetail = "auto"
+		case "low":
+			part.ImageDetail = "low"
+		case "high":
+			part.ImageDetail = "high"
 		default:
-			return chorus.Invalid(p+".detail", "Invalid value: '%s'. Supported values are: 'auto', 'low', and 'high'.", part.ImageDetail)
+			return chorus.Invalid(p.key("detail").String(), "Invalid value: '%s'. Supported values are: 'auto', 'low', and 'high'.", unquote(detail))
 		}
 	}
 	return nil
 }
 
-func decodeToolCalls(p string, v []byte) ([]provider.ToolCall, error) {
+func decodeToolCalls(p path, v []byte) ([]provider.ToolCall, error) {
 	if v[0] != '[' {
 		return nil, errType(p, "an array", v)
 	}
 	calls := make([]provider.ToolCall, 0, countElements(v))
 	err := eachElement(v, func(i int, e []byte) error {
-		ep := p + "[" + strconv.Itoa(i) + "]"
+		ep := p.elem(i)
 		if e[0] != '{' {
 			return errType(ep, "an object", e)
 		}
@@ -300,18 +308,19 @@ func decodeToolCalls(p string, v []byte) ([]provider.ToolCall, error) {
 		})
 		var tc provider.ToolCall
 		var err error
-		if tc.ID, err = requiredString(ep+".id", id); err != nil {
+		if tc.ID, err = requiredString(ep.key("id"), id); err != nil {
 			return err
 		}
-		if typ != nil {
-			if t, err := decodeString(ep+".type", typ); err != nil || t != "function" {
-				return chorus.Invalid(ep+".type", "Invalid value: %s. Supported values are: 'function'.", typ)
+		if typ != nil && string(typ) != `"function"` {
+			if typ[0] != '"' {
+				return errType(ep.key("type"), "a string", typ)
 			}
+			return chorus.Invalid(ep.key("type").String(), "Invalid value: '%s'. Supported values are: 'function'.", unquote(typ))
 		}
 		if fn == nil {
-			return chorus.Invalid(ep+".function", "Missing required parameter: '%s.function'.", ep)
+			return errMissing(ep.key("function"))
 		}
-		fc, err := decodeFunctionCall(ep+".function", fn)
+		fc, err := decodeFunctionCall(ep.key("function"), fn)
 		tc.Name, tc.Arguments = fc.Name, fc.Arguments
 		calls = append(calls, tc)
 		return err
@@ -321,7 +330,7 @@ func decodeToolCalls(p string, v []byte) ([]provider.ToolCall, error) {
 
 // decodeFunctionCall reads {"name", "arguments"}; the legacy assistant
 // function_call has no ID, so the name stands in for one.
-func decodeFunctionCall(p string, v []byte) (provider.ToolCall, error) {
+func decodeFunctionCall(p path, v []byte) (provider.ToolCall, error) {
 	var tc provider.ToolCall
 	if v[0] != '{' {
 		return tc, errType(p, "an object", v)
@@ -337,10 +346,10 @@ func decodeFunctionCall(p string, v []byte) (provider.ToolCall, error) {
 		return nil
 	})
 	var err error
-	if tc.Name, err = requiredString(p+".name", name); err != nil {
+	if tc.Name, err = requiredString(p.key("name"), name); err != nil {
 		return tc, err
 	}
-	if tc.Arguments, err = requiredString(p+".arguments", args); err != nil {
+	if tc.Arguments, err = requiredString(p.key("arguments"), args); err != nil {
 		return tc, err
 	}
 	tc.ID = tc.Name
@@ -352,15 +361,16 @@ func decodeTools(v []byte) ([]provider.Tool, error) {
 		return nil, nil
 	}
 	if v[0] != '[' {
-		return nil, errType("tools", "an array", v)
+		return nil, errType(at("tools"), "an array", v)
 	}
 	n := countElements(v)
 	if n > maxTools {
 		return nil, chorus.Invalid("tools", "Invalid 'tools': array too long. Expected an array with maximum length %d, but got an array with length %d instead.", maxTools, n)
 	}
 	tools := make([]provider.Tool, 0, n)
+	root := at("tools")
 	err := eachElement(v, func(i int, e []byte) error {
-		p := "tools[" + strconv.Itoa(i) + "]"
+		p := root.elem(i)
 		if e[0] != '{' {
 			return errType(p, "an object", e)
 		}
@@ -374,17 +384,19 @@ func decodeTools(v []byte) ([]provider.Tool, error) {
 			}
 			return nil
 		})
-		t, err := requiredString(p+".type", typ)
-		if err != nil {
-			return err
+		if typ == nil || isNull(typ) {
+			return errMissing(p.key("type"))
 		}
-		if t != "function" {
-			return chorus.Invalid(p+".type", "Invalid value: '%s'. Supported values are: 'function'.", t)
+		if string(typ) != `"function"` {
+			if typ[0] != '"' {
+				return errType(p.key("type"), "a string", typ)
+			}
+			return chorus.Invalid(p.key("type").String(), "Invalid value: '%s'. Supported values are: 'function'.", unquote(typ))
 		}
 		if fn == nil {
-			return chorus.Invalid(p+".function", "Missing required parameter: '%s.function'.", p)
+			return errMissing(p.key("function"))
 		}
-		tool, err := decodeFunctionDef(p+".function", fn)
+		tool, err := decodeFunctionDef(p.key("function"), fn)
 		tools = append(tools, tool)
 		return err
 	})
@@ -397,18 +409,19 @@ func decodeFunctions(v []byte) ([]provider.Tool, error) {
 		return nil, nil
 	}
 	if v[0] != '[' {
-		return nil, errType("functions", "an array", v)
+		return nil, errType(at("functions"), "an array", v)
 	}
 	tools := make([]provider.Tool, 0, countElements(v))
+	root := at("functions")
 	err := eachElement(v, func(i int, e []byte) error {
-		tool, err := decodeFunctionDef("functions["+strconv.Itoa(i)+"]", e)
+		tool, err := decodeFunctionDef(root.elem(i), e)
 		tools = append(tools, tool)
 		return err
 	})
 	return tools, err
 }
 
-func decodeFunctionDef(p string, v []byte) (provider.Tool, error) {
+func decodeFunctionDef(p path, v []byte) (provider.Tool, error) {
 	var t provider.Tool
 	if v[0] != '{' {
 		return t, errType(p, "an object", v)
@@ -421,28 +434,29 @@ func decodeFunctionDef(p string, v []byte) (provider.Tool, error) {
 			name = mv
 		case "description":
 			if !isNull(mv) {
-				t.Description, err = decodeString(p+".description", mv)
+				t.Description, err = decodeString(p.key("description"), mv)
 			}
 		case "parameters":
 			if !isNull(mv) {
 				if mv[0] != '{' {
-					return errType(p+".parameters", "an object", mv)
+					return errType(p.key("parameters"), "an object", mv)
 				}
 				t.Parameters = json.RawMessage(mv)
 			}
 		case "strict":
-			t.Strict, err = decodeOptBool(p+".strict", mv)
+			t.Strict, err = decodeOptBool(p.key("strict"), mv)
 		}
 		return err
 	})
 	if err != nil {
 		return t, err
 	}
-	if t.Name, err = requiredString(p+".name", name); err != nil {
+	if t.Name, err = requiredString(p.key("name"), name); err != nil {
 		return t, err
 	}
 	if !validFunctionName(t.Name) {
-		return t, chorus.Invalid(p+".name", "Invalid '%s.name': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]{1,64}$'.", p)
+		param := p.key("name").String()
+		return t, chorus.Invalid(param, "Invalid '%s': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]{1,64}$'.", param)
 	}
 	return t, nil
 }
@@ -480,7 +494,7 @@ func decodeToolChoice(param string, v []byte) (*provider.ToolChoice, error) {
 		}
 		return &provider.ToolChoice{Mode: mode}, nil
 	case v[0] != '{':
-		return nil, errType(param, "one of a string or object", v)
+		return nil, errType(at(param), "one of a string or object", v)
 	}
 	var typ, fn, name []byte
 	_ = eachMember(v, func(k []byte, _ bool, mv []byte) error {
@@ -494,18 +508,20 @@ func decodeToolChoice(param string, v []byte) (*provider.ToolChoice, error) {
 		}
 		return nil
 	})
+	root := at(param)
 	if param == "function_call" {
-		n, err := requiredString(param+".name", name)
+		n, err := requiredString(root.key("name"), name)
 		return &provider.ToolChoice{Mode: "function", Name: n}, err
 	}
-	t, err := requiredString(param+".type", typ)
+	t, err := requiredString(root.key("type"), typ)
 	if err != nil {
 		return nil, err
 	}
 	if t != "function" {
 		return nil, chorus.Invalid(param+".type", "Invalid value: '%s'. Supported values are: 'function'.", t)
 	}
-	if err := requireObject(param+".function", fn); err != nil {
+	fp := root.key("function")
+	if err := requireObject(fp, fn); err != nil {
 		return nil, err
 	}
 	_ = eachMember(fn, func(k []byte, _ bool, mv []byte) error {
@@ -514,6 +530,6 @@ func decodeToolChoice(param string, v []byte) (*provider.ToolChoice, error) {
 		}
 		return nil
 	})
-	n, err := requiredString(param+".function.name", name)
+	n, err := requiredString(fp.key("name"), name)
 	return &provider.ToolChoice{Mode: "function", Name: n}, err
 }

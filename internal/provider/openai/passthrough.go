@@ -13,10 +13,48 @@ type member struct {
 	found                      bool
 }
 
-// edit replaces obj[start:end] with text.
+// edit sets one member: it replaces obj[start:end], or appends the member
+// before the closing brace when start is -1. The value is quoted (the
+// model), a literal, or bytes; nothing is built before the output itself.
 type edit struct {
 	start, end int
-	text       []byte
+	key        string
+	quoted     string
+	lit        string
+	raw        []byte
+}
+
+// edits is a small fixed set, so a rewrite allocates only its output.
+type edits struct {
+	list [3]edit
+	n    int
+}
+
+func (es *edits) set(mb member, e edit) {
+	e.start, e.end = -1, -1
+	if mb.found {
+		e.start, e.end = mb.valStart, mb.valEnd
+	}
+	es.list[es.n] = e
+	es.n++
+}
+
+func (e *edit) size() int {
+	n := len(e.quoted)*6/5 + 2 + len(e.lit) + len(e.raw)
+	if e.start < 0 {
+		n += len(e.key) + 4
+	}
+	return n
+}
+
+func (e *edit) appendValue(out []byte) []byte {
+	switch {
+	case e.raw != nil:
+		return append(out, e.raw...)
+	case e.lit != "":
+		return append(out, e.lit...)
+	}
+	return appendString(out, e.quoted)
 }
 
 // rewriteChatBody returns a copy of a client's OpenAI body with the model
@@ -37,35 +75,35 @@ func rewriteChatBody(raw []byte, model string, stream bool) ([]byte, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("openai: passthrough body: %w", err)
 	}
-	edits := make([]edit, 0, 3)
-	edits = setMember(edits, m, "model", appendString(nil, model))
+	var es edits
+	es.set(m, edit{key: "model", quoted: model})
 	if stream {
 		if !s.found || string(raw[s.valStart:s.valEnd]) != "true" {
-			edits = setMember(edits, s, "stream", []byte("true"))
+			es.set(s, edit{key: "stream", lit: "true"})
 		}
 		opts := raw[so.valStart:so.valEnd]
 		switch {
 		case !so.found || isNull(opts) || opts[0] != '{':
-			edits = setMember(edits, so, "stream_options", []byte(`{"include_usage":true}`))
+			es.set(so, edit{key: "stream_options", lit: `{"include_usage":true}`})
 		default:
 			if v, ok, _ := provider.GetField(opts, "include_usage"); !ok || string(v) != "true" {
 				withUsage, err := provider.SetField(opts, "include_usage", []byte("true"))
 				if err != nil {
 					return nil, fmt.Errorf("openai: passthrough stream_options: %w", err)
 				}
-				edits = setMember(edits, so, "stream_options", withUsage)
+				es.set(so, edit{key: "stream_options", raw: withUsage})
 			}
 		}
 	} else {
 		if s.found && string(raw[s.valStart:s.valEnd]) != "false" {
-			edits = append(edits, edit{s.valStart, s.valEnd, []byte("false")})
+			es.set(s, edit{lit: "false"})
 		}
 		if so.found && !isNull(raw[so.valStart:so.valEnd]) {
 			// stream_options is refused without stream.
-			edits = append(edits, edit{so.valStart, so.valEnd, []byte("null")})
+			es.set(so, edit{lit: "null"})
 		}
 	}
-	return applyEdits(raw, edits), nil
+	return es.apply(raw), nil
 }
 
 // rewriteModel returns a copy of raw with the top-level model replaced.
@@ -78,27 +116,19 @@ func rewriteModel(raw []byte, model string) ([]byte, error) {
 	}); err != nil {
 		return nil, fmt.Errorf("openai: passthrough body: %w", err)
 	}
-	return applyEdits(raw, setMember(nil, m, "model", appendString(nil, model))), nil
+	var es edits
+	es.set(m, edit{key: "model", quoted: model})
+	return es.apply(raw), nil
 }
 
-// setMember adds the edit that sets a member's value: in place when it is
-// present, as a new last member (start == -1) when it is not.
-func setMember(edits []edit, mb member, key string, value []byte) []edit {
-	if mb.found {
-		return append(edits, edit{mb.valStart, mb.valEnd, value})
-	}
-	text := appendString(nil, key)
-	text = append(text, ':')
-	return append(edits, edit{-1, -1, append(text, value...)})
-}
-
-// applyEdits builds the edited copy of obj in one allocation. Appended
-// members go before the closing brace.
-func applyEdits(obj []byte, edits []edit) []byte {
-	slices.SortFunc(edits, func(a, b edit) int { return a.start - b.start })
+// apply builds the edited copy of obj in one allocation. Replacements go in
+// place, in order; appended members go before the closing brace.
+func (es *edits) apply(obj []byte) []byte {
+	list := es.list[:es.n]
+	slices.SortFunc(list, func(a, b edit) int { return a.start - b.start })
 	n := len(obj)
-	for _, e := range edits {
-		n += len(e.text) - (e.end - e.start) + 1
+	for i := range list {
+		n += list[i].size()
 	}
 	out := make([]byte, 0, n)
 	closing := len(obj) - 1
@@ -106,24 +136,25 @@ func applyEdits(obj []byte, edits []edit) []byte {
 		closing--
 	}
 	pos := 0
-	var appends []edit
-	for _, e := range edits {
-		if e.start < 0 {
-			appends = append(appends, e)
-			continue
+	for i := range list {
+		if e := &list[i]; e.start >= 0 {
+			out = append(out, obj[pos:e.start]...)
+			out = e.appendValue(out)
+			pos = e.end
 		}
-		out = append(out, obj[pos:e.start]...)
-		out = append(out, e.text...)
-		pos = e.end
 	}
 	out = append(out, obj[pos:closing]...)
 	empty := lastNonSpace(obj[:closing]) == '{'
-	for _, e := range appends {
-		if !empty {
-			out = append(out, ',')
+	for i := range list {
+		if e := &list[i]; e.start < 0 {
+			if !empty {
+				out = append(out, ',')
+			}
+			out = appendString(out, e.key)
+			out = append(out, ':')
+			out = e.appendValue(out)
+			empty = false
 		}
-		out = append(out, e.text...)
-		empty = false
 	}
 	return append(out, obj[closing:]...)
 }
@@ -137,9 +168,10 @@ func lastNonSpace(b []byte) byte {
 	return 0
 }
 
-// findMembers calls fn with the location of every top-level member of obj,
-// checking the object's structure as it goes (values are skipped by the
-// validating scanner).
+// findMembers calls fn with the location of every top-level member of obj.
+// It checks the object's own structure but skips values without validating
+// them: passthrough bodies were validated when the client's request was
+// decoded, and this runs on every request.
 func findMembers(obj []byte, fn func(key []byte, m member)) error {
 	i := skipWS(obj, 0)
 	if i >= len(obj) || obj[i] != '{' {
@@ -154,7 +186,7 @@ func findMembers(obj []byte, fn func(key []byte, m member)) error {
 			return errSyntax
 		}
 		ks := i
-		ke, _, err := scanString(obj, i)
+		ke, err := skipStringFast(obj, i)
 		if err != nil {
 			return err
 		}
@@ -163,7 +195,7 @@ func findMembers(obj []byte, fn func(key []byte, m member)) error {
 			return errSyntax
 		}
 		vs := skipWS(obj, i+1)
-		ve, err := scanValue(obj, vs, 0)
+		ve, err := skipFast(obj, vs)
 		if err != nil {
 			return err
 		}

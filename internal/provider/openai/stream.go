@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -23,7 +24,10 @@ func (c *Client) ChatStream(ctx context.Context, req *provider.ChatRequest) (pro
 	if err != nil {
 		return nil, err
 	}
-	return &stream{kind: c.kind, body: resp.Body, sse: provider.NewSSEReader(resp.Body), ctxErr: ctx.Err}, nil
+	// The SSE reader reads through br (NewSSEReader keeps a large enough
+	// bufio.Reader as it is), so Ready can look at what has arrived.
+	br := bufio.NewReaderSize(resp.Body, 16<<10)
+	return &stream{kind: c.kind, body: resp.Body, br: br, sse: provider.NewSSEReader(br), ctxErr: ctx.Err}, nil
 }
 
 // stream reads an OpenAI SSE answer: "data: {chunk}" events ended by
@@ -31,6 +35,7 @@ func (c *Client) ChatStream(ctx context.Context, req *provider.ChatRequest) (pro
 type stream struct {
 	kind   string
 	body   io.ReadCloser
+	br     *bufio.Reader // what the SSE reader reads from
 	sse    *provider.SSEReader
 	ctxErr func() error // the call's context, for classifying read errors
 	finish bool         // a finish_reason was seen
@@ -74,6 +79,46 @@ func (s *stream) Next() (*provider.StreamChunk, error) {
 		chunk.RawFormat = provider.FormatOpenAI
 		return chunk, nil
 	}
+}
+
+// Ready reports whether the next event has arrived in full, so that Next
+// returns without waiting for the upstream. The API server flushes to its
+// client only when the next chunk is not ready: a burst of events goes out
+// in one write, and no chunk ever waits for the upstream.
+func (s *stream) Ready() bool {
+	if s.err != nil {
+		return false
+	}
+	n := s.br.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, err := s.br.Peek(n)
+	if err != nil {
+		return false
+	}
+	return completeDataEvent(b)
+}
+
+// completeDataEvent reports whether b holds a non-empty data line followed
+// by the blank line that ends its event. Events Next would skip (comments,
+// empty data) do not count, so a false "ready" cannot hold back a chunk.
+func completeDataEvent(b []byte) bool {
+	for line := 0; line < len(b); {
+		end := bytes.IndexByte(b[line:], '\n')
+		if end < 0 {
+			return false
+		}
+		l := bytes.TrimSuffix(b[line:line+end], []byte("\r"))
+		if v, ok := bytes.CutPrefix(l, []byte("data:")); ok && len(bytes.TrimSpace(v)) > 0 {
+			rest := b[line+end+1:]
+			// The event ends at the first blank line after its data lines.
+			return bytes.HasPrefix(rest, []byte("\n")) || bytes.HasPrefix(rest, []byte("\r\n")) ||
+				bytes.Contains(rest, []byte("\n\n")) || bytes.Contains(rest, []byte("\n\r\n"))
+		}
+		line += end + 1
+	}
+	return false
 }
 
 // readError classifies a failure to read the next event. A stream that ends
