@@ -64,7 +64,7 @@ func checkBody(body []byte) error {
 // checks that need several members.
 type chatDecoder struct {
 	req            *provider.ChatRequest
-	known          uint64          // bit per known member, to reject duplicates
+	known          uint64 // bit per known member, to reject duplicates
 	hasMessages    bool
 	streamOptions  bool
 	maxTokens      *int
