@@ -22,10 +22,10 @@ import (
 type mutant struct {
 	name    string
 	subtest string
-	request func(r *provider.ChatRequest)          // changes what is sent
-	answer  func(r *provider.ChatResponse)         // changes what is returned
-	chunk   func(c *provider.StreamChunk)          // changes each streamed chunk
-	err     func(err error) error                  // changes returned errors
+	request func(r *provider.ChatRequest)  // changes what is sent
+	answer  func(r *provider.ChatResponse) // changes what is returned
+	chunk   func(c *provider.StreamChunk)  // changes each streamed chunk
+	err     func(err error) error          // changes returned errors
 	ctx     func(ctx context.Context) context.Context
 	embed   func(r *provider.EmbeddingResponse)
 	retries bool // sends a failed request a second time
