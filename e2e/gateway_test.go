@@ -186,8 +186,8 @@ func TestStreamAbort(t *testing.T) {
 	if r.OutputTokens < 1 || r.OutputTokens >= 60 || r.InputTokens < 1 {
 		t.Errorf("aborted stream billed %d in %d out; want input, and some but not all 60 output tokens", r.InputTokens, r.OutputTokens)
 	}
-	if r.Cost <= 0 {
-		t.Errorf("cost = %d, want > 0", r.Cost)
+	if want := chorus.RequestCost(r.InputTokens, r.OutputTokens, 1_000_000, 2_000_000); r.Cost != want || r.Cost <= 0 {
+		t.Errorf("cost = %d, want %d for what was generated", r.Cost, want)
 	}
 	// The upstream stream was stopped: the full answer would take 3 s.
 	if r.LatencyMS > 2500 {
