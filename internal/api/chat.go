@@ -124,7 +124,6 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 		buf       []byte
 		usage     *provider.Usage
 		textBytes int
-		unflushed bool
 		c         = first
 	)
 	for c != nil {
@@ -142,18 +141,15 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 			}
 			textBytes += n
 		}
-		buf = cw.chunk(buf[:0], c)
-		if len(buf) > 0 {
+		// Write and flush before waiting for the upstream, not after every
+		// chunk: a burst of chunks that arrived together leaves in one write.
+		buf = cw.chunk(buf, c)
+		if len(buf) > 0 && (len(buf) >= maxPendingStream || !ready(st)) {
 			if _, err := w.Write(buf); err != nil {
 				break // client gone; the deferred Close aborts the upstream
 			}
-			unflushed = true
-		}
-		// Flush before waiting for the upstream, not after every chunk: a
-		// burst of chunks that arrived together leaves in one write.
-		if unflushed && !ready(st) {
 			_ = rc.Flush()
-			unflushed = false
+			buf = buf[:0]
 		}
 		c, err = st.Next()
 		if err != nil {
@@ -167,17 +163,20 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 		x.code = "client_closed"
 		return nil
 	case err == io.EOF || err == nil:
-		buf = cw.end(buf[:0], usage)
+		buf = cw.end(buf, usage) // after any chunks not written yet
 	default:
 		ce := upstreamError(err)
 		x.status, x.code = StatusOf(ce), ce.Code
 		s.Logger.Warn("upstream stream failed after the first byte", "request_id", RequestID(x.r.Context()), "err", err)
-		buf = cw.error(buf[:0], ce)
+		buf = cw.error(buf, ce)
 	}
 	_, _ = w.Write(buf)
 	_ = rc.Flush()
 	return nil
 }
+
+// maxPendingStream bounds the chunks held back while more are ready.
+const maxPendingStream = 32 << 10
 
 // readyStream is a stream that can tell whether its next chunk has arrived.
 type readyStream interface{ Ready() bool }
