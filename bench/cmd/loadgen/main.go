@@ -58,6 +58,7 @@ type options struct {
 	chunkDelay  time.Duration
 	postgres    optionalURL
 	timeout     time.Duration
+	waitQuiet   time.Duration
 	procs       int
 	chorusProcs int
 	mockProcs   int
@@ -107,6 +108,7 @@ func main() {
 	flag.DurationVar(&o.chunkDelay, "chunk-delay", 0, "mock delay before each streamed content chunk")
 	flag.Var(&o.postgres, "postgres", "run Chorus on PostgreSQL (in a fresh database); -postgres=URL names the server (default "+defaultPostgres+")")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Second, "per-request timeout")
+	flag.DurationVar(&o.waitQuiet, "wait-quiet", 0, "before each measurement, wait up to this long for other processes to leave the CPUs idle (a shared machine)")
 	flag.IntVar(&o.procs, "procs", 0, "GOMAXPROCS of the load generator (0: Go's default)")
 	flag.IntVar(&o.chorusProcs, "chorus-procs", 0, "GOMAXPROCS of Chorus (0: Go's default)")
 	flag.IntVar(&o.mockProcs, "mock-procs", 0, "GOMAXPROCS of the mock (0: Go's default)")
@@ -351,6 +353,9 @@ func (e *env) measure(ctx context.Context, sc string, t *target, first bool) sta
 	stream := strings.HasSuffix(sc, "-stream")
 	body := requestBody(stream)
 	meter := cpuMeter{mockPID: e.mock.cmd.Process.Pid, chorusPID: e.chorus.cmd.Process.Pid}
+	if e.o.waitQuiet > 0 {
+		waitQuiet(ctx, meter, e.o.waitQuiet)
+	}
 	var before cpuSpent
 	cpuStart := make(chan struct{})
 	go func() {
@@ -414,6 +419,36 @@ func (e *env) fetchProfile(ctx context.Context, sc string) error {
 	}
 	fmt.Println("CPU profile of Chorus saved to", path)
 	return f.Close()
+}
+
+// quietCores is how much CPU other processes may use for the machine to
+// count as quiet.
+const quietCores = 0.1
+
+// waitQuiet waits until other processes used less than quietCores over a
+// second, or until max has passed.
+func waitQuiet(ctx context.Context, m cpuMeter, max time.Duration) {
+	deadline := time.Now().Add(max)
+	said := false
+	for ctx.Err() == nil {
+		before := m.read()
+		time.Sleep(time.Second)
+		other := m.read().since(before).other().Seconds()
+		if other < quietCores {
+			if said {
+				fmt.Println("machine quiet; measuring")
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			fmt.Printf("machine still busy (other processes use %.2f cores) after %s; measuring anyway\n", other, max)
+			return
+		}
+		if !said {
+			fmt.Printf("waiting for a quiet machine: other processes use %.2f cores\n", other)
+			said = true
+		}
+	}
 }
 
 // requestBody is a small, typical chat request.
