@@ -63,14 +63,13 @@ func checkBody(body []byte) error {
 // chatDecoder holds what DecodeChatRequest learns member by member, for the
 // checks that need several members.
 type chatDecoder struct {
-	req            *provider.ChatRequest
-	known          uint64 // bit per known member, to reject duplicates
-	hasMessages    bool
-	streamOptions  bool
-	maxTokens      *int
-	maxCompletion  *int
-	toolChoiceName string
-	legacyTools    bool
+	req           *provider.ChatRequest
+	known         uint64 // bit per known member, to reject duplicates
+	hasMessages   bool
+	streamOptions bool
+	maxTokens     *int
+	maxCompletion *int
+	legacyTools   bool
 }
 
 // knownMembers lists the members the canonical schema understands; their

@@ -70,7 +70,7 @@ func (r *wireRequest) capture(c *conformance.Captured) error {
 		return errors.New("'messages' must be a non-empty array")
 	}
 	if r.StreamOptions != nil && !r.Stream {
-		return errors.New("The 'stream_options' parameter is only allowed when 'stream' is enabled.")
+		return errors.New("the 'stream_options' parameter is only allowed when 'stream' is enabled")
 	}
 	if r.MaxTokens != nil && r.MaxCompletionTokens != nil {
 		return errors.New("max_tokens and max_completion_tokens cannot both be set")
