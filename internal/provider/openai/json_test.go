@@ -23,8 +23,19 @@ func FuzzValidJSON(f *testing.F) {
 		if !utf8.Valid(b) {
 			return
 		}
-		if got, want := validJSON(b), json.Valid(b); got != want {
+		got := validJSON(b)
+		if want := json.Valid(b); got != want {
 			t.Fatalf("validJSON(%q) = %v, json.Valid = %v", b, got, want)
+		}
+		if got {
+			// On valid JSON the fast skipper must end where the validator does.
+			i := skipWS(b, 0)
+			want, _ := scanValue(b, i, 0)
+			if end, err := skipFast(b, i); err != nil || end != want {
+				t.Fatalf("skipFast(%q) = %d, %v; want %d", b, end, err, want)
+			}
+		} else {
+			_, _ = skipFast(b, skipWS(b, 0)) // must not panic
 		}
 	})
 }
