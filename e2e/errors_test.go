@@ -13,7 +13,9 @@ import (
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/config"
+	"github.com/chorusgw/chorus/internal/provider/anthropic/anthropictest"
 	"github.com/chorusgw/chorus/internal/provider/conformance"
+	"github.com/chorusgw/chorus/internal/provider/gemini/geminitest"
 	"github.com/chorusgw/chorus/internal/provider/openai/openaitest"
 )
 
@@ -25,6 +27,7 @@ func TestOpenAIErrors(t *testing.T) {
 		c.Limits.MaxBodyBytes = 4096
 		c.Limits.MaxMessages = 5
 		c.Timeouts.Upstream = 300 * time.Millisecond
+		c.Limits.MaxEmbeddingInputs = 3
 	})
 	g.simulated("sim", map[string]any{"output_tokens": 4})
 	g.simulated("sim-other", map[string]any{"output_tokens": 4})
@@ -38,6 +41,15 @@ func TestOpenAIErrors(t *testing.T) {
 	fake500 := openaitest.New(t)
 	fake500.Script(conformance.Scenario{Status: 500, ErrType: "server_error", ErrMessage: "The server had an error."})
 	g.upstream("oa-500", chorus.ProviderOpenAI, fake500.URL(), "gpt-broken", "sk-broken")
+
+	gem := geminitest.New(t)
+	gem.ScriptGemini(conformance.Scenario{Status: 429, ErrMessage: "Quota exceeded."}, geminitest.Options{RetryDelay: "13s"})
+	g.upstream("gem-429", chorus.ProviderGemini, gem.URL(), "gemini-busy", "goog-busy")
+	ant := anthropictest.NewServer(t)
+	ant.Script(conformance.Scenario{Status: 529, ErrType: "overloaded_error", ErrMessage: "Overloaded"})
+	g.upstream("claude-529", chorus.ProviderAnthropic, ant.URL(), "claude-busy", "sk-ant-busy")
+	embed := g.createModel(modelSpec{Name: "embed", Kind: chorus.KindEmbedding})
+	g.createDeployment(deploymentSpec{ModelID: embed.ID, Name: "embed-sim", Provider: chorus.ProviderSimulator})
 
 	key := g.customer()
 	restricted := g.customer("sim")
@@ -183,6 +195,33 @@ func TestOpenAIErrors(t *testing.T) {
 		e = wantOpenAIError(t, err, 429, "rate_limit_error", "rate_limit_exceeded")
 		if ra := e.Response.Header.Get("Retry-After"); ra != "7" {
 			t.Errorf("Retry-After = %q, want the upstream's 7", ra)
+		}
+	})
+
+	t.Run("UpstreamRateLimitedGemini", func(t *testing.T) {
+		_, err := c.Chat.Completions.New(ctx, chatParams("gem-429", "hi"))
+		e := wantOpenAIError(t, err, 429, "rate_limit_error", "rate_limit_exceeded")
+		if ra := e.Response.Header.Get("Retry-After"); ra != "13" {
+			t.Errorf("Retry-After = %q, want 13 from Gemini's RetryInfo", ra)
+		}
+	})
+
+	t.Run("UpstreamOverloaded", func(t *testing.T) {
+		_, err := c.Chat.Completions.New(ctx, chatParams("claude-529", "hi"))
+		wantOpenAIError(t, err, 503, "service_unavailable", "")
+		_, err = g.anthropic(key.Key).Messages.New(ctx, messageParams("claude-529", "hi"))
+		wantAnthropicError(t, err, 503, "overloaded_error")
+	})
+
+	t.Run("TooManyEmbeddingInputs", func(t *testing.T) {
+		_, err := c.Embeddings.New(ctx, openai.EmbeddingNewParams{Model: "embed",
+			Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"a", "b", "c", "d"}}})
+		if e := wantOpenAIError(t, err, 400, "invalid_request_error", "-"); e.Param != "input" {
+			t.Errorf("param = %q, want input", e.Param)
+		}
+		if _, err := c.Embeddings.New(ctx, openai.EmbeddingNewParams{Model: "embed",
+			Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{"a", "b", "c"}}}); err != nil {
+			t.Errorf("three inputs (the limit): %v", err)
 		}
 	})
 
