@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"sync"
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/provider"
@@ -120,8 +121,14 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 	w.WriteHeader(http.StatusOK)
 	rc := http.NewResponseController(w)
 
+	bp := streamBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= maxPendingStream*2 {
+			streamBufs.Put(bp)
+		}
+	}()
 	var (
-		buf       []byte
+		buf       = (*bp)[:0]
 		usage     *provider.Usage
 		textBytes int
 		c         = first
@@ -172,11 +179,15 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 	}
 	_, _ = w.Write(buf)
 	_ = rc.Flush()
+	*bp = buf
 	return nil
 }
 
 // maxPendingStream bounds the chunks held back while more are ready.
 const maxPendingStream = 32 << 10
+
+// streamBufs recycles the buffers streams are relayed through.
+var streamBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 // readyStream is a stream that can tell whether its next chunk has arrived.
 type readyStream interface{ Ready() bool }
