@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/provider/conformance"
@@ -176,4 +175,3 @@ func TestStreamingIsIncremental(t *testing.T) {
 		})
 	}
 }
-
