@@ -28,7 +28,7 @@ func printSetup(o options, e *env) {
 		db = "PostgreSQL (fresh database)"
 	}
 	fmt.Printf("chorus: %s, %s, log level warn, key checks + metrics + usage log on\n", o.chorus, db)
-	fmt.Printf("GOMAXPROCS: loadgen %s, mock %s, chorus %s\n", procs(o.procs), procs(o.mockProcs), procs(o.chorusProcs))
+	fmt.Printf("GOMAXPROCS: loadgen %s, mock %s, chorus %s; nice %d\n", procs(o.procs), procs(o.mockProcs), procs(o.chorusProcs), o.nice)
 	fmt.Printf("scenarios: %s; open loop %d req/s, closed loop %d workers; %s measured after %s warm-up; %d run(s); stream %d chunks, delay %s\n\n",
 		strings.Join(o.scenarios, ", "), o.rate, o.concurrency, o.duration, o.warmup, o.runs, o.chunks, o.chunkDelay)
 }
