@@ -2,6 +2,7 @@ package openai
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math"
 	"strconv"
@@ -140,6 +141,10 @@ func scanArray(b []byte, i, depth int) (int, error) {
 // whether it holds escapes.
 func scanString(b []byte, i int) (end int, escaped bool, err error) {
 	for j := i + 1; j < len(b); j++ {
+		j = skipPlain(b, j)
+		if j >= len(b) {
+			break
+		}
 		switch c := b[j]; {
 		case c == '"':
 			return j + 1, escaped, nil
@@ -164,6 +169,23 @@ func scanString(b []byte, i int) (end int, escaped bool, err error) {
 		}
 	}
 	return 0, false, errSyntax
+}
+
+// skipPlain returns the first offset at or after j that may hold a quote, a
+// backslash or a control character, testing eight bytes at a time: long
+// prompt text is most of a request body.
+func skipPlain(b []byte, j int) int {
+	const lsb, msb = 0x0101010101010101, 0x8080808080808080
+	for ; j+8 <= len(b); j += 8 {
+		w := binary.LittleEndian.Uint64(b[j:])
+		ctl := (w - 0x20*lsb) &^ w & msb
+		q := w ^ ('"' * lsb)
+		bs := w ^ ('\\' * lsb)
+		if ctl|(q-lsb)&^q&msb|(bs-lsb)&^bs&msb != 0 {
+			return j
+		}
+	}
+	return j
 }
 
 func isHex4(h []byte) bool {
