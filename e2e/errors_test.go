@@ -174,7 +174,7 @@ func TestOpenAIErrors(t *testing.T) {
 			struct{ *strings.Reader }{strings.NewReader(`{"model":"sim","messages":[{"role":"user","content":"` + strings.Repeat("y", 5000) + `"}]}`)})
 		req.Header.Set("Authorization", "Bearer "+key.Key)
 		req.Header.Set("Content-Type", "application/json")
-		resp, err := httpClient.Do(req)
+		resp, err := g.client.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -243,12 +243,14 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Metrics are observed when the handler returns, just after the last byte.
+	// Metrics are observed as the handler returns, just after the last byte
+	// reached the client: wait for the last request's.
 	var ms map[string]float64
 	deadline := time.Now().Add(2 * time.Second)
 	for {
 		ms = metricLines(t, g)
-		if ms[`chorus_requests_total{endpoint="messages",model="sim",provider="simulator",status="200"}`] == 1 || time.Now().After(deadline) {
+		if (ms[`chorus_requests_total{endpoint="messages",model="sim",provider="simulator",status="200"}`] == 1 &&
+			ms[`chorus_tokens_total{direction="output",model="sim",provider="simulator"}`] == 15) || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -30,13 +30,25 @@ import (
 type gateway struct {
 	t *testing.T
 	*apptest.Gateway
-	names atomic.Int64 // for unique names within the gateway
+	client *http.Client // every client of this gateway (SDKs and raw) shares it
+	names  atomic.Int64 // for unique names within the gateway
 }
 
 // startGateway runs a gateway for t; edit may change its config.
 func startGateway(t *testing.T, edit func(*config.Config)) *gateway {
 	t.Helper()
-	return &gateway{t: t, Gateway: apptest.Start(t, edit)}
+	g := &gateway{t: t, Gateway: apptest.Start(t, edit), client: newClient()}
+	// Runs before the gateway's shutdown (cleanups run last-in first-out):
+	// a connection the client opened but never used would otherwise hold
+	// http.Server.Shutdown for 5 s.
+	t.Cleanup(g.client.CloseIdleConnections)
+	return g
+}
+
+// newClient returns a client with its own connection pool, bounded so a
+// hung gateway fails a test instead of the whole run.
+func newClient() *http.Client {
+	return &http.Client{Timeout: 15 * time.Second, Transport: http.DefaultTransport.(*http.Transport).Clone()}
 }
 
 // testContext returns a context that ends after d or when the test ends.
@@ -47,8 +59,7 @@ func testContext(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-// httpClient is the client for raw requests: bounded, so a hung gateway
-// fails a test instead of the whole run.
+// httpClient is the client for raw requests to anything but a gateway.
 var httpClient = &http.Client{Timeout: 15 * time.Second}
 
 // response is a raw HTTP answer.
@@ -89,7 +100,11 @@ func (g *gateway) do(method, path, key string, body any, header ...string) respo
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	resp, err := httpClient.Do(req)
+	client := g.client
+	if client == nil {
+		client = httpClient
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		g.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -307,6 +322,7 @@ func (g *gateway) openAI(key string, opts ...option.RequestOption) *openai.Clien
 		option.WithAPIKey(key),
 		option.WithMaxRetries(0),
 		option.WithRequestTimeout(15 * time.Second),
+		option.WithHTTPClient(g.client),
 	}
 	c := openai.NewClient(append(base, opts...)...)
 	return &c
@@ -319,6 +335,7 @@ func (g *gateway) anthropic(key string, opts ...anthropicoption.RequestOption) *
 		anthropicoption.WithAPIKey(key),
 		anthropicoption.WithMaxRetries(0),
 		anthropicoption.WithRequestTimeout(15 * time.Second),
+		anthropicoption.WithHTTPClient(g.client),
 	}
 	c := anthropic.NewClient(append(base, opts...)...)
 	return &c
