@@ -62,7 +62,7 @@ func printProgress(run int, sc string, st stats) {
 		fmt.Printf("  TTFT p50 %9s p99 %9s", us(st.TTFT.P50), us(st.TTFT.P99))
 	}
 	if st.Lag.P99 > 0 {
-		fmt.Printf("  send lag p99 %s", us(st.Lag.P99))
+		fmt.Printf("  send lag p50 %s p99 %s", us(st.Lag.P50), us(st.Lag.P99))
 	}
 	fmt.Printf("  cores: loadgen %.2f mock %.2f chorus %.2f other %.2f\n", st.CPU.LoadgenCores, st.CPU.MockCores, st.CPU.ChorusCores, st.CPU.OtherCores)
 	for _, e := range st.ErrText {
@@ -139,7 +139,7 @@ func medianStats(ss []stats) stats {
 	out.TTFT = dist{
 		P50: pick(func(s stats) time.Duration { return s.TTFT.P50 }), P99: pick(func(s stats) time.Duration { return s.TTFT.P99 }),
 	}
-	out.Lag = dist{P99: pick(func(s stats) time.Duration { return s.Lag.P99 })}
+	out.Lag = dist{P50: pick(func(s stats) time.Duration { return s.Lag.P50 }), P99: pick(func(s stats) time.Duration { return s.Lag.P99 })}
 	out.CPU = cpuUse{
 		LoadgenPerReq: pick(func(s stats) time.Duration { return s.CPU.LoadgenPerReq }),
 		MockPerReq:    pick(func(s stats) time.Duration { return s.CPU.MockPerReq }),
