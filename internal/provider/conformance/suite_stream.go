@@ -165,11 +165,11 @@ func testMidStreamError(t *testing.T, h Harness) {
 }
 
 // prompt is how long a cancelled or closed call may take to return.
-const prompt = time.Second
+const prompt = 3 * time.Second // well under the fake's 6 s delay, with room for a loaded CI machine
 
 func testCancel(t *testing.T, h Harness) {
 	t.Run("Chat", func(t *testing.T) {
-		_, p := setup(t, h, Scenario{Text: answerText, FinishReason: provider.FinishStop, Delay: 2 * time.Second})
+		_, p := setup(t, h, Scenario{Text: answerText, FinishReason: provider.FinishStop, Delay: 6 * time.Second})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		time.AfterFunc(50*time.Millisecond, cancel)
@@ -178,7 +178,7 @@ func testCancel(t *testing.T, h Harness) {
 		checkCancelled(t, err, time.Since(start))
 	})
 	t.Run("StreamOpen", func(t *testing.T) {
-		_, p := setup(t, h, Scenario{Text: answerText, FinishReason: provider.FinishStop, Delay: 2 * time.Second})
+		_, p := setup(t, h, Scenario{Text: answerText, FinishReason: provider.FinishStop, Delay: 6 * time.Second})
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		time.AfterFunc(50*time.Millisecond, cancel)
