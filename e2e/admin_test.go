@@ -44,7 +44,7 @@ func notFound(t *testing.T, g *gateway, collection string, putBody any) {
 		if method == "PUT" {
 			body = putBody
 		}
-		wantAPIError(t, g.admin(method, collection+"/999999", body), 404, "not_found_error", "")
+		wantAPIError(t, g.admin(method, collection+"/999999", body), 404, "invalid_request_error", "")
 	}
 	for _, id := range []string{"abc", "0", "-3"} {
 		wantAPIError(t, g.admin("GET", collection+"/"+id, nil), 400, "invalid_request_error", "id")
@@ -79,8 +79,8 @@ func TestAdminModels(t *testing.T) {
 			t.Errorf("read after update %+v", got)
 		}
 		g.mustAdmin("DELETE", fmt.Sprintf("/api/admin/models/%d", m.ID), nil, 204, nil)
-		wantAPIError(t, g.admin("GET", fmt.Sprintf("/api/admin/models/%d", m.ID), nil), 404, "not_found_error", "")
-		wantAPIError(t, g.admin("DELETE", fmt.Sprintf("/api/admin/models/%d", m.ID), nil), 404, "not_found_error", "")
+		wantAPIError(t, g.admin("GET", fmt.Sprintf("/api/admin/models/%d", m.ID), nil), 404, "invalid_request_error", "")
+		wantAPIError(t, g.admin("DELETE", fmt.Sprintf("/api/admin/models/%d", m.ID), nil), 404, "invalid_request_error", "")
 	})
 
 	t.Run("Invalid", func(t *testing.T) {
@@ -165,7 +165,7 @@ func TestAdminDeployments(t *testing.T) {
 			t.Errorf("deployments of the model = %+v", list.Data)
 		}
 		g.mustAdmin("DELETE", fmt.Sprintf("/api/admin/deployments/%d", d.ID), nil, 204, nil)
-		wantAPIError(t, g.admin("GET", fmt.Sprintf("/api/admin/deployments/%d", d.ID), nil), 404, "not_found_error", "")
+		wantAPIError(t, g.admin("GET", fmt.Sprintf("/api/admin/deployments/%d", d.ID), nil), 404, "invalid_request_error", "")
 		// The model remains, with nothing to serve it.
 		_, err = oc.Chat.Completions.New(ctx, chatParams("dep-model", "hi"))
 		wantOpenAIError(t, err, 503, "service_unavailable", "")
@@ -300,7 +300,7 @@ func TestAdminCredentials(t *testing.T) {
 
 	decode(call("DELETE", fmt.Sprintf("/api/admin/deployments/%d", d.ID), nil), 204, nil)
 	decode(call("DELETE", fmt.Sprintf("/api/admin/credentials/%d", c.ID), nil), 204, nil)
-	wantAPIError(t, call("GET", fmt.Sprintf("/api/admin/credentials/%d", c.ID), nil), 404, "not_found_error", "")
+	wantAPIError(t, call("GET", fmt.Sprintf("/api/admin/credentials/%d", c.ID), nil), 404, "invalid_request_error", "")
 
 	for _, b := range bodies {
 		for _, s := range []string{secret1, secret2, "AAAA", "BBBB"} {
@@ -442,7 +442,7 @@ func TestAdminAccess(t *testing.T) {
 		wantAPIError(t, g.admin("POST", "/api/admin/keys", keySpec{Name: "old", UserID: cust.UserID, ExpiresAt: &past}), 400, "invalid_request_error", "expires_at")
 		wantAPIError(t, g.admin("POST", "/api/admin/keys", keySpec{Name: "m", UserID: cust.UserID, AllowedModels: []string{"bad model"}}), 400, "invalid_request_error", "allowed_models")
 		wantAPIError(t, g.admin("POST", "/api/admin/keys", keySpec{Name: "", UserID: cust.UserID}), 400, "invalid_request_error", "name")
-		wantAPIError(t, g.admin("DELETE", "/api/admin/keys/999999", nil), 404, "not_found_error", "")
+		wantAPIError(t, g.admin("DELETE", "/api/admin/keys/999999", nil), 404, "invalid_request_error", "")
 	})
 
 	t.Run("SelfService", func(t *testing.T) {
@@ -469,7 +469,7 @@ func TestAdminAccess(t *testing.T) {
 		if !slices.Equal(ids, []int64{cust.ID, own.ID}) {
 			t.Errorf("own keys = %v, want %v", ids, []int64{cust.ID, own.ID})
 		}
-		wantAPIError(t, g.do("DELETE", fmt.Sprintf("/api/keys/%d", other.ID), cust.Key, nil), 404, "not_found_error", "")
+		wantAPIError(t, g.do("DELETE", fmt.Sprintf("/api/keys/%d", other.ID), cust.Key, nil), 404, "invalid_request_error", "")
 		if r := g.do("DELETE", fmt.Sprintf("/api/keys/%d", own.ID), cust.Key, nil); r.Status != 204 {
 			t.Fatalf("revoke own key: %d %s", r.Status, r.Body)
 		}
@@ -508,9 +508,9 @@ func TestAdminLiveChanges(t *testing.T) {
 		t.Errorf("disabled model still listed: %v", ids)
 	}
 	_, err = oc.Chat.Completions.New(ctx, chatParams("live", "hi"))
-	wantOpenAIError(t, err, 404, "not_found_error", "model_not_found")
+	wantOpenAIError(t, err, 404, "invalid_request_error", "model_not_found")
 	_, err = oc.Models.Get(ctx, "live")
-	wantOpenAIError(t, err, 404, "not_found_error", "model_not_found")
+	wantOpenAIError(t, err, 404, "invalid_request_error", "model_not_found")
 
 	g.mustAdmin("PUT", fmt.Sprintf("/api/admin/models/%d", r.Model.ID), map[string]any{"name": "live", "max_output_tokens": 1000}, 200, nil)
 	if ids := modelIDs(); !slices.Equal(ids, []string{"live"}) {
@@ -533,7 +533,7 @@ func TestAdminLiveChanges(t *testing.T) {
 
 	g.mustAdmin("DELETE", fmt.Sprintf("/api/admin/models/%d", r.Model.ID), nil, 204, nil)
 	_, err = oc.Chat.Completions.New(ctx, chatParams("live", "hi"))
-	wantOpenAIError(t, err, 404, "not_found_error", "model_not_found")
+	wantOpenAIError(t, err, 404, "invalid_request_error", "model_not_found")
 	if ids := modelIDs(); len(ids) != 0 {
 		t.Errorf("deleted model still listed: %v", ids)
 	}

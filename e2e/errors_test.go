@@ -106,7 +106,7 @@ func TestOpenAIErrors(t *testing.T) {
 
 	t.Run("UnknownModel", func(t *testing.T) {
 		_, err := c.Chat.Completions.New(ctx, chatParams("gpt-nonexistent", "hi"))
-		if e := wantOpenAIError(t, err, 404, "not_found_error", "model_not_found"); e.Param != "model" {
+		if e := wantOpenAIError(t, err, 404, "invalid_request_error", "model_not_found"); e.Param != "model" {
 			t.Errorf("param = %q, want model", e.Param)
 		}
 	})
@@ -266,6 +266,6 @@ func TestOpenAIErrors(t *testing.T) {
 
 	t.Run("UnknownRoute", func(t *testing.T) {
 		r := g.do("POST", "/v1/completions", key.Key, `{"model":"sim","prompt":"hi"}`)
-		wantAPIError(t, r, 404, "not_found_error", "")
+		wantAPIError(t, r, 404, "invalid_request_error", "")
 	})
 }

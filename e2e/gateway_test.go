@@ -102,7 +102,7 @@ func TestUsageRecords(t *testing.T) {
 
 	// Not recorded for this key: unknown model, bad key, another key's request.
 	_, err = oc.Chat.Completions.New(ctx, chatParams("nope", "x"))
-	wantOpenAIError(t, err, 404, "not_found_error", "model_not_found")
+	wantOpenAIError(t, err, 404, "invalid_request_error", "model_not_found")
 	_, err = g.openAI("sk-bogus-key-000000000000000000").Chat.Completions.New(ctx, chatParams("sim", "x"))
 	wantOpenAIError(t, err, 401, "authentication_error", "invalid_api_key")
 	if _, err := g.openAI(other.Key).Chat.Completions.New(ctx, chatParams("sim", "x")); err != nil {

@@ -400,4 +400,3 @@ func closedURL(t *testing.T) string {
 	return (&url.URL{Scheme: "http", Host: addr, Path: "/v1"}).String()
 }
 
-func ptr[T any](v T) *T { return &v }

@@ -24,7 +24,7 @@ var codeStatus = map[string]struct {
 	chorus.ENOTSUPPORTED: {http.StatusBadRequest, "invalid_request_error"},
 	chorus.EUNAUTHORIZED: {http.StatusUnauthorized, "authentication_error"},
 	chorus.EFORBIDDEN:    {http.StatusForbidden, "permission_error"},
-	chorus.ENOTFOUND:     {http.StatusNotFound, "not_found_error"},
+	chorus.ENOTFOUND:     {http.StatusNotFound, "invalid_request_error"},
 	chorus.ECONFLICT:     {http.StatusConflict, "conflict_error"},
 	chorus.ETOOLARGE:     {http.StatusRequestEntityTooLarge, "invalid_request_error"},
 	chorus.ERATELIMIT:    {http.StatusTooManyRequests, "rate_limit_error"},
