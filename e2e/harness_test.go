@@ -399,4 +399,3 @@ func closedURL(t *testing.T) string {
 	ln.Close()
 	return (&url.URL{Scheme: "http", Host: addr, Path: "/v1"}).String()
 }
-
