@@ -22,7 +22,6 @@ type target struct {
 	url    string // .../v1/chat/completions
 	auth   string // Authorization header value
 	client *http.Client
-	pid    int // process whose CPU time is charged to this target's extra work (0: none)
 
 	ok, failed atomic.Int64 // every request, warm-up included
 	okStream   atomic.Int64

@@ -32,6 +32,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,6 +61,7 @@ type options struct {
 	timeout     time.Duration
 	waitQuiet   time.Duration
 	nice        int
+	proxy       bool
 	procs       int
 	chorusProcs int
 	mockProcs   int
@@ -96,6 +98,10 @@ func main() {
 		runMock(os.Args[2:])
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "proxy" {
+		runProxy(os.Args[2:])
+		return
+	}
 	var o options
 	var scen string
 	flag.StringVar(&o.chorus, "chorus", "bin/chorus", "path of the chorus binary (make build)")
@@ -109,6 +115,7 @@ func main() {
 	flag.DurationVar(&o.chunkDelay, "chunk-delay", 0, "mock delay before each streamed content chunk")
 	flag.Var(&o.postgres, "postgres", "run Chorus on PostgreSQL (in a fresh database); -postgres=URL names the server (default "+defaultPostgres+")")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Second, "per-request timeout")
+	flag.BoolVar(&o.proxy, "proxy", true, "also measure a bare Go reverse proxy (net/http/httputil) in front of the mock, to tell the cost of any extra hop from Chorus's own")
 	flag.IntVar(&o.nice, "nice", 0, "run the load generator, mock and Chorus at this nice value (-20..19; below 0 needs root): on a shared machine, -20 keeps other work from skewing the figures")
 	flag.DurationVar(&o.waitQuiet, "wait-quiet", 0, "before each measurement, wait up to this long for other processes to leave the CPUs idle (a shared machine)")
 	flag.IntVar(&o.procs, "procs", 0, "GOMAXPROCS of the load generator (0: Go's default)")
@@ -188,12 +195,14 @@ type env struct {
 	dir       string
 	mock      *proc
 	chorus    *proc
+	proxy     *proc // bare reverse proxy, when -proxy
 	chorusEnv []string
 	chorusURL string
 	pprofURL  string // Chorus's /debug/pprof, when -cpuprofile is set
 	dropDB    func()
 	admin     admin
 	direct    *target
+	viaProxy  *target // nil without -proxy
 	through   *target
 	keyID     int64
 }
@@ -221,6 +230,9 @@ func run(ctx context.Context, o options) (err error) {
 		if e.chorus != nil {
 			_ = e.chorus.stop(60 * time.Second)
 		}
+		if e.proxy != nil {
+			_ = e.proxy.stop(5 * time.Second)
+		}
 		if e.mock != nil {
 			_ = e.mock.stop(5 * time.Second)
 		}
@@ -234,9 +246,13 @@ func run(ctx context.Context, o options) (err error) {
 	for r := 0; r < o.runs; r++ {
 		rr := runResult{Run: r + 1}
 		for _, sc := range o.scenarios {
-			order := []*target{e.direct, e.through}
+			order := []*target{e.direct}
+			if e.viaProxy != nil {
+				order = append(order, e.viaProxy)
+			}
+			order = append(order, e.through)
 			if r%2 == 1 {
-				order = []*target{e.through, e.direct} // alternate, so drift does not favour one side
+				slices.Reverse(order) // alternate, so drift does not favour one side
 			}
 			res := scenarioResult{Scenario: sc}
 			for _, t := range order {
@@ -245,9 +261,12 @@ func run(ctx context.Context, o options) (err error) {
 				}
 				st := e.measure(ctx, sc, t, r == 0)
 				printProgress(r+1, sc, st)
-				if t == e.direct {
+				switch t {
+				case e.direct:
 					res.Direct = st
-				} else {
+				case e.viaProxy:
+					res.Proxy = st
+				default:
 					res.Chorus = st
 				}
 			}
@@ -283,6 +302,20 @@ func (e *env) startAll(ctx context.Context) error {
 	}
 	if err := waitTCP(ctx, e.mock, mockAddr, 10*time.Second); err != nil {
 		return err
+	}
+	var proxyAddr string
+	if o.proxy {
+		if proxyAddr, err = freeAddr(); err != nil {
+			return err
+		}
+		e.proxy, err = start("proxy", e.dir, exe, []string{"proxy", "-listen", proxyAddr, "-upstream", "http://" + mockAddr},
+			procsEnv(o.chorusProcs))
+		if err != nil {
+			return err
+		}
+		if err := waitTCP(ctx, e.proxy, proxyAddr, 10*time.Second); err != nil {
+			return err
+		}
 	}
 
 	chorusAddr, err := freeAddr()
@@ -327,9 +360,15 @@ func (e *env) startAll(ctx context.Context) error {
 	e.direct = &target{name: "direct", url: mockBase + "/chat/completions", auth: "Bearer sk-mock-upstream-0123456789",
 		client: newClient(o.timeout)}
 	e.through = &target{name: "chorus", url: e.chorusURL + "/v1/chat/completions", auth: "Bearer " + secret,
-		client: newClient(o.timeout), pid: e.chorus.cmd.Process.Pid}
+		client: newClient(o.timeout)}
+	all := []*target{e.direct, e.through}
+	if e.proxy != nil {
+		e.viaProxy = &target{name: "proxy", url: "http://" + proxyAddr + "/v1/chat/completions",
+			auth: "Bearer sk-mock-upstream-0123456789", client: newClient(o.timeout)}
+		all = append(all, e.viaProxy)
+	}
 	// One request of each kind first, so a broken setup fails here clearly.
-	for _, t := range []*target{e.direct, e.through} {
+	for _, t := range all {
 		for _, stream := range []bool{false, true} {
 			s := call(ctx, t, requestBody(stream), stream, time.Now(), bufio.NewReader(nil))
 			count(t, s, stream)
@@ -362,6 +401,9 @@ func (e *env) measure(ctx context.Context, sc string, t *target, first bool) sta
 	stream := strings.HasSuffix(sc, "-stream")
 	body := requestBody(stream)
 	meter := cpuMeter{mockPID: e.mock.cmd.Process.Pid, chorusPID: e.chorus.cmd.Process.Pid}
+	if e.proxy != nil {
+		meter.proxyPID = e.proxy.cmd.Process.Pid
+	}
 	if e.o.waitQuiet > 0 {
 		waitQuiet(ctx, meter, e.o.waitQuiet)
 	}
@@ -396,7 +438,14 @@ func (e *env) measure(ctx context.Context, sc string, t *target, first bool) sta
 			fmt.Println("warning: CPU profile:", err)
 		}
 	}
-	return summarise(t.name, samples, w, spent)
+	var gateway time.Duration
+	switch t {
+	case e.through:
+		gateway = spent.chorus
+	case e.viaProxy:
+		gateway = spent.proxy
+	}
+	return summarise(t.name, samples, w, spent, gateway)
 }
 
 // fetchProfile saves a CPU profile of Chorus over the measured window.

@@ -140,26 +140,33 @@ func machineBusy() time.Duration {
 }
 
 // cpuSpent is the CPU time each process used during a window, and what the
-// rest of the machine used (other processes: a busy machine skews figures).
-type cpuSpent struct{ loadgen, mock, chorus, machine time.Duration }
+// whole machine used (other processes: a busy machine skews figures).
+type cpuSpent struct{ loadgen, mock, chorus, proxy, machine time.Duration }
 
-// other is the CPU time used by processes other than the three.
+// other is the CPU time used by processes other than ours.
 func (c cpuSpent) other() time.Duration {
-	return max(0, c.machine-c.loadgen-c.mock-c.chorus)
+	return max(0, c.machine-c.loadgen-c.mock-c.chorus-c.proxy)
 }
 
-// cpuMeter samples the three processes' CPU clocks.
-type cpuMeter struct{ mockPID, chorusPID int }
+// cpuMeter samples our processes' CPU clocks (a zero PID reads as zero).
+type cpuMeter struct{ mockPID, chorusPID, proxyPID int }
 
 func (m cpuMeter) read() cpuSpent {
 	c := cpuSpent{loadgen: selfCPU(), machine: machineBusy()}
-	c.mock, _ = cpuTime(m.mockPID)
-	c.chorus, _ = cpuTime(m.chorusPID)
+	for _, p := range []struct {
+		pid int
+		dst *time.Duration
+	}{{m.mockPID, &c.mock}, {m.chorusPID, &c.chorus}, {m.proxyPID, &c.proxy}} {
+		if p.pid != 0 {
+			*p.dst, _ = cpuTime(p.pid)
+		}
+	}
 	return c
 }
 
 func (c cpuSpent) since(before cpuSpent) cpuSpent {
-	return cpuSpent{c.loadgen - before.loadgen, c.mock - before.mock, c.chorus - before.chorus, c.machine - before.machine}
+	return cpuSpent{c.loadgen - before.loadgen, c.mock - before.mock, c.chorus - before.chorus,
+		c.proxy - before.proxy, c.machine - before.machine}
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.

@@ -15,10 +15,11 @@ type runResult struct {
 	Scenarios []scenarioResult
 }
 
-// scenarioResult is one scenario against both targets.
+// scenarioResult is one scenario against every target. Proxy is empty
+// without -proxy.
 type scenarioResult struct {
-	Scenario       string
-	Direct, Chorus stats
+	Scenario              string
+	Direct, Proxy, Chorus stats
 }
 
 func printSetup(o options, e *env) {
@@ -64,48 +65,66 @@ func printProgress(run int, sc string, st stats) {
 	if st.Lag.P99 > 0 {
 		fmt.Printf("  send lag p50 %s p99 %s", us(st.Lag.P50), us(st.Lag.P99))
 	}
-	fmt.Printf("  cores: loadgen %.2f mock %.2f chorus %.2f other %.2f\n", st.CPU.LoadgenCores, st.CPU.MockCores, st.CPU.ChorusCores, st.CPU.OtherCores)
+	fmt.Printf("  cores: loadgen %.2f mock %.2f %s %.2f other %.2f\n", st.CPU.LoadgenCores, st.CPU.MockCores, st.Target, st.CPU.GatewayCores, st.CPU.OtherCores)
 	for _, e := range st.ErrText {
 		fmt.Printf("      error: %s\n", e)
 	}
 }
 
+// added is what a gateway added to the direct figures, as medians of the
+// per-run differences.
+type added struct {
+	P50, P99, TTFT50, TTFT99 time.Duration
+	Ratio                    float64 // throughput, gateway / direct
+}
+
 // agg is one scenario's figures over every run: medians, with errors summed.
 type agg struct {
-	sc                     string
-	direct, chorus         stats
-	addP50, addP99, addMax time.Duration
-	addTTFT50, addTTFT99   time.Duration
-	ratio                  float64
-	runs                   int
+	sc                    string
+	direct, proxy, chorus stats
+	viaProxy, viaChorus   added
+	chorusOverProxy       float64 // throughput ratio
+	hasProxy              bool
 }
 
 func aggregate(runs []runResult) []agg {
 	var out []agg
 	for i, first := range runs[0].Scenarios {
-		a := agg{sc: first.Scenario, runs: len(runs)}
-		var ds, cs []stats
-		var p50, p99, pmax, t50, t99 []time.Duration
-		var ratio []float64
+		a := agg{sc: first.Scenario, hasProxy: first.Proxy.Target != ""}
+		var ds, ps, cs []stats
+		var cp []float64
 		for _, r := range runs {
 			s := r.Scenarios[i]
-			ds, cs = append(ds, s.Direct), append(cs, s.Chorus)
-			p50 = append(p50, s.Chorus.Lat.P50-s.Direct.Lat.P50)
-			p99 = append(p99, s.Chorus.Lat.P99-s.Direct.Lat.P99)
-			pmax = append(pmax, s.Chorus.Lat.Max-s.Direct.Lat.Max)
-			t50 = append(t50, s.Chorus.TTFT.P50-s.Direct.TTFT.P50)
-			t99 = append(t99, s.Chorus.TTFT.P99-s.Direct.TTFT.P99)
-			if s.Direct.Rate > 0 {
-				ratio = append(ratio, s.Chorus.Rate/s.Direct.Rate)
+			ds, ps, cs = append(ds, s.Direct), append(ps, s.Proxy), append(cs, s.Chorus)
+			if s.Proxy.Rate > 0 {
+				cp = append(cp, s.Chorus.Rate/s.Proxy.Rate)
 			}
 		}
-		a.direct, a.chorus = medianStats(ds), medianStats(cs)
-		a.addP50, a.addP99, a.addMax = median(p50), median(p99), median(pmax)
-		a.addTTFT50, a.addTTFT99 = median(t50), median(t99)
-		a.ratio = median(ratio)
+		a.direct, a.proxy, a.chorus = medianStats(ds), medianStats(ps), medianStats(cs)
+		a.viaChorus = addedBy(ds, cs)
+		if a.hasProxy {
+			a.viaProxy = addedBy(ds, ps)
+			a.chorusOverProxy = median(cp)
+		}
 		out = append(out, a)
 	}
 	return out
+}
+
+func addedBy(direct, via []stats) added {
+	var p50, p99, t50, t99 []time.Duration
+	var ratio []float64
+	for i := range direct {
+		d, v := direct[i], via[i]
+		p50 = append(p50, v.Lat.P50-d.Lat.P50)
+		p99 = append(p99, v.Lat.P99-d.Lat.P99)
+		t50 = append(t50, v.TTFT.P50-d.TTFT.P50)
+		t99 = append(t99, v.TTFT.P99-d.TTFT.P99)
+		if d.Rate > 0 {
+			ratio = append(ratio, v.Rate/d.Rate)
+		}
+	}
+	return added{P50: median(p50), P99: median(p99), TTFT50: median(t50), TTFT99: median(t99), Ratio: median(ratio)}
 }
 
 // medianStats takes the median of every figure over runs and sums the counts.
@@ -143,10 +162,10 @@ func medianStats(ss []stats) stats {
 	out.CPU = cpuUse{
 		LoadgenPerReq: pick(func(s stats) time.Duration { return s.CPU.LoadgenPerReq }),
 		MockPerReq:    pick(func(s stats) time.Duration { return s.CPU.MockPerReq }),
-		ChorusPerReq:  pick(func(s stats) time.Duration { return s.CPU.ChorusPerReq }),
+		GatewayPerReq: pick(func(s stats) time.Duration { return s.CPU.GatewayPerReq }),
 		LoadgenCores:  pickF(func(s stats) float64 { return s.CPU.LoadgenCores }),
 		MockCores:     pickF(func(s stats) float64 { return s.CPU.MockCores }),
-		ChorusCores:   pickF(func(s stats) float64 { return s.CPU.ChorusCores }),
+		GatewayCores:  pickF(func(s stats) float64 { return s.CPU.GatewayCores }),
 		OtherCores:    pickF(func(s stats) float64 { return s.CPU.OtherCores }),
 	}
 	return out
@@ -164,6 +183,25 @@ func scenarioLabel(o options, sc string) string {
 		return fmt.Sprintf("streaming, %d workers", o.concurrency)
 	}
 	return sc
+}
+
+// targetLabel names a target in the tables.
+func targetLabel(t string) string {
+	switch t {
+	case "proxy":
+		return "bare Go proxy"
+	case "chorus":
+		return "Chorus"
+	}
+	return t
+}
+
+// targets returns a's targets in table order.
+func (a agg) targets() []stats {
+	if a.hasProxy {
+		return []stats{a.direct, a.proxy, a.chorus}
+	}
+	return []stats{a.direct, a.chorus}
 }
 
 // report prints Markdown tables of the medians over runs.
@@ -186,65 +224,95 @@ func report(w io.Writer, o options, runs []runResult) {
 		fmt.Fprintln(w, "| scenario | target | achieved req/s | errors | p50 | p90 | p99 | p99.9 | max | TTFT p50 | TTFT p99 |")
 		fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 		for _, a := range open {
-			for i, s := range []stats{a.direct, a.chorus} {
+			for i, s := range a.targets() {
 				label := ""
 				if i == 0 {
 					label = scenarioLabel(o, a.sc)
 				}
-				fmt.Fprintf(w, "| %s | %s | %.0f | %d | %s | %s | %s | %s | %s | %s | %s |\n", label, s.Target, s.Rate, s.Errors,
+				fmt.Fprintf(w, "| %s | %s | %.0f | %d | %s | %s | %s | %s | %s | %s | %s |\n", label, targetLabel(s.Target), s.Rate, s.Errors,
 					us(s.Lat.P50), us(s.Lat.P90), us(s.Lat.P99), us(s.Lat.P999), us(s.Lat.Max), us(s.TTFT.P50), us(s.TTFT.P99))
 			}
-			ttft50, ttft99 := "", ""
-			if a.direct.TTFT.P50 > 0 {
-				ttft50, ttft99 = "**"+signedUS(a.addTTFT50)+"**", "**"+signedUS(a.addTTFT99)+"**"
+			row := func(name string, ad added, bold bool) {
+				b := ""
+				if bold {
+					b = "**"
+				}
+				t50, t99 := "", ""
+				if a.direct.TTFT.P50 > 0 {
+					t50, t99 = b+signedUS(ad.TTFT50)+b, b+signedUS(ad.TTFT99)+b
+				}
+				fmt.Fprintf(w, "| | %s%s%s | | | %s%s%s | | %s%s%s | | | %s | %s |\n", b, name, b, b, signedUS(ad.P50), b, b, signedUS(ad.P99), b, t50, t99)
 			}
-			fmt.Fprintf(w, "| | **added by Chorus** | | | **%s** | | **%s** | | | %s | %s |\n", signedUS(a.addP50), signedUS(a.addP99), ttft50, ttft99)
+			if a.hasProxy {
+				row("added by the bare proxy", a.viaProxy, false)
+			}
+			row("added by Chorus", a.viaChorus, true)
 		}
 	}
 	if len(closed) > 0 {
 		fmt.Fprintf(w, "\n### Maximum throughput, closed loop%s\n\n", of)
-		fmt.Fprintln(w, "| scenario | direct req/s | through Chorus req/s | Chorus / direct | direct p50 | Chorus p50 | Chorus p99 | errors |")
-		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|")
+		if len(closed) > 0 && closed[0].hasProxy {
+			fmt.Fprintln(w, "| scenario | direct req/s | bare proxy req/s | Chorus req/s | Chorus / direct | Chorus / bare proxy | Chorus p50 | Chorus p99 | errors |")
+			fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+		} else {
+			fmt.Fprintln(w, "| scenario | direct req/s | Chorus req/s | Chorus / direct | Chorus p50 | Chorus p99 | errors |")
+			fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+		}
 		for _, a := range closed {
-			fmt.Fprintf(w, "| %s | %.0f | %.0f | %.2f | %s | %s | %s | %d |\n", scenarioLabel(o, a.sc), a.direct.Rate, a.chorus.Rate,
-				a.ratio, us(a.direct.Lat.P50), us(a.chorus.Lat.P50), us(a.chorus.Lat.P99), a.direct.Errors+a.chorus.Errors)
+			errs := a.direct.Errors + a.proxy.Errors + a.chorus.Errors
+			if a.hasProxy {
+				fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %.2f | %.2f | %s | %s | %d |\n", scenarioLabel(o, a.sc), a.direct.Rate, a.proxy.Rate,
+					a.chorus.Rate, a.viaChorus.Ratio, a.chorusOverProxy, us(a.chorus.Lat.P50), us(a.chorus.Lat.P99), errs)
+			} else {
+				fmt.Fprintf(w, "| %s | %.0f | %.0f | %.2f | %s | %s | %d |\n", scenarioLabel(o, a.sc), a.direct.Rate, a.chorus.Rate,
+					a.viaChorus.Ratio, us(a.chorus.Lat.P50), us(a.chorus.Lat.P99), errs)
+			}
 		}
 	}
 	fmt.Fprintf(w, "\n### CPU%s\n\n", of)
-	fmt.Fprintln(w, "| scenario | target | loadgen cores | mock cores | Chorus cores | other processes' cores | Chorus CPU per request | loadgen CPU per request |")
+	fmt.Fprintln(w, "| scenario | target | loadgen cores | mock cores | gateway cores | other processes' cores | gateway CPU per request | loadgen CPU per request |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|")
 	for _, a := range aggs {
-		for i, s := range []stats{a.direct, a.chorus} {
+		for i, s := range a.targets() {
 			label := ""
 			if i == 0 {
 				label = scenarioLabel(o, a.sc)
 			}
-			chorusPer := "-"
-			if s.Target == "chorus" {
-				chorusPer = us(s.CPU.ChorusPerReq)
+			gw, gwPer := "-", "-"
+			if s.Target != "direct" {
+				gw, gwPer = fmt.Sprintf("%.2f", s.CPU.GatewayCores), us(s.CPU.GatewayPerReq)
 			}
-			fmt.Fprintf(w, "| %s | %s | %.2f | %.2f | %.2f | %.2f | %s | %s |\n", label, s.Target, s.CPU.LoadgenCores, s.CPU.MockCores,
-				s.CPU.ChorusCores, s.CPU.OtherCores, chorusPer, us(s.CPU.LoadgenPerReq))
+			fmt.Fprintf(w, "| %s | %s | %.2f | %.2f | %s | %.2f | %s | %s |\n", label, targetLabel(s.Target), s.CPU.LoadgenCores, s.CPU.MockCores,
+				gw, s.CPU.OtherCores, gwPer, us(s.CPU.LoadgenPerReq))
 		}
 	}
 	fmt.Fprintln(w)
-	for _, a := range open {
-		verdict := func(ok bool) string {
-			if ok {
-				return "met"
-			}
-			return "NOT met"
+	verdict := func(ok bool) string {
+		if ok {
+			return "met"
 		}
-		fmt.Fprintf(w, "%s: added p50 %s (aim < 100 µs: %s), added p99 %s (aim < 1 ms: %s)\n", scenarioLabel(o, a.sc),
-			signedUS(a.addP50), verdict(a.addP50 < 100*time.Microsecond), signedUS(a.addP99), verdict(a.addP99 < time.Millisecond))
+		return "NOT met"
+	}
+	for _, a := range open {
+		fmt.Fprintf(w, "%s: added by Chorus p50 %s (aim < 100 µs: %s), p99 %s (aim < 1 ms: %s)", scenarioLabel(o, a.sc),
+			signedUS(a.viaChorus.P50), verdict(a.viaChorus.P50 < 100*time.Microsecond), signedUS(a.viaChorus.P99), verdict(a.viaChorus.P99 < time.Millisecond))
+		if a.hasProxy {
+			fmt.Fprintf(w, "; a bare proxy adds p50 %s, p99 %s", signedUS(a.viaProxy.P50), signedUS(a.viaProxy.P99))
+		}
+		fmt.Fprintln(w)
 	}
 	for _, a := range aggs {
-		if busy := max(a.direct.CPU.OtherCores, a.chorus.CPU.OtherCores); busy > 0.15 {
-			fmt.Fprintf(w, "WARNING: %s: other processes used %.2f cores during the measurement; the figures are skewed (run on a quiet machine)\n", a.sc, busy)
+		busy := 0.0
+		for _, s := range a.targets() {
+			busy = max(busy, s.CPU.OtherCores)
 		}
-		if a.direct.Lag.P99 > 200*time.Microsecond || a.chorus.Lag.P99 > 200*time.Microsecond {
-			fmt.Fprintf(w, "note: %s: the load generator sent late (send lag p99 %s direct, %s through Chorus); the machine was short of CPU\n",
-				a.sc, us(a.direct.Lag.P99), us(a.chorus.Lag.P99))
+		if busy > 0.15 {
+			fmt.Fprintf(w, "WARNING: %s: other processes used up to %.2f cores during the measurements; the figures are skewed (run on a quiet machine)\n", a.sc, busy)
+		}
+		for _, s := range a.targets() {
+			if s.Lag.P99 > time.Millisecond {
+				fmt.Fprintf(w, "note: %s, %s: the load generator sent late (send lag p99 %s); the machine was short of CPU\n", a.sc, s.Target, us(s.Lag.P99))
+			}
 		}
 	}
 }

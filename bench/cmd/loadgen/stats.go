@@ -44,14 +44,15 @@ type stats struct {
 }
 
 // cpuUse is the CPU time each process spent during the window, per
-// successful request.
+// successful request and in cores. The gateway is the process the target
+// goes through: Chorus, the bare proxy, or none (direct).
 type cpuUse struct {
-	LoadgenPerReq, MockPerReq, ChorusPerReq time.Duration
-	LoadgenCores, MockCores, ChorusCores    float64
-	OtherCores                              float64 // everything else on the machine
+	LoadgenPerReq, MockPerReq, GatewayPerReq time.Duration
+	LoadgenCores, MockCores, GatewayCores    float64
+	OtherCores                               float64 // everything else on the machine
 }
 
-func summarise(name string, samples []sample, w window, cpu cpuSpent) stats {
+func summarise(name string, samples []sample, w window, cpu cpuSpent, gateway time.Duration) stats {
 	st := stats{Target: name}
 	var lat, ttft, lag []time.Duration
 	errs := map[string]int{}
@@ -87,8 +88,8 @@ func summarise(name string, samples []sample, w window, cpu cpuSpent) stats {
 		n := time.Duration(st.OK)
 		secs := w.seconds()
 		st.CPU = cpuUse{
-			LoadgenPerReq: cpu.loadgen / n, MockPerReq: cpu.mock / n, ChorusPerReq: cpu.chorus / n,
-			LoadgenCores: cpu.loadgen.Seconds() / secs, MockCores: cpu.mock.Seconds() / secs, ChorusCores: cpu.chorus.Seconds() / secs,
+			LoadgenPerReq: cpu.loadgen / n, MockPerReq: cpu.mock / n, GatewayPerReq: gateway / n,
+			LoadgenCores: cpu.loadgen.Seconds() / secs, MockCores: cpu.mock.Seconds() / secs, GatewayCores: gateway.Seconds() / secs,
 			OtherCores: cpu.other().Seconds() / secs,
 		}
 	}
