@@ -49,6 +49,7 @@ func (k *APIKey) Allows(model string) bool {
 type Usage struct {
 	ID           int64     `json:"id"`
 	RequestID    string    `json:"request_id"`
+	ResponseID   string    `json:"response_id,omitempty"` // the ID the client saw in the answer (chatcmpl-…, msg_…)
 	KeyID        int64     `json:"key_id"`
 	UserID       int64     `json:"user_id"`
 	Model        string    `json:"model"`      // public model name

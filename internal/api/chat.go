@@ -64,6 +64,7 @@ func (s *Server) chatCompletionsErr(w http.ResponseWriter, r *http.Request, x *e
 		return err
 	}
 	x.usage = resp.Usage
+	x.respID = resp.ID
 	var out []byte
 	if resp.RawFormat == provider.FormatOpenAI && resp.Raw != nil {
 		out = resp.Raw
@@ -85,6 +86,9 @@ type chunkWriter interface {
 	end(dst []byte, usage *provider.Usage) []byte
 	// error appends a mid-stream error frame.
 	error(dst []byte, e *chorus.Error) []byte
+	// responseID returns the answer's ID as the client sees it, given the
+	// first chunk's ID.
+	responseID(first string) string
 }
 
 // streamChat opens a stream on the first deployment that answers, then relays
@@ -133,6 +137,9 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 		textBytes int
 		c         = first
 	)
+	if first != nil {
+		x.respID = cw.responseID(first.ID)
+	}
 	for c != nil {
 		if c.Usage != nil {
 			u := *c.Usage
@@ -218,6 +225,8 @@ type openAIStreamWriter struct {
 	created      int64
 	sentUsage    bool
 }
+
+func (o *openAIStreamWriter) responseID(first string) string { return first }
 
 func (o *openAIStreamWriter) contentType() string { return "text/event-stream; charset=utf-8" }
 

@@ -31,6 +31,7 @@ type exchange struct {
 	target   *registry.Target
 	attempts int
 	stream   bool
+	respID   string // the answer's ID as the client saw it
 	start    time.Time
 	ttft     time.Duration
 	usage    provider.Usage
@@ -76,6 +77,7 @@ func (x *exchange) finish() {
 	}
 	rec := chorus.Usage{
 		RequestID:    RequestID(x.r.Context()),
+		ResponseID:   x.respID,
 		KeyID:        x.key.ID,
 		UserID:       x.key.UserID,
 		Model:        modelName,

@@ -61,6 +61,10 @@ func (s *Server) messagesErr(w http.ResponseWriter, r *http.Request, x *exchange
 		return err
 	}
 	x.usage = resp.Usage
+	if resp.ID == "" {
+		resp.ID = RequestID(r.Context())
+	}
+	x.respID = anthropic.MessageID(resp.ID)
 	var out []byte
 	if resp.RawFormat == provider.FormatAnthropic && resp.Raw != nil {
 		out = resp.Raw
@@ -80,6 +84,10 @@ type anthropicStreamWriter struct {
 	enc   *anthropic.StreamEncoder
 	raw   bool
 }
+
+// responseID is the message ID an Anthropic client sees for a stream whose
+// first chunk has the given ID.
+func (a *anthropicStreamWriter) responseID(id string) string { return anthropic.MessageID(id) }
 
 func (a *anthropicStreamWriter) contentType() string { return "text/event-stream; charset=utf-8" }
 

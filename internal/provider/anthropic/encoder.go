@@ -107,7 +107,7 @@ func AppendPing(dst []byte) []byte {
 
 func (e *StreamEncoder) start(dst []byte, c *provider.StreamChunk) []byte {
 	e.started = true
-	e.id = messageID(c.ID)
+	e.id = MessageID(c.ID)
 	if e.model == "" {
 		e.model = c.Model
 	}

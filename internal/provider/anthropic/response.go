@@ -75,7 +75,7 @@ func toolArguments(input json.RawMessage) string {
 // usage, so they are counted in input_tokens.
 func AppendResponse(dst []byte, r *provider.ChatResponse) []byte {
 	dst = append(dst, '{')
-	dst = appendStringField(dst, "id", messageID(r.ID))
+	dst = appendStringField(dst, "id", MessageID(r.ID))
 	dst = append(dst, `,"type":"message","role":"assistant","model":`...)
 	dst = appendString(dst, r.Model)
 	dst = append(dst, `,"content":[`...)
@@ -122,8 +122,8 @@ func appendUsage(dst []byte, u provider.Usage) []byte {
 	return append(dst, '}')
 }
 
-// messageID returns id with Anthropic's msg_ prefix.
-func messageID(id string) string {
+// MessageID returns id with Anthropic's msg_ prefix.
+func MessageID(id string) string {
 	if strings.HasPrefix(id, "msg_") {
 		return id
 	}
