@@ -62,6 +62,7 @@ type options struct {
 	waitQuiet   time.Duration
 	nice        int
 	proxy       bool
+	chorusEnv   []string
 	procs       int
 	chorusProcs int
 	mockProcs   int
@@ -103,7 +104,7 @@ func main() {
 		return
 	}
 	var o options
-	var scen string
+	var scen, chorusEnv string
 	flag.StringVar(&o.chorus, "chorus", "bin/chorus", "path of the chorus binary (make build)")
 	flag.IntVar(&o.rate, "rate", 2000, "open-loop requests per second")
 	flag.DurationVar(&o.duration, "duration", 20*time.Second, "measured time of each scenario and target")
@@ -115,6 +116,7 @@ func main() {
 	flag.DurationVar(&o.chunkDelay, "chunk-delay", 0, "mock delay before each streamed content chunk")
 	flag.Var(&o.postgres, "postgres", "run Chorus on PostgreSQL (in a fresh database); -postgres=URL names the server (default "+defaultPostgres+")")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Second, "per-request timeout")
+	flag.StringVar(&chorusEnv, "chorus-env", "", "extra environment for Chorus, comma-separated KEY=VALUE (e.g. GOGC=400,CHORUS_USAGE_BATCH_SIZE=1000)")
 	flag.BoolVar(&o.proxy, "proxy", true, "also measure a bare Go reverse proxy (net/http/httputil) in front of the mock, to tell the cost of any extra hop from Chorus's own")
 	flag.IntVar(&o.nice, "nice", 0, "run the load generator, mock and Chorus at this nice value (-20..19; below 0 needs root): on a shared machine, -20 keeps other work from skewing the figures")
 	flag.DurationVar(&o.waitQuiet, "wait-quiet", 0, "before each measurement, wait up to this long for other processes to leave the CPUs idle (a shared machine)")
@@ -135,6 +137,16 @@ func main() {
 			os.Exit(2)
 		}
 		o.scenarios = append(o.scenarios, s)
+	}
+	for _, kv := range strings.Split(chorusEnv, ",") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		if !strings.Contains(kv, "=") {
+			fmt.Fprintf(os.Stderr, "loadgen: -chorus-env: want KEY=VALUE, got %q\n", kv)
+			os.Exit(2)
+		}
+		o.chorusEnv = append(o.chorusEnv, kv)
 	}
 	if o.rate < 1 || o.duration <= 0 || o.concurrency < 1 || o.runs < 1 || len(o.scenarios) == 0 {
 		fmt.Fprintln(os.Stderr, "loadgen: -rate, -duration, -concurrency and -runs must be positive and -scenarios non-empty")
@@ -211,7 +223,7 @@ func run(ctx context.Context, o options) (err error) {
 	if _, err := os.Stat(o.chorus); err != nil {
 		return fmt.Errorf("chorus binary %s: %w (build it with `make build`, or pass -chorus)", o.chorus, err)
 	}
-	dir, err := os.MkdirTemp("", "chorus-bench-")
+	dir, err := os.MkdirTemp("", "gwbench-")
 	if err != nil {
 		return err
 	}
@@ -261,6 +273,9 @@ func run(ctx context.Context, o options) (err error) {
 				}
 				st := e.measure(ctx, sc, t, r == 0)
 				printProgress(r+1, sc, st)
+				if err := e.checkAlive(); err != nil {
+					return err
+				}
 				switch t {
 				case e.direct:
 					res.Direct = st
@@ -330,6 +345,7 @@ func (e *env) startAll(ctx context.Context) error {
 		"CHORUS_LOG_LEVEL=warn",
 		"CHORUS_CONFIG=",
 	)
+	e.chorusEnv = append(e.chorusEnv, o.chorusEnv...)
 	if o.postgres.url != "" {
 		dsn, drop, err := freshPostgres(ctx, o.postgres.url, o.keep)
 		if err != nil {
@@ -380,9 +396,34 @@ func (e *env) startAll(ctx context.Context) error {
 	return nil
 }
 
+// checkAlive fails when a child process has ended during the run.
+func (e *env) checkAlive() error {
+	for _, p := range []*proc{e.mock, e.proxy, e.chorus} {
+		if p == nil {
+			continue
+		}
+		if ended, err := p.exited(); ended {
+			return fmt.Errorf("%s ended during the run (%v); its log:\n%s", p.name, err, p.tail(4000))
+		}
+	}
+	return nil
+}
+
 func (e *env) startChorus(ctx context.Context) error {
+	// A copy with a name of its own, so nobody's `pkill chorus` on a shared
+	// machine stops the benchmark halfway.
+	bin := filepath.Join(e.dir, "gateway-under-test")
+	if _, err := os.Stat(bin); err != nil {
+		b, err := os.ReadFile(e.o.chorus)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(bin, b, 0o755); err != nil {
+			return err
+		}
+	}
 	var err error
-	e.chorus, err = start("chorus", e.dir, e.o.chorus, []string{"serve"}, e.chorusEnv)
+	e.chorus, err = start("chorus", e.dir, bin, []string{"serve"}, e.chorusEnv)
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,11 @@ func printSetup(o options, e *env) {
 	if o.postgres.url != "" {
 		db = "PostgreSQL (fresh database)"
 	}
-	fmt.Printf("chorus: %s, %s, log level warn, key checks + metrics + usage log on\n", o.chorus, db)
+	fmt.Printf("chorus: %s, %s, log level warn, key checks + metrics + usage log on", o.chorus, db)
+	if len(o.chorusEnv) > 0 {
+		fmt.Printf(", env %s", strings.Join(o.chorusEnv, " "))
+	}
+	fmt.Println()
 	fmt.Printf("GOMAXPROCS: loadgen %s, mock %s, chorus %s; nice %d\n", procs(o.procs), procs(o.mockProcs), procs(o.chorusProcs), o.nice)
 	fmt.Printf("scenarios: %s; open loop %d req/s, closed loop %d workers; %s measured after %s warm-up; %d run(s); stream %d chunks, delay %s\n\n",
 		strings.Join(o.scenarios, ", "), o.rate, o.concurrency, o.duration, o.warmup, o.runs, o.chunks, o.chunkDelay)
