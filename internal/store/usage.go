@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -11,18 +13,19 @@ import (
 
 // UsageFilter narrows ListUsage. Zero fields do not filter.
 type UsageFilter struct {
-	KeyID  *int64
-	UserID *int64
-	Since  time.Time // created at or after
-	Until  time.Time // created before
+	KeyID      *int64
+	UserID     *int64
+	ResponseID string    // the answer ID the client saw
+	Since      time.Time // created at or after
+	Until      time.Time // created before
 }
 
-const usageInsertColumns = `request_id, key_id, user_id, model, deployment, provider, endpoint, stream,
+const usageInsertColumns = `request_id, response_id, key_id, user_id, model, deployment, provider, endpoint, stream,
 	input_tokens, output_tokens, latency_ms, ttft_ms, status, error_code, cost, created_at`
 
-const usageColumnCount = 16
+const usageColumnCount = 17
 
-// usageChunk is how many records one INSERT carries: 8,000 parameters, well
+// usageChunk is how many records one INSERT carries: 8,500 parameters, well
 // within SQLite's 32,766 and PostgreSQL's 65,535. Chunks from 50 to 2,000
 // records measured within noise of each other on both databases: the
 // commit, not the statement, dominates.
@@ -51,7 +54,7 @@ func (db *DB) InsertUsage(ctx context.Context, recs []chorus.Usage) error {
 			if at.IsZero() {
 				at = now
 			}
-			args = append(args, u.RequestID, u.KeyID, u.UserID, u.Model, u.Deployment, u.Provider, u.Endpoint,
+			args = append(args, u.RequestID, u.ResponseID, u.KeyID, u.UserID, u.Model, u.Deployment, u.Provider, u.Endpoint,
 				u.Stream, u.InputTokens, u.OutputTokens, u.LatencyMS, u.TTFTMS, u.Status, u.ErrorCode, u.Cost, at)
 		}
 		if _, err := tx.exec(ctx, db.usageInsertSQL(len(chunk)), args...); err != nil {
@@ -100,6 +103,9 @@ func (db *DB) ListUsage(ctx context.Context, f UsageFilter, page chorus.Page) ([
 	if f.UserID != nil {
 		where, args = append(where, "user_id = ?"), append(args, *f.UserID)
 	}
+	if f.ResponseID != "" {
+		where, args = append(where, "response_id = ?"), append(args, f.ResponseID)
+	}
 	if !f.Since.IsZero() {
 		where, args = append(where, "created_at >= ?"), append(args, f.Since)
 	}
@@ -116,7 +122,7 @@ func (db *DB) ListUsage(ctx context.Context, f UsageFilter, page chorus.Page) ([
 	var out []*chorus.Usage
 	for rows.Next() {
 		var u chorus.Usage
-		if err := rows.Scan(&u.ID, &u.RequestID, &u.KeyID, &u.UserID, &u.Model, &u.Deployment, &u.Provider,
+		if err := rows.Scan(&u.ID, &u.RequestID, &u.ResponseID, &u.KeyID, &u.UserID, &u.Model, &u.Deployment, &u.Provider,
 			&u.Endpoint, &u.Stream, &u.InputTokens, &u.OutputTokens, &u.LatencyMS, &u.TTFTMS, &u.Status,
 			&u.ErrorCode, &u.Cost, scanTime(&u.CreatedAt)); err != nil {
 			return nil, fmt.Errorf("list usage: %w", err)
@@ -127,6 +133,32 @@ func (db *DB) ListUsage(ctx context.Context, f UsageFilter, page chorus.Page) ([
 		return nil, fmt.Errorf("list usage: %w", err)
 	}
 	return out, nil
+}
+
+// UsageByResponseID returns the newest usage record of the answer the client
+// saw as responseID, or ENOTFOUND. Records reach the database in batches, so
+// a record may be missing for a moment after its response was sent.
+func (db *DB) UsageByResponseID(ctx context.Context, responseID string) (*chorus.Usage, error) {
+	if responseID == "" {
+		return nil, notFound("No usage record for an empty response ID.")
+	}
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	var u chorus.Usage
+	err = tx.queryRow(ctx, `SELECT id, `+usageInsertColumns+` FROM usage_records WHERE response_id = ?
+		ORDER BY id DESC LIMIT 1`, responseID).Scan(&u.ID, &u.RequestID, &u.ResponseID, &u.KeyID, &u.UserID,
+		&u.Model, &u.Deployment, &u.Provider, &u.Endpoint, &u.Stream, &u.InputTokens, &u.OutputTokens,
+		&u.LatencyMS, &u.TTFTMS, &u.Status, &u.ErrorCode, &u.Cost, scanTime(&u.CreatedAt))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("No usage record for response %q.", responseID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("usage by response id: %w", err)
+	}
+	return &u, nil
 }
 
 // CountUsage returns the number of usage records.

@@ -17,7 +17,7 @@ var usageEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 // usageRecord returns a record whose fields all derive from i.
 func usageRecord(i int, keyID, userID int64, at time.Time) chorus.Usage {
 	return chorus.Usage{
-		RequestID: fmt.Sprintf("req-%06d", i), KeyID: keyID, UserID: userID,
+		RequestID: fmt.Sprintf("req-%06d", i), ResponseID: fmt.Sprintf("chatcmpl-%06d", i), KeyID: keyID, UserID: userID,
 		Model: "gpt-4o", Deployment: "openai-gpt-4o", Provider: chorus.ProviderOpenAI, Endpoint: "chat",
 		Stream: i%2 == 0, InputTokens: int64(100 + i), OutputTokens: int64(i), LatencyMS: float64(i) + 0.25,
 		TTFTMS: float64(i%100) / 4, Status: 200 + i%3, ErrorCode: map[bool]string{true: "upstream"}[i%7 == 0],
@@ -164,6 +164,7 @@ func TestInsertUsage(t *testing.T) {
 				var out []string
 				for _, r := range recs {
 					if (f.KeyID == nil || r.KeyID == *f.KeyID) && (f.UserID == nil || r.UserID == *f.UserID) &&
+						(f.ResponseID == "" || r.ResponseID == f.ResponseID) &&
 						(f.Since.IsZero() || !r.CreatedAt.Before(f.Since)) && (f.Until.IsZero() || r.CreatedAt.Before(f.Until)) {
 						out = append(out, r.RequestID)
 					}
@@ -185,6 +186,8 @@ func TestInsertUsage(t *testing.T) {
 				{"WindowSubMinute", store.UsageFilter{Since: usageEpoch.Add(10*time.Minute + time.Microsecond), Until: usageEpoch.Add(11*time.Minute + time.Microsecond)}, 1},
 				{"OtherZone", store.UsageFilter{Since: usageEpoch.Add(30 * time.Minute).In(time.FixedZone("X", -5*3600))}, 30},
 				{"UserAndWindow", store.UsageFilter{UserID: ptr[int64](2), Since: usageEpoch.Add(10 * time.Minute), Until: usageEpoch.Add(20 * time.Minute)}, 5},
+				{"ResponseID", store.UsageFilter{ResponseID: "chatcmpl-000007"}, 1},
+				{"ResponseIDAndOtherUser", store.UsageFilter{ResponseID: "chatcmpl-000007", UserID: ptr[int64](1)}, 0},
 				{"NoMatch", store.UsageFilter{KeyID: ptr[int64](9)}, 0},
 			}
 			for _, tt := range tests {
