@@ -13,8 +13,8 @@ import (
 const modelColumns = `id, name, kind, description, context_window, max_output, owned_by, enabled, created_at, updated_at`
 
 // CreateModel stores a new model and sets its ID, CreatedAt and UpdatedAt.
-// The name must be unique (ECONFLICT). Deployments are not stored with it:
-// create them with CreateDeployment.
+// The name must be free among models and routes alike (ECONFLICT).
+// Deployments are not stored with it: create them with CreateDeployment.
 func (db *DB) CreateModel(ctx context.Context, m *chorus.Model) error {
 	if err := validateModel(m); err != nil {
 		return err
@@ -24,6 +24,9 @@ func (db *DB) CreateModel(ctx context.Context, m *chorus.Model) error {
 		return err
 	}
 	defer tx.Rollback()
+	if err := claimName(ctx, tx, "routes", m.Name); err != nil {
+		return err
+	}
 	m.CreatedAt = db.timeNow()
 	m.UpdatedAt = m.CreatedAt
 	err = tx.queryRow(ctx, `INSERT INTO models
@@ -37,15 +40,12 @@ func (db *DB) CreateModel(ctx context.Context, m *chorus.Model) error {
 	if err != nil {
 		return fmt.Errorf("create model: %w", err)
 	}
-	if err := bumpRegistry(ctx, tx); err != nil {
-		return err
-	}
 	return commit(tx)
 }
 
 // UpdateModel replaces every mutable field of the model with ID m.ID and
 // sets UpdatedAt (and CreatedAt, as stored). ENOTFOUND if there is no such
-// model; ECONFLICT if the new name is taken.
+// model; ECONFLICT if the new name is taken by another model or a route.
 func (db *DB) UpdateModel(ctx context.Context, m *chorus.Model) error {
 	if err := validateModel(m); err != nil {
 		return err
@@ -55,6 +55,9 @@ func (db *DB) UpdateModel(ctx context.Context, m *chorus.Model) error {
 		return err
 	}
 	defer tx.Rollback()
+	if err := claimName(ctx, tx, "routes", m.Name); err != nil {
+		return err
+	}
 	m.UpdatedAt = db.timeNow()
 	err = tx.queryRow(ctx, `UPDATE models SET name = ?, kind = ?, description = ?, context_window = ?,
 		max_output = ?, owned_by = ?, enabled = ?, updated_at = ? WHERE id = ? RETURNING created_at`,
@@ -67,9 +70,6 @@ func (db *DB) UpdateModel(ctx context.Context, m *chorus.Model) error {
 		return conflict(err, "a model named %q exists already", m.Name)
 	case err != nil:
 		return fmt.Errorf("update model: %w", err)
-	}
-	if err := bumpRegistry(ctx, tx); err != nil {
-		return err
 	}
 	return commit(tx)
 }

@@ -15,6 +15,7 @@ type Registry struct {
 	Models  []*chorus.Model  // every model, enabled or not, in ID order, with Deployments filled
 	Secrets map[int64]string // credential ID → decrypted secret
 	Keys    []*chorus.APIKey // active keys (see ActiveKeys), with Role filled
+	Routes  []*chorus.Route  // every route, enabled or not, in ID order
 }
 
 // LoadRegistry reads the registry in one consistent transaction. It fails
@@ -52,6 +53,9 @@ func (db *DB) LoadRegistry(ctx context.Context) (*Registry, error) {
 	}
 	if r.Keys, err = activeKeys(ctx, tx, db.timeNow()); err != nil {
 		return nil, fmt.Errorf("load registry: %w", err)
+	}
+	if r.Routes, err = queryRoutes(ctx, tx, `ORDER BY id`); err != nil {
+		return nil, fmt.Errorf("load registry: routes: %w", err)
 	}
 	return r, nil
 }

@@ -4,10 +4,10 @@
 // domain types of package chorus and reports errors a caller can act on as
 // *chorus.Error (ENOTFOUND, ECONFLICT, EINVALID).
 //
-// Every method owns its transaction. Every write to models, deployments,
-// credentials, API keys or users also bumps the registry version in the same
-// transaction, so that instances can poll RegistryVersion to know when to
-// rebuild their in-memory snapshot.
+// Every method owns its transaction. Every write to models, routes,
+// deployments, credentials, API keys or users also bumps the registry
+// version in the same transaction, so that instances can poll
+// RegistryVersion to know when to rebuild their in-memory snapshot.
 package store
 
 import (

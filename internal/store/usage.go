@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -21,11 +22,11 @@ type UsageFilter struct {
 }
 
 const usageInsertColumns = `request_id, response_id, key_id, user_id, model, deployment, provider, endpoint, stream,
-	input_tokens, output_tokens, latency_ms, ttft_ms, status, error_code, cost, created_at`
+	input_tokens, output_tokens, latency_ms, ttft_ms, status, error_code, cost, route, attempts, created_at`
 
-const usageColumnCount = 17
+const usageColumnCount = 19
 
-// usageChunk is how many records one INSERT carries: 8,500 parameters, well
+// usageChunk is how many records one INSERT carries: 9,500 parameters, well
 // within SQLite's 32,766 and PostgreSQL's 65,535. Chunks from 50 to 2,000
 // records measured within noise of each other on both databases: the
 // commit, not the statement, dominates.
@@ -54,8 +55,13 @@ func (db *DB) InsertUsage(ctx context.Context, recs []chorus.Usage) error {
 			if at.IsZero() {
 				at = now
 			}
+			attempts, err := attemptsJSON(u.Attempts)
+			if err != nil {
+				return fmt.Errorf("insert usage: %w", err)
+			}
 			args = append(args, u.RequestID, u.ResponseID, u.KeyID, u.UserID, u.Model, u.Deployment, u.Provider, u.Endpoint,
-				u.Stream, u.InputTokens, u.OutputTokens, u.LatencyMS, u.TTFTMS, u.Status, u.ErrorCode, u.Cost, at)
+				u.Stream, u.InputTokens, u.OutputTokens, u.LatencyMS, u.TTFTMS, u.Status, u.ErrorCode, u.Cost,
+				u.Route, attempts, at)
 		}
 		if _, err := tx.exec(ctx, db.usageInsertSQL(len(chunk)), args...); err != nil {
 			return fmt.Errorf("insert usage: %w", err)
@@ -121,13 +127,11 @@ func (db *DB) ListUsage(ctx context.Context, f UsageFilter, page chorus.Page) ([
 	defer rows.Close()
 	var out []*chorus.Usage
 	for rows.Next() {
-		var u chorus.Usage
-		if err := rows.Scan(&u.ID, &u.RequestID, &u.ResponseID, &u.KeyID, &u.UserID, &u.Model, &u.Deployment, &u.Provider,
-			&u.Endpoint, &u.Stream, &u.InputTokens, &u.OutputTokens, &u.LatencyMS, &u.TTFTMS, &u.Status,
-			&u.ErrorCode, &u.Cost, scanTime(&u.CreatedAt)); err != nil {
+		u, err := scanUsage(rows)
+		if err != nil {
 			return nil, fmt.Errorf("list usage: %w", err)
 		}
-		out = append(out, &u)
+		out = append(out, u)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list usage: %w", err)
@@ -147,18 +151,42 @@ func (db *DB) UsageByResponseID(ctx context.Context, responseID string) (*chorus
 		return nil, err
 	}
 	defer tx.Rollback()
-	var u chorus.Usage
-	err = tx.queryRow(ctx, `SELECT id, `+usageInsertColumns+` FROM usage_records WHERE response_id = ?
-		ORDER BY id DESC LIMIT 1`, responseID).Scan(&u.ID, &u.RequestID, &u.ResponseID, &u.KeyID, &u.UserID,
-		&u.Model, &u.Deployment, &u.Provider, &u.Endpoint, &u.Stream, &u.InputTokens, &u.OutputTokens,
-		&u.LatencyMS, &u.TTFTMS, &u.Status, &u.ErrorCode, &u.Cost, scanTime(&u.CreatedAt))
+	u, err := scanUsage(tx.queryRow(ctx, `SELECT id, `+usageInsertColumns+` FROM usage_records
+		WHERE response_id = ? ORDER BY id DESC LIMIT 1`, responseID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("No usage record for response %q.", responseID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("usage by response id: %w", err)
 	}
+	return u, nil
+}
+
+// scanUsage scans the columns "id, " + usageInsertColumns.
+func scanUsage(s scanner) (*chorus.Usage, error) {
+	var u chorus.Usage
+	if err := s.Scan(&u.ID, &u.RequestID, &u.ResponseID, &u.KeyID, &u.UserID, &u.Model, &u.Deployment, &u.Provider,
+		&u.Endpoint, &u.Stream, &u.InputTokens, &u.OutputTokens, &u.LatencyMS, &u.TTFTMS, &u.Status,
+		&u.ErrorCode, &u.Cost, &u.Route, jsonCol{&u.Attempts}, scanTime(&u.CreatedAt)); err != nil {
+		return nil, err
+	}
+	if len(u.Attempts) == 0 {
+		u.Attempts = nil // stored as "[]": none reads back as nil
+	}
 	return &u, nil
+}
+
+// attemptsJSON encodes a record's attempts for their JSON column. Most
+// records of plain models have none: they skip the encoder.
+func attemptsJSON(a []chorus.UsageAttempt) (string, error) {
+	if len(a) == 0 {
+		return "[]", nil
+	}
+	b, err := json.Marshal(a)
+	if err != nil {
+		return "", fmt.Errorf("encode attempts: %w", err)
+	}
+	return string(b), nil
 }
 
 // CountUsage returns the number of usage records.
