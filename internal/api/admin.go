@@ -14,6 +14,7 @@ import (
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/auth"
+	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/store"
 )
@@ -78,6 +79,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	admin("DELETE /api/admin/keys/{id}", s.revokeKey)
 	admin("GET /api/admin/usage", s.adminListUsage)
 	admin("GET /api/admin/registry", s.adminRegistry)
+	admin("GET /api/admin/health", s.adminHealth)
 
 	// Any key may manage its owner's keys.
 	mux.HandleFunc("GET /api/keys", s.authed("", s.listOwnKeys))
@@ -760,6 +762,17 @@ func (s *Server) adminRegistry(w http.ResponseWriter, r *http.Request, _ *chorus
 		}
 		out.Models = append(out.Models, m)
 	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// adminHealth shows every deployment's circuit breaker, calls in flight and
+// observed latency.
+func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	out := struct {
+		Object string               `json:"object"`
+		Data   []orchestrate.Status `json:"data"`
+	}{Object: "list", Data: s.Orchestrator.Health.Snapshot()}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

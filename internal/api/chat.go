@@ -10,7 +10,6 @@ import (
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/provider/openai"
-	"github.com/chorusgw/chorus/internal/registry"
 )
 
 // chatCompletions serves POST /v1/chat/completions.
@@ -54,16 +53,12 @@ func (s *Server) chatCompletionsErr(w http.ResponseWriter, r *http.Request, x *e
 	if req.Stream {
 		return s.streamChat(ctx, w, x, req, &openAIStreamWriter{includeUsage: req.IncludeUsage})
 	}
-	var resp *provider.ChatResponse
-	err = x.try(ctx, func(t *registry.Target) error {
-		req.Model = t.Deployment.UpstreamModel
-		resp, err = t.Provider.Chat(ctx, req)
-		return err
-	})
+	res, err := s.Orchestrator.Chat(ctx, x.route, req)
+	x.took(res.Attempts, res.Winner, res.Tier)
 	if err != nil {
-		return err
+		return upstreamError(err)
 	}
-	x.usage = resp.Usage
+	resp := res.Response
 	x.respID = resp.ID
 	var out []byte
 	if resp.RawFormat == provider.FormatOpenAI && resp.Raw != nil {
@@ -97,25 +92,12 @@ type chunkWriter interface {
 // still gets a proper HTTP error; after the first byte the stream is never
 // switched to another upstream: an upstream error ends it with an error frame.
 func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *exchange, req *provider.ChatRequest, cw chunkWriter) error {
-	var st provider.Stream
-	var first *provider.StreamChunk
-	err := x.try(ctx, func(t *registry.Target) error {
-		req.Model = t.Deployment.UpstreamModel
-		var err error
-		if st, err = t.Provider.ChatStream(ctx, req); err != nil {
-			return err
-		}
-		if first, err = st.Next(); err != nil && err != io.EOF {
-			st.Close()
-			return err
-		}
-		return nil
-	})
+	sr, err := s.Orchestrator.ChatStream(ctx, x.route, req)
+	x.took(sr.Attempts, sr.Winner, sr.Tier)
 	if err != nil {
-		return err
+		return upstreamError(err)
 	}
-	defer st.Close()
-
+	st, first := sr.Stream, sr.First
 	x.setHeaders(w)
 	h := w.Header()
 	h.Set("Content-Type", cw.contentType())
@@ -170,7 +152,7 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 			c = nil
 		}
 	}
-	x.usage = meteredUsage(req, usage, textBytes)
+	sr.Finish(meteredUsage(req, usage, textBytes), err)
 	switch {
 	case x.r.Context().Err() != nil:
 		x.status = statusClientClosed

@@ -6,7 +6,6 @@ import (
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/provider/openai"
-	"github.com/chorusgw/chorus/internal/registry"
 )
 
 // embeddings serves POST /v1/embeddings.
@@ -46,20 +45,12 @@ func (s *Server) embeddingsErr(w http.ResponseWriter, r *http.Request, x *exchan
 	}
 	ctx, cancel := x.upstreamContext()
 	defer cancel()
-	var resp *provider.EmbeddingResponse
-	err = x.try(ctx, func(t *registry.Target) error {
-		e, ok := t.Provider.(provider.Embedder)
-		if !ok {
-			return &chorus.Error{Code: chorus.ENOTSUPPORTED, Message: "The deployment " + t.Deployment.Name + " cannot create embeddings."}
-		}
-		req.Model = t.Deployment.UpstreamModel
-		resp, err = e.Embed(ctx, req)
-		return err
-	})
+	res, err := s.Orchestrator.Embed(ctx, x.route, req)
+	x.took(res.Attempts, res.Winner, -1)
 	if err != nil {
-		return err
+		return upstreamError(err)
 	}
-	x.usage = resp.Usage
+	resp := res.Response
 	var out []byte
 	if resp.RawFormat == provider.FormatOpenAI && resp.Raw != nil {
 		out = resp.Raw

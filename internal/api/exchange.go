@@ -28,20 +28,20 @@ type exchange struct {
 	endpoint string
 	key      *chorus.APIKey
 	route    *registry.Route
-	target   *registry.Target
-	attempts int
+	target   *registry.Target       // the deployment that answered
+	attempts []*orchestrate.Attempt // every upstream call, in order
+	tier     int                    // the answering cascade tier, -1 otherwise
 	stream   bool
 	respID   string // the answer's ID as the client saw it
 	start    time.Time
 	ttft     time.Duration
-	usage    provider.Usage
 	status   int
 	code     string
 }
 
 func (s *Server) newExchange(r *http.Request, endpoint string) *exchange {
 	s.inflight.Add(1)
-	return &exchange{s: s, r: r, endpoint: endpoint, start: s.Now(), status: http.StatusOK}
+	return &exchange{s: s, r: r, endpoint: endpoint, start: s.Now(), status: http.StatusOK, tier: -1}
 }
 
 // fail records the error's status and code (once the error is known).
@@ -57,19 +57,23 @@ func (x *exchange) finish() {
 		x.s.Metrics.Observe(&telemetry.Request{Endpoint: x.endpoint, Status: x.status, ErrorCode: x.code, Duration: x.s.Now().Sub(x.start)})
 		return
 	}
-	modelName, deployment, prov := "", "", ""
-	var inPrice, outPrice int64
+	modelName, routeName, deployment, prov := "", "", "", ""
 	if x.route != nil {
 		modelName = x.route.Model.Name
+		if x.route.Routed {
+			routeName = modelName
+		}
 	}
 	if x.target != nil {
-		d := x.target.Deployment
-		deployment, prov, inPrice, outPrice = d.Name, d.Provider, d.InputPrice, d.OutputPrice
+		deployment, prov = x.target.Deployment.Name, x.target.Deployment.Provider
+		if routeName != "" {
+			modelName = x.target.Model.Name
+		}
 	}
+	attempts, in, out, cost := usageAttempts(x.attempts)
 	dur := x.s.Now().Sub(x.start)
-	in, out := int64(x.usage.InputTokens), int64(x.usage.OutputTokens)
 	x.s.Metrics.Observe(&telemetry.Request{
-		Endpoint: x.endpoint, Model: modelName, Provider: prov, Status: x.status, ErrorCode: x.code,
+		Endpoint: x.endpoint, Model: x.publicName(), Provider: prov, Status: x.status, ErrorCode: x.code,
 		Duration: dur, TTFT: x.ttft, InputTokens: in, OutputTokens: out,
 	})
 	if x.route == nil {
@@ -81,6 +85,7 @@ func (x *exchange) finish() {
 		KeyID:        x.key.ID,
 		UserID:       x.key.UserID,
 		Model:        modelName,
+		Route:        routeName,
 		Deployment:   deployment,
 		Provider:     prov,
 		Endpoint:     x.endpoint,
@@ -91,7 +96,8 @@ func (x *exchange) finish() {
 		TTFTMS:       float64(x.ttft.Microseconds()) / 1000,
 		Status:       x.status,
 		ErrorCode:    x.code,
-		Cost:         chorus.RequestCost(in, out, inPrice, outPrice),
+		Cost:         cost,
+		Attempts:     attempts,
 		CreatedAt:    x.start.UTC(),
 	}
 	if err := x.s.Usage.Record(rec); err != nil {
@@ -150,8 +156,14 @@ func (x *exchange) setHeaders(w http.ResponseWriter) {
 		h.Set("X-Chorus-Deployment", x.target.Deployment.Name)
 		h.Set("X-Chorus-Provider", x.target.Deployment.Provider)
 	}
-	if x.attempts > 0 {
-		h.Set("X-Chorus-Attempts", strconv.Itoa(x.attempts))
+	if len(x.attempts) > 0 {
+		h.Set("X-Chorus-Attempts", strconv.Itoa(len(x.attempts)))
+	}
+	if x.route != nil && x.route.Routed {
+		h.Set("X-Chorus-Strategy", x.route.Strategy)
+	}
+	if x.tier >= 0 {
+		h.Set("X-Chorus-Cascade-Tier", strconv.Itoa(x.tier+1))
 	}
 }
 
@@ -160,40 +172,58 @@ func (x *exchange) upstreamContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(x.r.Context(), x.s.Upstream)
 }
 
-// try calls fn on the route's deployments in orchestrate's order until one
-// succeeds or an error says trying elsewhere is pointless. It returns the
-// last error, mapped for the client.
-func (x *exchange) try(ctx context.Context, fn func(t *registry.Target) error) error {
-	var last error
-	for _, t := range orchestrate.Order(x.route.Targets) {
-		x.attempts++
-		x.target = t
-		err := fn(t)
-		outcome := "ok"
-		if err != nil {
-			outcome = "error"
-			if ctx.Err() != nil {
-				outcome = "canceled"
-			}
-		}
-		x.s.Metrics.Attempt(t.Deployment.Name, t.Deployment.Provider, outcome)
-		if err == nil {
-			return nil
-		}
-		last = err
-		if x.r.Context().Err() != nil || ctx.Err() != nil || !retryable(err) {
-			break
-		}
+// took records what the orchestrator did: every attempt and the winner.
+func (x *exchange) took(attempts []*orchestrate.Attempt, winner *orchestrate.Attempt, tier int) {
+	x.attempts = attempts
+	x.tier = tier
+	if winner != nil {
+		x.target = winner.Target
+	} else if n := len(attempts); n > 0 {
+		x.target = attempts[n-1].Target
 	}
-	if x.r.Context().Err() != nil {
-		return &chorus.Error{Code: chorus.EUNAVAILABLE, Message: "client closed request", Err: x.r.Context().Err()}
-	}
-	return upstreamError(last)
 }
 
-func retryable(err error) bool {
-	var pe *provider.Error
-	return errors.As(err, &pe) && pe.Retryable()
+// publicName is the model or route name the client asked for.
+func (x *exchange) publicName() string {
+	if x.route == nil {
+		return ""
+	}
+	return x.route.Model.Name
+}
+
+// usageAttempts turns the orchestrator's attempts into usage lines, each
+// priced at its own deployment, and sums them.
+func usageAttempts(attempts []*orchestrate.Attempt) (out []chorus.UsageAttempt, in, outTok, cost int64) {
+	if len(attempts) == 0 {
+		return nil, 0, 0, 0
+	}
+	out = make([]chorus.UsageAttempt, len(attempts))
+	for i, a := range attempts {
+		d := a.Target.Deployment
+		ua := chorus.UsageAttempt{
+			Deployment:   d.Name,
+			Provider:     d.Provider,
+			Model:        a.Target.Model.Name,
+			Outcome:      a.Outcome,
+			InputTokens:  int64(a.Usage.InputTokens),
+			OutputTokens: int64(a.Usage.OutputTokens),
+			LatencyMS:    float64(a.Latency.Microseconds()) / 1000,
+			Score:        a.Score,
+		}
+		ua.Cost = chorus.RequestCost(ua.InputTokens, ua.OutputTokens, d.InputPrice, d.OutputPrice)
+		switch {
+		case a.Outcome == orchestrate.OutcomeCanceled:
+			ua.Status, ua.Error = statusClientClosed, "canceled"
+		case a.Err != nil:
+			ce := upstreamError(a.Err)
+			ua.Status, ua.Error = StatusOf(ce), ce.Message
+		}
+		out[i] = ua
+		in += ua.InputTokens
+		outTok += ua.OutputTokens
+		cost += ua.Cost
+	}
+	return out, in, outTok, cost
 }
 
 // bodyPool recycles request body buffers.

@@ -6,7 +6,6 @@ import (
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/provider/anthropic"
-	"github.com/chorusgw/chorus/internal/registry"
 )
 
 // messages serves POST /v1/messages in Anthropic's Messages format, so
@@ -51,16 +50,12 @@ func (s *Server) messagesErr(w http.ResponseWriter, r *http.Request, x *exchange
 	if req.Stream {
 		return s.streamChat(ctx, w, x, req, &anthropicStreamWriter{model: x.route.Model.Name})
 	}
-	var resp *provider.ChatResponse
-	err = x.try(ctx, func(t *registry.Target) error {
-		req.Model = t.Deployment.UpstreamModel
-		resp, err = t.Provider.Chat(ctx, req)
-		return err
-	})
+	res, err := s.Orchestrator.Chat(ctx, x.route, req)
+	x.took(res.Attempts, res.Winner, res.Tier)
 	if err != nil {
-		return err
+		return upstreamError(err)
 	}
-	x.usage = resp.Usage
+	resp := res.Response
 	if resp.ID == "" {
 		resp.ID = RequestID(r.Context())
 	}

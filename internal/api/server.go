@@ -16,6 +16,7 @@ import (
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/config"
+	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/registry"
 	"github.com/chorusgw/chorus/internal/telemetry"
 )
@@ -36,13 +37,15 @@ type UsageRecorder interface {
 type Server struct {
 	Registry *registry.Registry
 	Factory  registry.Factory // validates deployment settings on write
-	Store    Store
-	Usage    UsageRecorder
-	Metrics  *telemetry.Metrics
-	Logger   *slog.Logger
-	Limits   config.Limits
-	Upstream time.Duration // end-to-end deadline of one upstream call
-	Now      func() time.Time
+	// Orchestrator turns a request into upstream calls by its route's strategy.
+	Orchestrator *orchestrate.Orchestrator
+	Store        Store
+	Usage        UsageRecorder
+	Metrics      *telemetry.Metrics
+	Logger       *slog.Logger
+	Limits       config.Limits
+	Upstream     time.Duration // end-to-end deadline of one upstream call
+	Now          func() time.Time
 
 	draining chan struct{}
 	once     sync.Once

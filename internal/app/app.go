@@ -16,6 +16,7 @@ import (
 
 	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/config"
+	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider/adapters"
 	"github.com/chorusgw/chorus/internal/registry"
 	"github.com/chorusgw/chorus/internal/secret"
@@ -30,9 +31,11 @@ type App struct {
 	DB       *store.DB
 	Registry *registry.Registry
 	Server   *api.Server
-	Metrics  *telemetry.Metrics
-	Usage    *usage.Writer
-	Log      *slog.Logger
+	// Orchestrator runs the routing strategies and keeps deployment health.
+	Orchestrator *orchestrate.Orchestrator
+	Metrics      *telemetry.Metrics
+	Usage        *usage.Writer
+	Log          *slog.Logger
 
 	http     *http.Server
 	stopPoll context.CancelFunc
@@ -159,6 +162,7 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 	a.Registry = registry.New(registrySource{a.DB}, adapters.New, registry.Options{
 		MasterKey:  cfg.MasterKey,
 		HTTPClient: adapters.HTTPClient(cfg.Timeouts.Connect),
+		ClientFor:  adapters.HTTPClient,
 		Logger:     log,
 	})
 	if err := a.Registry.Refresh(ctx, true); err != nil {
@@ -168,8 +172,28 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		QueueSize: cfg.Usage.QueueSize, BatchSize: cfg.Usage.BatchSize, FlushInterval: cfg.Usage.FlushInterval,
 		SpillDir: cfg.DataDir, Metrics: a.Metrics, Logger: log,
 	})
+	health := orchestrate.NewHealth(orchestrate.BreakerConfig{
+		ConsecutiveFailures: cfg.Health.ConsecutiveFailures, FailureRate: cfg.Health.FailureRate,
+		MinCalls: cfg.Health.MinCalls, Window: cfg.Health.Window, Cooldown: cfg.Health.Cooldown,
+	}, nil)
+	metrics := a.Metrics
+	a.Orchestrator = &orchestrate.Orchestrator{
+		Health: health,
+		Observe: func(at *orchestrate.Attempt) {
+			metrics.Attempt(at.Target.Deployment.Name, at.Target.Deployment.Provider, at.Outcome)
+		},
+	}
+	a.Metrics.RegisterHealth(func() []telemetry.HealthSample {
+		st := health.Snapshot()
+		out := make([]telemetry.HealthSample, len(st))
+		for i, s := range st {
+			out[i] = telemetry.HealthSample{Deployment: s.Deployment, State: s.State, InFlight: s.InFlight, LatencyEWMA: s.LatencyEWMAMS / 1000}
+		}
+		return out
+	})
 	a.Server = &api.Server{
-		Registry: a.Registry, Factory: adapters.New, Store: a.DB, Usage: a.Usage, Metrics: a.Metrics, Logger: log,
+		Orchestrator: a.Orchestrator,
+		Registry:     a.Registry, Factory: adapters.New, Store: a.DB, Usage: a.Usage, Metrics: a.Metrics, Logger: log,
 		Limits: cfg.Limits, Upstream: cfg.Timeouts.Upstream,
 	}
 	a.http = &http.Server{

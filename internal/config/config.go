@@ -38,6 +38,16 @@ type Config struct {
 	Timeouts Timeouts `yaml:"timeouts"`
 	Usage    Usage    `yaml:"usage"`
 	Registry Registry `yaml:"registry"`
+	Health   Health   `yaml:"health"`
+}
+
+// Health configures every deployment's circuit breaker.
+type Health struct {
+	ConsecutiveFailures int           `yaml:"consecutive_failures"` // open after this many failures in a row
+	FailureRate         float64       `yaml:"failure_rate"`         // or this fraction failed in the window...
+	MinCalls            int           `yaml:"min_calls"`            // ...over at least this many calls
+	Window              time.Duration `yaml:"window"`
+	Cooldown            time.Duration `yaml:"cooldown"` // an open circuit refuses calls this long, then probes
 }
 
 // Log configures logging.
@@ -103,6 +113,7 @@ func Default() Config {
 		},
 		Usage:    Usage{QueueSize: 65536, BatchSize: 512, FlushInterval: 200 * time.Millisecond},
 		Registry: Registry{PollInterval: time.Second},
+		Health:   Health{ConsecutiveFailures: 5, FailureRate: 0.5, MinCalls: 10, Window: 30 * time.Second, Cooldown: 10 * time.Second},
 	}
 }
 
@@ -180,6 +191,7 @@ func (c *Config) Validate() error {
 		"timeouts.idle": c.Timeouts.Idle, "timeouts.upstream": c.Timeouts.Upstream,
 		"timeouts.connect": c.Timeouts.Connect, "timeouts.drain": c.Timeouts.Drain,
 		"usage.flush_interval": c.Usage.FlushInterval, "registry.poll_interval": c.Registry.PollInterval,
+		"health.window": c.Health.Window, "health.cooldown": c.Health.Cooldown,
 	} {
 		if d <= 0 {
 			bad(key, "must be a positive duration such as 30s, got %s", d)
@@ -190,6 +202,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Usage.BatchSize < 1 || c.Usage.BatchSize > 10000 {
 		bad("usage.batch_size", "must be 1-10000, got %d", c.Usage.BatchSize)
+	}
+	if c.Health.ConsecutiveFailures < 1 {
+		bad("health.consecutive_failures", "must be at least 1, got %d", c.Health.ConsecutiveFailures)
+	}
+	if c.Health.FailureRate <= 0 || c.Health.FailureRate > 1 {
+		bad("health.failure_rate", "must be in (0, 1], got %g", c.Health.FailureRate)
+	}
+	if c.Health.MinCalls < 1 {
+		bad("health.min_calls", "must be at least 1, got %d", c.Health.MinCalls)
 	}
 	if len(errs) == 0 {
 		return nil
@@ -304,6 +325,12 @@ func setValue(f reflect.Value, s string) error {
 			return fmt.Errorf("want true or false, got %q", s)
 		}
 		f.SetBool(b)
+	case reflect.Float64:
+		x, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("want a number, got %q", s)
+		}
+		f.SetFloat(x)
 	case reflect.Int, reflect.Int64:
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {

@@ -27,6 +27,7 @@ type Data struct {
 	Models  []*chorus.Model  // with Deployments filled
 	Secrets map[int64]string // credential ID → decrypted secret
 	Keys    []*chorus.APIKey // active keys, with Role filled
+	Routes  []*chorus.Route  // configured routes, enabled or not
 }
 
 // Source reads registry data from the database.
@@ -48,16 +49,33 @@ type Snapshot struct {
 	errors  map[string]string
 }
 
-// Route is a public model name and the deployments that serve it.
+// Route is a public model name and how to serve it: a plain model is a
+// route with one tier (its deployments, balanced by weight with fallback); a
+// configured route has one tier per target model and a strategy.
 type Route struct {
+	Model    *chorus.Model // the model; for a configured route, a synthetic one named after it
+	Strategy string        // chorus.Strategy*
+	Config   chorus.RouteConfig
+	Tiers    []*Tier   // in the route's order (a cascade's cheapest first)
+	Targets  []*Target // every tier's targets, in tier order
+	Routed   bool      // a configured route rather than a plain model
+}
+
+// Tier is one model of a route with its usable deployments.
+type Tier struct {
 	Model   *chorus.Model
-	Targets []*Target // enabled deployments whose provider could be built
+	Weight  int
+	Targets []*Target
 }
 
 // Target is one deployment ready to call.
 type Target struct {
 	Deployment *chorus.Deployment
+	Model      *chorus.Model // the registry model the deployment serves
 	Provider   provider.Provider
+	// Timeouts from the deployment's settings (0: none beyond the request's).
+	Timeout           time.Duration // whole call
+	FirstTokenTimeout time.Duration // until the answer (or a stream's first chunk) starts
 }
 
 // Route returns the enabled model with the given public name, or nil.
@@ -75,16 +93,111 @@ func (s *Snapshot) KeyByHash(h [32]byte) *chorus.APIKey { return s.keys[h] }
 // (for example, settings a provider rejected), by deployment name.
 func (s *Snapshot) DeploymentErrors() map[string]string { return s.errors }
 
+// target builds the provider for one deployment.
+func (r *Registry) target(d *Data, m *chorus.Model, dep *chorus.Deployment) (*Target, error) {
+	cfg := provider.Config{
+		Kind:       dep.Provider,
+		BaseURL:    dep.BaseURL,
+		Headers:    dep.Headers,
+		Settings:   dep.Settings,
+		HTTPClient: r.client,
+	}
+	if dep.CredentialID != nil {
+		cfg.APIKey = d.Secrets[*dep.CredentialID]
+	}
+	t := &Target{Deployment: dep, Model: m}
+	var err error
+	if t.Timeout, err = settingDuration(dep.Settings, "timeout_ms"); err != nil {
+		return nil, err
+	}
+	if t.FirstTokenTimeout, err = settingDuration(dep.Settings, "first_token_timeout_ms"); err != nil {
+		return nil, err
+	}
+	connect, err := settingDuration(dep.Settings, "connect_timeout_ms")
+	if err != nil {
+		return nil, err
+	}
+	if connect > 0 && r.clientFor != nil {
+		// One client per distinct timeout, kept across rebuilds so its
+		// connection pool survives them.
+		c, ok := r.clients[connect]
+		if !ok {
+			c = r.clientFor(connect)
+			r.clients[connect] = c
+		}
+		cfg.HTTPClient = c
+	}
+	if t.Provider, err = r.factory(cfg); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// settingDuration reads a millisecond setting.
+func settingDuration(m map[string]any, key string) (time.Duration, error) {
+	v, ok := m[key]
+	if !ok || v == nil {
+		return 0, nil
+	}
+	f, ok := v.(float64)
+	if !ok {
+		if i, isInt := v.(int); isInt {
+			f, ok = float64(i), true
+		}
+	}
+	if !ok || f < 0 || f > 3_600_000 {
+		return 0, fmt.Errorf("setting %s must be a number of milliseconds from 0 to 3600000, got %v", key, v)
+	}
+	return time.Duration(f * float64(time.Millisecond)), nil
+}
+
+// route resolves a configured route's targets to the snapshot's models.
+func (r *Registry) route(s *Snapshot, cr *chorus.Route) *Route {
+	rt := &Route{
+		Model:    &chorus.Model{ID: -cr.ID, Name: cr.Name, Description: cr.Description, Enabled: true, OwnedBy: "chorus-route", CreatedAt: cr.CreatedAt, UpdatedAt: cr.UpdatedAt},
+		Strategy: cr.Strategy,
+		Config:   cr.Config,
+		Routed:   true,
+	}
+	for _, tg := range cr.Targets {
+		base := s.routes[tg.Model]
+		if base == nil || base.Routed {
+			s.errors["route:"+cr.Name] = "target " + tg.Model + " is not an enabled model"
+			continue
+		}
+		w := tg.Weight
+		if w <= 0 {
+			w = 1
+		}
+		tier := &Tier{Model: base.Model, Weight: w, Targets: base.Targets}
+		rt.Tiers = append(rt.Tiers, tier)
+		rt.Targets = append(rt.Targets, tier.Targets...)
+		m := rt.Model
+		if m.Kind == "" {
+			m.Kind = base.Model.Kind
+		}
+		if mo := base.Model.MaxOutput; mo > 0 && (m.MaxOutput == 0 || mo < m.MaxOutput) {
+			m.MaxOutput = mo
+		}
+		if cw := base.Model.ContextWindow; cw > 0 && (m.ContextWindow == 0 || cw < m.ContextWindow) {
+			m.ContextWindow = cw
+		}
+	}
+	return rt
+}
+
 // HashKey returns the SHA-256 of an API key secret, as stored.
 func HashKey(secret string) [32]byte { return sha256.Sum256([]byte(secret)) }
 
 // Registry owns the current snapshot.
 type Registry struct {
-	src     Source
-	factory Factory
-	client  *http.Client
-	log     *slog.Logger
-	now     func() time.Time
+	src       Source
+	factory   Factory
+	client    *http.Client
+	clientFor func(connect time.Duration) *http.Client
+	clients   map[time.Duration]*http.Client // guarded by mu
+	log       *slog.Logger
+	now       func() time.Time
 
 	masterHash [32]byte
 	master     *chorus.APIKey
@@ -97,13 +210,16 @@ type Registry struct {
 type Options struct {
 	MasterKey  string       // admin key for automation; empty disables it
 	HTTPClient *http.Client // shared by every provider
-	Logger     *slog.Logger
-	Now        func() time.Time
+	// ClientFor returns a client with its own connect timeout, for
+	// deployments that set connect_timeout_ms.
+	ClientFor func(connect time.Duration) *http.Client
+	Logger    *slog.Logger
+	Now       func() time.Time
 }
 
 // New returns a registry with an empty snapshot; call Refresh before serving.
 func New(src Source, factory Factory, opts Options) *Registry {
-	r := &Registry{src: src, factory: factory, client: opts.HTTPClient, log: opts.Logger, now: opts.Now}
+	r := &Registry{src: src, factory: factory, client: opts.HTTPClient, clientFor: opts.ClientFor, clients: map[time.Duration]*http.Client{}, log: opts.Logger, now: opts.Now}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -194,30 +310,33 @@ func (r *Registry) build(d *Data) *Snapshot {
 		if !m.Enabled {
 			continue
 		}
-		rt := &Route{Model: m}
+		tier := &Tier{Model: m, Weight: 1}
 		for _, dep := range m.Deployments {
 			if !dep.Enabled {
 				continue
 			}
-			cfg := provider.Config{
-				Kind:       dep.Provider,
-				BaseURL:    dep.BaseURL,
-				Headers:    dep.Headers,
-				Settings:   dep.Settings,
-				HTTPClient: r.client,
-			}
-			if dep.CredentialID != nil {
-				cfg.APIKey = d.Secrets[*dep.CredentialID]
-			}
-			p, err := r.factory(cfg)
+			t, err := r.target(d, m, dep)
 			if err != nil {
 				s.errors[dep.Name] = err.Error()
 				r.log.Error("deployment left out of the registry", "deployment", dep.Name, "err", err)
 				continue
 			}
-			rt.Targets = append(rt.Targets, &Target{Deployment: dep, Provider: p})
+			tier.Targets = append(tier.Targets, t)
 		}
+		rt := &Route{Model: m, Strategy: chorus.StrategyBalance, Tiers: []*Tier{tier}, Targets: tier.Targets}
 		s.routes[m.Name] = rt
+		s.list = append(s.list, rt)
+	}
+	for _, cr := range d.Routes {
+		if !cr.Enabled {
+			continue
+		}
+		if _, clash := s.routes[cr.Name]; clash {
+			s.errors["route:"+cr.Name] = "a model has the same name"
+			continue
+		}
+		rt := r.route(s, cr)
+		s.routes[cr.Name] = rt
 		s.list = append(s.list, rt)
 	}
 	sort.Slice(s.list, func(i, j int) bool { return s.list[i].Model.Name < s.list[j].Model.Name })

@@ -115,3 +115,44 @@ func (m *Metrics) Attempt(deployment, provider, outcome string) {
 
 // InFlight adjusts the in-flight gauge.
 func (m *Metrics) InFlight(delta float64) { m.inflight.Add(delta) }
+
+// HealthSample is one deployment's health for the metrics.
+type HealthSample struct {
+	Deployment  string
+	State       string // closed, open, half_open
+	InFlight    int64
+	LatencyEWMA float64 // seconds
+}
+
+// RegisterHealth exports deployment health, read from fn at every scrape.
+func (m *Metrics) RegisterHealth(fn func() []HealthSample) {
+	m.reg.MustRegister(&healthCollector{fn: fn})
+}
+
+var (
+	descCircuit  = prometheus.NewDesc("chorus_deployment_circuit_open", "1 when the deployment's circuit is open or half-open, by state.", []string{"deployment", "state"}, nil)
+	descInFlight = prometheus.NewDesc("chorus_deployment_in_flight", "Upstream calls in flight per deployment.", []string{"deployment"}, nil)
+	descEWMA     = prometheus.NewDesc("chorus_deployment_latency_ewma_seconds", "EWMA of successful upstream calls' latency.", []string{"deployment"}, nil)
+)
+
+type healthCollector struct{ fn func() []HealthSample }
+
+func (c *healthCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descCircuit
+	ch <- descInFlight
+	ch <- descEWMA
+}
+
+func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.fn() {
+		for _, st := range []string{"closed", "open", "half_open"} {
+			v := 0.0
+			if s.State == st {
+				v = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descCircuit, prometheus.GaugeValue, v, s.Deployment, st)
+		}
+		ch <- prometheus.MustNewConstMetric(descInFlight, prometheus.GaugeValue, float64(s.InFlight), s.Deployment)
+		ch <- prometheus.MustNewConstMetric(descEWMA, prometheus.GaugeValue, s.LatencyEWMA, s.Deployment)
+	}
+}

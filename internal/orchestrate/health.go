@@ -1,0 +1,355 @@
+package orchestrate
+
+import (
+	"context"
+	"errors"
+	"math"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chorusgw/chorus/internal/provider"
+)
+
+// Circuit states.
+const (
+	StateClosed   = "closed"    // healthy: calls go through
+	StateOpen     = "open"      // failing: calls are refused until the cooldown passes
+	StateHalfOpen = "half_open" // cooling down is over: one probe at a time decides
+)
+
+// BreakerConfig says when a deployment's circuit opens and closes.
+type BreakerConfig struct {
+	ConsecutiveFailures int           // open after this many failures in a row (5)
+	FailureRate         float64       // or when this fraction of calls in Window failed (0.5)
+	MinCalls            int           // ... over at least this many calls (10)
+	Window              time.Duration // the failure-rate window (30s)
+	Cooldown            time.Duration // how long an open circuit refuses calls (10s)
+}
+
+// DefaultBreaker is used when no configuration is given.
+var DefaultBreaker = BreakerConfig{ConsecutiveFailures: 5, FailureRate: 0.5, MinCalls: 10, Window: 30 * time.Second, Cooldown: 10 * time.Second}
+
+// Health tracks every deployment's circuit breaker, calls in flight and
+// observed latency. It outlives registry snapshots: state is keyed by
+// deployment name.
+type Health struct {
+	cfg   BreakerConfig
+	now   func() time.Time
+	mu    sync.Mutex
+	byDep map[string]*DeploymentHealth
+}
+
+// NewHealth returns an empty tracker.
+func NewHealth(cfg BreakerConfig, now func() time.Time) *Health {
+	if cfg.ConsecutiveFailures <= 0 {
+		cfg = DefaultBreaker
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Health{cfg: cfg, now: now, byDep: map[string]*DeploymentHealth{}}
+}
+
+// Of returns the state of the named deployment, creating it on first use.
+func (h *Health) Of(name string) *DeploymentHealth {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	d := h.byDep[name]
+	if d == nil {
+		d = &DeploymentHealth{h: h, name: name}
+		h.byDep[name] = d
+	}
+	return d
+}
+
+// Snapshot returns every deployment's state, for the admin API and metrics.
+func (h *Health) Snapshot() []Status {
+	h.mu.Lock()
+	deps := make([]*DeploymentHealth, 0, len(h.byDep))
+	for _, d := range h.byDep {
+		deps = append(deps, d)
+	}
+	h.mu.Unlock()
+	out := make([]Status, 0, len(deps))
+	for _, d := range deps {
+		out = append(out, d.Status())
+	}
+	slices.SortFunc(out, func(a, b Status) int {
+		if a.Deployment < b.Deployment {
+			return -1
+		}
+		return 1
+	})
+	return out
+}
+
+// Status is a deployment's health as the admin API shows it.
+type Status struct {
+	Deployment    string     `json:"deployment"`
+	State         string     `json:"state"`
+	InFlight      int64      `json:"in_flight"`
+	LatencyEWMAMS float64    `json:"latency_ewma_ms"`
+	LatencyP95MS  float64    `json:"latency_p95_ms"`
+	Consecutive   int        `json:"consecutive_failures"`
+	WindowCalls   int        `json:"window_calls"`
+	WindowFails   int        `json:"window_failures"`
+	OpenUntil     *time.Time `json:"open_until,omitempty"`
+	CoolUntil     *time.Time `json:"rate_limited_until,omitempty"`
+	Successes     int64      `json:"successes_total"`
+	Failures      int64      `json:"failures_total"`
+}
+
+// DeploymentHealth is one deployment's breaker and statistics.
+type DeploymentHealth struct {
+	h        *Health
+	name     string
+	inflight atomic.Int64
+
+	mu          sync.Mutex
+	state       string // "" means closed
+	openUntil   time.Time
+	coolUntil   time.Time // rate limited (429) until: skipped without tripping the breaker
+	probing     bool      // a half-open probe is out
+	consecutive int
+	window      []outcome // calls in the failure-rate window, oldest first
+	ewma        float64   // seconds
+	recent      [128]float64
+	nRecent     int
+	successes   int64
+	failures    int64
+}
+
+type outcome struct {
+	at     time.Time
+	failed bool
+}
+
+// InFlight returns the calls now in flight.
+func (d *DeploymentHealth) InFlight() int64 { return d.inflight.Load() }
+
+// Allow reports whether a call may go to this deployment now. In the
+// half-open state it admits one probe at a time; a caller that was allowed
+// must report with Done.
+func (d *DeploymentHealth) Allow() bool {
+	now := d.h.now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if now.Before(d.coolUntil) {
+		return false
+	}
+	switch d.state {
+	case StateOpen:
+		if now.Before(d.openUntil) {
+			return false
+		}
+		d.state = StateHalfOpen
+		d.probing = true
+		return true
+	case StateHalfOpen:
+		if d.probing {
+			return false
+		}
+		d.probing = true
+		return true
+	}
+	return true
+}
+
+// RetryAt returns when a refused deployment may be tried again.
+func (d *DeploymentHealth) RetryAt() time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.coolUntil.After(d.openUntil) {
+		return d.coolUntil
+	}
+	return d.openUntil
+}
+
+// RateLimited reports whether the deployment is resting after a 429.
+func (d *DeploymentHealth) RateLimited() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.h.now().Before(d.coolUntil)
+}
+
+// Start counts a call in flight; the returned func ends it.
+func (d *DeploymentHealth) Start() func() {
+	d.inflight.Add(1)
+	return func() { d.inflight.Add(-1) }
+}
+
+// Done records a call's outcome: err nil is a success taking latency (for a
+// stream, the time to its first chunk). Only failures that say the
+// deployment is unwell count against it: transport errors, timeouts and 5xx;
+// a 429 rests it until Retry-After without opening the circuit; a client's
+// own error (4xx) or a cancelled call counts for nothing.
+func (d *DeploymentHealth) Done(err error, latency time.Duration) {
+	now := d.h.now()
+	cfg := d.h.cfg
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	kind := classify(err)
+	if kind == neutral {
+		if d.state == StateHalfOpen {
+			d.probing = false
+		}
+		return
+	}
+	if kind == rateLimited {
+		wait := time.Second
+		var pe *provider.Error
+		if errors.As(err, &pe) && pe.RetryAfter > 0 {
+			wait = pe.RetryAfter
+		}
+		d.coolUntil = now.Add(min(wait, cfg.Cooldown*6))
+		if d.state == StateHalfOpen {
+			d.probing = false
+		}
+		return
+	}
+	failed := kind == failure
+	d.window = append(d.window, outcome{at: now, failed: failed})
+	cut := 0
+	for cut < len(d.window) && now.Sub(d.window[cut].at) > cfg.Window {
+		cut++
+	}
+	if cut > 0 {
+		d.window = append(d.window[:0], d.window[cut:]...)
+	}
+	if !failed {
+		d.successes++
+		d.consecutive = 0
+		s := latency.Seconds()
+		if d.ewma == 0 {
+			d.ewma = s
+		} else {
+			d.ewma = 0.8*d.ewma + 0.2*s
+		}
+		d.recent[d.nRecent%len(d.recent)] = s
+		d.nRecent++
+		if d.state != "" {
+			d.state, d.probing = "", false // a good probe closes the circuit
+			d.window = d.window[:0]
+		}
+		return
+	}
+	d.failures++
+	d.consecutive++
+	if d.state == StateHalfOpen {
+		d.open(now)
+		return
+	}
+	fails := 0
+	for _, o := range d.window {
+		if o.failed {
+			fails++
+		}
+	}
+	if d.consecutive >= cfg.ConsecutiveFailures ||
+		(len(d.window) >= cfg.MinCalls && float64(fails)/float64(len(d.window)) >= cfg.FailureRate) {
+		d.open(now)
+	}
+}
+
+func (d *DeploymentHealth) open(now time.Time) {
+	d.state = StateOpen
+	d.openUntil = now.Add(d.h.cfg.Cooldown)
+	d.probing = false
+}
+
+// Latency returns the EWMA of successful calls' latency (0 when unknown).
+func (d *DeploymentHealth) Latency() time.Duration {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return time.Duration(d.ewma * float64(time.Second))
+}
+
+// P95 returns the 95th percentile of the last 128 successful calls'
+// latency, and false when fewer than 20 were seen.
+func (d *DeploymentHealth) P95() (time.Duration, bool) {
+	d.mu.Lock()
+	n := min(d.nRecent, len(d.recent))
+	if n < 20 {
+		d.mu.Unlock()
+		return 0, false
+	}
+	xs := make([]float64, n)
+	copy(xs, d.recent[:n])
+	d.mu.Unlock()
+	slices.Sort(xs)
+	i := int(math.Ceil(0.95*float64(n))) - 1
+	return time.Duration(xs[i] * float64(time.Second)), true
+}
+
+// State returns the circuit state.
+func (d *DeploymentHealth) State() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.state == StateOpen && !d.h.now().Before(d.openUntil) {
+		return StateHalfOpen
+	}
+	if d.state == "" {
+		return StateClosed
+	}
+	return d.state
+}
+
+// Status returns the deployment's health for display.
+func (d *DeploymentHealth) Status() Status {
+	p95, _ := d.P95()
+	st := Status{Deployment: d.name, State: d.State(), InFlight: d.InFlight(), LatencyP95MS: ms(p95)}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st.LatencyEWMAMS = d.ewma * 1000
+	st.Consecutive = d.consecutive
+	st.WindowCalls = len(d.window)
+	for _, o := range d.window {
+		if o.failed {
+			st.WindowFails++
+		}
+	}
+	st.Successes, st.Failures = d.successes, d.failures
+	if d.state == StateOpen {
+		t := d.openUntil
+		st.OpenUntil = &t
+	}
+	if d.h.now().Before(d.coolUntil) {
+		t := d.coolUntil
+		st.CoolUntil = &t
+	}
+	return st
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+type errKind int
+
+const (
+	success errKind = iota
+	failure
+	rateLimited
+	neutral
+)
+
+// classify sorts a call's error by what it says about the deployment.
+func classify(err error) errKind {
+	if err == nil {
+		return success
+	}
+	var pe *provider.Error
+	if !errors.As(err, &pe) {
+		return neutral // our own errors (validation, translation) say nothing about the upstream
+	}
+	switch {
+	case pe.Status == http.StatusTooManyRequests:
+		return rateLimited
+	case pe.Status == 0 && errors.Is(err, context.Canceled):
+		return neutral // we (or the client) gave up: no verdict on the deployment
+	case pe.Retryable():
+		return failure
+	}
+	return neutral
+}

@@ -1,0 +1,330 @@
+package orchestrate
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/provider"
+	"github.com/chorusgw/chorus/internal/registry"
+)
+
+// Attempt outcomes.
+const (
+	OutcomeOK        = "ok"
+	OutcomeError     = "error"
+	OutcomeCanceled  = "canceled"   // a hedge's loser, or the client left
+	OutcomeRejected  = "rejected"   // below a cascade's threshold
+	OutcomeNotChosen = "not_chosen" // an ensemble's loser
+)
+
+// Evaluator scores an answer in [0,1] for cascades and ensembles.
+type Evaluator interface {
+	Evaluate(ctx context.Context, rt *registry.Route, req *provider.ChatRequest, resp *provider.ChatResponse) (float64, error)
+}
+
+// Orchestrator turns one request into upstream calls according to its
+// route's strategy, keeping every deployment's health.
+type Orchestrator struct {
+	Health    *Health
+	Evaluator Evaluator                          // for cascade and ensemble; nil scores every answer 1
+	Observe   func(a *Attempt)                   // called once per finished attempt (metrics)
+	Quality   func(model string) (float64, bool) // observed quality, for quality-weighted balance
+}
+
+// Attempt is one upstream call.
+type Attempt struct {
+	Target  *registry.Target
+	Tier    int // index of the route tier the target belongs to
+	Start   time.Time
+	Latency time.Duration // to the answer, or to a stream's first chunk
+	Usage   provider.Usage
+	Err     error
+	Outcome string
+	Score   *float64
+
+	resp   *provider.ChatResponse
+	emb    *provider.EmbeddingResponse
+	stream provider.Stream
+	first  *provider.StreamChunk
+	done   func() // ends the in-flight count
+}
+
+// Result is the outcome of a non-streamed request.
+type Result struct {
+	Response *provider.ChatResponse
+	Winner   *Attempt
+	Attempts []*Attempt
+	Tier     int // the answering tier (cascade), -1 when not a cascade
+}
+
+// EmbedResult is the outcome of an embeddings request.
+type EmbedResult struct {
+	Response *provider.EmbeddingResponse
+	Winner   *Attempt
+	Attempts []*Attempt
+}
+
+// StreamResult is an open stream from the winning attempt. The caller
+// relays Stream after First and must call Finish once with what the stream
+// consumed and how it ended.
+type StreamResult struct {
+	Stream   provider.Stream
+	First    *provider.StreamChunk // nil when the stream ended at once
+	Winner   *Attempt
+	Attempts []*Attempt
+	Tier     int
+	o        *Orchestrator
+	replayed bool // a cascade or ensemble answered; its attempts are already final
+}
+
+// Finish records the winner's usage and outcome (err nil or io.EOF for a
+// complete stream) and closes the stream.
+func (s *StreamResult) Finish(usage provider.Usage, err error) {
+	s.Stream.Close()
+	if s.replayed {
+		return
+	}
+	a := s.Winner
+	a.Usage = usage
+	if err != nil && !errors.Is(err, io.EOF) {
+		a.Err = err
+		a.Outcome = OutcomeError
+		if errors.Is(err, context.Canceled) {
+			a.Outcome = OutcomeCanceled
+		}
+	}
+	s.o.finish(a, a.Err)
+}
+
+// tryElsewhere reports whether another deployment may succeed where this
+// one failed: retryable upstream errors, and upstream errors that are about
+// the deployment rather than the request (bad credentials, unknown model),
+// and features this provider lacks.
+func tryElsewhere(err error) bool {
+	var pe *provider.Error
+	if errors.As(err, &pe) {
+		return pe.Retryable() || pe.Status == http.StatusUnauthorized ||
+			pe.Status == http.StatusForbidden || pe.Status == http.StatusNotFound
+	}
+	return chorus.ErrorCode(err) == chorus.ENOTSUPPORTED
+}
+
+// withDeadline applies the route's whole-request deadline.
+func withDeadline(ctx context.Context, rt *registry.Route) (context.Context, context.CancelFunc) {
+	if d := rt.Config.DeadlineMS; d > 0 {
+		return context.WithTimeout(ctx, time.Duration(d)*time.Millisecond)
+	}
+	return context.WithCancel(ctx)
+}
+
+// Chat answers a non-streamed chat request.
+func (o *Orchestrator) Chat(ctx context.Context, rt *registry.Route, req *provider.ChatRequest) (*Result, error) {
+	ctx, cancel := withDeadline(ctx, rt)
+	defer cancel()
+	switch rt.Strategy {
+	case chorus.StrategyCascade:
+		return o.cascade(ctx, rt, req)
+	case chorus.StrategyEnsemble:
+		return o.ensemble(ctx, rt, req)
+	}
+	try := func(ctx context.Context, t *registry.Target, tier int) *Attempt { return o.tryChat(ctx, t, tier, req) }
+	var w *Attempt
+	var attempts []*Attempt
+	var err error
+	if rt.Strategy == chorus.StrategyHedge {
+		w, attempts, err = o.hedge(ctx, rt, o.order(rt), try)
+	} else {
+		w, attempts, err = o.sequence(ctx, rt, o.order(rt), try)
+	}
+	if err != nil {
+		return &Result{Attempts: attempts, Tier: -1}, err
+	}
+	return &Result{Response: w.resp, Winner: w, Attempts: attempts, Tier: -1}, nil
+}
+
+// ChatStream opens a streamed answer. The first chunk is read before this
+// returns, so a failing deployment can still be replaced; after that the
+// stream is the winner's alone. Cascades and ensembles need whole answers
+// to score: they run unstreamed upstream and the chosen answer is replayed
+// as a stream.
+func (o *Orchestrator) ChatStream(ctx context.Context, rt *registry.Route, req *provider.ChatRequest) (*StreamResult, error) {
+	if rt.Strategy == chorus.StrategyCascade || rt.Strategy == chorus.StrategyEnsemble {
+		whole := *req
+		whole.Stream, whole.IncludeUsage = false, false
+		res, err := o.Chat(ctx, rt, &whole)
+		if err != nil {
+			return &StreamResult{Attempts: res.Attempts, Tier: res.Tier, o: o, replayed: true}, err
+		}
+		st := Replay(res.Response)
+		first, _ := st.Next()
+		return &StreamResult{Stream: st, First: first, Winner: res.Winner, Attempts: res.Attempts, Tier: res.Tier, o: o, replayed: true}, nil
+	}
+	// The winner's stream outlives this call: its deadline is the caller's.
+	try := func(ctx context.Context, t *registry.Target, tier int) *Attempt {
+		return o.tryStream(ctx, t, tier, req)
+	}
+	var w *Attempt
+	var attempts []*Attempt
+	var err error
+	if rt.Strategy == chorus.StrategyHedge {
+		w, attempts, err = o.hedge(ctx, rt, o.order(rt), try)
+	} else {
+		w, attempts, err = o.sequence(ctx, rt, o.order(rt), try)
+	}
+	if err != nil {
+		return &StreamResult{Attempts: attempts, Tier: -1, o: o}, err
+	}
+	return &StreamResult{Stream: w.stream, First: w.first, Winner: w, Attempts: attempts, Tier: -1, o: o}, nil
+}
+
+// Embed answers an embeddings request (fallback and balance only).
+func (o *Orchestrator) Embed(ctx context.Context, rt *registry.Route, req *provider.EmbeddingRequest) (*EmbedResult, error) {
+	ctx, cancel := withDeadline(ctx, rt)
+	defer cancel()
+	try := func(ctx context.Context, t *registry.Target, tier int) *Attempt {
+		a := o.begin(t, tier)
+		e, ok := t.Provider.(provider.Embedder)
+		if !ok {
+			a.Err = &chorus.Error{Code: chorus.ENOTSUPPORTED, Message: "The deployment " + t.Deployment.Name + " cannot create embeddings."}
+			o.finish(a, a.Err)
+			return a
+		}
+		actx, cancel := attemptContext(ctx, t, false)
+		defer cancel()
+		r := *req
+		r.Model = t.Deployment.UpstreamModel
+		a.emb, a.Err = e.Embed(actx, &r)
+		if a.Err == nil {
+			a.Usage = a.emb.Usage
+		}
+		o.finish(a, a.Err)
+		return a
+	}
+	w, attempts, err := o.sequence(ctx, rt, o.order(rt), try)
+	if err != nil {
+		return &EmbedResult{Attempts: attempts}, err
+	}
+	return &EmbedResult{Response: w.emb, Winner: w, Attempts: attempts}, nil
+}
+
+// begin starts an attempt on t: in flight, timed.
+func (o *Orchestrator) begin(t *registry.Target, tier int) *Attempt {
+	return &Attempt{Target: t, Tier: tier, Start: time.Now(), Outcome: OutcomeOK, done: o.Health.Of(t.Deployment.Name).Start()}
+}
+
+// finish ends an attempt: health, in-flight count, outcome, observer.
+func (o *Orchestrator) finish(a *Attempt, err error) {
+	if a.Latency == 0 {
+		a.Latency = time.Since(a.Start)
+	}
+	if err != nil && a.Outcome == OutcomeOK {
+		a.Outcome = OutcomeError
+		if errors.Is(err, context.Canceled) {
+			a.Outcome = OutcomeCanceled
+		}
+	}
+	o.Health.Of(a.Target.Deployment.Name).Done(err, a.Latency)
+	if a.done != nil {
+		a.done()
+		a.done = nil
+	}
+	if o.Observe != nil {
+		o.Observe(a)
+	}
+}
+
+// attemptContext bounds one attempt by the deployment's own timeouts. For
+// a non-streamed call the answer is its first token, so the tighter of the
+// two applies.
+func attemptContext(ctx context.Context, t *registry.Target, stream bool) (context.Context, context.CancelFunc) {
+	d := t.Timeout
+	if !stream && t.FirstTokenTimeout > 0 && (d == 0 || t.FirstTokenTimeout < d) {
+		d = t.FirstTokenTimeout
+	}
+	if d > 0 {
+		return context.WithTimeout(ctx, d)
+	}
+	return context.WithCancel(ctx)
+}
+
+// tryChat makes one non-streamed call.
+func (o *Orchestrator) tryChat(ctx context.Context, t *registry.Target, tier int, req *provider.ChatRequest) *Attempt {
+	a := o.begin(t, tier)
+	actx, cancel := attemptContext(ctx, t, false)
+	defer cancel()
+	r := *req
+	r.Model = t.Deployment.UpstreamModel
+	a.resp, a.Err = t.Provider.Chat(actx, &r)
+	if a.Err == nil {
+		a.Usage = a.resp.Usage
+	}
+	o.finish(a, a.Err)
+	return a
+}
+
+// tryStream opens a stream and reads its first chunk within the
+// deployment's first-token timeout. On success the attempt stays in flight
+// until StreamResult.Finish.
+func (o *Orchestrator) tryStream(ctx context.Context, t *registry.Target, tier int, req *provider.ChatRequest) *Attempt {
+	a := o.begin(t, tier)
+	var cancel context.CancelFunc = func() {}
+	sctx := ctx
+	if t.Timeout > 0 {
+		sctx, cancel = context.WithTimeout(ctx, t.Timeout)
+	} else {
+		sctx, cancel = context.WithCancel(ctx)
+	}
+	r := *req
+	r.Model = t.Deployment.UpstreamModel
+	var timer *time.Timer
+	if t.FirstTokenTimeout > 0 {
+		timer = time.AfterFunc(t.FirstTokenTimeout, cancel)
+	}
+	st, err := t.Provider.ChatStream(sctx, &r)
+	var first *provider.StreamChunk
+	if err == nil {
+		first, err = st.Next()
+		if errors.Is(err, io.EOF) {
+			err = nil
+		}
+	}
+	firstTokenExpired := timer != nil && !timer.Stop()
+	a.Latency = time.Since(a.Start)
+	if err != nil {
+		if firstTokenExpired {
+			err = &provider.Error{Provider: t.Deployment.Provider, Timeout: true, Message: "no first token within " + t.FirstTokenTimeout.String(), Err: context.DeadlineExceeded}
+		}
+		if st != nil {
+			st.Close()
+		}
+		cancel()
+		a.Err = err
+		o.finish(a, err)
+		return a
+	}
+	a.stream, a.first = &cancelStream{Stream: st, cancel: cancel}, first
+	return a
+}
+
+// cancelStream releases the attempt's context when the stream is closed.
+type cancelStream struct {
+	provider.Stream
+	cancel context.CancelFunc
+}
+
+func (c *cancelStream) Close() error {
+	err := c.Stream.Close()
+	c.cancel()
+	return err
+}
+
+// Ready forwards the wrapped stream's report that a chunk is buffered, so
+// the relay can batch writes.
+func (c *cancelStream) Ready() bool {
+	r, ok := c.Stream.(interface{ Ready() bool })
+	return ok && r.Ready()
+}

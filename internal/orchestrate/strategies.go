@@ -1,0 +1,350 @@
+package orchestrate
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/provider"
+	"github.com/chorusgw/chorus/internal/registry"
+)
+
+// tryFunc makes one attempt on a target; Attempt.Err nil means success.
+type tryFunc func(ctx context.Context, t *registry.Target, tier int) *Attempt
+
+// candidate is a target in the order to try, with its tier.
+type candidate struct {
+	t    *registry.Target
+	tier int
+}
+
+// sequence tries candidates one after another — the fallback chain and the
+// balance strategies' failover — retrying each up to the route's retries
+// with exponential backoff and full jitter (at least the upstream's
+// Retry-After), all within ctx's deadline. Deployments whose circuit is
+// open are skipped.
+func (o *Orchestrator) sequence(ctx context.Context, rt *registry.Route, order []candidate, try tryFunc) (*Attempt, []*Attempt, error) {
+	var attempts []*Attempt
+	var last error
+	var skip skipped
+	for _, c := range order {
+		h := o.Health.Of(c.t.Deployment.Name)
+		for n := 0; n <= rt.Config.Retries; n++ {
+			if !h.Allow() {
+				if n == 0 {
+					skip.add(h)
+				}
+				break
+			}
+			a := try(ctx, c.t, c.tier)
+			attempts = append(attempts, a)
+			if a.Err == nil {
+				return a, attempts, nil
+			}
+			last = a.Err
+			if ctx.Err() != nil || !tryElsewhere(a.Err) {
+				return nil, attempts, last
+			}
+			if n == rt.Config.Retries {
+				break
+			}
+			if !sleep(ctx, backoff(rt.Config.BackoffMS, n, a.Err)) {
+				return nil, attempts, last
+			}
+		}
+	}
+	if last == nil {
+		return nil, attempts, skip.err()
+	}
+	return nil, attempts, last
+}
+
+// skipped remembers deployments passed over because their circuit is open
+// or they are resting after a 429, to say why nothing was called.
+type skipped struct {
+	n, limited int
+	retryAt    time.Time
+}
+
+func (s *skipped) add(h *DeploymentHealth) {
+	s.n++
+	if h.RateLimited() {
+		s.limited++
+	}
+	if at := h.RetryAt(); s.retryAt.IsZero() || at.Before(s.retryAt) {
+		s.retryAt = at
+	}
+}
+
+// err is the error when no deployment could be called: 429 when they all
+// rest after the upstream's rate limiting, 503 when circuits are open.
+func (s *skipped) err() error {
+	e := &chorus.Error{Code: chorus.EUNAVAILABLE, Message: "No healthy deployment can take this request now; try again shortly."}
+	if s.n > 0 && s.limited == s.n {
+		e = &chorus.Error{Code: chorus.ERATELIMIT, Message: "The upstream provider is rate limiting this model; try again after the Retry-After delay."}
+	}
+	if !s.retryAt.IsZero() {
+		e.RetryAfter = max(time.Until(s.retryAt), time.Second)
+	}
+	return e
+}
+
+// backoff returns the wait before retry n (0-based): full jitter over an
+// exponentially growing cap, and never less than the upstream's Retry-After.
+func backoff(baseMS, n int, err error) time.Duration {
+	if baseMS <= 0 {
+		baseMS = 100
+	}
+	ceiling := time.Duration(baseMS) * time.Millisecond << min(n, 10)
+	d := time.Duration(rand.Int64N(int64(ceiling) + 1))
+	var pe *provider.Error
+	if errors.As(err, &pe) && pe.RetryAfter > d {
+		d = pe.RetryAfter
+	}
+	return d
+}
+
+// sleep waits d unless ctx ends first or d passes its deadline; it reports
+// whether the wait completed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return false
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// hedge starts the first candidate; when it has not answered within the
+// hedge delay (fixed, or the deployment's observed p95) it starts the next,
+// up to HedgeMax extra calls. A failure starts the next at once. The first
+// good answer wins; the others are cancelled, and waited for so that every
+// call is accounted for.
+func (o *Orchestrator) hedge(ctx context.Context, rt *registry.Route, order []candidate, try tryFunc) (*Attempt, []*Attempt, error) {
+	maxExtra := rt.Config.HedgeMax
+	if maxExtra <= 0 {
+		maxExtra = 1
+	}
+	type launched struct {
+		a   *Attempt
+		idx int
+	}
+	results := make(chan launched, len(order))
+	var cancels []context.CancelFunc
+	next, pending := 0, 0
+	var skip skipped
+	launch := func() bool {
+		for next < len(order) {
+			c := order[next]
+			next++
+			h := o.Health.Of(c.t.Deployment.Name)
+			if !h.Allow() {
+				skip.add(h)
+				continue
+			}
+			actx, cancel := context.WithCancel(ctx)
+			idx := len(cancels)
+			cancels = append(cancels, cancel)
+			pending++
+			go func() { results <- launched{try(actx, c.t, c.tier), idx} }()
+			return true
+		}
+		return false
+	}
+	if !launch() {
+		return nil, nil, skip.err()
+	}
+	delay := o.hedgeDelay(rt, order[0].t)
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+
+	var attempts []*Attempt
+	var winner *Attempt
+	winnerIdx := -1
+	var last error
+loop:
+	for pending > 0 {
+		select {
+		case r := <-results:
+			pending--
+			attempts = append(attempts, r.a)
+			if r.a.Err == nil {
+				winner, winnerIdx = r.a, r.idx
+				break loop
+			}
+			last = r.a.Err
+			if !tryElsewhere(r.a.Err) {
+				break loop
+			}
+			// A failed call is replaced at once: that is fallback, not a hedge.
+			launch()
+		case <-timer.C:
+			if len(cancels)-1 < maxExtra && launch() {
+				timer.Reset(delay)
+			}
+		case <-ctx.Done():
+			break loop
+		}
+	}
+	for i, cancel := range cancels {
+		if i != winnerIdx {
+			cancel()
+		}
+	}
+	for ; pending > 0; pending-- {
+		r := <-results
+		a := r.a
+		if a.stream != nil { // opened after the winner: close it unread
+			a.stream.Close()
+			a.Err = context.Canceled
+			o.finish(a, a.Err)
+		}
+		a.Outcome = OutcomeCanceled
+		attempts = append(attempts, a)
+	}
+	if winner != nil {
+		return winner, attempts, nil
+	}
+	if last == nil {
+		last = ctx.Err()
+	}
+	return nil, attempts, last
+}
+
+// hedgeDelay is the configured delay, or the primary's observed p95 (time
+// to first chunk for streams), or 1s before there is enough data.
+func (o *Orchestrator) hedgeDelay(rt *registry.Route, primary *registry.Target) time.Duration {
+	if d := rt.Config.HedgeDelay; d > 0 {
+		return time.Duration(d) * time.Millisecond
+	}
+	if p95, ok := o.Health.Of(primary.Deployment.Name).P95(); ok {
+		return max(p95, 5*time.Millisecond)
+	}
+	return time.Second
+}
+
+// threshold is the cascade's pass score.
+func threshold(rt *registry.Route) float64 {
+	if t := rt.Config.Threshold; t > 0 {
+		return t
+	}
+	return 0.7
+}
+
+// score evaluates an answer; without an evaluator every answer passes.
+func (o *Orchestrator) score(ctx context.Context, rt *registry.Route, req *provider.ChatRequest, a *Attempt) float64 {
+	s := 1.0
+	if o.Evaluator != nil {
+		var err error
+		if s, err = o.Evaluator.Evaluate(ctx, rt, req, a.resp); err != nil {
+			s = 0
+		}
+	}
+	a.Score = &s
+	return s
+}
+
+// cascade calls the tiers cheapest first and returns the first answer whose
+// score reaches the threshold; when none does, the best one seen (the later,
+// stronger tier on a tie). A tier that fails counts as a score of 0.
+func (o *Orchestrator) cascade(ctx context.Context, rt *registry.Route, req *provider.ChatRequest) (*Result, error) {
+	res := &Result{Tier: -1}
+	var best *Attempt
+	var last error
+	try := func(ctx context.Context, t *registry.Target, tier int) *Attempt { return o.tryChat(ctx, t, tier, req) }
+	for i, tier := range rt.Tiers {
+		w, attempts, err := o.sequence(ctx, rt, o.tierOrder(rt, tier, i), try)
+		res.Attempts = append(res.Attempts, attempts...)
+		if err != nil {
+			last = err
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		s := o.score(ctx, rt, req, w)
+		if s >= threshold(rt) {
+			res.Response, res.Winner, res.Tier = w.resp, w, i
+			if best != nil {
+				best.Outcome = OutcomeRejected
+			}
+			return res, nil
+		}
+		if best == nil || s >= *best.Score {
+			if best != nil {
+				best.Outcome = OutcomeRejected
+			}
+			best = w
+		} else {
+			w.Outcome = OutcomeRejected
+		}
+	}
+	if best == nil {
+		if last == nil {
+			last = (&skipped{}).err()
+		}
+		return res, last
+	}
+	res.Response, res.Winner, res.Tier = best.resp, best, best.Tier
+	return res, nil
+}
+
+// ensemble calls the first EnsembleN tiers in parallel (each with failover
+// inside its tier), scores every answer and returns the best.
+func (o *Orchestrator) ensemble(ctx context.Context, rt *registry.Route, req *provider.ChatRequest) (*Result, error) {
+	n := rt.Config.EnsembleN
+	if n <= 0 || n > len(rt.Tiers) {
+		n = len(rt.Tiers)
+	}
+	type out struct {
+		w        *Attempt
+		attempts []*Attempt
+		err      error
+	}
+	outs := make([]out, n)
+	var wg sync.WaitGroup
+	try := func(ctx context.Context, t *registry.Target, tier int) *Attempt { return o.tryChat(ctx, t, tier, req) }
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			w, attempts, err := o.sequence(ctx, rt, o.tierOrder(rt, rt.Tiers[i], i), try)
+			if err == nil {
+				o.score(ctx, rt, req, w)
+			}
+			outs[i] = out{w, attempts, err}
+		}(i)
+	}
+	wg.Wait()
+	res := &Result{Tier: -1}
+	var best *Attempt
+	var last error
+	for _, r := range outs {
+		res.Attempts = append(res.Attempts, r.attempts...)
+		if r.err != nil {
+			last = r.err
+			continue
+		}
+		if best == nil || *r.w.Score > *best.Score {
+			best = r.w
+		}
+	}
+	if best == nil {
+		return res, last
+	}
+	for _, r := range outs {
+		if r.w != nil && r.w != best {
+			r.w.Outcome = OutcomeNotChosen
+		}
+	}
+	res.Response, res.Winner, res.Tier = best.resp, best, best.Tier
+	return res, nil
+}
