@@ -45,6 +45,8 @@ type AdminStore interface {
 	RevokeKey(ctx context.Context, id int64, at time.Time) error
 
 	ListUsage(ctx context.Context, f store.UsageFilter, p chorus.Page) ([]*chorus.Usage, error)
+
+	RouteStore
 }
 
 // maxAdminBody bounds admin request bodies.
@@ -79,6 +81,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	admin("DELETE /api/admin/keys/{id}", s.revokeKey)
 	admin("GET /api/admin/usage", s.adminListUsage)
 	admin("GET /api/admin/registry", s.adminRegistry)
+	s.routeAdminRoutes(mux)
 	admin("GET /api/admin/health", s.adminHealth)
 
 	// Any key may manage its owner's keys.

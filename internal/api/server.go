@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -46,6 +47,11 @@ type Server struct {
 	Limits       config.Limits
 	Upstream     time.Duration // end-to-end deadline of one upstream call
 	Now          func() time.Time
+	// ValidateScorers checks a route's config.scorers (a JSON array) when
+	// the route is written. Nil: each must be an object with a string
+	// "type". A *chorus.Error with a Param is passed on as it is; any other
+	// error becomes a 400 about config.scorers.
+	ValidateScorers func(raw json.RawMessage) error
 
 	draining chan struct{}
 	once     sync.Once
