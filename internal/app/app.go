@@ -128,7 +128,7 @@ func (s registrySource) LoadRegistry(ctx context.Context) (*registry.Data, error
 	if err != nil {
 		return nil, err
 	}
-	return &registry.Data{Version: r.Version, Models: r.Models, Secrets: r.Secrets, Keys: r.Keys}, nil
+	return &registry.Data{Version: r.Version, Models: r.Models, Secrets: r.Secrets, Keys: r.Keys, Routes: r.Routes}, nil
 }
 
 // New opens everything the gateway needs. bootstrapOut receives the
