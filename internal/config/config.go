@@ -39,6 +39,10 @@ type Config struct {
 	Usage    Usage    `yaml:"usage"`
 	Registry Registry `yaml:"registry"`
 	Health   Health   `yaml:"health"`
+
+	// Routes are routes the file declares; see Route for how they are
+	// applied at start. The file only: not settable from the environment.
+	Routes []Route `yaml:"routes"`
 }
 
 // Health configures every deployment's circuit breaker.
@@ -212,6 +216,7 @@ func (c *Config) Validate() error {
 	if c.Health.MinCalls < 1 {
 		bad("health.min_calls", "must be at least 1, got %d", c.Health.MinCalls)
 	}
+	errs = append(errs, c.routeErrors()...)
 	if len(errs) == 0 {
 		return nil
 	}
