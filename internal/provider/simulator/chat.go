@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -30,8 +31,8 @@ func (c *Client) generate(req *provider.ChatRequest, r *rng) []answer {
 	if req.N != nil && *req.N > 1 {
 		n = *req.N
 	}
-	limit := c.s.OutputTokens
-	if req.MaxTokens != nil && *req.MaxTokens < limit {
+	limit := math.MaxInt // generated answers have OutputTokens words; max_tokens cuts any answer
+	if req.MaxTokens != nil {
 		limit = *req.MaxTokens
 	}
 	out := make([]answer, n)
@@ -62,6 +63,13 @@ func (c *Client) textAnswer(req *provider.ChatRequest, r *rng, limit int) answer
 		}
 	}
 	finish := provider.FinishStop
+	if c.s.HasQuality {
+		mark := WrongMark
+		if Difficulty(lastUserText(req)) < c.s.Quality {
+			mark = CorrectMark
+		}
+		words = append(words, mark)
+	}
 	if len(words) > limit {
 		words, finish = words[:limit], provider.FinishLength
 	}
@@ -146,7 +154,7 @@ func (a *answer) outputTokens() int {
 // Chat answers after the configured latency.
 func (c *Client) Chat(ctx context.Context, req *provider.ChatRequest) (*provider.ChatResponse, error) {
 	ar, fr := c.requestRNG(promptKey(req))
-	if err := sleep(ctx, c.s.Latency); err != nil {
+	if err := sleep(ctx, c.latency(&fr)); err != nil {
 		return nil, err
 	}
 	if err := c.injectedError(&fr); err != nil {
@@ -178,7 +186,7 @@ func (c *Client) Chat(ctx context.Context, req *provider.ChatRequest) (*provider
 // ChatStream streams the answer token by token at the configured speed.
 func (c *Client) ChatStream(ctx context.Context, req *provider.ChatRequest) (provider.Stream, error) {
 	ar, fr := c.requestRNG(promptKey(req))
-	if err := sleep(ctx, c.s.Latency); err != nil {
+	if err := sleep(ctx, c.latency(&fr)); err != nil {
 		return nil, err
 	}
 	if err := c.injectedError(&fr); err != nil {
@@ -194,7 +202,7 @@ func (c *Client) ChatStream(ctx context.Context, req *provider.ChatRequest) (pro
 		start:   time.Now(),
 		usage:   provider.Usage{InputTokens: provider.EstimateInputTokens(req)},
 	}
-	ttft := c.s.TTFT - c.s.Latency
+	ttft := c.s.TTFT - c.s.Latency // the tail (or jitter) delays the start, not the pace
 	if ttft < 0 {
 		ttft = 0
 	}

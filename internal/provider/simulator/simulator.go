@@ -36,8 +36,20 @@ type Settings struct {
 	ErrorStatus     int           // HTTP status of injected errors (default 500)
 	Text            string        // fixed answer; "echo" repeats the last user message
 	Seed            uint64        // same seed and same requests, same answers
-	Quality         float64       // 0..1, how often an answer is "right" (for quality tests)
-	Dimensions      int           // embedding vector length (default 64)
+	// Quality, when set, marks every answer right or wrong: each prompt has
+	// a difficulty in [0,1) derived from its text, and an answer is right
+	// when the difficulty is below Quality. The answer's last word is then
+	// CorrectMark or WrongMark, so a scorer (e.g. regex) can grade it: the
+	// simulated stand-in for a judge that knows the truth.
+	Quality    float64
+	HasQuality bool
+	// Heavy tails: with probability TailRate a call's latency is TailLatency
+	// instead of Latency; LatencyJitter adds up to that fraction of Latency
+	// at random (uniformly).
+	TailRate      float64
+	TailLatency   time.Duration
+	LatencyJitter float64
+	Dimensions    int // embedding vector length (default 64)
 }
 
 // Client is one simulated deployment.
@@ -97,7 +109,10 @@ func ParseSettings(m map[string]any) (Settings, error) {
 		{"error_rate", 0, 1, func(f float64) { s.ErrorRate = f }},
 		{"error_status", 400, 599, func(f float64) { s.ErrorStatus = int(f) }},
 		{"seed", 0, math.MaxInt64, func(f float64) { s.Seed = uint64(f) }},
-		{"quality", 0, 1, func(f float64) { s.Quality = f }},
+		{"quality", 0, 1, func(f float64) { s.Quality, s.HasQuality = f, true }},
+		{"tail_rate", 0, 1, func(f float64) { s.TailRate = f }},
+		{"tail_latency_ms", 0, 600_000, func(f float64) { s.TailLatency = ms(f) }},
+		{"latency_jitter", 0, 10, func(f float64) { s.LatencyJitter = f }},
 		{"dimensions", 1, 8192, func(f float64) { s.Dimensions = int(f) }},
 	}
 	ttftSet := false
@@ -126,6 +141,35 @@ func ParseSettings(m map[string]any) (Settings, error) {
 		s.Text = t
 	}
 	return s, nil
+}
+
+// Marks a simulated answer ends with when Quality is set.
+const (
+	CorrectMark = "[correct]"
+	WrongMark   = "[wrong]"
+)
+
+// Difficulty returns a prompt's difficulty in [0,1): the same text, the
+// same difficulty, on every model, so that stronger models answer a
+// superset of what weaker ones do.
+func Difficulty(prompt string) float64 {
+	h := fnv.New64a()
+	h.Write([]byte(prompt))
+	r := rng(h.Sum64())
+	return r.float()
+}
+
+// latency returns this call's delay before answering: the base latency with
+// jitter, or the tail latency.
+func (c *Client) latency(r *rng) time.Duration {
+	if c.s.TailRate > 0 && r.float() < c.s.TailRate {
+		return c.s.TailLatency
+	}
+	d := c.s.Latency
+	if c.s.LatencyJitter > 0 {
+		d += time.Duration(r.float() * c.s.LatencyJitter * float64(c.s.Latency))
+	}
+	return d
 }
 
 // Settings returns the client's settings.

@@ -188,3 +188,54 @@ func TestEmbed(t *testing.T) {
 		}
 	}
 }
+
+func TestQualityMarks(t *testing.T) {
+	weak, strong := newSim(t, map[string]any{"quality": 0.3}), newSim(t, map[string]any{"quality": 0.9})
+	var weakRight, strongRight, n int
+	for i := 0; i < 500; i++ {
+		p := "question " + strings.Repeat("x", i%7) + string(rune('a'+i%26)) + string(rune('a'+i/26%26))
+		rw, _ := weak.Chat(context.Background(), chatReq(p))
+		rs, _ := strong.Chat(context.Background(), chatReq(p))
+		w := strings.HasSuffix(rw.Choices[0].Message.Text(), simulator.CorrectMark)
+		s := strings.HasSuffix(rs.Choices[0].Message.Text(), simulator.CorrectMark)
+		if w && !s {
+			t.Fatalf("prompt %q: the weak model is right where the strong one is wrong", p)
+		}
+		if !w && !strings.HasSuffix(rw.Choices[0].Message.Text(), simulator.WrongMark) {
+			t.Fatalf("answer has no mark: %q", rw.Choices[0].Message.Text())
+		}
+		n++
+		if w {
+			weakRight++
+		}
+		if s {
+			strongRight++
+		}
+	}
+	if f := float64(weakRight) / float64(n); f < 0.2 || f > 0.4 {
+		t.Fatalf("weak right %.2f of the time, want about 0.3", f)
+	}
+	if f := float64(strongRight) / float64(n); f < 0.8 || f > 0.97 {
+		t.Fatalf("strong right %.2f of the time, want about 0.9", f)
+	}
+	if plain, _ := newSim(t, nil).Chat(context.Background(), chatReq("q")); strings.Contains(plain.Choices[0].Message.Text(), "[") {
+		t.Fatal("marks without a quality setting")
+	}
+}
+
+func TestLatencyTail(t *testing.T) {
+	c := newSim(t, map[string]any{"latency_ms": 1, "tail_rate": 0.5, "tail_latency_ms": 40, "seed": 3})
+	slow := 0
+	for i := 0; i < 20; i++ {
+		start := time.Now()
+		if _, err := c.Chat(context.Background(), chatReq("x")); err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(start) >= 40*time.Millisecond {
+			slow++
+		}
+	}
+	if slow < 4 || slow > 16 {
+		t.Fatalf("%d of 20 calls in the tail, want about 10", slow)
+	}
+}
