@@ -196,6 +196,9 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		Registry:     a.Registry, Factory: adapters.New, Store: a.DB, Usage: a.Usage, Metrics: a.Metrics, Logger: log,
 		Limits: cfg.Limits, Upstream: cfg.Timeouts.Upstream,
 	}
+	if err := a.applyConfigRoutes(ctx); err != nil {
+		return err
+	}
 	a.http = &http.Server{
 		Handler:           a.Server.Handler(),
 		ReadHeaderTimeout: cfg.Timeouts.ReadHeader,
