@@ -59,8 +59,8 @@ type routeInput struct {
 	Enabled     *bool                `json:"enabled"`
 }
 
-// route validates the input in full and copies it onto rt.
-func (s *Server) route(ctx context.Context, in *routeInput, rt *chorus.Route) error {
+// applyRoute copies the input onto rt and validates it in full.
+func (s *Server) applyRoute(ctx context.Context, in *routeInput, rt *chorus.Route) error {
 	rt.Name, rt.Description, rt.Strategy = in.Name, in.Description, in.Strategy
 	rt.Targets, rt.Config = in.Targets, in.Config
 	rt.Enabled = in.Enabled == nil || *in.Enabled
@@ -116,9 +116,9 @@ func validateTargets(rt *chorus.Route) error {
 			return chorus.Invalid(field+".weight", "%s.weight must be between 0 and %d (0 means 1)", field, maxTargetWeight)
 		}
 	}
-	// Each of these compares or races two or more models.
-	if need := map[string]int{chorus.StrategyHedge: 2, chorus.StrategyCascade: 2, chorus.StrategyEnsemble: 2}[rt.Strategy]; n < need {
-		return chorus.Invalid("targets", "a %s route needs at least %d targets, got %d", rt.Strategy, need, n)
+	// Hedge, cascade and ensemble race or compare two models or more.
+	if n < 2 && rt.Strategy != chorus.StrategyFallback && rt.Strategy != chorus.StrategyBalance {
+		return chorus.Invalid("targets", "a %s route needs at least 2 targets, got %d", rt.Strategy, n)
 	}
 	return nil
 }
@@ -254,7 +254,7 @@ func (s *Server) adminCreateRoute(w http.ResponseWriter, r *http.Request, _ *cho
 		return err
 	}
 	rt := &chorus.Route{}
-	if err := s.route(r.Context(), &in, rt); err != nil {
+	if err := s.applyRoute(r.Context(), &in, rt); err != nil {
 		return err
 	}
 	if err := s.Store.CreateRoute(r.Context(), rt); err != nil {
@@ -291,7 +291,7 @@ func (s *Server) adminUpdateRoute(w http.ResponseWriter, r *http.Request, _ *cho
 	if err != nil {
 		return err
 	}
-	if err := s.route(r.Context(), &in, rt); err != nil {
+	if err := s.applyRoute(r.Context(), &in, rt); err != nil {
 		return err
 	}
 	if err := s.Store.UpdateRoute(r.Context(), rt); err != nil {

@@ -152,10 +152,7 @@ func claimName(ctx context.Context, tx *tx, table, name string) error {
 	if err := bumpRegistry(ctx, tx); err != nil {
 		return err
 	}
-	what := map[string]string{"models": "model", "routes": "route"}[table]
-	if what == "" {
-		return fmt.Errorf("claim name: unknown table %q", table)
-	}
+	what := strings.TrimSuffix(table, "s") // "model" or "route"
 	var n int
 	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM `+table+` WHERE name = ?`, name).Scan(&n); err != nil {
 		return fmt.Errorf("claim name: %w", err)
