@@ -54,8 +54,8 @@ func (db *DB) InsertScores(ctx context.Context, recs []ScoreRecord) error {
 		if v := recs[i].Value; !(v >= 0 && v <= 1) {
 			return chorus.Invalid("value", "score %q of response %q is %v, outside [0, 1]", recs[i].Scorer, recs[i].ResponseID, v)
 		}
-		if recs[i].Scorer == "" || recs[i].Model == "" {
-			return chorus.Invalid("scorer", "a score record needs a scorer and a model")
+		if recs[i].Scorer == "" {
+			return chorus.Invalid("scorer", "a score record needs a scorer")
 		}
 	}
 	tx, err := db.begin(ctx)
