@@ -106,6 +106,8 @@ type Evaluator struct {
 	nre     atomic.Int64
 	schemas sync.Map // explicit schema text → *schemaNode
 	nschema atomic.Int64
+	specs   sync.Map // route config scorers text → []Spec
+	nspecs  atomic.Int64
 }
 
 // NewEvaluator returns an evaluator whose judge scorers call judge (nil: judge
@@ -117,11 +119,16 @@ func NewEvaluator(judge Judge) *Evaluator {
 // Validate checks specs as a route config or the admin API gives them. Errors
 // are *chorus.Error EINVALID with param "scorers[i].field".
 func (e *Evaluator) Validate(specs []Spec) error {
+	return e.validateAll(specs, "scorers")
+}
+
+// validateAll is Validate with params under param.
+func (e *Evaluator) validateAll(specs []Spec, param string) error {
 	if len(specs) > MaxSpecs {
-		return chorus.Invalid("scorers", "at most %d scorers are allowed, got %d", MaxSpecs, len(specs))
+		return chorus.Invalid(param, "at most %d scorers are allowed, got %d", MaxSpecs, len(specs))
 	}
 	for i := range specs {
-		if err := e.validate(&specs[i], fmt.Sprintf("scorers[%d]", i)); err != nil {
+		if err := e.validate(&specs[i], fmt.Sprintf("%s[%d]", param, i)); err != nil {
 			return err
 		}
 	}
