@@ -18,6 +18,7 @@ import (
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider/adapters"
+	"github.com/chorusgw/chorus/internal/quality"
 	"github.com/chorusgw/chorus/internal/registry"
 	"github.com/chorusgw/chorus/internal/secret"
 	"github.com/chorusgw/chorus/internal/store"
@@ -33,9 +34,11 @@ type App struct {
 	Server   *api.Server
 	// Orchestrator runs the routing strategies and keeps deployment health.
 	Orchestrator *orchestrate.Orchestrator
-	Metrics      *telemetry.Metrics
-	Usage        *usage.Writer
-	Log          *slog.Logger
+	// Evaluator scores answers (cascades, ensembles, and off the request path).
+	Evaluator *quality.Evaluator
+	Metrics   *telemetry.Metrics
+	Usage     *usage.Writer
+	Log       *slog.Logger
 
 	http     *http.Server
 	stopPoll context.CancelFunc
@@ -183,6 +186,8 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 			metrics.Attempt(at.Target.Deployment.Name, at.Target.Deployment.Provider, at.Outcome)
 		},
 	}
+	a.Evaluator = quality.NewEvaluator(judge(a.Registry, a.Orchestrator))
+	a.Orchestrator.Evaluator = routeEvaluator{a.Evaluator}
 	a.Metrics.RegisterHealth(func() []telemetry.HealthSample {
 		st := health.Snapshot()
 		out := make([]telemetry.HealthSample, len(st))
@@ -192,8 +197,9 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		return out
 	})
 	a.Server = &api.Server{
-		Orchestrator: a.Orchestrator,
-		Registry:     a.Registry, Factory: adapters.New, Store: a.DB, Usage: a.Usage, Metrics: a.Metrics, Logger: log,
+		Orchestrator:    a.Orchestrator,
+		ValidateScorers: validateScorers(a.Evaluator),
+		Registry:        a.Registry, Factory: adapters.New, Store: a.DB, Usage: a.Usage, Metrics: a.Metrics, Logger: log,
 		Limits: cfg.Limits, Upstream: cfg.Timeouts.Upstream,
 	}
 	if err := a.applyConfigRoutes(ctx); err != nil {

@@ -19,6 +19,7 @@ const (
 	OutcomeCanceled  = "canceled"   // a hedge's loser, or the client left
 	OutcomeRejected  = "rejected"   // below a cascade's threshold
 	OutcomeNotChosen = "not_chosen" // an ensemble's loser
+	OutcomeJudge     = "judge"      // a judge model scoring an answer inline
 )
 
 // Evaluator scores an answer in [0,1] for cascades and ensembles.

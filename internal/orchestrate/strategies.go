@@ -239,17 +239,59 @@ func threshold(rt *registry.Route) float64 {
 	return 0.7
 }
 
-// score evaluates an answer; without an evaluator every answer passes.
-func (o *Orchestrator) score(ctx context.Context, rt *registry.Route, req *provider.ChatRequest, a *Attempt) float64 {
+// score evaluates an answer; without an evaluator every answer passes. The
+// judge calls an evaluator makes (reported with Record) are returned so the
+// request's usage includes them.
+func (o *Orchestrator) score(ctx context.Context, rt *registry.Route, req *provider.ChatRequest, a *Attempt) (float64, []*Attempt) {
 	s := 1.0
+	var judged []*Attempt
 	if o.Evaluator != nil {
+		col := &collector{}
 		var err error
-		if s, err = o.Evaluator.Evaluate(ctx, rt, req, a.resp); err != nil {
+		if s, err = o.Evaluator.Evaluate(context.WithValue(ctx, collectorKey{}, col), rt, req, a.resp); err != nil {
 			s = 0
 		}
+		judged = col.take()
 	}
 	a.Score = &s
-	return s
+	return s, judged
+}
+
+// collector gathers the attempts judges make while scoring one answer.
+type collector struct {
+	mu   sync.Mutex
+	list []*Attempt
+}
+
+type collectorKey struct{}
+
+func (c *collector) take() []*Attempt {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.list
+}
+
+// Record adds the attempts of a judge call made while scoring (ctx is the
+// one Evaluate received) to the request being scored, marked OutcomeJudge.
+// Outside scoring it does nothing.
+func Record(ctx context.Context, attempts []*Attempt) {
+	c, ok := ctx.Value(collectorKey{}).(*collector)
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, a := range attempts {
+		a.Outcome = OutcomeJudge
+		c.list = append(c.list, a)
+	}
+}
+
+// Judging reports whether ctx belongs to a judge call, so a judge cannot
+// recurse into another scored route.
+func Judging(ctx context.Context) bool {
+	_, ok := ctx.Value(collectorKey{}).(*collector)
+	return ok
 }
 
 // cascade calls the tiers cheapest first and returns the first answer whose
@@ -270,7 +312,8 @@ func (o *Orchestrator) cascade(ctx context.Context, rt *registry.Route, req *pro
 			}
 			continue
 		}
-		s := o.score(ctx, rt, req, w)
+		s, judged := o.score(ctx, rt, req, w)
+		res.Attempts = append(res.Attempts, judged...)
 		if s >= threshold(rt) {
 			res.Response, res.Winner, res.Tier = w.resp, w, i
 			if best != nil {
@@ -307,6 +350,7 @@ func (o *Orchestrator) ensemble(ctx context.Context, rt *registry.Route, req *pr
 	type out struct {
 		w        *Attempt
 		attempts []*Attempt
+		judged   []*Attempt
 		err      error
 	}
 	outs := make([]out, n)
@@ -317,10 +361,11 @@ func (o *Orchestrator) ensemble(ctx context.Context, rt *registry.Route, req *pr
 		go func(i int) {
 			defer wg.Done()
 			w, attempts, err := o.sequence(ctx, rt, o.tierOrder(rt, rt.Tiers[i], i), try)
+			var judged []*Attempt
 			if err == nil {
-				o.score(ctx, rt, req, w)
+				_, judged = o.score(ctx, rt, req, w)
 			}
-			outs[i] = out{w, attempts, err}
+			outs[i] = out{w, attempts, judged, err}
 		}(i)
 	}
 	wg.Wait()
@@ -329,6 +374,7 @@ func (o *Orchestrator) ensemble(ctx context.Context, rt *registry.Route, req *pr
 	var last error
 	for _, r := range outs {
 		res.Attempts = append(res.Attempts, r.attempts...)
+		res.Attempts = append(res.Attempts, r.judged...)
 		if r.err != nil {
 			last = r.err
 			continue
