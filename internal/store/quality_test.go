@@ -339,7 +339,7 @@ func TestUsageByResponseID(t *testing.T) {
 		}
 
 		t.Run("OK", func(t *testing.T) {
-			got, err := db.UsageByResponseID(ctx, recs[1].ResponseID)
+			got, err := db.UsageByResponseID(ctx, recs[1].ResponseID, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -350,15 +350,23 @@ func TestUsageByResponseID(t *testing.T) {
 			}
 		})
 		t.Run("Newest", func(t *testing.T) {
-			got, err := db.UsageByResponseID(ctx, recs[0].ResponseID)
+			got, err := db.UsageByResponseID(ctx, recs[0].ResponseID, nil)
 			if err != nil || got.RequestID != again.RequestID {
 				t.Errorf("got %+v, %v; want request %s", got, err, again.RequestID)
 			}
 		})
-		t.Run("ErrNotFound", func(t *testing.T) {
-			_, err := db.UsageByResponseID(ctx, "chatcmpl-nope")
+		t.Run("User", func(t *testing.T) {
+			got, err := db.UsageByResponseID(ctx, recs[0].ResponseID, ptr[int64](1))
+			if err != nil || got.RequestID != recs[0].RequestID {
+				t.Errorf("got %+v, %v; want user 1's request %s", got, err, recs[0].RequestID)
+			}
+			_, err = db.UsageByResponseID(ctx, recs[1].ResponseID, ptr[int64](1))
 			assertCode(t, err, chorus.ENOTFOUND)
-			_, err = db.UsageByResponseID(ctx, "")
+		})
+		t.Run("ErrNotFound", func(t *testing.T) {
+			_, err := db.UsageByResponseID(ctx, "chatcmpl-nope", nil)
+			assertCode(t, err, chorus.ENOTFOUND)
+			_, err = db.UsageByResponseID(ctx, "", nil)
 			assertCode(t, err, chorus.ENOTFOUND)
 		})
 	})
