@@ -158,8 +158,8 @@ func validateRouteConfig(rt *chorus.Route, scorers int) error {
 	if c.EnsembleN != 0 && (c.EnsembleN < 2 || c.EnsembleN > n) {
 		return chorus.Invalid("config.ensemble_n", "config.ensemble_n must be 0 (all targets) or between 2 and %d, got %d", n, c.EnsembleN)
 	}
-	if rt.Strategy == chorus.StrategyEnsemble && scorers == 0 {
-		return chorus.Invalid("config.scorers", "an ensemble route needs at least one scorer to judge its answers")
+	if (rt.Strategy == chorus.StrategyEnsemble || rt.Strategy == chorus.StrategyCascade) && scorers == 0 {
+		return chorus.Invalid("config.scorers", "a %s route needs at least one scorer to judge its answers", rt.Strategy)
 	}
 	return nil
 }

@@ -27,7 +27,7 @@ func TestValidateRouteDefaults(t *testing.T) {
 		scorersStored bool
 	}{
 		{"Hedge", testRoute(chorus.StrategyHedge, "", "a", "b"), 1, 0, false},
-		{"Cascade", testRoute(chorus.StrategyCascade, "", "a", "b"), 0, 0.7, false},
+		{"Cascade", testRoute(chorus.StrategyCascade, `[{"type":"length","min":1}]`, "a", "b"), 0, 0.7, true},
 		{"Fallback", testRoute(chorus.StrategyFallback, "null", "a"), 0, 0, false},
 		{"Ensemble", testRoute(chorus.StrategyEnsemble, `[{"type":"judge"}]`, "a", "b"), 0, 0, true},
 	} {
