@@ -18,6 +18,7 @@ import (
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/orchestrate"
+	"github.com/chorusgw/chorus/internal/quality"
 	"github.com/chorusgw/chorus/internal/registry"
 	"github.com/chorusgw/chorus/internal/telemetry"
 )
@@ -52,6 +53,11 @@ type Server struct {
 	// "type". A *chorus.Error with a Param is passed on as it is; any other
 	// error becomes a 400 about config.scorers.
 	ValidateScorers func(raw json.RawMessage) error
+	// Quality scores answers off the request path (nil: nothing is scored).
+	Quality *quality.Runner
+	// QualityStore serves feedback and the quality admin API (nil: those
+	// routes are not served).
+	QualityStore QualityStore
 
 	draining chan struct{}
 	once     sync.Once
@@ -75,6 +81,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/v1/", s.notFound)
 
 	s.adminRoutes(mux)
+	s.qualityRoutes(mux)
 
 	mux.HandleFunc("GET /livez", s.livez)
 	mux.HandleFunc("GET /readyz", s.readyz)

@@ -36,6 +36,10 @@ type App struct {
 	Orchestrator *orchestrate.Orchestrator
 	// Evaluator scores answers (cascades, ensembles, and off the request path).
 	Evaluator *quality.Evaluator
+	// Quality scores answers off the request path and stores the scores.
+	Quality *quality.Runner
+	// QualityStats is per-model quality, refreshed from the scores.
+	QualityStats *quality.Stats
 	Metrics   *telemetry.Metrics
 	Usage     *usage.Writer
 	Log       *slog.Logger
@@ -188,6 +192,8 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 	}
 	a.Evaluator = quality.NewEvaluator(judge(a.Registry, a.Orchestrator))
 	a.Orchestrator.Evaluator = routeEvaluator{a.Evaluator}
+	a.initQuality()
+	a.Orchestrator.Quality = a.QualityStats.ModelQuality
 	a.Metrics.RegisterHealth(func() []telemetry.HealthSample {
 		st := health.Snapshot()
 		out := make([]telemetry.HealthSample, len(st))
@@ -199,6 +205,7 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 	a.Server = &api.Server{
 		Orchestrator:    a.Orchestrator,
 		ValidateScorers: validateScorers(a.Evaluator),
+		Quality:         a.Quality, QualityStore: a.DB,
 		Registry:        a.Registry, Factory: adapters.New, Store: a.DB, Usage: a.Usage, Metrics: a.Metrics, Logger: log,
 		Limits: cfg.Limits, Upstream: cfg.Timeouts.Upstream,
 	}
@@ -222,6 +229,7 @@ func (a *App) Serve(ln net.Listener) error {
 	pollCtx, stop := context.WithCancel(context.Background())
 	a.stopPoll = stop
 	go a.Registry.Run(pollCtx, a.Config.Registry.PollInterval)
+	a.runQuality(pollCtx)
 	a.Log.Info("chorus serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(),
 		"models", len(a.Registry.Snapshot().Models()))
 	return a.http.Serve(ln)
@@ -248,6 +256,7 @@ func (a *App) Shutdown() error {
 	if err := a.Server.Wait(waitCtx); err != nil {
 		a.Log.Error("some requests did not finish recording usage", "err", err)
 	}
+	a.closeQuality(drain / 2)
 	flushCtx, cancelFlush := context.WithTimeout(context.Background(), drain)
 	defer cancelFlush()
 	err := a.Usage.Close(flushCtx)

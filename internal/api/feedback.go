@@ -1,0 +1,164 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/store"
+)
+
+// POST /v1/feedback: a client rates an answer it received.
+
+// Feedback lookup: usage records reach the database in batches (every
+// ~200 ms), so feedback sent right after an answer may find nothing yet. The
+// lookup is retried for up to feedbackWait, each try in its own short read
+// transaction, so no connection is held while waiting.
+const (
+	feedbackWait     = time.Second
+	feedbackInterval = 150 * time.Millisecond
+	maxResponseID    = 256
+)
+
+// feedbackInput is the body of POST /v1/feedback.
+type feedbackInput struct {
+	ResponseID string   `json:"response_id"`
+	Rating     *string  `json:"rating"` // "up" | "down" | "thumbs_up" | "thumbs_down"
+	Score      *float64 `json:"score"`  // 0..1
+	Comment    string   `json:"comment"`
+}
+
+// feedbackOutput is the stored feedback as the client sees it.
+type feedbackOutput struct {
+	Object string `json:"object"`
+	*store.Feedback
+}
+
+// ratings maps what clients may send to what is stored.
+var ratings = map[string]string{
+	"up": store.RatingUp, "thumbs_up": store.RatingUp, "down": store.RatingDown, "thumbs_down": store.RatingDown,
+}
+
+// validate checks the input and returns the rating to store.
+func (in *feedbackInput) validate() (string, error) {
+	in.ResponseID = strings.TrimSpace(in.ResponseID)
+	if in.ResponseID == "" {
+		return "", chorus.Invalid("response_id", "response_id is required: the id of the answer (chatcmpl-…, msg_…) you are rating.")
+	}
+	if len(in.ResponseID) > maxResponseID {
+		return "", chorus.Invalid("response_id", "response_id must be at most %d characters.", maxResponseID)
+	}
+	rating := ""
+	if in.Rating != nil {
+		r, ok := ratings[strings.ToLower(strings.TrimSpace(*in.Rating))]
+		if !ok {
+			return "", chorus.Invalid("rating", "Invalid rating %q: use \"up\" or \"down\" (or \"thumbs_up\", \"thumbs_down\").", *in.Rating)
+		}
+		rating = r
+	}
+	if in.Score != nil && !(*in.Score >= 0 && *in.Score <= 1) {
+		return "", chorus.Invalid("score", "score must be a number between 0 and 1, got %v.", *in.Score)
+	}
+	if rating == "" && in.Score == nil {
+		return "", chorus.Invalid("rating", "Feedback needs a rating (\"up\" or \"down\") or a score between 0 and 1.")
+	}
+	if n := utf8.RuneCountInString(in.Comment); n > store.MaxFeedbackComment {
+		return "", chorus.Invalid("comment", "comment is too long: %d characters; the maximum is %d.", n, store.MaxFeedbackComment)
+	}
+	return rating, nil
+}
+
+// postFeedback serves POST /v1/feedback. Feedback is accepted only on an
+// answer given to one of the caller's user's keys; any other response ID is
+// 404, whether it exists or not. A key's second feedback on the same answer
+// replaces the first (200); the first is 201.
+func (s *Server) postFeedback(w http.ResponseWriter, r *http.Request, k *chorus.APIKey) error {
+	var in feedbackInput
+	if err := decodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	rating, err := in.validate()
+	if err != nil {
+		return err
+	}
+	u, err := s.findAnswer(r.Context(), in.ResponseID, k.UserID)
+	if err != nil {
+		return err
+	}
+	f := &store.Feedback{
+		ResponseID: in.ResponseID, RequestID: u.RequestID, KeyID: k.ID, UserID: k.UserID,
+		Model: u.Model, Route: u.Route, Rating: rating, Score: in.Score, Comment: in.Comment,
+	}
+	created, err := s.QualityStore.UpsertFeedback(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	writeJSON(w, status, feedbackOutput{Object: "feedback", Feedback: f})
+	return nil
+}
+
+// findAnswer returns the usage record of an answer given to one of user's
+// keys, waiting up to feedbackWait for the usage writer to store it.
+func (s *Server) findAnswer(ctx context.Context, responseID string, user int64) (*chorus.Usage, error) {
+	deadline := s.Now().Add(feedbackWait)
+	for {
+		u, err := s.QualityStore.UsageByResponseID(ctx, responseID, &user)
+		if err == nil {
+			return u, nil
+		}
+		if chorus.ErrorCode(err) != chorus.ENOTFOUND {
+			return nil, err
+		}
+		if !s.Now().Before(deadline) {
+			return nil, &chorus.Error{Code: chorus.ENOTFOUND, Param: "response_id",
+				Message: "No response with id '" + responseID + "' was found for this API key's user."}
+		}
+		t := time.NewTimer(feedbackInterval)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, &chorus.Error{Code: chorus.EUNAVAILABLE, Message: "client closed request", Err: ctx.Err()}
+		case <-t.C:
+		}
+	}
+}
+
+// adminListFeedback serves GET /api/admin/feedback.
+func (s *Server) adminListFeedback(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	q := r.URL.Query()
+	p, err := pageOf(q)
+	if err != nil {
+		return err
+	}
+	f := store.FeedbackFilter{ResponseID: q.Get("response_id"), Model: q.Get("model"), Route: q.Get("route")}
+	if v := q.Get("user_id"); v != "" {
+		n, err := parseID("user_id", v)
+		if err != nil {
+			return err
+		}
+		f.UserID = &n
+	}
+	items, err := s.QualityStore.ListFeedback(r.Context(), f, p)
+	if err != nil {
+		return err
+	}
+	writeList(w, items, p, func(f *store.Feedback) int64 { return f.ID })
+	return nil
+}
+
+// parseID parses a non-negative integer query parameter.
+func parseID(name, v string) (int64, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, chorus.Invalid(name, "%s must be a non-negative integer, got %q", name, v)
+	}
+	return n, nil
+}

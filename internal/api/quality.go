@@ -1,0 +1,158 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/provider"
+	"github.com/chorusgw/chorus/internal/quality"
+	"github.com/chorusgw/chorus/internal/store"
+)
+
+// QualityStore is what feedback and the quality admin API need from the
+// database.
+type QualityStore interface {
+	UsageByResponseID(ctx context.Context, responseID string, userID *int64) (*chorus.Usage, error)
+	UpsertFeedback(ctx context.Context, f *store.Feedback) (created bool, err error)
+	ListFeedback(ctx context.Context, f store.FeedbackFilter, p chorus.Page) ([]*store.Feedback, error)
+	ListScores(ctx context.Context, f store.ScoreFilter, p chorus.Page) ([]*store.ScoreRecord, error)
+	QualityAggregates(ctx context.Context, f store.AggregateFilter) (*store.QualityAggregates, error)
+}
+
+var _ QualityStore = (*store.DB)(nil)
+
+// qualityRoutes registers feedback (any key) and the quality admin API. They
+// need Server.QualityStore; without it they are not served (404).
+func (s *Server) qualityRoutes(mux *http.ServeMux) {
+	if s.QualityStore == nil {
+		return
+	}
+	mux.HandleFunc("POST /v1/feedback", s.authed("", s.postFeedback))
+	mux.HandleFunc("GET /api/admin/quality", s.authed(chorus.RoleAdmin, s.adminQuality))
+	mux.HandleFunc("GET /api/admin/quality/scores", s.authed(chorus.RoleAdmin, s.adminListScores))
+	mux.HandleFunc("GET /api/admin/feedback", s.authed(chorus.RoleAdmin, s.adminListFeedback))
+}
+
+// submitScoring queues an answer for scoring off the request path, with the
+// route's scorers and those the request implies (quality.AutoSpecs). inline
+// carries scores a cascade or ensemble computed already (stored as they
+// are); nil means evaluate. It does nothing without a Runner, a resolved
+// route or anything to score, and never blocks: a full queue drops the job.
+// Call it after the answer was written; req and resp must not change after.
+func (s *Server) submitScoring(x *exchange, req *provider.ChatRequest, resp *provider.ChatResponse, inline *quality.Result) {
+	if s.Quality == nil || x.route == nil || x.key == nil || resp == nil {
+		return
+	}
+	specs, err := s.Quality.Evaluator().SpecsFor(x.route.Config.Scorers, req)
+	if err != nil {
+		// Validated when the route was written; a config that fails now is
+		// one the file or an older binary wrote.
+		s.Logger.Warn("route scorers not usable; answer not scored", "request_id", RequestID(x.r.Context()),
+			"route", x.route.Model.Name, "err", err)
+		return
+	}
+	if len(specs) == 0 && inline == nil {
+		return
+	}
+	job := quality.Job{
+		RequestID: RequestID(x.r.Context()), ResponseID: x.respID, Model: x.route.Model.Name,
+		KeyID: x.key.ID, UserID: x.key.UserID, Specs: specs, Request: req, Response: resp, Inline: inline,
+	}
+	if x.target != nil {
+		job.Deployment = x.target.Deployment.Name
+		if x.route.Routed { // as usage records name them: the answering model, and the route
+			job.Route, job.Model = x.route.Model.Name, x.target.Model.Name
+		}
+	}
+	s.Quality.Submit(job)
+}
+
+// Windows GET /api/admin/quality accepts.
+var qualityWindows = map[string]time.Duration{
+	"1h": time.Hour, "6h": 6 * time.Hour, "24h": 24 * time.Hour, "7d": 7 * 24 * time.Hour, "30d": 30 * 24 * time.Hour,
+}
+
+// qualityReport is GET /api/admin/quality's answer.
+type qualityReport struct {
+	Object  string    `json:"object"`
+	Since   time.Time `json:"since"`
+	Until   time.Time `json:"until"`
+	Formula string    `json:"formula"`
+	quality.Report
+}
+
+// qualityFormula says how the "quality" figures are made (see quality.Summarize).
+const qualityFormula = "quality = mean of (each scorer's mean score, and the mean feedback value when there is feedback); " +
+	"a feedback's value is its score, else 1 for up and 0 for down"
+
+// adminQuality serves GET /api/admin/quality?window=1h|6h|24h|7d|30d (or
+// since/until, RFC 3339)&model=&route=: per model and per route, each
+// scorer's count and mean, the feedback (up, down, mean) and one combined
+// quality figure, as quality.Summarize defines it.
+func (s *Server) adminQuality(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	q := r.URL.Query()
+	since, until, err := s.qualityWindow(q.Get("window"), q.Get("since"), q.Get("until"))
+	if err != nil {
+		return err
+	}
+	a, err := s.QualityStore.QualityAggregates(r.Context(), store.AggregateFilter{
+		Since: since, Until: until, Model: q.Get("model"), Route: q.Get("route"),
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, qualityReport{
+		Object: "quality_report", Since: since, Until: until, Formula: qualityFormula, Report: quality.Summarize(a),
+	})
+	return nil
+}
+
+// qualityWindow reads the report's time window: window, or since/until (until
+// defaults to now; since to 24 hours before until).
+func (s *Server) qualityWindow(window, sinceText, untilText string) (since, until time.Time, err error) {
+	if window != "" && (sinceText != "" || untilText != "") {
+		return since, until, chorus.Invalid("window", "Give window or since/until, not both.")
+	}
+	until = s.Now().UTC()
+	if untilText != "" {
+		if until, err = time.Parse(time.RFC3339, untilText); err != nil {
+			return since, until, chorus.Invalid("until", "until must be an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", untilText)
+		}
+	}
+	span := 24 * time.Hour
+	if window != "" {
+		d, ok := qualityWindows[window]
+		if !ok {
+			return since, until, chorus.Invalid("window", "window must be one of 1h, 6h, 24h, 7d or 30d, got %q", window)
+		}
+		span = d
+	}
+	since = until.Add(-span)
+	if sinceText != "" {
+		if since, err = time.Parse(time.RFC3339, sinceText); err != nil {
+			return since, until, chorus.Invalid("since", "since must be an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", sinceText)
+		}
+	}
+	if !since.Before(until) {
+		return since, until, chorus.Invalid("since", "since must be before until")
+	}
+	return since.UTC(), until.UTC(), nil
+}
+
+// adminListScores serves GET /api/admin/quality/scores?response_id=&model=&route=&limit=&after=.
+func (s *Server) adminListScores(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+	q := r.URL.Query()
+	p, err := pageOf(q)
+	if err != nil {
+		return err
+	}
+	f := store.ScoreFilter{ResponseID: q.Get("response_id"), Model: q.Get("model"), Route: q.Get("route")}
+	items, err := s.QualityStore.ListScores(r.Context(), f, p)
+	if err != nil {
+		return err
+	}
+	writeList(w, items, p, func(r *store.ScoreRecord) int64 { return r.ID })
+	return nil
+}

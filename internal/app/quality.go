@@ -1,0 +1,43 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/chorusgw/chorus/internal/quality"
+)
+
+// Quality scoring off the request path: sizes of the runner. Scoring is best
+// effort: beyond the queue, answers go unscored (counted in
+// chorus_quality_jobs_total{outcome="dropped"}).
+const (
+	qualityWorkers   = 4    // judge calls wait on upstreams, so a few more than the cores
+	qualityQueueSize = 4096 // answers waiting to be scored
+)
+
+// initQuality builds the scoring runner and the quality snapshot the router
+// weighs by. It needs the evaluator and metrics.
+func (a *App) initQuality() {
+	a.Quality = quality.NewRunner(a.Evaluator, a.DB, quality.RunnerOptions{
+		Workers: qualityWorkers, QueueSize: qualityQueueSize, Timeout: a.Config.Timeouts.Upstream,
+		Logger: a.Log, Registerer: a.Metrics.Registry(),
+	})
+	a.QualityStats = quality.NewStats(a.DB, quality.StatsOptions{Window: 24 * time.Hour, Every: 30 * time.Second, Logger: a.Log})
+}
+
+// runQuality starts the runner and the snapshot refresh (until ctx ends).
+func (a *App) runQuality(ctx context.Context) {
+	go a.Quality.Run()
+	go a.QualityStats.Run(ctx)
+}
+
+// closeQuality stores the scores of answers already queued, within limit.
+// It has its own deadline so that slow judges cannot eat into the usage
+// flush that follows: usage is billing, scores are best effort.
+func (a *App) closeQuality(limit time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	if err := a.Quality.Close(ctx); err != nil {
+		a.Log.Warn("quality scores not all stored at shutdown", "err", err, "stats", a.Quality.Stats())
+	}
+}
