@@ -199,7 +199,10 @@ func (c *Client) requestRNG(content string) (answer, fault rng) {
 	h.Write(b[:])
 	h.Write([]byte(content))
 	n := c.counter.Add(1)
-	return rng(h.Sum64()), rng(c.s.Seed ^ n*0x9e3779b97f4a7c15)
+	// Mixed once more so that no call's stream is a shifted copy of the
+	// next one's: unmixed, seed 0 made call n's second draw call n+1's first.
+	f := rng(c.s.Seed ^ n*0x9e3779b97f4a7c15)
+	return rng(h.Sum64()), rng(f.next())
 }
 
 // injectedError decides whether this request fails.
