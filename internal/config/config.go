@@ -32,6 +32,10 @@ type Config struct {
 	Bootstrap     bool   `yaml:"bootstrap"`       // create an admin, a key and simulator models on first start
 	AutoMigrate   bool   `yaml:"auto_migrate"`    // apply pending migrations at start; off: refuse to start on an old schema
 	PublicURL     string `yaml:"public_url"`      // how clients reach us, for printed examples
+	// RedisURL (redis://, rediss:// or unix://) shares state between
+	// instances: the response cache (and what else uses Redis). Empty: all
+	// in process.
+	RedisURL string `yaml:"redis_url"`
 
 	Log      Log      `yaml:"log"`
 	Limits   Limits   `yaml:"limits"`
@@ -39,6 +43,7 @@ type Config struct {
 	Usage    Usage    `yaml:"usage"`
 	Registry Registry `yaml:"registry"`
 	Health   Health   `yaml:"health"`
+	Cache    Cache    `yaml:"cache"`
 
 	// Routes are routes the file declares; see Route for how they are
 	// applied at start. The file only: not settable from the environment.
@@ -52,6 +57,20 @@ type Health struct {
 	MinCalls            int           `yaml:"min_calls"`            // ...over at least this many calls
 	Window              time.Duration `yaml:"window"`
 	Cooldown            time.Duration `yaml:"cooldown"` // an open circuit refuses calls this long, then probes
+}
+
+// Cache configures the response cache. Answers are cached only for keys
+// and routes that opt in (their cache_ttl_s), unless TTL is set here.
+type Cache struct {
+	Enabled bool `yaml:"enabled"` // false: no caching at all, whatever keys and routes say
+	// TTL caches every request's answer this long unless its key or route
+	// opts out; 0 (the default) caches only for keys and routes that opt in.
+	TTL          time.Duration `yaml:"ttl"`
+	MaxEntries   int           `yaml:"max_entries"`   // in-process cache: at most this many answers...
+	MaxBytes     int64         `yaml:"max_bytes"`     // ...and about this many bytes
+	CostFraction float64       `yaml:"cost_fraction"` // what a hit costs, as a fraction of the original answer (0: free)
+	Timeout      time.Duration `yaml:"timeout"`       // Redis: a lookup or store slower than this is skipped
+	Prefix       string        `yaml:"prefix"`        // Redis: key prefix, to share one Redis between deployments
 }
 
 // Log configures logging.
@@ -118,6 +137,10 @@ func Default() Config {
 		Usage:    Usage{QueueSize: 65536, BatchSize: 512, FlushInterval: 200 * time.Millisecond},
 		Registry: Registry{PollInterval: time.Second},
 		Health:   Health{ConsecutiveFailures: 5, FailureRate: 0.5, MinCalls: 10, Window: 30 * time.Second, Cooldown: 10 * time.Second},
+		Cache: Cache{
+			Enabled: true, MaxEntries: 100_000, MaxBytes: 256 << 20,
+			Timeout: 50 * time.Millisecond, Prefix: "chorus:cache:",
+		},
 	}
 }
 
@@ -216,11 +239,44 @@ func (c *Config) Validate() error {
 	if c.Health.MinCalls < 1 {
 		bad("health.min_calls", "must be at least 1, got %d", c.Health.MinCalls)
 	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") &&
+		!strings.HasPrefix(c.RedisURL, "unix://") {
+		bad("redis_url", "must start with redis://, rediss:// or unix://, got %q", redactURL(c.RedisURL))
+	}
+	errs = append(errs, c.cacheErrors()...)
 	errs = append(errs, c.routeErrors()...)
 	if len(errs) == 0 {
 		return nil
 	}
 	return fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
+}
+
+// cacheErrors checks the cache section.
+func (c *Config) cacheErrors() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
+	}
+	cc := &c.Cache
+	if cc.TTL < 0 {
+		bad("cache.ttl", "must be 0 (cache only what keys and routes opt in) or a positive duration, got %s", cc.TTL)
+	}
+	if cc.MaxEntries < 1 {
+		bad("cache.max_entries", "must be at least 1, got %d", cc.MaxEntries)
+	}
+	if cc.MaxBytes < 1<<20 {
+		bad("cache.max_bytes", "must be at least 1048576 (1 MiB), got %d", cc.MaxBytes)
+	}
+	if cc.CostFraction < 0 || cc.CostFraction > 1 {
+		bad("cache.cost_fraction", "must be in [0, 1], got %g", cc.CostFraction)
+	}
+	if cc.Timeout <= 0 {
+		bad("cache.timeout", "must be a positive duration such as 50ms, got %s", cc.Timeout)
+	}
+	if cc.Prefix == "" {
+		bad("cache.prefix", "must not be empty")
+	}
+	return errs
 }
 
 // DatabaseDSN returns the DSN to open: DatabaseURL, or the SQLite file in DataDir.
