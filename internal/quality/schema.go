@@ -379,18 +379,52 @@ type violation struct {
 
 func (v *violation) Error() string { return "at " + v.path + ": " + v.msg }
 
-// validate checks a decoded JSON value (numbers as json.Number).
+// maxSteps bounds the work of one validation: schemas can branch
+// (anyOf of refs to the root) so that a naive walk takes exponential time,
+// and a request's own schema is client input.
+const maxSteps = 200_000
+
+// errTooComplex stops a validation that exceeds maxSteps. It is a failure of
+// the scorer, not a verdict on the answer.
+var errTooComplex = fmt.Errorf("validation needs more than %d steps: the schema is too complex to check", maxSteps)
+
+// errTooDeep stops a validation that recurses past maxSchemaDepth (a $ref
+// cycle that never descends into the value): a broken schema, not a verdict.
+var errTooDeep = fmt.Errorf("the schema nests (or refers to itself) more than %d levels deep", maxSchemaDepth)
+
+// abandoned reports whether a validation error means the check could not be
+// done, rather than that the value breaks the schema.
+func abandoned(err error) bool { return err == errTooComplex || err == errTooDeep }
+
+// walk is the state of one validation.
+type walk struct{ steps int }
+
+// step counts one unit of work.
+func (w *walk) step(n int) error {
+	w.steps += n
+	if w.steps > maxSteps {
+		return errTooComplex
+	}
+	return nil
+}
+
+// validate checks a decoded JSON value (numbers as json.Number). A
+// *violation says where the value breaks the schema; errTooComplex says the
+// check was abandoned.
 func (n *schemaNode) validate(v any) error {
-	return n.check(v, "$", 0)
+	return n.check(v, "$", 0, &walk{})
 }
 
 func fail(path, format string, args ...any) error {
 	return &violation{path: path, msg: fmt.Sprintf(format, args...)}
 }
 
-func (n *schemaNode) check(v any, path string, depth int) error {
+func (n *schemaNode) check(v any, path string, depth int, w *walk) error {
+	if err := w.step(1); err != nil {
+		return err
+	}
 	if depth > maxSchemaDepth {
-		return fail(path, "the schema nests (or refers to itself) more than %d levels deep", maxSchemaDepth)
+		return errTooDeep
 	}
 	if n.always != nil {
 		if !*n.always {
@@ -399,7 +433,7 @@ func (n *schemaNode) check(v any, path string, depth int) error {
 		return nil
 	}
 	if n.ref != nil {
-		if err := n.ref.check(v, path, depth+1); err != nil {
+		if err := n.ref.check(v, path, depth+1, w); err != nil {
 			return err
 		}
 	}
@@ -419,14 +453,14 @@ func (n *schemaNode) check(v any, path string, depth int) error {
 	case string:
 		err = n.checkString(t, path)
 	case []any:
-		err = n.checkArray(t, path, depth)
+		err = n.checkArray(t, path, depth, w)
 	case map[string]any:
-		err = n.checkObject(t, path, depth)
+		err = n.checkObject(t, path, depth, w)
 	}
 	if err != nil {
 		return err
 	}
-	return n.checkCombinators(v, path, depth)
+	return n.checkCombinators(v, path, depth, w)
 }
 
 func (n *schemaNode) checkNumber(num json.Number, path string) error {
@@ -475,7 +509,7 @@ func (n *schemaNode) checkString(s, path string) error {
 	return nil
 }
 
-func (n *schemaNode) checkArray(a []any, path string, depth int) error {
+func (n *schemaNode) checkArray(a []any, path string, depth int, w *walk) error {
 	switch {
 	case n.minItems != nil && len(a) < *n.minItems:
 		return fail(path, "%d items, fewer than minItems %d", len(a), *n.minItems)
@@ -489,12 +523,15 @@ func (n *schemaNode) checkArray(a []any, path string, depth int) error {
 			sub = n.prefixItems[i]
 		}
 		if sub != nil {
-			if err := sub.check(item, p, depth+1); err != nil {
+			if err := sub.check(item, p, depth+1, w); err != nil {
 				return err
 			}
 		}
 	}
 	if n.uniqueItems {
+		if err := w.step(len(a) * len(a) / 2); err != nil {
+			return err
+		}
 		for i := range a {
 			for j := i + 1; j < len(a); j++ {
 				if jsonEqual(a[i], a[j]) {
@@ -506,7 +543,7 @@ func (n *schemaNode) checkArray(a []any, path string, depth int) error {
 	return nil
 }
 
-func (n *schemaNode) checkObject(o map[string]any, path string, depth int) error {
+func (n *schemaNode) checkObject(o map[string]any, path string, depth int, w *walk) error {
 	switch {
 	case n.minProps != nil && len(o) < *n.minProps:
 		return fail(path, "%d properties, fewer than minProperties %d", len(o), *n.minProps)
@@ -528,14 +565,14 @@ func (n *schemaNode) checkObject(o map[string]any, path string, depth int) error
 		matched := false
 		if sub, ok := n.properties[k]; ok {
 			matched = true
-			if err := sub.check(o[k], p, depth+1); err != nil {
+			if err := sub.check(o[k], p, depth+1, w); err != nil {
 				return err
 			}
 		}
 		for _, ps := range n.patternProps {
 			if ps.re.MatchString(k) {
 				matched = true
-				if err := ps.schema.check(o[k], p, depth+1); err != nil {
+				if err := ps.schema.check(o[k], p, depth+1, w); err != nil {
 					return err
 				}
 			}
@@ -544,7 +581,7 @@ func (n *schemaNode) checkObject(o map[string]any, path string, depth int) error
 			if n.additional.always != nil && !*n.additional.always {
 				return fail(path, "property %q is not allowed (additionalProperties is false)", k)
 			}
-			if err := n.additional.check(o[k], p, depth+1); err != nil {
+			if err := n.additional.check(o[k], p, depth+1, w); err != nil {
 				return err
 			}
 		}
@@ -552,19 +589,25 @@ func (n *schemaNode) checkObject(o map[string]any, path string, depth int) error
 	return nil
 }
 
-func (n *schemaNode) checkCombinators(v any, path string, depth int) error {
+func (n *schemaNode) checkCombinators(v any, path string, depth int, w *walk) error {
 	for i, sub := range n.allOf {
-		if err := sub.check(v, path, depth+1); err != nil {
+		if err := sub.check(v, path, depth+1, w); err != nil {
+			if abandoned(err) {
+				return err
+			}
 			return fmt.Errorf("allOf[%d]: %w", i, err)
 		}
 	}
 	if len(n.anyOf) > 0 {
 		var first error
 		for _, sub := range n.anyOf {
-			err := sub.check(v, path, depth+1)
+			err := sub.check(v, path, depth+1, w)
 			if err == nil {
 				first = nil
 				break
+			}
+			if abandoned(err) {
+				return err
 			}
 			if first == nil {
 				first = err
@@ -578,9 +621,13 @@ func (n *schemaNode) checkCombinators(v any, path string, depth int) error {
 		matches := 0
 		var first error
 		for _, sub := range n.oneOf {
-			if err := sub.check(v, path, depth+1); err == nil {
+			err := sub.check(v, path, depth+1, w)
+			switch {
+			case abandoned(err):
+				return err
+			case err == nil:
 				matches++
-			} else if first == nil {
+			case first == nil:
 				first = err
 			}
 		}
@@ -591,8 +638,13 @@ func (n *schemaNode) checkCombinators(v any, path string, depth int) error {
 			return fail(path, "matches %d of the oneOf schemas; exactly one is allowed", matches)
 		}
 	}
-	if n.not != nil && n.not.check(v, path, depth+1) == nil {
-		return fail(path, "matches the schema under \"not\"")
+	if n.not != nil {
+		switch err := n.not.check(v, path, depth+1, w); {
+		case abandoned(err):
+			return err
+		case err == nil:
+			return fail(path, "matches the schema under \"not\"")
+		}
 	}
 	return nil
 }

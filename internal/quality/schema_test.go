@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/provider"
@@ -76,7 +77,6 @@ func TestJSONSchema(t *testing.T) {
 			`{"v": 1, "next": {"v": 2, "next": {"v": 3, "next": null}}}`, 1, "matches"},
 		{"ErrRecursiveRef", `{"type": "object", "properties": {"v": {"type": "integer"}, "next": {"anyOf": [{"$ref": "#"}, {"type": "null"}]}}, "required": ["v"]}`,
 			`{"v": 1, "next": {"v": 2, "next": {"next": null}}}`, 0, "anyOf"},
-		{"ErrSelfRefLoop", `{"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}`, `1`, 0, "levels deep"},
 		{"PrefixItems", `{"prefixItems": [{"type": "string"}, {"type": "integer"}], "items": false}`, `["a", 1]`, 1, "matches"},
 		{"ErrPrefixItemsExtra", `{"prefixItems": [{"type": "string"}], "items": false}`, `["a", 1]`, 0, "at $[1]: no value is allowed"},
 		{"TupleItemsDraft7", `{"items": [{"type": "string"}], "additionalItems": {"type": "integer"}}`, `["a", 2, 3]`, 1, "matches"},
@@ -99,6 +99,36 @@ func TestJSONSchema(t *testing.T) {
 			}
 			if !strings.Contains(got.Reason, tt.reason) {
 				t.Errorf("reason = %q, want it to mention %q", got.Reason, tt.reason)
+			}
+		})
+	}
+}
+
+// nested returns {"a": {"a": … 1 …}} n levels deep.
+func nested(n int) string {
+	return strings.Repeat(`{"a": `, n) + "1" + strings.Repeat("}", n)
+}
+
+func TestJSONSchemaAbandoned(t *testing.T) {
+	e := quality.NewEvaluator(nil)
+	tests := []struct{ name, schema, doc, msg string }{
+		{"ErrSelfRefLoop", `{"$defs": {"a": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"}`, `1`, "levels deep"},
+		// Each level of the value tries both branches and the leaf fails
+		// them all: 2^40 checks without a budget.
+		{"ErrExponential", `{"type": "object", "anyOf": [{"properties": {"a": {"$ref": "#"}}}, {"properties": {"a": {"$ref": "#"}}}]}`, nested(40), "too complex"},
+		{"ErrExponentialNot", `{"not": {"$ref": "#/$defs/s"}, "$defs": {"s": {"type": "object", "oneOf": [{"properties": {"a": {"$ref": "#/$defs/s"}}}, {"properties": {"a": {"$ref": "#/$defs/s"}}}]}}}`, nested(40), "too complex"},
+		{"ErrUniqueHuge", `{"uniqueItems": true}`, "[" + strings.Repeat("0,", 1000) + "1]", "too complex"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := quality.Spec{Type: quality.TypeJSONSchema, Schema: json.RawMessage(tt.schema)}
+			start := time.Now()
+			res, err := e.Evaluate(t.Context(), []quality.Spec{spec}, request("q"), answer(tt.doc))
+			if err == nil || !strings.Contains(err.Error(), tt.msg) || len(res.Scores) != 0 {
+				t.Errorf("got %+v, %v; want a scorer error mentioning %q and no score", res, err, tt.msg)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("took %v", d)
 			}
 		})
 	}

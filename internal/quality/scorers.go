@@ -125,6 +125,9 @@ func (e *Evaluator) scoreJSONSchema(s *Spec, req *provider.ChatRequest, a answer
 		return 0, "not valid JSON: " + err.Error(), nil
 	}
 	if err := sch.validate(doc); err != nil {
+		if abandoned(err) {
+			return 0, "", fmt.Errorf("schema: %w", err)
+		}
 		return 0, "does not match the schema: " + err.Error(), nil
 	}
 	if j.fenced {
