@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -163,6 +164,30 @@ func TestUpsertFeedback(t *testing.T) {
 			h := &store.Feedback{ResponseID: "chatcmpl-1", KeyID: 4, UserID: 2, Model: "m", Rating: store.RatingDown}
 			if created, err := db.UpsertFeedback(ctx, h); err != nil || !created || h.ID == firstID {
 				t.Fatalf("other key: created %v, ID %d, %v; want a new row", created, h.ID, err)
+			}
+		})
+
+		t.Run("Concurrent", func(t *testing.T) {
+			// Eight first feedbacks on one answer by one key at once: one row.
+			db := MustOpenDB(t, b)
+			var wg sync.WaitGroup
+			errs := make(chan error, 8)
+			for i := range 8 {
+				wg.Go(func() {
+					f := &store.Feedback{ResponseID: "same", KeyID: 1, UserID: 1, Model: "m", Score: ptr(float64(i) / 10)}
+					if _, err := db.UpsertFeedback(ctx, f); err != nil {
+						errs <- err
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			list, err := db.ListFeedback(ctx, store.FeedbackFilter{ResponseID: "same"}, chorus.Page{})
+			if err != nil || len(list) != 1 {
+				t.Fatalf("got %d rows (%v), want 1", len(list), err)
 			}
 		})
 
