@@ -258,8 +258,8 @@ func (r *Runner) evaluate(job Job) []store.ScoreRecord {
 	if job.Inline != nil {
 		res = *job.Inline
 	} else {
-		if len(job.Specs) == 0 {
-			return nil
+		if len(job.Specs) == 0 || job.Response == nil {
+			return nil // nothing to score with, or nothing to score (a stream)
 		}
 		ctx, cancel := context.WithTimeout(r.base, r.opts.Timeout)
 		var err error
