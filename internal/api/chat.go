@@ -127,6 +127,7 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 			u := *c.Usage
 			usage = &u
 		}
+		firstToken := false
 		for i := range c.Choices {
 			n := len(c.Choices[i].Content)
 			for _, tc := range c.Choices[i].ToolCalls {
@@ -134,13 +135,15 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 			}
 			if n > 0 && x.ttft == 0 {
 				x.ttft = s.Now().Sub(x.start)
+				firstToken = true
 			}
 			textBytes += n
 		}
 		// Write and flush before waiting for the upstream, not after every
 		// chunk: a burst of chunks that arrived together leaves in one write.
+		// The first token goes out at once, whatever follows it.
 		buf = cw.chunk(buf, c)
-		if len(buf) > 0 && (len(buf) >= maxPendingStream || !ready(st)) {
+		if len(buf) > 0 && (firstToken || len(buf) >= maxPendingStream || !ready(st)) {
 			if _, err := w.Write(buf); err != nil {
 				break // client gone; the deferred Close aborts the upstream
 			}
