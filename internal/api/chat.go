@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 	"sync"
 
 	"github.com/chorusgw/chorus"
@@ -60,6 +61,7 @@ func (s *Server) chatCompletionsErr(w http.ResponseWriter, r *http.Request, x *e
 	}
 	resp := res.Response
 	x.respID = resp.ID
+	s.submitScoring(x, req, resp, inlineScore(res.Winner))
 	var out []byte
 	if resp.RawFormat == provider.FormatOpenAI && resp.Raw != nil {
 		out = resp.Raw
@@ -118,6 +120,8 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 		usage     *provider.Usage
 		textBytes int
 		c         = first
+		scored    = s.wantsScoring(x, req)
+		text      strings.Builder // choice 0's text, when the answer will be scored
 	)
 	if first != nil {
 		x.respID = cw.responseID(first.ID)
@@ -138,6 +142,9 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 				firstToken = true
 			}
 			textBytes += n
+			if scored && c.Choices[i].Index == 0 {
+				text.WriteString(c.Choices[i].Content)
+			}
 		}
 		// Write and flush before waiting for the upstream, not after every
 		// chunk: a burst of chunks that arrived together leaves in one write.
@@ -163,6 +170,10 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 		return nil
 	case err == io.EOF || err == nil:
 		buf = cw.end(buf, usage) // after any chunks not written yet
+		if scored {
+			s.submitScoring(x, req, &provider.ChatResponse{ID: x.respID, Choices: []provider.Choice{{
+				Message: provider.TextMessage(provider.RoleAssistant, text.String()), FinishReason: provider.FinishStop}}}, inlineScore(sr.Winner))
+		}
 	default:
 		ce := upstreamError(err)
 		x.status, x.code = StatusOf(ce), ce.Code

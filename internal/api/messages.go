@@ -60,6 +60,7 @@ func (s *Server) messagesErr(w http.ResponseWriter, r *http.Request, x *exchange
 		resp.ID = RequestID(r.Context())
 	}
 	x.respID = anthropic.MessageID(resp.ID)
+	s.submitScoring(x, req, resp, inlineScore(res.Winner))
 	var out []byte
 	if resp.RawFormat == provider.FormatAnthropic && resp.Raw != nil {
 		out = resp.Raw

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/quality"
 	"github.com/chorusgw/chorus/internal/store"
@@ -155,4 +156,19 @@ func (s *Server) adminListScores(w http.ResponseWriter, r *http.Request, _ *chor
 	}
 	writeList(w, items, p, func(r *store.ScoreRecord) int64 { return r.ID })
 	return nil
+}
+
+// wantsScoring reports whether an answer on this exchange will be scored off
+// the request path, so a stream's text is kept for it.
+func (s *Server) wantsScoring(x *exchange, req *provider.ChatRequest) bool {
+	return s.Quality != nil && x.route != nil && (len(x.route.Config.Scorers) > 0 || len(quality.AutoSpecs(req)) > 0)
+}
+
+// inlineScore is the score a cascade or ensemble already gave the winning
+// answer, stored as is instead of scoring it again.
+func inlineScore(w *orchestrate.Attempt) *quality.Result {
+	if w == nil || w.Score == nil {
+		return nil
+	}
+	return &quality.Result{Score: *w.Score}
 }

@@ -191,7 +191,7 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		},
 	}
 	a.Evaluator = quality.NewEvaluator(judge(a.Registry, a.Orchestrator))
-	a.Orchestrator.Evaluator = routeEvaluator{a.Evaluator}
+	a.Orchestrator.Evaluator = quality.RouteEvaluator{E: a.Evaluator}
 	a.initQuality()
 	a.Orchestrator.Quality = a.QualityStats.ModelQuality
 	a.Metrics.RegisterHealth(func() []telemetry.HealthSample {

@@ -33,49 +33,10 @@ func judge(reg *registry.Registry, orch *orchestrate.Orchestrator) quality.Judge
 	}
 }
 
-// routeEvaluator scores answers for cascades and ensembles with the route's
-// scorers plus those the request implies (JSON validity and schema).
-type routeEvaluator struct{ e *quality.Evaluator }
-
-var _ orchestrate.Evaluator = routeEvaluator{}
-
-// Evaluate returns the weighted mean score. With no scorer at all every
-// answer passes; a scorer that fails counts as 0 only when none succeeded.
-func (r routeEvaluator) Evaluate(ctx context.Context, rt *registry.Route, req *provider.ChatRequest, resp *provider.ChatResponse) (float64, error) {
-	specs, err := routeScorers(rt.Config.Scorers)
-	if err != nil {
-		return 0, err
-	}
-	specs = append(specs, quality.AutoSpecs(req)...)
-	if len(specs) == 0 {
-		return 1, nil
-	}
-	res, err := r.e.Evaluate(ctx, specs, req, resp)
-	if err != nil && len(res.Scores) == 0 {
-		return 0, err
-	}
-	return res.Score, nil
-}
-
-// routeScorers parses a route's scorer specs.
-func routeScorers(raw json.RawMessage) ([]quality.Spec, error) {
-	if len(raw) == 0 || string(raw) == "null" {
-		return nil, nil
-	}
-	var specs []quality.Spec
-	if err := json.Unmarshal(raw, &specs); err != nil {
-		return nil, fmt.Errorf("route scorers: %w", err)
-	}
-	return specs, nil
-}
-
 // validateScorers checks a route's scorers when it is written.
 func validateScorers(e *quality.Evaluator) func(raw json.RawMessage) error {
 	return func(raw json.RawMessage) error {
-		specs, err := routeScorers(raw)
-		if err != nil {
-			return chorus.Invalid("config.scorers", "scorers must be an array of scorer objects: %v", err)
-		}
-		return e.Validate(specs)
+		_, err := e.ParseSpecs(raw, "config.scorers")
+		return err
 	}
 }
