@@ -40,9 +40,9 @@ type App struct {
 	Quality *quality.Runner
 	// QualityStats is per-model quality, refreshed from the scores.
 	QualityStats *quality.Stats
-	Metrics   *telemetry.Metrics
-	Usage     *usage.Writer
-	Log       *slog.Logger
+	Metrics      *telemetry.Metrics
+	Usage        *usage.Writer
+	Log          *slog.Logger
 
 	http     *http.Server
 	stopPoll context.CancelFunc
@@ -206,7 +206,7 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		Orchestrator:    a.Orchestrator,
 		ValidateScorers: validateScorers(a.Evaluator),
 		Quality:         a.Quality, QualityStore: a.DB,
-		Registry:        a.Registry, Factory: adapters.New, Store: a.DB, Usage: a.Usage, Metrics: a.Metrics, Logger: log,
+		Registry: a.Registry, Factory: adapters.New, Store: a.DB, Usage: a.Usage, Metrics: a.Metrics, Logger: log,
 		Limits: cfg.Limits, Upstream: cfg.Timeouts.Upstream,
 	}
 	if err := a.applyConfigRoutes(ctx); err != nil {
