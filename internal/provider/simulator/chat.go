@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -162,7 +163,7 @@ func (c *Client) Chat(ctx context.Context, req *provider.ChatRequest) (*provider
 	}
 	answers := c.generate(req, &ar)
 	resp := &provider.ChatResponse{
-		ID:      "chatcmpl-sim" + strconv.FormatUint(fr.next(), 36),
+		ID:      newID(),
 		Model:   req.Model,
 		Created: time.Now().Unix(),
 		Choices: make([]provider.Choice, len(answers)),
@@ -196,7 +197,7 @@ func (c *Client) ChatStream(ctx context.Context, req *provider.ChatRequest) (pro
 		ctx:     ctx,
 		c:       c,
 		answers: c.generate(req, &ar),
-		id:      "chatcmpl-sim" + strconv.FormatUint(fr.next(), 36),
+		id:      newID(),
 		model:   req.Model,
 		created: time.Now().Unix(),
 		start:   time.Now(),
@@ -286,4 +287,11 @@ func (s *stream) pace() error {
 func (s *stream) Close() error {
 	s.closed = true
 	return nil
+}
+
+// newID returns a random answer ID. IDs are unique across clients,
+// instances and restarts (feedback finds answers by them); the answers
+// themselves stay deterministic for a seed.
+func newID() string {
+	return "chatcmpl-sim" + strconv.FormatUint(rand.Uint64(), 36)
 }
