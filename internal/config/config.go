@@ -45,6 +45,8 @@ type Config struct {
 	Health   Health   `yaml:"health"`
 	Cache    Cache    `yaml:"cache"`
 
+	RateLimits RateLimits `yaml:"rate_limits"`
+
 	// Routes are routes the file declares; see Route for how they are
 	// applied at start. The file only: not settable from the environment.
 	Routes []Route `yaml:"routes"`
@@ -141,6 +143,7 @@ func Default() Config {
 			Enabled: true, MaxEntries: 100_000, MaxBytes: 256 << 20,
 			Timeout: 50 * time.Millisecond, Prefix: "chorus:cache:",
 		},
+		RateLimits: DefaultRateLimits(),
 	}
 }
 
@@ -244,6 +247,7 @@ func (c *Config) Validate() error {
 		bad("redis_url", "must start with redis://, rediss:// or unix://, got %q", redactURL(c.RedisURL))
 	}
 	errs = append(errs, c.cacheErrors()...)
+	errs = append(errs, c.rateLimitErrors()...)
 	errs = append(errs, c.routeErrors()...)
 	if len(errs) == 0 {
 		return nil

@@ -1,0 +1,76 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// RateLimits configures rate limiting (internal/limit). Every rate is per
+// minute; 0 means unlimited. Limits are in process unless the top-level
+// redis_url is set, when every instance on that Redis shares them.
+type RateLimits struct {
+	Prefix   string        `yaml:"prefix"`    // Redis key prefix; on Redis Cluster give it a hash tag ("{chorus-rl}:")
+	FailOpen bool          `yaml:"fail_open"` // Redis unreachable: allow unchecked (true) or refuse with 503
+	Timeout  time.Duration `yaml:"timeout"`   // one Redis call, at most
+	// DeploymentWait is the longest the orchestrator waits for a
+	// deployment's own limits (settings rpm, tpm, max_concurrency) before
+	// it routes elsewhere.
+	DeploymentWait time.Duration `yaml:"deployment_wait"`
+
+	Key  RateLimit `yaml:"key"`  // every API key's default limits
+	User RateLimit `yaml:"user"` // every user's, across their keys
+	Team RateLimit `yaml:"team"` // every team's, across its users
+	// Models are per-key limits on one model (or route), by its public
+	// name: each key may make this many requests to it. The file only: not
+	// settable from the environment.
+	Models map[string]RateLimit `yaml:"models"`
+}
+
+// RateLimit is one subject's limits.
+type RateLimit struct {
+	RPM         int64 `yaml:"rpm"`         // requests per minute
+	TPM         int64 `yaml:"tpm"`         // tokens (input + output) per minute
+	Concurrency int64 `yaml:"concurrency"` // requests in flight at once
+}
+
+// DefaultRateLimits are the defaults: nothing limited, fail open, 50 ms
+// per Redis call, wait at most 250 ms for a deployment.
+func DefaultRateLimits() RateLimits {
+	return RateLimits{Prefix: "chorus:rl:", FailOpen: true, Timeout: 50 * time.Millisecond, DeploymentWait: 250 * time.Millisecond}
+}
+
+// rateLimitErrors checks the rate_limits section.
+func (c *Config) rateLimitErrors() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
+	}
+	rl := &c.RateLimits
+	if rl.Prefix == "" {
+		bad("rate_limits.prefix", "must not be empty")
+	}
+	if rl.Timeout <= 0 || rl.Timeout > 10*time.Second {
+		bad("rate_limits.timeout", "must be a duration in (0, 10s], such as 50ms, got %s", rl.Timeout)
+	}
+	if rl.DeploymentWait < 0 {
+		bad("rate_limits.deployment_wait", "must not be negative, got %s", rl.DeploymentWait)
+	}
+	check := func(key string, l RateLimit) {
+		for name, v := range map[string]int64{"rpm": l.RPM, "tpm": l.TPM, "concurrency": l.Concurrency} {
+			if v < 0 {
+				bad(key+"."+name, "must be 0 (unlimited) or more, got %d", v)
+			}
+		}
+	}
+	check("rate_limits.key", rl.Key)
+	check("rate_limits.user", rl.User)
+	check("rate_limits.team", rl.Team)
+	for name, l := range rl.Models {
+		if strings.TrimSpace(name) == "" {
+			bad("rate_limits.models", "a model name must not be empty")
+		}
+		check("rate_limits.models."+name, l)
+	}
+	return errs
+}

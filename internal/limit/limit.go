@@ -1,0 +1,212 @@
+// Package limit is Chorus's rate limiting: requests per minute, tokens per
+// minute and concurrent requests, per API key, user, team and key-on-model,
+// and per deployment (the provider's own limits). It runs in process
+// (Memory) or on Redis (Redis) when several instances share the limits.
+//
+// # Semantics
+//
+// Every rate is per minute (Period) and is enforced with GCRA, the generic
+// cell rate algorithm, one bucket per limited quantity (requests, tokens)
+// per subject. For a limit of L per minute:
+//
+//   - the emission interval is T = 60 s / L and the burst is L: a subject
+//     that has been idle may take all L at once, and capacity comes back
+//     continuously, one unit every T (not all at once at a minute boundary);
+//   - the state is one time, the TAT (theoretical arrival time); a subject
+//     never seen, or idle, has TAT ≤ now: a full bucket;
+//   - taking n units at time now computes TAT' = max(TAT, now) + n·T and is
+//     allowed iff TAT' − now ≤ 60 s; when allowed TAT becomes TAT', when
+//     refused nothing changes and RetryAfter = TAT' − now − 60 s, exactly the
+//     wait after which the same request fits if nothing else takes capacity;
+//   - so over any window of length W at most L + L·W/60 s units are admitted;
+//   - remaining = ⌊(60 s − max(TAT − now, 0)) / T⌋, what could be taken now;
+//     reset = max(TAT − now, 0), the time until the bucket is full again.
+//
+// A request costs 1 on the requests bucket and its estimated tokens (input
+// plus the most output it may produce) on the tokens bucket. A request whose
+// estimate exceeds the TPM limit can never fit and is refused as TooLarge,
+// with no RetryAfter. When the request ends, Ticket.Done corrects the tokens
+// bucket by actual − estimate: a refund moves TAT back, but never before
+// now (a bucket is never fuller than full); an extra debit moves it forward
+// and may put the subject in debt beyond the burst, which later requests wait
+// out. Concurrency is a count of held tickets; Done releases the slot.
+//
+// All of a request's buckets, on every subject, are checked at one instant
+// and taken together or not at all. Times are microseconds held in float64,
+// the same arithmetic in Go and in the Redis script, so both implementations
+// decide identically; a unit may be admitted up to 1 µs early (float
+// rounding of absolute times), never later than its exact time.
+package limit
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+)
+
+// Period is the window every rate is expressed over.
+const Period = time.Minute
+
+// ConcurrencyRetry is the Retry-After given when only the concurrency limit
+// refused: when a slot frees cannot be known in advance.
+const ConcurrencyRetry = time.Second
+
+// Limits are one subject's limits. Zero means unlimited.
+type Limits struct {
+	RPM         int64 // requests per minute
+	TPM         int64 // tokens per minute (input + output)
+	Concurrency int64 // requests in flight at once
+}
+
+// IsZero reports whether nothing is limited.
+func (l Limits) IsZero() bool { return l.RPM <= 0 && l.TPM <= 0 && l.Concurrency <= 0 }
+
+// Request is what one API request counts against. A subject takes part
+// only when its limits are not zero; the user, team and model subjects also
+// need their ID or name set.
+type Request struct {
+	KeyID  int64
+	UserID int64
+	TeamID int64  // 0 until teams exist
+	Model  string // the public model (or route) name
+	// Tokens is the estimate reserved on every TPM bucket: input tokens plus
+	// the most output the request may produce. Done corrects it.
+	Tokens int64
+
+	KeyLimits  Limits // the key's own limits
+	UserLimits Limits // shared by all of the user's keys
+	TeamLimits Limits // shared by all of the team's users
+	// ModelLimits apply to this key on this model (as OpenAI's limits are
+	// per organisation per model), on top of KeyLimits.
+	ModelLimits Limits
+}
+
+// Limiter decides requests. Memory and Redis implement it.
+type Limiter interface {
+	// Admit decides r and, when allowed, takes one request, the estimated
+	// tokens and one concurrency slot on every limited subject at once (all
+	// or nothing). An allowed decision's Ticket must be Done (it may be
+	// nil; Done on nil does nothing). err is set only when the decision
+	// could not be made (Redis unreachable with fail-closed, or ctx ended);
+	// it is then a *chorus.Error with code EUNAVAILABLE, or ctx's error.
+	Admit(ctx context.Context, r *Request) (Decision, *Ticket, error)
+	// TryDeployment is Admit for one deployment's own limits (the
+	// provider's RPM and TPM, and a cap on calls in flight), so that the
+	// orchestrator does not send more than the upstream accepts. Refused,
+	// the Decision's RetryAfter is how long until the call would fit;
+	// TooLarge means it never will.
+	TryDeployment(ctx context.Context, deployment string, l Limits, tokens int64) (Decision, *Ticket, error)
+}
+
+// Decision is the outcome of Admit or TryDeployment.
+type Decision struct {
+	Allowed bool
+	// RetryAfter, when refused, is how long until this request would be
+	// admitted if nothing else took capacity first. 0 when TooLarge.
+	RetryAfter time.Duration
+	// Headers describe the most constraining requests and tokens buckets
+	// (after taking, when allowed).
+	Headers Headers
+	// Reason is the client-safe message for a refusal, worded as OpenAI's.
+	Reason string
+	// Scope ("key", "user", "team", "model", "deployment") and Kind
+	// ("requests", "tokens", "concurrency") name the limit that refused,
+	// for metrics and logs.
+	Scope, Kind string
+	// TooLarge: the request's token estimate exceeds the TPM limit itself,
+	// so waiting will not help.
+	TooLarge bool
+	// Degraded: the limits could not be checked (Redis unreachable) and
+	// fail-open allowed the request unchecked.
+	Degraded bool
+}
+
+// Headers are the x-ratelimit-* values, as OpenAI sends them. A zero limit
+// means that kind is not limited.
+type Headers struct {
+	LimitRequests, RemainingRequests int64
+	ResetRequests                    time.Duration
+	LimitTokens, RemainingTokens     int64
+	ResetTokens                      time.Duration
+}
+
+// Write sets the x-ratelimit-* headers for the limited kinds:
+// x-ratelimit-limit-requests: 60, x-ratelimit-remaining-requests: 59,
+// x-ratelimit-reset-requests: 1s, and the same for tokens. Resets are
+// rounded up to the millisecond and written as OpenAI does ("6m0s",
+// "1.5s", "20ms").
+func (h *Headers) Write(hd http.Header) {
+	if h.LimitRequests > 0 {
+		hd["X-Ratelimit-Limit-Requests"] = []string{strconv.FormatInt(h.LimitRequests, 10)}
+		hd["X-Ratelimit-Remaining-Requests"] = []string{strconv.FormatInt(h.RemainingRequests, 10)}
+		hd["X-Ratelimit-Reset-Requests"] = []string{FormatReset(h.ResetRequests)}
+	}
+	if h.LimitTokens > 0 {
+		hd["X-Ratelimit-Limit-Tokens"] = []string{strconv.FormatInt(h.LimitTokens, 10)}
+		hd["X-Ratelimit-Remaining-Tokens"] = []string{strconv.FormatInt(h.RemainingTokens, 10)}
+		hd["X-Ratelimit-Reset-Tokens"] = []string{FormatReset(h.ResetTokens)}
+	}
+}
+
+// FormatReset writes a reset duration as OpenAI does: rounded up to the
+// millisecond, in Go's duration syntax ("0s", "20ms", "1.5s", "6m0s").
+func FormatReset(d time.Duration) string {
+	if d <= 0 {
+		return "0s"
+	}
+	return ((d + time.Millisecond - 1) / time.Millisecond * time.Millisecond).String()
+}
+
+// Ticket is what an admitted request holds: its token reservation and its
+// concurrency slots. Done must be called once the request has ended.
+type Ticket struct {
+	owner    releaser
+	dims     [maxDims]dim
+	n        int
+	estimate int64
+	lease    string // the Redis lease member; "" without a concurrency limit
+	done     atomic.Bool
+}
+
+// releaser is the limiter a ticket came from.
+type releaser interface {
+	release(t *Ticket, actual int64)
+}
+
+// Done corrects the tokens buckets by actualTokens − the estimate and frees
+// the concurrency slots. Only the first call counts; Done on a nil Ticket
+// does nothing. On Redis it makes one bounded call of its own (not tied to
+// the request's context: a client that left must still give its slot back).
+func (t *Ticket) Done(actualTokens int64) {
+	if t == nil || !t.done.CompareAndSwap(false, true) {
+		return
+	}
+	t.owner.release(t, actualTokens)
+}
+
+// dims returns the ticket's subjects.
+func (t *Ticket) subjects() []dim { return t.dims[:t.n] }
+
+// needsTicket reports whether anything must happen when a request over
+// these subjects ends: a tokens correction or a slot to free.
+func needsTicket(dims []dim) bool {
+	for i := range dims {
+		if dims[i].lim.TPM > 0 || dims[i].lim.Concurrency > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// newTicket returns the ticket for an admitted request, or nil when there
+// is nothing to do at its end.
+func newTicket(owner releaser, dims []dim, tokens int64) *Ticket {
+	if !needsTicket(dims) {
+		return nil
+	}
+	t := &Ticket{owner: owner, estimate: tokens, n: len(dims)}
+	copy(t.dims[:], dims)
+	return t
+}
