@@ -72,7 +72,8 @@ type Request struct {
 	TeamID int64  // 0 until teams exist
 	Model  string // the public model (or route) name
 	// Tokens is the estimate reserved on every TPM bucket: input tokens plus
-	// the most output the request may produce. Done corrects it.
+	// the most output the request may produce. Done corrects it. Negative
+	// counts as 0.
 	Tokens int64
 
 	KeyLimits  Limits // the key's own limits
@@ -89,8 +90,9 @@ type Limiter interface {
 	// tokens and one concurrency slot on every limited subject at once (all
 	// or nothing). An allowed decision's Ticket must be Done (it may be
 	// nil; Done on nil does nothing). err is set only when the decision
-	// could not be made (Redis unreachable with fail-closed, or ctx ended);
-	// it is then a *chorus.Error with code EUNAVAILABLE, or ctx's error.
+	// could not be made: a *chorus.Error with code EUNAVAILABLE (Redis
+	// unreachable with fail-closed; it carries a RetryAfter), or ctx's
+	// error when ctx ended first.
 	Admit(ctx context.Context, r *Request) (Decision, *Ticket, error)
 	// TryDeployment is Admit for one deployment's own limits (the
 	// provider's RPM and TPM, and a cap on calls in flight), so that the

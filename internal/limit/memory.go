@@ -138,6 +138,7 @@ func (m *Memory) decide(dims []dim, tokens int64) (Decision, *Ticket, error) {
 	if len(dims) == 0 {
 		return Decision{Allowed: true}, nil, nil
 	}
+	tokens = max(tokens, 0)
 	now := sinceEpoch(m.now())
 	var idx [maxDims]int
 	held := m.lock(dims, &idx)
@@ -208,7 +209,7 @@ func (m *Memory) release(t *Ticket, actual int64) {
 	var idx [maxDims]int
 	held := m.lock(dims, &idx)
 	defer m.unlock(&held)
-	delta := actual - t.estimate
+	delta := max(actual, 0) - t.estimate
 	for i := range dims {
 		l, sh, k := &dims[i].lim, &m.shards[idx[i]], dims[i].key()
 		e, ok := sh.m[k]

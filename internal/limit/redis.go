@@ -205,6 +205,7 @@ func (r *Redis) decide(ctx context.Context, dims []dim, tokens int64) (Decision,
 	if len(dims) == 0 {
 		return Decision{Allowed: true}, nil, nil
 	}
+	tokens = max(tokens, 0)
 	member := ""
 	for i := range dims {
 		if dims[i].lim.Concurrency > 0 {
@@ -304,7 +305,7 @@ func (r *Redis) release(t *Ticket, actual int64) {
 	}
 	dims := t.subjects()
 	args := make([]any, 0, 3+2*len(dims))
-	args = append(args, r.nowArg(), t.lease, actual-t.estimate)
+	args = append(args, r.nowArg(), t.lease, max(actual, 0)-t.estimate)
 	for i := range dims {
 		held := 0
 		if dims[i].lim.Concurrency > 0 {

@@ -48,6 +48,9 @@ func closedPort(t *testing.T) string {
 }
 
 // faulty returns a limiter on a client for addr, with the fault counter.
+// When Redis is there, the client is first warmed up (connected, scripts
+// loaded) by another limiter: on a busy machine that first call can take
+// longer than the short timeout under test.
 func faulty(t *testing.T, addr string, failOpen bool, logs *logBuffer) (*limit.Redis, *atomic.Int64) {
 	t.Helper()
 	c, err := limit.NewRedisClient("redis://"+addr, 50*time.Millisecond)
@@ -55,6 +58,21 @@ func faulty(t *testing.T, addr string, failOpen bool, logs *logBuffer) (*limit.R
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
+	if conn, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		conn.Close()
+		w := limit.NewRedis(c, limit.RedisOptions{Timeout: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+		req := limit.Request{KeyID: -1, KeyLimits: limit.Limits{RPM: 1e9}}
+		for i := 0; ; i++ {
+			d, _, err := w.Admit(context.Background(), &req)
+			if err == nil && !d.Degraded {
+				break
+			}
+			if i == 20 {
+				t.Fatalf("Redis at %s not usable: %+v %v", addr, d, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
 	var faults atomic.Int64
 	if logs == nil {
 		logs = &logBuffer{}
@@ -136,8 +154,8 @@ func TestRedisHung(t *testing.T) {
 	}
 	limittest.Redis(t) // skip without Redis
 	p := limittest.NewProxy(t, target)
-	p.Blackhole()
 	r, _ := faulty(t, p.Addr, true, nil)
+	p.Blackhole()
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
