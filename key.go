@@ -16,6 +16,10 @@ type APIKey struct {
 	RevokedAt     *time.Time `json:"revoked_at,omitempty"`
 	CreatedAt     time.Time  `json:"created_at"`
 	LastUsedAt    *time.Time `json:"last_used_at,omitempty"` // updated in batches; may lag by minutes
+	// CacheTTLSeconds opts the key's requests into the response cache:
+	// > 0 caches answers that many seconds, 0 leaves it to the route and
+	// the config, < 0 opts out.
+	CacheTTLSeconds int `json:"cache_ttl_s"`
 }
 
 // Roles.

@@ -16,7 +16,7 @@ type KeyFilter struct {
 }
 
 const keyColumns = `k.id, k.name, k.prefix, k.hash, k.user_id, u.role, k.allowed_models,
-	k.expires_at, k.revoked_at, k.created_at, k.last_used_at`
+	k.expires_at, k.revoked_at, k.created_at, k.last_used_at, k.cache_ttl_s`
 
 const keyFrom = ` FROM api_keys k JOIN users u ON u.id = k.user_id `
 
@@ -55,9 +55,9 @@ func (db *DB) CreateKey(ctx context.Context, k *chorus.APIKey) error {
 	k.CreatedAt = normTime(k.CreatedAt)
 	k.ExpiresAt, k.RevokedAt = normTimePtr(k.ExpiresAt), normTimePtr(k.RevokedAt)
 	err = tx.queryRow(ctx, `INSERT INTO api_keys
-		(name, prefix, hash, user_id, allowed_models, expires_at, revoked_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		k.Name, k.Prefix, k.Hash, k.UserID, allowed, k.ExpiresAt, k.RevokedAt, k.CreatedAt).Scan(&k.ID)
+		(name, prefix, hash, user_id, allowed_models, expires_at, revoked_at, created_at, cache_ttl_s)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		k.Name, k.Prefix, k.Hash, k.UserID, allowed, k.ExpiresAt, k.RevokedAt, k.CreatedAt, k.CacheTTLSeconds).Scan(&k.ID)
 	switch {
 	case db.d.isUnique(err):
 		return conflict(err, "a key with this secret exists already")
@@ -164,6 +164,32 @@ func (db *DB) RevokeKey(ctx context.Context, id int64, at time.Time) error {
 	return commit(tx)
 }
 
+// SetKeyCacheTTL sets a key's response cache opt-in (see
+// chorus.APIKey.CacheTTLSeconds); ENOTFOUND if there is no such key. The
+// registry is bumped, so every instance applies it at its next refresh.
+func (db *DB) SetKeyCacheTTL(ctx context.Context, id int64, seconds int) error {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	res, err := tx.exec(ctx, `UPDATE api_keys SET cache_ttl_s = ? WHERE id = ?`, seconds, id)
+	if err != nil {
+		return fmt.Errorf("set key cache ttl: %w", err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return notFound("API key %d not found", id)
+	}
+	if err := bumpRegistry(ctx, tx); err != nil {
+		return err
+	}
+	return commit(tx)
+}
+
 // ActiveKeys returns every key that may be used now: not revoked, not
 // expired, and owned by a user who is not disabled.
 func (db *DB) ActiveKeys(ctx context.Context) ([]*chorus.APIKey, error) {
@@ -226,7 +252,8 @@ func queryKeys(ctx context.Context, tx *tx, where string, args ...any) ([]*choru
 func scanKey(s scanner) (*chorus.APIKey, error) {
 	var k chorus.APIKey
 	err := s.Scan(&k.ID, &k.Name, &k.Prefix, &k.Hash, &k.UserID, &k.Role, jsonCol{&k.AllowedModels},
-		scanNullTime(&k.ExpiresAt), scanNullTime(&k.RevokedAt), scanTime(&k.CreatedAt), scanNullTime(&k.LastUsedAt))
+		scanNullTime(&k.ExpiresAt), scanNullTime(&k.RevokedAt), scanTime(&k.CreatedAt), scanNullTime(&k.LastUsedAt),
+		&k.CacheTTLSeconds)
 	if err != nil {
 		return nil, err
 	}

@@ -258,3 +258,57 @@ func TestKeys(t *testing.T) {
 		})
 	})
 }
+
+func TestKeyCacheTTL(t *testing.T) {
+	eachDB(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+
+		t.Run("OK", func(t *testing.T) {
+			db := MustOpenDB(t, b)
+			u := mustCreateUser(t, db, "ada@example.com")
+			k := mustCreateKey(t, db, u.ID, "sk-chorus-aaaa", func(k *chorus.APIKey) { k.CacheTTLSeconds = 600 })
+			got, err := db.KeyByID(ctx, k.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.CacheTTLSeconds != 600 {
+				t.Fatalf("created with 600, read %d", got.CacheTTLSeconds)
+			}
+			v1, err := db.RegistryVersion(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := db.SetKeyCacheTTL(ctx, k.ID, -1); err != nil {
+				t.Fatal(err)
+			}
+			if v2, err := db.RegistryVersion(ctx); err != nil || v2 <= v1 {
+				t.Fatalf("registry version %d → %d (%v): instances would not see the change", v1, v2, err)
+			}
+			active, err := db.ActiveKeys(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(active) != 1 || active[0].CacheTTLSeconds != -1 {
+				t.Fatalf("ActiveKeys = %+v, want the key with -1", active)
+			}
+		})
+
+		t.Run("DefaultZero", func(t *testing.T) {
+			db := MustOpenDB(t, b)
+			u := mustCreateUser(t, db, "ada@example.com")
+			mustCreateKey(t, db, u.ID, "sk-chorus-aaaa")
+			got, err := db.KeyByHash(ctx, keyHash("sk-chorus-aaaa"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.CacheTTLSeconds != 0 {
+				t.Fatalf("CacheTTLSeconds = %d, want 0 (not opted in)", got.CacheTTLSeconds)
+			}
+		})
+
+		t.Run("ErrNotFound", func(t *testing.T) {
+			db := MustOpenDB(t, b)
+			assertCode(t, db.SetKeyCacheTTL(ctx, 99, 60), chorus.ENOTFOUND)
+		})
+	})
+}
