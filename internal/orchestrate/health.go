@@ -111,6 +111,7 @@ type DeploymentHealth struct {
 	mu          sync.Mutex
 	state       string // "" means closed
 	openUntil   time.Time
+	epoch       uint64 // how many times the circuit opened; calls carry the epoch they started in
 	coolUntil   time.Time // rate limited (429) until: skipped without tripping the breaker
 	probing     bool      // a half-open probe is out
 	consecutive int
@@ -175,18 +176,23 @@ func (d *DeploymentHealth) RateLimited() bool {
 	return d.h.now().Before(d.coolUntil)
 }
 
-// Start counts a call in flight; the returned func ends it.
-func (d *DeploymentHealth) Start() func() {
+// Start counts a call in flight; the returned func ends it. The epoch
+// identifies the circuit's era the call started in, for Done.
+func (d *DeploymentHealth) Start() (end func(), epoch uint64) {
 	d.inflight.Add(1)
-	return func() { d.inflight.Add(-1) }
+	d.mu.Lock()
+	epoch = d.epoch
+	d.mu.Unlock()
+	return func() { d.inflight.Add(-1) }, epoch
 }
 
-// Done records a call's outcome: err nil is a success taking latency (for a
-// stream, the time to its first chunk). Only failures that say the
+// Done records the outcome of a call that started in epoch (from Start):
+// err nil is a success taking latency (for a stream, the time to its first
+// chunk). Only failures that say the
 // deployment is unwell count against it: transport errors, timeouts and 5xx;
 // a 429 rests it until Retry-After without opening the circuit; a client's
 // own error (4xx) or a cancelled call counts for nothing.
-func (d *DeploymentHealth) Done(err error, latency time.Duration) {
+func (d *DeploymentHealth) Done(epoch uint64, err error, latency time.Duration) {
 	now := d.h.now()
 	cfg := d.h.cfg
 	d.mu.Lock()
@@ -211,6 +217,15 @@ func (d *DeploymentHealth) Done(err error, latency time.Duration) {
 		return
 	}
 	failed := kind == failure
+	// Only the half-open probe decides an open circuit's fate. Calls admitted
+	// before it opened (stragglers: under load, every call in flight at that
+	// moment) finish later; their outcome updates the statistics but neither
+	// closes nor re-opens the circuit.
+	// Calls are refused while open and only the probe is admitted when half
+	// open, so a call from the current epoch in the half-open state is the
+	// probe; a call from an earlier epoch is a straggler.
+	probe := d.state == StateHalfOpen && epoch == d.epoch
+	straggler := d.state != "" && !probe
 	d.window = append(d.window, outcome{at: now, failed: failed})
 	cut := 0
 	for cut < len(d.window) && now.Sub(d.window[cut].at) > cfg.Window {
@@ -230,7 +245,7 @@ func (d *DeploymentHealth) Done(err error, latency time.Duration) {
 		}
 		d.recent[d.nRecent%len(d.recent)] = s
 		d.nRecent++
-		if d.state != "" {
+		if probe {
 			d.state, d.probing = "", false // a good probe closes the circuit
 			d.window = d.window[:0]
 		}
@@ -238,8 +253,11 @@ func (d *DeploymentHealth) Done(err error, latency time.Duration) {
 	}
 	d.failures++
 	d.consecutive++
-	if d.state == StateHalfOpen {
+	if probe {
 		d.open(now)
+		return
+	}
+	if straggler {
 		return
 	}
 	fails := 0
@@ -255,6 +273,7 @@ func (d *DeploymentHealth) Done(err error, latency time.Duration) {
 }
 
 func (d *DeploymentHealth) open(now time.Time) {
+	d.epoch++
 	d.state = StateOpen
 	d.openUntil = now.Add(d.h.cfg.Cooldown)
 	d.probing = false

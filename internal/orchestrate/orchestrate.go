@@ -52,6 +52,7 @@ type Attempt struct {
 	stream provider.Stream
 	first  *provider.StreamChunk
 	done   func() // ends the in-flight count
+	epoch  uint64 // the deployment circuit's epoch when the call started
 }
 
 // Result is the outcome of a non-streamed request.
@@ -214,7 +215,8 @@ func (o *Orchestrator) Embed(ctx context.Context, rt *registry.Route, req *provi
 
 // begin starts an attempt on t: in flight, timed.
 func (o *Orchestrator) begin(t *registry.Target, tier int) *Attempt {
-	return &Attempt{Target: t, Tier: tier, Start: time.Now(), Outcome: OutcomeOK, done: o.Health.Of(t.Deployment.Name).Start()}
+	end, epoch := o.Health.Of(t.Deployment.Name).Start()
+	return &Attempt{Target: t, Tier: tier, Start: time.Now(), Outcome: OutcomeOK, done: end, epoch: epoch}
 }
 
 // finish ends an attempt: health, in-flight count, outcome, observer.
@@ -228,7 +230,7 @@ func (o *Orchestrator) finish(a *Attempt, err error) {
 			a.Outcome = OutcomeCanceled
 		}
 	}
-	o.Health.Of(a.Target.Deployment.Name).Done(err, a.Latency)
+	o.Health.Of(a.Target.Deployment.Name).Done(a.epoch, err, a.Latency)
 	if a.done != nil {
 		a.done()
 		a.done = nil

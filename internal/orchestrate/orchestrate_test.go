@@ -227,6 +227,27 @@ func TestCircuitBreaker(t *testing.T) {
 			t.Fatalf("err = %v, calls %d", err, f.calls.Load())
 		}
 	})
+	t.Run("AllOpenOfSeveralTriesTheLongestRested", func(t *testing.T) {
+		o := &orchestrate.Orchestrator{Health: orchestrate.NewHealth(orchestrate.BreakerConfig{ConsecutiveFailures: 1, FailureRate: 1, MinCalls: 1, Window: time.Minute, Cooldown: time.Minute}, nil)}
+		var bad atomic.Bool
+		bad.Store(true)
+		mk := func(name string) *fake {
+			return &fake{name: name, chat: func(ctx context.Context) (*provider.ChatResponse, error) {
+				if bad.Load() {
+					return nil, &provider.Error{Provider: name, Status: 500}
+				}
+				return answer(name, "ok", 0).chat(ctx)
+			}}
+		}
+		a, b := mk("a"), mk("b")
+		rt := route(chorus.StrategyFallback, chorus.RouteConfig{}, a, b)
+		_, _ = o.Chat(context.Background(), rt, req()) // opens both
+		bad.Store(false)
+		res, err := o.Chat(context.Background(), rt, req())
+		if err != nil || len(res.Attempts) != 1 || res.Winner.Target.Deployment.Name != "a" {
+			t.Fatalf("err %v attempts %q: with every circuit open, the one opened first must still be tried", err, outcomes(res.Attempts))
+		}
+	})
 	t.Run("RateLimitedIs429WithoutOpening", func(t *testing.T) {
 		o := newOrch()
 		f := &fake{name: "f", chat: func(ctx context.Context) (*provider.ChatResponse, error) {

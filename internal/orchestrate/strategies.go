@@ -35,7 +35,7 @@ func (o *Orchestrator) sequence(ctx context.Context, rt *registry.Route, order [
 		for n := 0; n <= rt.Config.Retries; n++ {
 			if !h.Allow() {
 				if n == 0 {
-					skip.add(h)
+					skip.add(h, c)
 				}
 				break
 			}
@@ -56,6 +56,19 @@ func (o *Orchestrator) sequence(ctx context.Context, rt *registry.Route, order [
 			}
 		}
 	}
+	if last == nil && skip.panicky(len(order)) {
+		// Every circuit is open, none merely rate limited. With several
+		// deployments that is more often chance (a burst of failures on each)
+		// than an outage of all: rather than refuse, try the one that has
+		// rested longest, once — Envoy's "panic routing". A model with one
+		// deployment keeps failing fast.
+		a := try(ctx, skip.oldest.t, skip.oldest.tier)
+		attempts = append(attempts, a)
+		if a.Err == nil {
+			return a, attempts, nil
+		}
+		return nil, attempts, a.Err
+	}
 	if last == nil {
 		return nil, attempts, skip.err()
 	}
@@ -67,16 +80,23 @@ func (o *Orchestrator) sequence(ctx context.Context, rt *registry.Route, order [
 type skipped struct {
 	n, limited int
 	retryAt    time.Time
+	oldest     candidate // the open circuit that reopens first
 }
 
-func (s *skipped) add(h *DeploymentHealth) {
+func (s *skipped) add(h *DeploymentHealth, c candidate) {
 	s.n++
 	if h.RateLimited() {
 		s.limited++
 	}
 	if at := h.RetryAt(); s.retryAt.IsZero() || at.Before(s.retryAt) {
-		s.retryAt = at
+		s.retryAt, s.oldest = at, c
 	}
+}
+
+// panicky reports whether all of a route's several candidates were skipped
+// for open circuits (a rate-limited deployment is never forced).
+func (s *skipped) panicky(candidates int) bool {
+	return candidates > 1 && s.n == candidates && s.limited == 0
 }
 
 // err is the error when no deployment could be called: 429 when they all
@@ -147,7 +167,7 @@ func (o *Orchestrator) hedge(ctx context.Context, rt *registry.Route, order []ca
 			next++
 			h := o.Health.Of(c.t.Deployment.Name)
 			if !h.Allow() {
-				skip.add(h)
+				skip.add(h, c)
 				continue
 			}
 			actx, cancel := context.WithCancel(ctx)
@@ -160,6 +180,13 @@ func (o *Orchestrator) hedge(ctx context.Context, rt *registry.Route, order []ca
 		return false
 	}
 	if !launch() {
+		if skip.panicky(len(order)) { // as in sequence: try the longest-rested, once
+			a := try(ctx, skip.oldest.t, skip.oldest.tier)
+			if a.Err == nil {
+				return a, []*Attempt{a}, nil
+			}
+			return nil, []*Attempt{a}, a.Err
+		}
 		return nil, nil, skip.err()
 	}
 	delay := o.hedgeDelay(rt, order[0].t)
