@@ -111,7 +111,7 @@ type DeploymentHealth struct {
 	mu          sync.Mutex
 	state       string // "" means closed
 	openUntil   time.Time
-	epoch       uint64 // how many times the circuit opened; calls carry the epoch they started in
+	epoch       uint64    // how many times the circuit opened; calls carry the epoch they started in
 	coolUntil   time.Time // rate limited (429) until: skipped without tripping the breaker
 	probing     bool      // a half-open probe is out
 	consecutive int
