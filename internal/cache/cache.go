@@ -57,17 +57,19 @@ func (e *Entry) Chat(id string, created int64) *provider.ChatResponse {
 	return &r
 }
 
-// stored returns the copy of e a cache keeps: Raw bodies cleared (the entry
-// is canonical) and Expires set.
+// stored returns the copy of e a cache keeps: Expires set, and the
+// response copied with Raw cleared (the entry is canonical), so the caller
+// may go on using its own response (set its ID, say). Choices, parts and
+// vectors are shared: they must not change after Set.
 func stored(e *Entry, expires time.Time) *Entry {
 	c := *e
 	c.Expires = expires
-	if r := c.Response; r != nil && (r.Raw != nil || r.RawFormat != "") {
+	if r := c.Response; r != nil {
 		rc := *r
 		rc.Raw, rc.RawFormat = nil, ""
 		c.Response = &rc
 	}
-	if r := c.Embedding; r != nil && (r.Raw != nil || r.RawFormat != "") {
+	if r := c.Embedding; r != nil {
 		rc := *r
 		rc.Raw, rc.RawFormat = nil, ""
 		c.Embedding = &rc

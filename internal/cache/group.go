@@ -55,9 +55,9 @@ func (g *Group) Start(key [32]byte) (f *Flight, leader bool) {
 	return f, true
 }
 
-// Finish ends the flight: waiters get e, or ErrNotShared if e is nil. Only
-// the first call has an effect. Callers arriving after Finish start a new
-// flight.
+// Finish ends the flight: waiters get e, or ErrNotShared if e is nil. e
+// is shared as is: it must not change afterwards. Only the first call has
+// an effect. Callers arriving after Finish start a new flight.
 func (f *Flight) Finish(e *Entry) {
 	f.once.Do(func() {
 		f.g.mu.Lock()
