@@ -29,13 +29,17 @@
 // bucket by actual − estimate: a refund moves TAT back, but never before
 // now (a bucket is never fuller than full); an extra debit moves it forward
 // and may put the subject in debt beyond the burst, which later requests wait
-// out. Concurrency is a count of held tickets; Done releases the slot.
+// out. Concurrency is a count of held tickets; Done releases the slot (on
+// Redis a slot is a lease that expires if its holder dies; see Redis).
 //
 // All of a request's buckets, on every subject, are checked at one instant
-// and taken together or not at all. Times are microseconds held in float64,
-// the same arithmetic in Go and in the Redis script, so both implementations
-// decide identically; a unit may be admitted up to 1 µs early (float
-// rounding of absolute times), never later than its exact time.
+// and taken together or not at all. When several refuse, the Decision
+// reports the one that binds: TooLarge first, else the longest wait (a full
+// concurrency limit counts as ConcurrencyRetry). Times are microseconds
+// since 2020 held in float64, the same arithmetic in Go and in the Redis
+// script, so both implementations decide identically; a unit may be
+// admitted up to 1 µs early (float rounding), never later than its exact
+// time.
 package limit
 
 import (
@@ -44,6 +48,8 @@ import (
 	"strconv"
 	"sync/atomic"
 	"time"
+
+	"github.com/chorusgw/chorus"
 )
 
 // Period is the window every rate is expressed over.
@@ -82,6 +88,20 @@ type Request struct {
 	// ModelLimits apply to this key on this model (as OpenAI's limits are
 	// per organisation per model), on top of KeyLimits.
 	ModelLimits Limits
+}
+
+// Policy is the configured limits: every key's, user's and team's, and
+// each key's on a model, by public name. Its zero value limits nothing.
+type Policy struct {
+	Key, User, Team Limits
+	Models          map[string]Limits
+}
+
+// Request returns what a request by key keyID of user userID (team teamID,
+// 0 for none) to model, estimated at tokens, counts against.
+func (p *Policy) Request(keyID, userID, teamID int64, model string, tokens int64) Request {
+	return Request{KeyID: keyID, UserID: userID, TeamID: teamID, Model: model, Tokens: tokens,
+		KeyLimits: p.Key, UserLimits: p.User, TeamLimits: p.Team, ModelLimits: p.Models[model]}
 }
 
 // Limiter decides requests. Memory and Redis implement it.
@@ -123,6 +143,21 @@ type Decision struct {
 	// Degraded: the limits could not be checked (Redis unreachable) and
 	// fail-open allowed the request unchecked.
 	Degraded bool
+}
+
+// Err returns a refusal as the application's error, as OpenAI words it: code
+// ERATELIMIT (429, code "rate_limit_exceeded"), the Reason, the RetryAfter,
+// and OpenAI's error type for rate limits, "requests" or "tokens". It
+// returns nil when the decision allowed the request.
+func (d *Decision) Err() error {
+	if d.Allowed {
+		return nil
+	}
+	typ := "requests"
+	if d.Kind == "tokens" {
+		typ = "tokens"
+	}
+	return &chorus.Error{Code: chorus.ERATELIMIT, Message: d.Reason, Type: typ, RetryAfter: d.RetryAfter}
 }
 
 // Headers are the x-ratelimit-* values, as OpenAI sends them. A zero limit

@@ -1,11 +1,14 @@
 package limit_test
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"testing"
 	"time"
 
+	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/limit"
 )
 
@@ -72,5 +75,37 @@ func TestDeploymentLimits(t *testing.T) {
 				t.Fatalf("%s accepted", s)
 			}
 		})
+	}
+}
+
+func TestDecisionErr(t *testing.T) {
+	m := limit.NewMemory(nil)
+	ctx := context.Background()
+	req := &limit.Request{KeyID: 1, Tokens: 600, KeyLimits: limit.Limits{RPM: 5, TPM: 1000}}
+	d, _, _ := m.Admit(ctx, req)
+	if err := d.Err(); err != nil {
+		t.Fatalf("allowed decision: Err = %v, want nil", err)
+	}
+	d, _, _ = m.Admit(ctx, req)
+	var ce *chorus.Error
+	if !errors.As(d.Err(), &ce) {
+		t.Fatalf("refused decision: Err = %v, want a *chorus.Error", d.Err())
+	}
+	if ce.Code != chorus.ERATELIMIT || ce.Type != "tokens" || ce.Message != d.Reason || ce.RetryAfter != d.RetryAfter || ce.RetryAfter <= 0 {
+		t.Fatalf("Err = %+v, want ERATELIMIT, type tokens, the reason and the retry of %+v", ce, d)
+	}
+}
+
+func TestPolicyRequest(t *testing.T) {
+	p := limit.Policy{Key: limit.Limits{RPM: 60}, User: limit.Limits{TPM: 1000}, Team: limit.Limits{Concurrency: 3},
+		Models: map[string]limit.Limits{"big": {RPM: 5}}}
+	got := p.Request(1, 2, 3, "big", 40)
+	want := limit.Request{KeyID: 1, UserID: 2, TeamID: 3, Model: "big", Tokens: 40,
+		KeyLimits: p.Key, UserLimits: p.User, TeamLimits: p.Team, ModelLimits: limit.Limits{RPM: 5}}
+	if got != want {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
+	}
+	if got := p.Request(1, 2, 0, "small", 40); !got.ModelLimits.IsZero() {
+		t.Fatalf("a model without limits got %+v", got.ModelLimits)
 	}
 }
