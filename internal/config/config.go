@@ -138,7 +138,7 @@ func Default() Config {
 		},
 		Usage:    Usage{QueueSize: 65536, BatchSize: 512, FlushInterval: 200 * time.Millisecond},
 		Registry: Registry{PollInterval: time.Second},
-		Health:   Health{ConsecutiveFailures: 5, FailureRate: 0.5, MinCalls: 10, Window: 30 * time.Second, Cooldown: 10 * time.Second},
+		Health:   Health{ConsecutiveFailures: 10, FailureRate: 0.5, MinCalls: 50, Window: 30 * time.Second, Cooldown: 10 * time.Second},
 		Cache: Cache{
 			Enabled: true, MaxEntries: 100_000, MaxBytes: 256 << 20,
 			Timeout: 50 * time.Millisecond, Prefix: "chorus:cache:",

@@ -22,15 +22,15 @@ const (
 
 // BreakerConfig says when a deployment's circuit opens and closes.
 type BreakerConfig struct {
-	ConsecutiveFailures int           // open after this many failures in a row (5)
+	ConsecutiveFailures int           // open after this many failures in a row (10)
 	FailureRate         float64       // or when this fraction of calls in Window failed (0.5)
-	MinCalls            int           // ... over at least this many calls (10)
+	MinCalls            int           // ... over at least this many calls (50)
 	Window              time.Duration // the failure-rate window (30s)
 	Cooldown            time.Duration // how long an open circuit refuses calls (10s)
 }
 
 // DefaultBreaker is used when no configuration is given.
-var DefaultBreaker = BreakerConfig{ConsecutiveFailures: 5, FailureRate: 0.5, MinCalls: 10, Window: 30 * time.Second, Cooldown: 10 * time.Second}
+var DefaultBreaker = BreakerConfig{ConsecutiveFailures: 10, FailureRate: 0.5, MinCalls: 50, Window: 30 * time.Second, Cooldown: 10 * time.Second}
 
 // Health tracks every deployment's circuit breaker, calls in flight and
 // observed latency. It outlives registry snapshots: state is keyed by
