@@ -150,7 +150,6 @@ func BenchmarkCacheRedisGet(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(len(val)), "B/value")
 			i := 0
 			for b.Loop() {
 				if _, ok := r.Get(ctx, keys[i]); !ok {
@@ -158,6 +157,7 @@ func BenchmarkCacheRedisGet(b *testing.B) {
 				}
 				i = (i + scatter) % n
 			}
+			b.ReportMetric(float64(len(val)), "B/value")
 		})
 	}
 }
