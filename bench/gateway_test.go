@@ -3,7 +3,7 @@
 // loopback) in front of the instant mock upstream, called over keep-alive
 // HTTP like a client would.
 //
-//	go test ./bench -bench . -benchmem -run '^$'
+//	go test ./bench -bench Passthrough -benchmem -run '^$'
 //	go test ./bench -bench ChatPassthrough -run '^$' -cpuprofile cpu.out
 //
 // Each benchmark first times the same request sent straight to the mock,
