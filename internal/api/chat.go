@@ -48,6 +48,9 @@ func (s *Server) chatCompletionsErr(w http.ResponseWriter, r *http.Request, x *e
 	if err := x.checkChat(req); err != nil {
 		return err
 	}
+	if err := x.admit(w, chatTokens(req)); err != nil {
+		return err
+	}
 	x.stream = req.Stream
 	ctx, cancel := x.upstreamContext()
 	defer cancel()

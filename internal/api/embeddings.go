@@ -43,6 +43,16 @@ func (s *Server) embeddingsErr(w http.ResponseWriter, r *http.Request, x *exchan
 	if n := len(req.Input) + len(req.InputTokens); n > s.Limits.MaxEmbeddingInputs {
 		return chorus.Invalid("input", "Too many inputs: %d. The maximum is %d.", n, s.Limits.MaxEmbeddingInputs)
 	}
+	var tokens int64
+	for _, in := range req.Input {
+		tokens += int64(provider.EstimateTokens(in))
+	}
+	for _, in := range req.InputTokens {
+		tokens += int64(len(in))
+	}
+	if err := x.admit(w, tokens); err != nil {
+		return err
+	}
 	ctx, cancel := x.upstreamContext()
 	defer cancel()
 	res, err := s.Orchestrator.Embed(ctx, x.route, req)

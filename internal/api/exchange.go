@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/limit"
 	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/registry"
@@ -31,6 +32,7 @@ type exchange struct {
 	target   *registry.Target       // the deployment that answered
 	attempts []*orchestrate.Attempt // every upstream call, in order
 	tier     int                    // the answering cascade tier, -1 otherwise
+	limit    *limit.Ticket          // the rate-limit reservation, settled in finish
 	stream   bool
 	respID   string // the answer's ID as the client saw it
 	start    time.Time
@@ -71,6 +73,7 @@ func (x *exchange) finish() {
 		}
 	}
 	attempts, in, out, cost := usageAttempts(x.attempts)
+	x.limit.Done(in + out) // correct the token estimate; free the concurrency slot
 	dur := x.s.Now().Sub(x.start)
 	x.s.Metrics.Observe(&telemetry.Request{
 		Endpoint: x.endpoint, Model: x.publicName(), Provider: prov, Status: x.status, ErrorCode: x.code,
@@ -170,6 +173,49 @@ func (x *exchange) setHeaders(w http.ResponseWriter) {
 // upstreamContext bounds one request's upstream work by the configured deadline.
 func (x *exchange) upstreamContext() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(x.r.Context(), x.s.Upstream)
+}
+
+// admit applies the rate limits of the key, its user and the model, with
+// the request's estimated tokens (input plus max_tokens when given; the
+// actual count corrects it in finish). The x-ratelimit-* headers are set on
+// every answer, a refusal included.
+func (x *exchange) admit(w http.ResponseWriter, tokens int64) error {
+	if x.s.RateLimiter == nil {
+		return nil
+	}
+	req := x.s.RateLimits.Request(x.key.ID, x.key.UserID, 0, x.route.Model.Name, tokens)
+	d, t, err := x.s.RateLimiter.Admit(x.r.Context(), &req)
+	if err != nil {
+		return err
+	}
+	d.Headers.Write(w.Header())
+	if !d.Allowed {
+		x.s.Metrics.RateRefused(d.Scope, d.Kind)
+		if d.RetryAfter > 0 {
+			w.Header().Set("Retry-After-Ms", strconv.FormatInt(d.RetryAfter.Milliseconds(), 10))
+		}
+		return d.Err()
+	}
+	x.limit = t
+	return nil
+}
+
+// chatTokens estimates a chat request's tokens for the limits: its input,
+// plus max_tokens when the client set it (otherwise the output is debited
+// when it is known, so a key's TPM need not exceed the model's ceiling).
+func chatTokens(req *provider.ChatRequest) int64 {
+	n := int64(provider.EstimateInputTokens(req))
+	if req.MaxTokens != nil {
+		n += int64(*req.MaxTokens) * int64(max(1, deref(req.N)))
+	}
+	return n
+}
+
+func deref(p *int) int {
+	if p == nil {
+		return 0
+	}
+	return *p
 }
 
 // took records what the orchestrator did: every attempt and the winner.

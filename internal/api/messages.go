@@ -44,6 +44,9 @@ func (s *Server) messagesErr(w http.ResponseWriter, r *http.Request, x *exchange
 	if err := x.checkChat(req); err != nil {
 		return err
 	}
+	if err := x.admit(w, chatTokens(req)); err != nil {
+		return err
+	}
 	x.stream = req.Stream
 	ctx, cancel := x.upstreamContext()
 	defer cancel()

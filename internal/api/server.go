@@ -17,6 +17,7 @@ import (
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/config"
+	"github.com/chorusgw/chorus/internal/limit"
 	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/quality"
 	"github.com/chorusgw/chorus/internal/registry"
@@ -39,6 +40,9 @@ type UsageRecorder interface {
 type Server struct {
 	Registry *registry.Registry
 	Factory  registry.Factory // validates deployment settings on write
+	// RateLimiter applies RateLimits per key, user and model; nil disables them.
+	RateLimiter limit.Limiter
+	RateLimits  limit.Policy
 	// Orchestrator turns a request into upstream calls by its route's strategy.
 	Orchestrator *orchestrate.Orchestrator
 	Store        Store

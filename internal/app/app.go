@@ -46,6 +46,7 @@ type App struct {
 
 	http     *http.Server
 	stopPoll context.CancelFunc
+	closers  []func() // run at the end of Shutdown, after the server drained
 }
 
 // NewLogger returns the configured slog logger writing to w.
@@ -202,7 +203,14 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		}
 		return out
 	})
+	rl, closeRL, err := newRateLimiter(cfg, log, a.Metrics)
+	if err != nil {
+		return err
+	}
+	a.closers = append(a.closers, closeRL)
+	a.Orchestrator.Limits, a.Orchestrator.MaxWait = rl, cfg.RateLimits.DeploymentWait
 	a.Server = &api.Server{
+		RateLimiter: rl, RateLimits: ratePolicy(cfg.RateLimits),
 		Orchestrator:    a.Orchestrator,
 		ValidateScorers: validateScorers(a.Evaluator),
 		Quality:         a.Quality, QualityStore: a.DB,
@@ -262,6 +270,9 @@ func (a *App) Shutdown() error {
 	err := a.Usage.Close(flushCtx)
 	if err != nil {
 		a.Log.Error("usage flush incomplete", "err", err)
+	}
+	for _, c := range a.closers {
+		c()
 	}
 	if cerr := a.DB.Close(); err == nil {
 		err = cerr

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/limit"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/registry"
 )
@@ -34,6 +35,11 @@ type Orchestrator struct {
 	Evaluator Evaluator                          // for cascade and ensemble; nil scores every answer 1
 	Observe   func(a *Attempt)                   // called once per finished attempt (metrics)
 	Quality   func(model string) (float64, bool) // observed quality, for quality-weighted balance
+	// Limits holds each deployment's own provider limits (settings rpm, tpm,
+	// max_concurrency): a deployment at its limit is waited for up to
+	// MaxWait, else skipped for the next. Nil disables them.
+	Limits  limit.Limiter
+	MaxWait time.Duration
 }
 
 // Attempt is one upstream call.
@@ -51,8 +57,9 @@ type Attempt struct {
 	emb    *provider.EmbeddingResponse
 	stream provider.Stream
 	first  *provider.StreamChunk
-	done   func() // ends the in-flight count
-	epoch  uint64 // the deployment circuit's epoch when the call started
+	done   func()        // ends the in-flight count
+	ticket *limit.Ticket // the deployment-limit reservation
+	epoch  uint64        // the deployment circuit's epoch when the call started
 }
 
 // Result is the outcome of a non-streamed request.
@@ -138,9 +145,9 @@ func (o *Orchestrator) Chat(ctx context.Context, rt *registry.Route, req *provid
 	var attempts []*Attempt
 	var err error
 	if rt.Strategy == chorus.StrategyHedge {
-		w, attempts, err = o.hedge(ctx, rt, o.order(rt), try)
+		w, attempts, err = o.hedge(ctx, rt, o.order(rt), estimate(req), try)
 	} else {
-		w, attempts, err = o.sequence(ctx, rt, o.order(rt), try)
+		w, attempts, err = o.sequence(ctx, rt, o.order(rt), estimate(req), try)
 	}
 	if err != nil {
 		return &Result{Attempts: attempts, Tier: -1}, err
@@ -173,9 +180,9 @@ func (o *Orchestrator) ChatStream(ctx context.Context, rt *registry.Route, req *
 	var attempts []*Attempt
 	var err error
 	if rt.Strategy == chorus.StrategyHedge {
-		w, attempts, err = o.hedge(ctx, rt, o.order(rt), try)
+		w, attempts, err = o.hedge(ctx, rt, o.order(rt), estimate(req), try)
 	} else {
-		w, attempts, err = o.sequence(ctx, rt, o.order(rt), try)
+		w, attempts, err = o.sequence(ctx, rt, o.order(rt), estimate(req), try)
 	}
 	if err != nil {
 		return &StreamResult{Attempts: attempts, Tier: -1, o: o}, err
@@ -206,7 +213,11 @@ func (o *Orchestrator) Embed(ctx context.Context, rt *registry.Route, req *provi
 		o.finish(a, a.Err)
 		return a
 	}
-	w, attempts, err := o.sequence(ctx, rt, o.order(rt), try)
+	var tokens int64
+	for _, in := range req.Input {
+		tokens += int64(provider.EstimateTokens(in))
+	}
+	w, attempts, err := o.sequence(ctx, rt, o.order(rt), tokens, try)
 	if err != nil {
 		return &EmbedResult{Attempts: attempts}, err
 	}
@@ -235,6 +246,7 @@ func (o *Orchestrator) finish(a *Attempt, err error) {
 		a.done()
 		a.done = nil
 	}
+	a.ticket.Done(int64(a.Usage.InputTokens + a.Usage.OutputTokens))
 	if o.Observe != nil {
 		o.Observe(a)
 	}
@@ -330,4 +342,46 @@ func (c *cancelStream) Close() error {
 func (c *cancelStream) Ready() bool {
 	r, ok := c.Stream.(interface{ Ready() bool })
 	return ok && r.Ready()
+}
+
+// takeDeployment reserves a call within the deployment's own provider
+// limits, waiting up to MaxWait when it is at them. It returns an
+// ERATELIMIT error when the deployment cannot take the call now.
+func (o *Orchestrator) takeDeployment(ctx context.Context, t *registry.Target, tokens int64) (*limit.Ticket, error) {
+	if o.Limits == nil || t.Limits.IsZero() {
+		return nil, nil
+	}
+	d, tk, err := o.Limits.TryDeployment(ctx, t.Deployment.Name, t.Limits, tokens)
+	if err == nil && !d.Allowed && !d.TooLarge && d.RetryAfter <= o.MaxWait && sleep(ctx, d.RetryAfter) {
+		d, tk, err = o.Limits.TryDeployment(ctx, t.Deployment.Name, t.Limits, tokens)
+	}
+	if err == nil && !d.Allowed {
+		err = &chorus.Error{Code: chorus.ERATELIMIT, Message: "The model's deployments are at their providers' rate limits; try again shortly.", RetryAfter: d.RetryAfter}
+	}
+	return tk, err
+}
+
+// withTicket attaches a deployment-limit reservation to an attempt: settled
+// now when the call is over, or when its stream finishes.
+func (o *Orchestrator) withTicket(a *Attempt, tk *limit.Ticket) *Attempt {
+	if a.done == nil { // finished: the call is over
+		tk.Done(int64(a.Usage.InputTokens + a.Usage.OutputTokens))
+	} else {
+		a.ticket = tk
+	}
+	return a
+}
+
+// estimate is a chat request's tokens for deployment limits: its input and,
+// when set, max_tokens per choice.
+func estimate(req *provider.ChatRequest) int64 {
+	n := int64(provider.EstimateInputTokens(req))
+	if req.MaxTokens != nil {
+		c := int64(1)
+		if req.N != nil && *req.N > 1 {
+			c = int64(*req.N)
+		}
+		n += int64(*req.MaxTokens) * c
+	}
+	return n
 }

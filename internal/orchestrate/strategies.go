@@ -26,20 +26,28 @@ type candidate struct {
 // with exponential backoff and full jitter (at least the upstream's
 // Retry-After), all within ctx's deadline. Deployments whose circuit is
 // open are skipped.
-func (o *Orchestrator) sequence(ctx context.Context, rt *registry.Route, order []candidate, try tryFunc) (*Attempt, []*Attempt, error) {
+func (o *Orchestrator) sequence(ctx context.Context, rt *registry.Route, order []candidate, tokens int64, try tryFunc) (*Attempt, []*Attempt, error) {
 	var attempts []*Attempt
 	var last error
 	var skip skipped
 	for _, c := range order {
 		h := o.Health.Of(c.t.Deployment.Name)
 		for n := 0; n <= rt.Config.Retries; n++ {
+			tk, lerr := o.takeDeployment(ctx, c.t, tokens)
+			if lerr != nil {
+				if n == 0 {
+					skip.addLimited(lerr, c)
+				}
+				break
+			}
 			if !h.Allow() {
+				tk.Done(0)
 				if n == 0 {
 					skip.add(h, c)
 				}
 				break
 			}
-			a := try(ctx, c.t, c.tier)
+			a := o.withTicket(try(ctx, c.t, c.tier), tk)
 			attempts = append(attempts, a)
 			if a.Err == nil {
 				return a, attempts, nil
@@ -81,6 +89,18 @@ type skipped struct {
 	n, limited int
 	retryAt    time.Time
 	oldest     candidate // the open circuit that reopens first
+}
+
+// addLimited skips a deployment at its provider's rate limits.
+func (s *skipped) addLimited(err error, c candidate) {
+	s.n++
+	s.limited++
+	var ce *chorus.Error
+	if errors.As(err, &ce) && ce.RetryAfter > 0 {
+		if at := time.Now().Add(ce.RetryAfter); s.retryAt.IsZero() || at.Before(s.retryAt) {
+			s.retryAt = at
+		}
+	}
 }
 
 func (s *skipped) add(h *DeploymentHealth, c candidate) {
@@ -148,7 +168,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // up to HedgeMax extra calls. A failure starts the next at once. The first
 // good answer wins; the others are cancelled, and waited for so that every
 // call is accounted for.
-func (o *Orchestrator) hedge(ctx context.Context, rt *registry.Route, order []candidate, try tryFunc) (*Attempt, []*Attempt, error) {
+func (o *Orchestrator) hedge(ctx context.Context, rt *registry.Route, order []candidate, tokens int64, try tryFunc) (*Attempt, []*Attempt, error) {
 	maxExtra := rt.Config.HedgeMax
 	if maxExtra <= 0 {
 		maxExtra = 1
@@ -166,7 +186,13 @@ func (o *Orchestrator) hedge(ctx context.Context, rt *registry.Route, order []ca
 			c := order[next]
 			next++
 			h := o.Health.Of(c.t.Deployment.Name)
+			tk, lerr := o.takeDeployment(ctx, c.t, tokens)
+			if lerr != nil {
+				skip.addLimited(lerr, c)
+				continue
+			}
 			if !h.Allow() {
+				tk.Done(0)
 				skip.add(h, c)
 				continue
 			}
@@ -174,7 +200,7 @@ func (o *Orchestrator) hedge(ctx context.Context, rt *registry.Route, order []ca
 			idx := len(cancels)
 			cancels = append(cancels, cancel)
 			pending++
-			go func() { results <- launched{try(actx, c.t, c.tier), idx} }()
+			go func() { results <- launched{o.withTicket(try(actx, c.t, c.tier), tk), idx} }()
 			return true
 		}
 		return false
@@ -330,7 +356,7 @@ func (o *Orchestrator) cascade(ctx context.Context, rt *registry.Route, req *pro
 	var last error
 	try := func(ctx context.Context, t *registry.Target, tier int) *Attempt { return o.tryChat(ctx, t, tier, req) }
 	for i, tier := range rt.Tiers {
-		w, attempts, err := o.sequence(ctx, rt, o.tierOrder(rt, tier, i), try)
+		w, attempts, err := o.sequence(ctx, rt, o.tierOrder(rt, tier, i), estimate(req), try)
 		res.Attempts = append(res.Attempts, attempts...)
 		if err != nil {
 			last = err
@@ -387,7 +413,7 @@ func (o *Orchestrator) ensemble(ctx context.Context, rt *registry.Route, req *pr
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			w, attempts, err := o.sequence(ctx, rt, o.tierOrder(rt, rt.Tiers[i], i), try)
+			w, attempts, err := o.sequence(ctx, rt, o.tierOrder(rt, rt.Tiers[i], i), estimate(req), try)
 			var judged []*Attempt
 			if err == nil {
 				_, judged = o.score(ctx, rt, req, w)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/limit"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -76,6 +77,10 @@ type Target struct {
 	// Timeouts from the deployment's settings (0: none beyond the request's).
 	Timeout           time.Duration // whole call
 	FirstTokenTimeout time.Duration // until the answer (or a stream's first chunk) starts
+	// Limits are the provider's own limits on this deployment (settings
+	// rpm, tpm, max_concurrency), kept so Chorus does not send what the
+	// provider would reject.
+	Limits limit.Limits
 }
 
 // Route returns the enabled model with the given public name, or nil.
@@ -111,6 +116,9 @@ func (r *Registry) target(d *Data, m *chorus.Model, dep *chorus.Deployment) (*Ta
 		return nil, err
 	}
 	if t.FirstTokenTimeout, err = settingDuration(dep.Settings, "first_token_timeout_ms"); err != nil {
+		return nil, err
+	}
+	if t.Limits, err = limit.DeploymentLimits(dep.Settings); err != nil {
 		return nil, err
 	}
 	connect, err := settingDuration(dep.Settings, "connect_timeout_ms")
