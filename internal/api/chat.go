@@ -9,6 +9,8 @@ import (
 	"sync"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/cache"
+	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/provider/openai"
 )
@@ -54,17 +56,28 @@ func (s *Server) chatCompletionsErr(w http.ResponseWriter, r *http.Request, x *e
 	x.stream = req.Stream
 	ctx, cancel := x.upstreamContext()
 	defer cancel()
+	hit, cc := s.cacheLookup(x, r, req)
 	if req.Stream {
-		return s.streamChat(ctx, w, x, req, &openAIStreamWriter{includeUsage: req.IncludeUsage})
+		return s.streamChat(ctx, w, x, req, &openAIStreamWriter{includeUsage: req.IncludeUsage}, hit, cc)
 	}
-	res, err := s.Orchestrator.Chat(ctx, x.route, req)
-	x.took(res.Attempts, res.Winner, res.Tier)
-	if err != nil {
-		return upstreamError(err)
+	var resp *provider.ChatResponse
+	if hit != nil {
+		resp = x.hit(hit)
+	} else {
+		var entry *cache.Entry
+		defer func() { cc.finish(s, ctx, entry) }()
+		res, err := s.Orchestrator.Chat(ctx, x.route, req)
+		x.took(res.Attempts, res.Winner, res.Tier)
+		if err != nil {
+			return upstreamError(err)
+		}
+		resp = res.Response
+		x.respID = resp.ID
+		s.submitScoring(x, req, resp, inlineScore(res.Winner))
+		if cc != nil {
+			entry = x.cacheEntry(resp, res.Winner)
+		}
 	}
-	resp := res.Response
-	x.respID = resp.ID
-	s.submitScoring(x, req, resp, inlineScore(res.Winner))
 	var out []byte
 	if resp.RawFormat == provider.FormatOpenAI && resp.Raw != nil {
 		out = resp.Raw
@@ -96,11 +109,24 @@ type chunkWriter interface {
 // client, so a failing deployment can still fall back and a failed request
 // still gets a proper HTTP error; after the first byte the stream is never
 // switched to another upstream: an upstream error ends it with an error frame.
-func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *exchange, req *provider.ChatRequest, cw chunkWriter) error {
-	sr, err := s.Orchestrator.ChatStream(ctx, x.route, req)
-	x.took(sr.Attempts, sr.Winner, sr.Tier)
-	if err != nil {
-		return upstreamError(err)
+func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *exchange, req *provider.ChatRequest, cw chunkWriter,
+	hit *cache.Entry, cc *cacheCall) error {
+	var entry *cache.Entry // stored on a complete answer to a cache miss
+	defer func() { cc.finish(s, ctx, entry) }()
+	var sr *orchestrate.StreamResult
+	var err error
+	if hit != nil {
+		sr = orchestrate.Replayed(x.hit(hit))
+	} else {
+		sr, err = s.Orchestrator.ChatStream(ctx, x.route, req)
+		x.took(sr.Attempts, sr.Winner, sr.Tier)
+		if err != nil {
+			return upstreamError(err)
+		}
+	}
+	var rec *cache.Recorder
+	if cc != nil {
+		rec = cache.NewRecorder(1 << 20)
 	}
 	st, first := sr.Stream, sr.First
 	x.setHeaders(w)
@@ -123,13 +149,16 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 		usage     *provider.Usage
 		textBytes int
 		c         = first
-		scored    = s.wantsScoring(x, req)
+		scored    = hit == nil && s.wantsScoring(x, req)
 		text      strings.Builder // choice 0's text, when the answer will be scored
 	)
-	if first != nil {
+	if first != nil && hit == nil {
 		x.respID = cw.responseID(first.ID)
 	}
 	for c != nil {
+		if rec != nil {
+			rec.Add(c)
+		}
 		if c.Usage != nil {
 			u := *c.Usage
 			usage = &u
@@ -173,6 +202,12 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 		return nil
 	case err == io.EOF || err == nil:
 		buf = cw.end(buf, usage) // after any chunks not written yet
+		if rec != nil && hit == nil {
+			if resp, ok := rec.Response(); ok {
+				resp.Usage = sr.Winner.Usage
+				entry = x.cacheEntry(resp, sr.Winner)
+			}
+		}
 		if scored {
 			s.submitScoring(x, req, &provider.ChatResponse{ID: x.respID, Choices: []provider.Choice{{
 				Message: provider.TextMessage(provider.RoleAssistant, text.String()), FinishReason: provider.FinishStop}}}, inlineScore(sr.Winner))

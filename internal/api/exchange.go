@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/cache"
 	"github.com/chorusgw/chorus/internal/limit"
 	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider"
@@ -33,6 +34,8 @@ type exchange struct {
 	attempts []*orchestrate.Attempt // every upstream call, in order
 	tier     int                    // the answering cascade tier, -1 otherwise
 	limit    *limit.Ticket          // the rate-limit reservation, settled in finish
+	cache    string                 // x-chorus-cache: hit, miss, bypass; "" when not cached
+	cached   *cache.Entry           // the answer, on a cache hit
 	stream   bool
 	respID   string // the answer's ID as the client saw it
 	start    time.Time
@@ -73,6 +76,10 @@ func (x *exchange) finish() {
 		}
 	}
 	attempts, in, out, cost := usageAttempts(x.attempts)
+	if x.cached != nil {
+		attempts, in, out, cost = x.hitUsage()
+		deployment, prov = x.cached.Deployment, x.cached.Provider
+	}
 	x.limit.Done(in + out) // correct the token estimate; free the concurrency slot
 	dur := x.s.Now().Sub(x.start)
 	x.s.Metrics.Observe(&telemetry.Request{
@@ -167,6 +174,9 @@ func (x *exchange) setHeaders(w http.ResponseWriter) {
 	}
 	if x.tier >= 0 {
 		h.Set("X-Chorus-Cascade-Tier", strconv.Itoa(x.tier+1))
+	}
+	if x.cache != "" {
+		h.Set(cache.Header, x.cache)
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/cache"
+	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/provider/anthropic"
 )
@@ -50,20 +52,34 @@ func (s *Server) messagesErr(w http.ResponseWriter, r *http.Request, x *exchange
 	x.stream = req.Stream
 	ctx, cancel := x.upstreamContext()
 	defer cancel()
+	hit, cc := s.cacheLookup(x, r, req)
 	if req.Stream {
-		return s.streamChat(ctx, w, x, req, &anthropicStreamWriter{model: x.route.Model.Name})
+		return s.streamChat(ctx, w, x, req, &anthropicStreamWriter{model: x.route.Model.Name}, hit, cc)
 	}
-	res, err := s.Orchestrator.Chat(ctx, x.route, req)
-	x.took(res.Attempts, res.Winner, res.Tier)
-	if err != nil {
-		return upstreamError(err)
+	var resp *provider.ChatResponse
+	var winner *orchestrate.Attempt
+	if hit != nil {
+		resp = x.hit(hit)
+	} else {
+		var entry *cache.Entry
+		defer func() { cc.finish(s, ctx, entry) }()
+		res, err := s.Orchestrator.Chat(ctx, x.route, req)
+		x.took(res.Attempts, res.Winner, res.Tier)
+		if err != nil {
+			return upstreamError(err)
+		}
+		resp, winner = res.Response, res.Winner
+		if cc != nil {
+			entry = x.cacheEntry(resp, winner)
+		}
 	}
-	resp := res.Response
 	if resp.ID == "" {
 		resp.ID = RequestID(r.Context())
 	}
 	x.respID = anthropic.MessageID(resp.ID)
-	s.submitScoring(x, req, resp, inlineScore(res.Winner))
+	if hit == nil {
+		s.submitScoring(x, req, resp, inlineScore(winner))
+	}
 	var out []byte
 	if resp.RawFormat == provider.FormatAnthropic && resp.Raw != nil {
 		out = resp.Raw

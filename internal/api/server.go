@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/cache"
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/limit"
 	"github.com/chorusgw/chorus/internal/orchestrate"
@@ -40,6 +41,12 @@ type UsageRecorder interface {
 type Server struct {
 	Registry *registry.Registry
 	Factory  registry.Factory // validates deployment settings on write
+	// Cache answers repeated requests (nil disables it); CacheGroup makes
+	// concurrent identical requests share one upstream call.
+	Cache        cache.Cache
+	CacheGroup   *cache.Group
+	CacheConfig  config.Cache
+	CacheMetrics *cache.Metrics
 	// RateLimiter applies RateLimits per key, user and model; nil disables them.
 	RateLimiter limit.Limiter
 	RateLimits  limit.Policy

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus/internal/api"
+	"github.com/chorusgw/chorus/internal/cache"
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider/adapters"
@@ -209,8 +210,14 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 	}
 	a.closers = append(a.closers, closeRL)
 	a.Orchestrator.Limits, a.Orchestrator.MaxWait = rl, cfg.RateLimits.DeploymentWait
+	respCache, cacheMetrics, closeCache, err := newCache(cfg, log, a.Metrics)
+	if err != nil {
+		return err
+	}
+	a.closers = append(a.closers, closeCache)
 	a.Server = &api.Server{
 		RateLimiter: rl, RateLimits: ratePolicy(cfg.RateLimits),
+		Cache: respCache, CacheGroup: &cache.Group{}, CacheConfig: cfg.Cache, CacheMetrics: cacheMetrics,
 		Orchestrator:    a.Orchestrator,
 		ValidateScorers: validateScorers(a.Evaluator),
 		Quality:         a.Quality, QualityStore: a.DB,

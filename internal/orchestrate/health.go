@@ -169,6 +169,23 @@ func (d *DeploymentHealth) RetryAt() time.Time {
 	return d.openUntil
 }
 
+// SuccessRatio is the share of the calls in the failure-rate window that
+// succeeded (0 when there were none).
+func (d *DeploymentHealth) SuccessRatio() float64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.window) == 0 {
+		return 0
+	}
+	ok := 0
+	for _, o := range d.window {
+		if !o.failed {
+			ok++
+		}
+	}
+	return float64(ok) / float64(len(d.window))
+}
+
 // RateLimited reports whether the deployment is resting after a 429.
 func (d *DeploymentHealth) RateLimited() bool {
 	d.mu.Lock()

@@ -66,3 +66,11 @@ func (r *replay) Close() error {
 
 // Ready reports that the next chunk is available without waiting.
 func (r *replay) Ready() bool { return r.i < len(r.chunks) }
+
+// Replayed returns a StreamResult that plays back an answer that did not
+// come from an upstream call (a cached one). Finishing it only closes it.
+func Replayed(resp *provider.ChatResponse) *StreamResult {
+	st := Replay(resp)
+	first, _ := st.Next()
+	return &StreamResult{Stream: st, First: first, Tier: -1, replayed: true}
+}

@@ -67,10 +67,10 @@ func (o *Orchestrator) sequence(ctx context.Context, rt *registry.Route, order [
 	if last == nil && skip.panicky(len(order)) {
 		// Every circuit is open, none merely rate limited. With several
 		// deployments that is more often chance (a burst of failures on each)
-		// than an outage of all: rather than refuse, try the one that has
-		// rested longest, once — Envoy's "panic routing". A model with one
+		// than an outage of all: rather than refuse, try the one whose recent
+		// calls went best, once — Envoy's "panic routing". A model with one
 		// deployment keeps failing fast.
-		a := try(ctx, skip.oldest.t, skip.oldest.tier)
+		a := try(ctx, skip.best.t, skip.best.tier)
 		attempts = append(attempts, a)
 		if a.Err == nil {
 			return a, attempts, nil
@@ -88,7 +88,9 @@ func (o *Orchestrator) sequence(ctx context.Context, rt *registry.Route, order [
 type skipped struct {
 	n, limited int
 	retryAt    time.Time
-	oldest     candidate // the open circuit that reopens first
+	best       candidate // the open circuit whose recent calls went best
+	bestRatio  float64
+	bestAt     time.Time
 }
 
 // addLimited skips a deployment at its provider's rate limits.
@@ -108,8 +110,16 @@ func (s *skipped) add(h *DeploymentHealth, c candidate) {
 	if h.RateLimited() {
 		s.limited++
 	}
-	if at := h.RetryAt(); s.retryAt.IsZero() || at.Before(s.retryAt) {
-		s.retryAt, s.oldest = at, c
+	at := h.RetryAt()
+	if s.retryAt.IsZero() || at.Before(s.retryAt) {
+		s.retryAt = at
+	}
+	// For panic routing: the best recent success ratio; on a tie, the one
+	// that reopens first. (The first circuit to open is usually the one
+	// failing hardest, so "oldest" alone would pick a dead deployment.)
+	r := h.SuccessRatio()
+	if s.best.t == nil || r > s.bestRatio || (r == s.bestRatio && at.Before(s.bestAt)) {
+		s.best, s.bestRatio, s.bestAt = c, r, at
 	}
 }
 
@@ -207,7 +217,7 @@ func (o *Orchestrator) hedge(ctx context.Context, rt *registry.Route, order []ca
 	}
 	if !launch() {
 		if skip.panicky(len(order)) { // as in sequence: try the longest-rested, once
-			a := try(ctx, skip.oldest.t, skip.oldest.tier)
+			a := try(ctx, skip.best.t, skip.best.tier)
 			if a.Err == nil {
 				return a, []*Attempt{a}, nil
 			}
