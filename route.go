@@ -57,6 +57,7 @@ type RouteConfig struct {
 	HedgeMax   int     `json:"hedge_max,omitempty"`        // hedge: extra calls at most (1)
 	Threshold  float64 `json:"threshold,omitempty"`        // cascade: the score an answer needs to be returned (0.7)
 	EnsembleN  int     `json:"ensemble_n,omitempty"`       // ensemble: how many targets to call (all)
+	CacheTTL   int     `json:"cache_ttl_s,omitempty"`      // response cache: > 0 caches answers this many seconds, < 0 opts out
 	// Scorers are quality.Spec values: the cascade's and ensemble's judges,
 	// and what is scored off the request path for every answer.
 	Scorers json.RawMessage `json:"scorers,omitempty"`

@@ -597,6 +597,7 @@ type keyInput struct {
 	UserID        int64      `json:"user_id"` // admin only; defaults to the caller's user
 	AllowedModels []string   `json:"allowed_models"`
 	ExpiresAt     *time.Time `json:"expires_at"`
+	CacheTTL      int        `json:"cache_ttl_s"` // response cache opt-in: seconds, 0 default, -1 never
 }
 
 // createdKey is the one response that carries a key's secret.
@@ -636,8 +637,12 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, caller *choru
 	if in.ExpiresAt != nil && !in.ExpiresAt.After(s.Now()) {
 		return chorus.Invalid("expires_at", "expires_at must be in the future")
 	}
+	if in.CacheTTL < -1 || in.CacheTTL > 30*24*3600 {
+		return chorus.Invalid("cache_ttl_s", "cache_ttl_s must be -1 (never cache), 0 (the default) or up to 2592000 seconds, got %d", in.CacheTTL)
+	}
 	secret, prefix, hash := auth.NewAPIKey()
-	k := &chorus.APIKey{Name: in.Name, Prefix: prefix, Hash: hash, UserID: userID, AllowedModels: in.AllowedModels, ExpiresAt: in.ExpiresAt}
+	k := &chorus.APIKey{Name: in.Name, Prefix: prefix, Hash: hash, UserID: userID, AllowedModels: in.AllowedModels, ExpiresAt: in.ExpiresAt,
+		CacheTTLSeconds: in.CacheTTL}
 	if err := s.Store.CreateKey(r.Context(), k); err != nil {
 		return err
 	}

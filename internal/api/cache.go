@@ -36,7 +36,8 @@ func (c *cacheCall) finish(s *Server, ctx context.Context, e *cache.Entry) {
 }
 
 // cacheLookup decides whether a chat request uses the cache (opted in by
-// the server's default TTL or the key's; Cache-Control: no-cache bypasses)
+// the server's default TTL, the key's or the route's; Cache-Control:
+// no-cache bypasses)
 // and looks it up. It returns the entry on a hit, or the call to finish on
 // a miss; both nil when the cache is not used. Identical requests in flight
 // wait for the first one's answer (single flight).
@@ -44,7 +45,7 @@ func (s *Server) cacheLookup(x *exchange, r *http.Request, req *provider.ChatReq
 	if s.Cache == nil || !s.CacheConfig.Enabled {
 		return nil, nil
 	}
-	pol := cache.Decide(int(s.CacheConfig.TTL/time.Second), x.key.CacheTTLSeconds, 0)
+	pol := cache.Decide(int(s.CacheConfig.TTL/time.Second), x.key.CacheTTLSeconds, x.route.Config.CacheTTL)
 	if !pol.Enabled || !cache.CacheableRequest(req) {
 		return nil, nil
 	}

@@ -155,6 +155,9 @@ func validateRouteConfig(rt *chorus.Route, scorers int) error {
 	if rt.Strategy == chorus.StrategyCascade && c.Threshold == 0 {
 		c.Threshold = defaultThreshold
 	}
+	if c.CacheTTL < -1 || c.CacheTTL > 30*24*3600 {
+		return chorus.Invalid("config.cache_ttl_s", "config.cache_ttl_s must be -1 (never cache), 0 (the default) or up to 2592000 seconds, got %d", c.CacheTTL)
+	}
 	if c.EnsembleN != 0 && (c.EnsembleN < 2 || c.EnsembleN > n) {
 		return chorus.Invalid("config.ensemble_n", "config.ensemble_n must be 0 (all targets) or between 2 and %d, got %d", n, c.EnsembleN)
 	}
