@@ -12,24 +12,61 @@ import (
 	"github.com/chorusgw/chorus/internal/cache"
 	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider"
+	"github.com/chorusgw/chorus/internal/provider/anthropic"
 	"github.com/chorusgw/chorus/internal/provider/openai"
 )
 
-// chatCompletions serves POST /v1/chat/completions.
-func (s *Server) chatCompletions(w http.ResponseWriter, r *http.Request) {
-	x := s.newExchange(r, "chat")
-	defer x.finish()
-	if err := s.chatCompletionsErr(w, r, x); err != nil {
-		x.fail(err)
-		if r.Context().Err() != nil {
-			x.status = statusClientClosed
-			return
+// chatFormat is what differs between the chat endpoints: the client's
+// wire format. Everything else — limits, cache, orchestration, scoring,
+// usage — is one path.
+type chatFormat struct {
+	endpoint string
+	wire     wireFormat
+	raw      provider.Format // upstream answers in this format are relayed as received
+	decode   func(body []byte) (*provider.ChatRequest, error)
+	encode   func(dst []byte, r *provider.ChatResponse) []byte
+	id       func(r *provider.ChatResponse) string // the answer's ID as the client sees it
+	stream   func(x *exchange, req *provider.ChatRequest) chunkWriter
+}
+
+// openAIChat is POST /v1/chat/completions.
+var openAIChat = &chatFormat{
+	endpoint: "chat", wire: formatOpenAI, raw: provider.FormatOpenAI,
+	decode: openai.DecodeChatRequest, encode: openai.AppendChatResponse,
+	id: func(r *provider.ChatResponse) string { return r.ID },
+	stream: func(_ *exchange, req *provider.ChatRequest) chunkWriter {
+		return &openAIStreamWriter{includeUsage: req.IncludeUsage}
+	},
+}
+
+// anthropicChat is POST /v1/messages, so Anthropic clients work against
+// any deployment.
+var anthropicChat = &chatFormat{
+	endpoint: "messages", wire: formatAnthropic, raw: provider.FormatAnthropic,
+	decode: anthropic.DecodeRequest, encode: anthropic.AppendResponse,
+	id: func(r *provider.ChatResponse) string { return anthropic.MessageID(r.ID) },
+	stream: func(x *exchange, _ *provider.ChatRequest) chunkWriter {
+		return &anthropicStreamWriter{model: x.route.Model.Name}
+	},
+}
+
+// chat returns the handler of a chat endpoint in format f.
+func (s *Server) chat(f *chatFormat) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		x := s.newExchange(r, f.endpoint)
+		defer x.finish()
+		if err := s.serveChat(w, r, x, f); err != nil {
+			x.fail(err)
+			if r.Context().Err() != nil {
+				x.status = statusClientClosed
+				return
+			}
+			s.writeError(w, r, f.wire, err)
 		}
-		s.writeError(w, r, formatOpenAI, err)
 	}
 }
 
-func (s *Server) chatCompletionsErr(w http.ResponseWriter, r *http.Request, x *exchange) error {
+func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, x *exchange, f *chatFormat) error {
 	key, err := s.authenticate(r)
 	if err != nil {
 		return err
@@ -40,7 +77,7 @@ func (s *Server) chatCompletionsErr(w http.ResponseWriter, r *http.Request, x *e
 	if err != nil {
 		return err
 	}
-	req, err := openai.DecodeChatRequest(body)
+	req, err := f.decode(body)
 	if err != nil {
 		return err
 	}
@@ -58,9 +95,10 @@ func (s *Server) chatCompletionsErr(w http.ResponseWriter, r *http.Request, x *e
 	defer cancel()
 	hit, cc := s.cacheLookup(x, r, req)
 	if req.Stream {
-		return s.streamChat(ctx, w, x, req, &openAIStreamWriter{includeUsage: req.IncludeUsage}, hit, cc)
+		return s.streamChat(ctx, w, x, req, f.stream(x, req), hit, cc)
 	}
 	var resp *provider.ChatResponse
+	var winner *orchestrate.Attempt
 	if hit != nil {
 		resp = x.hit(hit)
 	} else {
@@ -71,18 +109,21 @@ func (s *Server) chatCompletionsErr(w http.ResponseWriter, r *http.Request, x *e
 		if err != nil {
 			return upstreamError(err)
 		}
-		resp = res.Response
-		x.respID = resp.ID
-		s.submitScoring(x, req, resp, inlineScore(res.Winner))
+		resp, winner = res.Response, res.Winner
 		if cc != nil {
-			entry = x.cacheEntry(resp, res.Winner)
+			entry = x.cacheEntry(resp, winner)
 		}
 	}
-	var out []byte
-	if resp.RawFormat == provider.FormatOpenAI && resp.Raw != nil {
-		out = resp.Raw
-	} else {
-		out = openai.AppendChatResponse(nil, resp)
+	if resp.ID == "" {
+		resp.ID = RequestID(r.Context())
+	}
+	x.respID = f.id(resp)
+	if hit == nil {
+		s.submitScoring(x, req, resp, inlineScore(winner))
+	}
+	out := resp.Raw
+	if resp.RawFormat != f.raw || resp.Raw == nil {
+		out = f.encode(nil, resp)
 	}
 	x.setHeaders(w)
 	w.Header().Set("Content-Type", "application/json")

@@ -84,8 +84,8 @@ func (s *Server) Handler() http.Handler {
 		s.draining = make(chan struct{})
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/chat/completions", s.chatCompletions)
-	mux.HandleFunc("POST /v1/messages", s.messages)
+	mux.HandleFunc("POST /v1/chat/completions", s.chat(openAIChat))
+	mux.HandleFunc("POST /v1/messages", s.chat(anthropicChat))
 	mux.HandleFunc("POST /v1/embeddings", s.embeddings)
 	mux.HandleFunc("GET /v1/models", s.listModels)
 	mux.HandleFunc("GET /v1/models/{id...}", s.getModel)
