@@ -127,8 +127,11 @@ func withDeadline(ctx context.Context, rt *registry.Route) (context.Context, con
 	if d := rt.Config.DeadlineMS; d > 0 {
 		return context.WithTimeout(ctx, time.Duration(d)*time.Millisecond)
 	}
-	return context.WithCancel(ctx)
+	return ctx, noCancel // a context per request costs allocations on the hot path
 }
+
+// noCancel stands in for a cancel func where no context was derived.
+func noCancel() {}
 
 // Chat answers a non-streamed chat request.
 func (o *Orchestrator) Chat(ctx context.Context, rt *registry.Route, req *provider.ChatRequest) (*Result, error) {
@@ -263,7 +266,7 @@ func attemptContext(ctx context.Context, t *registry.Target, stream bool) (conte
 	if d > 0 {
 		return context.WithTimeout(ctx, d)
 	}
-	return context.WithCancel(ctx)
+	return ctx, noCancel
 }
 
 // tryChat makes one non-streamed call.
@@ -286,11 +289,12 @@ func (o *Orchestrator) tryChat(ctx context.Context, t *registry.Target, tier int
 // until StreamResult.Finish.
 func (o *Orchestrator) tryStream(ctx context.Context, t *registry.Target, tier int, req *provider.ChatRequest) *Attempt {
 	a := o.begin(t, tier)
-	var cancel context.CancelFunc = func() {}
+	var cancel context.CancelFunc = noCancel
 	sctx := ctx
-	if t.Timeout > 0 {
+	switch {
+	case t.Timeout > 0:
 		sctx, cancel = context.WithTimeout(ctx, t.Timeout)
-	} else {
+	case t.FirstTokenTimeout > 0: // the first-token timer cancels it
 		sctx, cancel = context.WithCancel(ctx)
 	}
 	r := *req
