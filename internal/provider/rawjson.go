@@ -3,6 +3,7 @@ package provider
 import (
 	"errors"
 	"slices"
+	"unicode/utf8"
 )
 
 // errNotObject is returned when a body is not a JSON object.
@@ -52,7 +53,7 @@ func SetField(obj []byte, key string, value []byte) ([]byte, error) {
 	if !empty {
 		out = append(out, ',')
 	}
-	out = appendQuoted(out, key)
+	out = AppendString(out, key)
 	out = append(out, ':')
 	out = append(out, value...)
 	return append(out, obj[end:]...), nil
@@ -188,33 +189,55 @@ func skipSpace(b []byte, i int) int {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
-// appendQuoted appends s as a JSON string. Keys here are ASCII identifiers.
-func appendQuoted(b []byte, s string) []byte {
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
+// AppendString appends s as a JSON string literal. Invalid UTF-8 becomes
+// U+FFFD, as encoding/json does, so the output is always valid JSON; U+2028
+// and U+2029 are escaped so it is also safe inside JavaScript. Every
+// hand-written encoder of Chorus uses it.
+func AppendString(dst []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
 		c := s[i]
-		if c == '"' || c == '\\' {
-			b = append(b, '\\')
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
 		}
-		b = append(b, c)
-	}
-	return append(b, '"')
-}
-
-// QuoteString returns s as a JSON string literal.
-func QuoteString(s string) []byte {
-	out := make([]byte, 0, len(s)+2)
-	out = append(out, '"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			out = append(out, '\\', byte(r))
-		case r < 0x20:
-			const hex = "0123456789abcdef"
-			out = append(out, '\\', 'u', '0', '0', hex[r>>4], hex[r&0xf])
-		default:
-			out = append(out, string(r)...)
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
 		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
 	}
-	return append(out, '"')
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
 }

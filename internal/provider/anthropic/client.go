@@ -153,7 +153,7 @@ func (c *Client) requestBody(req *provider.ChatRequest, stream bool) ([]byte, er
 // does not say what the call does (a client body without "stream" sent down
 // a streaming call). Every other byte is kept; raw is not modified.
 func passthroughBody(raw []byte, model string, stream bool) ([]byte, error) {
-	body, err := provider.SetField(raw, "model", appendString(nil, model))
+	body, err := provider.SetField(raw, "model", provider.AppendString(nil, model))
 	if err != nil {
 		return nil, chorus.Invalid("", "request body is not a JSON object")
 	}

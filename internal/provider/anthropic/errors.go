@@ -65,9 +65,9 @@ func ErrorType(status int) string {
 // {"type":"error","error":{"type":typ,"message":message}}.
 func AppendError(dst []byte, typ, message string) []byte {
 	dst = append(dst, `{"type":"error","error":{"type":`...)
-	dst = appendString(dst, typ)
+	dst = provider.AppendString(dst, typ)
 	dst = append(dst, `,"message":`...)
-	dst = appendString(dst, message)
+	dst = provider.AppendString(dst, message)
 	return append(dst, "}}"...)
 }
 

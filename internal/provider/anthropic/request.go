@@ -68,7 +68,7 @@ func appendRequest(dst []byte, req *provider.ChatRequest, stream bool, defMaxTok
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, s)
+			dst = provider.AppendString(dst, s)
 		}
 		dst = append(dst, ']')
 	}
@@ -250,7 +250,7 @@ func appendTurn(dst []byte, msgs []provider.Message, role string, group []int) (
 			if m.Content[0].Text == "" {
 				return dst[:mark], nil
 			}
-			dst = appendString(dst, m.Content[0].Text)
+			dst = provider.AppendString(dst, m.Content[0].Text)
 			return append(dst, '}'), nil
 		}
 	}
@@ -310,7 +310,7 @@ func appendParts(dst []byte, parts []provider.Part, i int) ([]byte, error) {
 
 func appendTextBlock(dst []byte, text string) []byte {
 	dst = append(dst, `{"type":"text","text":`...)
-	dst = appendString(dst, text)
+	dst = provider.AppendString(dst, text)
 	return append(dst, '}')
 }
 
@@ -319,7 +319,7 @@ func appendTextBlock(dst []byte, text string) []byte {
 func appendImageBlock(dst []byte, url string, i, k int) ([]byte, error) {
 	if strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://") {
 		dst = append(dst, `{"type":"image","source":{"type":"url","url":`...)
-		dst = appendString(dst, url)
+		dst = provider.AppendString(dst, url)
 		return append(dst, "}}"...), nil
 	}
 	mediaType, data, ok := parseDataURI(url)
@@ -327,9 +327,9 @@ func appendImageBlock(dst []byte, url string, i, k int) ([]byte, error) {
 		return nil, chorus.Invalid(fmt.Sprintf("messages[%d].content[%d].image_url", i, k), "image must be an http(s) URL or a base64 data: URI")
 	}
 	dst = append(dst, `{"type":"image","source":{"type":"base64","media_type":`...)
-	dst = appendString(dst, mediaType)
+	dst = provider.AppendString(dst, mediaType)
 	dst = append(dst, `,"data":`...)
-	dst = appendString(dst, data)
+	dst = provider.AppendString(dst, data)
 	return append(dst, "}}"...), nil
 }
 
@@ -368,9 +368,9 @@ func appendToolUse(dst []byte, tc *provider.ToolCall, i, j int) ([]byte, error) 
 		return nil, chorus.Invalid(toolCallParam(i, j, "function.arguments"), "tool call arguments must be a JSON object")
 	}
 	dst = append(appendComma(dst), `{"type":"tool_use","id":`...)
-	dst = appendString(dst, tc.ID)
+	dst = provider.AppendString(dst, tc.ID)
 	dst = append(dst, `,"name":`...)
-	dst = appendString(dst, tc.Name)
+	dst = provider.AppendString(dst, tc.Name)
 	dst = append(dst, `,"input":`...)
 	dst = append(dst, input...)
 	return append(dst, '}'), nil
@@ -387,10 +387,10 @@ func appendToolResult(dst []byte, m *provider.Message, i int) ([]byte, error) {
 		return nil, chorus.Invalid(fmt.Sprintf("messages[%d].tool_call_id", i), "tool message needs a tool_call_id")
 	}
 	dst = append(appendComma(dst), `{"type":"tool_result","tool_use_id":`...)
-	dst = appendString(dst, m.ToolCallID)
+	dst = provider.AppendString(dst, m.ToolCallID)
 	dst = append(dst, `,"content":`...)
 	if !slices.ContainsFunc(m.Content, func(p provider.Part) bool { return p.Type == provider.PartImage }) {
-		dst = appendString(dst, m.Text())
+		dst = provider.AppendString(dst, m.Text())
 		return append(dst, '}'), nil
 	}
 	dst = append(dst, '[')
@@ -448,7 +448,7 @@ func appendTools(dst []byte, req *provider.ChatRequest) ([]byte, error) {
 			return nil, chorus.Invalid("tool_choice.function.name", "tool_choice function needs a name")
 		}
 		dst = append(dst, `{"type":"tool","name":`...)
-		dst = appendString(dst, name)
+		dst = provider.AppendString(dst, name)
 	default:
 		return nil, chorus.Invalid("tool_choice", "unknown tool_choice %q", mode)
 	}

@@ -77,7 +77,7 @@ func AppendResponse(dst []byte, r *provider.ChatResponse) []byte {
 	dst = append(dst, '{')
 	dst = appendStringField(dst, "id", MessageID(r.ID))
 	dst = append(dst, `,"type":"message","role":"assistant","model":`...)
-	dst = appendString(dst, r.Model)
+	dst = provider.AppendString(dst, r.Model)
 	dst = append(dst, `,"content":[`...)
 	var finish provider.FinishReason
 	if len(r.Choices) > 0 {
@@ -93,7 +93,7 @@ func AppendResponse(dst []byte, r *provider.ChatResponse) []byte {
 		}
 	}
 	dst = append(dst, `],"stop_reason":`...)
-	dst = appendString(dst, stopReason(finish))
+	dst = provider.AppendString(dst, stopReason(finish))
 	dst = append(dst, `,"stop_sequence":null,"usage":`...)
 	dst = appendUsage(dst, r.Usage)
 	return append(dst, '}')
@@ -102,9 +102,9 @@ func AppendResponse(dst []byte, r *provider.ChatResponse) []byte {
 // appendToolUseBlock appends {"type":"tool_use","id":..,"name":..,"input":input}.
 func appendToolUseBlock(dst []byte, id, name string, input []byte) []byte {
 	dst = append(dst, `{"type":"tool_use","id":`...)
-	dst = appendString(dst, id)
+	dst = provider.AppendString(dst, id)
 	dst = append(dst, `,"name":`...)
-	dst = appendString(dst, name)
+	dst = provider.AppendString(dst, name)
 	dst = append(dst, `,"input":`...)
 	dst = append(dst, input...)
 	return append(dst, '}')

@@ -48,7 +48,7 @@ func (c *Client) chatBody(req *provider.ChatRequest, stream bool) ([]byte, error
 // code, with no RawFormat), since other formats' extras mean nothing here.
 func (c *Client) appendChatRequest(b []byte, r *provider.ChatRequest, stream bool) ([]byte, error) {
 	b = append(b, `{"model":`...)
-	b = appendString(b, r.Model)
+	b = provider.AppendString(b, r.Model)
 	b = append(b, `,"messages":[`...)
 	for i := range r.Messages {
 		if i > 0 {
@@ -89,7 +89,7 @@ func (c *Client) appendChatRequest(b []byte, r *provider.ChatRequest, stream boo
 	}
 	if r.User != "" {
 		b = appendKey(b, "user", false)
-		b = appendString(b, r.User)
+		b = provider.AppendString(b, r.User)
 	}
 	if r.RawFormat == "" || r.RawFormat == provider.FormatOpenAI {
 		b = appendExtra(b, r.Extra, isChatMember)
@@ -113,7 +113,7 @@ func appendStrings(b []byte, ss []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, s)
+		b = provider.AppendString(b, s)
 	}
 	return append(b, ']')
 }
@@ -134,7 +134,7 @@ func appendExtra(b []byte, extra map[string]json.RawMessage, written func(string
 	for _, k := range keys {
 		if v := extra[k]; validJSON(v) {
 			b = append(b, ',')
-			b = appendString(b, k)
+			b = provider.AppendString(b, k)
 			b = append(b, ':')
 			b = append(b, v...)
 		}
@@ -144,7 +144,7 @@ func appendExtra(b []byte, extra map[string]json.RawMessage, written func(string
 
 func appendMessage(b []byte, m *provider.Message) ([]byte, error) {
 	b = append(b, `{"role":`...)
-	b = appendString(b, m.Role)
+	b = provider.AppendString(b, m.Role)
 	b = append(b, `,"content":`...)
 	var err error
 	if b, err = appendContent(b, m); err != nil {
@@ -152,11 +152,11 @@ func appendMessage(b []byte, m *provider.Message) ([]byte, error) {
 	}
 	if m.Name != "" && m.Role != provider.RoleTool {
 		b = append(b, `,"name":`...)
-		b = appendString(b, m.Name)
+		b = provider.AppendString(b, m.Name)
 	}
 	if m.Role == provider.RoleTool {
 		b = append(b, `,"tool_call_id":`...)
-		b = appendString(b, m.ToolCallID)
+		b = provider.AppendString(b, m.ToolCallID)
 	}
 	if len(m.ToolCalls) > 0 {
 		b = append(b, `,"tool_calls":[`...)
@@ -173,11 +173,11 @@ func appendMessage(b []byte, m *provider.Message) ([]byte, error) {
 
 func appendToolCall(b []byte, id, name, args string) []byte {
 	b = append(b, `{"id":`...)
-	b = appendString(b, id)
+	b = provider.AppendString(b, id)
 	b = append(b, `,"type":"function","function":{"name":`...)
-	b = appendString(b, name)
+	b = provider.AppendString(b, name)
 	b = append(b, `,"arguments":`...)
-	b = appendString(b, args)
+	b = provider.AppendString(b, args)
 	return append(b, "}}"...)
 }
 
@@ -198,7 +198,7 @@ func appendContent(b []byte, m *provider.Message) ([]byte, error) {
 		}
 	}
 	if textOnly && (m.TextOnly || m.Role != provider.RoleUser) {
-		return appendString(b, m.Text()), nil
+		return provider.AppendString(b, m.Text()), nil
 	}
 	b = append(b, '[')
 	for i, p := range m.Content {
@@ -208,14 +208,14 @@ func appendContent(b []byte, m *provider.Message) ([]byte, error) {
 		switch p.Type {
 		case provider.PartText:
 			b = append(b, `{"type":"text","text":`...)
-			b = appendString(b, p.Text)
+			b = provider.AppendString(b, p.Text)
 			b = append(b, '}')
 		case provider.PartImage:
 			b = append(b, `{"type":"image_url","image_url":{"url":`...)
-			b = appendString(b, p.ImageURL)
+			b = provider.AppendString(b, p.ImageURL)
 			if p.ImageDetail != "" {
 				b = append(b, `,"detail":`...)
-				b = appendString(b, p.ImageDetail)
+				b = provider.AppendString(b, p.ImageDetail)
 			}
 			b = append(b, "}}"...)
 		default:
@@ -233,10 +233,10 @@ func appendTools(b []byte, r *provider.ChatRequest) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `{"type":"function","function":{"name":`...)
-			b = appendString(b, t.Name)
+			b = provider.AppendString(b, t.Name)
 			if t.Description != "" {
 				b = append(b, `,"description":`...)
-				b = appendString(b, t.Description)
+				b = provider.AppendString(b, t.Description)
 			}
 			if len(t.Parameters) > 0 && validJSON(t.Parameters) {
 				b = append(b, `,"parameters":`...)
@@ -254,10 +254,10 @@ func appendTools(b []byte, r *provider.ChatRequest) []byte {
 		b = append(b, `,"tool_choice":`...)
 		if tc.Mode == "function" {
 			b = append(b, `{"type":"function","function":{"name":`...)
-			b = appendString(b, tc.Name)
+			b = provider.AppendString(b, tc.Name)
 			b = append(b, "}}"...)
 		} else {
-			b = appendString(b, tc.Mode)
+			b = provider.AppendString(b, tc.Mode)
 		}
 	}
 	if r.ParallelToolCalls != nil {
@@ -269,10 +269,10 @@ func appendTools(b []byte, r *provider.ChatRequest) []byte {
 
 func appendResponseFormat(b []byte, rf *provider.ResponseFormat) []byte {
 	b = append(b, `,"response_format":{"type":`...)
-	b = appendString(b, rf.Type)
+	b = provider.AppendString(b, rf.Type)
 	if rf.Type == "json_schema" {
 		b = append(b, `,"json_schema":{"name":`...)
-		b = appendString(b, rf.Name)
+		b = provider.AppendString(b, rf.Name)
 		if len(rf.Schema) > 0 && validJSON(rf.Schema) {
 			b = append(b, `,"schema":`...)
 			b = append(b, rf.Schema...)

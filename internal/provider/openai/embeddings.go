@@ -43,7 +43,7 @@ func (c *Client) Embed(ctx context.Context, req *provider.EmbeddingRequest) (*pr
 
 func appendEmbeddingRequest(b []byte, r *provider.EmbeddingRequest) []byte {
 	b = append(b, `{"model":`...)
-	b = appendString(b, r.Model)
+	b = provider.AppendString(b, r.Model)
 	b = append(b, `,"input":`...)
 	if len(r.InputTokens) > 0 {
 		b = append(b, '[')
@@ -70,11 +70,11 @@ func appendEmbeddingRequest(b []byte, r *provider.EmbeddingRequest) []byte {
 	}
 	if r.EncodingFormat != "" {
 		b = append(b, `,"encoding_format":`...)
-		b = appendString(b, r.EncodingFormat)
+		b = provider.AppendString(b, r.EncodingFormat)
 	}
 	if r.User != "" {
 		b = append(b, `,"user":`...)
-		b = appendString(b, r.User)
+		b = provider.AppendString(b, r.User)
 	}
 	if r.RawFormat == "" || r.RawFormat == provider.FormatOpenAI {
 		b = appendExtra(b, r.Extra, isEmbeddingMember)

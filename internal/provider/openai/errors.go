@@ -95,9 +95,9 @@ func errorText(body []byte) string {
 // param or code is written as null.
 func AppendError(dst []byte, message, typ, param, code string) []byte {
 	dst = append(dst, `{"error":{"message":`...)
-	dst = appendString(dst, message)
+	dst = provider.AppendString(dst, message)
 	dst = append(dst, `,"type":`...)
-	dst = appendString(dst, typ)
+	dst = provider.AppendString(dst, typ)
 	dst = append(dst, `,"param":`...)
 	dst = appendOptString(dst, param)
 	dst = append(dst, `,"code":`...)
@@ -110,5 +110,5 @@ func appendOptString(dst []byte, s string) []byte {
 	if s == "" {
 		return append(dst, "null"...)
 	}
-	return appendString(dst, s)
+	return provider.AppendString(dst, s)
 }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/chorusgw/chorus/internal/provider"
 )
 
 var jsonSeeds = []string{
@@ -48,22 +50,22 @@ func TestValidJSON(t *testing.T) {
 	}
 }
 
-// FuzzStrings checks unquote and appendString against encoding/json.
+// FuzzStrings checks unquote and provider.AppendString against encoding/json.
 func FuzzStrings(f *testing.F) {
 	for _, s := range []string{"", "plain", "quote\" back\\ nl\n tab\t ctl\x01", "é😀", "\u2028", "bad \xff utf8", `\ud83d`} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		enc := appendString(nil, s)
+		enc := provider.AppendString(nil, s)
 		var back string
 		if err := json.Unmarshal(enc, &back); err != nil {
-			t.Fatalf("appendString(%q) = %s: not JSON: %v", s, enc, err)
+			t.Fatalf("provider.AppendString(%q) = %s: not JSON: %v", s, enc, err)
 		}
 		want, _ := json.Marshal(s)
 		var wantBack string
 		_ = json.Unmarshal(want, &wantBack)
 		if back != wantBack {
-			t.Fatalf("appendString(%q) round-trips to %q, encoding/json to %q", s, back, wantBack)
+			t.Fatalf("provider.AppendString(%q) round-trips to %q, encoding/json to %q", s, back, wantBack)
 		}
 		// unquote must decode what encoding/json writes, escapes included.
 		if got := unquote(want); got != wantBack {

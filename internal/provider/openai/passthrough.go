@@ -54,7 +54,7 @@ func (e *edit) appendValue(out []byte) []byte {
 	case e.lit != "":
 		return append(out, e.lit...)
 	}
-	return appendString(out, e.quoted)
+	return provider.AppendString(out, e.quoted)
 }
 
 // rewriteChatBody returns a copy of a client's OpenAI body with the model
@@ -150,7 +150,7 @@ func (es *edits) apply(obj []byte) []byte {
 			if !empty {
 				out = append(out, ',')
 			}
-			out = appendString(out, e.key)
+			out = provider.AppendString(out, e.key)
 			out = append(out, ':')
 			out = e.appendValue(out)
 			empty = false

@@ -126,7 +126,7 @@ func BenchmarkPassthroughSetField(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(benchBody)))
 	for b.Loop() {
-		out, _ := provider.SetField(benchBody, "model", provider.QuoteString("gpt-4o-mini-2024-07-18"))
+		out, _ := provider.SetField(benchBody, "model", provider.AppendString(nil, "gpt-4o-mini-2024-07-18"))
 		out, _ = provider.SetField(out, "stream", []byte("true"))
 		if _, err := provider.SetField(out, "stream_options", []byte(`{"include_usage":true}`)); err != nil {
 			b.Fatal(err)
