@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"unicode/utf8"
@@ -109,7 +110,7 @@ func findField(obj []byte, key string) (keyStart, valStart, valEnd int, found bo
 			return 0, 0, 0, false, errNotObject
 		}
 		ks := i
-		ke, err := skipString(obj, i)
+		ke, err := SkipString(obj, i)
 		if err != nil {
 			return 0, 0, 0, false, err
 		}
@@ -119,7 +120,7 @@ func findField(obj []byte, key string) (keyStart, valStart, valEnd int, found bo
 			return 0, 0, 0, false, errNotObject
 		}
 		vs := skipSpace(obj, i+1)
-		ve, err := skipValue(obj, vs)
+		ve, err := SkipValue(obj, vs)
 		if err != nil {
 			return 0, 0, 0, false, err
 		}
@@ -130,19 +131,23 @@ func findField(obj []byte, key string) (keyStart, valStart, valEnd int, found bo
 	}
 }
 
-func skipValue(b []byte, i int) (int, error) {
+// SkipValue returns the offset just past the JSON value starting at b[i],
+// which must already have been validated (by a full parse): it only matches
+// quotes and brackets, so walking nested values costs little. On malformed
+// input it returns an error or a wrong offset, never panics.
+func SkipValue(b []byte, i int) (int, error) {
 	if i >= len(b) {
 		return 0, errNotObject
 	}
 	switch b[i] {
 	case '"':
-		return skipString(b, i)
+		return SkipString(b, i)
 	case '{', '[':
 		depth := 0
 		for i < len(b) {
 			switch b[i] {
 			case '"':
-				e, err := skipString(b, i)
+				e, err := SkipString(b, i)
 				if err != nil {
 					return 0, err
 				}
@@ -159,25 +164,47 @@ func skipValue(b []byte, i int) (int, error) {
 			i++
 		}
 		return 0, errNotObject
-	default: // number, true, false, null
-		for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && !isSpace(b[i]) {
-			i++
-		}
-		return i, nil
 	}
+	j := i
+	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && !isSpace(b[j]) {
+		j++
+	}
+	if j == i {
+		return 0, errNotObject
+	}
+	return j, nil
 }
 
-// skipString returns the offset just past the string starting at b[i] == '"'.
-func skipString(b []byte, i int) (int, error) {
-	for j := i + 1; j < len(b); j++ {
+// SkipString returns the offset just past the JSON string starting at
+// b[i] == '"'.
+func SkipString(b []byte, i int) (int, error) {
+	// Most strings are short keys and enum values, for which a plain loop
+	// beats the call into IndexByte.
+	j := i + 1
+	for end := min(j+16, len(b)); j < end; j++ {
 		switch b[j] {
-		case '\\':
-			j++
 		case '"':
 			return j + 1, nil
+		case '\\':
+			goto long
 		}
 	}
-	return 0, errNotObject
+long:
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return 0, errNotObject
+		}
+		q := j + k
+		n := 0 // backslashes right before the quote
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1, nil
+		}
+		j = q + 1
+	}
 }
 
 func skipSpace(b []byte, i int) int {

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/chorusgw/chorus/internal/provider"
 )
 
 // This file holds a small JSON scanner and appenders. The client-side
@@ -237,81 +239,6 @@ func digits(b []byte, i int) int {
 	return i
 }
 
-// skipFast returns the offset just past the value starting at b[i], which
-// must already have been validated (by validJSON): it only matches quotes
-// and brackets, so walking nested values costs little. On malformed input it
-// returns an error or a wrong offset, never panics.
-func skipFast(b []byte, i int) (int, error) {
-	if i >= len(b) {
-		return 0, errSyntax
-	}
-	switch b[i] {
-	case '"':
-		return skipStringFast(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				e, err := skipStringFast(b, i)
-				if err != nil {
-					return 0, err
-				}
-				i = e
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1, nil
-				}
-			}
-			i++
-		}
-		return 0, errSyntax
-	}
-	j := i
-	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && !isWS(b[j]) {
-		j++
-	}
-	if j == i {
-		return 0, errSyntax
-	}
-	return j, nil
-}
-
-// skipStringFast returns the offset just past the string at b[i] == '"'.
-func skipStringFast(b []byte, i int) (int, error) {
-	// Most strings are short keys and enum values, for which a plain loop
-	// beats the call into IndexByte.
-	j := i + 1
-	for end := min(j+16, len(b)); j < end; j++ {
-		switch b[j] {
-		case '"':
-			return j + 1, nil
-		case '\\':
-			goto long
-		}
-	}
-long:
-	for {
-		k := bytes.IndexByte(b[j:], '"')
-		if k < 0 {
-			return 0, errSyntax
-		}
-		q := j + k
-		n := 0 // backslashes right before the quote
-		for p := q - 1; p > i && b[p] == '\\'; p-- {
-			n++
-		}
-		if n%2 == 0 {
-			return q + 1, nil
-		}
-		j = q + 1
-	}
-}
-
 // eachMember calls fn for each member of the valid JSON object obj, with the
 // raw key (between its quotes) and the value's bytes. It stops at fn's first
 // error.
@@ -325,7 +252,7 @@ func eachMember(obj []byte, fn func(key []byte, escaped bool, val []byte) error)
 		if obj[i] != '"' {
 			return errSyntax
 		}
-		ke, err := skipStringFast(obj, i)
+		ke, err := provider.SkipString(obj, i)
 		if err != nil {
 			return err
 		}
@@ -336,7 +263,7 @@ func eachMember(obj []byte, fn func(key []byte, escaped bool, val []byte) error)
 			return errSyntax
 		}
 		vs := skipWS(obj, i+1)
-		ve, err := skipFast(obj, vs)
+		ve, err := provider.SkipValue(obj, vs)
 		if err != nil {
 			return err
 		}
@@ -359,7 +286,7 @@ func eachElement(arr []byte, fn func(i int, val []byte) error) error {
 	}
 	i = skipWS(arr, i+1)
 	for n := 0; i < len(arr) && arr[i] != ']'; n++ {
-		ve, err := skipFast(arr, i)
+		ve, err := provider.SkipValue(arr, i)
 		if err != nil {
 			return err
 		}

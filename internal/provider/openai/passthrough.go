@@ -186,7 +186,7 @@ func findMembers(obj []byte, fn func(key []byte, m member)) error {
 			return errSyntax
 		}
 		ks := i
-		ke, err := skipStringFast(obj, i)
+		ke, err := provider.SkipString(obj, i)
 		if err != nil {
 			return err
 		}
@@ -195,7 +195,7 @@ func findMembers(obj []byte, fn func(key []byte, m member)) error {
 			return errSyntax
 		}
 		vs := skipWS(obj, i+1)
-		ve, err := skipFast(obj, vs)
+		ve, err := provider.SkipValue(obj, vs)
 		if err != nil {
 			return err
 		}
