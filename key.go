@@ -10,6 +10,7 @@ type APIKey struct {
 	Prefix        string     `json:"prefix"`
 	Hash          []byte     `json:"-"`
 	UserID        int64      `json:"user_id"`                  // the user the key belongs to
+	TeamID        int64      `json:"team_id"`                  // the team whose credits and budgets the key spends
 	Role          string     `json:"role"`                     // the owner's role, filled on load
 	AllowedModels []string   `json:"allowed_models,omitempty"` // empty means every model
 	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
@@ -56,6 +57,7 @@ type Usage struct {
 	ResponseID   string         `json:"response_id,omitempty"` // the ID the client saw in the answer (chatcmpl-…, msg_…)
 	KeyID        int64          `json:"key_id"`
 	UserID       int64          `json:"user_id"`
+	TeamID       int64          `json:"team_id"`
 	Model        string         `json:"model"`      // public model name
 	Deployment   string         `json:"deployment"` // deployment name that answered ("" if none)
 	Provider     string         `json:"provider"`
@@ -73,14 +75,18 @@ type Usage struct {
 	CreatedAt    time.Time      `json:"created_at"`
 }
 
-// User is a person (or automation) that owns keys. Accounts, teams and
-// sessions build on it.
+// User is a person (or automation) that signs in and owns keys. Every user
+// belongs to one team.
 type User struct {
 	ID           int64      `json:"id"`
 	Email        string     `json:"email"`
 	Name         string     `json:"name"`
 	Role         string     `json:"role"`
+	TeamID       int64      `json:"team_id"`
+	TeamRole     string     `json:"team_role"` // TeamOwner or TeamMember
 	PasswordHash string     `json:"-"`
+	// MFAEnabled is true once the user confirmed a TOTP enrolment.
+	MFAEnabled bool `json:"mfa_enabled"`
 	DisabledAt   *time.Time `json:"disabled_at,omitempty"`
 	CreatedAt    time.Time  `json:"created_at"`
 }

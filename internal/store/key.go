@@ -13,10 +13,11 @@ import (
 // KeyFilter narrows ListKeys.
 type KeyFilter struct {
 	UserID *int64 // only this user's keys
+	TeamID *int64 // only this team's keys
 }
 
 const keyColumns = `k.id, k.name, k.prefix, k.hash, k.user_id, u.role, k.allowed_models,
-	k.expires_at, k.revoked_at, k.created_at, k.last_used_at, k.cache_ttl_s`
+	k.expires_at, k.revoked_at, k.created_at, k.last_used_at, k.cache_ttl_s, k.team_id`
 
 const keyFrom = ` FROM api_keys k JOIN users u ON u.id = k.user_id `
 
@@ -42,7 +43,9 @@ func (db *DB) CreateKey(ctx context.Context, k *chorus.APIKey) error {
 	}
 	defer tx.Rollback()
 
-	err = tx.queryRow(ctx, `SELECT role FROM users WHERE id = ?`, k.UserID).Scan(&k.Role)
+	var team sql.NullInt64
+	err = tx.queryRow(ctx, `SELECT role, team_id FROM users WHERE id = ?`, k.UserID).Scan(&k.Role, &team)
+	k.TeamID = team.Int64
 	if errors.Is(err, sql.ErrNoRows) {
 		return chorus.Invalid("user_id", "user %d does not exist", k.UserID)
 	}
@@ -55,9 +58,9 @@ func (db *DB) CreateKey(ctx context.Context, k *chorus.APIKey) error {
 	k.CreatedAt = normTime(k.CreatedAt)
 	k.ExpiresAt, k.RevokedAt = normTimePtr(k.ExpiresAt), normTimePtr(k.RevokedAt)
 	err = tx.queryRow(ctx, `INSERT INTO api_keys
-		(name, prefix, hash, user_id, allowed_models, expires_at, revoked_at, created_at, cache_ttl_s)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		k.Name, k.Prefix, k.Hash, k.UserID, allowed, k.ExpiresAt, k.RevokedAt, k.CreatedAt, k.CacheTTLSeconds).Scan(&k.ID)
+		(name, prefix, hash, user_id, allowed_models, expires_at, revoked_at, created_at, cache_ttl_s, team_id)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		k.Name, k.Prefix, k.Hash, k.UserID, allowed, k.ExpiresAt, k.RevokedAt, k.CreatedAt, k.CacheTTLSeconds, k.TeamID).Scan(&k.ID)
 	switch {
 	case db.d.isUnique(err):
 		return conflict(err, "a key with this secret exists already")
@@ -122,6 +125,10 @@ func (db *DB) ListKeys(ctx context.Context, f KeyFilter, page chorus.Page) ([]*c
 	if f.UserID != nil {
 		where += ` AND k.user_id = ?`
 		args = append(args, *f.UserID)
+	}
+	if f.TeamID != nil {
+		where += ` AND k.team_id = ?`
+		args = append(args, *f.TeamID)
 	}
 	args = append(args, limit(page))
 	keys, err := queryKeys(ctx, tx, where+` ORDER BY k.id LIMIT ?`, args...)
@@ -253,7 +260,7 @@ func scanKey(s scanner) (*chorus.APIKey, error) {
 	var k chorus.APIKey
 	err := s.Scan(&k.ID, &k.Name, &k.Prefix, &k.Hash, &k.UserID, &k.Role, jsonCol{&k.AllowedModels},
 		scanNullTime(&k.ExpiresAt), scanNullTime(&k.RevokedAt), scanTime(&k.CreatedAt), scanNullTime(&k.LastUsedAt),
-		&k.CacheTTLSeconds)
+		&k.CacheTTLSeconds, &k.TeamID)
 	if err != nil {
 		return nil, err
 	}

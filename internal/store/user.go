@@ -10,10 +10,12 @@ import (
 	"github.com/chorusgw/chorus"
 )
 
-const userColumns = `id, email, name, role, password_hash, disabled_at, created_at`
+const userColumns = `id, email, name, role, password_hash, disabled_at, created_at, COALESCE(team_id, 0), team_role, mfa_enabled_at IS NOT NULL`
 
 // CreateUser stores a new user and sets its ID and CreatedAt. The email is
-// stored trimmed and lower-cased, and must be unique (ECONFLICT).
+// stored trimmed and lower-cased, and must be unique (ECONFLICT). A user
+// with TeamID 0 gets a new team of their own, named after them, whose owner
+// they are; otherwise the team must exist (EINVALID).
 func (db *DB) CreateUser(ctx context.Context, u *chorus.User) error {
 	u.Email = normEmail(u.Email)
 	if err := validateUser(u); err != nil {
@@ -28,19 +30,44 @@ func (db *DB) CreateUser(ctx context.Context, u *chorus.User) error {
 		u.CreatedAt = db.timeNow()
 	}
 	u.CreatedAt, u.DisabledAt = normTime(u.CreatedAt), normTimePtr(u.DisabledAt)
-	err = tx.queryRow(ctx, `INSERT INTO users (email, name, role, password_hash, disabled_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?) RETURNING id`,
-		u.Email, u.Name, u.Role, u.PasswordHash, u.DisabledAt, u.CreatedAt).Scan(&u.ID)
-	if db.d.isUnique(err) {
-		return conflict(err, "a user with email %q exists already", u.Email)
-	}
-	if err != nil {
-		return fmt.Errorf("create user: %w", err)
+	if err := createUserTx(ctx, tx, u); err != nil {
+		return err
 	}
 	if err := bumpRegistry(ctx, tx); err != nil {
 		return err
 	}
 	return commit(tx)
+}
+
+// createUserTx inserts u (normalised and validated) and, when u.TeamID is
+// 0, a team of its own; it writes no audit entry.
+func createUserTx(ctx context.Context, tx *tx, u *chorus.User) error {
+	if u.TeamID == 0 {
+		name := u.Name
+		if name == "" {
+			name = u.Email
+		}
+		if err := tx.queryRow(ctx, `INSERT INTO teams (name, created_at) VALUES (?, ?) RETURNING id`,
+			name, u.CreatedAt).Scan(&u.TeamID); err != nil {
+			return fmt.Errorf("create user: create team: %w", err)
+		}
+		u.TeamRole = chorus.TeamOwner
+	}
+	if u.TeamRole == "" {
+		u.TeamRole = chorus.TeamMember
+	}
+	err := tx.queryRow(ctx, `INSERT INTO users (email, name, role, password_hash, disabled_at, created_at, team_id, team_role, password_changed_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		u.Email, u.Name, u.Role, u.PasswordHash, u.DisabledAt, u.CreatedAt, u.TeamID, u.TeamRole, u.CreatedAt).Scan(&u.ID)
+	switch {
+	case tx.d.isUnique(err):
+		return conflict(err, "a user with email %q exists already", u.Email)
+	case tx.d.isForeignKey(err):
+		return chorus.Invalid("team_id", "team %d does not exist", u.TeamID)
+	case err != nil:
+		return fmt.Errorf("create user: %w", err)
+	}
+	return nil
 }
 
 // UpdateUser replaces a user's email, name, role, password hash and
@@ -155,7 +182,7 @@ type scanner interface {
 func scanUser(s scanner) (*chorus.User, error) {
 	var u chorus.User
 	err := s.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash,
-		scanNullTime(&u.DisabledAt), scanTime(&u.CreatedAt))
+		scanNullTime(&u.DisabledAt), scanTime(&u.CreatedAt), &u.TeamID, &u.TeamRole, &u.MFAEnabled)
 	if err != nil {
 		return nil, err
 	}
