@@ -47,6 +47,10 @@ type Config struct {
 
 	RateLimits RateLimits `yaml:"rate_limits"`
 
+	Auth    Auth    `yaml:"auth"`    // accounts, sessions, MFA (auth.go)
+	Billing Billing `yaml:"billing"` // credits metering and budgets (billing.go)
+	Shop    Shop    `yaml:"shop"`    // products, orders, payments (shop.go)
+
 	// Routes are routes the file declares; see Route for how they are
 	// applied at start. The file only: not settable from the environment.
 	Routes []Route `yaml:"routes"`
@@ -144,6 +148,9 @@ func Default() Config {
 			Timeout: 50 * time.Millisecond, Prefix: "chorus:cache:",
 		},
 		RateLimits: DefaultRateLimits(),
+		Auth:       DefaultAuth(),
+		Billing:    DefaultBilling(),
+		Shop:       DefaultShop(),
 	}
 }
 
@@ -249,6 +256,9 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.cacheErrors()...)
 	errs = append(errs, c.rateLimitErrors()...)
 	errs = append(errs, c.routeErrors()...)
+	errs = append(errs, c.Auth.errors()...)
+	errs = append(errs, c.Billing.errors()...)
+	errs = append(errs, c.Shop.errors()...)
 	if len(errs) == 0 {
 		return nil
 	}
