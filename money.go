@@ -3,6 +3,8 @@ package chorus
 import (
 	"math"
 	"math/bits"
+	"strconv"
+	"strings"
 )
 
 // Cost returns the cost in micro-credits of tokens at a price given in
@@ -39,4 +41,18 @@ func RequestCost(inputTokens, outputTokens, inputPrice, outputPrice int64) int64
 		return math.MaxInt64
 	}
 	return a + b
+}
+
+// MicroPerCredit is how many micro-credits make one credit.
+const MicroPerCredit = 1_000_000
+
+// FormatCredits returns micro-credits as a decimal number of credits with
+// six decimals, exactly ("-1.500000" for -1,500,000), for display.
+func FormatCredits(micro int64) string {
+	u, sign := uint64(micro), ""
+	if micro < 0 {
+		u, sign = -uint64(micro), "-" // two's complement: exact for MinInt64 too
+	}
+	frac := strconv.FormatUint(u%MicroPerCredit, 10)
+	return sign + strconv.FormatUint(u/MicroPerCredit, 10) + "." + strings.Repeat("0", 6-len(frac)) + frac
 }

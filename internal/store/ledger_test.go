@@ -1,0 +1,365 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/store"
+)
+
+// mustCreateTeam creates a user with a team of their own and returns the
+// team's ID.
+func mustCreateTeam(tb testing.TB, db *store.DB, name string) int64 {
+	tb.Helper()
+	return mustCreateUser(tb, db, name+"@example.com").TeamID
+}
+
+// transfer returns a posting moving amount from one account to another.
+func transfer(key, kind, from, to string, amount int64) *chorus.Posting {
+	return &chorus.Posting{IdempotencyKey: key, Kind: kind, Entries: []chorus.LedgerEntry{
+		{Account: from, Amount: -amount}, {Account: to, Amount: amount},
+	}}
+}
+
+func topUp(key string, team, amount int64) *chorus.Posting {
+	return transfer(key, chorus.PostingTopUp, chorus.AccountPayments, chorus.WalletAccount(team), amount)
+}
+
+func spend(key string, team, amount int64) *chorus.Posting {
+	return transfer(key, chorus.PostingSpend, chorus.WalletAccount(team), chorus.AccountRevenue, amount)
+}
+
+func mustPost(tb testing.TB, db *store.DB, p *chorus.Posting) {
+	tb.Helper()
+	created, err := db.Post(context.Background(), p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if !created {
+		tb.Fatalf("posting %q was not created", p.IdempotencyKey)
+	}
+}
+
+func mustBalance(tb testing.TB, db *store.DB, team int64) chorus.Balance {
+	tb.Helper()
+	b, err := db.Balance(context.Background(), team)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b
+}
+
+// mustCheckLedger fails unless CheckLedger finds no problem.
+func mustCheckLedger(tb testing.TB, db *store.DB) store.LedgerReport {
+	tb.Helper()
+	r, err := db.CheckLedger(context.Background())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if !r.OK {
+		tb.Fatalf("ledger check failed: %v", r.Problems)
+	}
+	return r
+}
+
+func TestLedgerPost(t *testing.T) {
+	eachDB(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		db := MustOpenDB(t, b)
+		team := mustCreateTeam(t, db, "a")
+		other := mustCreateTeam(t, db, "b")
+
+		t.Run("OK", func(t *testing.T) {
+			p := topUp("ok-1", team, 5_000_000)
+			p.Memo, p.Ref = "first top-up", "order:1"
+			created, err := db.Post(ctx, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !created || p.ID == 0 || p.CreatedAt.IsZero() {
+				t.Fatalf("created=%v ID=%d CreatedAt=%v", created, p.ID, p.CreatedAt)
+			}
+			if got, want := p.TeamID, team; got != want {
+				t.Errorf("TeamID %d, want %d (inferred from the wallet)", got, want)
+			}
+			if got, want := mustBalance(t, db, team), (chorus.Balance{TeamID: team, Balance: 5_000_000, Available: 5_000_000}); got != want {
+				t.Errorf("balance %+v, want %+v", got, want)
+			}
+			got, err := db.PostingByKey(ctx, "ok-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.ID != p.ID || got.Memo != p.Memo || got.Ref != p.Ref || got.Kind != p.Kind || !got.CreatedAt.Equal(p.CreatedAt) ||
+				fmt.Sprint(got.Entries) != fmt.Sprint(p.Entries) {
+				t.Errorf("read back %+v, want %+v", got, p)
+			}
+		})
+
+		t.Run("Replay", func(t *testing.T) {
+			first := topUp("replay-1", team, 1_000_000)
+			mustPost(t, db, first)
+			before := mustBalance(t, db, team)
+			// Same content, entries in another order.
+			again := topUp("replay-1", team, 1_000_000)
+			again.Entries[0], again.Entries[1] = again.Entries[1], again.Entries[0]
+			created, err := db.Post(ctx, again)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if created {
+				t.Error("a replay was created again")
+			}
+			if again.ID != first.ID || !again.CreatedAt.Equal(first.CreatedAt) {
+				t.Errorf("replay returned ID %d at %v, want the first posting %d at %v", again.ID, again.CreatedAt, first.ID, first.CreatedAt)
+			}
+			if got := mustBalance(t, db, team); got != before {
+				t.Errorf("a replay moved credits: %+v, want %+v", got, before)
+			}
+		})
+
+		t.Run("ErrReplayDifferent", func(t *testing.T) {
+			mustPost(t, db, topUp("diff-1", team, 1_000_000))
+			before := mustBalance(t, db, team)
+			for name, p := range map[string]*chorus.Posting{
+				"Amount": topUp("diff-1", team, 2_000_000),
+				"Team":   topUp("diff-1", other, 1_000_000),
+				"Kind":   transfer("diff-1", chorus.PostingGrant, chorus.AccountPayments, chorus.WalletAccount(team), 1_000_000),
+				"Memo":   func() *chorus.Posting { p := topUp("diff-1", team, 1_000_000); p.Memo = "x"; return p }(),
+			} {
+				t.Run(name, func(t *testing.T) {
+					_, err := db.Post(ctx, p)
+					assertCode(t, err, chorus.ECONFLICT)
+				})
+			}
+			if got := mustBalance(t, db, team); got != before {
+				t.Errorf("a conflicting replay moved credits: %+v, want %+v", got, before)
+			}
+		})
+
+		t.Run("ErrInsufficient", func(t *testing.T) {
+			poor := mustCreateTeam(t, db, "poor")
+			mustPost(t, db, topUp("poor-1", poor, 100))
+			_, err := db.Post(ctx, spend("poor-2", poor, 101))
+			assertCode(t, err, chorus.EQUOTA)
+			var ce *chorus.Error
+			if !errors.As(err, &ce) || ce.Type != "insufficient_quota" {
+				t.Errorf("error %v, want type insufficient_quota", err)
+			}
+			if got := mustBalance(t, db, poor).Balance; got != 100 {
+				t.Errorf("balance %d after a refused spend, want 100", got)
+			}
+			if _, err := db.PostingByKey(ctx, "poor-2"); chorus.ErrorCode(err) != chorus.ENOTFOUND {
+				t.Errorf("a refused posting was stored (err %v)", err)
+			}
+			// The key is still free: the same posting succeeds once the money is there.
+			mustPost(t, db, topUp("poor-3", poor, 1))
+			mustPost(t, db, spend("poor-2", poor, 101))
+			if got := mustBalance(t, db, poor).Balance; got != 0 {
+				t.Errorf("balance %d, want 0", got)
+			}
+		})
+
+		t.Run("AllowNegative", func(t *testing.T) {
+			neg := mustCreateTeam(t, db, "neg")
+			p := spend("neg-1", neg, 300)
+			p.AllowNegative = true
+			mustPost(t, db, p)
+			if got := mustBalance(t, db, neg).Balance; got != -300 {
+				t.Errorf("balance %d, want -300", got)
+			}
+			// A credit to a negative wallet is fine; a further debit is not.
+			mustPost(t, db, topUp("neg-2", neg, 100))
+			_, err := db.Post(ctx, spend("neg-3", neg, 1))
+			assertCode(t, err, chorus.EQUOTA)
+		})
+
+		t.Run("ErrInvalid", func(t *testing.T) {
+			w := chorus.WalletAccount(team)
+			for _, tt := range []struct {
+				name  string
+				p     *chorus.Posting
+				param string
+			}{
+				{"KeyEmpty", topUp("", team, 1), "idempotency_key"},
+				{"KeyLong", topUp(strings.Repeat("k", 201), team, 1), "idempotency_key"},
+				{"KeyControl", topUp("a\nb", team, 1), "idempotency_key"},
+				{"KeyInvalidUTF8", topUp("a\xffb", team, 1), "idempotency_key"},
+				{"Kind", transfer("inv-kind", "gift", chorus.AccountPayments, w, 1), "kind"},
+				{"MemoLong", func() *chorus.Posting { p := topUp("inv-memo", team, 1); p.Memo = strings.Repeat("é", 501); return p }(), "memo"},
+				{"OneEntry", &chorus.Posting{IdempotencyKey: "inv-one", Kind: chorus.PostingGrant, Entries: []chorus.LedgerEntry{{Account: w, Amount: 1}}}, "entries"},
+				{"ZeroAmount", transfer("inv-zero", chorus.PostingTopUp, chorus.AccountPayments, w, 0), "entries"},
+				{"Unbalanced", &chorus.Posting{IdempotencyKey: "inv-unb", Kind: chorus.PostingTopUp, Entries: []chorus.LedgerEntry{
+					{Account: chorus.AccountPayments, Amount: -2}, {Account: w, Amount: 1}}}, "entries"},
+				{"Overflow", &chorus.Posting{IdempotencyKey: "inv-ovf", Kind: chorus.PostingTopUp, Entries: []chorus.LedgerEntry{
+					{Account: chorus.AccountPayments, Amount: math.MaxInt64}, {Account: chorus.AccountRevenue, Amount: 2},
+					{Account: w, Amount: math.MinInt64 + 2}}}, "entries"},
+				{"MinInt", &chorus.Posting{IdempotencyKey: "inv-min", Kind: chorus.PostingTopUp, Entries: []chorus.LedgerEntry{
+					{Account: chorus.AccountPayments, Amount: math.MinInt64}, {Account: chorus.AccountRevenue, Amount: math.MaxInt64},
+					{Account: w, Amount: 1}}}, "entries"},
+				{"UnknownSystem", transfer("inv-acct", chorus.PostingTopUp, "system:mint", w, 1), "entries"},
+				{"BadWallet", transfer("inv-wallet", chorus.PostingTopUp, chorus.AccountPayments, "team:012", 1), "entries"},
+				{"MissingTeam", topUp("inv-team", 999999, 1), "entries"},
+				{"Duplicate", &chorus.Posting{IdempotencyKey: "inv-dup", Kind: chorus.PostingTopUp, Entries: []chorus.LedgerEntry{
+					{Account: chorus.AccountPayments, Amount: -2}, {Account: w, Amount: 1}, {Account: w, Amount: 1}}}, "entries"},
+				{"TeamNotInEntries", func() *chorus.Posting { p := topUp("inv-tid", team, 1); p.TeamID = other; return p }(), "team_id"},
+			} {
+				t.Run(tt.name, func(t *testing.T) {
+					before := mustBalance(t, db, team)
+					_, err := db.Post(ctx, tt.p)
+					assertCode(t, err, chorus.EINVALID)
+					var ce *chorus.Error
+					if !errors.As(err, &ce) || ce.Param != tt.param {
+						t.Errorf("error %v, want param %q", err, tt.param)
+					}
+					if got := mustBalance(t, db, team); got != before {
+						t.Errorf("an invalid posting moved credits: %+v, want %+v", got, before)
+					}
+				})
+			}
+		})
+
+		t.Run("ErrBalanceOverflow", func(t *testing.T) {
+			rich := mustCreateTeam(t, db, "rich")
+			mustPost(t, db, transfer("rich-1", chorus.PostingGrant, chorus.AccountPromotions, chorus.WalletAccount(rich), math.MaxInt64-10))
+			_, err := db.Post(ctx, topUp("rich-2", rich, 11))
+			assertCode(t, err, chorus.EINVALID)
+			if err == nil || !strings.Contains(err.Error(), "team:") {
+				t.Errorf("error %v, want the wallet's overflow", err)
+			}
+			if got := mustBalance(t, db, rich).Balance; got != math.MaxInt64-10 {
+				t.Errorf("balance %d, want MaxInt64-10", got)
+			}
+		})
+
+		mustCheckLedger(t, db)
+	})
+}
+
+func TestLedgerBalance(t *testing.T) {
+	eachDB(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		db := MustOpenDB(t, b)
+		team := mustCreateTeam(t, db, "a")
+		t.Run("NeverFunded", func(t *testing.T) {
+			if got, want := mustBalance(t, db, team), (chorus.Balance{TeamID: team}); got != want {
+				t.Errorf("got %+v, want %+v", got, want)
+			}
+		})
+		t.Run("ErrNotFound", func(t *testing.T) {
+			_, err := db.Balance(ctx, 424242)
+			assertCode(t, err, chorus.ENOTFOUND)
+		})
+	})
+}
+
+// TestLedgerConcurrentDuplicate posts one key from many goroutines at once:
+// exactly one posting is created, the others return it.
+func TestLedgerConcurrentDuplicate(t *testing.T) {
+	eachDB(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		db := MustOpenDB(t, b)
+		team := mustCreateTeam(t, db, "a")
+		const n = 16
+		var wg sync.WaitGroup
+		created := make(chan int64, n)
+		errs := make(chan error, n)
+		for range n {
+			wg.Go(func() {
+				p := topUp("dup", team, 7)
+				ok, err := db.Post(ctx, p)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if ok {
+					created <- p.ID
+				}
+			})
+		}
+		wg.Wait()
+		close(created)
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if got := len(created); got != 1 {
+			t.Errorf("%d postings created, want 1", got)
+		}
+		if got := mustBalance(t, db, team).Balance; got != 7 {
+			t.Errorf("balance %d, want 7", got)
+		}
+		mustCheckLedger(t, db)
+	})
+}
+
+func TestLedgerListPostings(t *testing.T) {
+	eachDB(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		var mu sync.Mutex
+		db := MustOpenDB(t, b, withNow(func() time.Time {
+			mu.Lock()
+			defer mu.Unlock()
+			now = now.Add(time.Minute)
+			return now
+		}))
+		a, c := mustCreateTeam(t, db, "a"), mustCreateTeam(t, db, "c")
+		var aIDs []int64
+		for i := range 12 {
+			p := topUp(fmt.Sprintf("a-%d", i), a, 10)
+			mustPost(t, db, p)
+			aIDs = append(aIDs, p.ID)
+			mustPost(t, db, topUp(fmt.Sprintf("c-%d", i), c, 10))
+		}
+		sp := spend("a-spend", a, 5)
+		mustPost(t, db, sp)
+		aIDs = append(aIDs, sp.ID)
+
+		t.Run("TeamPaged", func(t *testing.T) {
+			got := walk(t, 5, func(p *chorus.Posting) int64 { return p.ID }, func(pg chorus.Page) ([]*chorus.Posting, error) {
+				return db.ListPostings(ctx, store.PostingFilter{TeamID: &a}, pg)
+			})
+			if !equalIDs(got, aIDs) {
+				t.Errorf("got %v, want %v", got, aIDs)
+			}
+		})
+		t.Run("Kind", func(t *testing.T) {
+			got, err := db.ListPostings(ctx, store.PostingFilter{Kind: chorus.PostingSpend}, chorus.Page{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != 1 || got[0].ID != sp.ID || len(got[0].Entries) != 2 || got[0].Entries[0].Amount != -5 {
+				t.Errorf("got %+v, want the one spend with its entries", got)
+			}
+		})
+		t.Run("Window", func(t *testing.T) {
+			all, err := db.ListPostings(ctx, store.PostingFilter{TeamID: &a}, chorus.Page{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			since, until := all[2].CreatedAt, all[5].CreatedAt
+			got, err := db.ListPostings(ctx, store.PostingFilter{TeamID: &a, Since: since, Until: until}, chorus.Page{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := []int64{all[2].ID, all[3].ID, all[4].ID}; !equalIDs(ids(got), want) {
+				t.Errorf("got %v, want %v", ids(got), want)
+			}
+		})
+	})
+}
+
+func ids(ps []*chorus.Posting) []int64 {
+	out := make([]int64, len(ps))
+	for i, p := range ps {
+		out[i] = p.ID
+	}
+	return out
+}
