@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/chorusgw/chorus"
@@ -55,9 +56,7 @@ const maxAdminBody = 1 << 20
 // adminRoutes registers the admin JSON API (admin keys only) and the
 // customer's own key API.
 func (s *Server) adminRoutes(mux *http.ServeMux) {
-	admin := func(pattern string, h func(w http.ResponseWriter, r *http.Request, k *chorus.APIKey) error) {
-		mux.HandleFunc(pattern, s.authed(chorus.RoleAdmin, h))
-	}
+	admin := func(pattern string, h handlerFunc) { s.handle(mux, pattern, accessAdmin, h) }
 	admin("GET /api/admin/models", s.adminListModels)
 	admin("POST /api/admin/models", s.adminCreateModel)
 	admin("GET /api/admin/models/{id}", s.adminGetModel)
@@ -71,41 +70,24 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	admin("DELETE /api/admin/deployments/{id}", s.adminDeleteDeployment)
 
 	admin("GET /api/admin/credentials", s.adminListCredentials)
-	admin("POST /api/admin/credentials", s.adminCreateCredential)
+	s.handle(mux, "POST /api/admin/credentials", accessAdmin|stepUp, s.adminCreateCredential)
 	admin("GET /api/admin/credentials/{id}", s.adminGetCredential)
-	admin("PUT /api/admin/credentials/{id}", s.adminUpdateCredential)
-	admin("DELETE /api/admin/credentials/{id}", s.adminDeleteCredential)
+	s.handle(mux, "PUT /api/admin/credentials/{id}", accessAdmin|stepUp, s.adminUpdateCredential)
+	s.handle(mux, "DELETE /api/admin/credentials/{id}", accessAdmin|stepUp, s.adminDeleteCredential)
 
 	admin("GET /api/admin/keys", s.adminListKeys)
-	admin("POST /api/admin/keys", s.createKey)
+	s.handle(mux, "POST /api/admin/keys", accessAdmin|stepUp, s.createKey)
 	admin("DELETE /api/admin/keys/{id}", s.revokeKey)
 	admin("GET /api/admin/usage", s.adminListUsage)
 	admin("GET /api/admin/registry", s.adminRegistry)
 	s.routeAdminRoutes(mux)
 	admin("GET /api/admin/health", s.adminHealth)
 
-	// Any key may manage its owner's keys.
-	mux.HandleFunc("GET /api/keys", s.authed("", s.listOwnKeys))
-	mux.HandleFunc("POST /api/keys", s.authed("", s.createKey))
-	mux.HandleFunc("DELETE /api/keys/{id}", s.authed("", s.revokeKey))
+	// Any signed-in user manages their team's keys.
+	s.handle(mux, "GET /api/keys", accessUser, s.listOwnKeys)
+	s.handle(mux, "POST /api/keys", accessUser|stepUp, s.createKey)
+	s.handle(mux, "DELETE /api/keys/{id}", accessUser, s.revokeKey)
 	mux.HandleFunc("/api/", s.notFound)
-}
-
-// authed wraps an admin handler: it authenticates the key, checks the role
-// ("" means any role) and writes returned errors in the OpenAI error shape.
-func (s *Server) authed(role string, h func(w http.ResponseWriter, r *http.Request, k *chorus.APIKey) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		k, err := s.authenticate(r)
-		if err == nil && role != "" && k.Role != role {
-			err = &chorus.Error{Code: chorus.EFORBIDDEN, Message: "This API key may not use the admin API."}
-		}
-		if err == nil {
-			err = h(w, r, k)
-		}
-		if err != nil {
-			s.writeError(w, r, formatOpenAI, err)
-		}
-	}
 }
 
 // decodeJSON reads a JSON body into v, rejecting unknown fields and trailing data.
@@ -233,7 +215,7 @@ func (in *modelInput) apply(m *chorus.Model) error {
 	return nil
 }
 
-func (s *Server) adminListModels(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminListModels(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	p, err := pageOf(r.URL.Query())
 	if err != nil {
 		return err
@@ -246,7 +228,7 @@ func (s *Server) adminListModels(w http.ResponseWriter, r *http.Request, _ *chor
 	return nil
 }
 
-func (s *Server) adminCreateModel(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminCreateModel(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	var in modelInput
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
@@ -263,7 +245,7 @@ func (s *Server) adminCreateModel(w http.ResponseWriter, r *http.Request, _ *cho
 	return nil
 }
 
-func (s *Server) adminGetModel(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminGetModel(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -276,7 +258,7 @@ func (s *Server) adminGetModel(w http.ResponseWriter, r *http.Request, _ *chorus
 	return nil
 }
 
-func (s *Server) adminUpdateModel(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminUpdateModel(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -300,7 +282,7 @@ func (s *Server) adminUpdateModel(w http.ResponseWriter, r *http.Request, _ *cho
 	return nil
 }
 
-func (s *Server) adminDeleteModel(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminDeleteModel(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -396,7 +378,7 @@ func validHeaderName(k string) bool {
 	return true
 }
 
-func (s *Server) adminListDeployments(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminListDeployments(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	q := r.URL.Query()
 	p, err := pageOf(q)
 	if err != nil {
@@ -418,7 +400,7 @@ func (s *Server) adminListDeployments(w http.ResponseWriter, r *http.Request, _ 
 	return nil
 }
 
-func (s *Server) adminCreateDeployment(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminCreateDeployment(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	var in deploymentInput
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
@@ -435,7 +417,7 @@ func (s *Server) adminCreateDeployment(w http.ResponseWriter, r *http.Request, _
 	return nil
 }
 
-func (s *Server) adminGetDeployment(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminGetDeployment(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -448,7 +430,7 @@ func (s *Server) adminGetDeployment(w http.ResponseWriter, r *http.Request, _ *c
 	return nil
 }
 
-func (s *Server) adminUpdateDeployment(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminUpdateDeployment(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -472,7 +454,7 @@ func (s *Server) adminUpdateDeployment(w http.ResponseWriter, r *http.Request, _
 	return nil
 }
 
-func (s *Server) adminDeleteDeployment(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminDeleteDeployment(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -510,7 +492,7 @@ func (in *credentialInput) apply(c *chorus.Credential, create bool) error {
 	return nil
 }
 
-func (s *Server) adminListCredentials(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminListCredentials(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	p, err := pageOf(r.URL.Query())
 	if err != nil {
 		return err
@@ -523,7 +505,7 @@ func (s *Server) adminListCredentials(w http.ResponseWriter, r *http.Request, _ 
 	return nil
 }
 
-func (s *Server) adminCreateCredential(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminCreateCredential(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	var in credentialInput
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
@@ -540,7 +522,7 @@ func (s *Server) adminCreateCredential(w http.ResponseWriter, r *http.Request, _
 	return nil
 }
 
-func (s *Server) adminGetCredential(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminGetCredential(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -553,7 +535,7 @@ func (s *Server) adminGetCredential(w http.ResponseWriter, r *http.Request, _ *c
 	return nil
 }
 
-func (s *Server) adminUpdateCredential(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminUpdateCredential(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -577,7 +559,7 @@ func (s *Server) adminUpdateCredential(w http.ResponseWriter, r *http.Request, _
 	return nil
 }
 
-func (s *Server) adminDeleteCredential(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminDeleteCredential(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -608,7 +590,7 @@ type createdKey struct {
 
 // createKey serves POST /api/keys and POST /api/admin/keys. The secret is in
 // this response only.
-func (s *Server) createKey(w http.ResponseWriter, r *http.Request, caller *chorus.APIKey) error {
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
 	var in keyInput
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
@@ -616,10 +598,10 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, caller *choru
 	if in.Name == "" || len(in.Name) > 128 {
 		return chorus.Invalid("name", "name is required and must be at most 128 characters")
 	}
-	userID := caller.UserID
-	if in.UserID != 0 && in.UserID != caller.UserID {
-		if caller.Role != chorus.RoleAdmin {
-			return &chorus.Error{Code: chorus.EFORBIDDEN, Message: "Only admins may create keys for another user."}
+	userID := p.User.ID
+	if in.UserID != 0 && in.UserID != p.User.ID {
+		if !p.IsAdmin() {
+			return &chorus.Error{Code: chorus.EFORBIDDEN, Param: "user_id", Message: "Only admins may create keys for another user."}
 		}
 		userID = in.UserID
 	}
@@ -653,7 +635,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, caller *choru
 
 // revokeKey serves DELETE /api/keys/{id} and /api/admin/keys/{id}; it takes
 // effect before the response is sent.
-func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, caller *chorus.APIKey) error {
+func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -662,7 +644,8 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, caller *choru
 	if err != nil {
 		return err
 	}
-	if caller.Role != chorus.RoleAdmin && k.UserID != caller.UserID {
+	// On the customer route an admin too sees only their own team's keys.
+	if (!p.IsAdmin() || !strings.HasPrefix(r.URL.Path, "/api/admin/")) && k.TeamID != p.TeamID() {
 		return &chorus.Error{Code: chorus.ENOTFOUND, Message: "No such key."}
 	}
 	if err := s.Store.RevokeKey(r.Context(), id, s.Now()); err != nil {
@@ -673,21 +656,21 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, caller *choru
 	return nil
 }
 
-func (s *Server) listOwnKeys(w http.ResponseWriter, r *http.Request, caller *chorus.APIKey) error {
-	p, err := pageOf(r.URL.Query())
+func (s *Server) listOwnKeys(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
+	page, err := pageOf(r.URL.Query())
 	if err != nil {
 		return err
 	}
-	uid := caller.UserID
-	ks, err := s.Store.ListKeys(r.Context(), store.KeyFilter{UserID: &uid}, p)
+	team := p.TeamID()
+	ks, err := s.Store.ListKeys(r.Context(), store.KeyFilter{TeamID: &team}, page)
 	if err != nil {
 		return err
 	}
-	writeList(w, ks, p, func(k *chorus.APIKey) int64 { return k.ID })
+	writeList(w, ks, page, func(k *chorus.APIKey) int64 { return k.ID })
 	return nil
 }
 
-func (s *Server) adminListKeys(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminListKeys(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	q := r.URL.Query()
 	p, err := pageOf(q)
 	if err != nil {
@@ -711,7 +694,7 @@ func (s *Server) adminListKeys(w http.ResponseWriter, r *http.Request, _ *chorus
 
 // ---- usage and registry
 
-func (s *Server) adminListUsage(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminListUsage(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	q := r.URL.Query()
 	p, err := pageOf(q)
 	if err != nil {
@@ -745,7 +728,7 @@ func (s *Server) adminListUsage(w http.ResponseWriter, r *http.Request, _ *choru
 }
 
 // adminRegistry shows the snapshot the request path is serving from.
-func (s *Server) adminRegistry(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminRegistry(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	snap := s.Registry.Snapshot()
 	type dep struct {
 		Name     string `json:"name"`
@@ -776,7 +759,7 @@ func (s *Server) adminRegistry(w http.ResponseWriter, r *http.Request, _ *chorus
 
 // adminHealth shows every deployment's circuit breaker, calls in flight and
 // observed latency.
-func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	out := struct {
 		Object string               `json:"object"`
 		Data   []orchestrate.Status `json:"data"`

@@ -94,6 +94,7 @@ func (x *exchange) finish() {
 		ResponseID:   x.respID,
 		KeyID:        x.key.ID,
 		UserID:       x.key.UserID,
+		TeamID:       x.key.TeamID,
 		Model:        modelName,
 		Route:        routeName,
 		Deployment:   deployment,

@@ -76,7 +76,7 @@ func (in *feedbackInput) validate() (string, error) {
 // answer given to one of the caller's user's keys; any other response ID is
 // 404, whether it exists or not. A key's second feedback on the same answer
 // replaces the first (200); the first is 201.
-func (s *Server) postFeedback(w http.ResponseWriter, r *http.Request, k *chorus.APIKey) error {
+func (s *Server) postFeedback(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
 	var in feedbackInput
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
@@ -85,12 +85,12 @@ func (s *Server) postFeedback(w http.ResponseWriter, r *http.Request, k *chorus.
 	if err != nil {
 		return err
 	}
-	u, err := s.findAnswer(r.Context(), in.ResponseID, k.UserID)
+	u, err := s.findAnswer(r.Context(), in.ResponseID, p.TeamID())
 	if err != nil {
 		return err
 	}
 	f := &store.Feedback{
-		ResponseID: in.ResponseID, RequestID: u.RequestID, KeyID: k.ID, UserID: k.UserID,
+		ResponseID: in.ResponseID, RequestID: u.RequestID, KeyID: keyID(p), UserID: p.User.ID,
 		Model: u.Model, Route: u.Route, Rating: rating, Score: in.Score, Comment: in.Comment,
 	}
 	created, err := s.QualityStore.UpsertFeedback(r.Context(), f)
@@ -105,12 +105,12 @@ func (s *Server) postFeedback(w http.ResponseWriter, r *http.Request, k *chorus.
 	return nil
 }
 
-// findAnswer returns the usage record of an answer given to one of user's
-// keys, waiting up to feedbackWait for the usage writer to store it.
-func (s *Server) findAnswer(ctx context.Context, responseID string, user int64) (*chorus.Usage, error) {
+// findAnswer returns the usage record of an answer given to one of the
+// team's keys, waiting up to feedbackWait for the usage writer to store it.
+func (s *Server) findAnswer(ctx context.Context, responseID string, team int64) (*chorus.Usage, error) {
 	deadline := s.Now().Add(feedbackWait)
 	for {
-		u, err := s.QualityStore.UsageByResponseID(ctx, responseID, &user)
+		u, err := s.QualityStore.UsageByResponseID(ctx, responseID, &team)
 		if err == nil {
 			return u, nil
 		}
@@ -119,7 +119,7 @@ func (s *Server) findAnswer(ctx context.Context, responseID string, user int64) 
 		}
 		if !s.Now().Before(deadline) {
 			return nil, &chorus.Error{Code: chorus.ENOTFOUND, Param: "response_id",
-				Message: "No response with id '" + responseID + "' was found for this API key's user."}
+				Message: "No response with id '" + responseID + "' was found for your team."}
 		}
 		t := time.NewTimer(feedbackInterval)
 		select {
@@ -132,7 +132,7 @@ func (s *Server) findAnswer(ctx context.Context, responseID string, user int64) 
 }
 
 // adminListFeedback serves GET /api/admin/feedback.
-func (s *Server) adminListFeedback(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminListFeedback(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	q := r.URL.Query()
 	p, err := pageOf(q)
 	if err != nil {
@@ -161,4 +161,12 @@ func parseID(name, v string) (int64, error) {
 		return 0, chorus.Invalid(name, "%s must be a non-negative integer, got %q", name, v)
 	}
 	return n, nil
+}
+
+// keyID is the principal's API key, 0 for a session.
+func keyID(p *chorus.Principal) int64 {
+	if p.Key != nil {
+		return p.Key.ID
+	}
+	return 0
 }

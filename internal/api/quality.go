@@ -15,7 +15,7 @@ import (
 // QualityStore is what feedback and the quality admin API need from the
 // database.
 type QualityStore interface {
-	UsageByResponseID(ctx context.Context, responseID string, userID *int64) (*chorus.Usage, error)
+	UsageByResponseID(ctx context.Context, responseID string, teamID *int64) (*chorus.Usage, error)
 	UpsertFeedback(ctx context.Context, f *store.Feedback) (created bool, err error)
 	ListFeedback(ctx context.Context, f store.FeedbackFilter, p chorus.Page) ([]*store.Feedback, error)
 	ListScores(ctx context.Context, f store.ScoreFilter, p chorus.Page) ([]*store.ScoreRecord, error)
@@ -30,10 +30,10 @@ func (s *Server) qualityRoutes(mux *http.ServeMux) {
 	if s.QualityStore == nil {
 		return
 	}
-	mux.HandleFunc("POST /v1/feedback", s.authed("", s.postFeedback))
-	mux.HandleFunc("GET /api/admin/quality", s.authed(chorus.RoleAdmin, s.adminQuality))
-	mux.HandleFunc("GET /api/admin/quality/scores", s.authed(chorus.RoleAdmin, s.adminListScores))
-	mux.HandleFunc("GET /api/admin/feedback", s.authed(chorus.RoleAdmin, s.adminListFeedback))
+	s.handle(mux, "POST /v1/feedback", accessUser, s.postFeedback)
+	s.handle(mux, "GET /api/admin/quality", accessAdmin, s.adminQuality)
+	s.handle(mux, "GET /api/admin/quality/scores", accessAdmin, s.adminListScores)
+	s.handle(mux, "GET /api/admin/feedback", accessAdmin, s.adminListFeedback)
 }
 
 // submitScoring queues an answer for scoring off the request path, with the
@@ -92,7 +92,7 @@ const qualityFormula = "quality = mean of (each scorer's mean score, and the mea
 // since/until, RFC 3339)&model=&route=: per model and per route, each
 // scorer's count and mean, the feedback (up, down, mean) and one combined
 // quality figure, as quality.Summarize defines it.
-func (s *Server) adminQuality(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminQuality(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	q := r.URL.Query()
 	since, until, err := s.qualityWindow(q.Get("window"), q.Get("since"), q.Get("until"))
 	if err != nil {
@@ -143,7 +143,7 @@ func (s *Server) qualityWindow(window, sinceText, untilText string) (since, unti
 }
 
 // adminListScores serves GET /api/admin/quality/scores?response_id=&model=&route=&limit=&after=.
-func (s *Server) adminListScores(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminListScores(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	q := r.URL.Query()
 	p, err := pageOf(q)
 	if err != nil {

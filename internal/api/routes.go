@@ -38,9 +38,7 @@ var balanceModes = []string{chorus.BalanceWeighted, chorus.BalanceLeastInFlight,
 
 // routeAdminRoutes registers the route admin API (admin keys only).
 func (s *Server) routeAdminRoutes(mux *http.ServeMux) {
-	admin := func(pattern string, h func(w http.ResponseWriter, r *http.Request, k *chorus.APIKey) error) {
-		mux.HandleFunc(pattern, s.authed(chorus.RoleAdmin, h))
-	}
+	admin := func(pattern string, h handlerFunc) { s.handle(mux, pattern, accessAdmin, h) }
 	admin("GET /api/admin/routes", s.adminListRoutes)
 	admin("POST /api/admin/routes", s.adminCreateRoute)
 	admin("GET /api/admin/routes/{id}", s.adminGetRoute)
@@ -238,7 +236,7 @@ func (s *Server) CheckRouteTargets(ctx context.Context, rt *chorus.Route) error 
 	return nil
 }
 
-func (s *Server) adminListRoutes(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminListRoutes(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	p, err := pageOf(r.URL.Query())
 	if err != nil {
 		return err
@@ -251,7 +249,7 @@ func (s *Server) adminListRoutes(w http.ResponseWriter, r *http.Request, _ *chor
 	return nil
 }
 
-func (s *Server) adminCreateRoute(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminCreateRoute(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	var in routeInput
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
@@ -268,7 +266,7 @@ func (s *Server) adminCreateRoute(w http.ResponseWriter, r *http.Request, _ *cho
 	return nil
 }
 
-func (s *Server) adminGetRoute(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminGetRoute(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -281,7 +279,7 @@ func (s *Server) adminGetRoute(w http.ResponseWriter, r *http.Request, _ *chorus
 	return nil
 }
 
-func (s *Server) adminUpdateRoute(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminUpdateRoute(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -305,7 +303,7 @@ func (s *Server) adminUpdateRoute(w http.ResponseWriter, r *http.Request, _ *cho
 	return nil
 }
 
-func (s *Server) adminDeleteRoute(w http.ResponseWriter, r *http.Request, _ *chorus.APIKey) error {
+func (s *Server) adminDeleteRoute(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err

@@ -28,6 +28,7 @@ import (
 // Store is what the API needs from the database.
 type Store interface {
 	AdminStore
+	AccountStore
 	Ping(ctx context.Context) error
 	CheckSchema(ctx context.Context) error
 }
@@ -70,6 +71,7 @@ type Server struct {
 	// routes are not served).
 	QualityStore QualityStore
 
+	routes   []RouteInfo // every management route with its access, for Routes
 	draining chan struct{}
 	once     sync.Once
 	inflight sync.WaitGroup // API exchanges not yet finished (usage not yet recorded)
@@ -84,19 +86,21 @@ func (s *Server) Handler() http.Handler {
 		s.draining = make(chan struct{})
 	}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/chat/completions", s.chat(openAIChat))
-	mux.HandleFunc("POST /v1/messages", s.chat(anthropicChat))
-	mux.HandleFunc("POST /v1/embeddings", s.embeddings)
-	mux.HandleFunc("GET /v1/models", s.listModels)
-	mux.HandleFunc("GET /v1/models/{id...}", s.getModel)
+	// The model API authenticates API keys from the in-memory snapshot
+	// itself (the hot path touches no database).
+	s.handleKeyed(mux, "POST /v1/chat/completions", s.chat(openAIChat))
+	s.handleKeyed(mux, "POST /v1/messages", s.chat(anthropicChat))
+	s.handleKeyed(mux, "POST /v1/embeddings", s.embeddings)
+	s.handleKeyed(mux, "GET /v1/models", s.listModels)
+	s.handleKeyed(mux, "GET /v1/models/{id...}", s.getModel)
 	mux.HandleFunc("/v1/", s.notFound)
 
 	s.adminRoutes(mux)
 	s.qualityRoutes(mux)
 
-	mux.HandleFunc("GET /livez", s.livez)
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", s.Metrics.Handler())
+	s.handleOps(mux, "GET /livez", s.livez)
+	s.handleOps(mux, "GET /readyz", s.readyz)
+	s.handleOps(mux, "GET /metrics", s.Metrics.Handler().ServeHTTP)
 	return s.middleware(mux)
 }
 

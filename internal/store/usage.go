@@ -144,11 +144,11 @@ func (db *DB) ListUsage(ctx context.Context, f UsageFilter, page chorus.Page) ([
 }
 
 // UsageByResponseID returns the newest usage record of the answer the client
-// saw as responseID (of that user's keys only, when userID is not nil), or
+// saw as responseID (of that team's keys only, when teamID is not nil), or
 // ENOTFOUND. Newest, because some upstreams (the simulator, self-hosted
 // servers) reuse answer IDs. Records reach the database in batches, so a
 // record may be missing for a moment after its response was sent.
-func (db *DB) UsageByResponseID(ctx context.Context, responseID string, userID *int64) (*chorus.Usage, error) {
+func (db *DB) UsageByResponseID(ctx context.Context, responseID string, teamID *int64) (*chorus.Usage, error) {
 	if responseID == "" {
 		return nil, notFound("No usage record for an empty response ID.")
 	}
@@ -158,8 +158,8 @@ func (db *DB) UsageByResponseID(ctx context.Context, responseID string, userID *
 	}
 	defer tx.Rollback()
 	q, args := `SELECT id, `+usageInsertColumns+` FROM usage_records WHERE response_id = ?`, []any{responseID}
-	if userID != nil {
-		q, args = q+` AND user_id = ?`, append(args, *userID)
+	if teamID != nil {
+		q, args = q+` AND team_id = ?`, append(args, *teamID)
 	}
 	u, err := scanUsage(tx.queryRow(ctx, q+` ORDER BY id DESC LIMIT 1`, args...))
 	if errors.Is(err, sql.ErrNoRows) {

@@ -181,12 +181,33 @@ type scanner interface {
 
 func scanUser(s scanner) (*chorus.User, error) {
 	var u chorus.User
-	err := s.Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash,
-		scanNullTime(&u.DisabledAt), scanTime(&u.CreatedAt), &u.TeamID, &u.TeamRole, &u.MFAEnabled)
-	if err != nil {
+	if err := s.Scan(userDest(&u)...); err != nil {
 		return nil, err
 	}
 	return &u, nil
+}
+
+// userDest is the scan destination of userColumns.
+func userDest(u *chorus.User) []any {
+	return []any{&u.ID, &u.Email, &u.Name, &u.Role, &u.PasswordHash,
+		scanNullTime(&u.DisabledAt), scanTime(&u.CreatedAt), &u.TeamID, &u.TeamRole, &u.MFAEnabled}
+}
+
+// prefixed qualifies each column of a column list with a table alias
+// ("u." + "id, email" → "u.id, u.email"); expressions keep their shape.
+func prefixed(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, p := range parts {
+		p = strings.TrimSpace(p)
+		switch {
+		case strings.HasPrefix(p, "COALESCE("):
+			p = "COALESCE(" + alias + strings.TrimPrefix(p, "COALESCE(")
+		default:
+			p = alias + p
+		}
+		parts[i] = p
+	}
+	return strings.Join(parts, ", ")
 }
 
 func normEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
