@@ -166,4 +166,5 @@ const (
 	AuditCodeRedeemed      = "code.redeemed"
 	AuditProductChanged    = "product.changed"
 	AuditBudgetChanged     = "budget.changed"
+	AuditCodeBatchDisabled = "code.batch_disabled"
 )
