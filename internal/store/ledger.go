@@ -80,9 +80,9 @@ func (db *DB) Post(ctx context.Context, p *chorus.Posting) (created bool, err er
 // p, created=false, and moves nothing; same key and different content is
 // ECONFLICT), creates accounts lazily, updates the balances, and fails with
 // EQUOTA (type insufficient_quota) if a team wallet would go below zero
-// unless p.AllowNegative. It sets p.ID, p.CreatedAt (when zero: time.Now;
-// callers pass db.timeNow()) and
-// p.TeamID (when zero and exactly one wallet takes part).
+// unless p.AllowNegative. It sets p.ID, p.CreatedAt (when zero: time.Now,
+// so callers set it from db.timeNow) and p.TeamID (when zero and exactly
+// one wallet takes part).
 //
 // Content is everything stored: kind, team, memo, ref and the entries (in
 // any order). On PostgreSQL, a concurrent posting with the same key waits
