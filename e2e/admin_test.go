@@ -451,7 +451,7 @@ func TestAdminAccess(t *testing.T) {
 		if r.Status != 201 || json.Unmarshal(r.Body, &own) != nil || own.UserID != cust.UserID || own.Key == "" {
 			t.Fatalf("create own key: %d %s", r.Status, r.Body)
 		}
-		wantAPIError(t, g.do("POST", "/api/keys", cust.Key, map[string]any{"name": "theirs", "user_id": other.UserID}), 403, "permission_error", "")
+		wantAPIError(t, g.do("POST", "/api/keys", cust.Key, map[string]any{"name": "theirs", "user_id": other.UserID}), 403, "permission_error", "user_id")
 		var list struct {
 			Data []createdKey `json:"data"`
 		}
