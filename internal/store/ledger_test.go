@@ -2,11 +2,17 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -362,4 +368,289 @@ func ids(ps []*chorus.Posting) []int64 {
 		out[i] = p.ID
 	}
 	return out
+}
+
+// ledgerModel is what the property test expects the ledger to hold: every
+// posting that was created, by idempotency key.
+type ledgerModel struct {
+	mu       sync.Mutex
+	postings map[string]*chorus.Posting
+	keys     []string       // of postings, in the order they were created
+	negative map[int64]bool // wallets an AllowNegative posting touched
+}
+
+func (m *ledgerModel) created(p *chorus.Posting) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, dup := m.postings[p.IdempotencyKey]; dup {
+		return fmt.Errorf("posting %q created twice", p.IdempotencyKey)
+	}
+	c := *p
+	c.Entries = slices.Clone(p.Entries)
+	m.postings[p.IdempotencyKey] = &c
+	m.keys = append(m.keys, p.IdempotencyKey)
+	if p.AllowNegative {
+		m.negative[p.TeamID] = true
+	}
+	return nil
+}
+
+// pick returns a copy of a created posting, or nil when there is none yet.
+func (m *ledgerModel) pick(r *rand.Rand) *chorus.Posting {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.keys) == 0 {
+		return nil
+	}
+	p := *m.postings[m.keys[r.IntN(len(m.keys))]]
+	p.Entries = slices.Clone(p.Entries)
+	p.ID, p.CreatedAt, p.AllowNegative = 0, time.Time{}, false
+	return &p
+}
+
+// balances returns the sum of the entries of every account.
+func (m *ledgerModel) balances() map[string]int64 {
+	out := map[string]int64{}
+	for _, p := range m.postings {
+		for _, e := range p.Entries {
+			out[e.Account] += e.Amount
+		}
+	}
+	return out
+}
+
+// TestLedgerProperty runs a random concurrent workload against the ledger
+// and then checks every invariant against the database and a model of
+// what succeeded. CHORUS_TEST_SEED replays a failing run.
+func TestLedgerProperty(t *testing.T) {
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("CHORUS_TEST_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("CHORUS_TEST_SEED: %v", err)
+		}
+		seed = v
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("seed %d: rerun with CHORUS_TEST_SEED=%d", seed, seed)
+		}
+	})
+	eachDB(t, func(t *testing.T, b backend) {
+		const (
+			workers  = 8
+			opsEach  = 250
+			nTeams   = 5
+			nShared  = 24
+			duration = 3 * time.Second
+		)
+		ctx := context.Background()
+		dsn := b.newDSN(t)
+		db := mustOpen(t, dsn)
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		teams := make([]int64, nTeams)
+		for i := range teams {
+			teams[i] = mustCreateTeam(t, db, fmt.Sprintf("prop-%d", i))
+		}
+		batch := mustCreateBatch(t, db, store.CodeBatch{Count: 4, Amount: 700_000, MaxUses: 3})
+		m := &ledgerModel{postings: map[string]*chorus.Posting{}, negative: map[int64]bool{}}
+		var refused, replays, conflicts, redeemed atomic.Int64
+		deadline := time.Now().Add(duration)
+
+		// shared returns posting i of a small pool that every worker may
+		// post: its content depends on i only, so concurrent posts of one
+		// key must resolve to one posting.
+		shared := func(i int) *chorus.Posting {
+			return topUp(fmt.Sprintf("shared-%d", i), teams[i%nTeams], int64(i+1)*1000)
+		}
+
+		run := func(w int) {
+			r := rand.New(rand.NewPCG(seed, uint64(w)))
+			for op := 0; op < opsEach && time.Now().Before(deadline); op++ {
+				team := teams[r.IntN(nTeams)]
+				wallet := chorus.WalletAccount(team)
+				key := fmt.Sprintf("w%d-op%d", w, op)
+				amount := 1 + r.Int64N(2_000_000)
+				var p *chorus.Posting
+				mayRefuse := false // EQUOTA is a correct answer
+				switch k := r.IntN(100); {
+				case k < 25:
+					p = topUp(key, team, amount)
+				case k < 55:
+					p, mayRefuse = spend(key, team, amount), true
+				case k < 62:
+					p = transfer(key, chorus.PostingRefund, wallet, chorus.AccountRefunds, amount)
+					p.AllowNegative = r.IntN(3) == 0
+					mayRefuse = !p.AllowNegative
+				case k < 70:
+					if r.IntN(2) == 0 {
+						amount = -amount
+					}
+					p = transfer(key, chorus.PostingGrant, chorus.AccountPromotions, wallet, amount)
+					mayRefuse = amount < 0
+				case k < 78:
+					code := batch.Codes[r.IntN(len(batch.Codes))]
+					got, err := db.Redeem(ctx, team, code)
+					switch {
+					case err == nil:
+						redeemed.Add(1)
+						if err := m.created(got); err != nil {
+							t.Error(err)
+						}
+					case chorus.ErrorCode(err) != chorus.ECONFLICT:
+						t.Errorf("redeem: %v", err)
+					}
+					continue
+				case k < 86:
+					p = shared(r.IntN(nShared))
+				default:
+					p = m.pick(r)
+					if p == nil {
+						continue
+					}
+					replays.Add(1)
+					if r.IntN(3) == 0 { // changed content: must conflict
+						for i := range p.Entries {
+							p.Entries[i].Amount *= 2
+						}
+						_, err := db.Post(ctx, p)
+						if chorus.ErrorCode(err) != chorus.ECONFLICT {
+							t.Errorf("replay of %q with changed content: got %v, want ECONFLICT", p.IdempotencyKey, err)
+						}
+						conflicts.Add(1)
+						continue
+					}
+					want := p.IdempotencyKey
+					created, err := db.Post(ctx, p)
+					if err != nil || created || p.ID == 0 {
+						t.Errorf("replay of %q: created=%v ID=%d err=%v, want the first posting", want, created, p.ID, err)
+					}
+					continue
+				}
+				created, err := db.Post(ctx, p)
+				switch {
+				case err == nil && created:
+					if err := m.created(p); err != nil {
+						t.Error(err)
+					}
+				case err == nil && strings.HasPrefix(p.IdempotencyKey, "shared-"):
+					// Another worker created it first.
+				case mayRefuse && chorus.ErrorCode(err) == chorus.EQUOTA:
+					refused.Add(1)
+				default:
+					t.Errorf("post %+v: created=%v err=%v", p, created, err)
+				}
+			}
+		}
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() { run(w) })
+		}
+		wg.Wait()
+		t.Logf("%d postings, %d refused for lack of credits, %d replays (%d with changed content), %d redemptions",
+			len(m.postings), refused.Load(), replays.Load(), conflicts.Load(), redeemed.Load())
+		if len(m.postings) == 0 || refused.Load() == 0 || replays.Load() == 0 {
+			t.Errorf("the workload exercised too little: %d postings, %d refused, %d replays",
+				len(m.postings), refused.Load(), replays.Load())
+		}
+
+		report := mustCheckLedger(t, db)
+		if got, want := report.Postings, int64(len(m.postings)); got != want {
+			t.Errorf("%d postings stored, %d created", got, want)
+		}
+		// Every stored posting is one that was created, with its content.
+		stored := map[string]int64{}
+		page := chorus.Page{Limit: store.MaxPageSize}
+		for {
+			ps, err := db.ListPostings(ctx, store.PostingFilter{}, page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range ps {
+				var sum int64
+				for _, e := range p.Entries {
+					sum += e.Amount
+					stored[e.Account] += e.Amount
+				}
+				if sum != 0 {
+					t.Errorf("posting %q: entries sum to %d", p.IdempotencyKey, sum)
+				}
+				want := m.postings[p.IdempotencyKey]
+				if want == nil || want.ID != p.ID || want.Kind != p.Kind || want.TeamID != p.TeamID ||
+					fmt.Sprint(want.Entries) != fmt.Sprint(p.Entries) {
+					t.Errorf("stored posting %+v, model %+v", p, want)
+				}
+			}
+			if len(ps) < page.Limit {
+				break
+			}
+			page.After = ps[len(ps)-1].ID
+		}
+		// Balances: the model's sums, the stored entries' sums and the
+		// wallets agree; refused postings and replays moved nothing.
+		want := m.balances()
+		if fmt.Sprint(stored) != fmt.Sprint(want) {
+			t.Errorf("entries per account %v, model %v", stored, want)
+		}
+		for _, team := range teams {
+			got := mustBalance(t, db, team)
+			if w := want[chorus.WalletAccount(team)]; got.Balance != w || got.Available != w {
+				t.Errorf("team %d: balance %+v, model %d", team, got, w)
+			}
+			if got.Balance < 0 && !m.negative[team] {
+				t.Errorf("team %d: balance %d below zero, and no AllowNegative posting touched it", team, got.Balance)
+			}
+		}
+		for _, nw := range report.NegativeWallets {
+			if !m.negative[nw.TeamID] {
+				t.Errorf("negative wallet %+v without an AllowNegative posting", nw)
+			}
+		}
+		checkRunningBalances(t, rawDB(t, b, dsn), m)
+		batches, err := db.ListCodeBatches(ctx, chorus.Page{After: batch.ID - 1, Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := batches[0].Uses; got != redeemed.Load() || got > int64(len(batch.Codes))*batch.MaxUses {
+			t.Errorf("code uses %d, successful redemptions %d, limit %d", got, redeemed.Load(), int64(len(batch.Codes))*batch.MaxUses)
+		}
+	})
+}
+
+// checkRunningBalances replays every wallet's entries in the order they
+// were applied and fails if one took the wallet below zero without
+// AllowNegative. Entry IDs of one account are in the order of its balance
+// updates: a posting inserts its entries after it has updated (on
+// PostgreSQL, locked) every account it touches.
+func checkRunningBalances(t *testing.T, raw *sql.DB, m *ledgerModel) {
+	t.Helper()
+	rows, err := raw.Query(`SELECT a.name, e.amount, p.idempotency_key FROM ledger_entries e
+		JOIN ledger_accounts a ON a.id = e.account_id JOIN ledger_postings p ON p.id = e.posting_id
+		WHERE a.team_id IS NOT NULL ORDER BY e.id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	running := map[string]int64{}
+	n := 0
+	for rows.Next() {
+		var name, key string
+		var amount int64
+		if err := rows.Scan(&name, &amount, &key); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		running[name] += amount
+		if p := m.postings[key]; amount < 0 && running[name] < 0 && (p == nil || !p.AllowNegative) {
+			t.Errorf("posting %q took %s to %d without AllowNegative", key, name, running[name])
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n == 0 {
+		t.Error("no wallet entries")
+	}
 }
