@@ -70,3 +70,8 @@ CREATE TABLE invites (
     used_at     {{timestamp}},
     used_by     BIGINT
 );
+
+-- A TOTP secret whose enrolment is not yet confirmed by a first code, sealed
+-- like mfa_secret_enc. Confirming moves it there, so re-enrolling does not
+-- disturb the enabled factor until the new one is proven.
+ALTER TABLE users ADD COLUMN mfa_pending_secret_enc {{blob}};
