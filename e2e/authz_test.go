@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/config"
 )
 
 // The authorization table: every route the server registers, and what each
@@ -204,5 +205,19 @@ func TestAuthorizationTable(t *testing.T) {
 					method, url, callerNames[who], got, r.Status, r.Body, c.want[who])
 			}
 		}
+	}
+}
+
+func TestMetricsToken(t *testing.T) {
+	const token = "scrape-token-0123456789"
+	g := startGateway(t, func(c *config.Config) { c.MetricsToken = token })
+	if r := g.do("GET", "/metrics", "", nil); r.Status != http.StatusUnauthorized {
+		t.Errorf("/metrics without the token: %d, want 401", r.Status)
+	}
+	if r := g.do("GET", "/metrics", "wrong-token-0123456789", nil); r.Status != http.StatusUnauthorized {
+		t.Errorf("/metrics with a wrong token: %d, want 401", r.Status)
+	}
+	if r := g.do("GET", "/metrics", token, nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), "chorus_") {
+		t.Errorf("/metrics with the token: %d %.100s, want 200 and metrics", r.Status, r.Body)
 	}
 }

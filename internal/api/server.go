@@ -58,6 +58,8 @@ type Server struct {
 	Metrics      *telemetry.Metrics
 	Logger       *slog.Logger
 	Limits       config.Limits
+	// MetricsToken, when set, guards /metrics (bearer token).
+	MetricsToken string
 	Upstream     time.Duration // end-to-end deadline of one upstream call
 	Now          func() time.Time
 	// ValidateScorers checks a route's config.scorers (a JSON array) when
@@ -100,7 +102,7 @@ func (s *Server) Handler() http.Handler {
 
 	s.handleOps(mux, "GET /livez", s.livez)
 	s.handleOps(mux, "GET /readyz", s.readyz)
-	s.handleOps(mux, "GET /metrics", s.Metrics.Handler().ServeHTTP)
+	s.handleOps(mux, "GET /metrics", s.metrics(s.Metrics.Handler()))
 	return s.middleware(mux)
 }
 

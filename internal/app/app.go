@@ -222,7 +222,7 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		ValidateScorers: validateScorers(a.Evaluator),
 		Quality:         a.Quality, QualityStore: a.DB,
 		Registry: a.Registry, Factory: adapters.New, Store: a.DB, Usage: a.Usage, Metrics: a.Metrics, Logger: log,
-		Limits: cfg.Limits, Upstream: cfg.Timeouts.Upstream,
+		Limits: cfg.Limits, Upstream: cfg.Timeouts.Upstream, MetricsToken: cfg.MetricsToken,
 	}
 	if err := a.applyConfigRoutes(ctx); err != nil {
 		return err

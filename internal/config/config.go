@@ -36,6 +36,10 @@ type Config struct {
 	// instances: the response cache (and what else uses Redis). Empty: all
 	// in process.
 	RedisURL string `yaml:"redis_url"`
+	// MetricsToken, when set, is required as "Authorization: Bearer
+	// <token>" on /metrics (Prometheus: authorization.credentials). Empty
+	// leaves /metrics open to whoever reaches the port.
+	MetricsToken string `yaml:"metrics_token"`
 
 	Log      Log      `yaml:"log"`
 	Limits   Limits   `yaml:"limits"`
@@ -197,6 +201,9 @@ func (c *Config) Validate() error {
 		!strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.HasPrefix(c.DatabaseURL, "sqlite:") &&
 		!strings.HasPrefix(c.DatabaseURL, "file:") {
 		bad("database_url", "must start with postgres://, postgresql://, sqlite: or file:, got %q", redactURL(c.DatabaseURL))
+	}
+	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
+		bad("metrics_token", "must be at least 16 characters so it cannot be guessed")
 	}
 	if c.MasterKey != "" && len(c.MasterKey) < 16 {
 		bad("master_key", "must be at least 16 characters so it cannot be guessed")
