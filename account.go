@@ -167,4 +167,8 @@ const (
 	AuditProductChanged    = "product.changed"
 	AuditBudgetChanged     = "budget.changed"
 	AuditCodeBatchDisabled = "code.batch_disabled"
+	// AuditReauthenticated: a user without MFA re-entered their password
+	// for a sensitive operation (step-up); AuditReauthFailed: a wrong one.
+	AuditReauthenticated = "auth.reauth.succeeded"
+	AuditReauthFailed    = "auth.reauth.failed"
 )
