@@ -29,6 +29,7 @@ import (
 type Store interface {
 	AdminStore
 	AccountStore
+	LedgerStore
 	Ping(ctx context.Context) error
 	CheckSchema(ctx context.Context) error
 }
@@ -99,6 +100,7 @@ func (s *Server) Handler() http.Handler {
 
 	s.adminRoutes(mux)
 	s.qualityRoutes(mux)
+	s.ledgerRoutes(mux)
 
 	s.handleOps(mux, "GET /livez", s.livez)
 	s.handleOps(mux, "GET /readyz", s.readyz)
