@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/config"
+	"github.com/chorusgw/chorus/internal/store"
 )
 
 // The authorization table: every route the server registers, and what each
@@ -119,6 +121,18 @@ func authzTable() map[string]authzCase {
 		"GET /api/admin/quality":             adminRoute,
 		"GET /api/admin/quality/scores":      adminRoute,
 		"GET /api/admin/feedback":            adminRoute,
+
+		// Credits: a customer sees their own team's; {id} of a team's balance is team A's.
+		"GET /api/credits/balance":           userRoute,
+		"GET /api/credits/ledger":            userRoute,
+		"POST /api/credits/redeem":           userRoute,
+		"GET /api/admin/teams/{id}/balance":  adminRoute.with(id(func(e *authzEnv) int64 { return e.userA.TeamID })),
+		"GET /api/admin/ledger":              adminRoute,
+		"GET /api/admin/ledger/check":        adminRoute,
+		"POST /api/admin/credits/grant":      adminRoute,
+		"POST /api/admin/codes":              adminRoute,
+		"GET /api/admin/codes":               adminRoute,
+		"POST /api/admin/codes/{id}/disable": adminRoute.with(id(func(e *authzEnv) int64 { return e.codeBatch() })),
 	}
 }
 
@@ -128,6 +142,15 @@ type authzEnv struct {
 	userA     *chorus.User
 	keys      [numCallers]string // API keys; "" for anonymous
 	modelName string
+}
+
+func (e *authzEnv) codeBatch() int64 {
+	e.g.t.Helper()
+	b := &store.CodeBatch{Count: 1, Amount: 1, MaxUses: 1}
+	if err := e.g.App.DB.CreateCodeBatch(context.Background(), b); err != nil {
+		e.g.t.Fatal(err)
+	}
+	return b.ID
 }
 
 func (e *authzEnv) createRoute() int64 {
