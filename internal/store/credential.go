@@ -36,6 +36,10 @@ func (db *DB) CreateCredential(ctx context.Context, c *chorus.Credential) error 
 	if db.sealer == nil {
 		return fmt.Errorf("create credential: %w", ErrNoSecretKey)
 	}
+	secretMAC, err := db.auditSecret(ctx, c.Secret)
+	if err != nil {
+		return fmt.Errorf("create credential: %w", err)
+	}
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return err
@@ -60,6 +64,10 @@ func (db *DB) CreateCredential(ctx context.Context, c *chorus.Credential) error 
 	if err := bumpRegistry(ctx, tx); err != nil {
 		return err
 	}
+	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditCredentialCreated, "credential", idString(c.ID), 0,
+		map[string]any{"name": c.Name, "provider": c.Provider, "secret": secretMAC})); err != nil {
+		return err
+	}
 	return commit(tx)
 }
 
@@ -73,6 +81,14 @@ func (db *DB) UpdateCredential(ctx context.Context, c *chorus.Credential) error 
 	}
 	if c.Secret != "" && db.sealer == nil {
 		return fmt.Errorf("update credential: %w", ErrNoSecretKey)
+	}
+	details := map[string]any{"name": c.Name, "provider": c.Provider, "secret_changed": c.Secret != ""}
+	if c.Secret != "" {
+		mac, err := db.auditSecret(ctx, c.Secret)
+		if err != nil {
+			return fmt.Errorf("update credential: %w", err)
+		}
+		details["secret"] = mac
 	}
 	tx, err := db.begin(ctx)
 	if err != nil {
@@ -98,6 +114,9 @@ func (db *DB) UpdateCredential(ctx context.Context, c *chorus.Credential) error 
 		}
 	}
 	if err := bumpRegistry(ctx, tx); err != nil {
+		return err
+	}
+	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditCredentialUpdated, "credential", idString(c.ID), 0, details)); err != nil {
 		return err
 	}
 	return commit(tx)
@@ -134,6 +153,9 @@ func (db *DB) DeleteCredential(ctx context.Context, id int64) error {
 		return fmt.Errorf("delete credential: %w", err)
 	}
 	if err := bumpRegistry(ctx, tx); err != nil {
+		return err
+	}
+	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditCredentialDeleted, "credential", idString(id), 0, map[string]any{"name": name})); err != nil {
 		return err
 	}
 	return commit(tx)

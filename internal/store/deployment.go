@@ -47,6 +47,9 @@ func (db *DB) CreateDeployment(ctx context.Context, d *chorus.Deployment) error 
 	if err := bumpRegistry(ctx, tx); err != nil {
 		return err
 	}
+	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditDeploymentCreated, "deployment", idString(d.ID), 0, deploymentDetails(d))); err != nil {
+		return err
+	}
 	return commit(tx)
 }
 
@@ -84,6 +87,9 @@ func (db *DB) UpdateDeployment(ctx context.Context, d *chorus.Deployment) error 
 	if err := bumpRegistry(ctx, tx); err != nil {
 		return err
 	}
+	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditDeploymentUpdated, "deployment", idString(d.ID), 0, deploymentDetails(d))); err != nil {
+		return err
+	}
 	return commit(tx)
 }
 
@@ -95,16 +101,20 @@ func (db *DB) DeleteDeployment(ctx context.Context, id int64) error {
 		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.exec(ctx, `DELETE FROM deployments WHERE id = ?`, id)
+	var name string
+	var modelID int64
+	err = tx.queryRow(ctx, `DELETE FROM deployments WHERE id = ? RETURNING name, model_id`, id).Scan(&name, &modelID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("deployment %d not found", id)
+	}
 	if err != nil {
 		return fmt.Errorf("delete deployment: %w", err)
 	}
-	if n, err := affected(res); err != nil {
-		return err
-	} else if n == 0 {
-		return notFound("deployment %d not found", id)
-	}
 	if err := bumpRegistry(ctx, tx); err != nil {
+		return err
+	}
+	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditDeploymentDeleted, "deployment", idString(id), 0,
+		map[string]any{"name": name, "model_id": modelID})); err != nil {
 		return err
 	}
 	return commit(tx)

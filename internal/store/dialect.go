@@ -208,7 +208,8 @@ type queryer interface {
 // time.Time, and tx rebinds and converts.
 type tx struct {
 	*sql.Tx
-	d dialect
+	d   dialect
+	now func() time.Time // the DB's clock (timeNow), for audit entries; nil in read transactions
 }
 
 func (tx *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {

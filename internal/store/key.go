@@ -72,6 +72,9 @@ func (db *DB) CreateKey(ctx context.Context, k *chorus.APIKey) error {
 	if err := bumpRegistry(ctx, tx); err != nil {
 		return err
 	}
+	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditKeyCreated, "key", idString(k.ID), k.TeamID, keyDetails(k))); err != nil {
+		return err
+	}
 	return commit(tx)
 }
 
@@ -146,15 +149,12 @@ func (db *DB) RevokeKey(ctx context.Context, id int64, at time.Time) error {
 		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.exec(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`, at, id)
-	if err != nil {
-		return fmt.Errorf("revoke key: %w", err)
-	}
-	n, err := affected(res)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
+	var teamID int64
+	var prefix string
+	err = tx.queryRow(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL
+		RETURNING team_id, prefix`, at, id).Scan(&teamID, &prefix)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
 		var exists int
 		err := tx.queryRow(ctx, `SELECT COUNT(*) FROM api_keys WHERE id = ?`, id).Scan(&exists)
 		if err != nil {
@@ -164,8 +164,14 @@ func (db *DB) RevokeKey(ctx context.Context, id int64, at time.Time) error {
 			return notFound("API key %d not found", id)
 		}
 		return nil // revoked already
+	case err != nil:
+		return fmt.Errorf("revoke key: %w", err)
 	}
 	if err := bumpRegistry(ctx, tx); err != nil {
+		return err
+	}
+	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditKeyRevoked, "key", idString(id), teamID,
+		map[string]any{"prefix": prefix, "revoked_at": normTime(at)})); err != nil {
 		return err
 	}
 	return commit(tx)
@@ -180,18 +186,21 @@ func (db *DB) SetKeyCacheTTL(ctx context.Context, id int64, seconds int) error {
 		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.exec(ctx, `UPDATE api_keys SET cache_ttl_s = ? WHERE id = ?`, seconds, id)
+	var teamID int64
+	var prefix string
+	err = tx.queryRow(ctx, `UPDATE api_keys SET cache_ttl_s = ? WHERE id = ? RETURNING team_id, prefix`,
+		seconds, id).Scan(&teamID, &prefix)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("API key %d not found", id)
+	}
 	if err != nil {
 		return fmt.Errorf("set key cache ttl: %w", err)
 	}
-	n, err := affected(res)
-	if err != nil {
+	if err := bumpRegistry(ctx, tx); err != nil {
 		return err
 	}
-	if n == 0 {
-		return notFound("API key %d not found", id)
-	}
-	if err := bumpRegistry(ctx, tx); err != nil {
+	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditKeyUpdated, "key", idString(id), teamID,
+		map[string]any{"prefix": prefix, "cache_ttl_s": seconds})); err != nil {
 		return err
 	}
 	return commit(tx)

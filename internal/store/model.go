@@ -40,6 +40,9 @@ func (db *DB) CreateModel(ctx context.Context, m *chorus.Model) error {
 	if err != nil {
 		return fmt.Errorf("create model: %w", err)
 	}
+	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditModelCreated, "model", idString(m.ID), 0, modelDetails(m))); err != nil {
+		return err
+	}
 	return commit(tx)
 }
 
@@ -71,6 +74,9 @@ func (db *DB) UpdateModel(ctx context.Context, m *chorus.Model) error {
 	case err != nil:
 		return fmt.Errorf("update model: %w", err)
 	}
+	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditModelUpdated, "model", idString(m.ID), 0, modelDetails(m))); err != nil {
+		return err
+	}
 	return commit(tx)
 }
 
@@ -82,16 +88,18 @@ func (db *DB) DeleteModel(ctx context.Context, id int64) error {
 		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.exec(ctx, `DELETE FROM models WHERE id = ?`, id)
+	var name string
+	err = tx.queryRow(ctx, `DELETE FROM models WHERE id = ? RETURNING name`, id).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("model %d not found", id)
+	}
 	if err != nil {
 		return fmt.Errorf("delete model: %w", err)
 	}
-	if n, err := affected(res); err != nil {
-		return err
-	} else if n == 0 {
-		return notFound("model %d not found", id)
-	}
 	if err := bumpRegistry(ctx, tx); err != nil {
+		return err
+	}
+	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditModelDeleted, "model", idString(id), 0, map[string]any{"name": name})); err != nil {
 		return err
 	}
 	return commit(tx)

@@ -44,6 +44,9 @@ func (db *DB) CreateRoute(ctx context.Context, r *chorus.Route) error {
 	if err != nil {
 		return fmt.Errorf("create route: %w", err)
 	}
+	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditRouteCreated, "route", idString(r.ID), 0, routeDetails(r))); err != nil {
+		return err
+	}
 	return commit(tx)
 }
 
@@ -79,6 +82,9 @@ func (db *DB) UpdateRoute(ctx context.Context, r *chorus.Route) error {
 	case err != nil:
 		return fmt.Errorf("update route: %w", err)
 	}
+	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditRouteUpdated, "route", idString(r.ID), 0, routeDetails(r))); err != nil {
+		return err
+	}
 	return commit(tx)
 }
 
@@ -89,16 +95,18 @@ func (db *DB) DeleteRoute(ctx context.Context, id int64) error {
 		return err
 	}
 	defer tx.Rollback()
-	res, err := tx.exec(ctx, `DELETE FROM routes WHERE id = ?`, id)
+	var name string
+	err = tx.queryRow(ctx, `DELETE FROM routes WHERE id = ? RETURNING name`, id).Scan(&name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return notFound("route %d not found", id)
+	}
 	if err != nil {
 		return fmt.Errorf("delete route: %w", err)
 	}
-	if n, err := affected(res); err != nil {
-		return err
-	} else if n == 0 {
-		return notFound("route %d not found", id)
-	}
 	if err := bumpRegistry(ctx, tx); err != nil {
+		return err
+	}
+	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditRouteDeleted, "route", idString(id), 0, map[string]any{"name": name})); err != nil {
 		return err
 	}
 	return commit(tx)

@@ -53,6 +53,10 @@ type Options struct {
 	// SQLite read connections (SQLite always has exactly one write
 	// connection). 0 means a default.
 	MaxOpenConns int
+	// AuditKey keys the HMACs that stand in for secrets in the audit log
+	// (derived by the app from the sealing key). Without one, a random key
+	// is generated once per database and kept in the meta table.
+	AuditKey []byte
 }
 
 // DB is a handle on the Chorus database. It is safe for concurrent use.
@@ -65,6 +69,8 @@ type DB struct {
 
 	usageOnce sync.Once
 	usageFull string // the INSERT for a full chunk of usage records
+
+	auditKeys auditKeys
 }
 
 // Open connects to the database named by dsn. A dsn starting with
@@ -73,7 +79,7 @@ type DB struct {
 // are created). Open does not migrate: call Migrate, or CheckSchema to
 // refuse to start on an old schema.
 func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
-	db := &DB{sealer: opts.Sealer, now: opts.Now}
+	db := &DB{sealer: opts.Sealer, now: opts.Now, auditKeys: auditKeys{configured: opts.AuditKey}}
 	if db.now == nil {
 		db.now = time.Now
 	}
@@ -205,7 +211,7 @@ func (db *DB) begin(ctx context.Context) (*tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	return &tx{Tx: t, d: db.d}, nil
+	return &tx{Tx: t, d: db.d, now: db.timeNow}, nil
 }
 
 // beginRead starts a read-only transaction whose reads see one snapshot.
