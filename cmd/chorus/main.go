@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/chorusgw/chorus"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -25,6 +27,7 @@ Usage:
   chorus keys create --name N [--user-email E] [--models a,b] [--expires 720h]
   chorus keys list [--user-email E]
   chorus keys revoke ID
+  chorus audit verify [--json]       check the audit log's hash chain (exit status 1 if tampered)
   chorus secret-key                  print a new random key for CHORUS_SECRET_KEY
 
 Every command reads the config file named by --config or CHORUS_CONFIG (optional)
@@ -58,9 +61,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintln(stdout, "chorus", version)
 		return nil
 	case "keys":
-		return cmdKeys(ctx, args, stdout)
+		// The audit log records these changes as made by the command line.
+		return cmdKeys(chorus.NewContextWithActor(ctx, chorus.Actor{System: "cli"}), args, stdout)
 	case "secret-key":
 		return cmdSecretKey(stdout)
+	case "audit":
+		return cmdAudit(ctx, args, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
