@@ -254,7 +254,8 @@ func insufficient(balance int64) *chorus.Error {
 }
 
 // validatePosting checks p and fills in TeamID from its wallet when it is
-// zero.
+// zero. The checks are pure, so that an invalid posting fails before it
+// touches the database.
 func validatePosting(p *chorus.Posting) error {
 	if err := validateIdempotencyKey(p.IdempotencyKey); err != nil {
 		return err
@@ -301,7 +302,11 @@ func validatePosting(p *chorus.Posting) error {
 	if sum != 0 {
 		return chorus.Invalid("entries", "entries sum to %d, not zero", sum)
 	}
+	// One wallet at most, and TeamID names it: a team's history
+	// (ListPostings by team) then holds every movement of its wallet.
 	switch {
+	case len(wallets) > 1:
+		return chorus.Invalid("entries", "a posting moves the credits of one team's wallet at most")
 	case p.TeamID == 0 && len(wallets) == 1:
 		p.TeamID = wallets[0]
 	case p.TeamID != 0 && !slices.Contains(wallets, p.TeamID):

@@ -214,6 +214,7 @@ func TestLedgerPost(t *testing.T) {
 				{"MissingTeam", topUp("inv-team", 999999, 1), "entries"},
 				{"Duplicate", &chorus.Posting{IdempotencyKey: "inv-dup", Kind: chorus.PostingTopUp, Entries: []chorus.LedgerEntry{
 					{Account: chorus.AccountPayments, Amount: -2}, {Account: w, Amount: 1}, {Account: w, Amount: 1}}}, "entries"},
+				{"TwoWallets", transfer("inv-two", chorus.PostingGrant, chorus.WalletAccount(other), w, 1), "entries"},
 				{"TeamNotInEntries", func() *chorus.Posting { p := topUp("inv-tid", team, 1); p.TeamID = other; return p }(), "team_id"},
 			} {
 				t.Run(tt.name, func(t *testing.T) {
