@@ -202,6 +202,7 @@ func prefixed(alias, cols string) string {
 		switch {
 		case strings.HasPrefix(p, "COALESCE("):
 			p = "COALESCE(" + alias + strings.TrimPrefix(p, "COALESCE(")
+		case p[0] >= '0' && p[0] <= '9': // a literal: the "0)" of "COALESCE(team_id, 0)", split at its comma
 		default:
 			p = alias + p
 		}
