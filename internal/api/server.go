@@ -30,6 +30,7 @@ type Store interface {
 	AdminStore
 	AccountStore
 	LedgerStore
+	AuditStore
 	Ping(ctx context.Context) error
 	CheckSchema(ctx context.Context) error
 }
