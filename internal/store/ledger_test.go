@@ -655,3 +655,68 @@ func checkRunningBalances(t *testing.T, raw *sql.DB, m *ledgerModel) {
 		t.Error("no wallet entries")
 	}
 }
+
+// TestLedgerCheck breaks the ledger behind the store's back and expects
+// CheckLedger to say so.
+func TestLedgerCheck(t *testing.T) {
+	eachDB(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		dsn := b.newDSN(t)
+		db := mustOpen(t, dsn)
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		team := mustCreateTeam(t, db, "a")
+		top := topUp("t1", team, 100)
+		mustPost(t, db, top)
+		mustPost(t, db, spend("t2", team, 40))
+		r := mustCheckLedger(t, db)
+		if r.Accounts != 3 || r.Postings != 2 || r.Entries != 4 || r.Total != 0 || len(r.NegativeWallets) != 0 {
+			t.Errorf("report %+v", r)
+		}
+		raw := rawDB(t, b, dsn)
+		rebind := func(q string) string {
+			if b.name == store.DialectPostgres {
+				for i := 1; strings.Contains(q, "?"); i++ {
+					q = strings.Replace(q, "?", "$"+strconv.Itoa(i), 1)
+				}
+			}
+			return q
+		}
+		for _, tt := range []struct {
+			name, query string
+			args        []any
+			want        string
+		}{
+			{"Balance", `UPDATE ledger_accounts SET balance = balance - 1000 WHERE name = ?`, []any{chorus.WalletAccount(team)},
+				fmt.Sprintf("account team:%d: balance -940, but its entries sum to 60", team)},
+			{"Unbalanced", `UPDATE ledger_entries SET amount = amount + 1 WHERE posting_id = ? AND amount > 0`, []any{top.ID},
+				fmt.Sprintf("posting %d: 2 entries summing to 1", top.ID)},
+			{"NoEntries", `INSERT INTO ledger_postings (idempotency_key, kind, team_id, memo, ref, created_at) VALUES ('ghost', 'grant', 0, '', '', ?)`,
+				[]any{"2026-01-01T00:00:00.000000Z"}, "has no entries"},
+		} {
+			t.Run(tt.name, func(t *testing.T) {
+				if _, err := raw.Exec(rebind(tt.query), tt.args...); err != nil {
+					t.Fatal(err)
+				}
+				r, err := db.CheckLedger(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.OK || !strings.Contains(strings.Join(r.Problems, "\n"), tt.want) {
+					t.Errorf("OK=%v problems %q, want one containing %q", r.OK, r.Problems, tt.want)
+				}
+			})
+		}
+		r, err := db.CheckLedger(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.NegativeWallets) != 1 || r.NegativeWallets[0].TeamID != team || r.NegativeWallets[0].Balance != -940 {
+			t.Errorf("negative wallets %+v", r.NegativeWallets)
+		}
+		if r.Total != 1 {
+			t.Errorf("total %d, want 1", r.Total)
+		}
+	})
+}
