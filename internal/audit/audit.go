@@ -113,6 +113,15 @@ func HMAC(key []byte, value string) string {
 	return HMACPrefix + hex.EncodeToString(m.Sum(nil))
 }
 
+// DeriveKey derives the HMAC key of the audit log from a master secret
+// (the credential-sealing key): HMAC-SHA256(master, "chorus/audit-hmac/v1").
+// A separate key means an HMAC in the log reveals nothing about the master.
+func DeriveKey(master []byte) []byte {
+	m := hmac.New(sha256.New, master)
+	io.WriteString(m, "chorus/audit-hmac/v1")
+	return m.Sum(nil)
+}
+
 // Encode returns the canonical encoding of e (see the package doc). e should
 // be normalised first (Normalize); Encode uses its fields as they are.
 func Encode(e *chorus.AuditEntry) []byte {

@@ -159,6 +159,17 @@ func TestHMAC(t *testing.T) {
 	}
 }
 
+func TestDeriveKey(t *testing.T) {
+	master := bytes.Repeat([]byte{7}, 32)
+	k := audit.DeriveKey(master)
+	if len(k) != 32 || bytes.Equal(k, master) || !bytes.Equal(k, audit.DeriveKey(master)) {
+		t.Fatalf("key %x", k)
+	}
+	if bytes.Equal(k, audit.DeriveKey(bytes.Repeat([]byte{8}, 32))) {
+		t.Error("different masters give the same key")
+	}
+}
+
 // chain returns n sealed entries.
 func chain(t *testing.T, n int) []*chorus.AuditEntry {
 	t.Helper()

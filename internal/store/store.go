@@ -54,8 +54,9 @@ type Options struct {
 	// connection). 0 means a default.
 	MaxOpenConns int
 	// AuditKey keys the HMACs that stand in for secrets in the audit log
-	// (derived by the app from the sealing key). Without one, a random key
-	// is generated once per database and kept in the meta table.
+	// (the app derives it from the sealing key with audit.DeriveKey).
+	// Without one, a random key is generated once per database and kept in
+	// the meta table.
 	AuditKey []byte
 }
 
