@@ -54,7 +54,7 @@ func TestCodeCreate(t *testing.T) {
 		t.Run("OK", func(t *testing.T) {
 			ctx := chorus.NewContextWithActor(ctx, chorus.Actor{UserID: 42})
 			exp := time.Now().Add(time.Hour)
-			batch := &store.CodeBatch{Count: 300, Amount: 2_500_000, MaxUses: 3, ExpiresAt: &exp, Memo: "launch"}
+			batch := &store.CodeBatch{Count: 1234, Amount: 2_500_000, MaxUses: 3, ExpiresAt: &exp, Memo: "launch"}
 			if err := db.CreateCodeBatch(ctx, batch); err != nil {
 				t.Fatal(err)
 			}
@@ -72,15 +72,22 @@ func TestCodeCreate(t *testing.T) {
 				}
 				seen[c] = true
 			}
-			if got := len(batch.Codes); got != 300 {
-				t.Errorf("%d codes, want 300", got)
+			if got := len(batch.Codes); got != 1234 {
+				t.Errorf("%d codes, want 1234 (three INSERTs)", got)
+			}
+			// A code of the last INSERT is stored as well as one of the first.
+			team := mustCreateTeam(t, db, "create")
+			for _, c := range []string{batch.Codes[0], batch.Codes[1233]} {
+				if _, err := db.Redeem(ctx, team, c); err != nil {
+					t.Errorf("redeem %s: %v", c, err)
+				}
 			}
 			list, err := db.ListCodeBatches(ctx, chorus.Page{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(list) != 1 || list[0].ID != batch.ID || list[0].Count != 300 || list[0].Amount != 2_500_000 ||
-				list[0].MaxUses != 3 || list[0].Memo != "launch" || list[0].ExpiresAt == nil || len(list[0].Codes) != 0 {
+			if len(list) != 1 || list[0].ID != batch.ID || list[0].Count != 1234 || list[0].Amount != 2_500_000 ||
+				list[0].MaxUses != 3 || list[0].Memo != "launch" || list[0].ExpiresAt == nil || len(list[0].Codes) != 0 || list[0].Uses != 2 {
 				t.Errorf("listed %+v, want the batch without its codes", list)
 			}
 		})
