@@ -94,6 +94,9 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, f wireFormat
 
 // openAICode returns the "code" OpenAI puts on well-known errors.
 func openAICode(e *chorus.Error) string {
+	if e.Reason != "" {
+		return e.Reason
+	}
 	switch e.Code {
 	case chorus.EUNAUTHORIZED:
 		return "invalid_api_key"
