@@ -37,7 +37,7 @@ type Error struct {
 	// Reason is a machine-readable reason a client can act on
 	// ("mfa_required"), sent as the error's "code" in the OpenAI shape.
 	Reason string
-	Err        error         // the underlying cause, never shown to clients
+	Err    error // the underlying cause, never shown to clients
 }
 
 // Error implements the error interface.
