@@ -21,6 +21,25 @@ const (
 	TeamMember = "member"
 )
 
+// Invite lets whoever holds its token sign up (Email, when set, must be
+// theirs) into TeamID with TeamRole — or into a new team of their own,
+// as its owner, when TeamID is 0 — with the user role Role. The token is
+// shown once; only its SHA-256 is stored. It can be used once, before
+// ExpiresAt.
+type Invite struct {
+	ID        int64      `json:"id"`
+	TokenHash []byte     `json:"-"`
+	Email     string     `json:"email,omitempty"`
+	TeamID    int64      `json:"team_id,omitempty"`
+	Role      string     `json:"role"`
+	TeamRole  string     `json:"team_role"`
+	CreatedBy int64      `json:"created_by"`
+	CreatedAt time.Time  `json:"created_at"`
+	ExpiresAt time.Time  `json:"expires_at"`
+	UsedAt    *time.Time `json:"used_at,omitempty"`
+	UsedBy    *int64     `json:"used_by,omitempty"`
+}
+
 // Session is a signed-in browser. The cookie holds a random token; the
 // database holds only its SHA-256 (TokenHash), so a database read does not
 // yield a usable cookie.
