@@ -34,10 +34,8 @@ type Error struct {
 	Param      string        // the request field at fault, when there is one
 	Type       string        // an OpenAI-style error type override (e.g. "insufficient_quota")
 	RetryAfter time.Duration // for ERATELIMIT and upstream back-pressure
-	// Reason is a machine-readable reason a client can act on
-	// ("mfa_required"), sent as the error's "code" in the OpenAI shape.
-	Reason string
-	Err    error // the underlying cause, never shown to clients
+	Reason     string        // a machine-readable reason a client can act on ("mfa_required"), sent as the OpenAI error's "code"
+	Err        error         // the underlying cause, never shown to clients
 }
 
 // Error implements the error interface.
