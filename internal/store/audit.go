@@ -346,7 +346,7 @@ func (db *DB) VerifyAudit(ctx context.Context) (AuditReport, error) {
 	var rep AuditReport
 	after := int64(0)
 	for {
-		es, head, err := db.auditBatch(ctx, after)
+		es, head, err := db.readAuditBatch(ctx, after)
 		if err != nil {
 			return rep, fmt.Errorf("verify audit: %w", err)
 		}
@@ -369,9 +369,9 @@ func (db *DB) VerifyAudit(ctx context.Context) (AuditReport, error) {
 	}
 }
 
-// auditBatch reads the entries after seq after, and, with the last batch
+// readAuditBatch reads the entries after seq after, and, with the last batch
 // (fewer than auditBatch entries), the head in the same snapshot.
-func (db *DB) auditBatch(ctx context.Context, after int64) ([]*chorus.AuditEntry, *chorus.AuditEntry, error) {
+func (db *DB) readAuditBatch(ctx context.Context, after int64) ([]*chorus.AuditEntry, *chorus.AuditEntry, error) {
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, nil, err
