@@ -359,6 +359,9 @@ func TestUsageByResponseID(t *testing.T) {
 		again := usageRecord(3, 3, 3, usageEpoch)
 		again.ResponseID = recs[0].ResponseID // a provider that reuses IDs: the newest wins
 		recs = append(recs, again)
+		for i := range recs {
+			recs[i].TeamID = int64(10 * (i + 1))
+		}
 		if err := db.InsertUsage(ctx, recs); err != nil {
 			t.Fatal(err)
 		}
@@ -380,12 +383,12 @@ func TestUsageByResponseID(t *testing.T) {
 				t.Errorf("got %+v, %v; want request %s", got, err, again.RequestID)
 			}
 		})
-		t.Run("User", func(t *testing.T) {
-			got, err := db.UsageByResponseID(ctx, recs[0].ResponseID, ptr[int64](1))
+		t.Run("Team", func(t *testing.T) {
+			got, err := db.UsageByResponseID(ctx, recs[0].ResponseID, ptr[int64](10))
 			if err != nil || got.RequestID != recs[0].RequestID {
-				t.Errorf("got %+v, %v; want user 1's request %s", got, err, recs[0].RequestID)
+				t.Errorf("got %+v, %v; want team 10's request %s", got, err, recs[0].RequestID)
 			}
-			_, err = db.UsageByResponseID(ctx, recs[1].ResponseID, ptr[int64](1))
+			_, err = db.UsageByResponseID(ctx, recs[1].ResponseID, ptr[int64](10))
 			assertCode(t, err, chorus.ENOTFOUND)
 		})
 		t.Run("ErrNotFound", func(t *testing.T) {
