@@ -1,0 +1,700 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/chorusgw/chorus"
+)
+
+// Credit holds reserve credit for requests in flight (see migration 0009).
+// The lock order, kept by every method here so that transactions wait for
+// each other instead of deadlocking: hold rows, then the wallet's ledger
+// account, then budget periods (ascending budget ID), then the accounts of
+// the spend posting (postTx: ascending account ID), then the audit head.
+
+// Hold kinds.
+const (
+	HoldRequest = "request" // one strict-mode request's worst case
+	HoldLease   = "lease"   // a fast-mode instance's credit on one team's wallet
+)
+
+// BudgetHold is credit held on one hard budget's period.
+type BudgetHold struct {
+	BudgetID    int64
+	PeriodStart time.Time
+	Amount      int64
+}
+
+// HoldSpec is a strict-mode request's reservation.
+type HoldSpec struct {
+	Ref       string // unique per request: the idempotency key of its settlement too
+	TeamID    int64
+	Owner     string       // the instance
+	Wallet    int64        // micro-credits held on the team's wallet; 0 holds nothing there
+	Budgets   []BudgetHold // the hard budgets the request falls under
+	ExpiresAt time.Time    // when the reaper may release it
+}
+
+// Hold reserves h in one transaction, all or nothing: the wallet must have
+// h.Wallet available (balance minus what is reserved) and every budget
+// room for its amount (its limit minus spend and reservations of the
+// period), or nothing is held and the error is EQUOTA (type
+// insufficient_quota) naming what is short.
+func (db *DB) Hold(ctx context.Context, h HoldSpec) error {
+	if err := validateHold(h); err != nil {
+		return err
+	}
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	now := db.timeNow()
+	if h.Wallet > 0 {
+		if err := reserveWallet(ctx, tx, h.TeamID, h.Wallet); err != nil {
+			return err
+		}
+	}
+	budgets := slices.Clone(h.Budgets)
+	slices.SortFunc(budgets, func(a, b BudgetHold) int { return cmpInt64(a.BudgetID, b.BudgetID) })
+	for _, b := range budgets {
+		if err := reserveBudget(ctx, tx, b); err != nil {
+			return err
+		}
+	}
+	if h.Wallet > 0 {
+		if err := insertHold(ctx, tx, h.Ref, HoldRequest, h.TeamID, 0, nil, h.Wallet, h.Owner, h.ExpiresAt, now); err != nil {
+			return err
+		}
+	}
+	for _, b := range budgets {
+		ps := normTime(b.PeriodStart)
+		if err := insertHold(ctx, tx, h.Ref, HoldRequest, h.TeamID, b.BudgetID, &ps, b.Amount, h.Owner, h.ExpiresAt, now); err != nil {
+			return err
+		}
+	}
+	return commit(tx)
+}
+
+func validateHold(h HoldSpec) error {
+	if h.Ref == "" || len(h.Ref) > maxIdempotencyKey-40 {
+		return chorus.Invalid("ref", "a hold's ref must be 1 to %d characters", maxIdempotencyKey-40)
+	}
+	if h.TeamID <= 0 {
+		return chorus.Invalid("team_id", "a hold needs a team")
+	}
+	if h.Wallet < 0 {
+		return chorus.Invalid("amount", "a hold's amount must not be negative")
+	}
+	for _, b := range h.Budgets {
+		if b.BudgetID <= 0 || b.Amount < 0 {
+			return chorus.Invalid("budgets", "a budget hold needs a budget and a non-negative amount")
+		}
+	}
+	return nil
+}
+
+// reserveWallet adds amount to the wallet's reservations if it has that
+// much available.
+func reserveWallet(ctx context.Context, tx *tx, teamID, amount int64) error {
+	wallet := chorus.WalletAccount(teamID)
+	var id int64
+	err := tx.queryRow(ctx, `UPDATE ledger_accounts SET reserved = reserved + ?
+		WHERE name = ? AND balance - reserved >= ? RETURNING id`, amount, wallet, amount).Scan(&id)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("hold: reserve %s: %w", wallet, err)
+	}
+	var balance, reserved int64
+	err = tx.queryRow(ctx, `SELECT balance, reserved FROM ledger_accounts WHERE name = ?`, wallet).Scan(&balance, &reserved)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("hold: read %s: %w", wallet, err)
+	}
+	return QuotaError(amount, balance-reserved)
+}
+
+// QuotaError is the refusal of a request whose worst case (need) exceeds
+// what the wallet has available.
+func QuotaError(need, available int64) *chorus.Error {
+	return &chorus.Error{Code: chorus.EQUOTA, Type: "insufficient_quota", Message: fmt.Sprintf(
+		"You exceeded your current quota: this request may cost up to %s credits and your team has %s credits available. Buy credits or redeem a code to continue.",
+		chorus.FormatCredits(need), chorus.FormatCredits(max(available, 0)))}
+}
+
+// BudgetError is the refusal of a request that could take budget b past
+// its limit.
+func BudgetError(b *Budget, need, spent int64) *chorus.Error {
+	return &chorus.Error{Code: chorus.EQUOTA, Type: "insufficient_quota", Message: fmt.Sprintf(
+		"You exceeded your current quota: the %s budget %d of %s %d (%s credits per %s) has %s credits left and this request may cost up to %s credits.",
+		budgetAdjective(b.Period), b.ID, b.Scope, b.ScopeID, chorus.FormatCredits(b.Amount), b.Period,
+		chorus.FormatCredits(max(b.Amount-spent, 0)), chorus.FormatCredits(need))}
+}
+
+func budgetAdjective(period string) string {
+	if period == PeriodMonth {
+		return "monthly"
+	}
+	return "daily"
+}
+
+// reserveBudget adds b.Amount to the reservations of b's period if the
+// budget has room for it.
+func reserveBudget(ctx context.Context, tx *tx, b BudgetHold) error {
+	ps := normTime(b.PeriodStart)
+	if err := ensurePeriod(ctx, tx, b.BudgetID, ps); err != nil {
+		return err
+	}
+	var n int64
+	err := tx.queryRow(ctx, `UPDATE budget_periods SET reserved = reserved + ?
+		WHERE budget_id = ? AND period_start = ?
+		AND spent + reserved + ? <= (SELECT amount FROM budgets WHERE id = ?) RETURNING 1`,
+		b.Amount, b.BudgetID, ps, b.Amount, b.BudgetID).Scan(&n)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("hold: reserve budget %d: %w", b.BudgetID, err)
+	}
+	bud, err := budgetByID(ctx, tx, b.BudgetID, ps)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // deleted meanwhile: nothing to hold
+	}
+	if err != nil {
+		return fmt.Errorf("hold: read budget %d: %w", b.BudgetID, err)
+	}
+	return BudgetError(bud, b.Amount, bud.Spent+bud.Reserved)
+}
+
+// ensurePeriod creates a budget's period row if the budget still exists.
+func ensurePeriod(ctx context.Context, tx *tx, budgetID int64, periodStart time.Time) error {
+	_, err := tx.exec(ctx, `INSERT INTO budget_periods (budget_id, period_start)
+		SELECT id, ? FROM budgets WHERE id = ? ON CONFLICT (budget_id, period_start) DO NOTHING`, periodStart, budgetID)
+	if err != nil {
+		return fmt.Errorf("budget %d: period: %w", budgetID, err)
+	}
+	return nil
+}
+
+func insertHold(ctx context.Context, tx *tx, ref, kind string, teamID, budgetID int64, periodStart *time.Time,
+	amount int64, owner string, expires, now time.Time) error {
+	_, err := tx.exec(ctx, `INSERT INTO credit_holds (ref, kind, team_id, budget_id, period_start, amount, owner, expires_at, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, ref, kind, teamID, budgetID, periodStart, amount, owner, expires, now)
+	switch {
+	case tx.d.isUnique(err):
+		return conflict(err, "hold %q exists already", ref)
+	case tx.d.isForeignKey(err):
+		return chorus.Invalid("team_id", "team %d does not exist", teamID)
+	case err != nil:
+		return fmt.Errorf("hold: insert: %w", err)
+	}
+	return nil
+}
+
+// LeaseSpec asks to grow a fast-mode instance's lease on a team's wallet.
+type LeaseSpec struct {
+	Ref    string // "lease:<instance>:<team>"
+	TeamID int64
+	Owner  string
+	// Min is what the lease must grow by at least (EQUOTA when the wallet
+	// has less available); Want is what it grows by at most, and Fraction
+	// caps Want at that share of what the wallet has available (never
+	// below Min), so that instances share a small wallet.
+	Min, Want int64
+	Fraction  float64
+	ExpiresAt time.Time
+}
+
+// LeaseState is a lease after a change.
+type LeaseState struct {
+	Amount    int64 // what the lease holds now
+	Granted   int64 // what this call added
+	Available int64 // what the wallet has available after it
+}
+
+// Lease grows (or creates) a lease by between s.Min and s.Want as the
+// wallet allows, and sets its expiry.
+func (db *DB) Lease(ctx context.Context, s LeaseSpec) (LeaseState, error) {
+	var st LeaseState
+	if s.Ref == "" || s.TeamID <= 0 || s.Min < 0 || s.Want < s.Min {
+		return st, chorus.Invalid("lease", "a lease needs a ref, a team and 0 <= min <= want")
+	}
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return st, err
+	}
+	defer tx.Rollback()
+	now := db.timeNow()
+	// The hold row first (lock order); created empty if new.
+	err = tx.queryRow(ctx, `INSERT INTO credit_holds (ref, kind, team_id, budget_id, amount, owner, expires_at, created_at)
+		VALUES (?, ?, ?, 0, 0, ?, ?, ?) ON CONFLICT (ref, budget_id) DO UPDATE SET expires_at = excluded.expires_at
+		RETURNING amount`, s.Ref, HoldLease, s.TeamID, s.Owner, s.ExpiresAt, now).Scan(&st.Amount)
+	if tx.d.isForeignKey(err) {
+		return st, chorus.Invalid("team_id", "team %d does not exist", s.TeamID)
+	}
+	if err != nil {
+		return st, fmt.Errorf("lease: %w", err)
+	}
+	balance, reserved, err := lockWallet(ctx, tx, s.TeamID, 0)
+	if err != nil {
+		return st, err
+	}
+	available := balance - reserved
+	grant := min(s.Want, int64(float64(max(available, 0))*s.Fraction))
+	grant = min(max(grant, s.Min), available)
+	if grant < s.Min || (grant <= 0 && s.Min > 0) {
+		if err := commit(tx); err != nil { // keeps the renewed expiry; moves nothing
+			return st, err
+		}
+		return st, QuotaError(s.Min, available)
+	}
+	if grant > 0 {
+		if _, err := tx.exec(ctx, `UPDATE ledger_accounts SET reserved = reserved + ? WHERE name = ?`,
+			grant, chorus.WalletAccount(s.TeamID)); err != nil {
+			return st, fmt.Errorf("lease: reserve: %w", err)
+		}
+		if _, err := tx.exec(ctx, `UPDATE credit_holds SET amount = amount + ? WHERE ref = ? AND budget_id = 0`,
+			grant, s.Ref); err != nil {
+			return st, fmt.Errorf("lease: grow: %w", err)
+		}
+	}
+	if err := commit(tx); err != nil {
+		return st, err
+	}
+	st.Amount += grant
+	st.Granted = grant
+	st.Available = available - grant
+	return st, nil
+}
+
+// lockWallet locks a team's wallet row for the rest of the transaction
+// (the lock order's second step), releasing `release` of its reservations
+// on the way, and returns its balance and reservations after. A wallet that
+// has never held credits reads as zero.
+func lockWallet(ctx context.Context, tx *tx, teamID, release int64) (balance, reserved int64, err error) {
+	err = tx.queryRow(ctx, `UPDATE ledger_accounts SET reserved = reserved - ? WHERE name = ? RETURNING balance, reserved`,
+		release, chorus.WalletAccount(teamID)).Scan(&balance, &reserved)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("lock wallet of team %d: %w", teamID, err)
+	}
+	return balance, reserved, nil
+}
+
+// ReturnLease gives back up to amount of a lease's unused credit and
+// returns what the lease holds after; a lease that reaches zero is deleted.
+// A lease that no longer exists (reaped) returns 0.
+func (db *DB) ReturnLease(ctx context.Context, ref string, amount int64) (left int64, err error) {
+	if amount < 0 {
+		return 0, chorus.Invalid("amount", "cannot return a negative amount")
+	}
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var teamID, held int64
+	err = tx.queryRow(ctx, `UPDATE credit_holds SET amount = amount WHERE ref = ? AND budget_id = 0 AND kind = ?
+		RETURNING team_id, amount`, ref, HoldLease).Scan(&teamID, &held)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("return lease: %w", err)
+	}
+	give := min(amount, held)
+	if _, _, err := lockWallet(ctx, tx, teamID, give); err != nil {
+		return 0, err
+	}
+	left = held - give
+	if left == 0 {
+		_, err = tx.exec(ctx, `DELETE FROM credit_holds WHERE ref = ? AND budget_id = 0`, ref)
+	} else {
+		_, err = tx.exec(ctx, `UPDATE credit_holds SET amount = ? WHERE ref = ? AND budget_id = 0`, left, ref)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("return lease: %w", err)
+	}
+	return left, commit(tx)
+}
+
+// RenewLeases moves the expiry of every lease owner holds and returns how
+// many it has.
+func (db *DB) RenewLeases(ctx context.Context, owner string, expiresAt time.Time) (int64, error) {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	res, err := tx.exec(ctx, `UPDATE credit_holds SET expires_at = ? WHERE owner = ? AND kind = ?`, expiresAt, owner, HoldLease)
+	if err != nil {
+		return 0, fmt.Errorf("renew leases: %w", err)
+	}
+	n, err := affected(res)
+	if err != nil {
+		return 0, err
+	}
+	return n, commit(tx)
+}
+
+// ReapHolds releases up to limit holds that expired (their instance died
+// or lost the database), each in a transaction of its own, and returns how
+// many it released.
+func (db *DB) ReapHolds(ctx context.Context, limit int) (int, error) {
+	rtx, err := db.beginRead(ctx)
+	if err != nil {
+		return 0, err
+	}
+	rows, err := rtx.query(ctx, `SELECT id FROM credit_holds WHERE expires_at < ? ORDER BY id LIMIT ?`, db.timeNow(), limit)
+	if err != nil {
+		rtx.Rollback()
+		return 0, fmt.Errorf("reap holds: %w", err)
+	}
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			rtx.Rollback()
+			return 0, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	rtx.Rollback()
+	n := 0
+	for _, id := range ids {
+		ok, err := db.reapHold(ctx, id)
+		if err != nil {
+			return n, err
+		}
+		if ok {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// reapHold releases one hold if it is still there and still expired.
+func (db *DB) reapHold(ctx context.Context, id int64) (bool, error) {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.query(ctx, `DELETE FROM credit_holds WHERE id = ? AND expires_at < ?
+		RETURNING team_id, budget_id, period_start, amount`, id, db.timeNow())
+	if err != nil {
+		return false, fmt.Errorf("reap hold %d: %w", id, err)
+	}
+	held, err := scanReleased(rows)
+	if err != nil || len(held) == 0 {
+		return false, err
+	}
+	if err := release(ctx, tx, held); err != nil {
+		return false, err
+	}
+	return true, commit(tx)
+}
+
+// released is a hold row deleted by a release.
+type released struct {
+	teamID, budgetID int64
+	periodStart      *time.Time
+	amount           int64
+}
+
+func scanReleased(rows *sql.Rows) ([]released, error) {
+	defer rows.Close()
+	var out []released
+	for rows.Next() {
+		var r released
+		if err := rows.Scan(&r.teamID, &r.budgetID, scanNullTime(&r.periodStart), &r.amount); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// release takes deleted hold rows off the reservations they counted in:
+// the wallet first, then budgets in ascending ID order (the lock order).
+func release(ctx context.Context, tx *tx, held []released) error {
+	slices.SortFunc(held, func(a, b released) int { return cmpInt64(a.budgetID, b.budgetID) })
+	for _, h := range held {
+		if h.amount == 0 {
+			continue
+		}
+		if h.budgetID == 0 {
+			if _, _, err := lockWallet(ctx, tx, h.teamID, h.amount); err != nil {
+				return err
+			}
+			continue
+		}
+		if h.periodStart == nil {
+			continue
+		}
+		if _, err := tx.exec(ctx, `UPDATE budget_periods SET reserved = reserved - ? WHERE budget_id = ? AND period_start = ?`,
+			h.amount, h.budgetID, *h.periodStart); err != nil {
+			return fmt.Errorf("release budget %d: %w", h.budgetID, err)
+		}
+	}
+	return nil
+}
+
+// BudgetSpend is what requests cost within one budget's period.
+type BudgetSpend struct {
+	BudgetID    int64
+	PeriodStart time.Time
+	Amount      int64
+}
+
+// Charge is one team's part of a settlement.
+type Charge struct {
+	TeamID   int64
+	Ref      string // stored on the spend posting: the request ID, or the batch
+	Requests int64  // how many requests it settles
+	Cost     int64  // what they cost (micro-credits)
+	// Wallet charges the cost to the team's wallet; false (an exempt key)
+	// only counts it in the budgets.
+	Wallet bool
+	// Hold (strict mode) is the request hold released by the settlement,
+	// every row of it.
+	Hold string
+	// Lease (fast mode) is the lease the charge is paid from first; it
+	// shrinks by what it pays.
+	Lease string
+	Spend []BudgetSpend // the budgets the requests count in
+}
+
+// BudgetPeriod names one period of one budget.
+type BudgetPeriod struct {
+	BudgetID    int64
+	PeriodStart time.Time
+}
+
+// SettleResult is what a settlement did.
+type SettleResult struct {
+	// Applied is false when the key was settled before: nothing changed.
+	Applied bool
+	// Charged is what each charge's wallet paid: its cost, less what no
+	// credit covered (a wallet is never taken below zero, nor into credit
+	// reserved by other requests).
+	Charged []int64
+	// Balances are the wallets after (zero for charges without a wallet).
+	Balances []chorus.Balance
+	// Spent is each budget period's spend after.
+	Spent map[BudgetPeriod]int64
+	// Alerts is how many budget alerts (events) the settlement raised.
+	Alerts int
+}
+
+// Settle applies charges in one transaction, exactly once per key: for
+// each, it releases the hold (strict) or pays from the lease (fast), posts
+// the spend (wallet → revenue, idempotency key "spend:<key>:<team>"), adds
+// the cost to the budgets' spend, and raises the alerts of soft budgets it
+// takes past their limit (an event, and a webhook delivery when the budget
+// has a URL). A key settled before changes nothing (Applied false).
+func (db *DB) Settle(ctx context.Context, key string, charges []Charge) (SettleResult, error) {
+	res := SettleResult{Charged: make([]int64, len(charges)), Balances: make([]chorus.Balance, len(charges)),
+		Spent: map[BudgetPeriod]int64{}}
+	if err := validateIdempotencyKey(key); err != nil || len(key) > maxIdempotencyKey-40 {
+		return res, chorus.Invalid("key", "a settlement key must be 1 to %d printable characters", maxIdempotencyKey-40)
+	}
+	for _, c := range charges {
+		if c.TeamID <= 0 || c.Cost < 0 || c.Requests < 0 {
+			return res, chorus.Invalid("charges", "a charge needs a team and a non-negative cost")
+		}
+	}
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return res, err
+	}
+	defer tx.Rollback()
+	now := db.timeNow()
+	ids := make([]int64, len(charges))
+	for i, c := range charges {
+		err := tx.queryRow(ctx, `INSERT INTO settlements (key, team_id, requests, cost, charged, created_at)
+			VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (key, team_id) DO NOTHING RETURNING id`,
+			key, c.TeamID, c.Requests, c.Cost, now).Scan(&ids[i])
+		if errors.Is(err, sql.ErrNoRows) {
+			return res, nil // settled before
+		}
+		if err != nil {
+			return res, fmt.Errorf("settle: %w", err)
+		}
+	}
+	for i := range charges {
+		c := &charges[i]
+		charged, bal, err := settleCharge(ctx, tx, key, c, now)
+		if err != nil {
+			return res, err
+		}
+		res.Charged[i], res.Balances[i] = charged, bal
+		if charged != 0 {
+			if _, err := tx.exec(ctx, `UPDATE settlements SET charged = ? WHERE id = ?`, charged, ids[i]); err != nil {
+				return res, fmt.Errorf("settle: %w", err)
+			}
+		}
+		spend := slices.Clone(c.Spend)
+		slices.SortFunc(spend, func(a, b BudgetSpend) int { return cmpInt64(a.BudgetID, b.BudgetID) })
+		for _, s := range spend {
+			spent, alerted, err := addBudgetSpend(ctx, tx, s, now)
+			if err != nil {
+				return res, err
+			}
+			if spent >= 0 {
+				res.Spent[BudgetPeriod{s.BudgetID, normTime(s.PeriodStart)}] = spent
+			}
+			if alerted {
+				res.Alerts++
+			}
+		}
+	}
+	if err := commit(tx); err != nil {
+		return res, err
+	}
+	res.Applied = true
+	return res, nil
+}
+
+// settleCharge releases c's hold or pays from its lease, and posts what the
+// wallet pays.
+func settleCharge(ctx context.Context, tx *tx, key string, c *Charge, now time.Time) (int64, chorus.Balance, error) {
+	bal := chorus.Balance{TeamID: c.TeamID}
+	var held []released
+	if c.Hold != "" {
+		rows, err := tx.query(ctx, `DELETE FROM credit_holds WHERE ref = ? AND kind = ? RETURNING team_id, budget_id, period_start, amount`,
+			c.Hold, HoldRequest)
+		if err != nil {
+			return 0, bal, fmt.Errorf("settle: release %s: %w", c.Hold, err)
+		}
+		if held, err = scanReleased(rows); err != nil {
+			return 0, bal, err
+		}
+	}
+	var lease int64
+	if c.Lease != "" && c.Wallet && c.Cost > 0 {
+		err := tx.queryRow(ctx, `UPDATE credit_holds SET amount = amount WHERE ref = ? AND budget_id = 0 AND kind = ? RETURNING amount`,
+			c.Lease, HoldLease).Scan(&lease)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, bal, fmt.Errorf("settle: lease %s: %w", c.Lease, err)
+		}
+	}
+	// The wallet's own hold is released with the lock that reads it; the
+	// budgets' after it.
+	var walletHeld int64
+	var budgetHolds []released
+	for _, h := range held {
+		if h.budgetID == 0 {
+			walletHeld += h.amount
+		} else {
+			budgetHolds = append(budgetHolds, h)
+		}
+	}
+	if !c.Wallet && walletHeld == 0 {
+		return 0, bal, release(ctx, tx, budgetHolds)
+	}
+	balance, reserved, err := lockWallet(ctx, tx, c.TeamID, walletHeld)
+	if err != nil {
+		return 0, bal, err
+	}
+	if err := release(ctx, tx, budgetHolds); err != nil {
+		return 0, bal, err
+	}
+	var charged int64
+	if c.Wallet && c.Cost > 0 {
+		// Paid from the lease first, then from credit nobody holds; what
+		// neither covers is not collected (the wallet never goes below
+		// zero, nor into other requests' reservations).
+		fromLease := min(c.Cost, lease)
+		fromFree := min(c.Cost-fromLease, max(balance-reserved, 0))
+		charged = fromLease + fromFree
+		if fromLease > 0 {
+			if _, err := tx.exec(ctx, `UPDATE credit_holds SET amount = amount - ? WHERE ref = ? AND budget_id = 0`,
+				fromLease, c.Lease); err != nil {
+				return 0, bal, fmt.Errorf("settle: lease %s: %w", c.Lease, err)
+			}
+			if _, _, err := lockWallet(ctx, tx, c.TeamID, fromLease); err != nil {
+				return 0, bal, err
+			}
+			reserved -= fromLease
+		}
+	}
+	if charged > 0 {
+		p := &chorus.Posting{
+			IdempotencyKey: "spend:" + key + ":" + strconv.FormatInt(c.TeamID, 10),
+			Kind:           chorus.PostingSpend, TeamID: c.TeamID, Ref: c.Ref, CreatedAt: now,
+			Memo: settleMemo(c.Requests),
+			Entries: []chorus.LedgerEntry{
+				{Account: chorus.WalletAccount(c.TeamID), Amount: -charged},
+				{Account: chorus.AccountRevenue, Amount: charged},
+			},
+		}
+		if _, err := postTx(ctx, tx, p); err != nil {
+			return 0, bal, fmt.Errorf("settle: post: %w", err)
+		}
+		balance -= charged
+	}
+	bal.Balance, bal.Reserved, bal.Available = balance, reserved, balance-reserved
+	return charged, bal, nil
+}
+
+func settleMemo(requests int64) string {
+	if requests == 1 {
+		return "1 request"
+	}
+	return strconv.FormatInt(requests, 10) + " requests"
+}
+
+// HoldsOf returns the total a team's holds reserve on its wallet, by kind,
+// for the console and for tests.
+func (db *DB) HoldsOf(ctx context.Context, teamID int64) (map[string]int64, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.query(ctx, `SELECT kind, CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM credit_holds
+		WHERE team_id = ? AND budget_id = 0 GROUP BY kind`, teamID)
+	if err != nil {
+		return nil, fmt.Errorf("holds: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]int64{}
+	for rows.Next() {
+		var kind string
+		var n int64
+		if err := rows.Scan(&kind, &n); err != nil {
+			return nil, err
+		}
+		out[kind] = n
+	}
+	return out, rows.Err()
+}
+
+// SettlementTotals sums the settlements of a team (every team when teamID
+// is 0): requests, cost and what was charged.
+func (db *DB) SettlementTotals(ctx context.Context, teamID int64) (requests, cost, charged int64, err error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer tx.Rollback()
+	err = tx.queryRow(ctx, `SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT), CAST(COALESCE(SUM(cost), 0) AS BIGINT),
+		CAST(COALESCE(SUM(charged), 0) AS BIGINT) FROM settlements WHERE team_id = ? OR ? = 0`, teamID, teamID).
+		Scan(&requests, &cost, &charged)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("settlement totals: %w", err)
+	}
+	return requests, cost, charged, nil
+}
