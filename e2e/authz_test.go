@@ -32,7 +32,7 @@ func (o outcome) String() string { return [...]string{"allow", "deny", "hidden"}
 
 // caller kinds, in the order each route is tried.
 const (
-	anon = iota
+	anon  = iota
 	custB // a customer of another team than the fixtures'
 	custA // a customer of the team that owns the fixtures
 	admin // an admin (of a third team)
@@ -56,6 +56,8 @@ var (
 	// teamRoute: a customer route on an object of team A; everyone else's
 	// team, the admin's included, does not see it.
 	teamRoute = authzCase{want: [numCallers]outcome{deny, hidden, allow, hidden}}
+	// sessionRoute: for session cookies only; the walk's API keys are all refused.
+	sessionRoute = authzCase{want: [numCallers]outcome{deny, deny, deny, deny}}
 )
 
 func (c authzCase) with(f func(e *authzEnv) map[string]string) authzCase {
@@ -121,6 +123,7 @@ func authzTable() map[string]authzCase {
 		"GET /api/admin/quality":             adminRoute,
 		"GET /api/admin/quality/scores":      adminRoute,
 		"GET /api/admin/feedback":            adminRoute,
+		"GET /api/admin/audit":               adminRoute,
 
 		// Credits: a customer sees their own team's; {id} of a team's balance is team A's.
 		"GET /api/credits/balance":           userRoute,
@@ -133,6 +136,17 @@ func authzTable() map[string]authzCase {
 		"POST /api/admin/codes":              adminRoute,
 		"GET /api/admin/codes":               adminRoute,
 		"POST /api/admin/codes/{id}/disable": adminRoute.with(id(func(e *authzEnv) int64 { return e.codeBatch() })),
+
+		// MFA manages a person's sign-in: sessions only, so every API key is
+		// refused (e2e/mfa_test.go walks these routes with sessions).
+		"GET /api/auth/mfa":                    userRoute,
+		"POST /api/auth/mfa/enroll":            sessionRoute,
+		"POST /api/auth/mfa/enroll/confirm":    sessionRoute,
+		"POST /api/auth/mfa/verify":            sessionRoute,
+		"POST /api/auth/reauth":                sessionRoute,
+		"POST /api/auth/mfa/disable":           sessionRoute,
+		"POST /api/auth/mfa/backup-codes":      sessionRoute,
+		"POST /api/admin/users/{id}/mfa/reset": adminRoute.with(id(func(e *authzEnv) int64 { return e.userA.ID })),
 	}
 }
 

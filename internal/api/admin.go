@@ -82,6 +82,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	admin("GET /api/admin/registry", s.adminRegistry)
 	s.routeAdminRoutes(mux)
 	admin("GET /api/admin/health", s.adminHealth)
+	admin("GET /api/admin/audit", s.adminListAudit)
 
 	// Any signed-in user manages their team's keys.
 	s.handle(mux, "GET /api/keys", accessUser, s.listOwnKeys)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus/internal/api"
+	"github.com/chorusgw/chorus/internal/audit"
 	"github.com/chorusgw/chorus/internal/cache"
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/orchestrate"
@@ -77,7 +78,11 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate
 			return nil, err
 		}
 	}
-	db, err := store.Open(ctx, cfg.DatabaseDSN(), store.Options{Sealer: sealer})
+	opts := store.Options{Sealer: sealer}
+	if key != nil {
+		opts.AuditKey = audit.DeriveKey(key)
+	}
+	db, err := store.Open(ctx, cfg.DatabaseDSN(), opts)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -148,6 +153,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOut 
 		return nil, err
 	}
 	a := &App{Config: cfg, DB: db, Log: log}
+	if _, err := recordConfig(ctx, db, cfg); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("record the configuration in the audit log: %w", err)
+	}
 	if err := a.init(ctx, bootstrapOut); err != nil {
 		db.Close()
 		return nil, err
@@ -223,6 +232,7 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		Quality:         a.Quality, QualityStore: a.DB,
 		Registry: a.Registry, Factory: adapters.New, Store: a.DB, Usage: a.Usage, Metrics: a.Metrics, Logger: log,
 		Limits: cfg.Limits, Upstream: cfg.Timeouts.Upstream, MetricsToken: cfg.MetricsToken,
+		Auth: cfg.Auth,
 	}
 	if err := a.applyConfigRoutes(ctx); err != nil {
 		return err

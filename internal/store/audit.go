@@ -161,6 +161,11 @@ func (db *DB) Audit(ctx context.Context, e *chorus.AuditEntry) error {
 // database and kept in the meta table. It may write that key in a
 // transaction of its own, so call it before beginning the action's
 // transaction (SQLite has one write connection).
+// AuditSecret returns the HMAC that stands for secret in the audit log.
+func (db *DB) AuditSecret(ctx context.Context, secret string) (string, error) {
+	return db.auditSecret(ctx, secret)
+}
+
 func (db *DB) auditSecret(ctx context.Context, secret string) (string, error) {
 	key, err := db.auditHMACKey(ctx)
 	if err != nil {
