@@ -10,9 +10,9 @@ type Product struct {
 	ID          int64      `json:"id"`
 	Name        string     `json:"name"`
 	Description string     `json:"description"`
-	Price       int64      `json:"price"`   // minor units of the shop currency, per unit
-	Credits     int64      `json:"credits"` // micro-credits granted per unit
-	Active      bool       `json:"active"`  // on sale; an archived product is never active
+	Price       int64      `json:"price"`         // minor units of the shop currency, per unit
+	Credits     int64      `json:"micro_credits"` // granted per unit
+	Active      bool       `json:"active"`        // on sale; an archived product is never active
 	ArchivedAt  *time.Time `json:"archived_at,omitempty"`
 	CreatedAt   time.Time  `json:"created_at"`
 	UpdatedAt   time.Time  `json:"updated_at"`
@@ -37,8 +37,8 @@ type Cart struct {
 	Version   int64      `json:"version"`
 	Items     []CartItem `json:"items"`
 	Currency  string     `json:"currency"`
-	Total     int64      `json:"total"`   // minor units: the sum of the items' amounts
-	Credits   int64      `json:"credits"` // micro-credits: the sum of the items' credits
+	Total     int64      `json:"total"`         // minor units: the sum of the items' amounts
+	Credits   int64      `json:"micro_credits"` // the sum of the items' credits
 	UpdatedAt *time.Time `json:"updated_at,omitempty"`
 }
 
@@ -49,10 +49,10 @@ type CartItem struct {
 	ProductID   int64  `json:"product_id"`
 	Name        string `json:"name"`
 	UnitPrice   int64  `json:"unit_price"`
-	UnitCredits int64  `json:"unit_credits"`
+	UnitCredits int64  `json:"unit_micro_credits"`
 	Quantity    int64  `json:"quantity"`
-	Amount      int64  `json:"amount"`  // UnitPrice × Quantity
-	Credits     int64  `json:"credits"` // UnitCredits × Quantity
+	Amount      int64  `json:"amount"`        // UnitPrice × Quantity
+	Credits     int64  `json:"micro_credits"` // UnitCredits × Quantity
 	Available   bool   `json:"available"`
 }
 
@@ -134,8 +134,8 @@ type Order struct {
 	UserID   int64       `json:"user_id"` // who placed it
 	Status   string      `json:"status"`
 	Currency string      `json:"currency"`
-	Total    int64       `json:"total"`   // minor units of Currency
-	Credits  int64       `json:"credits"` // micro-credits granted on fulfilment
+	Total    int64       `json:"total"`         // minor units of Currency
+	Credits  int64       `json:"micro_credits"` // granted on fulfilment
 	Provider string      `json:"provider"`
 	Items    []OrderItem `json:"items"`
 	Payment  *Payment    `json:"payment,omitempty"`
@@ -156,10 +156,10 @@ type OrderItem struct {
 	ProductID   int64  `json:"product_id"`
 	Name        string `json:"name"`
 	UnitPrice   int64  `json:"unit_price"`
-	UnitCredits int64  `json:"unit_credits"`
+	UnitCredits int64  `json:"unit_micro_credits"`
 	Quantity    int64  `json:"quantity"`
-	Amount      int64  `json:"amount"`  // UnitPrice × Quantity
-	Credits     int64  `json:"credits"` // UnitCredits × Quantity
+	Amount      int64  `json:"amount"`        // UnitPrice × Quantity
+	Credits     int64  `json:"micro_credits"` // UnitCredits × Quantity
 }
 
 // Payment is the payment of one order through one provider.

@@ -22,6 +22,7 @@ import (
 	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/quality"
 	"github.com/chorusgw/chorus/internal/registry"
+	"github.com/chorusgw/chorus/internal/shop"
 	"github.com/chorusgw/chorus/internal/telemetry"
 )
 
@@ -31,6 +32,7 @@ type Store interface {
 	AccountStore
 	LedgerStore
 	AuditStore
+	ShopStore
 	Ping(ctx context.Context) error
 	CheckSchema(ctx context.Context) error
 }
@@ -74,6 +76,9 @@ type Server struct {
 	// QualityStore serves feedback and the quality admin API (nil: those
 	// routes are not served).
 	QualityStore QualityStore
+	// Shop sells credits: checkout, manual payments, refunds, payment
+	// webhooks (nil: those routes answer that the shop is not enabled).
+	Shop *shop.Service
 
 	routes   []RouteInfo // every management route with its access, for Routes
 	draining chan struct{}
@@ -102,6 +107,7 @@ func (s *Server) Handler() http.Handler {
 	s.adminRoutes(mux)
 	s.qualityRoutes(mux)
 	s.ledgerRoutes(mux)
+	s.shopRoutes(mux)
 
 	s.handleOps(mux, "GET /livez", s.livez)
 	s.handleOps(mux, "GET /readyz", s.readyz)
