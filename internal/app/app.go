@@ -23,6 +23,7 @@ import (
 	"github.com/chorusgw/chorus/internal/quality"
 	"github.com/chorusgw/chorus/internal/registry"
 	"github.com/chorusgw/chorus/internal/secret"
+	"github.com/chorusgw/chorus/internal/shop"
 	"github.com/chorusgw/chorus/internal/store"
 	"github.com/chorusgw/chorus/internal/telemetry"
 	"github.com/chorusgw/chorus/internal/usage"
@@ -233,6 +234,7 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		Registry: a.Registry, Factory: adapters.New, Store: a.DB, Usage: a.Usage, Metrics: a.Metrics, Logger: log,
 		Limits: cfg.Limits, Upstream: cfg.Timeouts.Upstream, MetricsToken: cfg.MetricsToken,
 		Auth: cfg.Auth,
+		Shop: shop.New(a.DB, cfg.Shop, log),
 	}
 	if err := a.applyConfigRoutes(ctx); err != nil {
 		return err
@@ -255,6 +257,7 @@ func (a *App) Serve(ln net.Listener) error {
 	a.stopPoll = stop
 	go a.Registry.Run(pollCtx, a.Config.Registry.PollInterval)
 	a.runQuality(pollCtx)
+	go (&shop.Reconciler{Shop: a.Server.Shop, Interval: a.Config.Shop.ReconcileInterval, Logger: a.Log}).Run(pollCtx)
 	a.Log.Info("chorus serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(),
 		"models", len(a.Registry.Snapshot().Models()))
 	return a.http.Serve(ln)
