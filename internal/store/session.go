@@ -60,6 +60,52 @@ func createSessionTx(ctx context.Context, tx *tx, now time.Time, s *chorus.Sessi
 	return nil
 }
 
+// CreateLoginSession stores the session a successful sign-in opens, with
+// the sign-in's audit entry (auth.login.succeeded, the session's user as
+// the actor) in the same transaction, and sets its ID.
+func (db *DB) CreateLoginSession(ctx context.Context, s *chorus.Session) error {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := createSessionTx(ctx, tx, db.timeNow(), s); err != nil {
+		return err
+	}
+	var teamID int64
+	if err := tx.queryRow(ctx, `SELECT COALESCE(team_id, 0) FROM users WHERE id = ?`, s.UserID).Scan(&teamID); err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	actor := chorus.ActorFromContext(ctx)
+	actor.UserID, actor.SessionID, actor.System = s.UserID, s.ID, ""
+	e := auditEntry(chorus.AuditLoginSucceeded, "user", idString(s.UserID), teamID,
+		map[string]any{"session_id": s.ID, "mfa_pending": s.MFAPending, "user_agent": s.UserAgent})
+	e.Actor = actor
+	if err := appendAudit(ctx, tx, e); err != nil {
+		return err
+	}
+	return commit(tx)
+}
+
+// RecordLoginFailure records a failed sign-in (auth.login.failed). The
+// email as typed is kept only as an HMAC: people type passwords into the
+// email field, so the clear text could put a password in the log, while
+// the HMAC still correlates the attempts on one address. userID is the
+// account the email belongs to (0 when none: the entry's target is then
+// empty); reason says why (unknown_user, wrong_password, disabled,
+// no_password) for the operator — the client is told none of it.
+func (db *DB) RecordLoginFailure(ctx context.Context, email string, userID int64, reason string) error {
+	mac, err := db.auditSecret(ctx, normEmail(email))
+	if err != nil {
+		return err
+	}
+	e := auditEntry(chorus.AuditLoginFailed, "", "", 0, map[string]any{"email_hmac": mac, "reason": reason})
+	if userID != 0 {
+		e.TargetType, e.TargetID = "user", idString(userID)
+	}
+	return db.Audit(ctx, e)
+}
+
 // SessionByTokenHash returns the session whose token hashes to hash and its
 // user, read from the database on every call so that a revocation or a
 // disabled user takes effect on the next request on every instance. A
