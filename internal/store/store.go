@@ -235,10 +235,23 @@ func commit(tx *tx) error {
 // timeNow returns the current time as it will be stored.
 func (db *DB) timeNow() time.Time { return normTime(db.now()) }
 
-// bumpRegistry increments the registry version inside a write transaction.
+// RegistryChannel is the PostgreSQL notification channel on which every
+// registry version bump is announced when its transaction commits, so
+// that instances LISTENing on it refresh at once instead of at their next
+// poll.
+const RegistryChannel = "chorus_registry"
+
+// bumpRegistry increments the registry version inside a write transaction
+// and, on PostgreSQL, notifies RegistryChannel (delivered on commit, once
+// per transaction however many times it is called).
 func bumpRegistry(ctx context.Context, tx *tx) error {
 	if _, err := tx.exec(ctx, `UPDATE registry_version SET version = version + 1 WHERE id = 1`); err != nil {
 		return fmt.Errorf("bump registry version: %w", err)
+	}
+	if tx.d.name == DialectPostgres {
+		if _, err := tx.exec(ctx, `SELECT pg_notify('`+RegistryChannel+`', '')`); err != nil {
+			return fmt.Errorf("notify registry change: %w", err)
+		}
 	}
 	return nil
 }
