@@ -6,11 +6,16 @@ import (
 	"crypto/subtle"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/auth"
+	"github.com/chorusgw/chorus/internal/config"
+	"github.com/chorusgw/chorus/internal/store"
 )
 
 // access says who may call a management route. Every route of the JSON
@@ -179,7 +184,7 @@ func safeMethod(m string) bool {
 
 // actor is the audit log's view of the caller.
 func (s *Server) actor(r *http.Request, p *chorus.Principal) chorus.Actor {
-	a := chorus.Actor{IP: clientIP(r), RequestID: RequestID(r.Context())}
+	a := chorus.Actor{IP: s.clientIP(r), RequestID: RequestID(r.Context())}
 	if p.User != nil {
 		a.UserID = p.User.ID
 	}
@@ -195,21 +200,196 @@ func (s *Server) actor(r *http.Request, p *chorus.Principal) chorus.Actor {
 	return a
 }
 
-// clientIP is the peer's address. Behind a proxy, the proxy's own address
-// is what we see unless the proxy is trusted (see trustedClientIP).
-func clientIP(r *http.Request) string {
+// clientIP is the caller's address: the peer's, or, when the peer is a
+// trusted proxy (auth.trusted_proxies), the right-most address of
+// X-Forwarded-For that is not itself a trusted proxy. Proxies append the
+// address they received from, so everything left of the last untrusted
+// hop is whatever the client chose to send and is ignored.
+func (s *Server) clientIP(r *http.Request) string {
+	peer := remoteIP(r)
+	proxies := s.trustedProxies()
+	if len(proxies) == 0 || !inPrefixes(peer, proxies) {
+		return peer
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		parts := strings.Split(hops[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return peer // a malformed hop: trust nothing beyond the proxy
+			}
+			if ip := a.Unmap().String(); !inPrefixes(ip, proxies) {
+				return ip
+			}
+		}
+	}
+	return peer
+}
+
+// remoteIP is the peer's address, without its port.
+func remoteIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return strings.TrimSpace(r.RemoteAddr)
+		host = strings.TrimSpace(r.RemoteAddr)
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		return a.Unmap().String()
 	}
 	return host
 }
 
-// AccountStore is what authentication needs from the database.
+// trustedProxies parses auth.trusted_proxies (validated at start; a few
+// entries, so parsing per request costs less than a lock would).
+func (s *Server) trustedProxies() []netip.Prefix {
+	if s.Auth.TrustedProxies == "" {
+		return nil
+	}
+	ps, _ := s.Auth.Proxies()
+	return ps
+}
+
+func inPrefixes(ip string, ps []netip.Prefix) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	for _, p := range ps {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// secureRequest reports whether the browser reached us over TLS: directly,
+// or through a trusted proxy that says so (X-Forwarded-Proto: https), or
+// as auth.secure_cookies declares.
+func (s *Server) secureRequest(r *http.Request) bool {
+	if r.TLS != nil || s.Auth.SecureCookies {
+		return true
+	}
+	proxies := s.trustedProxies()
+	return len(proxies) > 0 && inPrefixes(remoteIP(r), proxies) &&
+		strings.EqualFold(strings.TrimSpace(r.Header.Get("X-Forwarded-Proto")), "https")
+}
+
+// sessionIdle is how long a session may go unused before it ends.
+func (s *Server) sessionIdle() time.Duration {
+	if s.Auth.SessionIdle > 0 {
+		return s.Auth.SessionIdle
+	}
+	return config.DefaultAuth().SessionIdle
+}
+
+// sessionLifetime is how long a session lasts from sign-in.
+func (s *Server) sessionLifetime() time.Duration {
+	if s.Auth.SessionLifetime > 0 {
+		return s.Auth.SessionLifetime
+	}
+	return config.DefaultAuth().SessionLifetime
+}
+
+// setSessionCookie sets the session cookie. It is HttpOnly (scripts cannot
+// read it), Path=/, and SameSite=Lax: the cookie goes with same-site
+// requests and with top-level navigations from other sites, so a customer
+// who returns from the payment provider's checkout page, or follows a link
+// in an email, arrives signed in (Strict would drop the cookie on exactly
+// those navigations). Lax still withholds it from cross-site POSTs,
+// iframes and fetches, and every state-changing request must also carry
+// the session's CSRF token (checkCSRF). Over TLS it is Secure and named
+// with the __Host- prefix, which browsers accept only from a secure origin
+// with Path=/ and no Domain, so no sibling subdomain can set or shadow it.
+func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
+	name, secure := sessionCookie, s.secureRequest(r)
+	if secure {
+		name = secureSessionCookie
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: token, Path: "/", Expires: expires,
+		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// clearSessionCookie removes the session cookie (both names).
+func (s *Server) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
+	secure := s.secureRequest(r)
+	for _, name := range []string{sessionCookie, secureSessionCookie} {
+		if name == secureSessionCookie && !secure {
+			continue // a browser ignores a __Host- cookie that is not Secure
+		}
+		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1,
+			HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
+	}
+}
+
+// issueSession opens a session for u (who has just proved their password):
+// a new random token in the cookie and its SHA-256 in the database, a new
+// CSRF token, the configured lifetime, and MFAPending when the user must
+// still give their second factor. The session and its audit entry
+// (auth.login.succeeded) are written in one transaction. The MFA
+// verification rotates the token with setSessionCookie.
+func (s *Server) issueSession(w http.ResponseWriter, r *http.Request, u *chorus.User, mfaPending bool) (*chorus.Session, error) {
+	token, hash := auth.NewToken("")
+	csrf, _ := auth.NewToken("")
+	now := s.Now()
+	sess := &chorus.Session{
+		UserID: u.ID, TokenHash: hash, CSRFToken: csrf, MFAPending: mfaPending,
+		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(s.sessionLifetime()),
+		IP: s.clientIP(r), UserAgent: truncate(r.UserAgent(), 256),
+	}
+	if !mfaPending {
+		// Proving the password (and, for MFA users, the second factor)
+		// just now counts as a fresh verification for step-up.
+		sess.MFAAt = &now
+	}
+	ctx := chorus.NewContextWithActor(r.Context(), chorus.Actor{UserID: u.ID, IP: sess.IP, RequestID: RequestID(r.Context())})
+	if err := s.Store.CreateLoginSession(ctx, sess); err != nil {
+		return nil, err
+	}
+	s.setSessionCookie(w, r, token, sess.ExpiresAt)
+	return sess, nil
+}
+
+// truncate cuts s to at most n bytes on a character boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// AccountStore is what authentication and the account API need from the
+// database (see store/user.go, team.go, invite.go, session.go).
 type AccountStore interface {
 	UserByID(ctx context.Context, id int64) (*chorus.User, error)
+	UserByEmail(ctx context.Context, email string) (*chorus.User, error)
+	CreateUser(ctx context.Context, u *chorus.User) error
+	Signup(ctx context.Context, u *chorus.User, inviteHash []byte) (*chorus.Invite, error)
+	SearchUsers(ctx context.Context, f store.UserFilter, p chorus.Page) ([]*chorus.User, error)
+	SetUserRole(ctx context.Context, id int64, role string) (*chorus.User, error)
+	SetUserDisabled(ctx context.Context, id int64, disabled bool) (*chorus.User, error)
+	SetUserTeam(ctx context.Context, userID, teamID int64, teamRole string) (*chorus.User, error)
+	ChangePassword(ctx context.Context, userID int64, hash string, keepSessionID int64) (int64, error)
+
+	CreateTeam(ctx context.Context, t *chorus.Team) error
+	TeamByID(ctx context.Context, id int64) (*chorus.Team, error)
+	ListTeams(ctx context.Context, query string, p chorus.Page) ([]*chorus.Team, error)
+	RenameTeam(ctx context.Context, id int64, name string) (*chorus.Team, error)
+	TeamMembers(ctx context.Context, teamID int64, p chorus.Page) ([]*chorus.User, error)
+	RemoveTeamMember(ctx context.Context, teamID, userID int64) (*chorus.User, error)
+	CreateInvite(ctx context.Context, inv *chorus.Invite) error
+
+	CreateLoginSession(ctx context.Context, s *chorus.Session) error
+	RecordLoginFailure(ctx context.Context, email string, userID int64, reason string) error
 	SessionByTokenHash(ctx context.Context, hash []byte) (*chorus.Session, *chorus.User, error)
 	TouchSession(ctx context.Context, id int64, at time.Time) error
+	ListSessions(ctx context.Context, userID int64) ([]*chorus.Session, error)
+	RevokeSession(ctx context.Context, userID, id int64, reason string) error
+	RevokeUserSessions(ctx context.Context, userID, exceptID int64, reason string) (int64, error)
 }
 
 // handleKeyed registers a model API route, which authenticates API keys

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/auth"
 	"github.com/chorusgw/chorus/internal/cache"
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/limit"
@@ -62,6 +63,7 @@ type Server struct {
 	Metrics      *telemetry.Metrics
 	Logger       *slog.Logger
 	Limits       config.Limits
+	Auth         config.Auth // accounts, sessions, sign-in, MFA (config/auth.go)
 	// MetricsToken, when set, guards /metrics (bearer token).
 	MetricsToken string
 	Upstream     time.Duration // end-to-end deadline of one upstream call
@@ -79,11 +81,15 @@ type Server struct {
 	// Shop sells credits: checkout, manual payments, refunds, payment
 	// webhooks (nil: those routes answer that the shop is not enabled).
 	Shop *shop.Service
+	// LoginThrottle counts failed sign-ins per account and client address
+	// (nil: an in-process one from Auth.LoginThrottle).
+	LoginThrottle *auth.Throttle
 
-	routes   []RouteInfo // every management route with its access, for Routes
-	draining chan struct{}
-	once     sync.Once
-	inflight sync.WaitGroup // API exchanges not yet finished (usage not yet recorded)
+	routes       []RouteInfo // every management route with its access, for Routes
+	throttleOnce sync.Once   // builds the default LoginThrottle
+	draining     chan struct{}
+	once         sync.Once
+	inflight     sync.WaitGroup // API exchanges not yet finished (usage not yet recorded)
 }
 
 // Handler returns the HTTP handler with every route and the middleware.
@@ -105,6 +111,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/v1/", s.notFound)
 
 	s.adminRoutes(mux)
+	s.accountRoutes(mux)
+	s.userAdminRoutes(mux)
 	s.qualityRoutes(mux)
 	s.ledgerRoutes(mux)
 	s.shopRoutes(mux)

@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/chorusgw/chorus"
 )
@@ -27,8 +26,3 @@ func (s *Server) mfaGate(r *http.Request, p *chorus.Principal, allowPending bool
 	}
 	return nil
 }
-
-// sessionIdle is how long a session may go unused before it ends.
-//
-// TODO(accounts): from config.Auth.
-func (s *Server) sessionIdle() time.Duration { return 12 * time.Hour }
