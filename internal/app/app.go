@@ -236,6 +236,9 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		Auth: cfg.Auth,
 		Shop: shop.New(a.DB, cfg.Shop, log),
 	}
+	if err := a.initAccounts(); err != nil {
+		return err
+	}
 	if err := a.applyConfigRoutes(ctx); err != nil {
 		return err
 	}
@@ -256,6 +259,7 @@ func (a *App) Serve(ln net.Listener) error {
 	pollCtx, stop := context.WithCancel(context.Background())
 	a.stopPoll = stop
 	go a.Registry.Run(pollCtx, a.Config.Registry.PollInterval)
+	go a.listenRegistry(pollCtx)
 	a.runQuality(pollCtx)
 	go (&shop.Reconciler{Shop: a.Server.Shop, Interval: a.Config.Shop.ReconcileInterval, Logger: a.Log}).Run(pollCtx)
 	a.Log.Info("chorus serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(),

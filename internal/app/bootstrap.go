@@ -33,12 +33,16 @@ var simulatorModels = []struct {
 		map[string]any{"latency_ms": 5, "dimensions": 256, "seed": 3}, 20_000, 0},
 }
 
-// bootstrap runs once, on a database with no users: it creates an admin, an
-// API key for them and the simulator models, and prints the credentials once.
+// bootstrap runs once, on a database with no users: it creates an admin
+// (who owns a team of their own, "Administrator"), an API key for them and
+// the simulator models, and prints the credentials once: the admin's
+// generated password, which signs in to the console (and should be
+// changed there, POST /api/auth/password), and the key.
 func bootstrap(ctx context.Context, db *store.DB, cfg config.Config, out io.Writer) error {
 	if n, err := db.CountUsers(ctx); err != nil || n > 0 {
 		return err
 	}
+	ctx = chorus.NewContextWithActor(ctx, chorus.Actor{System: "bootstrap"})
 	password := randomPassword()
 	hash, err := auth.HashPassword(password)
 	if err != nil {
@@ -79,8 +83,12 @@ func bootstrap(ctx context.Context, db *store.DB, cfg config.Config, out io.Writ
  Chorus is set up. These credentials are shown ONCE — save them now.
 
    Admin sign-in:  %s
-   Password:       %s
+   Password:       %s   (change it after signing in)
    API key:        %s
+
+ Sign in:  %s/  (the console), or POST %s/api/auth/login
+ Sign-up is %q (auth.signup): invite people with POST /api/admin/invites,
+ or create their accounts with POST /api/admin/users.
 
  Try it:
 
@@ -92,7 +100,7 @@ func bootstrap(ctx context.Context, db *store.DB, cfg config.Config, out io.Writ
  Models: sim-small, sim-large (chat), sim-embed (embeddings) — simulated, no keys needed.
 ================================================================================
 
-`, BootstrapAdminEmail, password, secretKey, base, secretKey)
+`, BootstrapAdminEmail, password, secretKey, base, base, cfg.Auth.Signup, base, secretKey)
 	return nil
 }
 
