@@ -77,6 +77,11 @@ func authzTable() map[string]authzCase {
 	credential := id(func(e *authzEnv) int64 { return e.g.createCredential(e.g.unique("authz-c"), "openai", "sk-x").ID })
 	route := id(func(e *authzEnv) int64 { return e.createRoute() })
 	keyA := id(func(e *authzEnv) int64 { return e.g.createKey(keySpec{Name: "authz", UserID: e.userA.ID}).ID })
+	product := id(func(e *authzEnv) int64 { return e.g.productFixture() })
+	cartProduct := func(e *authzEnv) map[string]string {
+		return map[string]string{"product_id": fmt.Sprint(e.g.productFixture())}
+	}
+	order := id(func(e *authzEnv) int64 { return e.g.pendingOrder(e.userA) })
 	return map[string]authzCase{
 		"GET /livez":   publicRoute,
 		"GET /readyz":  publicRoute,
@@ -147,6 +152,33 @@ func authzTable() map[string]authzCase {
 		"POST /api/auth/mfa/disable":           sessionRoute,
 		"POST /api/auth/mfa/backup-codes":      sessionRoute,
 		"POST /api/admin/users/{id}/mfa/reset": adminRoute.with(id(func(e *authzEnv) int64 { return e.userA.ID })),
+
+		// The shop: carts are per user, orders per team ({id}: a pending
+		// order of team A; {product_id}: a product in nobody's cart, so
+		// reading that line is 404 for everyone).
+		"GET /api/shop/products":                userRoute,
+		"GET /api/cart":                         userRoute,
+		"POST /api/cart":                        userRoute,
+		"PUT /api/cart":                         userRoute,
+		"DELETE /api/cart":                      userRoute,
+		"GET /api/cart/items/{product_id}":      {want: [numCallers]outcome{deny, hidden, hidden, hidden}, fixture: cartProduct},
+		"POST /api/cart/items/{product_id}":     userRoute.with(cartProduct),
+		"PUT /api/cart/items/{product_id}":      userRoute.with(cartProduct),
+		"DELETE /api/cart/items/{product_id}":   userRoute.with(cartProduct),
+		"POST /api/checkout":                    userRoute,
+		"GET /api/orders":                       userRoute,
+		"GET /api/orders/{id}":                  teamRoute.with(order),
+		"POST /api/orders/{id}/cancel":          teamRoute.with(order),
+		"GET /api/admin/products":               adminRoute,
+		"POST /api/admin/products":              adminRoute,
+		"GET /api/admin/products/{id}":          adminRoute.with(product),
+		"PUT /api/admin/products/{id}":          adminRoute.with(product),
+		"GET /api/admin/orders":                 adminRoute,
+		"GET /api/admin/orders/{id}":            adminRoute.with(order),
+		"GET /api/admin/payments":               adminRoute,
+		"POST /api/admin/orders/{id}/mark-paid": adminRoute.with(order),
+		"POST /api/admin/orders/{id}/refund":    adminRoute.with(order),
+		"POST /api/webhooks/stripe":             publicRoute,
 	}
 }
 

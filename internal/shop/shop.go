@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/chorusgw/chorus"
@@ -110,10 +111,20 @@ type Service struct {
 	// RefundPolicy is config.RefundReject or config.RefundAllowNegative.
 	RefundPolicy string
 	Logger       *slog.Logger
-	// FulfilHook, when set, runs inside every fulfilment transaction after
-	// the credits are posted; an error rolls the fulfilment back. It is a
-	// test hook for a failure between payment and fulfilment.
-	FulfilHook func(o *chorus.Order) error
+
+	fulfilHook atomic.Pointer[func(o *chorus.Order) error]
+}
+
+// SetFulfilHook sets (nil: removes) a function that runs inside every
+// fulfilment transaction after the credits are posted; its error rolls the
+// fulfilment back. It is a test hook for a failure between payment and
+// fulfilment, safe to change while the shop runs.
+func (s *Service) SetFulfilHook(f func(o *chorus.Order) error) {
+	if f == nil {
+		s.fulfilHook.Store(nil)
+		return
+	}
+	s.fulfilHook.Store(&f)
 }
 
 // New returns the shop configured by cfg, with its enabled providers.
@@ -260,9 +271,11 @@ func (s *Service) MarkPaid(ctx context.Context, orderID int64, reference string)
 // transaction. changed is false, with ECONFLICT, when the order is not
 // paid (fulfilled by someone else already, or refunded).
 func (s *Service) Fulfil(ctx context.Context, orderID int64) (o *chorus.Order, changed bool, err error) {
-	return s.Store.TransitionOrder(ctx, store.OrderTransition{
-		OrderID: orderID, To: chorus.OrderFulfilled, Reason: "fulfilled", BeforeCommit: s.FulfilHook,
-	})
+	t := store.OrderTransition{OrderID: orderID, To: chorus.OrderFulfilled, Reason: "fulfilled"}
+	if h := s.fulfilHook.Load(); h != nil {
+		t.BeforeCommit = *h
+	}
+	return s.Store.TransitionOrder(ctx, t)
 }
 
 // fulfilOrKeep fulfils a paid order and returns it as it is afterwards; a

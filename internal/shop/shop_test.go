@@ -294,7 +294,7 @@ func TestReconciler(t *testing.T) {
 		t.Run("RetriesFailedFulfilment", func(t *testing.T) {
 			e := newEnv(t, newDSN)
 			boom := errors.New("injected fulfilment failure")
-			e.shop.FulfilHook = func(*chorus.Order) error { return boom }
+			e.shop.SetFulfilHook(func(*chorus.Order) error { return boom })
 			o := e.order(t, e.user, chorus.ProviderManual, e.small, 2)
 			got, err := e.shop.MarkPaid(ctx, o.ID, "ref")
 			if err != nil {
@@ -308,7 +308,7 @@ func TestReconciler(t *testing.T) {
 			if !errors.Is(err, boom) || n != 0 {
 				t.Errorf("while still failing: %d, %v", n, err)
 			}
-			e.shop.FulfilHook = nil
+			e.shop.SetFulfilHook(nil)
 			if n, err := r.ReconcileOnce(ctx); err != nil || n != 1 {
 				t.Errorf("first run: %d, %v; want 1", n, err)
 			}
@@ -322,7 +322,7 @@ func TestReconciler(t *testing.T) {
 
 		t.Run("TwoInstances", func(t *testing.T) {
 			e := newEnv(t, newDSN)
-			e.shop.FulfilHook = func(*chorus.Order) error { return errors.New("down") }
+			e.shop.SetFulfilHook(func(*chorus.Order) error { return errors.New("down") })
 			const n = 12
 			var want int64
 			for i := range n {
@@ -332,7 +332,7 @@ func TestReconciler(t *testing.T) {
 				}
 				want += o.Credits
 			}
-			e.shop.FulfilHook = nil
+			e.shop.SetFulfilHook(nil)
 			// A second instance: its own connections to the same database.
 			other := newShop(openDB(t, e.dsn), config.DefaultShop())
 			rs := []*shop.Reconciler{{Shop: e.shop}, {Shop: other}, {Shop: e.shop}, {Shop: other}}
@@ -366,11 +366,11 @@ func TestReconciler(t *testing.T) {
 		t.Run("RunStopsWithContext", func(t *testing.T) {
 			e := newEnv(t, newDSN)
 			o := e.order(t, e.user, chorus.ProviderManual, e.small, 1)
-			e.shop.FulfilHook = func(*chorus.Order) error { return errors.New("down") }
+			e.shop.SetFulfilHook(func(*chorus.Order) error { return errors.New("down") })
 			if _, err := e.shop.MarkPaid(ctx, o.ID, "ref"); err != nil {
 				t.Fatal(err)
 			}
-			e.shop.FulfilHook = nil
+			e.shop.SetFulfilHook(nil)
 			rctx, cancel := context.WithCancel(ctx)
 			done := make(chan struct{})
 			go func() { (&shop.Reconciler{Shop: e.shop, Interval: 10 * time.Millisecond}).Run(rctx); close(done) }()

@@ -164,7 +164,7 @@ func ValidateProduct(p *chorus.Product) error {
 		return chorus.Invalid("price", "price must be 1 to %d (minor units of the shop currency, e.g. cents), got %d",
 			int64(chorus.MaxProductPrice), p.Price)
 	case p.Credits < 1 || p.Credits > chorus.MaxProductCredits:
-		return chorus.Invalid("credits", "credits must be 1 to %d micro-credits, got %d", int64(chorus.MaxProductCredits), p.Credits)
+		return chorus.Invalid("micro_credits", "micro_credits must be 1 to %d (1 credit = 1000000), got %d", int64(chorus.MaxProductCredits), p.Credits)
 	case p.ArchivedAt != nil && p.Active:
 		return chorus.Invalid("active", "an archived product cannot be on sale: unarchive it first")
 	}

@@ -61,8 +61,8 @@ func TestProducts(t *testing.T) {
 				{"ErrPriceZero", func(p *chorus.Product) { p.Price = 0 }, "price"},
 				{"ErrPriceNegative", func(p *chorus.Product) { p.Price = -5 }, "price"},
 				{"ErrPriceTooHigh", func(p *chorus.Product) { p.Price = chorus.MaxProductPrice + 1 }, "price"},
-				{"ErrCreditsZero", func(p *chorus.Product) { p.Credits = 0 }, "credits"},
-				{"ErrCreditsTooHigh", func(p *chorus.Product) { p.Credits = chorus.MaxProductCredits + 1 }, "credits"},
+				{"ErrCreditsZero", func(p *chorus.Product) { p.Credits = 0 }, "micro_credits"},
+				{"ErrCreditsTooHigh", func(p *chorus.Product) { p.Credits = chorus.MaxProductCredits + 1 }, "micro_credits"},
 				{"ErrArchivedActive", func(p *chorus.Product) { p.ArchivedAt = &archived }, "active"},
 			} {
 				t.Run(tt.name, func(t *testing.T) {
