@@ -33,6 +33,7 @@ type Store interface {
 	AccountStore
 	LedgerStore
 	AuditStore
+	MFAStore
 	ShopStore
 	Ping(ctx context.Context) error
 	CheckSchema(ctx context.Context) error
@@ -115,6 +116,7 @@ func (s *Server) Handler() http.Handler {
 	s.userAdminRoutes(mux)
 	s.qualityRoutes(mux)
 	s.ledgerRoutes(mux)
+	s.mfaRoutes(mux)
 	s.shopRoutes(mux)
 
 	s.handleOps(mux, "GET /livez", s.livez)
