@@ -108,6 +108,28 @@ func TestStripeWebhooks(t *testing.T) {
 			}
 		})
 
+		t.Run("ReplayedRequest", func(t *testing.T) {
+			e := newEnv(t, newDSN)
+			o := e.order(t, e.user, chorus.ProviderStripe, e.small, 1)
+			_, payload := e.completed(t, o)
+			// An attacker (or a proxy) sends the very same signed request
+			// again: it verifies, and changes nothing.
+			h := http.Header{}
+			h.Set("Stripe-Signature", stripetest.Sign(payload, stripetest.WebhookSecret, now.Add(-time.Minute)))
+			for range 3 {
+				if err := e.shop.HandleWebhook(context.Background(), chorus.ProviderStripe, payload, h); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if b := e.balance(t, e.user.TeamID); b != credits(10) {
+				t.Errorf("balance %d, want 10 credits once", b)
+			}
+			// Replayed after the tolerance: refused outright.
+			h.Set("Stripe-Signature", stripetest.Sign(payload, stripetest.WebhookSecret, now.Add(-shop.WebhookTolerance-time.Second)))
+			err := e.shop.HandleWebhook(context.Background(), chorus.ProviderStripe, payload, h)
+			assertCode(t, err, chorus.EINVALID)
+		})
+
 		t.Run("ErrSignature", func(t *testing.T) {
 			e := newEnv(t, newDSN)
 			o := e.order(t, e.user, chorus.ProviderStripe, e.small, 1)
