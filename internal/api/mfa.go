@@ -238,7 +238,9 @@ func (s *Server) checkPassword(ctx context.Context, p *chorus.Principal, passwor
 	if err := s.Store.CheckMFAThrottle(ctx, p.User.ID); err != nil {
 		return err
 	}
-	ok, err := auth.VerifyPassword(p.User.PasswordHash, password)
+	// Normalised as at sign-in (auth.NormalizePassword), or a password
+	// with composed characters would not match here.
+	ok, err := auth.VerifyPassword(p.User.PasswordHash, auth.NormalizePassword(password))
 	if err != nil || !ok {
 		if err := s.Store.RecordReauthFailure(ctx, p.User.ID, purpose); err != nil {
 			return err
