@@ -294,21 +294,23 @@ func (s *Server) writeCart(w http.ResponseWriter, status int, c *chorus.Cart, er
 	}
 	var e *chorus.Error
 	errors.As(err, &e)
-	writeJSON(w, http.StatusConflict, struct {
-		Error struct {
-			Message string `json:"message"`
-			Type    string `json:"type"`
-			Param   string `json:"param"`
-			Code    string `json:"code"`
-		} `json:"error"`
-		Cart cartView `json:"cart"`
-	}{Error: struct {
+	var out cartConflict
+	out.Error.Message, out.Error.Type, out.Error.Param, out.Error.Code = e.Message, "conflict_error", "version", "cart_version_conflict"
+	out.Cart = s.viewCart(c)
+	writeJSON(w, http.StatusConflict, out)
+	return nil
+}
+
+// cartConflict is the 409 of a stale cart version: the error, in the
+// API's error shape, and the cart as it is now.
+type cartConflict struct {
+	Error struct {
 		Message string `json:"message"`
 		Type    string `json:"type"`
 		Param   string `json:"param"`
 		Code    string `json:"code"`
-	}{e.Message, "conflict_error", "version", "cart_version_conflict"}, Cart: s.viewCart(c)})
-	return nil
+	} `json:"error"`
+	Cart cartView `json:"cart"`
 }
 
 // ---- customer: products and cart
