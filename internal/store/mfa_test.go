@@ -90,10 +90,12 @@ func mustMFAStatus(tb testing.TB, db *store.DB, userID int64) *store.MFAStatus {
 	return st
 }
 
-// auditActions returns the actions recorded about a user, oldest first.
+// auditActions returns the auth.* actions recorded about a user, oldest
+// first.
 func auditActions(tb testing.TB, db *store.DB, userID int64) []string {
 	tb.Helper()
-	es, err := db.ListAudit(context.Background(), store.AuditFilter{TargetType: "user", TargetID: fmt.Sprint(userID)},
+	es, err := db.ListAudit(context.Background(),
+		store.AuditFilter{Action: "auth.", TargetType: "user", TargetID: fmt.Sprint(userID)},
 		store.AuditPage{Limit: store.MaxPageSize})
 	if err != nil {
 		tb.Fatal(err)
