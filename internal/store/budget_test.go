@@ -193,7 +193,7 @@ func TestBudgetSpendAndAlerts(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			_, err = db.Settle(ctx, ref, []store.Charge{{TeamID: team, Ref: ref, Requests: 1, Cost: cost, Wallet: true, Hold: ref,
+			_, err = db.Settle(ctx, ref, []store.Charge{{TeamID: team, Ref: ref, Requests: 1, Cost: cost, Bill: cost, Hold: ref,
 				Spend: []store.BudgetSpend{{BudgetID: soft.ID, PeriodStart: day(), Amount: cost}, {BudgetID: hard.ID, PeriodStart: month(), Amount: cost}}}})
 			return err
 		}

@@ -220,7 +220,8 @@ type LeaseState struct {
 }
 
 // Lease grows (or creates) a lease by between s.Min and s.Want as the
-// wallet allows, and sets its expiry.
+// wallet allows, and sets its expiry. When the wallet has less than s.Min
+// available the error is EQUOTA and the state says what it has.
 func (db *DB) Lease(ctx context.Context, s LeaseSpec) (LeaseState, error) {
 	var st LeaseState
 	if s.Ref == "" || s.TeamID <= 0 || s.Min < 0 || s.Want < s.Min {
@@ -253,6 +254,7 @@ func (db *DB) Lease(ctx context.Context, s LeaseSpec) (LeaseState, error) {
 		if err := commit(tx); err != nil { // keeps the renewed expiry; moves nothing
 			return st, err
 		}
+		st.Available = available
 		return st, QuotaError(s.Min, available)
 	}
 	if grant > 0 {
@@ -463,10 +465,10 @@ type Charge struct {
 	TeamID   int64
 	Ref      string // stored on the spend posting: the request ID, or the batch
 	Requests int64  // how many requests it settles
-	Cost     int64  // what they cost (micro-credits)
-	// Wallet charges the cost to the team's wallet; false (an exempt key)
-	// only counts it in the budgets.
-	Wallet bool
+	Cost     int64  // what they cost (micro-credits), recorded and counted in the budgets
+	// Bill is what of Cost the team's wallet pays: all of it, or nothing
+	// for exempt keys.
+	Bill int64
 	// Hold (strict mode) is the request hold released by the settlement,
 	// every row of it.
 	Hold string
@@ -492,6 +494,9 @@ type SettleResult struct {
 	Charged []int64
 	// Balances are the wallets after (zero for charges without a wallet).
 	Balances []chorus.Balance
+	// Leases are what each charge's lease holds after: 0 once used up or
+	// reaped, -1 for a charge that paid nothing from a lease.
+	Leases []int64
 	// Spent is each budget period's spend after.
 	Spent map[BudgetPeriod]int64
 	// Alerts is how many budget alerts (events) the settlement raised.
@@ -506,12 +511,12 @@ type SettleResult struct {
 // has a URL). A key settled before changes nothing (Applied false).
 func (db *DB) Settle(ctx context.Context, key string, charges []Charge) (SettleResult, error) {
 	res := SettleResult{Charged: make([]int64, len(charges)), Balances: make([]chorus.Balance, len(charges)),
-		Spent: map[BudgetPeriod]int64{}}
+		Leases: make([]int64, len(charges)), Spent: map[BudgetPeriod]int64{}}
 	if err := validateIdempotencyKey(key); err != nil || len(key) > maxIdempotencyKey-40 {
 		return res, chorus.Invalid("key", "a settlement key must be 1 to %d printable characters", maxIdempotencyKey-40)
 	}
 	for _, c := range charges {
-		if c.TeamID <= 0 || c.Cost < 0 || c.Requests < 0 {
+		if c.TeamID <= 0 || c.Cost < 0 || c.Bill < 0 || c.Requests < 0 {
 			return res, chorus.Invalid("charges", "a charge needs a team and a non-negative cost")
 		}
 	}
@@ -535,11 +540,11 @@ func (db *DB) Settle(ctx context.Context, key string, charges []Charge) (SettleR
 	}
 	for i := range charges {
 		c := &charges[i]
-		charged, bal, err := settleCharge(ctx, tx, key, c, now)
+		charged, bal, lease, err := settleCharge(ctx, tx, key, c, now)
 		if err != nil {
 			return res, err
 		}
-		res.Charged[i], res.Balances[i] = charged, bal
+		res.Charged[i], res.Balances[i], res.Leases[i] = charged, bal, lease
 		if charged != 0 {
 			if _, err := tx.exec(ctx, `UPDATE settlements SET charged = ? WHERE id = ?`, charged, ids[i]); err != nil {
 				return res, fmt.Errorf("settle: %w", err)
@@ -568,26 +573,28 @@ func (db *DB) Settle(ctx context.Context, key string, charges []Charge) (SettleR
 }
 
 // settleCharge releases c's hold or pays from its lease, and posts what the
-// wallet pays.
-func settleCharge(ctx context.Context, tx *tx, key string, c *Charge, now time.Time) (int64, chorus.Balance, error) {
+// wallet pays. It returns what was charged, the wallet after, and what the
+// lease holds after (-1 when no lease paid).
+func settleCharge(ctx context.Context, tx *tx, key string, c *Charge, now time.Time) (int64, chorus.Balance, int64, error) {
 	bal := chorus.Balance{TeamID: c.TeamID}
 	var held []released
 	if c.Hold != "" {
 		rows, err := tx.query(ctx, `DELETE FROM credit_holds WHERE ref = ? AND kind = ? RETURNING team_id, budget_id, period_start, amount`,
 			c.Hold, HoldRequest)
 		if err != nil {
-			return 0, bal, fmt.Errorf("settle: release %s: %w", c.Hold, err)
+			return 0, bal, -1, fmt.Errorf("settle: release %s: %w", c.Hold, err)
 		}
 		if held, err = scanReleased(rows); err != nil {
-			return 0, bal, err
+			return 0, bal, -1, err
 		}
 	}
-	var lease int64
-	if c.Lease != "" && c.Wallet && c.Cost > 0 {
+	lease := int64(-1)
+	if c.Lease != "" && c.Bill > 0 {
+		lease = 0
 		err := tx.queryRow(ctx, `UPDATE credit_holds SET amount = amount WHERE ref = ? AND budget_id = 0 AND kind = ? RETURNING amount`,
 			c.Lease, HoldLease).Scan(&lease)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return 0, bal, fmt.Errorf("settle: lease %s: %w", c.Lease, err)
+			return 0, bal, -1, fmt.Errorf("settle: lease %s: %w", c.Lease, err)
 		}
 	}
 	// The wallet's own hold is released with the lock that reads it; the
@@ -601,33 +608,34 @@ func settleCharge(ctx context.Context, tx *tx, key string, c *Charge, now time.T
 			budgetHolds = append(budgetHolds, h)
 		}
 	}
-	if !c.Wallet && walletHeld == 0 {
-		return 0, bal, release(ctx, tx, budgetHolds)
+	if c.Bill == 0 && walletHeld == 0 {
+		return 0, bal, -1, release(ctx, tx, budgetHolds)
 	}
 	balance, reserved, err := lockWallet(ctx, tx, c.TeamID, walletHeld)
 	if err != nil {
-		return 0, bal, err
+		return 0, bal, -1, err
 	}
 	if err := release(ctx, tx, budgetHolds); err != nil {
-		return 0, bal, err
+		return 0, bal, -1, err
 	}
 	var charged int64
-	if c.Wallet && c.Cost > 0 {
+	if c.Bill > 0 {
 		// Paid from the lease first, then from credit nobody holds; what
 		// neither covers is not collected (the wallet never goes below
 		// zero, nor into other requests' reservations).
-		fromLease := min(c.Cost, lease)
-		fromFree := min(c.Cost-fromLease, max(balance-reserved, 0))
+		fromLease := min(c.Bill, max(lease, 0))
+		fromFree := min(c.Bill-fromLease, max(balance-reserved, 0))
 		charged = fromLease + fromFree
 		if fromLease > 0 {
 			if _, err := tx.exec(ctx, `UPDATE credit_holds SET amount = amount - ? WHERE ref = ? AND budget_id = 0`,
 				fromLease, c.Lease); err != nil {
-				return 0, bal, fmt.Errorf("settle: lease %s: %w", c.Lease, err)
+				return 0, bal, -1, fmt.Errorf("settle: lease %s: %w", c.Lease, err)
 			}
 			if _, _, err := lockWallet(ctx, tx, c.TeamID, fromLease); err != nil {
-				return 0, bal, err
+				return 0, bal, -1, err
 			}
 			reserved -= fromLease
+			lease -= fromLease
 		}
 	}
 	if charged > 0 {
@@ -641,12 +649,12 @@ func settleCharge(ctx context.Context, tx *tx, key string, c *Charge, now time.T
 			},
 		}
 		if _, err := postTx(ctx, tx, p); err != nil {
-			return 0, bal, fmt.Errorf("settle: post: %w", err)
+			return 0, bal, -1, fmt.Errorf("settle: post: %w", err)
 		}
 		balance -= charged
 	}
 	bal.Balance, bal.Reserved, bal.Available = balance, reserved, balance-reserved
-	return charged, bal, nil
+	return charged, bal, lease, nil
 }
 
 func settleMemo(requests int64) string {

@@ -87,7 +87,7 @@ func TestHold(t *testing.T) {
 			wantQuota(t, db.Hold(ctx, store.HoldSpec{Ref: "req-3.a", TeamID: empty, Owner: "i1", Wallet: 1, ExpiresAt: exp}))
 		})
 		t.Run("SettleReleasesAndCharges", func(t *testing.T) {
-			res, err := db.Settle(ctx, "req-1.a", []store.Charge{{TeamID: team, Ref: "req-1", Requests: 1, Cost: 250, Wallet: true, Hold: "req-1.a"}})
+			res, err := db.Settle(ctx, "req-1.a", []store.Charge{{TeamID: team, Ref: "req-1", Requests: 1, Cost: 250, Bill: 250, Hold: "req-1.a"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,7 +106,7 @@ func TestHold(t *testing.T) {
 			}
 		})
 		t.Run("SettleTwice", func(t *testing.T) {
-			res, err := db.Settle(ctx, "req-1.a", []store.Charge{{TeamID: team, Ref: "req-1", Requests: 1, Cost: 250, Wallet: true, Hold: "req-1.a"}})
+			res, err := db.Settle(ctx, "req-1.a", []store.Charge{{TeamID: team, Ref: "req-1", Requests: 1, Cost: 250, Bill: 250, Hold: "req-1.a"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,7 +128,7 @@ func TestHold(t *testing.T) {
 			// 750 in the wallet: 500 held by another request, 100 by this one.
 			mustHold(t, db, store.HoldSpec{Ref: "other.a", TeamID: team, Owner: "i1", Wallet: 500, ExpiresAt: exp})
 			mustHold(t, db, store.HoldSpec{Ref: "mine.a", TeamID: team, Owner: "i1", Wallet: 100, ExpiresAt: exp})
-			res, err := db.Settle(ctx, "mine.a", []store.Charge{{TeamID: team, Ref: "mine", Requests: 1, Cost: 900, Wallet: true, Hold: "mine.a"}})
+			res, err := db.Settle(ctx, "mine.a", []store.Charge{{TeamID: team, Ref: "mine", Requests: 1, Cost: 900, Bill: 900, Hold: "mine.a"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,7 +138,7 @@ func TestHold(t *testing.T) {
 			if got := mustBalance(t, db, team); got.Balance != 500 || got.Reserved != 500 || got.Available != 0 {
 				t.Errorf("balance = %+v, want 500 all held by the other request", got)
 			}
-			mustSettle(t, db, "other.a", store.Charge{TeamID: team, Ref: "other", Requests: 1, Cost: 500, Wallet: true, Hold: "other.a"})
+			mustSettle(t, db, "other.a", store.Charge{TeamID: team, Ref: "other", Requests: 1, Cost: 500, Bill: 500, Hold: "other.a"})
 			if got := mustBalance(t, db, team); got.Balance != 0 || got.Reserved != 0 {
 				t.Errorf("balance = %+v, want 0", got)
 			}
@@ -147,8 +147,8 @@ func TestHold(t *testing.T) {
 			free := fundedTeam(t, db, "exempt", 100)
 			mustHold(t, db, store.HoldSpec{Ref: "ex.a", TeamID: free, Owner: "i1", Wallet: 100, ExpiresAt: exp})
 			res := mustSettle(t, db, "ex.a", store.Charge{TeamID: free, Ref: "ex", Requests: 1, Cost: 70, Hold: "ex.a"})
-			if res.Charged[0] != 0 {
-				t.Errorf("an exempt charge paid %d", res.Charged[0])
+			if res.Charged[0] != 0 || res.Leases[0] != -1 {
+				t.Errorf("an exempt charge paid %d (lease %d), want 0 and no lease", res.Charged[0], res.Leases[0])
 			}
 			if got := mustBalance(t, db, free); got.Balance != 100 || got.Reserved != 0 {
 				t.Errorf("balance = %+v, want 100 and nothing reserved", got)
@@ -222,9 +222,9 @@ func TestLease(t *testing.T) {
 		})
 		t.Run("SettlePaysFromLease", func(t *testing.T) {
 			// Lease a holds 6500; a batch of 3 requests cost 700.
-			res := mustSettle(t, db, "batch:a:1", store.Charge{TeamID: team, Ref: "batch:a:1", Requests: 3, Cost: 700, Wallet: true, Lease: "lease:a:1"})
-			if res.Charged[0] != 700 {
-				t.Errorf("charged %d, want 700", res.Charged[0])
+			res := mustSettle(t, db, "batch:a:1", store.Charge{TeamID: team, Ref: "batch:a:1", Requests: 3, Cost: 700, Bill: 700, Lease: "lease:a:1"})
+			if res.Charged[0] != 700 || res.Leases[0] != 5800 {
+				t.Errorf("charged %d leaving %d leased, want 700 leaving 5800", res.Charged[0], res.Leases[0])
 			}
 			got := mustBalance(t, db, team)
 			if got.Balance != 9300 || got.Reserved != 8800 || got.Available != 500 {
@@ -278,9 +278,9 @@ func TestLease(t *testing.T) {
 				t.Errorf("wallet = %+v, want nothing reserved", got)
 			}
 			// A settlement after its lease was reaped still charges, from free credit.
-			res := mustSettle(t, db, "batch:b:2", store.Charge{TeamID: team, Ref: "batch:b:2", Requests: 1, Cost: 100, Wallet: true, Lease: "lease:b:1"})
-			if res.Charged[0] != 100 {
-				t.Errorf("charged %d after the lease was reaped, want 100", res.Charged[0])
+			res := mustSettle(t, db, "batch:b:2", store.Charge{TeamID: team, Ref: "batch:b:2", Requests: 1, Cost: 100, Bill: 100, Lease: "lease:b:1"})
+			if res.Charged[0] != 100 || res.Leases[0] != 0 {
+				t.Errorf("charged %d after the lease was reaped (lease %d), want 100 and lease 0", res.Charged[0], res.Leases[0])
 			}
 		})
 		mustCheckLedger(t, db)
@@ -328,7 +328,7 @@ func TestHoldConcurrent(t *testing.T) {
 					admitted.Add(1)
 					// Mostly below the worst case, sometimes above it.
 					cost := r.Int64N(worst * 6 / 5)
-					res, err := db.Settle(ctx, ref, []store.Charge{{TeamID: team, Ref: ref, Requests: 1, Cost: cost, Wallet: true, Hold: ref}})
+					res, err := db.Settle(ctx, ref, []store.Charge{{TeamID: team, Ref: ref, Requests: 1, Cost: cost, Bill: cost, Hold: ref}})
 					if err != nil {
 						t.Error(err)
 						return
