@@ -153,6 +153,34 @@ func authzTable() map[string]authzCase {
 		"POST /api/auth/mfa/backup-codes":      sessionRoute,
 		"POST /api/admin/users/{id}/mfa/reset": adminRoute.with(id(func(e *authzEnv) int64 { return e.userA.ID })),
 
+		// Accounts (e2e/accounts_test.go walks these with sessions). Sign-up
+		// and sign-in are public; managing sessions and the password is for
+		// session cookies only; every customer manages their own team ({id}:
+		// a member of team A); admin changes use throwaway users.
+		"POST /api/auth/signup":              publicRoute,
+		"POST /api/auth/login":               publicRoute,
+		"GET /api/auth/session":              userRoute,
+		"POST /api/auth/logout":              sessionRoute,
+		"POST /api/auth/logout-all":          sessionRoute,
+		"GET /api/auth/sessions":             sessionRoute,
+		"DELETE /api/auth/sessions/{id}":     sessionRoute.with(id(func(e *authzEnv) int64 { return 1 })),
+		"POST /api/auth/password":            sessionRoute,
+		"GET /api/team":                      userRoute,
+		"PUT /api/team":                      userRoute,
+		"POST /api/team/invites":             userRoute,
+		"DELETE /api/team/members/{id}":      teamRoute.with(id(func(e *authzEnv) int64 { return e.memberA() })),
+		"GET /api/admin/users":               adminRoute,
+		"POST /api/admin/users":              adminRoute,
+		"GET /api/admin/users/{id}":          adminRoute.with(id(func(e *authzEnv) int64 { return e.userA.ID })),
+		"PUT /api/admin/users/{id}/role":     adminRoute.with(id(func(e *authzEnv) int64 { return e.userA.ID })),
+		"POST /api/admin/users/{id}/disable": adminRoute.with(id(func(e *authzEnv) int64 { return e.g.createUser(chorus.RoleCustomer).ID })),
+		"POST /api/admin/users/{id}/enable":  adminRoute.with(id(func(e *authzEnv) int64 { return e.userA.ID })),
+		"PUT /api/admin/users/{id}/team":     adminRoute.with(id(func(e *authzEnv) int64 { return e.userA.ID })),
+		"GET /api/admin/teams":               adminRoute,
+		"POST /api/admin/teams":              adminRoute,
+		"GET /api/admin/teams/{id}":          adminRoute.with(id(func(e *authzEnv) int64 { return e.userA.TeamID })),
+		"POST /api/admin/invites":            adminRoute,
+
 		// The shop: carts are per user, orders per team ({id}: a pending
 		// order of team A; {product_id}: a product in nobody's cart, so
 		// reading that line is 404 for everyone).
@@ -188,6 +216,16 @@ type authzEnv struct {
 	userA     *chorus.User
 	keys      [numCallers]string // API keys; "" for anonymous
 	modelName string
+}
+
+// memberA adds a member to team A and returns their ID.
+func (e *authzEnv) memberA() int64 {
+	e.g.t.Helper()
+	u := &chorus.User{Email: e.g.unique("member") + "@example.test", Name: "Member", Role: chorus.RoleCustomer, TeamID: e.userA.TeamID}
+	if err := e.g.App.DB.CreateUser(context.Background(), u); err != nil {
+		e.g.t.Fatal(err)
+	}
+	return u.ID
 }
 
 func (e *authzEnv) codeBatch() int64 {

@@ -63,7 +63,7 @@ func (s *Server) publicActor(r *http.Request) context.Context {
 
 // errBadLogin is the one answer to every failed sign-in — unknown email,
 // wrong password, disabled account — so it does not tell which.
-var errBadLogin = &chorus.Error{Code: chorus.EUNAUTHORIZED, Message: "Incorrect email or password."}
+var errBadLogin = &chorus.Error{Code: chorus.EUNAUTHORIZED, Reason: "invalid_credentials", Message: "Incorrect email or password."}
 
 // sessionView is the answer to a sign-in and to GET /api/auth/session.
 type sessionView struct {
@@ -207,8 +207,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request, _ *chorus.Princi
 		return err
 	}
 	if mode == config.SignupInvite && in.InviteToken == "" {
-		return &chorus.Error{Code: chorus.EFORBIDDEN, Param: "invite_token",
-			Message: "Sign-up on this gateway is by invitation only: send the invite_token you were given."}
+		return chorus.Invalid("invite_token", "invite_token is required: sign-up on this gateway is by invitation only")
 	}
 	email, err := auth.NormalizeEmail("email", in.Email)
 	if err != nil {
