@@ -209,6 +209,17 @@ func TestSessions(t *testing.T) {
 			t.Fatalf("cookie = %+v", c)
 		}
 	})
+	t.Run("SecureBehindTrustedProxy", func(t *testing.T) {
+		pg := startGateway(t, func(c *config.Config) { c.Auth.TrustedProxies = "127.0.0.0/8" })
+		pu, pw := pg.NewUser(t, chorus.RoleCustomer, 0)
+		body := map[string]string{"email": pu.Email, "password": pw}
+		if c := setCookieOf(pg.do("POST", "/api/auth/login", "", body, "X-Forwarded-Proto", "https")); c == nil || c.Name != "__Host-chorus_session" || !c.Secure {
+			t.Errorf("behind a TLS proxy: cookie = %+v", c)
+		}
+		if c := setCookieOf(pg.do("POST", "/api/auth/login", "", body)); c == nil || c.Name != "chorus_session" || c.Secure {
+			t.Errorf("plain HTTP: cookie = %+v", c)
+		}
+	})
 	t.Run("ListRevokeLogoutAll", func(t *testing.T) {
 		a := apptest.Login(t, g.Gateway, u.Email, password)
 		b := apptest.Login(t, g.Gateway, u.Email, password)
@@ -393,6 +404,9 @@ func TestLoginThrottle(t *testing.T) {
 		wantAPIError(t, login("spray-next@example.com", "wrong password", "203.0.113.9"), http.StatusTooManyRequests, "rate_limit_error", "")
 		// Another address is not affected.
 		wantAPIError(t, login("spray-next@example.com", "wrong password", "203.0.113.10"), http.StatusUnauthorized, "authentication_error", "")
+		// Addresses the client adds to the left of X-Forwarded-For are not
+		// believed: the right-most address the trusted proxy saw is counted.
+		wantAPIError(t, login("spray-next@example.com", "wrong password", "198.18.0.1, 203.0.113.9"), http.StatusTooManyRequests, "rate_limit_error", "")
 	})
 	t.Run("UntrustedForwardedFor", func(t *testing.T) {
 		// From an untrusted peer the header is ignored: the peer's own
