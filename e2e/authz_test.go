@@ -82,6 +82,7 @@ func authzTable() map[string]authzCase {
 		return map[string]string{"product_id": fmt.Sprint(e.g.productFixture())}
 	}
 	order := id(func(e *authzEnv) int64 { return e.g.pendingOrder(e.userA) })
+	budget := id(func(e *authzEnv) int64 { return e.g.budgetFixture(e.userA) })
 	return map[string]authzCase{
 		"GET /livez":   publicRoute,
 		"GET /readyz":  publicRoute,
@@ -141,6 +142,20 @@ func authzTable() map[string]authzCase {
 		"POST /api/admin/codes":              adminRoute,
 		"GET /api/admin/codes":               adminRoute,
 		"POST /api/admin/codes/{id}/disable": adminRoute.with(id(func(e *authzEnv) int64 { return e.codeBatch() })),
+
+		// Budgets: {id} is a budget of team A (e2e/billing_test.go).
+		"GET /api/budgets":               userRoute,
+		"POST /api/budgets":              userRoute,
+		"GET /api/budgets/{id}":          teamRoute.with(budget),
+		"PUT /api/budgets/{id}":          teamRoute.with(budget),
+		"DELETE /api/budgets/{id}":       teamRoute.with(budget),
+		"GET /api/events":                userRoute,
+		"GET /api/admin/budgets":         adminRoute,
+		"POST /api/admin/budgets":        adminRoute,
+		"GET /api/admin/budgets/{id}":    adminRoute.with(budget),
+		"PUT /api/admin/budgets/{id}":    adminRoute.with(budget),
+		"DELETE /api/admin/budgets/{id}": adminRoute.with(budget),
+		"GET /api/admin/events":          adminRoute,
 
 		// MFA manages a person's sign-in: sessions only, so every API key is
 		// refused (e2e/mfa_test.go walks these routes with sessions).

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/cache"
+	"github.com/chorusgw/chorus/internal/meter"
 	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/provider/anthropic"
@@ -90,6 +91,9 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, x *exchange, 
 	if err := x.admit(w, chatTokens(req)); err != nil {
 		return err
 	}
+	if err := x.reserve(meter.ChatQuote(x.route, req)); err != nil {
+		return err
+	}
 	x.stream = req.Stream
 	ctx, cancel := x.upstreamContext()
 	defer cancel()
@@ -126,6 +130,9 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, x *exchange, 
 		out = f.encode(nil, resp)
 	}
 	x.setHeaders(w)
+	if err := x.settle(w); err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(out)
 	return nil
@@ -192,6 +199,8 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 		c         = first
 		scored    = hit == nil && s.wantsScoring(x, req)
 		text      strings.Builder // choice 0's text, when the answer will be scored
+		gen       strings.Builder // all output text, when metered (for a stream without usage)
+		final     *provider.StreamChunk
 	)
 	if first != nil && hit == nil {
 		x.respID = cw.responseID(first.ID)
@@ -219,10 +228,18 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 				text.WriteString(c.Choices[i].Content)
 			}
 		}
+		if x.hold != nil {
+			collectText(&gen, c)
+		}
 		// Write and flush before waiting for the upstream, not after every
 		// chunk: a burst of chunks that arrived together leaves in one write.
-		// The first token goes out at once, whatever follows it.
-		buf = cw.chunk(buf, c)
+		// The first token goes out at once, whatever follows it. The
+		// upstream's own end of stream waits for the settlement.
+		if finalChunk(c) {
+			final = c
+		} else {
+			buf = cw.chunk(buf, c)
+		}
 		if len(buf) > 0 && (firstToken || len(buf) >= maxPendingStream || !ready(st)) {
 			if _, err := w.Write(buf); err != nil {
 				break // client gone; the deferred Close aborts the upstream
@@ -235,13 +252,23 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 			c = nil
 		}
 	}
-	sr.Finish(meteredUsage(req, usage, textBytes), err)
+	complete := (err == io.EOF || err == nil) && x.r.Context().Err() == nil
+	sr.Finish(x.meteredUsage(req, usage, complete, textBytes, &gen), err)
+	var serr *chorus.Error
+	if complete {
+		serr = x.settleStream() // before the end: strict mode makes the charge durable first
+	}
 	switch {
 	case x.r.Context().Err() != nil:
 		x.status = statusClientClosed
 		x.code = "client_closed"
 		return nil
+	case serr != nil:
+		buf = cw.error(buf, serr)
 	case err == io.EOF || err == nil:
+		if final != nil {
+			buf = cw.chunk(buf, final)
+		}
 		buf = cw.end(buf, usage) // after any chunks not written yet
 		if rec != nil && hit == nil {
 			if resp, ok := rec.Response(); ok {
@@ -278,16 +305,6 @@ type readyStream interface{ Ready() bool }
 func ready(st provider.Stream) bool {
 	r, ok := st.(readyStream)
 	return ok && r.Ready()
-}
-
-// meteredUsage returns the upstream's usage, or an estimate when the
-// upstream reported none (an aborted stream, a provider that does not count):
-// what was generated is billed either way.
-func meteredUsage(req *provider.ChatRequest, u *provider.Usage, outBytes int) provider.Usage {
-	if u != nil && (u.InputTokens > 0 || u.OutputTokens > 0) {
-		return *u
-	}
-	return provider.Usage{InputTokens: provider.EstimateInputTokens(req), OutputTokens: (outBytes + 3) / 4}
 }
 
 // openAIStreamWriter writes chat.completion.chunk frames. Chunks the

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/meter"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/provider/openai"
 )
@@ -53,6 +54,9 @@ func (s *Server) embeddingsErr(w http.ResponseWriter, r *http.Request, x *exchan
 	if err := x.admit(w, tokens); err != nil {
 		return err
 	}
+	if err := x.reserve(meter.EmbedQuote(x.route, req)); err != nil {
+		return err
+	}
 	ctx, cancel := x.upstreamContext()
 	defer cancel()
 	res, err := s.Orchestrator.Embed(ctx, x.route, req)
@@ -68,6 +72,9 @@ func (s *Server) embeddingsErr(w http.ResponseWriter, r *http.Request, x *exchan
 		out = openai.AppendEmbeddingResponse(nil, resp, req.EncodingFormat)
 	}
 	x.setHeaders(w)
+	if err := x.settle(w); err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(out)
 	return nil

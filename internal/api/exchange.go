@@ -12,6 +12,7 @@ import (
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/cache"
 	"github.com/chorusgw/chorus/internal/limit"
+	"github.com/chorusgw/chorus/internal/meter"
 	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/registry"
@@ -34,6 +35,7 @@ type exchange struct {
 	attempts []*orchestrate.Attempt // every upstream call, in order
 	tier     int                    // the answering cascade tier, -1 otherwise
 	limit    *limit.Ticket          // the rate-limit reservation, settled in finish
+	hold     *meter.Hold            // the credit reserved (metered requests), settled once (meter.go)
 	cache    string                 // x-chorus-cache: hit, miss, bypass; "" when not cached
 	cached   *cache.Entry           // the answer, on a cache hit
 	stream   bool
@@ -42,6 +44,10 @@ type exchange struct {
 	ttft     time.Duration
 	status   int
 	code     string
+
+	summed        bool // the usage below is computed (see usage)
+	lines         []chorus.UsageAttempt
+	in, out, cost int64
 }
 
 func (s *Server) newExchange(r *http.Request, endpoint string) *exchange {
@@ -75,9 +81,13 @@ func (x *exchange) finish() {
 			modelName = x.target.Model.Name
 		}
 	}
-	attempts, in, out, cost := usageAttempts(x.attempts)
+	if x.hold != nil { // an error, or a stream the client left: bill what was used
+		if err := x.settle(nil); err != nil {
+			x.s.Logger.Error("settlement failed", "request_id", RequestID(x.r.Context()), "err", err)
+		}
+	}
+	attempts, in, out, cost := x.usage()
 	if x.cached != nil {
-		attempts, in, out, cost = x.hitUsage()
 		deployment, prov = x.cached.Deployment, x.cached.Provider
 	}
 	x.limit.Done(in + out) // correct the token estimate; free the concurrency slot

@@ -20,6 +20,7 @@ import (
 	"github.com/chorusgw/chorus/internal/cache"
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/limit"
+	"github.com/chorusgw/chorus/internal/meter"
 	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/quality"
 	"github.com/chorusgw/chorus/internal/registry"
@@ -32,6 +33,7 @@ type Store interface {
 	AdminStore
 	AccountStore
 	LedgerStore
+	BudgetStore
 	AuditStore
 	MFAStore
 	ShopStore
@@ -61,6 +63,7 @@ type Server struct {
 	Orchestrator *orchestrate.Orchestrator
 	Store        Store
 	Usage        UsageRecorder
+	Meter        *meter.Meter // reserves and settles credits (meter.go); nil meters nothing
 	Metrics      *telemetry.Metrics
 	Logger       *slog.Logger
 	Limits       config.Limits
@@ -118,6 +121,7 @@ func (s *Server) Handler() http.Handler {
 	s.ledgerRoutes(mux)
 	s.mfaRoutes(mux)
 	s.shopRoutes(mux)
+	s.budgetRoutes(mux)
 
 	s.handleOps(mux, "GET /livez", s.livez)
 	s.handleOps(mux, "GET /readyz", s.readyz)

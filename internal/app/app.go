@@ -242,6 +242,9 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 	if err := a.applyConfigRoutes(ctx); err != nil {
 		return err
 	}
+	if err := a.initMeter(ctx); err != nil {
+		return err
+	}
 	a.http = &http.Server{
 		Handler:           a.Server.Handler(),
 		ReadHeaderTimeout: cfg.Timeouts.ReadHeader,

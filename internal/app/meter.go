@@ -1,0 +1,36 @@
+package app
+
+import (
+	"context"
+	"time"
+
+	"github.com/chorusgw/chorus/internal/meter"
+	"github.com/chorusgw/chorus/internal/registry"
+)
+
+// initMeter starts the credits meter (config billing) and hands it to the
+// server. Its background work stops, and in fast mode its last charges are
+// written and its leases returned, at the end of Shutdown — after every
+// request has settled and before the database closes.
+func (a *App) initMeter(ctx context.Context) error {
+	b := a.Config.Billing
+	if b.HoldExpiry == 0 {
+		b.HoldExpiry = a.Config.Timeouts.Upstream + time.Minute // a hold outlives any request it covers
+	}
+	reg := a.Registry
+	m := meter.New(a.DB, meter.Options{Billing: b, Logger: a.Log,
+		Routes: func(name string) *registry.Route { return reg.Snapshot().Route(name) }})
+	if err := m.Start(ctx); err != nil {
+		return err
+	}
+	a.Server.Meter = m
+	drain := a.Config.Timeouts.Drain
+	a.closers = append(a.closers, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), drain)
+		defer cancel()
+		if err := m.Close(ctx); err != nil {
+			a.Log.Error("billing: closing the meter", "err", err)
+		}
+	})
+	return nil
+}
