@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -931,4 +932,28 @@ func postgresSchema(t *testing.T, base string) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// TestBootstrapSignIn: the first start prints the admin's email and a
+// password that signs in; the admin owns a team, and their creation is in
+// the audit log as the work of the bootstrap.
+func TestBootstrapSignIn(t *testing.T) {
+	t.Parallel()
+	var out strings.Builder
+	g := apptest.StartOutput(t, func(c *config.Config) { c.Bootstrap = true }, &out)
+	m := regexp.MustCompile(`(?m)^\s*Admin sign-in:\s+(\S+)\s*$[\s\S]*?^\s*Password:\s+(\S+)`).FindStringSubmatch(out.String())
+	if m == nil {
+		t.Fatalf("no sign-in and password in:\n%s", out.String())
+	}
+	s := apptest.Login(t, g, m[1], m[2])
+	if s.User.Role != chorus.RoleAdmin || s.User.TeamID == 0 || s.User.TeamRole != chorus.TeamOwner {
+		t.Errorf("bootstrap admin = %+v", s.User)
+	}
+	es, err := g.App.DB.ListAudit(context.Background(), store.AuditFilter{Action: chorus.AuditUserCreated}, store.AuditPage{})
+	if err != nil || len(es) != 1 || es[0].Actor.System != "bootstrap" {
+		t.Fatalf("user.created entries = %+v, %v", es, err)
+	}
+	if st, body := s.Do(t, "GET", "/api/admin/users", nil); st != http.StatusOK {
+		t.Errorf("the bootstrap admin lists users: %d %s", st, body)
+	}
 }

@@ -32,6 +32,13 @@ type Gateway struct {
 // bootstrap, and a quiet logger; edit may change anything.
 func Start(tb testing.TB, edit func(*config.Config)) *Gateway {
 	tb.Helper()
+	return StartOutput(tb, edit, io.Discard)
+}
+
+// StartOutput is Start that writes the first-start credentials (printed
+// when the config's Bootstrap is on) to bootstrapOut.
+func StartOutput(tb testing.TB, edit func(*config.Config), bootstrapOut io.Writer) *Gateway {
+	tb.Helper()
 	cfg := config.Default()
 	cfg.DataDir = tb.TempDir()
 	cfg.Listen = "127.0.0.1:0"
@@ -52,7 +59,7 @@ func Start(tb testing.TB, edit func(*config.Config)) *Gateway {
 		w = os.Stderr
 	}
 	log := app.NewLogger(cfg.Log, w)
-	a, err := app.New(context.Background(), cfg, log, io.Discard)
+	a, err := app.New(context.Background(), cfg, log, bootstrapOut)
 	if err != nil {
 		tb.Fatal(err)
 	}
