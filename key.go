@@ -78,15 +78,15 @@ type Usage struct {
 // User is a person (or automation) that signs in and owns keys. Every user
 // belongs to one team.
 type User struct {
-	ID           int64      `json:"id"`
-	Email        string     `json:"email"`
-	Name         string     `json:"name"`
-	Role         string     `json:"role"`
-	TeamID       int64      `json:"team_id"`
-	TeamRole     string     `json:"team_role"` // TeamOwner or TeamMember
-	PasswordHash string     `json:"-"`
+	ID           int64  `json:"id"`
+	Email        string `json:"email"`
+	Name         string `json:"name"`
+	Role         string `json:"role"`
+	TeamID       int64  `json:"team_id"`
+	TeamRole     string `json:"team_role"` // TeamOwner or TeamMember
+	PasswordHash string `json:"-"`
 	// MFAEnabled is true once the user confirmed a TOTP enrolment.
-	MFAEnabled bool `json:"mfa_enabled"`
-	DisabledAt   *time.Time `json:"disabled_at,omitempty"`
-	CreatedAt    time.Time  `json:"created_at"`
+	MFAEnabled bool       `json:"mfa_enabled"`
+	DisabledAt *time.Time `json:"disabled_at,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
 }
