@@ -2,14 +2,17 @@ package e2e_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/app/apptest"
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/store"
 )
@@ -43,10 +46,24 @@ var callerNames = [numCallers]string{"anonymous", "customer of another team", "c
 
 // authzCase is one row: what each caller gets, and how to fill the path.
 type authzCase struct {
-	want [numCallers]outcome
+	want [numCallers]outcome // callers with API keys
+	// session is what callers signed in with a session cookie get, when it
+	// differs from want (nil: the same).
+	session *[numCallers]outcome
 	// fixture returns the path values for one call, creating what they
 	// name (owned by team A where ownership applies). Nil: no path values.
 	fixture func(e *authzEnv) map[string]string
+	// fresh: the call ends the caller's session (log out), so the session
+	// walk makes it with a new sign-in of the same user.
+	fresh bool
+}
+
+// wantFor returns the expected outcomes for the walk with sessions or keys.
+func (c authzCase) wantFor(sessions bool) [numCallers]outcome {
+	if sessions && c.session != nil {
+		return *c.session
+	}
+	return c.want
 }
 
 var (
@@ -57,11 +74,18 @@ var (
 	// team, the admin's included, does not see it.
 	teamRoute = authzCase{want: [numCallers]outcome{deny, hidden, allow, hidden}}
 	// sessionRoute: for session cookies only; the walk's API keys are all refused.
-	sessionRoute = authzCase{want: [numCallers]outcome{deny, deny, deny, deny}}
+	sessionRoute = authzCase{want: [numCallers]outcome{deny, deny, deny, deny}, session: &[numCallers]outcome{deny, allow, allow, allow}}
+	// keyRoute: the model API, for API keys only (sessions are for the consoles).
+	keyRoute = authzCase{want: [numCallers]outcome{deny, allow, allow, allow}, session: &[numCallers]outcome{deny, deny, deny, deny}}
 )
 
 func (c authzCase) with(f func(e *authzEnv) map[string]string) authzCase {
 	c.fixture = f
+	return c
+}
+
+func (c authzCase) freshSession() authzCase {
+	c.fresh = true
 	return c
 }
 
@@ -89,11 +113,11 @@ func authzTable() map[string]authzCase {
 		"GET /metrics": publicRoute,
 
 		// The model API takes API keys only (sessions are for the consoles).
-		"POST /v1/chat/completions": {want: [numCallers]outcome{deny, allow, allow, allow}},
-		"POST /v1/messages":         {want: [numCallers]outcome{deny, allow, allow, allow}},
-		"POST /v1/embeddings":       {want: [numCallers]outcome{deny, allow, allow, allow}},
-		"GET /v1/models":            {want: [numCallers]outcome{deny, allow, allow, allow}},
-		"GET /v1/models/{id...}":    {want: [numCallers]outcome{deny, allow, allow, allow}, fixture: func(e *authzEnv) map[string]string { return map[string]string{"id...": e.modelName} }},
+		"POST /v1/chat/completions": keyRoute,
+		"POST /v1/messages":         keyRoute,
+		"POST /v1/embeddings":       keyRoute,
+		"GET /v1/models":            keyRoute,
+		"GET /v1/models/{id...}":    keyRoute.with(func(e *authzEnv) map[string]string { return map[string]string{"id...": e.modelName} }),
 		"POST /v1/feedback":         userRoute,
 
 		"GET /api/keys":         userRoute,
@@ -172,13 +196,15 @@ func authzTable() map[string]authzCase {
 		// and sign-in are public; managing sessions and the password is for
 		// session cookies only; every customer manages their own team ({id}:
 		// a member of team A); admin changes use throwaway users.
-		"POST /api/auth/signup":              publicRoute,
-		"POST /api/auth/login":               publicRoute,
-		"GET /api/auth/session":              userRoute,
-		"POST /api/auth/logout":              sessionRoute,
-		"POST /api/auth/logout-all":          sessionRoute,
-		"GET /api/auth/sessions":             sessionRoute,
-		"DELETE /api/auth/sessions/{id}":     sessionRoute.with(id(func(e *authzEnv) int64 { return 1 })),
+		"POST /api/auth/signup":     publicRoute,
+		"POST /api/auth/login":      publicRoute,
+		"GET /api/auth/session":     userRoute,
+		"POST /api/auth/logout":     sessionRoute.freshSession(),
+		"POST /api/auth/logout-all": sessionRoute.freshSession(),
+		"GET /api/auth/sessions":    sessionRoute,
+		// {id}: another user's session, which nobody else may revoke.
+		"DELETE /api/auth/sessions/{id}": {want: sessionRoute.want, session: &[numCallers]outcome{deny, hidden, hidden, hidden},
+			fixture: id(func(e *authzEnv) int64 { return e.otherSession() })},
 		"POST /api/auth/password":            sessionRoute,
 		"GET /api/team":                      userRoute,
 		"PUT /api/team":                      userRoute,
@@ -231,6 +257,27 @@ type authzEnv struct {
 	userA     *chorus.User
 	keys      [numCallers]string // API keys; "" for anonymous
 	modelName string
+
+	// The session walk's callers: each user's email and password, and a
+	// signed-in session (nil for anonymous).
+	emails, passwords [numCallers]string
+	sessions          [numCallers]*apptest.Session
+	other             *apptest.Session // a session of a user outside the walk
+}
+
+// otherSession returns the ID of a session of a user who is none of the callers.
+func (e *authzEnv) otherSession() int64 {
+	e.g.t.Helper()
+	var out struct {
+		Data []struct {
+			ID int64 `json:"id"`
+		} `json:"data"`
+	}
+	status, body := e.other.Do(e.g.t, "GET", "/api/auth/sessions", nil)
+	if status != http.StatusOK || json.Unmarshal(body, &out) != nil || len(out.Data) == 0 {
+		e.g.t.Fatalf("list the other user's sessions: %d %s", status, body)
+	}
+	return out.Data[0].ID
 }
 
 // memberA adds a member to team A and returns their ID.
@@ -270,11 +317,17 @@ func TestAuthorizationTable(t *testing.T) {
 	g := startGateway(t, nil)
 	e := &authzEnv{g: g}
 	e.modelName = g.simulated(g.unique("authz-model"), nil).Model.Name
-	e.userA = g.createUser(chorus.RoleCustomer)
-	e.keys[custA] = g.createKey(keySpec{Name: "a", UserID: e.userA.ID}).Key
-	e.keys[custB] = g.customer().Key
-	adminUser := g.createUser(chorus.RoleAdmin)
-	e.keys[admin] = g.createKey(keySpec{Name: "admin", UserID: adminUser.ID}).Key
+	var users [numCallers]*chorus.User
+	users[custA], e.passwords[custA] = g.NewUser(t, chorus.RoleCustomer, 0)
+	users[custB], e.passwords[custB] = g.NewUser(t, chorus.RoleCustomer, 0)
+	users[admin], e.passwords[admin] = g.NewUser(t, chorus.RoleAdmin, 0)
+	e.userA = users[custA]
+	for who := custB; who < numCallers; who++ {
+		e.keys[who] = g.createKey(keySpec{Name: "authz", UserID: users[who].ID}).Key
+		e.emails[who] = users[who].Email
+		e.sessions[who] = apptest.Login(t, g.Gateway, users[who].Email, e.passwords[who])
+	}
+	e.other = g.SignIn(t, chorus.RoleCustomer)
 
 	table := authzTable()
 	registered := map[string]bool{}
@@ -293,41 +346,111 @@ func TestAuthorizationTable(t *testing.T) {
 		patterns = append(patterns, p)
 	}
 	sort.Strings(patterns)
-	for _, pattern := range patterns {
-		c := table[pattern]
-		method, path, _ := strings.Cut(pattern, " ")
-		for who := range numCallers {
-			url := path
-			if c.fixture != nil {
-				vals := c.fixture(e)
-				url = pathParam.ReplaceAllStringFunc(path, func(m string) string {
-					v, ok := vals[m[1:len(m)-1]]
-					if !ok {
-						t.Fatalf("%s: no fixture value for %s", pattern, m)
-					}
-					return v
-				})
-			} else if pathParam.MatchString(path) {
-				t.Fatalf("%s: the route has path values but no fixture", pattern)
+	for _, sessions := range []bool{false, true} {
+		name := "APIKeys"
+		if sessions {
+			name = "Sessions"
+		}
+		t.Run(name, func(t *testing.T) {
+			for _, pattern := range patterns {
+				e.walk(t, pattern, table[pattern], sessions)
 			}
-			var body any
-			if method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
-				body = map[string]any{}
-			}
-			r := g.do(method, url, e.keys[who], body)
-			got := allow
-			switch {
-			case r.Status == http.StatusUnauthorized || r.Status == http.StatusForbidden:
-				got = deny
-			case r.Status == http.StatusNotFound && c.fixture != nil:
-				got = hidden
-			}
-			if got != c.want[who] {
-				t.Errorf("%s %s as %s: %s (status %d: %.200s), want %s",
-					method, url, callerNames[who], got, r.Status, r.Body, c.want[who])
-			}
+		})
+	}
+}
+
+// walk calls one route as every caller and compares what each gets with
+// the table.
+func (e *authzEnv) walk(t *testing.T, pattern string, c authzCase, sessions bool) {
+	t.Helper()
+	method, path, _ := strings.Cut(pattern, " ")
+	want := c.wantFor(sessions)
+	for who := range numCallers {
+		url := path
+		if c.fixture != nil {
+			vals := c.fixture(e)
+			url = pathParam.ReplaceAllStringFunc(path, func(m string) string {
+				v, ok := vals[m[1:len(m)-1]]
+				if !ok {
+					t.Fatalf("%s: no fixture value for %s", pattern, m)
+				}
+				return v
+			})
+		} else if pathParam.MatchString(path) {
+			t.Fatalf("%s: the route has path values but no fixture", pattern)
+		}
+		var body any
+		if method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
+			body = map[string]any{}
+		}
+		var status int
+		var resp []byte
+		switch {
+		case !sessions || who == anon:
+			r := e.g.do(method, url, e.keys[who], body)
+			status, resp = r.Status, r.Body
+		case c.fresh:
+			status, resp = apptest.Login(t, e.g.Gateway, e.emails[who], e.passwords[who]).Do(t, method, url, body)
+			// Logging out everywhere ended the shared session too.
+			e.sessions[who] = apptest.Login(t, e.g.Gateway, e.emails[who], e.passwords[who])
+		default:
+			status, resp = e.sessions[who].Do(t, method, url, body)
+		}
+		got := allow
+		switch {
+		case status == http.StatusUnauthorized || status == http.StatusForbidden:
+			got = deny
+		case status == http.StatusNotFound && c.fixture != nil:
+			got = hidden
+		}
+		if got != want[who] {
+			t.Errorf("%s %s as %s: %s (status %d: %.200s), want %s",
+				method, url, callerNames[who], got, status, resp, want[who])
 		}
 	}
+}
+
+// TestCSRF: a cookie-authenticated state change needs the session's CSRF
+// token, and a browser's cross-site request is refused even with it.
+func TestCSRF(t *testing.T) {
+	g := startGateway(t, nil)
+	s := g.SignIn(t, chorus.RoleCustomer)
+	cookies := s.Client.Jar.Cookies(mustURL(t, g.URL))
+	if len(cookies) == 0 {
+		t.Fatal("no session cookie after sign-in")
+	}
+	for _, tc := range []struct {
+		name    string
+		headers []string
+		want    int
+	}{
+		{"NoToken", nil, http.StatusForbidden},
+		{"WrongToken", []string{"X-CSRF-Token", "not-the-token"}, http.StatusForbidden},
+		{"CrossSite", []string{"X-CSRF-Token", s.CSRF, "Sec-Fetch-Site", "cross-site"}, http.StatusForbidden},
+		{"OK", []string{"X-CSRF-Token", s.CSRF}, http.StatusCreated},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := append([]string{"Cookie", cookies[0].Name + "=" + cookies[0].Value}, tc.headers...)
+			r := g.do("POST", "/api/keys", "", map[string]any{"name": "csrf-" + tc.name}, h...)
+			if r.Status != tc.want {
+				t.Errorf("POST /api/keys: %d %s, want %d", r.Status, r.Body, tc.want)
+			}
+		})
+	}
+	// Reads need no token.
+	h := []string{"Cookie", cookies[0].Name + "=" + cookies[0].Value}
+	if r := g.do("GET", "/api/keys", "", nil, h...); r.Status != http.StatusOK {
+		t.Errorf("GET /api/keys without a CSRF token: %d, want 200", r.Status)
+	}
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }
 
 func TestMetricsToken(t *testing.T) {
