@@ -82,12 +82,22 @@ func Start(ctx context.Context, logw io.Writer, edit func(*config.Config)) (*Gat
 	g.client = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
 		MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second,
 	}}
-	// Keys belong to a user; the API has no route to create users yet, so
-	// the benchmark adds one directly, as the end-to-end tests do.
+	// Keys belong to a customer, whose team pays for the requests (billing
+	// stays on, as in production): the benchmark grants the team a million
+	// credits, which no scenario comes near spending.
 	u := &chorus.User{Email: "simbench@example.test", Name: "Simulation benchmark", Role: chorus.RoleCustomer}
 	if err := a.DB.CreateUser(ctx, u); err != nil {
 		g.Close()
 		return nil, fmt.Errorf("create user: %w", err)
+	}
+	grant := &chorus.Posting{IdempotencyKey: "simbench-grant", Kind: chorus.PostingGrant, TeamID: u.TeamID, Memo: "simulation benchmark",
+		Entries: []chorus.LedgerEntry{
+			{Account: chorus.AccountPromotions, Amount: -1_000_000 * chorus.MicroPerCredit},
+			{Account: chorus.WalletAccount(u.TeamID), Amount: 1_000_000 * chorus.MicroPerCredit},
+		}}
+	if _, err := a.DB.Post(ctx, grant); err != nil {
+		g.Close()
+		return nil, fmt.Errorf("grant credits: %w", err)
 	}
 	g.user = u.ID
 	return g, nil
