@@ -528,9 +528,11 @@ func (db *DB) Settle(ctx context.Context, key string, charges []Charge) (SettleR
 	now := db.timeNow()
 	ids := make([]int64, len(charges))
 	for i, c := range charges {
+		// Charged as billed, corrected below in the rare case that less
+		// was covered (one statement fewer per settlement).
 		err := tx.queryRow(ctx, `INSERT INTO settlements (key, team_id, requests, cost, charged, created_at)
-			VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (key, team_id) DO NOTHING RETURNING id`,
-			key, c.TeamID, c.Requests, c.Cost, now).Scan(&ids[i])
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key, team_id) DO NOTHING RETURNING id`,
+			key, c.TeamID, c.Requests, c.Cost, c.Bill, now).Scan(&ids[i])
 		if errors.Is(err, sql.ErrNoRows) {
 			return res, nil // settled before
 		}
@@ -545,7 +547,7 @@ func (db *DB) Settle(ctx context.Context, key string, charges []Charge) (SettleR
 			return res, err
 		}
 		res.Charged[i], res.Balances[i], res.Leases[i] = charged, bal, lease
-		if charged != 0 {
+		if charged != c.Bill {
 			if _, err := tx.exec(ctx, `UPDATE settlements SET charged = ? WHERE id = ?`, charged, ids[i]); err != nil {
 				return res, fmt.Errorf("settle: %w", err)
 			}
