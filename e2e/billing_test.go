@@ -17,6 +17,7 @@ import (
 	"github.com/openai/openai-go/v3"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/cache"
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/meter"
 	"github.com/chorusgw/chorus/internal/store"
@@ -194,6 +195,43 @@ func TestBillingModes(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestBillingCacheHit: a cache hit is charged what the cache policy says
+// (cache.cost_fraction of the original answer), in strict mode at once.
+func TestBillingCacheHit(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, func(c *config.Config) {
+		c.Billing.Mode = config.BillingStrict
+		c.Cache.TTL = time.Minute
+		c.Cache.CostFraction = 0.5
+	})
+	g.simulated("sim", map[string]any{"output_tokens": 20, "tokens_per_second": 5000})
+	c := g.customer()
+	g.fund(c.TeamID, 1_000_000)
+	ask := func() (int64, string) {
+		t.Helper()
+		r := g.do("POST", "/v1/chat/completions", c.Key, map[string]any{"model": "sim", "messages": []map[string]string{{"role": "user", "content": "cache me"}}})
+		if r.Status != http.StatusOK {
+			t.Fatalf("status %d: %s", r.Status, r.Body)
+		}
+		var cc openai.ChatCompletion
+		if err := json.Unmarshal(r.Body, &cc); err != nil {
+			t.Fatal(err)
+		}
+		return simCost(cc.Usage.PromptTokens, cc.Usage.CompletionTokens), r.Header.Get("X-Chorus-Cache")
+	}
+	cost, status := ask()
+	if status != "miss" {
+		t.Fatalf("first answer x-chorus-cache = %q, want miss", status)
+	}
+	if _, status := ask(); status != "hit" {
+		t.Fatalf("second answer x-chorus-cache = %q, want hit", status)
+	}
+	want := cost + cache.HitCost(cost, 0.5)
+	if got := g.charged(c.TeamID); got != want || want == 2*cost {
+		t.Errorf("charged %d for a miss and a hit, want %d (the hit at half of %d)", got, want, cost)
 	}
 }
 
