@@ -3,6 +3,7 @@ package meter
 import (
 	"cmp"
 	"context"
+	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -161,7 +162,6 @@ func (m *Meter) grow(ctx context.Context, t *teamState, amount int64) error {
 		if chorus.ErrorCode(err) == chorus.EQUOTA {
 			t.mu.Lock()
 			t.free = st.Available
-			t.validTill = m.validTill(start)
 			avail := max(t.free+t.unused(), 0)
 			t.mu.Unlock()
 			return store.QuotaError(amount, avail)
@@ -411,14 +411,16 @@ func (m *Meter) keepLeases(ctx context.Context, now time.Time) {
 		idle := now.Sub(t.lastUsed) >= m.opts.LeaseIdle && t.inflight == 0 && t.used == 0 && t.flushing == 0 &&
 			t.requests == 0 && len(t.spend) == 0
 		low := !idle && t.free > 0 && t.unused() < t.lastGrant/2 && now.Sub(t.lastUsed) < m.opts.LeaseIdle
-		give := t.granted
+		held := t.granted > 0 || t.lastGrant > 0 // a lease row may exist
 		if idle {
 			t.granted = 0 // at once: nothing is admitted on credit being returned
 		}
 		t.mu.Unlock()
 		switch {
-		case idle && give > 0:
-			if _, err := m.db.ReturnLease(ctx, t.ref, give); err != nil && ctx.Err() == nil {
+		case idle && held:
+			// All of it: idle, the lease's whole amount in the database is
+			// unused (even if this instance's view of it fell behind).
+			if _, err := m.db.ReturnLease(ctx, t.ref, math.MaxInt64); err != nil && ctx.Err() == nil {
 				m.log.Warn("billing: returning a lease failed; it will expire", "team", t.id, "err", err)
 			}
 			m.drop(t)
@@ -469,11 +471,11 @@ func (m *Meter) closeFast(ctx context.Context) error {
 		t.growMu.Lock()
 		defer t.growMu.Unlock()
 		t.mu.Lock()
-		give := t.granted
+		held := t.granted > 0 || t.lastGrant > 0
 		t.granted = 0
 		t.mu.Unlock()
-		if give > 0 {
-			if _, e := m.db.ReturnLease(ctx, t.ref, give); e != nil {
+		if held { // every request has settled: the whole lease is unused
+			if _, e := m.db.ReturnLease(ctx, t.ref, math.MaxInt64); e != nil {
 				err = e
 			}
 		}

@@ -221,7 +221,8 @@ type LeaseState struct {
 
 // Lease grows (or creates) a lease by between s.Min and s.Want as the
 // wallet allows, and sets its expiry. When the wallet has less than s.Min
-// available the error is EQUOTA and the state says what it has.
+// available nothing changes: the error is EQUOTA and the state says what
+// the wallet has.
 func (db *DB) Lease(ctx context.Context, s LeaseSpec) (LeaseState, error) {
 	var st LeaseState
 	if s.Ref == "" || s.TeamID <= 0 || s.Min < 0 || s.Want < s.Min {
@@ -250,10 +251,9 @@ func (db *DB) Lease(ctx context.Context, s LeaseSpec) (LeaseState, error) {
 	available := balance - reserved
 	grant := min(s.Want, int64(float64(max(available, 0))*s.Fraction))
 	grant = min(max(grant, s.Min), available)
-	if grant < s.Min || (grant <= 0 && s.Min > 0) {
-		if err := commit(tx); err != nil { // keeps the renewed expiry; moves nothing
-			return st, err
-		}
+	if grant < s.Min {
+		// Nothing changes, not even the expiry: a refused first lease
+		// leaves no empty row behind.
 		st.Available = available
 		return st, QuotaError(s.Min, available)
 	}

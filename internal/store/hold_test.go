@@ -219,6 +219,12 @@ func TestLease(t *testing.T) {
 			if got := mustBalance(t, db, team); got.Available != 500 {
 				t.Errorf("available = %d after a refused lease, want 500", got.Available)
 			}
+			empty := mustCreateTeam(t, db, "lease-empty")
+			st, err := db.Lease(ctx, store.LeaseSpec{Ref: "lease:c:1", TeamID: empty, Owner: "c", Min: 1, Want: 10, Fraction: 1, ExpiresAt: exp()})
+			wantQuota(t, err)
+			if holds, err := db.HoldsOf(ctx, empty); err != nil || len(holds) != 0 || st.Available != 0 {
+				t.Errorf("a refused first lease left holds %v (%v), available %d; want none", holds, err, st.Available)
+			}
 		})
 		t.Run("SettlePaysFromLease", func(t *testing.T) {
 			// Lease a holds 6500; a batch of 3 requests cost 700.
