@@ -86,7 +86,7 @@ func bootstrap(ctx context.Context, db *store.DB, cfg config.Config, out io.Writ
    Password:       %s   (change it after signing in)
    API key:        %s
 
- Sign in:  %s/  (the console), or POST %s/api/auth/login
+ Sign in:  POST %s/api/auth/login {"email": …, "password": …}
  Sign-up is %q (auth.signup): invite people with POST /api/admin/invites,
  or create their accounts with POST /api/admin/users.
 
@@ -100,7 +100,7 @@ func bootstrap(ctx context.Context, db *store.DB, cfg config.Config, out io.Writ
  Models: sim-small, sim-large (chat), sim-embed (embeddings) — simulated, no keys needed.
 ================================================================================
 
-`, BootstrapAdminEmail, password, secretKey, base, base, cfg.Auth.Signup, base, secretKey)
+`, BootstrapAdminEmail, password, secretKey, base, cfg.Auth.Signup, base, secretKey)
 	return nil
 }
 
