@@ -38,6 +38,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/bench/mockupstream"
 )
 
@@ -217,6 +218,7 @@ type env struct {
 	viaProxy  *target // nil without -proxy
 	through   *target
 	keyID     int64
+	teamID    int64 // the benchmark customer's team, whose wallet pays
 }
 
 func run(ctx context.Context, o options) (err error) {
@@ -368,11 +370,11 @@ func (e *env) startAll(ctx context.Context) error {
 	}
 	e.admin = admin{base: e.chorusURL, key: masterKey, c: &http.Client{Timeout: 60 * time.Second}}
 	mockBase := "http://" + mockAddr + "/v1"
-	secret, keyID, err := provision(ctx, e.admin, mockBase)
+	secret, keyID, teamID, err := provision(ctx, e.admin, mockBase)
 	if err != nil {
 		return fmt.Errorf("provision: %w", err)
 	}
-	e.keyID = keyID
+	e.keyID, e.teamID = keyID, teamID
 	e.direct = &target{name: "direct", url: mockBase + "/chat/completions", auth: "Bearer sk-mock-upstream-0123456789",
 		client: newClient(o.timeout)}
 	e.through = &target{name: "chorus", url: e.chorusURL + "/v1/chat/completions", auth: "Bearer " + secret,
@@ -593,6 +595,17 @@ func (e *env) verifyUsage(ctx context.Context) error {
 	}
 	if uc.WrongCost > 0 {
 		problems = append(problems, fmt.Sprintf("%d records with a wrong cost", uc.WrongCost))
+	}
+	// Every answered request is charged to the wallet, once: a graceful
+	// stop writes the last charges.
+	paid, err := charged(ctx, e.admin, e.teamID)
+	if err != nil {
+		return err
+	}
+	want := uc.OK * chorus.RequestCost(mockupstream.PromptTokens, mockupstream.CompletionTokens, inputPrice, outputPrice)
+	fmt.Printf("credits charged: %d of %d micro-credits (the cost of the %d successful usage records)\n", paid, want, uc.OK)
+	if paid != want {
+		problems = append(problems, fmt.Sprintf("the wallet paid %d micro-credits for usage worth %d", paid, want))
 	}
 	if len(problems) > 0 {
 		return errors.New("usage log incomplete or wrong: " + strings.Join(problems, "; "))

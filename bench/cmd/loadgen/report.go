@@ -28,7 +28,7 @@ func printSetup(o options, e *env) {
 	if o.postgres.url != "" {
 		db = "PostgreSQL (fresh database)"
 	}
-	fmt.Printf("chorus: %s, %s, log level warn, key checks + metrics + usage log on", o.chorus, db)
+	fmt.Printf("chorus: %s, %s, log level warn, key checks + metrics + usage log + credits metering (customer key) on", o.chorus, db)
 	if len(o.chorusEnv) > 0 {
 		fmt.Printf(", env %s", strings.Join(o.chorusEnv, " "))
 	}

@@ -75,21 +75,33 @@ type list[T any] struct {
 	Next    *int64 `json:"next_after"`
 }
 
+// benchGrant is the benchmark customer's credit: 10 million credits, in
+// micro-credits (a request costs a few hundred micro-credits).
+const benchGrant = 10_000_000 * chorus.MicroPerCredit
+
 // provision creates the model, a credential, an "openai" deployment pointing
-// at the mock, and an API key; it returns the key's secret and ID.
-func provision(ctx context.Context, a admin, mockBase string) (secret string, keyID int64, err error) {
-	// The bootstrap user owns the benchmark key: there is no user API yet,
-	// and a key's owner does not change what the request path does.
-	var keys list[struct {
-		UserID int64 `json:"user_id"`
-	}]
-	if err := a.do(ctx, http.MethodGet, "/api/admin/keys?limit=1", nil, &keys); err != nil {
-		return "", 0, err
+// at the mock, a customer with credits, and their API key; it returns the
+// key's secret and ID.
+func provision(ctx context.Context, a admin, mockBase string) (secret string, keyID, teamID int64, err error) {
+	// A paying customer owns the benchmark key, so every request is
+	// reserved and settled against a wallet (billing.mode, default fast):
+	// the benchmark runs with every feature on. The grant covers any run.
+	var user struct {
+		ID     int64 `json:"id"`
+		TeamID int64 `json:"team_id"`
 	}
-	if len(keys.Data) == 0 || keys.Data[0].UserID == 0 {
-		return "", 0, fmt.Errorf("no bootstrap user found (is CHORUS_BOOTSTRAP on?)")
+	if err := a.do(ctx, http.MethodPost, "/api/admin/users", map[string]any{
+		"email": "bench-customer@example.test", "name": "Benchmark customer", "role": "customer",
+		"password": "correct horse battery staple bench",
+	}, &user); err != nil {
+		return "", 0, 0, err
 	}
-	userID := keys.Data[0].UserID
+	userID := user.ID
+	if err := a.do(ctx, http.MethodPost, "/api/admin/credits/grant", map[string]any{
+		"team_id": user.TeamID, "amount": benchGrant, "memo": "benchmark", "idempotency_key": "bench-grant",
+	}, nil); err != nil {
+		return "", 0, 0, err
+	}
 
 	var model struct {
 		ID int64 `json:"id"`
@@ -98,7 +110,7 @@ func provision(ctx context.Context, a admin, mockBase string) (secret string, ke
 		"name": benchModel, "kind": "chat", "description": "benchmark: the instant mock upstream",
 		"context_window": 128000, "max_output_tokens": 4096,
 	}, &model); err != nil {
-		return "", 0, err
+		return "", 0, 0, err
 	}
 	var cred struct {
 		ID int64 `json:"id"`
@@ -106,13 +118,13 @@ func provision(ctx context.Context, a admin, mockBase string) (secret string, ke
 	if err := a.do(ctx, http.MethodPost, "/api/admin/credentials", map[string]any{
 		"name": "bench-mock-key", "provider": "openai", "secret": "sk-mock-upstream-0123456789",
 	}, &cred); err != nil {
-		return "", 0, err
+		return "", 0, 0, err
 	}
 	if err := a.do(ctx, http.MethodPost, "/api/admin/deployments", map[string]any{
 		"model_id": model.ID, "name": benchDeployment, "provider": "openai", "upstream_model": upstreamModel,
 		"base_url": mockBase, "credential_id": cred.ID, "input_price": inputPrice, "output_price": outputPrice,
 	}, nil); err != nil {
-		return "", 0, err
+		return "", 0, 0, err
 	}
 	var key struct {
 		ID  int64  `json:"id"`
@@ -121,9 +133,9 @@ func provision(ctx context.Context, a admin, mockBase string) (secret string, ke
 	if err := a.do(ctx, http.MethodPost, "/api/admin/keys", map[string]any{
 		"name": "bench", "user_id": userID, "allowed_models": []string{benchModel},
 	}, &key); err != nil {
-		return "", 0, err
+		return "", 0, 0, err
 	}
-	return key.Key, key.ID, nil
+	return key.Key, key.ID, user.TeamID, nil
 }
 
 // usageCount is what the usage log holds for the benchmark key.
@@ -211,4 +223,16 @@ func freshPostgres(ctx context.Context, base string, keep bool) (string, func(),
 		}
 	}
 	return fresh.String(), drop, nil
+}
+
+// charged returns the credits the team's wallet has paid: the grant minus
+// what is left.
+func charged(ctx context.Context, a admin, teamID int64) (int64, error) {
+	var b struct {
+		Balance int64 `json:"balance"`
+	}
+	if err := a.do(ctx, http.MethodGet, fmt.Sprintf("/api/admin/teams/%d/balance", teamID), nil, &b); err != nil {
+		return 0, err
+	}
+	return benchGrant - b.Balance, nil
 }
