@@ -604,7 +604,7 @@ func (e *env) verifyUsage(ctx context.Context) error {
 	}
 	want := uc.OK * chorus.RequestCost(mockupstream.PromptTokens, mockupstream.CompletionTokens, inputPrice, outputPrice)
 	fmt.Printf("credits charged: %d of %d micro-credits (the cost of the %d successful usage records)\n", paid, want, uc.OK)
-	if paid != want {
+	if paid != want && !slices.Contains(e.chorusEnv, "CHORUS_BILLING_MODE=off") {
 		problems = append(problems, fmt.Sprintf("the wallet paid %d micro-credits for usage worth %d", paid, want))
 	}
 	if len(problems) > 0 {
