@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -114,6 +115,27 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 		return chorus.Invalid("", "The request body must hold exactly one JSON object.")
 	}
 	return nil
+}
+
+// decodeOptionalJSON is decodeJSON for a body that may be left out (no
+// body, or only white space).
+func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	if r.Body == nil || r.ContentLength == 0 {
+		return nil
+	}
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return tooLarge(maxAdminBody)
+	}
+	if err != nil {
+		return chorus.Invalid("", "The request body could not be read.")
+	}
+	if strings.TrimSpace(string(b)) == "" {
+		return nil
+	}
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return decodeJSON(w, r, v)
 }
 
 // pathID parses the {id} path segment.

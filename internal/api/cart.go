@@ -176,7 +176,7 @@ func (s *Server) clearCart(w http.ResponseWriter, r *http.Request, p *chorus.Pri
 	var body struct {
 		Version *int64 `json:"version"`
 	}
-	if err := shopOptionalJSON(w, r, &body); err != nil {
+	if err := decodeOptionalJSON(w, r, &body); err != nil {
 		return err
 	}
 	v, err := cartVersion(r, body.Version)
@@ -227,7 +227,7 @@ func (s *Server) addCartItem(w http.ResponseWriter, r *http.Request, p *chorus.P
 	var body struct {
 		Quantity *int64 `json:"quantity"`
 	}
-	if err := shopOptionalJSON(w, r, &body); err != nil {
+	if err := decodeOptionalJSON(w, r, &body); err != nil {
 		return err
 	}
 	q := int64(1)
@@ -277,7 +277,7 @@ func (s *Server) removeCartItem(w http.ResponseWriter, r *http.Request, p *choru
 	var body struct {
 		Version *int64 `json:"version"`
 	}
-	if err := shopOptionalJSON(w, r, &body); err != nil {
+	if err := decodeOptionalJSON(w, r, &body); err != nil {
 		return err
 	}
 	v, err := cartVersion(r, body.Version)

@@ -66,14 +66,6 @@ func signedIn(p *chorus.Principal) error {
 // noStore keeps responses that carry secrets out of every cache.
 func noStore(w http.ResponseWriter) { w.Header().Set("Cache-Control", "no-store") }
 
-// decodeOptionalJSON is decodeJSON for a body that may be left out.
-func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if r.ContentLength == 0 {
-		return nil
-	}
-	return decodeJSON(w, r, v)
-}
-
 // mfaStatus: GET /api/auth/mfa.
 func (s *Server) mfaStatus(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
 	if p.User.ID == 0 {

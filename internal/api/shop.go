@@ -35,7 +35,6 @@ package api
 // refused with 409 and the current cart when the cart has changed since.
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -197,27 +196,6 @@ func ownUser(p *chorus.Principal) (int64, error) {
 	return 0, &chorus.Error{Code: chorus.EFORBIDDEN, Message: "This credential belongs to no user: use a user's API key or session."}
 }
 
-// shopOptionalJSON is decodeJSON for a body that may be left out (no
-// body, or only white space).
-func shopOptionalJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if r.Body == nil || r.ContentLength == 0 {
-		return nil
-	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return tooLarge(maxAdminBody)
-	}
-	if err != nil {
-		return chorus.Invalid("", "The request body could not be read.")
-	}
-	if strings.TrimSpace(string(b)) == "" {
-		return nil
-	}
-	r.Body = io.NopCloser(bytes.NewReader(b))
-	return decodeJSON(w, r, v)
-}
-
 // ---- customer: products
 
 func (s *Server) shopProducts(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
@@ -254,7 +232,7 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request, p *chorus.Prin
 	var body struct {
 		Provider string `json:"provider"`
 	}
-	if err := shopOptionalJSON(w, r, &body); err != nil {
+	if err := decodeOptionalJSON(w, r, &body); err != nil {
 		return err
 	}
 	o, created, err := sh.Checkout(r.Context(), shop.CheckoutInput{
@@ -588,7 +566,7 @@ func (s *Server) adminRefund(w http.ResponseWriter, r *http.Request, _ *chorus.P
 		AllowNegative bool   `json:"allow_negative"`
 		Reason        string `json:"reason"`
 	}
-	if err := shopOptionalJSON(w, r, &body); err != nil {
+	if err := decodeOptionalJSON(w, r, &body); err != nil {
 		return err
 	}
 	if !utf8.ValidString(body.Reason) || utf8.RuneCountInString(body.Reason) > maxRefundReason {
