@@ -119,6 +119,8 @@ func authzTable() map[string]authzCase {
 		"GET /v1/models":            keyRoute,
 		"GET /v1/models/{id...}":    keyRoute.with(func(e *authzEnv) map[string]string { return map[string]string{"id...": e.modelName} }),
 		"POST /v1/feedback":         userRoute,
+		"GET /api/feedback":         userRoute,
+		"GET /api/usage":            userRoute,
 
 		"GET /api/keys":         userRoute,
 		"POST /api/keys":        userRoute,
@@ -464,5 +466,81 @@ func TestMetricsToken(t *testing.T) {
 	}
 	if r := g.do("GET", "/metrics", token, nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), "chorus_") {
 		t.Errorf("/metrics with the token: %d %.100s, want 200 and metrics", r.Status, r.Body)
+	}
+}
+
+// TestTeamScopedViews: a customer's usage and feedback lists show their own
+// team's records — every member's — and nobody else's.
+func TestTeamScopedViews(t *testing.T) {
+	g := startGateway(t, nil)
+	model := g.simulated(g.unique("scoped"), nil).Model.Name
+	userA, _ := g.NewUser(t, chorus.RoleCustomer, 0)
+	memberA, _ := g.NewUser(t, chorus.RoleCustomer, userA.TeamID)
+	userB, _ := g.NewUser(t, chorus.RoleCustomer, 0)
+	keys := map[string]string{}
+	for name, u := range map[string]*chorus.User{"a": userA, "memberA": memberA, "b": userB} {
+		keys[name] = g.createKey(keySpec{Name: name, UserID: u.ID}).Key
+	}
+	answers := map[string]string{}
+	for _, name := range []string{"a", "memberA", "b"} {
+		r := g.do("POST", "/v1/chat/completions", keys[name], map[string]any{
+			"model": model, "messages": []map[string]string{{"role": "user", "content": "hi from " + name}}})
+		var out struct {
+			ID string `json:"id"`
+		}
+		if r.Status != http.StatusOK || json.Unmarshal(r.Body, &out) != nil || out.ID == "" {
+			t.Fatalf("chat as %s: %d %s", name, r.Status, r.Body)
+		}
+		answers[name] = out.ID
+		if r := g.do("POST", "/v1/feedback", keys[name], map[string]any{"response_id": out.ID, "rating": "up"}); r.Status != http.StatusCreated {
+			t.Fatalf("feedback as %s: %d %s", name, r.Status, r.Body)
+		}
+	}
+	type row struct {
+		TeamID     int64  `json:"team_id"`
+		ResponseID string `json:"response_id"`
+	}
+	list := func(path, key string) []row {
+		t.Helper()
+		var out struct {
+			Data []row `json:"data"`
+		}
+		r := g.do("GET", path, key, nil)
+		if r.Status != http.StatusOK || json.Unmarshal(r.Body, &out) != nil {
+			t.Fatalf("GET %s: %d %s", path, r.Status, r.Body)
+		}
+		return out.Data
+	}
+	for _, path := range []string{"/api/usage", "/api/feedback"} {
+		for _, tc := range []struct {
+			who  string
+			team int64
+			want []string
+		}{
+			{"a", userA.TeamID, []string{"a", "memberA"}},
+			{"memberA", userA.TeamID, []string{"a", "memberA"}},
+			{"b", userB.TeamID, []string{"b"}},
+		} {
+			rows := list(path, keys[tc.who])
+			got := map[string]bool{}
+			for _, r := range rows {
+				if r.TeamID != tc.team {
+					t.Errorf("GET %s as %s: a record of team %d, want only team %d", path, tc.who, r.TeamID, tc.team)
+				}
+				got[r.ResponseID] = true
+			}
+			if len(rows) != len(tc.want) {
+				t.Errorf("GET %s as %s: %d records, want %d", path, tc.who, len(rows), len(tc.want))
+			}
+			for _, w := range tc.want {
+				if !got[answers[w]] {
+					t.Errorf("GET %s as %s: missing %s's record", path, tc.who, w)
+				}
+			}
+		}
+	}
+	// Feedback on another team's answer is refused as if it did not exist.
+	if r := g.do("POST", "/v1/feedback", keys["b"], map[string]any{"response_id": answers["a"], "rating": "down"}); r.Status != http.StatusNotFound {
+		t.Errorf("feedback on another team's answer: %d %s, want 404", r.Status, r.Body)
 	}
 }

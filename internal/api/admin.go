@@ -87,6 +87,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 
 	// Any signed-in user manages their team's keys.
 	s.handle(mux, "GET /api/keys", accessUser, s.listOwnKeys)
+	s.handle(mux, "GET /api/usage", accessUser, s.listOwnUsage)
 	s.handle(mux, "POST /api/keys", accessUser|stepUp, s.createKey)
 	s.handle(mux, "DELETE /api/keys/{id}", accessUser, s.revokeKey)
 	mux.HandleFunc("/api/", s.notFound)
@@ -718,12 +719,24 @@ func (s *Server) adminListKeys(w http.ResponseWriter, r *http.Request, _ *chorus
 // ---- usage and registry
 
 func (s *Server) adminListUsage(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
+	return s.listUsage(w, r, nil)
+}
+
+// listOwnUsage serves GET /api/usage: the caller's team's usage records.
+func (s *Server) listOwnUsage(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
+	team := p.TeamID()
+	return s.listUsage(w, r, &team)
+}
+
+// listUsage lists usage records filtered by the query (key_id, user_id,
+// since, until) and, when team is not nil, by team.
+func (s *Server) listUsage(w http.ResponseWriter, r *http.Request, team *int64) error {
 	q := r.URL.Query()
 	p, err := pageOf(q)
 	if err != nil {
 		return err
 	}
-	var f store.UsageFilter
+	f := store.UsageFilter{TeamID: team}
 	for name, dst := range map[string]**int64{"key_id": &f.KeyID, "user_id": &f.UserID} {
 		if v := q.Get(name); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)
@@ -731,6 +744,15 @@ func (s *Server) adminListUsage(w http.ResponseWriter, r *http.Request, _ *choru
 				return chorus.Invalid(name, "%s must be a non-negative integer, got %q", name, v)
 			}
 			*dst = &n
+		}
+	}
+	if team == nil {
+		if v := q.Get("team_id"); v != "" {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err != nil || n < 0 {
+				return chorus.Invalid("team_id", "team_id must be a non-negative integer, got %q", v)
+			}
+			f.TeamID = &n
 		}
 	}
 	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {

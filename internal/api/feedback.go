@@ -90,7 +90,7 @@ func (s *Server) postFeedback(w http.ResponseWriter, r *http.Request, p *chorus.
 		return err
 	}
 	f := &store.Feedback{
-		ResponseID: in.ResponseID, RequestID: u.RequestID, KeyID: keyID(p), UserID: p.User.ID,
+		ResponseID: in.ResponseID, RequestID: u.RequestID, KeyID: keyID(p), UserID: p.User.ID, TeamID: p.TeamID(),
 		Model: u.Model, Route: u.Route, Rating: rating, Score: in.Score, Comment: in.Comment,
 	}
 	created, err := s.QualityStore.UpsertFeedback(r.Context(), f)
@@ -151,6 +151,24 @@ func (s *Server) adminListFeedback(w http.ResponseWriter, r *http.Request, _ *ch
 		return err
 	}
 	writeList(w, items, p, func(f *store.Feedback) int64 { return f.ID })
+	return nil
+}
+
+// listOwnFeedback serves GET /api/feedback: the feedback the caller's team
+// gave, filtered like the admin list.
+func (s *Server) listOwnFeedback(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
+	q := r.URL.Query()
+	page, err := pageOf(q)
+	if err != nil {
+		return err
+	}
+	team := p.TeamID()
+	f := store.FeedbackFilter{ResponseID: q.Get("response_id"), Model: q.Get("model"), Route: q.Get("route"), TeamID: &team}
+	items, err := s.QualityStore.ListFeedback(r.Context(), f, page)
+	if err != nil {
+		return err
+	}
+	writeList(w, items, page, func(f *store.Feedback) int64 { return f.ID })
 	return nil
 }
 

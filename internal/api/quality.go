@@ -31,6 +31,7 @@ func (s *Server) qualityRoutes(mux *http.ServeMux) {
 		return
 	}
 	s.handle(mux, "POST /v1/feedback", accessUser, s.postFeedback)
+	s.handle(mux, "GET /api/feedback", accessUser, s.listOwnFeedback)
 	s.handle(mux, "GET /api/admin/quality", accessAdmin, s.adminQuality)
 	s.handle(mux, "GET /api/admin/quality/scores", accessAdmin, s.adminListScores)
 	s.handle(mux, "GET /api/admin/feedback", accessAdmin, s.adminListFeedback)

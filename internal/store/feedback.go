@@ -29,6 +29,7 @@ type Feedback struct {
 	RequestID  string    `json:"request_id"`
 	KeyID      int64     `json:"key_id"`
 	UserID     int64     `json:"user_id"`
+	TeamID     int64     `json:"team_id"`
 	Model      string    `json:"model"`
 	Route      string    `json:"route,omitempty"`
 	Rating     string    `json:"rating,omitempty"` // RatingUp, RatingDown, or "" when only a score was given
@@ -55,7 +56,7 @@ func (f *Feedback) validate() error {
 	return nil
 }
 
-const feedbackColumns = `response_id, request_id, key_id, user_id, model, route, rating, score, comment, created_at, updated_at`
+const feedbackColumns = `response_id, request_id, key_id, user_id, team_id, model, route, rating, score, comment, created_at, updated_at`
 
 // UpsertFeedback stores f, or replaces the feedback the same key gave on the
 // same answer before. It sets f's ID, CreatedAt and UpdatedAt as stored and
@@ -80,12 +81,12 @@ func (db *DB) UpsertFeedback(ctx context.Context, f *Feedback) (created bool, er
 	if f.Rating != "" {
 		rating = &f.Rating
 	}
-	err = tx.queryRow(ctx, `INSERT INTO feedback (`+feedbackColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (response_id, key_id) DO UPDATE SET request_id = excluded.request_id, user_id = excluded.user_id,
+	err = tx.queryRow(ctx, `INSERT INTO feedback (`+feedbackColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (response_id, key_id) DO UPDATE SET request_id = excluded.request_id, user_id = excluded.user_id, team_id = excluded.team_id,
 			model = excluded.model, route = excluded.route, rating = excluded.rating, score = excluded.score,
 			comment = excluded.comment, updated_at = excluded.updated_at
 		RETURNING id, created_at, updated_at`,
-		f.ResponseID, f.RequestID, f.KeyID, f.UserID, f.Model, f.Route, rating, f.Score, f.Comment, now, now,
+		f.ResponseID, f.RequestID, f.KeyID, f.UserID, f.TeamID, f.Model, f.Route, rating, f.Score, f.Comment, now, now,
 	).Scan(&f.ID, scanTime(&f.CreatedAt), scanTime(&f.UpdatedAt))
 	if err != nil {
 		return false, fmt.Errorf("upsert feedback: %w", err)
@@ -102,6 +103,7 @@ type FeedbackFilter struct {
 	Model      string
 	Route      string
 	UserID     *int64
+	TeamID     *int64
 }
 
 // ListFeedback returns one page of feedback in ID order.
@@ -122,6 +124,9 @@ func (db *DB) ListFeedback(ctx context.Context, f FeedbackFilter, page chorus.Pa
 	if f.UserID != nil {
 		where, args = append(where, "user_id = ?"), append(args, *f.UserID)
 	}
+	if f.TeamID != nil {
+		where, args = append(where, "team_id = ?"), append(args, *f.TeamID)
+	}
 	args = append(args, limit(page))
 	rows, err := tx.query(ctx, `SELECT id, `+feedbackColumns+` FROM feedback WHERE `+
 		strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
@@ -133,7 +138,7 @@ func (db *DB) ListFeedback(ctx context.Context, f FeedbackFilter, page chorus.Pa
 	for rows.Next() {
 		var fb Feedback
 		var rating sql.NullString
-		if err := rows.Scan(&fb.ID, &fb.ResponseID, &fb.RequestID, &fb.KeyID, &fb.UserID, &fb.Model, &fb.Route,
+		if err := rows.Scan(&fb.ID, &fb.ResponseID, &fb.RequestID, &fb.KeyID, &fb.UserID, &fb.TeamID, &fb.Model, &fb.Route,
 			&rating, &fb.Score, &fb.Comment, scanTime(&fb.CreatedAt), scanTime(&fb.UpdatedAt)); err != nil {
 			return nil, fmt.Errorf("list feedback: %w", err)
 		}
