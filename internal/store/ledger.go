@@ -32,6 +32,37 @@ var systemAccounts = map[string]bool{
 	chorus.AccountRefunds:    true,
 }
 
+// systemShards is how many rows hold each system account. Every posting
+// updates its accounts' balance rows, and a row update holds the row's lock
+// until commit: with one revenue row, every team's strict-mode settlement
+// would queue behind every other's. A system account is the sum of its
+// shards; a posting uses the shard of its team (teamID mod systemShards),
+// so one team's postings stay in order on one row while different teams'
+// spread over the shards. Entries read back name the account, not the shard.
+const systemShards = 16
+
+// accountRow returns the ledger_accounts row an entry of the posting's team
+// moves: a wallet's own row, or a system account's shard.
+func accountRow(account string, teamID int64) string {
+	if !systemAccounts[account] {
+		return account
+	}
+	shard := teamID % systemShards
+	if shard < 0 {
+		shard = -shard
+	}
+	return account + "#" + strconv.FormatInt(shard, 10)
+}
+
+// accountName returns the account a ledger_accounts row belongs to: the
+// row's name without its shard.
+func accountName(row string) string {
+	if i := strings.IndexByte(row, '#'); i >= 0 && systemAccounts[row[:i]] {
+		return row[:i]
+	}
+	return row
+}
+
 // postingKinds are the kinds a posting may have.
 var postingKinds = map[string]bool{
 	chorus.PostingTopUp:      true,
@@ -112,7 +143,17 @@ func postTx(ctx context.Context, tx *tx, p *chorus.Posting) (created bool, err e
 	}
 	p.ID = id
 
-	accounts, err := resolveAccounts(ctx, tx, p.Entries)
+	shardTeam := p.TeamID
+	for _, e := range p.Entries { // the wallet's team, when the posting moves one
+		if id, ok := parseWallet(e.Account); ok {
+			shardTeam = id
+		}
+	}
+	rows := make([]string, len(p.Entries))
+	for i, e := range p.Entries {
+		rows[i] = accountRow(e.Account, shardTeam)
+	}
+	accounts, err := resolveAccounts(ctx, tx, rows)
 	if err != nil {
 		return false, err
 	}
@@ -164,11 +205,7 @@ type account struct {
 // resolveAccounts returns the account of each entry, creating those that do
 // not exist yet. Creation goes in name order so that concurrent postings
 // creating the same accounts wait for each other rather than deadlock.
-func resolveAccounts(ctx context.Context, tx *tx, entries []chorus.LedgerEntry) ([]account, error) {
-	names := make([]string, len(entries))
-	for i, e := range entries {
-		names[i] = e.Account
-	}
+func resolveAccounts(ctx context.Context, tx *tx, names []string) ([]account, error) {
 	sorted := slices.Clone(names)
 	slices.Sort(sorted)
 	byName := make(map[string]account, len(names))
@@ -505,6 +542,7 @@ func queryPostings(ctx context.Context, tx *tx, where string, args ...any) ([]*c
 		if err := rows.Scan(&id, &e.Account, &e.Amount); err != nil {
 			return nil, err
 		}
+		e.Account = accountName(e.Account)
 		if p := byID[id]; p != nil {
 			p.Entries = append(p.Entries, e)
 		}

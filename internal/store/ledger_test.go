@@ -720,3 +720,51 @@ func TestLedgerCheck(t *testing.T) {
 		}
 	})
 }
+
+// TestLedgerSystemShards: a system account is spread over shard rows by
+// team, so different teams' postings do not queue on one row; entries read
+// back name the account, and the shards sum to it.
+func TestLedgerSystemShards(t *testing.T) {
+	eachDB(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		dsn := b.newDSN(t)
+		db := mustOpen(t, dsn)
+		if err := db.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var teams []int64
+		for i := range 3 {
+			team := mustCreateTeam(t, db, fmt.Sprintf("shard-%d-%s", i, randomHex(4)))
+			teams = append(teams, team)
+			mustPost(t, db, topUp(fmt.Sprintf("shard-top-%d", i), team, 1000))
+			mustPost(t, db, spend(fmt.Sprintf("shard-spend-%d", i), team, 100*int64(i+1)))
+		}
+		ps, err := db.ListPostings(ctx, store.PostingFilter{Kind: chorus.PostingSpend}, chorus.Page{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ps) != 3 {
+			t.Fatalf("%d spend postings, want 3", len(ps))
+		}
+		for _, p := range ps {
+			for _, e := range p.Entries {
+				if e.Account != chorus.AccountRevenue && e.Account != chorus.WalletAccount(p.TeamID) {
+					t.Errorf("posting %d: entry on %q, want %q or the wallet", p.ID, e.Account, chorus.AccountRevenue)
+				}
+			}
+		}
+		raw := rawDB(t, b, dsn)
+		var rows, total int64
+		if err := raw.QueryRow(`SELECT COUNT(*), COALESCE(SUM(balance), 0) FROM ledger_accounts WHERE name LIKE 'system:revenue%'`).Scan(&rows, &total); err != nil {
+			t.Fatal(err)
+		}
+		want := map[int64]bool{}
+		for _, team := range teams {
+			want[team%16] = true
+		}
+		if rows != int64(len(want)) || total != 600 {
+			t.Errorf("revenue: %d rows holding %d, want %d shard rows holding 600", rows, total, len(want))
+		}
+		mustCheckLedger(t, db)
+	})
+}
