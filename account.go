@@ -38,6 +38,7 @@ type Invite struct {
 	ExpiresAt time.Time  `json:"expires_at"`
 	UsedAt    *time.Time `json:"used_at,omitempty"`
 	UsedBy    *int64     `json:"used_by,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
 // Session is a signed-in browser. The cookie holds a random token; the
@@ -149,15 +150,16 @@ const (
 	AuditBackupCodesReset = "auth.mfa.backup_codes_regenerated"
 	AuditBackupCodeUsed   = "auth.mfa.backup_code_used"
 
-	AuditUserCreated  = "user.created"
-	AuditUserUpdated  = "user.updated"
-	AuditRoleChanged  = "user.role_changed"
-	AuditUserDisabled = "user.disabled"
-	AuditUserEnabled  = "user.enabled"
-	AuditTeamCreated  = "team.created"
-	AuditTeamUpdated  = "team.updated"
-	AuditTeamChanged  = "user.team_changed"
-	AuditInviteIssued = "team.invite.created"
+	AuditUserCreated   = "user.created"
+	AuditUserUpdated   = "user.updated"
+	AuditRoleChanged   = "user.role_changed"
+	AuditUserDisabled  = "user.disabled"
+	AuditUserEnabled   = "user.enabled"
+	AuditTeamCreated   = "team.created"
+	AuditTeamUpdated   = "team.updated"
+	AuditTeamChanged   = "user.team_changed"
+	AuditInviteIssued  = "team.invite.created"
+	AuditInviteRevoked = "team.invite.revoked"
 
 	AuditKeyCreated = "key.created"
 	AuditKeyRevoked = "key.revoked"

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/app/apptest"
@@ -223,6 +224,10 @@ func authzTable() map[string]authzCase {
 		"POST /api/admin/teams":              adminRoute,
 		"GET /api/admin/teams/{id}":          adminRoute.with(id(func(e *authzEnv) int64 { return e.userA.TeamID })),
 		"POST /api/admin/invites":            adminRoute,
+		"GET /api/admin/invites":             adminRoute,
+		"DELETE /api/admin/invites/{id}":     adminRoute.with(id(func(e *authzEnv) int64 { return e.inviteA() })),
+		"GET /api/team/invites":              userRoute,
+		"DELETE /api/team/invites/{id}":      teamRoute.with(id(func(e *authzEnv) int64 { return e.inviteA() })),
 
 		// The shop: carts are per user, orders per team ({id}: a pending
 		// order of team A; {product_id}: a product in nobody's cart, so
@@ -280,6 +285,17 @@ func (e *authzEnv) otherSession() int64 {
 		e.g.t.Fatalf("list the other user's sessions: %d %s", status, body)
 	}
 	return out.Data[0].ID
+}
+
+// inviteA creates an unused invitation into team A and returns its ID.
+func (e *authzEnv) inviteA() int64 {
+	e.g.t.Helper()
+	inv := &chorus.Invite{TokenHash: []byte(e.g.unique("authz-invite-token")), TeamID: e.userA.TeamID,
+		Role: chorus.RoleCustomer, TeamRole: chorus.TeamMember, CreatedBy: e.userA.ID, ExpiresAt: time.Now().Add(time.Hour)}
+	if err := e.g.App.DB.CreateInvite(context.Background(), inv); err != nil {
+		e.g.t.Fatal(err)
+	}
+	return inv.ID
 }
 
 // memberA adds a member to team A and returns their ID.
@@ -542,5 +558,67 @@ func TestTeamScopedViews(t *testing.T) {
 	// Feedback on another team's answer is refused as if it did not exist.
 	if r := g.do("POST", "/v1/feedback", keys["b"], map[string]any{"response_id": answers["a"], "rating": "down"}); r.Status != http.StatusNotFound {
 		t.Errorf("feedback on another team's answer: %d %s, want 404", r.Status, r.Body)
+	}
+}
+
+// TestInviteRevocation: an owner lists and revokes their team's
+// invitations; a revoked invitation cannot be used, a used one cannot be
+// revoked, and a member who is not an owner can do neither.
+func TestInviteRevocation(t *testing.T) {
+	g := startGateway(t, nil)
+	owner := g.SignIn(t, chorus.RoleCustomer)
+	invite := func() (int64, string) {
+		t.Helper()
+		status, body := owner.Do(t, "POST", "/api/team/invites", map[string]any{})
+		var out struct {
+			ID    int64  `json:"id"`
+			Token string `json:"token"`
+		}
+		if status != http.StatusCreated || json.Unmarshal(body, &out) != nil || out.Token == "" {
+			t.Fatalf("invite: %d %s", status, body)
+		}
+		return out.ID, out.Token
+	}
+	signup := func(token string) int {
+		return g.do("POST", "/api/auth/signup", "", map[string]any{"email": g.unique("invitee") + "@example.test",
+			"password": "a long enough pass phrase 7", "name": "Invitee", "invite_token": token}).Status
+	}
+	revokedID, revokedToken := invite()
+	usedID, usedToken := invite()
+	if status, body := owner.Do(t, "DELETE", fmt.Sprintf("/api/team/invites/%d", revokedID), nil); status != http.StatusOK {
+		t.Fatalf("revoke: %d %s", status, body)
+	}
+	if status := signup(revokedToken); status != http.StatusBadRequest {
+		t.Errorf("sign-up with a revoked invitation: %d, want 400", status)
+	}
+	if status := signup(usedToken); status != http.StatusOK && status != http.StatusCreated {
+		t.Fatalf("sign-up with a valid invitation: %d", status)
+	}
+	if status, body := owner.Do(t, "DELETE", fmt.Sprintf("/api/team/invites/%d", usedID), nil); status != http.StatusConflict {
+		t.Errorf("revoke a used invitation: %d %s, want 409", status, body)
+	}
+	status, body := owner.Do(t, "GET", "/api/team/invites", nil)
+	var list struct {
+		Data []chorus.Invite `json:"data"`
+	}
+	if status != http.StatusOK || json.Unmarshal(body, &list) != nil || len(list.Data) != 2 {
+		t.Fatalf("list: %d %s, want the 2 invitations", status, body)
+	}
+	for _, inv := range list.Data {
+		switch inv.ID {
+		case revokedID:
+			if inv.RevokedAt == nil || inv.UsedAt != nil {
+				t.Errorf("revoked invitation listed as %+v", inv)
+			}
+		case usedID:
+			if inv.UsedAt == nil || inv.RevokedAt != nil {
+				t.Errorf("used invitation listed as %+v", inv)
+			}
+		}
+	}
+	member, password := g.NewUser(t, chorus.RoleCustomer, owner.User.TeamID)
+	ms := apptest.Login(t, g.Gateway, member.Email, password)
+	if status, _ := ms.Do(t, "GET", "/api/team/invites", nil); status != http.StatusForbidden {
+		t.Errorf("a member lists invitations: %d, want 403", status)
 	}
 }

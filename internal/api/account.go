@@ -28,6 +28,8 @@ func (s *Server) accountRoutes(mux *http.ServeMux) {
 	s.handle(mux, "GET /api/team", accessUser, s.getTeam)
 	s.handle(mux, "PUT /api/team", accessUser, s.renameTeam)
 	s.handle(mux, "POST /api/team/invites", accessUser, s.teamInvite)
+	s.handle(mux, "GET /api/team/invites", accessUser, s.teamInvites)
+	s.handle(mux, "DELETE /api/team/invites/{id}", accessUser, s.teamRevokeInvite)
 	s.handle(mux, "DELETE /api/team/members/{id}", accessUser, s.removeMember)
 }
 
@@ -558,6 +560,54 @@ func (s *Server) teamInvite(w http.ResponseWriter, r *http.Request, p *chorus.Pr
 	}
 	in.TeamID, in.Role = p.TeamID(), chorus.RoleCustomer
 	return s.createInvite(w, r, p, &in)
+}
+
+// teamInvites: GET /api/team/invites — the owner's view of their team's
+// invitations (tokens are never shown again).
+func (s *Server) teamInvites(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
+	if err := requireOwner(p); err != nil {
+		return err
+	}
+	team := p.TeamID()
+	return s.listInvites(w, r, &team)
+}
+
+// teamRevokeInvite: DELETE /api/team/invites/{id} — an owner revokes an
+// unused invitation into their team; another team's is 404.
+func (s *Server) teamRevokeInvite(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
+	if err := requireOwner(p); err != nil {
+		return err
+	}
+	team := p.TeamID()
+	return s.revokeInvite(w, r, &team)
+}
+
+// listInvites writes one page of invitations, the team's when team is not nil.
+func (s *Server) listInvites(w http.ResponseWriter, r *http.Request, team *int64) error {
+	page, err := pageOf(r.URL.Query())
+	if err != nil {
+		return err
+	}
+	invs, err := s.Store.ListInvites(r.Context(), team, page)
+	if err != nil {
+		return err
+	}
+	writeList(w, invs, page, func(i *chorus.Invite) int64 { return i.ID })
+	return nil
+}
+
+// revokeInvite revokes the {id} invitation, the team's only when team is not nil.
+func (s *Server) revokeInvite(w http.ResponseWriter, r *http.Request, team *int64) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	inv, err := s.Store.RevokeInvite(r.Context(), id, team)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, inv)
+	return nil
 }
 
 // removeMember: DELETE /api/team/members/{id} — an owner takes a member

@@ -382,6 +382,8 @@ type AccountStore interface {
 	TeamMembers(ctx context.Context, teamID int64, p chorus.Page) ([]*chorus.User, error)
 	RemoveTeamMember(ctx context.Context, teamID, userID int64) (*chorus.User, error)
 	CreateInvite(ctx context.Context, inv *chorus.Invite) error
+	ListInvites(ctx context.Context, teamID *int64, page chorus.Page) ([]*chorus.Invite, error)
+	RevokeInvite(ctx context.Context, id int64, teamID *int64) (*chorus.Invite, error)
 
 	CreateLoginSession(ctx context.Context, s *chorus.Session) error
 	RecordLoginFailure(ctx context.Context, email string, userID int64, reason string) error

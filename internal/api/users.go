@@ -28,6 +28,12 @@ func (s *Server) userAdminRoutes(mux *http.ServeMux) {
 	admin("POST /api/admin/teams", s.adminCreateTeam)
 	admin("GET /api/admin/teams/{id}", s.adminGetTeam)
 	s.handle(mux, "POST /api/admin/invites", accessAdmin|stepUp, s.adminInvite)
+	s.handle(mux, "GET /api/admin/invites", accessAdmin, func(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
+		return s.listInvites(w, r, nil)
+	})
+	s.handle(mux, "DELETE /api/admin/invites/{id}", accessAdmin, func(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
+		return s.revokeInvite(w, r, nil)
+	})
 }
 
 // maxQuery bounds a search string.

@@ -13,7 +13,7 @@ import (
 // Invitations: the token is shown once to whoever created the invitation;
 // the store keeps only its SHA-256. Signup claims one (see DB.Signup).
 
-const inviteColumns = `id, token_hash, email, COALESCE(team_id, 0), role, team_role, created_by, created_at, expires_at, used_at, used_by`
+const inviteColumns = `id, token_hash, email, COALESCE(team_id, 0), role, team_role, created_by, created_at, expires_at, used_at, used_by, revoked_at`
 
 // CreateInvite stores an invitation with its audit entry
 // (team.invite.created) and sets its ID and CreatedAt. The caller makes
@@ -91,7 +91,7 @@ func (db *DB) InviteByID(ctx context.Context, id int64) (*chorus.Invite, error) 
 // reason, so the answer does not help guess tokens.
 func claimInviteTx(ctx context.Context, tx *tx, now time.Time, hash []byte) (*chorus.Invite, error) {
 	inv, err := scanInvite(tx.queryRow(ctx, `UPDATE invites SET used_at = ?
-		WHERE token_hash = ? AND used_at IS NULL AND expires_at > ? RETURNING `+inviteColumns, now, hash, now))
+		WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ? RETURNING `+inviteColumns, now, hash, now))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, chorus.Invalid("invite_token", "This invitation is not valid: it may have expired or been used already. Ask for a new one.")
 	}
@@ -105,11 +105,84 @@ func scanInvite(s scanner) (*chorus.Invite, error) {
 	var inv chorus.Invite
 	var usedBy sql.NullInt64
 	if err := s.Scan(&inv.ID, &inv.TokenHash, &inv.Email, &inv.TeamID, &inv.Role, &inv.TeamRole, &inv.CreatedBy,
-		scanTime(&inv.CreatedAt), scanTime(&inv.ExpiresAt), scanNullTime(&inv.UsedAt), &usedBy); err != nil {
+		scanTime(&inv.CreatedAt), scanTime(&inv.ExpiresAt), scanNullTime(&inv.UsedAt), &usedBy, scanNullTime(&inv.RevokedAt)); err != nil {
 		return nil, err
 	}
 	if usedBy.Valid {
 		inv.UsedBy = &usedBy.Int64
 	}
 	return &inv, nil
+}
+
+// ListInvites returns one page of invitations in ID order, the team's only
+// when teamID is not nil. Used, expired and revoked ones
+// are included (see their times).
+func (db *DB) ListInvites(ctx context.Context, teamID *int64, page chorus.Page) ([]*chorus.Invite, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	q, args := `SELECT `+inviteColumns+` FROM invites WHERE id > ?`, []any{page.After}
+	if teamID != nil {
+		q, args = q+` AND team_id = ?`, append(args, *teamID)
+	}
+	rows, err := tx.query(ctx, q+` ORDER BY id LIMIT ?`, append(args, limit(page))...)
+	if err != nil {
+		return nil, fmt.Errorf("list invites: %w", err)
+	}
+	defer rows.Close()
+	var out []*chorus.Invite
+	for rows.Next() {
+		inv, err := scanInvite(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list invites: %w", err)
+		}
+		out = append(out, inv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list invites: %w", err)
+	}
+	return out, nil
+}
+
+// RevokeInvite revokes an unused invitation (of that team only, when
+// teamID is not nil) with its audit entry; ENOTFOUND when there is no such
+// invitation, ECONFLICT when it was used already. Revoking a revoked
+// invitation changes nothing.
+func (db *DB) RevokeInvite(ctx context.Context, id int64, teamID *int64) (*chorus.Invite, error) {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	inv, err := scanInvite(tx.queryRow(ctx, `SELECT `+inviteColumns+` FROM invites WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && teamID != nil && inv.TeamID != *teamID) {
+		return nil, notFound("invite %d not found", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("revoke invite: %w", err)
+	}
+	switch {
+	case inv.RevokedAt != nil:
+		return inv, nil
+	case inv.UsedAt != nil:
+		return nil, chorus.Errorf(chorus.ECONFLICT, "Invitation %d was used already; it cannot be revoked.", id)
+	}
+	now := db.timeNow()
+	res, err := tx.exec(ctx, `UPDATE invites SET revoked_at = ? WHERE id = ? AND used_at IS NULL AND revoked_at IS NULL`, now, id)
+	if err != nil {
+		return nil, fmt.Errorf("revoke invite: %w", err)
+	}
+	if n, err := affected(res); err != nil {
+		return nil, err
+	} else if n == 0 { // claimed between the read and the update
+		return nil, chorus.Errorf(chorus.ECONFLICT, "Invitation %d was used already; it cannot be revoked.", id)
+	}
+	inv.RevokedAt = &now
+	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditInviteRevoked, "invite", idString(id), inv.TeamID,
+		map[string]any{"email": inv.Email})); err != nil {
+		return nil, err
+	}
+	return inv, commit(tx)
 }
