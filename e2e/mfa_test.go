@@ -62,7 +62,12 @@ func sessionCookieOf(r response) string {
 // after a correct password: pending when the user has MFA.
 func (g *gateway) signIn(u *chorus.User, pending bool) *session {
 	g.t.Helper()
-	return g.newSession(&chorus.Session{UserID: u.ID, MFAPending: pending})
+	s := &chorus.Session{UserID: u.ID, MFAPending: pending}
+	if !pending { // as a password sign-in: a fresh verification
+		now := time.Now()
+		s.MFAAt = &now
+	}
+	return g.newSession(s)
 }
 
 // signInVerifiedAt creates a session whose last verification was at at:
@@ -437,8 +442,13 @@ func TestRequiredAdminMFA(t *testing.T) {
 	t.Run("EnrolFirst", func(t *testing.T) {
 		wantReason(t, s.do("GET", "/api/admin/models", nil), 403, "mfa_enrollment_required")
 		wantReason(t, s.do("GET", "/api/keys", nil), 403, "mfa_enrollment_required")
-		wantReason(t, s.do("POST", "/api/auth/reauth", map[string]string{"password": password}), 403, "mfa_enrollment_required")
+		// Re-entering the password stays open: enrolling needs a recent one.
+		s.must("POST", "/api/auth/reauth", map[string]string{"password": password}, http.StatusOK, nil)
 		s.must("GET", "/api/auth/session", nil, http.StatusOK, nil)
+	})
+	t.Run("EnrolNeedsRecentPassword", func(t *testing.T) {
+		stale := g.signInVerifiedAt(adm, time.Now().Add(-11*time.Minute))
+		wantReason(t, stale.do("POST", "/api/auth/mfa/enroll", nil), 403, "mfa_required")
 	})
 	enrol(t, s)
 	t.Run("AfterEnrolment", func(t *testing.T) {

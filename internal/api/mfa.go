@@ -34,7 +34,7 @@ func (s *Server) mfaRoutes(mux *http.ServeMux) {
 	s.handle(mux, "POST /api/auth/mfa/enroll", accessUser|allowMFAPending, s.mfaEnrol)
 	s.handle(mux, "POST /api/auth/mfa/enroll/confirm", accessUser|allowMFAPending, s.mfaConfirm)
 	s.handle(mux, "POST /api/auth/mfa/verify", accessUser|allowMFAPending, s.mfaVerify)
-	s.handle(mux, "POST /api/auth/reauth", accessUser, s.reauth)
+	s.handle(mux, "POST /api/auth/reauth", accessUser|allowMFAPending, s.reauth) // an admin who must enrol may need it first
 	s.handle(mux, "POST /api/auth/mfa/disable", accessUser|stepUp, s.mfaDisable)
 	s.handle(mux, "POST /api/auth/mfa/backup-codes", accessUser|stepUp, s.mfaBackupCodes)
 	s.handle(mux, "POST /api/admin/users/{id}/mfa/reset", accessAdmin|stepUp, s.adminResetMFA)
@@ -100,10 +100,12 @@ func (s *Server) mfaEnrol(w http.ResponseWriter, r *http.Request, p *chorus.Prin
 	if err := decodeOptionalJSON(w, r, &struct{}{}); err != nil {
 		return err
 	}
-	if p.User.MFAEnabled {
-		if err := s.requireStepUp(r, p); err != nil {
-			return err
-		}
+	// Enrolling binds a second factor to the account: someone holding a
+	// stolen session must not be able to bind theirs. A recent password
+	// (sign-in or POST /api/auth/reauth) or, to replace a factor, a recent
+	// code is required.
+	if err := s.requireStepUp(r, p); err != nil {
+		return err
 	}
 	e, err := auth.NewTOTP(totpIssuer, p.User.Email)
 	if err != nil {
