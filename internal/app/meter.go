@@ -6,6 +6,7 @@ import (
 
 	"github.com/chorusgw/chorus/internal/meter"
 	"github.com/chorusgw/chorus/internal/registry"
+	"github.com/chorusgw/chorus/internal/telemetry"
 )
 
 // initMeter starts the credits meter (config billing) and hands it to the
@@ -24,6 +25,13 @@ func (a *App) initMeter(ctx context.Context) error {
 		return err
 	}
 	a.Server.Meter = m
+	a.Metrics.RegisterBilling(func() telemetry.BillingSample {
+		st := m.Stats()
+		return telemetry.BillingSample{Admitted: st.Admitted, Refused: st.Refused, Settled: st.Settled,
+			Cost: st.Cost, Charged: st.Charged, Uncollected: st.Uncollected, Tokenized: st.Tokenized,
+			LeaseWaits: st.LeaseWaits, Flushes: st.Flushes, FlushErrors: st.FlushErrors, Alerts: st.Alerts,
+			WebhooksDelivered: st.Delivered, WebhooksFailed: st.Failed}
+	})
 	drain := a.Config.Timeouts.Drain
 	a.closers = append(a.closers, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), drain)
