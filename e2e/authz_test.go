@@ -490,8 +490,11 @@ func TestMetricsToken(t *testing.T) {
 func TestTeamScopedViews(t *testing.T) {
 	g := startGateway(t, nil)
 	model := g.simulated(g.unique("scoped"), nil).Model.Name
-	userA, _ := g.NewUser(t, chorus.RoleCustomer, 0)
-	memberA, _ := g.NewUser(t, chorus.RoleCustomer, userA.TeamID)
+	passwords := map[int64]string{}
+	userA, pw := g.NewUser(t, chorus.RoleCustomer, 0)
+	passwords[userA.ID] = pw
+	memberA, pw := g.NewUser(t, chorus.RoleCustomer, userA.TeamID)
+	passwords[memberA.ID] = pw
 	userB, _ := g.NewUser(t, chorus.RoleCustomer, 0)
 	keys := map[string]string{}
 	for name, u := range map[string]*chorus.User{"a": userA, "memberA": memberA, "b": userB} {
@@ -554,6 +557,20 @@ func TestTeamScopedViews(t *testing.T) {
 				}
 			}
 		}
+	}
+	// Two members rating one answer in the console (sessions: no key) each
+	// keep their own feedback.
+	for _, u := range []*chorus.User{userA, memberA} {
+		s := apptest.Login(t, g.Gateway, u.Email, passwords[u.ID])
+		if status, body := s.Do(t, "POST", "/v1/feedback", map[string]any{"response_id": answers["b"], "rating": "up"}); status != http.StatusNotFound {
+			t.Errorf("session feedback on another team's answer: %d %s, want 404", status, body)
+		}
+		if status, body := s.Do(t, "POST", "/v1/feedback", map[string]any{"response_id": answers["a"], "rating": "down"}); status != http.StatusCreated {
+			t.Errorf("session feedback as user %d: %d %s, want 201", u.ID, status, body)
+		}
+	}
+	if got := len(list("/api/feedback", keys["a"])); got != 4 {
+		t.Errorf("team A's feedback after two members rated in sessions: %d rows, want 4 (2 by key, 2 by session)", got)
 	}
 	// Feedback on another team's answer is refused as if it did not exist.
 	if r := g.do("POST", "/v1/feedback", keys["b"], map[string]any{"response_id": answers["a"], "rating": "down"}); r.Status != http.StatusNotFound {

@@ -58,8 +58,8 @@ func (f *Feedback) validate() error {
 
 const feedbackColumns = `response_id, request_id, key_id, user_id, team_id, model, route, rating, score, comment, created_at, updated_at`
 
-// UpsertFeedback stores f, or replaces the feedback the same key gave on the
-// same answer before. It sets f's ID, CreatedAt and UpdatedAt as stored and
+// UpsertFeedback stores f, or replaces the feedback the same key — or, in
+// a session (KeyID 0), the same user — gave on the same answer before. It sets f's ID, CreatedAt and UpdatedAt as stored and
 // reports whether the row is new. (Two first feedbacks racing on PostgreSQL
 // may both report created; the row is still one.)
 func (db *DB) UpsertFeedback(ctx context.Context, f *Feedback) (created bool, err error) {
@@ -72,7 +72,7 @@ func (db *DB) UpsertFeedback(ctx context.Context, f *Feedback) (created bool, er
 	}
 	defer tx.Rollback()
 	var existing int64
-	err = tx.queryRow(ctx, `SELECT id FROM feedback WHERE response_id = ? AND key_id = ?`, f.ResponseID, f.KeyID).Scan(&existing)
+	err = tx.queryRow(ctx, `SELECT id FROM feedback WHERE response_id = ? AND key_id = ? AND user_id = ?`, f.ResponseID, f.KeyID, f.UserID).Scan(&existing)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return false, fmt.Errorf("upsert feedback: %w", err)
 	}
@@ -82,7 +82,7 @@ func (db *DB) UpsertFeedback(ctx context.Context, f *Feedback) (created bool, er
 		rating = &f.Rating
 	}
 	err = tx.queryRow(ctx, `INSERT INTO feedback (`+feedbackColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (response_id, key_id) DO UPDATE SET request_id = excluded.request_id, user_id = excluded.user_id, team_id = excluded.team_id,
+		ON CONFLICT (response_id, key_id, user_id) DO UPDATE SET request_id = excluded.request_id, team_id = excluded.team_id,
 			model = excluded.model, route = excluded.route, rating = excluded.rating, score = excluded.score,
 			comment = excluded.comment, updated_at = excluded.updated_at
 		RETURNING id, created_at, updated_at`,
