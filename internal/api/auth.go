@@ -66,6 +66,10 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, a access, h handlerF
 	name := map[access]string{accessPublic: "public", accessUser: "user", accessAdmin: "admin"}[a&accessMask]
 	s.routes = append(s.routes, RouteInfo{Pattern: pattern, Access: name, StepUp: a&stepUp != 0})
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		// Management answers carry secrets (new keys, codes, tokens) and
+		// account data: no shared or browser cache keeps them.
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
 		p, err := s.authorize(r, a)
 		if err == nil {
 			if p != nil {
