@@ -90,7 +90,6 @@ func (s *Server) writeSession(w http.ResponseWriter, r *http.Request, status int
 		}
 		v.Team = t
 	}
-	noStore(w)
 	writeJSON(w, status, v)
 	return nil
 }
@@ -537,7 +536,6 @@ func (s *Server) createInvite(w http.ResponseWriter, r *http.Request, p *chorus.
 	if err := s.Store.CreateInvite(r.Context(), inv); err != nil {
 		return err
 	}
-	noStore(w)
 	writeJSON(w, http.StatusCreated, createdInvite{Invite: inv, Token: token})
 	return nil
 }

@@ -63,8 +63,6 @@ func signedIn(p *chorus.Principal) error {
 	return nil
 }
 
-// noStore keeps responses that carry secrets out of every cache.
-func noStore(w http.ResponseWriter) { w.Header().Set("Cache-Control", "no-store") }
 
 // mfaStatus: GET /api/auth/mfa.
 func (s *Server) mfaStatus(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
@@ -114,7 +112,6 @@ func (s *Server) mfaEnrol(w http.ResponseWriter, r *http.Request, p *chorus.Prin
 	if err := s.Store.StartMFAEnrolment(r.Context(), p.User.ID, e.Secret); err != nil {
 		return err
 	}
-	noStore(w)
 	writeJSON(w, http.StatusOK, mfaEnrolResponse{
 		OTPAuthURL: e.URL, Secret: e.ManualSecret, QRCode: e.QRCode, Issuer: totpIssuer, Account: p.User.Email,
 		Digits: auth.TOTPDigits, Period: int(auth.TOTPPeriod.Seconds()), Algorithm: "SHA1",
@@ -153,7 +150,6 @@ func (s *Server) mfaConfirm(w http.ResponseWriter, r *http.Request, p *chorus.Pr
 	if err := s.Store.ConfirmMFAEnrolment(r.Context(), p.User.ID, req.Code, hashes, p.Session.ID); err != nil {
 		return err
 	}
-	noStore(w)
 	writeJSON(w, http.StatusOK, map[string]any{"enabled": true, "backup_codes": codes})
 	return nil
 }
@@ -189,7 +185,6 @@ func (s *Server) mfaVerify(w http.ResponseWriter, r *http.Request, p *chorus.Pri
 		s.setSessionCookie(w, r, token, p.Session.ExpiresAt)
 		out["csrf_token"] = sess.NewCSRFToken
 	}
-	noStore(w)
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -287,7 +282,6 @@ func (s *Server) mfaBackupCodes(w http.ResponseWriter, r *http.Request, p *choru
 	if err := s.Store.RegenerateBackupCodes(r.Context(), p.User.ID, hashes); err != nil {
 		return err
 	}
-	noStore(w)
 	writeJSON(w, http.StatusOK, map[string]any{"backup_codes": codes})
 	return nil
 }
