@@ -63,7 +63,6 @@ func signedIn(p *chorus.Principal) error {
 	return nil
 }
 
-
 // mfaStatus: GET /api/auth/mfa.
 func (s *Server) mfaStatus(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
 	if p.User.ID == 0 {
