@@ -27,6 +27,11 @@ Usage:
   chorus keys create --name N [--user-email E] [--models a,b] [--expires 720h]
   chorus keys list [--user-email E]
   chorus keys revoke ID
+  chorus users list [--q S]
+  chorus users create --email E [--name N] [--role admin|customer]   prints a new password once
+  chorus users reset-password --email E   a new password, printed once; signs the user out everywhere
+  chorus users reset-mfa --email E        remove a lost second factor
+  chorus users disable|enable --email E
   chorus audit verify [--json]       check the audit log's hash chain (exit status 1 if tampered)
   chorus secret-key                  print a new random key for CHORUS_SECRET_KEY
 
@@ -63,6 +68,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "keys":
 		// The audit log records these changes as made by the command line.
 		return cmdKeys(chorus.NewContextWithActor(ctx, chorus.Actor{System: "cli"}), args, stdout)
+	case "users":
+		return cmdUsers(chorus.NewContextWithActor(ctx, chorus.Actor{System: "cli"}), args, stdout)
 	case "secret-key":
 		return cmdSecretKey(stdout)
 	case "audit":

@@ -43,7 +43,7 @@ func bootstrap(ctx context.Context, db *store.DB, cfg config.Config, out io.Writ
 		return err
 	}
 	ctx = chorus.NewContextWithActor(ctx, chorus.Actor{System: "bootstrap"})
-	password := randomPassword()
+	password := RandomPassword()
 	hash, err := auth.HashPassword(password)
 	if err != nil {
 		return err
@@ -112,8 +112,9 @@ func portOf(listen string) string {
 	return ":" + port
 }
 
-// randomPassword returns 20 characters from an unambiguous alphabet.
-func randomPassword() string {
+// RandomPassword returns 20 characters from an unambiguous alphabet (about
+// 116 bits): the bootstrap admin's and the command line's new passwords.
+func RandomPassword() string {
 	const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 	var b strings.Builder
 	buf := make([]byte, 64)
