@@ -53,7 +53,7 @@ func cmdUsers(ctx context.Context, args []string, out io.Writer) error {
 	}
 	switch sub {
 	case "reset-password":
-		password := app.RandomPassword()
+		password := auth.NewPassword()
 		hash, err := auth.HashPassword(password)
 		if err != nil {
 			return err
@@ -90,7 +90,7 @@ func createUser(ctx context.Context, db *store.DB, email, name, role string, out
 	if name, err = auth.NormalizeName("name", name); err != nil {
 		return err
 	}
-	password := app.RandomPassword()
+	password := auth.NewPassword()
 	hash, err := auth.HashPassword(password)
 	if err != nil {
 		return err

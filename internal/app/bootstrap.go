@@ -2,11 +2,9 @@ package app
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io"
 	"net"
-	"strings"
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/auth"
@@ -43,7 +41,7 @@ func bootstrap(ctx context.Context, db *store.DB, cfg config.Config, out io.Writ
 		return err
 	}
 	ctx = chorus.NewContextWithActor(ctx, chorus.Actor{System: "bootstrap"})
-	password := RandomPassword()
+	password := auth.NewPassword()
 	hash, err := auth.HashPassword(password)
 	if err != nil {
 		return err
@@ -112,19 +110,3 @@ func portOf(listen string) string {
 	return ":" + port
 }
 
-// RandomPassword returns 20 characters from an unambiguous alphabet (about
-// 116 bits): the bootstrap admin's and the command line's new passwords.
-func RandomPassword() string {
-	const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
-	var b strings.Builder
-	buf := make([]byte, 64)
-	for b.Len() < 20 {
-		_, _ = rand.Read(buf)
-		for _, c := range buf {
-			if int(c) < 256-256%len(alphabet) && b.Len() < 20 {
-				b.WriteByte(alphabet[int(c)%len(alphabet)])
-			}
-		}
-	}
-	return b.String()
-}
