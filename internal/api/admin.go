@@ -78,7 +78,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 
 	admin("GET /api/admin/keys", s.adminListKeys)
 	s.handle(mux, "POST /api/admin/keys", accessAdmin|stepUp, s.createKey)
-	admin("DELETE /api/admin/keys/{id}", s.revokeKey)
+	admin("DELETE /api/admin/keys/{id}", s.adminRevokeKey)
 	admin("GET /api/admin/usage", s.adminListUsage)
 	admin("GET /api/admin/registry", s.adminRegistry)
 	s.routeAdminRoutes(mux)
@@ -89,7 +89,7 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	s.handle(mux, "GET /api/keys", accessUser, s.listOwnKeys)
 	s.handle(mux, "GET /api/usage", accessUser, s.listOwnUsage)
 	s.handle(mux, "POST /api/keys", accessUser|stepUp, s.createKey)
-	s.handle(mux, "DELETE /api/keys/{id}", accessUser, s.revokeKey)
+	s.handle(mux, "DELETE /api/keys/{id}", accessUser, s.revokeOwnKey)
 	mux.HandleFunc("/api/", s.notFound)
 }
 
@@ -657,9 +657,21 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p *chorus.Pri
 	return nil
 }
 
-// revokeKey serves DELETE /api/keys/{id} and /api/admin/keys/{id}; it takes
-// effect before the response is sent.
-func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
+// revokeOwnKey serves DELETE /api/keys/{id}: a key of the caller's team
+// (an admin too sees only their own team's keys here).
+func (s *Server) revokeOwnKey(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
+	team := p.TeamID()
+	return s.revokeKey(w, r, &team)
+}
+
+// adminRevokeKey serves DELETE /api/admin/keys/{id}: any key.
+func (s *Server) adminRevokeKey(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
+	return s.revokeKey(w, r, nil)
+}
+
+// revokeKey revokes the {id} key — of that team only, when team is not
+// nil — before the response is sent.
+func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, team *int64) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
@@ -668,8 +680,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p *chorus.Pri
 	if err != nil {
 		return err
 	}
-	// On the customer route an admin too sees only their own team's keys.
-	if (!p.IsAdmin() || !strings.HasPrefix(r.URL.Path, "/api/admin/")) && k.TeamID != p.TeamID() {
+	if team != nil && k.TeamID != *team {
 		return &chorus.Error{Code: chorus.ENOTFOUND, Message: "No such key."}
 	}
 	if err := s.Store.RevokeKey(r.Context(), id, s.Now()); err != nil {

@@ -120,7 +120,7 @@ func (s *Server) principal(r *http.Request) (*chorus.Principal, error) {
 		if err != nil {
 			return nil, err
 		}
-		if k.ID == 0 && k.UserID == 0 { // the configured master key
+		if isMasterKey(k) {
 			return &chorus.Principal{Key: k, User: &chorus.User{Email: "master-key", Name: "master key", Role: chorus.RoleAdmin}}, nil
 		}
 		u, err := s.Store.UserByID(r.Context(), k.UserID)
@@ -158,6 +158,10 @@ func (s *Server) principal(r *http.Request) (*chorus.Principal, error) {
 	return &chorus.Principal{Session: sess, User: u}, nil
 }
 
+// isMasterKey reports whether k is the configured master key, which
+// belongs to no user (registry.Registry.Authenticate returns it with ID 0).
+func isMasterKey(k *chorus.APIKey) bool { return k.ID == 0 && k.UserID == 0 }
+
 // sessionToken returns the session cookie's value, preferring the
 // __Host- cookie.
 func sessionToken(r *http.Request) string {
@@ -194,7 +198,7 @@ func (s *Server) actor(r *http.Request, p *chorus.Principal) chorus.Actor {
 	}
 	if p.Key != nil {
 		a.KeyID = p.Key.ID
-		if p.Key.ID == 0 && p.Key.UserID == 0 {
+		if isMasterKey(p.Key) {
 			a.System = "master-key"
 		}
 	}
