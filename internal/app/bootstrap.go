@@ -109,4 +109,3 @@ func portOf(listen string) string {
 	}
 	return ":" + port
 }
-
