@@ -168,6 +168,47 @@ func pageOf(q url.Values) (chorus.Page, error) {
 	return p, nil
 }
 
+// idParam reads an optional positive integer parameter.
+func idParam(q url.Values, name string) (*int64, error) {
+	v := q.Get(name)
+	if v == "" {
+		return nil, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 1 {
+		return nil, chorus.Invalid(name, "%s must be a positive integer, got %q", name, v)
+	}
+	return &n, nil
+}
+
+// timeParam reads an optional RFC 3339 time parameter (zero when absent).
+func timeParam(q url.Values, name string) (time.Time, error) {
+	v := q.Get(name)
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, chorus.Invalid(name, "%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", name, v)
+	}
+	return t, nil
+}
+
+// timeRange reads ?since= and ?until= (each optional); until must come
+// after since.
+func timeRange(q url.Values) (since, until time.Time, err error) {
+	if since, err = timeParam(q, "since"); err != nil {
+		return since, until, err
+	}
+	if until, err = timeParam(q, "until"); err != nil {
+		return since, until, err
+	}
+	if !since.IsZero() && !until.IsZero() && !since.Before(until) {
+		return since, until, chorus.Invalid("until", "until must be after since")
+	}
+	return since, until, nil
+}
+
 // writeList writes one page in a uniform envelope.
 func writeList[T any](w http.ResponseWriter, items []T, p chorus.Page, id func(T) int64) {
 	out := struct {
@@ -766,14 +807,11 @@ func (s *Server) listUsage(w http.ResponseWriter, r *http.Request, team *int64) 
 			f.TeamID = &n
 		}
 	}
-	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
-		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return chorus.Invalid(name, "%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", name, v)
-			}
-			*dst = t
-		}
+	if f.Since, err = timeParam(q, "since"); err != nil {
+		return err
+	}
+	if f.Until, err = timeParam(q, "until"); err != nil {
+		return err
 	}
 	us, err := s.Store.ListUsage(r.Context(), f, p)
 	if err != nil {

@@ -166,17 +166,8 @@ func auditQuery(q url.Values) (store.AuditFilter, store.AuditPage, error) {
 		}
 		f.TargetID = v
 	}
-	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
-		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return f, page, chorus.Invalid(name, "%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", name, v)
-			}
-			*dst = t
-		}
-	}
-	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
-		return f, page, chorus.Invalid("until", "until must be after since")
+	if f.Since, f.Until, err = timeRange(q); err != nil {
+		return f, page, err
 	}
 	return f, page, nil
 }

@@ -21,7 +21,6 @@ package api
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/chorusgw/chorus"
@@ -209,7 +208,7 @@ func (s *Server) listOwnEvents(w http.ResponseWriter, r *http.Request, p *chorus
 // ---- admin
 
 func (s *Server) adminListBudgets(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	team, err := teamFilter(r)
+	team, err := idParam(r.URL.Query(), "team_id")
 	if err != nil {
 		return err
 	}
@@ -244,24 +243,11 @@ func (s *Server) adminDeleteBudget(w http.ResponseWriter, r *http.Request, _ *ch
 }
 
 func (s *Server) adminListEvents(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	team, err := teamFilter(r)
+	team, err := idParam(r.URL.Query(), "team_id")
 	if err != nil {
 		return err
 	}
 	return s.listEvents(w, r, team)
-}
-
-// teamFilter parses an admin list's ?team_id=.
-func teamFilter(r *http.Request) (*int64, error) {
-	v := r.URL.Query().Get("team_id")
-	if v == "" {
-		return nil, nil
-	}
-	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id < 1 {
-		return nil, chorus.Invalid("team_id", "team_id must be a positive integer, got %q", v)
-	}
-	return &id, nil
 }
 
 // ---- shared; team 0 is an admin's unscoped view

@@ -21,7 +21,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -249,12 +248,11 @@ var postingKinds = []string{chorus.PostingTopUp, chorus.PostingSpend, chorus.Pos
 // ?team_id=.
 func postingFilter(q url.Values, admin bool) (store.PostingFilter, error) {
 	var f store.PostingFilter
-	if v := q.Get("team_id"); v != "" && admin {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 1 {
-			return f, chorus.Invalid("team_id", "team_id must be a positive integer, got %q", v)
+	if admin {
+		var err error
+		if f.TeamID, err = idParam(q, "team_id"); err != nil {
+			return f, err
 		}
-		f.TeamID = &n
 	}
 	if v := q.Get("kind"); v != "" {
 		if !slices.Contains(postingKinds, v) {
@@ -262,19 +260,9 @@ func postingFilter(q url.Values, admin bool) (store.PostingFilter, error) {
 		}
 		f.Kind = v
 	}
-	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
-		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				return f, chorus.Invalid(name, "%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", name, v)
-			}
-			*dst = t
-		}
-	}
-	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
-		return f, chorus.Invalid("until", "until must be after since")
-	}
-	return f, nil
+	var err error
+	f.Since, f.Until, err = timeRange(q)
+	return f, err
 }
 
 func (s *Server) adminCheckLedger(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {

@@ -42,7 +42,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -261,15 +260,11 @@ func orderStatus(q url.Values) (string, error) {
 
 // teamIDParam parses ?team_id=.
 func teamIDParam(q url.Values) (int64, error) {
-	v := q.Get("team_id")
-	if v == "" {
-		return 0, nil
+	id, err := idParam(q, "team_id")
+	if id == nil || err != nil {
+		return 0, err
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 1 {
-		return 0, chorus.Invalid("team_id", "team_id must be a positive integer, got %q", v)
-	}
-	return n, nil
+	return *id, nil
 }
 
 func (s *Server) listOwnOrders(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {

@@ -54,19 +54,6 @@ func queryParam(q url.Values, name string) (string, error) {
 	return v, nil
 }
 
-// idParam reads an optional positive integer parameter.
-func idParam(q url.Values, name string) (*int64, error) {
-	v := q.Get(name)
-	if v == "" {
-		return nil, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 1 {
-		return nil, chorus.Invalid(name, "%s must be a positive integer, got %q", name, v)
-	}
-	return &n, nil
-}
-
 // adminListUsers: GET /api/admin/users?q=&role=&team_id=&disabled=&limit=&after=.
 func (s *Server) adminListUsers(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	q := r.URL.Query()
