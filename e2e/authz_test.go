@@ -375,56 +375,104 @@ func TestAuthorizationTable(t *testing.T) {
 			}
 		})
 	}
+	// The master key is the operator's admin credential: every admin route
+	// takes it; the user routes, which act on the caller's own account and
+	// team, refuse it.
+	t.Run("MasterKey", func(t *testing.T) {
+		for _, r := range g.App.Server.Routes() {
+			c, ok := table[r.Pattern]
+			if !ok || (r.Access != "user" && r.Access != "admin") {
+				continue
+			}
+			want := allow
+			if r.Access == "user" {
+				want = deny
+			}
+			e.keys[anon] = g.MasterKey // the anonymous slot carries the master key for this walk
+			c.want = [numCallers]outcome{want, want, want, want}
+			e.walkOne(t, r.Pattern, c, anon)
+			e.keys[anon] = ""
+		}
+	})
 }
 
 // walk calls one route as every caller and compares what each gets with
 // the table.
 func (e *authzEnv) walk(t *testing.T, pattern string, c authzCase, sessions bool) {
 	t.Helper()
-	method, path, _ := strings.Cut(pattern, " ")
-	want := c.wantFor(sessions)
 	for who := range numCallers {
-		url := path
-		if c.fixture != nil {
-			vals := c.fixture(e)
-			url = pathParam.ReplaceAllStringFunc(path, func(m string) string {
-				v, ok := vals[m[1:len(m)-1]]
-				if !ok {
-					t.Fatalf("%s: no fixture value for %s", pattern, m)
-				}
-				return v
-			})
-		} else if pathParam.MatchString(path) {
-			t.Fatalf("%s: the route has path values but no fixture", pattern)
+		if sessions && who != anon {
+			e.walkSession(t, pattern, c, who)
+		} else {
+			e.walkOne(t, pattern, c, who)
 		}
-		var body any
-		if method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
-			body = map[string]any{}
-		}
-		var status int
-		var resp []byte
-		switch {
-		case !sessions || who == anon:
-			r := e.g.do(method, url, e.keys[who], body)
-			status, resp = r.Status, r.Body
-		case c.fresh:
-			status, resp = apptest.Login(t, e.g.Gateway, e.emails[who], e.passwords[who]).Do(t, method, url, body)
-			// Logging out everywhere ended the shared session too.
-			e.sessions[who] = apptest.Login(t, e.g.Gateway, e.emails[who], e.passwords[who])
-		default:
-			status, resp = e.sessions[who].Do(t, method, url, body)
-		}
-		got := allow
-		switch {
-		case status == http.StatusUnauthorized || status == http.StatusForbidden:
-			got = deny
-		case status == http.StatusNotFound && c.fixture != nil:
-			got = hidden
-		}
-		if got != want[who] {
-			t.Errorf("%s %s as %s: %s (status %d: %.200s), want %s",
-				method, url, callerNames[who], got, status, resp, want[who])
-		}
+	}
+}
+
+// walkOne calls one route as who with who's API key ("" for anonymous).
+func (e *authzEnv) walkOne(t *testing.T, pattern string, c authzCase, who int) {
+	t.Helper()
+	method, url, body := e.request(t, pattern, c)
+	r := e.g.do(method, url, e.keys[who], body)
+	name := callerNames[who]
+	if e.keys[who] == e.g.MasterKey {
+		name = "the master key"
+	}
+	e.check(t, method, url, c, name, c.want[who], r.Status, r.Body)
+}
+
+// walkSession calls one route as who with who's signed-in session.
+func (e *authzEnv) walkSession(t *testing.T, pattern string, c authzCase, who int) {
+	t.Helper()
+	method, url, body := e.request(t, pattern, c)
+	var status int
+	var resp []byte
+	if c.fresh {
+		status, resp = apptest.Login(t, e.g.Gateway, e.emails[who], e.passwords[who]).Do(t, method, url, body)
+		// Logging out everywhere ended the shared session too.
+		e.sessions[who] = apptest.Login(t, e.g.Gateway, e.emails[who], e.passwords[who])
+	} else {
+		status, resp = e.sessions[who].Do(t, method, url, body)
+	}
+	e.check(t, method, url, c, callerNames[who]+" (session)", c.wantFor(true)[who], status, resp)
+}
+
+// request fills the route's path values from its fixture and gives a
+// write an empty JSON object as its body.
+func (e *authzEnv) request(t *testing.T, pattern string, c authzCase) (method, url string, body any) {
+	t.Helper()
+	method, path, _ := strings.Cut(pattern, " ")
+	url = path
+	if c.fixture != nil {
+		vals := c.fixture(e)
+		url = pathParam.ReplaceAllStringFunc(path, func(m string) string {
+			v, ok := vals[m[1:len(m)-1]]
+			if !ok {
+				t.Fatalf("%s: no fixture value for %s", pattern, m)
+			}
+			return v
+		})
+	} else if pathParam.MatchString(path) {
+		t.Fatalf("%s: the route has path values but no fixture", pattern)
+	}
+	if method == http.MethodPost || method == http.MethodPut || method == http.MethodPatch {
+		body = map[string]any{}
+	}
+	return method, url, body
+}
+
+// check compares what a caller got with what the table wants.
+func (e *authzEnv) check(t *testing.T, method, url string, c authzCase, caller string, want outcome, status int, resp []byte) {
+	t.Helper()
+	got := allow
+	switch {
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		got = deny
+	case status == http.StatusNotFound && c.fixture != nil:
+		got = hidden
+	}
+	if got != want {
+		t.Errorf("%s %s as %s: %s (status %d: %.200s), want %s", method, url, caller, got, status, resp, want)
 	}
 }
 

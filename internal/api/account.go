@@ -433,9 +433,6 @@ func (s *Server) teamWithMembers(ctx context.Context, r *http.Request, id int64)
 
 // getTeam: GET /api/team — the caller's team and its members.
 func (s *Server) getTeam(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	if p.TeamID() == 0 {
-		return chorus.Errorf(chorus.ENOTFOUND, "This caller has no team.")
-	}
 	v, err := s.teamWithMembers(r.Context(), r, p.TeamID())
 	if err != nil {
 		return err
@@ -446,7 +443,7 @@ func (s *Server) getTeam(w http.ResponseWriter, r *http.Request, p *chorus.Princ
 
 // requireOwner refuses a caller who is not an owner of their team.
 func requireOwner(p *chorus.Principal) error {
-	if p.TeamID() == 0 || p.User.TeamRole != chorus.TeamOwner {
+	if p.User.TeamRole != chorus.TeamOwner {
 		return chorus.Errorf(chorus.EFORBIDDEN, "Only an owner of the team can do this.")
 	}
 	return nil

@@ -25,7 +25,7 @@ type access uint8
 
 const (
 	accessPublic access = iota // anyone; the handler gets a nil principal
-	accessUser                 // any signed-in user: a session cookie or an API key, any role
+	accessUser                 // any signed-in user: a session cookie or a user's API key (not the master key), any role
 	accessAdmin                // users with the admin role
 	accessMask   access = 0x0f
 
@@ -101,6 +101,11 @@ func (s *Server) authorize(r *http.Request, a access) (*chorus.Principal, error)
 	}
 	if a&accessMask == accessAdmin && !p.IsAdmin() {
 		return nil, &chorus.Error{Code: chorus.EFORBIDDEN, Message: "This operation requires the admin role."}
+	}
+	// A user's routes act on the caller's own account and team; the master
+	// key is an operator's credential with neither.
+	if a&accessMask == accessUser && p.User.ID == 0 {
+		return nil, &chorus.Error{Code: chorus.EFORBIDDEN, Message: "This credential belongs to no user: use a user's API key or session (the master key is for the admin API)."}
 	}
 	if a&stepUp != 0 {
 		if err := s.requireStepUp(r, p); err != nil {

@@ -137,23 +137,16 @@ func (s *Server) budgetsChanged(ctx context.Context) {
 // teamOwner returns the caller's team when they own it: only owners change
 // a team's budgets.
 func teamOwner(p *chorus.Principal) (int64, error) {
-	team, err := ownTeam(p)
-	if err != nil {
-		return 0, err
-	}
 	if p.User.TeamRole != chorus.TeamOwner {
 		return 0, &chorus.Error{Code: chorus.EFORBIDDEN, Message: "Only the team's owners may change its budgets."}
 	}
-	return team, nil
+	return p.TeamID(), nil
 }
 
 // ---- customer
 
 func (s *Server) listOwnBudgets(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	team, err := ownTeam(p)
-	if err != nil {
-		return err
-	}
+	team := p.TeamID()
 	return s.listBudgets(w, r, &team)
 }
 
@@ -174,10 +167,7 @@ func (s *Server) createOwnBudget(w http.ResponseWriter, r *http.Request, p *chor
 }
 
 func (s *Server) getOwnBudget(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	team, err := ownTeam(p)
-	if err != nil {
-		return err
-	}
+	team := p.TeamID()
 	return s.getBudget(w, r, team)
 }
 
@@ -198,10 +188,7 @@ func (s *Server) deleteOwnBudget(w http.ResponseWriter, r *http.Request, p *chor
 }
 
 func (s *Server) listOwnEvents(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	team, err := ownTeam(p)
-	if err != nil {
-		return err
-	}
+	team := p.TeamID()
 	return s.listEvents(w, r, &team)
 }
 

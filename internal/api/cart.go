@@ -109,19 +109,13 @@ type cartConflict struct {
 }
 
 func (s *Server) getCart(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	user, err := ownUser(p)
-	if err != nil {
-		return err
-	}
+	user := p.User.ID
 	c, err := s.Store.Cart(r.Context(), user)
 	return s.writeCart(w, http.StatusOK, c, err)
 }
 
 func (s *Server) addToCart(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	user, err := ownUser(p)
-	if err != nil {
-		return err
-	}
+	user := p.User.ID
 	var body struct {
 		ProductID int64  `json:"product_id"`
 		Quantity  *int64 `json:"quantity"`
@@ -141,10 +135,7 @@ func (s *Server) addToCart(w http.ResponseWriter, r *http.Request, p *chorus.Pri
 }
 
 func (s *Server) replaceCart(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	user, err := ownUser(p)
-	if err != nil {
-		return err
-	}
+	user := p.User.ID
 	var body struct {
 		Items   *[]chorus.CartLine `json:"items"`
 		Version *int64             `json:"version"`
@@ -169,10 +160,7 @@ func (s *Server) replaceCart(w http.ResponseWriter, r *http.Request, p *chorus.P
 }
 
 func (s *Server) clearCart(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	user, err := ownUser(p)
-	if err != nil {
-		return err
-	}
+	user := p.User.ID
 	var body struct {
 		Version *int64 `json:"version"`
 	}
@@ -188,10 +176,7 @@ func (s *Server) clearCart(w http.ResponseWriter, r *http.Request, p *chorus.Pri
 }
 
 func (s *Server) getCartItem(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	user, err := ownUser(p)
-	if err != nil {
-		return err
-	}
+	user := p.User.ID
 	id, err := productPathID(r)
 	if err != nil {
 		return err
@@ -216,10 +201,7 @@ func (s *Server) getCartItem(w http.ResponseWriter, r *http.Request, p *chorus.P
 }
 
 func (s *Server) addCartItem(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	user, err := ownUser(p)
-	if err != nil {
-		return err
-	}
+	user := p.User.ID
 	id, err := productPathID(r)
 	if err != nil {
 		return err
@@ -239,10 +221,7 @@ func (s *Server) addCartItem(w http.ResponseWriter, r *http.Request, p *chorus.P
 }
 
 func (s *Server) setCartItem(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	user, err := ownUser(p)
-	if err != nil {
-		return err
-	}
+	user := p.User.ID
 	id, err := productPathID(r)
 	if err != nil {
 		return err
@@ -266,10 +245,7 @@ func (s *Server) setCartItem(w http.ResponseWriter, r *http.Request, p *chorus.P
 }
 
 func (s *Server) removeCartItem(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	user, err := ownUser(p)
-	if err != nil {
-		return err
-	}
+	user := p.User.ID
 	id, err := productPathID(r)
 	if err != nil {
 		return err

@@ -127,19 +127,8 @@ func viewCodeBatch(b *store.CodeBatch) codeBatchView {
 
 // ---- customer
 
-// ownTeam returns the caller's team; the master key has none.
-func ownTeam(p *chorus.Principal) (int64, error) {
-	if id := p.TeamID(); id > 0 {
-		return id, nil
-	}
-	return 0, &chorus.Error{Code: chorus.EFORBIDDEN, Message: "This credential belongs to no team: use a user's API key or session."}
-}
-
 func (s *Server) ownBalance(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	team, err := ownTeam(p)
-	if err != nil {
-		return err
-	}
+	team := p.TeamID()
 	b, err := s.Store.Balance(r.Context(), team)
 	if err != nil {
 		return err
@@ -149,10 +138,7 @@ func (s *Server) ownBalance(w http.ResponseWriter, r *http.Request, p *chorus.Pr
 }
 
 func (s *Server) ownLedger(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	team, err := ownTeam(p)
-	if err != nil {
-		return err
-	}
+	team := p.TeamID()
 	q := r.URL.Query()
 	page, err := pageOf(q)
 	if err != nil {
@@ -176,10 +162,7 @@ func (s *Server) ownLedger(w http.ResponseWriter, r *http.Request, p *chorus.Pri
 const maxCodeInput = 64
 
 func (s *Server) redeemCode(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	team, err := ownTeam(p)
-	if err != nil {
-		return err
-	}
+	team := p.TeamID()
 	var body struct {
 		Code string `json:"code"`
 	}

@@ -65,9 +65,6 @@ func signedIn(p *chorus.Principal) error {
 
 // mfaStatus: GET /api/auth/mfa.
 func (s *Server) mfaStatus(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	if p.User.ID == 0 {
-		return chorus.Errorf(chorus.EINVALID, "The master key is not a user and has no MFA.")
-	}
 	st, err := s.Store.MFAStatus(r.Context(), p.User.ID)
 	if err != nil {
 		return err
