@@ -165,21 +165,7 @@ func BenchmarkChatStreamBilling(b *testing.B) { benchBilling(b, streamBody, true
 func BenchmarkChatBillingParallel(b *testing.B) {
 	for _, db := range billingDBs() {
 		for _, mode := range []string{config.BillingOff, config.BillingFast, config.BillingStrict} {
-			b.Run(db.name+"/"+mode, func(b *testing.B) {
-				r := newBillingRig(b, mode, db.dsn(b))
-				b.ReportAllocs()
-				b.SetParallelism(4)
-				b.ResetTimer()
-				b.RunParallel(func(pb *testing.PB) {
-					rd := bufio.NewReaderSize(nil, 16<<10)
-					for pb.Next() {
-						if _, err := r.do(r.chorusURL, chatBody, false, rd); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			})
+			b.Run(db.name+"/"+mode, func(b *testing.B) { benchParallel(b, newBillingRig(b, mode, db.dsn(b))) })
 		}
 	}
 }

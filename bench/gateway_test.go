@@ -211,8 +211,11 @@ func BenchmarkChatStreamPassthrough(b *testing.B) { benchPassthrough(b, streamBo
 
 // BenchmarkChatPassthroughParallel loads Chorus from GOMAXPROCS×4 clients
 // at once, as the closed-loop load generator does.
-func BenchmarkChatPassthroughParallel(b *testing.B) {
-	r := newRig(b)
+func BenchmarkChatPassthroughParallel(b *testing.B) { benchParallel(b, newRig(b)) }
+
+// benchParallel sends the non-streamed chat request through r's Chorus
+// from GOMAXPROCS×4 clients at once.
+func benchParallel(b *testing.B, r *rig) {
 	b.ReportAllocs()
 	b.SetParallelism(4)
 	b.ResetTimer()
