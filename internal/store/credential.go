@@ -61,14 +61,8 @@ func (db *DB) CreateCredential(ctx context.Context, c *chorus.Credential) error 
 	if err := db.sealCredential(ctx, tx, c); err != nil {
 		return fmt.Errorf("create credential: %w", err)
 	}
-	if err := bumpRegistry(ctx, tx); err != nil {
-		return err
-	}
-	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditCredentialCreated, "credential", idString(c.ID), 0,
-		map[string]any{"name": c.Name, "provider": c.Provider, "secret": secretMAC})); err != nil {
-		return err
-	}
-	return commit(tx)
+	return commitRegistryChange(ctx, tx, auditEntry(chorus.AuditCredentialCreated, "credential", idString(c.ID), 0,
+		map[string]any{"name": c.Name, "provider": c.Provider, "secret": secretMAC}))
 }
 
 // UpdateCredential renames a credential and sets its provider, and when
@@ -113,13 +107,7 @@ func (db *DB) UpdateCredential(ctx context.Context, c *chorus.Credential) error 
 			return fmt.Errorf("update credential: %w", err)
 		}
 	}
-	if err := bumpRegistry(ctx, tx); err != nil {
-		return err
-	}
-	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditCredentialUpdated, "credential", idString(c.ID), 0, details)); err != nil {
-		return err
-	}
-	return commit(tx)
+	return commitRegistryChange(ctx, tx, auditEntry(chorus.AuditCredentialUpdated, "credential", idString(c.ID), 0, details))
 }
 
 // DeleteCredential deletes a credential. ENOTFOUND if there is no such
@@ -152,13 +140,7 @@ func (db *DB) DeleteCredential(ctx context.Context, id int64) error {
 	if err != nil {
 		return fmt.Errorf("delete credential: %w", err)
 	}
-	if err := bumpRegistry(ctx, tx); err != nil {
-		return err
-	}
-	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditCredentialDeleted, "credential", idString(id), 0, map[string]any{"name": name})); err != nil {
-		return err
-	}
-	return commit(tx)
+	return commitRegistryChange(ctx, tx, auditEntry(chorus.AuditCredentialDeleted, "credential", idString(id), 0, map[string]any{"name": name}))
 }
 
 // CredentialByID returns a credential with its secret decrypted, or

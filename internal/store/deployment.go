@@ -44,13 +44,7 @@ func (db *DB) CreateDeployment(ctx context.Context, d *chorus.Deployment) error 
 	if err := db.deploymentWriteErr(err, d); err != nil {
 		return err
 	}
-	if err := bumpRegistry(ctx, tx); err != nil {
-		return err
-	}
-	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditDeploymentCreated, "deployment", idString(d.ID), 0, deploymentDetails(d))); err != nil {
-		return err
-	}
-	return commit(tx)
+	return commitRegistryChange(ctx, tx, auditEntry(chorus.AuditDeploymentCreated, "deployment", idString(d.ID), 0, deploymentDetails(d)))
 }
 
 // UpdateDeployment replaces every mutable field of the deployment with ID
@@ -84,13 +78,7 @@ func (db *DB) UpdateDeployment(ctx context.Context, d *chorus.Deployment) error 
 	if err := db.deploymentWriteErr(err, d); err != nil {
 		return err
 	}
-	if err := bumpRegistry(ctx, tx); err != nil {
-		return err
-	}
-	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditDeploymentUpdated, "deployment", idString(d.ID), 0, deploymentDetails(d))); err != nil {
-		return err
-	}
-	return commit(tx)
+	return commitRegistryChange(ctx, tx, auditEntry(chorus.AuditDeploymentUpdated, "deployment", idString(d.ID), 0, deploymentDetails(d)))
 }
 
 // DeleteDeployment deletes a deployment (ENOTFOUND if there is no such
@@ -110,14 +98,8 @@ func (db *DB) DeleteDeployment(ctx context.Context, id int64) error {
 	if err != nil {
 		return fmt.Errorf("delete deployment: %w", err)
 	}
-	if err := bumpRegistry(ctx, tx); err != nil {
-		return err
-	}
-	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditDeploymentDeleted, "deployment", idString(id), 0,
-		map[string]any{"name": name, "model_id": modelID})); err != nil {
-		return err
-	}
-	return commit(tx)
+	return commitRegistryChange(ctx, tx, auditEntry(chorus.AuditDeploymentDeleted, "deployment", idString(id), 0,
+		map[string]any{"name": name, "model_id": modelID}))
 }
 
 // DeploymentByID returns the deployment with the given ID, or ENOTFOUND.

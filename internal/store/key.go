@@ -69,13 +69,7 @@ func (db *DB) CreateKey(ctx context.Context, k *chorus.APIKey) error {
 	case err != nil:
 		return fmt.Errorf("create key: %w", err)
 	}
-	if err := bumpRegistry(ctx, tx); err != nil {
-		return err
-	}
-	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditKeyCreated, "key", idString(k.ID), k.TeamID, keyDetails(k))); err != nil {
-		return err
-	}
-	return commit(tx)
+	return commitRegistryChange(ctx, tx, auditEntry(chorus.AuditKeyCreated, "key", idString(k.ID), k.TeamID, keyDetails(k)))
 }
 
 // KeyByHash returns the key whose secret hashes to hash, with its owner's
@@ -167,14 +161,8 @@ func (db *DB) RevokeKey(ctx context.Context, id int64, at time.Time) error {
 	case err != nil:
 		return fmt.Errorf("revoke key: %w", err)
 	}
-	if err := bumpRegistry(ctx, tx); err != nil {
-		return err
-	}
-	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditKeyRevoked, "key", idString(id), teamID,
-		map[string]any{"prefix": prefix, "revoked_at": normTime(at)})); err != nil {
-		return err
-	}
-	return commit(tx)
+	return commitRegistryChange(ctx, tx, auditEntry(chorus.AuditKeyRevoked, "key", idString(id), teamID,
+		map[string]any{"prefix": prefix, "revoked_at": normTime(at)}))
 }
 
 // SetKeyCacheTTL sets a key's response cache opt-in (see
@@ -196,14 +184,8 @@ func (db *DB) SetKeyCacheTTL(ctx context.Context, id int64, seconds int) error {
 	if err != nil {
 		return fmt.Errorf("set key cache ttl: %w", err)
 	}
-	if err := bumpRegistry(ctx, tx); err != nil {
-		return err
-	}
-	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditKeyUpdated, "key", idString(id), teamID,
-		map[string]any{"prefix": prefix, "cache_ttl_s": seconds})); err != nil {
-		return err
-	}
-	return commit(tx)
+	return commitRegistryChange(ctx, tx, auditEntry(chorus.AuditKeyUpdated, "key", idString(id), teamID,
+		map[string]any{"prefix": prefix, "cache_ttl_s": seconds}))
 }
 
 // ActiveKeys returns every key that may be used now: not revoked, not

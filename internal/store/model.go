@@ -96,13 +96,7 @@ func (db *DB) DeleteModel(ctx context.Context, id int64) error {
 	if err != nil {
 		return fmt.Errorf("delete model: %w", err)
 	}
-	if err := bumpRegistry(ctx, tx); err != nil {
-		return err
-	}
-	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditModelDeleted, "model", idString(id), 0, map[string]any{"name": name})); err != nil {
-		return err
-	}
-	return commit(tx)
+	return commitRegistryChange(ctx, tx, auditEntry(chorus.AuditModelDeleted, "model", idString(id), 0, map[string]any{"name": name}))
 }
 
 // ModelByID returns the model with the given ID, without its deployments

@@ -103,13 +103,7 @@ func (db *DB) DeleteRoute(ctx context.Context, id int64) error {
 	if err != nil {
 		return fmt.Errorf("delete route: %w", err)
 	}
-	if err := bumpRegistry(ctx, tx); err != nil {
-		return err
-	}
-	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditRouteDeleted, "route", idString(id), 0, map[string]any{"name": name})); err != nil {
-		return err
-	}
-	return commit(tx)
+	return commitRegistryChange(ctx, tx, auditEntry(chorus.AuditRouteDeleted, "route", idString(id), 0, map[string]any{"name": name}))
 }
 
 // RouteByID returns the route with the given ID, or ENOTFOUND.

@@ -256,6 +256,20 @@ func bumpRegistry(ctx context.Context, tx *tx) error {
 	return nil
 }
 
+// commitRegistryChange ends a write to the registry tables: it bumps the
+// registry version, appends the change's audit entry and commits. The
+// order is the store's lock order — the registry row before the audit
+// head — so two such transactions never wait on each other in a cycle.
+func commitRegistryChange(ctx context.Context, tx *tx, e *chorus.AuditEntry) error {
+	if err := bumpRegistry(ctx, tx); err != nil {
+		return err
+	}
+	if err := appendAudit(ctx, tx, e); err != nil {
+		return err
+	}
+	return commit(tx)
+}
+
 // limit clamps a page's Limit.
 func limit(p chorus.Page) int {
 	switch {
