@@ -375,9 +375,10 @@ func (m *Meter) Start(ctx context.Context) error {
 		go func() { defer wg.Done(); f(ctx) }()
 	}
 	if m.opts.Mode == config.BillingFast {
-		run(m.flushLoop)
+		run(m.flushLoop) // which refreshes the budgets in step with its flushes
+	} else {
+		run(m.refreshLoop)
 	}
-	run(m.refreshLoop)
 	run(m.reapLoop)
 	run(m.dispatchLoop)
 	go func() { wg.Wait(); close(m.done) }()
@@ -404,6 +405,8 @@ func (m *Meter) Close(ctx context.Context) error {
 	return err
 }
 
+// refreshLoop re-reads the budgets' spend (strict mode; fast mode's
+// flusher does it).
 func (m *Meter) refreshLoop(ctx context.Context) {
 	t := time.NewTicker(m.opts.BudgetRefresh)
 	defer t.Stop()
@@ -412,9 +415,6 @@ func (m *Meter) refreshLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if m.opts.Mode == config.BillingFast {
-				continue // the flusher refreshes, in step with its flushes
-			}
 			if err := m.RefreshBudgets(ctx); err != nil && ctx.Err() == nil {
 				m.log.Warn("billing: budget refresh failed", "err", err)
 			}
