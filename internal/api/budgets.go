@@ -134,15 +134,6 @@ func (s *Server) budgetsChanged(ctx context.Context) {
 	}
 }
 
-// teamOwner returns the caller's team when they own it: only owners change
-// a team's budgets.
-func teamOwner(p *chorus.Principal) (int64, error) {
-	if p.User.TeamRole != chorus.TeamOwner {
-		return 0, &chorus.Error{Code: chorus.EFORBIDDEN, Message: "Only the team's owners may change its budgets."}
-	}
-	return p.TeamID(), nil
-}
-
 // ---- customer
 
 func (s *Server) listOwnBudgets(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
@@ -151,10 +142,10 @@ func (s *Server) listOwnBudgets(w http.ResponseWriter, r *http.Request, p *choru
 }
 
 func (s *Server) createOwnBudget(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	team, err := teamOwner(p)
-	if err != nil {
+	if err := requireOwner(p); err != nil {
 		return err
 	}
+	team := p.TeamID()
 	var in budgetInput
 	if err := decodeJSON(w, r, &in); err != nil {
 		return err
@@ -172,18 +163,18 @@ func (s *Server) getOwnBudget(w http.ResponseWriter, r *http.Request, p *chorus.
 }
 
 func (s *Server) updateOwnBudget(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	team, err := teamOwner(p)
-	if err != nil {
+	if err := requireOwner(p); err != nil {
 		return err
 	}
+	team := p.TeamID()
 	return s.updateBudget(w, r, team)
 }
 
 func (s *Server) deleteOwnBudget(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	team, err := teamOwner(p)
-	if err != nil {
+	if err := requireOwner(p); err != nil {
 		return err
 	}
+	team := p.TeamID()
 	return s.deleteBudget(w, r, team)
 }
 
