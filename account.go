@@ -193,3 +193,13 @@ const (
 	AuditReauthenticated = "auth.reauth.succeeded"
 	AuditReauthFailed    = "auth.reauth.failed"
 )
+
+// UserFilter narrows SearchUsers. Zero fields do not filter.
+type UserFilter struct {
+	// Query matches users whose email or name contains it, compared
+	// case-insensitively (ASCII letters).
+	Query    string
+	Role     string
+	TeamID   *int64
+	Disabled *bool
+}

@@ -90,3 +90,9 @@ type User struct {
 	DisabledAt *time.Time `json:"disabled_at,omitempty"`
 	CreatedAt  time.Time  `json:"created_at"`
 }
+
+// KeyFilter narrows ListKeys.
+type KeyFilter struct {
+	UserID *int64 // only this user's keys
+	TeamID *int64 // only this team's keys
+}

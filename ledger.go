@@ -61,3 +61,25 @@ type Balance struct {
 	Reserved  int64 `json:"reserved"`  // micro-credits held for requests in flight
 	Available int64 `json:"available"` // Balance - Reserved
 }
+
+// PostingFilter narrows ListPostings. Zero fields do not filter.
+type PostingFilter struct {
+	TeamID *int64    // postings concerning this team
+	Kind   string    // one of the chorus.Posting* kinds
+	Since  time.Time // created at or after
+	Until  time.Time // created before
+}
+
+// LedgerReport is what CheckLedger found.
+type LedgerReport struct {
+	OK       bool     `json:"ok"`       // no problem found
+	Problems []string `json:"problems"` // broken invariants, at most a few of each kind
+	Accounts int64    `json:"accounts"`
+	Postings int64    `json:"postings"`
+	Entries  int64    `json:"entries"`
+	Total    int64    `json:"total"` // the sum of every entry: zero
+	// NegativeWallets are the wallets below zero. That is not a broken
+	// invariant by itself (AllowNegative postings may do it) but worth
+	// a look.
+	NegativeWallets []Balance `json:"negative_wallets"`
+}

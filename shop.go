@@ -1,6 +1,11 @@
 package chorus
 
-import "time"
+import (
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
 
 // Product is a credit pack sold in the shop. Price is in minor units of the
 // shop's currency (cents for USD); Credits is in micro-credits. A product
@@ -184,4 +189,140 @@ type Payment struct {
 	Instructions string    `json:"instructions,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
+}
+
+// MaxIdempotencyKey bounds a checkout's Idempotency-Key.
+const MaxIdempotencyKey = 200
+
+// CheckoutRequest asks Checkout to turn a user's cart into an order.
+type CheckoutRequest struct {
+	UserID   int64
+	TeamID   int64  // the team the order is for: its wallet gets the credits
+	Provider string // the payment provider chosen
+	Currency string // the shop currency, recorded on the order
+	// IdempotencyKey identifies the checkout: the same key returns the
+	// same order. RequestHash identifies the request's content: the same
+	// key with another hash is ECONFLICT.
+	IdempotencyKey string
+	RequestHash    string
+}
+
+// ValidIdempotencyKey checks an Idempotency-Key: 1 to MaxIdempotencyKey
+// printable ASCII characters.
+func ValidIdempotencyKey(k string) error {
+	if k == "" {
+		return Invalid("Idempotency-Key", "The Idempotency-Key header is required: send a unique value (such as a UUID) per checkout.")
+	}
+	if len(k) > MaxIdempotencyKey {
+		return Invalid("Idempotency-Key", "The Idempotency-Key header must be at most %d characters.", MaxIdempotencyKey)
+	}
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c < 0x20 || c > 0x7e {
+			return Invalid("Idempotency-Key", "The Idempotency-Key header must be printable ASCII.")
+		}
+	}
+	return nil
+}
+
+// OrderFilter narrows ListOrders; zero fields match everything.
+type OrderFilter struct {
+	TeamID int64
+	Status string
+}
+
+// PaymentStart is what a provider answered when asked to start a payment.
+type PaymentStart struct {
+	ExternalID   string // the provider's object (a Stripe Checkout Session ID)
+	RedirectURL  string // where the customer pays
+	Instructions string // how the customer pays otherwise
+}
+
+// OrderTransition asks TransitionOrder to move an order to another state.
+type OrderTransition struct {
+	// OrderID names the order; when 0, the order is found by its payment's
+	// Reference with Provider (e.g. a Stripe PaymentIntent).
+	OrderID          int64
+	PaymentReference string
+	To               string
+	// TeamID, when not 0, must own the order; Provider, when set, must be
+	// the order's; ExternalID, when set, must be its payment's. Any
+	// mismatch is ENOTFOUND, as if the order did not exist.
+	TeamID     int64
+	Provider   string
+	ExternalID string
+	// EventID is the provider event that causes the transition. It is
+	// recorded in the transition's transaction: an event seen before
+	// changes nothing. With an event, a transition the state machine
+	// refuses is no error either (the event arrived late or out of
+	// order): it is recorded and nothing else changes.
+	EventID   string
+	EventType string
+	// Reference is recorded on the payment: the payment's own reference
+	// when it becomes paid, the refund's when it is refunded.
+	Reference string
+	Reason    string // why, for the audit log
+	// AllowNegative lets a refund take back credits the team has spent
+	// already, taking its wallet below zero. Without it such a refund is
+	// ECONFLICT.
+	AllowNegative bool
+	// BeforeCommit, when set, runs inside the transaction after every
+	// write; an error rolls the whole transition back (a test hook for
+	// failures between the writes and the commit).
+	BeforeCommit func(o *Order) error
+}
+
+// PaymentFilter narrows ListPayments; zero fields match everything.
+type PaymentFilter struct {
+	TeamID   int64
+	Status   string
+	Provider string
+}
+
+// ProductFilter narrows ListProducts.
+type ProductFilter struct {
+	OnSale bool // only active products (what customers see)
+}
+
+// ValidateProduct checks a product's fields, trimming its name and
+// description, and returns an EINVALID error naming the first bad field.
+func ValidateProduct(p *Product) error {
+	p.Name = strings.TrimSpace(p.Name)
+	p.Description = strings.TrimSpace(p.Description)
+	switch {
+	case p.Name == "":
+		return Invalid("name", "name is required")
+	case utf8.RuneCountInString(p.Name) > MaxProductName:
+		return Invalid("name", "name must be at most %d characters", MaxProductName)
+	case !printable(p.Name, false):
+		return Invalid("name", "name must be printable text on one line")
+	case utf8.RuneCountInString(p.Description) > MaxProductDescription:
+		return Invalid("description", "description must be at most %d characters", MaxProductDescription)
+	case !printable(p.Description, true):
+		return Invalid("description", "description must be printable text")
+	case p.Price < 1 || p.Price > MaxProductPrice:
+		return Invalid("price", "price must be 1 to %d (minor units of the shop currency, e.g. cents), got %d",
+			int64(MaxProductPrice), p.Price)
+	case p.Credits < 1 || p.Credits > MaxProductCredits:
+		return Invalid("micro_credits", "micro_credits must be 1 to %d (1 credit = 1000000), got %d", int64(MaxProductCredits), p.Credits)
+	case p.ArchivedAt != nil && p.Active:
+		return Invalid("active", "an archived product cannot be on sale: unarchive it first")
+	}
+	return nil
+}
+
+// printable reports whether s is valid UTF-8 without control characters
+// (newlines and tabs allowed when multiline).
+func printable(s string, multiline bool) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if multiline && (r == '\n' || r == '\t' || r == '\r') {
+			continue
+		}
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }

@@ -18,7 +18,6 @@ import (
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/app/apptest"
 	"github.com/chorusgw/chorus/internal/config"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // Accounts end to end: sign-up modes, sign-in and sessions, the login
@@ -353,11 +352,11 @@ func rawExecE2E(t *testing.T, g *gateway, q string, args ...any) {
 // countAudit counts the audit entries with action on target user id.
 func countAudit(t *testing.T, g *gateway, action, target string) int {
 	t.Helper()
-	f := store.AuditFilter{Action: action}
+	f := chorus.AuditFilter{Action: action}
 	if target != "" {
 		f.TargetType, f.TargetID = "user", target
 	}
-	es, err := g.App.DB.ListAudit(context.Background(), f, store.AuditPage{Limit: store.MaxPageSize})
+	es, err := g.App.DB.ListAudit(context.Background(), f, chorus.AuditPage{Limit: chorus.MaxPageSize})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -427,7 +426,7 @@ func TestLoginThrottle(t *testing.T) {
 		if n := countAudit(t, g, chorus.AuditLoginFailed, fmt.Sprint(u.ID)); n != 3 {
 			t.Errorf("%d failed sign-ins recorded on the user, want 3", n)
 		}
-		es, err := g.App.DB.ListAudit(context.Background(), store.AuditFilter{Action: chorus.AuditLoginFailed}, store.AuditPage{Limit: 500})
+		es, err := g.App.DB.ListAudit(context.Background(), chorus.AuditFilter{Action: chorus.AuditLoginFailed}, chorus.AuditPage{Limit: 500})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -606,7 +605,7 @@ func TestAdminUsers(t *testing.T) {
 		}
 		// Demoting every admin is refused at the last one.
 		g.NewUser(t, chorus.RoleAdmin, 0)
-		us, err := g.App.DB.SearchUsers(context.Background(), store.UserFilter{Role: chorus.RoleAdmin}, chorus.Page{Limit: 500})
+		us, err := g.App.DB.SearchUsers(context.Background(), chorus.UserFilter{Role: chorus.RoleAdmin}, chorus.Page{Limit: 500})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -949,7 +948,7 @@ func TestBootstrapSignIn(t *testing.T) {
 	if s.User.Role != chorus.RoleAdmin || s.User.TeamID == 0 || s.User.TeamRole != chorus.TeamOwner {
 		t.Errorf("bootstrap admin = %+v", s.User)
 	}
-	es, err := g.App.DB.ListAudit(context.Background(), store.AuditFilter{Action: chorus.AuditUserCreated}, store.AuditPage{})
+	es, err := g.App.DB.ListAudit(context.Background(), chorus.AuditFilter{Action: chorus.AuditUserCreated}, chorus.AuditPage{})
 	if err != nil || len(es) != 1 || es[0].Actor.System != "bootstrap" {
 		t.Fatalf("user.created entries = %+v, %v", es, err)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/app/apptest"
 	"github.com/chorusgw/chorus/internal/config"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // The authorization table: every route the server registers, and what each
@@ -310,7 +309,7 @@ func (e *authzEnv) memberA() int64 {
 
 func (e *authzEnv) codeBatch() int64 {
 	e.g.t.Helper()
-	b := &store.CodeBatch{Count: 1, Amount: 1, MaxUses: 1}
+	b := &chorus.CodeBatch{Count: 1, Amount: 1, MaxUses: 1}
 	if err := e.g.App.DB.CreateCodeBatch(context.Background(), b); err != nil {
 		e.g.t.Fatal(err)
 	}

@@ -294,9 +294,9 @@ func killRequest(c *http.Client, base, key, id string, stream bool) (int64, bool
 func spendRefs(t *testing.T, db *store.DB, team int64) map[string][]int64 {
 	t.Helper()
 	out := map[string][]int64{}
-	page := chorus.Page{Limit: store.MaxPageSize}
+	page := chorus.Page{Limit: chorus.MaxPageSize}
 	for {
-		ps, err := db.ListPostings(context.Background(), store.PostingFilter{TeamID: &team, Kind: chorus.PostingSpend}, page)
+		ps, err := db.ListPostings(context.Background(), chorus.PostingFilter{TeamID: &team, Kind: chorus.PostingSpend}, page)
 		if err != nil {
 			t.Fatal(err)
 		}

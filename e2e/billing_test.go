@@ -20,7 +20,6 @@ import (
 	"github.com/chorusgw/chorus/internal/cache"
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/meter"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // billedGateway is a gateway with billing on in mode (SQLite), webhooks to
@@ -76,7 +75,7 @@ func (g *gateway) waitCharged(team, want int64) {
 func (g *gateway) budgetFixture(u *chorus.User) int64 {
 	g.t.Helper()
 	k := g.createKey(keySpec{Name: "budget", UserID: u.ID})
-	b := &store.Budget{Scope: store.BudgetKey, ScopeID: k.ID, Period: store.PeriodDay, Amount: 1_000_000}
+	b := &chorus.Budget{Scope: chorus.BudgetKey, ScopeID: k.ID, Period: chorus.PeriodDay, Amount: 1_000_000}
 	if _, err := g.App.DB.CreateBudget(context.Background(), b); err != nil {
 		g.t.Fatal(err)
 	}
@@ -237,7 +236,7 @@ func TestBillingCacheHit(t *testing.T) {
 
 // budgetAnswer is a budget as the API returns it.
 type budgetAnswer struct {
-	store.Budget
+	chorus.Budget
 	Object        string `json:"object"`
 	WebhookSecret string `json:"webhook_secret"`
 }
@@ -370,7 +369,7 @@ func TestBudgetsAPI(t *testing.T) {
 			t.Errorf("webhook signature: %v (%s)", err, req.Header.Get(meter.SignatureHeader))
 		}
 		var events struct {
-			Data []store.Event `json:"data"`
+			Data []chorus.Event `json:"data"`
 		}
 		deadline := time.Now().Add(5 * time.Second)
 		for {
@@ -378,7 +377,7 @@ func TestBudgetsAPI(t *testing.T) {
 			if err := json.Unmarshal(r.Body, &events); err != nil {
 				t.Fatal(err)
 			}
-			if len(events.Data) == 1 && events.Data[0].Webhook != nil && events.Data[0].Webhook.Status == store.DeliveryDelivered {
+			if len(events.Data) == 1 && events.Data[0].Webhook != nil && events.Data[0].Webhook.Status == chorus.DeliveryDelivered {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -386,7 +385,7 @@ func TestBudgetsAPI(t *testing.T) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		if e := events.Data[0]; e.Type != store.EventBudgetExceeded || e.BudgetID != soft.ID {
+		if e := events.Data[0]; e.Type != chorus.EventBudgetExceeded || e.BudgetID != soft.ID {
 			t.Errorf("event = %+v, want budget.exceeded of budget %d", e, soft.ID)
 		}
 		if r := g.do("GET", "/api/events", other.Key, nil); strings.Contains(string(r.Body), "budget.exceeded") {
@@ -409,7 +408,7 @@ func TestBudgetsAPI(t *testing.T) {
 		}
 		wantAPIError(t, g.admin("GET", "/api/admin/budgets?team_id=x", nil), 400, "invalid_request_error", "team_id")
 		wantAPIError(t, g.admin("POST", "/api/admin/budgets", map[string]any{"scope": "team", "period": "day", "amount": 5}), 400, "invalid_request_error", "scope_id")
-		audit, err := g.App.DB.ListAudit(context.Background(), store.AuditFilter{Action: chorus.AuditBudgetChanged}, store.AuditPage{Limit: 100})
+		audit, err := g.App.DB.ListAudit(context.Background(), chorus.AuditFilter{Action: chorus.AuditBudgetChanged}, chorus.AuditPage{Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}

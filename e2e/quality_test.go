@@ -10,23 +10,22 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/quality"
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/shared"
-
-	"github.com/chorusgw/chorus/internal/quality"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // scorePage is GET /api/admin/quality/scores's answer.
 type scorePage struct {
-	Data    []store.ScoreRecord `json:"data"`
-	HasMore bool                `json:"has_more"`
+	Data    []chorus.ScoreRecord `json:"data"`
+	HasMore bool                 `json:"has_more"`
 }
 
 // feedbackAnswer is POST /v1/feedback's answer.
 type feedbackAnswer struct {
 	Object string `json:"object"`
-	store.Feedback
+	chorus.Feedback
 }
 
 // qualityReport is GET /api/admin/quality's answer.
@@ -41,7 +40,7 @@ type qualityReport struct {
 
 // waitScores polls until the answer has n scores (the runner evaluates off
 // the request path and writes in batches).
-func (g *gateway) waitScores(t *testing.T, responseID string, n int) []store.ScoreRecord {
+func (g *gateway) waitScores(t *testing.T, responseID string, n int) []chorus.ScoreRecord {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -122,7 +121,7 @@ func TestQuality(t *testing.T) {
 		if err := json.Unmarshal(r.Body, &f); err != nil {
 			t.Fatal(err)
 		}
-		if f.Object != "feedback" || f.ID < 1 || f.ResponseID != goodID || f.Rating != store.RatingUp || f.Score != nil ||
+		if f.Object != "feedback" || f.ID < 1 || f.ResponseID != goodID || f.Rating != chorus.RatingUp || f.Score != nil ||
 			f.Comment != "exactly right" || f.KeyID != owner.ID || f.UserID != owner.UserID || f.Model != good.Model.Name || f.RequestID == "" {
 			t.Errorf("feedback %+v", f)
 		}
@@ -157,7 +156,7 @@ func TestQuality(t *testing.T) {
 	t.Run("FeedbackFromTheSameUsersOtherKey", func(t *testing.T) {
 		var f feedbackAnswer
 		g.mustFeedback(t, sibling.Key, map[string]any{"response_id": goodID, "rating": "down"}, http.StatusCreated, &f)
-		if f.KeyID != sibling.ID || f.Rating != store.RatingDown {
+		if f.KeyID != sibling.ID || f.Rating != chorus.RatingDown {
 			t.Errorf("feedback %+v", f)
 		}
 	})
@@ -177,7 +176,7 @@ func TestQuality(t *testing.T) {
 			{"ErrNoRatingNorScore", owner.Key, map[string]any{"response_id": goodID, "comment": "hm"}, 400, "invalid_request_error", "rating"},
 			{"ErrScoreRange", owner.Key, map[string]any{"response_id": goodID, "score": 1.5}, 400, "invalid_request_error", "score"},
 			{"ErrScoreType", owner.Key, map[string]any{"response_id": goodID, "score": "high"}, 400, "invalid_request_error", "score"},
-			{"ErrCommentLong", owner.Key, map[string]any{"response_id": goodID, "rating": "up", "comment": strings.Repeat("é", store.MaxFeedbackComment+1)}, 400, "invalid_request_error", "comment"},
+			{"ErrCommentLong", owner.Key, map[string]any{"response_id": goodID, "rating": "up", "comment": strings.Repeat("é", chorus.MaxFeedbackComment+1)}, 400, "invalid_request_error", "comment"},
 			{"ErrNoResponseID", owner.Key, map[string]any{"rating": "up"}, 400, "invalid_request_error", "response_id"},
 			{"ErrUnknownField", owner.Key, map[string]any{"response_id": goodID, "rating": "up", "stars": 5}, 400, "invalid_request_error", ""},
 			{"ErrNotJSON", owner.Key, "{", 400, "invalid_request_error", ""},
@@ -193,7 +192,7 @@ func TestQuality(t *testing.T) {
 
 	t.Run("AdminFeedbackList", func(t *testing.T) {
 		var p struct {
-			Data []store.Feedback `json:"data"`
+			Data []chorus.Feedback `json:"data"`
 		}
 		g.mustAdmin("GET", "/api/admin/feedback?model="+url.QueryEscape(good.Model.Name), nil, http.StatusOK, &p)
 		if len(p.Data) != 2 || p.Data[0].KeyID != owner.ID || p.Data[1].KeyID != sibling.ID {
@@ -247,9 +246,9 @@ func TestQuality(t *testing.T) {
 
 	t.Run("ScoresPaginate", func(t *testing.T) {
 		var p struct {
-			Data    []store.ScoreRecord `json:"data"`
-			HasMore bool                `json:"has_more"`
-			Next    *int64              `json:"next_after"`
+			Data    []chorus.ScoreRecord `json:"data"`
+			HasMore bool                 `json:"has_more"`
+			Next    *int64               `json:"next_after"`
 		}
 		g.mustAdmin("GET", "/api/admin/quality/scores?limit=1", nil, http.StatusOK, &p)
 		if len(p.Data) != 1 || !p.HasMore || p.Next == nil {

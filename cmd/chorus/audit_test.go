@@ -66,7 +66,7 @@ func TestAuditVerify(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var got store.AuditReport
+		var got chorus.AuditReport
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatalf("%v in %s", err, out)
 		}
@@ -106,7 +106,7 @@ func TestAuditVerify(t *testing.T) {
 		if !errors.Is(err, errTampered) {
 			t.Fatalf("got error %v, want errTampered", err)
 		}
-		var got store.AuditReport
+		var got chorus.AuditReport
 		if err := json.Unmarshal([]byte(out), &got); err != nil {
 			t.Fatalf("%v in %s", err, out)
 		}

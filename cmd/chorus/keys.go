@@ -65,9 +65,9 @@ func cmdKeys(ctx context.Context, args []string, out io.Writer) error {
 		uid := user.ID
 		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tNAME\tPREFIX\tMODELS\tEXPIRES\tREVOKED\tCREATED")
-		p := chorus.Page{Limit: store.MaxPageSize}
+		p := chorus.Page{Limit: chorus.MaxPageSize}
 		for {
-			ks, err := db.ListKeys(ctx, store.KeyFilter{UserID: &uid}, p)
+			ks, err := db.ListKeys(ctx, chorus.KeyFilter{UserID: &uid}, p)
 			if err != nil {
 				return err
 			}

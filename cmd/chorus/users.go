@@ -106,9 +106,9 @@ func createUser(ctx context.Context, db *store.DB, email, name, role string, out
 func listUsers(ctx context.Context, db *store.DB, query string, out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tEMAIL\tNAME\tROLE\tTEAM\tMFA\tDISABLED\tCREATED")
-	p := chorus.Page{Limit: store.MaxPageSize}
+	p := chorus.Page{Limit: chorus.MaxPageSize}
 	for {
-		us, err := db.SearchUsers(ctx, store.UserFilter{Query: query}, p)
+		us, err := db.SearchUsers(ctx, chorus.UserFilter{Query: query}, p)
 		if err != nil {
 			return err
 		}

@@ -78,7 +78,7 @@ func TestUsersCommand(t *testing.T) {
 		t.Error("enable left the user disabled")
 	}
 
-	entries, err := db.ListAudit(ctx, store.AuditFilter{}, store.AuditPage{Limit: 50})
+	entries, err := db.ListAudit(ctx, chorus.AuditFilter{}, chorus.AuditPage{Limit: 50})
 	if err != nil {
 		t.Fatal(err)
 	}

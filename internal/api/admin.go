@@ -18,7 +18,6 @@ import (
 	"github.com/chorusgw/chorus/internal/auth"
 	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // AdminStore is what the admin API needs from the database.
@@ -43,10 +42,10 @@ type AdminStore interface {
 
 	CreateKey(ctx context.Context, k *chorus.APIKey) error
 	KeyByID(ctx context.Context, id int64) (*chorus.APIKey, error)
-	ListKeys(ctx context.Context, f store.KeyFilter, p chorus.Page) ([]*chorus.APIKey, error)
+	ListKeys(ctx context.Context, f chorus.KeyFilter, p chorus.Page) ([]*chorus.APIKey, error)
 	RevokeKey(ctx context.Context, id int64, at time.Time) error
 
-	ListUsage(ctx context.Context, f store.UsageFilter, p chorus.Page) ([]*chorus.Usage, error)
+	ListUsage(ctx context.Context, f chorus.UsageFilter, p chorus.Page) ([]*chorus.Usage, error)
 
 	RouteStore
 }
@@ -153,8 +152,8 @@ func pageOf(q url.Values) (chorus.Page, error) {
 	p := chorus.Page{Limit: 50}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > store.MaxPageSize {
-			return p, chorus.Invalid("limit", "limit must be an integer from 1 to %d, got %q", store.MaxPageSize, v)
+		if err != nil || n < 1 || n > chorus.MaxPageSize {
+			return p, chorus.Invalid("limit", "limit must be an integer from 1 to %d, got %q", chorus.MaxPageSize, v)
 		}
 		p.Limit = n
 	}
@@ -738,7 +737,7 @@ func (s *Server) listOwnKeys(w http.ResponseWriter, r *http.Request, p *chorus.P
 		return err
 	}
 	team := p.TeamID()
-	ks, err := s.Store.ListKeys(r.Context(), store.KeyFilter{TeamID: &team}, page)
+	ks, err := s.Store.ListKeys(r.Context(), chorus.KeyFilter{TeamID: &team}, page)
 	if err != nil {
 		return err
 	}
@@ -752,7 +751,7 @@ func (s *Server) adminListKeys(w http.ResponseWriter, r *http.Request, _ *chorus
 	if err != nil {
 		return err
 	}
-	var f store.KeyFilter
+	var f chorus.KeyFilter
 	if v := q.Get("user_id"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
@@ -788,7 +787,7 @@ func (s *Server) listUsage(w http.ResponseWriter, r *http.Request, team *int64) 
 	if err != nil {
 		return err
 	}
-	f := store.UsageFilter{TeamID: team}
+	f := chorus.UsageFilter{TeamID: team}
 	for name, dst := range map[string]**int64{"key_id": &f.KeyID, "user_id": &f.UserID} {
 		if v := q.Get(name); v != "" {
 			n, err := strconv.ParseInt(v, 10, 64)

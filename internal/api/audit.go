@@ -31,12 +31,11 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // AuditStore is what the audit log API needs from the database.
 type AuditStore interface {
-	ListAudit(ctx context.Context, f store.AuditFilter, p store.AuditPage) ([]*chorus.AuditEntry, error)
+	ListAudit(ctx context.Context, f chorus.AuditFilter, p chorus.AuditPage) ([]*chorus.AuditEntry, error)
 }
 
 // auditParams are the query parameters adminListAudit accepts.
@@ -102,9 +101,9 @@ func (s *Server) adminListAudit(w http.ResponseWriter, r *http.Request, _ *choru
 }
 
 // auditQuery parses and validates the query of adminListAudit.
-func auditQuery(q url.Values) (store.AuditFilter, store.AuditPage, error) {
-	var f store.AuditFilter
-	page := store.AuditPage{Limit: store.DefaultPageSize}
+func auditQuery(q url.Values) (chorus.AuditFilter, chorus.AuditPage, error) {
+	var f chorus.AuditFilter
+	page := chorus.AuditPage{Limit: chorus.DefaultPageSize}
 	for name, vs := range q {
 		if !slices.Contains(auditParams, name) {
 			return f, page, chorus.Invalid(name, "unknown parameter %q; the audit log takes %s", name, strings.Join(auditParams, ", "))
@@ -140,8 +139,8 @@ func auditQuery(q url.Values) (store.AuditFilter, store.AuditPage, error) {
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > store.MaxPageSize {
-			return f, page, chorus.Invalid("limit", "limit must be an integer from 1 to %d, got %q", store.MaxPageSize, v)
+		if err != nil || n < 1 || n > chorus.MaxPageSize {
+			return f, page, chorus.Invalid("limit", "limit must be an integer from 1 to %d, got %q", chorus.MaxPageSize, v)
 		}
 		page.Limit = n
 	}

@@ -87,7 +87,7 @@ func TestAdminListAudit(t *testing.T) {
 		if got, want := fmt.Sprint(auditSeqs(body.Data)), "[7 6 5 4 3 2 1]"; got != want {
 			t.Fatalf("seqs %s, want %s", got, want)
 		}
-		stored, err := db.ListAudit(context.Background(), store.AuditFilter{}, store.AuditPage{Limit: 1})
+		stored, err := db.ListAudit(context.Background(), chorus.AuditFilter{}, chorus.AuditPage{Limit: 1})
 		if err != nil {
 			t.Fatal(err)
 		}

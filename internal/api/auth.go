@@ -15,7 +15,6 @@ import (
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/auth"
 	"github.com/chorusgw/chorus/internal/config"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // access says who may call a management route. Every route of the JSON
@@ -382,7 +381,7 @@ type AccountStore interface {
 	UserByEmail(ctx context.Context, email string) (*chorus.User, error)
 	CreateUser(ctx context.Context, u *chorus.User) error
 	Signup(ctx context.Context, u *chorus.User, inviteHash []byte) (*chorus.Invite, error)
-	SearchUsers(ctx context.Context, f store.UserFilter, p chorus.Page) ([]*chorus.User, error)
+	SearchUsers(ctx context.Context, f chorus.UserFilter, p chorus.Page) ([]*chorus.User, error)
 	SetUserRole(ctx context.Context, id int64, role string) (*chorus.User, error)
 	SetUserDisabled(ctx context.Context, id int64, disabled bool) (*chorus.User, error)
 	SetUserTeam(ctx context.Context, userID, teamID int64, teamRole string) (*chorus.User, error)

@@ -24,17 +24,16 @@ import (
 	"strings"
 
 	"github.com/chorusgw/chorus"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // BudgetStore is what the budgets API needs from the database.
 type BudgetStore interface {
-	CreateBudget(ctx context.Context, b *store.Budget) (secret string, err error)
-	UpdateBudget(ctx context.Context, id, teamID int64, c store.BudgetChange) (*store.Budget, string, error)
+	CreateBudget(ctx context.Context, b *chorus.Budget) (secret string, err error)
+	UpdateBudget(ctx context.Context, id, teamID int64, c chorus.BudgetChange) (*chorus.Budget, string, error)
 	DeleteBudget(ctx context.Context, id, teamID int64) error
-	BudgetByID(ctx context.Context, id, teamID int64) (*store.Budget, error)
-	ListBudgets(ctx context.Context, f store.BudgetFilter, page chorus.Page) ([]*store.Budget, error)
-	ListEvents(ctx context.Context, f store.EventFilter, page chorus.Page) ([]*store.Event, error)
+	BudgetByID(ctx context.Context, id, teamID int64) (*chorus.Budget, error)
+	ListBudgets(ctx context.Context, f chorus.BudgetFilter, page chorus.Page) ([]*chorus.Budget, error)
+	ListEvents(ctx context.Context, f chorus.EventFilter, page chorus.Page) ([]*chorus.Event, error)
 }
 
 // budgetRoutes registers the budgets and events API.
@@ -57,7 +56,7 @@ func (s *Server) budgetRoutes(mux *http.ServeMux) {
 // budgetView is a budget as the API shows it.
 type budgetView struct {
 	Object string `json:"object"` // "budget"
-	*store.Budget
+	*chorus.Budget
 	Credits      string `json:"credits"`       // Amount in credits
 	SpentCredits string `json:"spent_credits"` // Spent in credits
 	// WebhookSecret signs the budget's webhooks; only in the answer that
@@ -65,14 +64,14 @@ type budgetView struct {
 	WebhookSecret string `json:"webhook_secret,omitempty"`
 }
 
-func viewBudget(b *store.Budget, secret string) budgetView {
+func viewBudget(b *chorus.Budget, secret string) budgetView {
 	return budgetView{Object: "budget", Budget: b, Credits: chorus.FormatCredits(b.Amount),
 		SpentCredits: chorus.FormatCredits(b.Spent), WebhookSecret: secret}
 }
 
 type eventView struct {
 	Object string `json:"object"` // "event"
-	*store.Event
+	*chorus.Event
 }
 
 // budgetInput is the body of a budget creation or change. Creation needs
@@ -88,7 +87,7 @@ type budgetInput struct {
 	RotateSecret bool    `json:"rotate_secret"`
 }
 
-func (in *budgetInput) create(team int64) (*store.Budget, error) {
+func (in *budgetInput) create(team int64) (*chorus.Budget, error) {
 	if in.Scope == "" {
 		return nil, chorus.Invalid("scope", "scope is required: team, user or key")
 	}
@@ -104,7 +103,7 @@ func (in *budgetInput) create(team int64) (*store.Budget, error) {
 	if in.ScopeID < 0 {
 		return nil, chorus.Invalid("scope_id", "scope_id must be a positive integer")
 	}
-	b := &store.Budget{TeamID: team, Scope: in.Scope, ScopeID: in.ScopeID, Period: in.Period, Amount: *in.Amount}
+	b := &chorus.Budget{TeamID: team, Scope: in.Scope, ScopeID: in.ScopeID, Period: in.Period, Amount: *in.Amount}
 	if in.Hard != nil {
 		b.Hard = *in.Hard
 	}
@@ -114,11 +113,11 @@ func (in *budgetInput) create(team int64) (*store.Budget, error) {
 	return b, nil
 }
 
-func (in *budgetInput) change() (store.BudgetChange, error) {
+func (in *budgetInput) change() (chorus.BudgetChange, error) {
 	if in.Scope != "" || in.ScopeID != 0 || in.Period != "" {
-		return store.BudgetChange{}, chorus.Invalid("scope", "a budget's scope and period cannot change: create another budget")
+		return chorus.BudgetChange{}, chorus.Invalid("scope", "a budget's scope and period cannot change: create another budget")
 	}
-	c := store.BudgetChange{Amount: in.Amount, Hard: in.Hard, RotateSecret: in.RotateSecret}
+	c := chorus.BudgetChange{Amount: in.Amount, Hard: in.Hard, RotateSecret: in.RotateSecret}
 	if in.WebhookURL != nil {
 		u := strings.TrimSpace(*in.WebhookURL)
 		c.WebhookURL = &u
@@ -235,7 +234,7 @@ func (s *Server) listBudgets(w http.ResponseWriter, r *http.Request, team *int64
 	if err != nil {
 		return err
 	}
-	bs, err := s.Store.ListBudgets(r.Context(), store.BudgetFilter{TeamID: team}, page)
+	bs, err := s.Store.ListBudgets(r.Context(), chorus.BudgetFilter{TeamID: team}, page)
 	if err != nil {
 		return err
 	}
@@ -247,7 +246,7 @@ func (s *Server) listBudgets(w http.ResponseWriter, r *http.Request, team *int64
 	return nil
 }
 
-func (s *Server) createBudget(w http.ResponseWriter, r *http.Request, b *store.Budget) error {
+func (s *Server) createBudget(w http.ResponseWriter, r *http.Request, b *chorus.Budget) error {
 	secret, err := s.Store.CreateBudget(r.Context(), b)
 	if err != nil {
 		return err
@@ -310,7 +309,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, team *int64)
 	if err != nil {
 		return err
 	}
-	f := store.EventFilter{TeamID: team, Type: r.URL.Query().Get("type")}
+	f := chorus.EventFilter{TeamID: team, Type: r.URL.Query().Get("type")}
 	if len(f.Type) > 64 {
 		return chorus.Invalid("type", "type is at most 64 characters")
 	}

@@ -9,7 +9,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/chorusgw/chorus"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // POST /v1/feedback: a client rates an answer it received.
@@ -35,12 +34,12 @@ type feedbackInput struct {
 // feedbackOutput is the stored feedback as the client sees it.
 type feedbackOutput struct {
 	Object string `json:"object"`
-	*store.Feedback
+	*chorus.Feedback
 }
 
 // ratings maps what clients may send to what is stored.
 var ratings = map[string]string{
-	"up": store.RatingUp, "thumbs_up": store.RatingUp, "down": store.RatingDown, "thumbs_down": store.RatingDown,
+	"up": chorus.RatingUp, "thumbs_up": chorus.RatingUp, "down": chorus.RatingDown, "thumbs_down": chorus.RatingDown,
 }
 
 // validate checks the input and returns the rating to store.
@@ -66,8 +65,8 @@ func (in *feedbackInput) validate() (string, error) {
 	if rating == "" && in.Score == nil {
 		return "", chorus.Invalid("rating", "Feedback needs a rating (\"up\" or \"down\") or a score between 0 and 1.")
 	}
-	if n := utf8.RuneCountInString(in.Comment); n > store.MaxFeedbackComment {
-		return "", chorus.Invalid("comment", "comment is too long: %d characters; the maximum is %d.", n, store.MaxFeedbackComment)
+	if n := utf8.RuneCountInString(in.Comment); n > chorus.MaxFeedbackComment {
+		return "", chorus.Invalid("comment", "comment is too long: %d characters; the maximum is %d.", n, chorus.MaxFeedbackComment)
 	}
 	return rating, nil
 }
@@ -89,7 +88,7 @@ func (s *Server) postFeedback(w http.ResponseWriter, r *http.Request, p *chorus.
 	if err != nil {
 		return err
 	}
-	f := &store.Feedback{
+	f := &chorus.Feedback{
 		ResponseID: in.ResponseID, RequestID: u.RequestID, KeyID: keyID(p), UserID: p.User.ID, TeamID: p.TeamID(),
 		Model: u.Model, Route: u.Route, Rating: rating, Score: in.Score, Comment: in.Comment,
 	}
@@ -138,7 +137,7 @@ func (s *Server) adminListFeedback(w http.ResponseWriter, r *http.Request, _ *ch
 	if err != nil {
 		return err
 	}
-	f := store.FeedbackFilter{ResponseID: q.Get("response_id"), Model: q.Get("model"), Route: q.Get("route")}
+	f := chorus.FeedbackFilter{ResponseID: q.Get("response_id"), Model: q.Get("model"), Route: q.Get("route")}
 	if v := q.Get("user_id"); v != "" {
 		n, err := parseID("user_id", v)
 		if err != nil {
@@ -150,7 +149,7 @@ func (s *Server) adminListFeedback(w http.ResponseWriter, r *http.Request, _ *ch
 	if err != nil {
 		return err
 	}
-	writeList(w, items, p, func(f *store.Feedback) int64 { return f.ID })
+	writeList(w, items, p, func(f *chorus.Feedback) int64 { return f.ID })
 	return nil
 }
 
@@ -163,12 +162,12 @@ func (s *Server) listOwnFeedback(w http.ResponseWriter, r *http.Request, p *chor
 		return err
 	}
 	team := p.TeamID()
-	f := store.FeedbackFilter{ResponseID: q.Get("response_id"), Model: q.Get("model"), Route: q.Get("route"), TeamID: &team}
+	f := chorus.FeedbackFilter{ResponseID: q.Get("response_id"), Model: q.Get("model"), Route: q.Get("route"), TeamID: &team}
 	items, err := s.QualityStore.ListFeedback(r.Context(), f, page)
 	if err != nil {
 		return err
 	}
-	writeList(w, items, page, func(f *store.Feedback) int64 { return f.ID })
+	writeList(w, items, page, func(f *chorus.Feedback) int64 { return f.ID })
 	return nil
 }
 

@@ -25,18 +25,17 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // LedgerStore is what the credits API needs from the database.
 type LedgerStore interface {
 	Post(ctx context.Context, p *chorus.Posting) (created bool, err error)
 	Balance(ctx context.Context, teamID int64) (chorus.Balance, error)
-	ListPostings(ctx context.Context, f store.PostingFilter, p chorus.Page) ([]*chorus.Posting, error)
-	CheckLedger(ctx context.Context) (store.LedgerReport, error)
+	ListPostings(ctx context.Context, f chorus.PostingFilter, p chorus.Page) ([]*chorus.Posting, error)
+	CheckLedger(ctx context.Context) (chorus.LedgerReport, error)
 
-	CreateCodeBatch(ctx context.Context, b *store.CodeBatch) error
-	ListCodeBatches(ctx context.Context, p chorus.Page) ([]*store.CodeBatch, error)
+	CreateCodeBatch(ctx context.Context, b *chorus.CodeBatch) error
+	ListCodeBatches(ctx context.Context, p chorus.Page) ([]*chorus.CodeBatch, error)
 	DisableCodeBatch(ctx context.Context, id int64) error
 	Redeem(ctx context.Context, teamID int64, code string) (*chorus.Posting, error)
 }
@@ -117,11 +116,11 @@ func viewPostings(ps []*chorus.Posting, admin bool) []postingView {
 
 type codeBatchView struct {
 	Object string `json:"object"` // "code_batch"
-	*store.CodeBatch
+	*chorus.CodeBatch
 	Credits string `json:"credits"` // Amount in credits
 }
 
-func viewCodeBatch(b *store.CodeBatch) codeBatchView {
+func viewCodeBatch(b *chorus.CodeBatch) codeBatchView {
 	return codeBatchView{Object: "code_batch", CodeBatch: b, Credits: chorus.FormatCredits(b.Amount)}
 }
 
@@ -229,8 +228,8 @@ var postingKinds = []string{chorus.PostingTopUp, chorus.PostingSpend, chorus.Pos
 
 // postingFilter parses ?kind=, ?since=, ?until= and, for admins,
 // ?team_id=.
-func postingFilter(q url.Values, admin bool) (store.PostingFilter, error) {
-	var f store.PostingFilter
+func postingFilter(q url.Values, admin bool) (chorus.PostingFilter, error) {
+	var f chorus.PostingFilter
 	if admin {
 		var err error
 		if f.TeamID, err = idParam(q, "team_id"); err != nil {
@@ -255,7 +254,7 @@ func (s *Server) adminCheckLedger(w http.ResponseWriter, r *http.Request, _ *cho
 	}
 	writeJSON(w, http.StatusOK, struct {
 		Object string `json:"object"` // "ledger.check"
-		store.LedgerReport
+		chorus.LedgerReport
 	}{"ledger.check", rep})
 	return nil
 }
@@ -343,7 +342,7 @@ func (s *Server) adminCreateCodes(w http.ResponseWriter, r *http.Request, _ *cho
 	if err := decodeJSON(w, r, &body); err != nil {
 		return err
 	}
-	b := &store.CodeBatch{Count: body.Count, Amount: body.Amount, MaxUses: body.MaxUses, Memo: body.Memo}
+	b := &chorus.CodeBatch{Count: body.Count, Amount: body.Amount, MaxUses: body.MaxUses, Memo: body.Memo}
 	if body.ExpiresAt != "" {
 		t, err := time.Parse(time.RFC3339, body.ExpiresAt)
 		if err != nil {

@@ -6,18 +6,17 @@ import (
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/auth"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // MFAStore is what the MFA API needs from the database (see store/mfa.go).
 type MFAStore interface {
 	StartMFAEnrolment(ctx context.Context, userID int64, secret string) error
 	ConfirmMFAEnrolment(ctx context.Context, userID int64, code string, backupHashes [][]byte, sessionID int64) error
-	VerifyMFA(ctx context.Context, userID int64, proof store.MFAProof, s store.MFASession, purpose string) (*store.MFAResult, error)
-	DisableMFA(ctx context.Context, userID int64, proof store.MFAProof) error
+	VerifyMFA(ctx context.Context, userID int64, proof chorus.MFAProof, s chorus.MFASession, purpose string) (*chorus.MFAResult, error)
+	DisableMFA(ctx context.Context, userID int64, proof chorus.MFAProof) error
 	ResetMFA(ctx context.Context, userID int64) error
 	RegenerateBackupCodes(ctx context.Context, userID int64, hashes [][]byte) error
-	MFAStatus(ctx context.Context, userID int64) (*store.MFAStatus, error)
+	MFAStatus(ctx context.Context, userID int64) (*chorus.MFAStatus, error)
 	CheckMFAThrottle(ctx context.Context, userID int64) error
 	Reauthenticate(ctx context.Context, userID, sessionID int64) error
 	RecordReauthFailure(ctx context.Context, userID int64, purpose string) error
@@ -121,8 +120,8 @@ type mfaCodeRequest struct {
 	BackupCode string `json:"backup_code"`
 }
 
-func (q mfaCodeRequest) proof() store.MFAProof {
-	return store.MFAProof{Code: q.Code, BackupCode: q.BackupCode}
+func (q mfaCodeRequest) proof() chorus.MFAProof {
+	return chorus.MFAProof{Code: q.Code, BackupCode: q.BackupCode}
 }
 
 // mfaConfirm: POST /api/auth/mfa/enroll/confirm {code}. Enables MFA and
@@ -162,7 +161,7 @@ func (s *Server) mfaVerify(w http.ResponseWriter, r *http.Request, p *chorus.Pri
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	sess := store.MFASession{ID: p.Session.ID}
+	sess := chorus.MFASession{ID: p.Session.ID}
 	purpose := "step_up"
 	var token string
 	if p.Session.MFAPending {
@@ -207,7 +206,7 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request, p *chorus.Princi
 	if err := s.Store.Reauthenticate(r.Context(), p.User.ID, p.Session.ID); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"verified": true, "method": store.MFAMethodPassword})
+	writeJSON(w, http.StatusOK, map[string]any{"verified": true, "method": chorus.MFAMethodPassword})
 	return nil
 }
 

@@ -9,20 +9,17 @@ import (
 	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/quality"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // QualityStore is what feedback and the quality admin API need from the
 // database.
 type QualityStore interface {
 	UsageByResponseID(ctx context.Context, responseID string, teamID *int64) (*chorus.Usage, error)
-	UpsertFeedback(ctx context.Context, f *store.Feedback) (created bool, err error)
-	ListFeedback(ctx context.Context, f store.FeedbackFilter, p chorus.Page) ([]*store.Feedback, error)
-	ListScores(ctx context.Context, f store.ScoreFilter, p chorus.Page) ([]*store.ScoreRecord, error)
-	QualityAggregates(ctx context.Context, f store.AggregateFilter) (*store.QualityAggregates, error)
+	UpsertFeedback(ctx context.Context, f *chorus.Feedback) (created bool, err error)
+	ListFeedback(ctx context.Context, f chorus.FeedbackFilter, p chorus.Page) ([]*chorus.Feedback, error)
+	ListScores(ctx context.Context, f chorus.ScoreFilter, p chorus.Page) ([]*chorus.ScoreRecord, error)
+	QualityAggregates(ctx context.Context, f chorus.AggregateFilter) (*chorus.QualityAggregates, error)
 }
-
-var _ QualityStore = (*store.DB)(nil)
 
 // qualityRoutes registers feedback (any key) and the quality admin API. They
 // need Server.QualityStore; without it they are not served (404).
@@ -99,7 +96,7 @@ func (s *Server) adminQuality(w http.ResponseWriter, r *http.Request, _ *chorus.
 	if err != nil {
 		return err
 	}
-	a, err := s.QualityStore.QualityAggregates(r.Context(), store.AggregateFilter{
+	a, err := s.QualityStore.QualityAggregates(r.Context(), chorus.AggregateFilter{
 		Since: since, Until: until, Model: q.Get("model"), Route: q.Get("route"),
 	})
 	if err != nil {
@@ -150,12 +147,12 @@ func (s *Server) adminListScores(w http.ResponseWriter, r *http.Request, _ *chor
 	if err != nil {
 		return err
 	}
-	f := store.ScoreFilter{ResponseID: q.Get("response_id"), Model: q.Get("model"), Route: q.Get("route")}
+	f := chorus.ScoreFilter{ResponseID: q.Get("response_id"), Model: q.Get("model"), Route: q.Get("route")}
 	items, err := s.QualityStore.ListScores(r.Context(), f, p)
 	if err != nil {
 		return err
 	}
-	writeList(w, items, p, func(r *store.ScoreRecord) int64 { return r.ID })
+	writeList(w, items, p, func(r *chorus.ScoreRecord) int64 { return r.ID })
 	return nil
 }
 

@@ -48,7 +48,6 @@ import (
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/shop"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // ShopStore is what the shop API needs from the database.
@@ -56,7 +55,7 @@ type ShopStore interface {
 	CreateProduct(ctx context.Context, p *chorus.Product) error
 	UpdateProduct(ctx context.Context, p *chorus.Product) error
 	ProductByID(ctx context.Context, id int64) (*chorus.Product, error)
-	ListProducts(ctx context.Context, f store.ProductFilter, p chorus.Page) ([]*chorus.Product, error)
+	ListProducts(ctx context.Context, f chorus.ProductFilter, p chorus.Page) ([]*chorus.Product, error)
 
 	Cart(ctx context.Context, userID int64) (*chorus.Cart, error)
 	AddToCart(ctx context.Context, userID, productID, quantity int64) (*chorus.Cart, error)
@@ -65,8 +64,8 @@ type ShopStore interface {
 	ReplaceCart(ctx context.Context, userID int64, lines []chorus.CartLine, version int64) (*chorus.Cart, error)
 
 	OrderByID(ctx context.Context, id int64) (*chorus.Order, error)
-	ListOrders(ctx context.Context, f store.OrderFilter, p chorus.Page) ([]*chorus.Order, error)
-	ListPayments(ctx context.Context, f store.PaymentFilter, p chorus.Page) ([]*chorus.Payment, error)
+	ListOrders(ctx context.Context, f chorus.OrderFilter, p chorus.Page) ([]*chorus.Order, error)
+	ListPayments(ctx context.Context, f chorus.PaymentFilter, p chorus.Page) ([]*chorus.Payment, error)
 }
 
 // maxWebhookBody bounds a webhook delivery; Stripe's events are far smaller.
@@ -193,7 +192,7 @@ func (s *Server) shopProducts(w http.ResponseWriter, r *http.Request, _ *chorus.
 	if err != nil {
 		return err
 	}
-	ps, err := s.Store.ListProducts(r.Context(), store.ProductFilter{OnSale: true}, page)
+	ps, err := s.Store.ListProducts(r.Context(), chorus.ProductFilter{OnSale: true}, page)
 	if err != nil {
 		return err
 	}
@@ -213,7 +212,7 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request, p *chorus.Prin
 	}
 	user := p.User.ID
 	key := r.Header.Get("Idempotency-Key")
-	if err := store.ValidIdempotencyKey(key); err != nil {
+	if err := chorus.ValidIdempotencyKey(key); err != nil {
 		return err
 	}
 	var body struct {
@@ -266,7 +265,7 @@ func (s *Server) listOwnOrders(w http.ResponseWriter, r *http.Request, p *chorus
 	if err != nil {
 		return err
 	}
-	os, err := s.Store.ListOrders(r.Context(), store.OrderFilter{TeamID: team, Status: status}, page)
+	os, err := s.Store.ListOrders(r.Context(), chorus.OrderFilter{TeamID: team, Status: status}, page)
 	if err != nil {
 		return err
 	}
@@ -364,7 +363,7 @@ func (s *Server) adminListProducts(w http.ResponseWriter, r *http.Request, _ *ch
 	if err != nil {
 		return err
 	}
-	ps, err := s.Store.ListProducts(r.Context(), store.ProductFilter{}, page)
+	ps, err := s.Store.ListProducts(r.Context(), chorus.ProductFilter{}, page)
 	if err != nil {
 		return err
 	}
@@ -444,7 +443,7 @@ func (s *Server) adminListOrders(w http.ResponseWriter, r *http.Request, _ *chor
 	if err != nil {
 		return err
 	}
-	os, err := s.Store.ListOrders(r.Context(), store.OrderFilter{TeamID: team, Status: status}, page)
+	os, err := s.Store.ListOrders(r.Context(), chorus.OrderFilter{TeamID: team, Status: status}, page)
 	if err != nil {
 		return err
 	}
@@ -475,7 +474,7 @@ func (s *Server) adminListPayments(w http.ResponseWriter, r *http.Request, _ *ch
 	if err != nil {
 		return err
 	}
-	var f store.PaymentFilter
+	var f chorus.PaymentFilter
 	if f.TeamID, err = teamIDParam(q); err != nil {
 		return err
 	}

@@ -8,7 +8,6 @@ import (
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/auth"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // The admin side of accounts: users, teams and invitations. Every change
@@ -61,7 +60,7 @@ func (s *Server) adminListUsers(w http.ResponseWriter, r *http.Request, _ *choru
 	if err != nil {
 		return err
 	}
-	var f store.UserFilter
+	var f chorus.UserFilter
 	if f.Query, err = queryParam(q, "q"); err != nil {
 		return err
 	}

@@ -32,16 +32,8 @@ const (
 	KindUnanchored = "unanchored"
 )
 
-// Problem is the first inconsistency a Verifier finds. Seq is the first
-// entry that cannot be trusted.
-type Problem struct {
-	Seq    int64  `json:"seq"`
-	Kind   string `json:"kind"`
-	Detail string `json:"detail"`
-}
-
-// Error implements error.
-func (p *Problem) Error() string { return fmt.Sprintf("seq %d: %s: %s", p.Seq, p.Kind, p.Detail) }
+// Problem is the first inconsistency a Verifier finds (chorus.AuditProblem).
+type Problem = chorus.AuditProblem
 
 // reorderWindow bounds the search for the seq a misplaced entry was written
 // at: that many seqs on each side of where it is found. It costs two hashes

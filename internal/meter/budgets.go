@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // The meter knows every budget from an in-memory index, rebuilt every
@@ -41,19 +40,19 @@ type budgetDef struct {
 // applies reports whether the budget covers requests of k.
 func (b *budgetDef) applies(k *chorus.APIKey) bool {
 	switch b.scope {
-	case store.BudgetTeam:
+	case chorus.BudgetTeam:
 		return true
-	case store.BudgetUser:
+	case chorus.BudgetUser:
 		return b.scopeID == k.UserID
-	case store.BudgetKey:
+	case chorus.BudgetKey:
 		return b.scopeID == k.ID
 	}
 	return false
 }
 
 // record returns the budget as the store's refusal message wants it.
-func (b *budgetDef) record() *store.Budget {
-	return &store.Budget{ID: b.id, TeamID: b.teamID, Scope: b.scope, ScopeID: b.scopeID, Period: b.period, Amount: b.amount, Hard: b.hard}
+func (b *budgetDef) record() *chorus.Budget {
+	return &chorus.Budget{ID: b.id, TeamID: b.teamID, Scope: b.scope, ScopeID: b.scopeID, Period: b.period, Amount: b.amount, Hard: b.hard}
 }
 
 // budgetState is fast mode's view of a budget's current period.
@@ -149,7 +148,7 @@ func (m *Meter) admitBudgets(bs []*budgetDef, periods []time.Time, amount int64)
 		if st.start.Equal(periods[i]) && used+amount > b.amount {
 			st.mu.Unlock()
 			m.releaseBudgets(bs[:i], periods, amount)
-			return store.BudgetError(b.record(), amount, used)
+			return chorus.BudgetError(b.record(), amount, used)
 		}
 		st.inflight += amount
 		st.mu.Unlock()

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // Fast mode: admission against per-team leases in memory, charges written
@@ -48,7 +47,7 @@ type teamState struct {
 	flushing  int64 // charges in a batch being (or to be) written
 	cost      int64 // unflushed cost, exempt requests included
 	requests  int64 // unflushed requests
-	spend     map[store.BudgetPeriod]int64
+	spend     map[chorus.BudgetPeriod]int64
 	validTill time.Time // the lease is relied on until then (its last renewal, less a margin)
 	lastUsed  time.Time
 	free      int64 // what the wallet had available (outside leases) at the last lease change
@@ -125,7 +124,7 @@ func (m *Meter) admitWallet(ctx context.Context, teamID, amount int64) (*teamSta
 			if err == nil {
 				ok, dead = t.tryAdmit(amount, m.now())
 				if !ok && !dead {
-					err = store.QuotaError(amount, t.available())
+					err = chorus.QuotaError(amount, t.available())
 				}
 			}
 			if err != nil {
@@ -156,7 +155,7 @@ func (m *Meter) grow(ctx context.Context, t *teamState, amount int64) error {
 	t.mu.Unlock()
 	want := max(need, m.opts.LeaseChunk)
 	start := m.now()
-	st, err := m.db.Lease(ctx, store.LeaseSpec{Ref: t.ref, TeamID: t.id, Owner: m.opts.Instance, Min: need, Want: want,
+	st, err := m.db.Lease(ctx, chorus.LeaseSpec{Ref: t.ref, TeamID: t.id, Owner: m.opts.Instance, Min: need, Want: want,
 		Fraction: m.opts.LeaseFraction, ExpiresAt: start.Add(m.opts.LeaseTTL)})
 	if err != nil {
 		if chorus.ErrorCode(err) == chorus.EQUOTA {
@@ -164,7 +163,7 @@ func (m *Meter) grow(ctx context.Context, t *teamState, amount int64) error {
 			t.free = st.Available
 			avail := max(t.free+t.unused(), 0)
 			t.mu.Unlock()
-			return store.QuotaError(amount, avail)
+			return chorus.QuotaError(amount, avail)
 		}
 		return err
 	}
@@ -213,9 +212,9 @@ func (m *Meter) settleFast(h *Hold, cost int64) Settlement {
 	t.requests++
 	for i, b := range h.budgets {
 		if t.spend == nil {
-			t.spend = map[store.BudgetPeriod]int64{}
+			t.spend = map[chorus.BudgetPeriod]int64{}
 		}
-		t.spend[store.BudgetPeriod{BudgetID: b.id, PeriodStart: h.periods[i]}] += cost
+		t.spend[chorus.BudgetPeriod{BudgetID: b.id, PeriodStart: h.periods[i]}] += cost
 	}
 	t.lastUsed = m.now()
 	out := Settlement{Charged: 0, Available: -1}
@@ -230,7 +229,7 @@ func (m *Meter) settleFast(h *Hold, cost int64) Settlement {
 // batch is one transaction's worth of teams' charges.
 type batch struct {
 	key      string
-	charges  []store.Charge
+	charges  []chorus.Charge
 	teams    []*teamState
 	flushing []int64 // per team: what moved from used to flushing
 }
@@ -302,12 +301,12 @@ func (m *Meter) collect() []*batch {
 			t.mu.Unlock()
 			continue
 		}
-		c := store.Charge{TeamID: t.id, Requests: t.requests, Cost: t.cost, Bill: t.used}
+		c := chorus.Charge{TeamID: t.id, Requests: t.requests, Cost: t.cost, Bill: t.used}
 		if t.used > 0 {
 			c.Lease = t.ref
 		}
 		for bp, amount := range t.spend {
-			c.Spend = append(c.Spend, store.BudgetSpend{BudgetID: bp.BudgetID, PeriodStart: bp.PeriodStart, Amount: amount})
+			c.Spend = append(c.Spend, chorus.BudgetSpend{BudgetID: bp.BudgetID, PeriodStart: bp.PeriodStart, Amount: amount})
 		}
 		moved := t.used
 		t.flushing += moved
@@ -356,7 +355,7 @@ func (m *Meter) writeBatch(ctx context.Context, b *batch) error {
 		t.mu.Unlock()
 		for _, s := range b.charges[i].Spend {
 			spent := int64(-1)
-			if v, ok := res.Spent[store.BudgetPeriod{BudgetID: s.BudgetID, PeriodStart: s.PeriodStart.UTC()}]; ok && res.Applied {
+			if v, ok := res.Spent[chorus.BudgetPeriod{BudgetID: s.BudgetID, PeriodStart: s.PeriodStart.UTC()}]; ok && res.Applied {
 				spent = v
 			}
 			m.flushedBudget(s.BudgetID, s.PeriodStart, s.Amount, spent)

@@ -55,20 +55,19 @@ import (
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/registry"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // Store is what the meter needs from the database.
 type Store interface {
-	Hold(ctx context.Context, h store.HoldSpec) error
-	Lease(ctx context.Context, s store.LeaseSpec) (store.LeaseState, error)
+	Hold(ctx context.Context, h chorus.HoldSpec) error
+	Lease(ctx context.Context, s chorus.LeaseSpec) (chorus.LeaseState, error)
 	ReturnLease(ctx context.Context, ref string, amount int64) (int64, error)
 	RenewLeases(ctx context.Context, owner string, expiresAt time.Time) (int64, error)
 	ReapHolds(ctx context.Context, limit int) (int, error)
-	Settle(ctx context.Context, key string, charges []store.Charge) (store.SettleResult, error)
-	AllBudgets(ctx context.Context) ([]*store.Budget, error)
-	ClaimDeliveries(ctx context.Context, limit int, claim time.Duration) ([]*store.Delivery, error)
-	FinishDelivery(ctx context.Context, id int64, r store.DeliveryResult) error
+	Settle(ctx context.Context, key string, charges []chorus.Charge) (chorus.SettleResult, error)
+	AllBudgets(ctx context.Context) ([]*chorus.Budget, error)
+	ClaimDeliveries(ctx context.Context, limit int, claim time.Duration) ([]*chorus.Delivery, error)
+	FinishDelivery(ctx context.Context, id int64, r chorus.DeliveryResult) error
 }
 
 // Options configure a Meter.
@@ -229,7 +228,7 @@ func (m *Meter) Reserve(ctx context.Context, k *chorus.APIKey, requestID string,
 		now := m.now()
 		h.periods = make([]time.Time, len(bs))
 		for i, b := range bs {
-			h.periods[i] = store.PeriodStart(b.period, now)
+			h.periods[i] = chorus.PeriodStart(b.period, now)
 		}
 	}
 	bound := m.inputTokens(q, false)
@@ -268,13 +267,13 @@ func (m *Meter) reserveStrict(ctx context.Context, h *Hold) error {
 		_, _ = rand.Read(b[:])
 		h.ref = h.requestID + "." + hex.EncodeToString(b[:])
 	}
-	spec := store.HoldSpec{Ref: h.ref, TeamID: h.teamID, Owner: m.opts.Instance, ExpiresAt: m.now().Add(m.opts.HoldExpiry)}
+	spec := chorus.HoldSpec{Ref: h.ref, TeamID: h.teamID, Owner: m.opts.Instance, ExpiresAt: m.now().Add(m.opts.HoldExpiry)}
 	if h.bill {
 		spec.Wallet = h.amount
 	}
 	for i, b := range h.budgets {
 		if b.hard {
-			spec.Budgets = append(spec.Budgets, store.BudgetHold{BudgetID: b.id, PeriodStart: h.periods[i], Amount: h.amount})
+			spec.Budgets = append(spec.Budgets, chorus.BudgetHold{BudgetID: b.id, PeriodStart: h.periods[i], Amount: h.amount})
 		}
 	}
 	return m.db.Hold(ctx, spec)
@@ -315,15 +314,15 @@ func (m *Meter) Settle(ctx context.Context, h *Hold, cost int64) (Settlement, er
 	if h.bill {
 		bill = cost
 	}
-	c := store.Charge{TeamID: h.teamID, Ref: h.requestID, Requests: 1, Cost: cost, Bill: bill, Hold: h.ref}
+	c := chorus.Charge{TeamID: h.teamID, Ref: h.requestID, Requests: 1, Cost: cost, Bill: bill, Hold: h.ref}
 	for i, b := range h.budgets {
-		c.Spend = append(c.Spend, store.BudgetSpend{BudgetID: b.id, PeriodStart: h.periods[i], Amount: cost})
+		c.Spend = append(c.Spend, chorus.BudgetSpend{BudgetID: b.id, PeriodStart: h.periods[i], Amount: cost})
 	}
 	ctx = context.WithoutCancel(ctx)
-	var res store.SettleResult
+	var res chorus.SettleResult
 	var err error
 	for i := 0; ; i++ {
-		res, err = m.db.Settle(ctx, h.ref, []store.Charge{c})
+		res, err = m.db.Settle(ctx, h.ref, []chorus.Charge{c})
 		if err == nil || i == len(strictRetries) || chorus.ErrorCode(err) == chorus.EINVALID {
 			break
 		}

@@ -214,7 +214,7 @@ func TestFastMeter(t *testing.T) {
 			if got.Balance != 10_000-11*150 || got.Reserved != 5000-11*150 {
 				t.Errorf("wallet = %+v, want %d with the lease's %d left reserved", got, 10_000-11*150, 5000-11*150)
 			}
-			ps, err := db.ListPostings(ctx, store.PostingFilter{TeamID: &k.TeamID, Kind: chorus.PostingSpend}, chorus.Page{})
+			ps, err := db.ListPostings(ctx, chorus.PostingFilter{TeamID: &k.TeamID, Kind: chorus.PostingSpend}, chorus.Page{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -222,7 +222,7 @@ func TestFastMeter(t *testing.T) {
 				t.Errorf("spend postings = %+v, want one for the batch of 11", ps)
 			}
 			m.flush(ctx) // nothing new: no posting
-			if ps, _ := db.ListPostings(ctx, store.PostingFilter{TeamID: &k.TeamID, Kind: chorus.PostingSpend}, chorus.Page{}); len(ps) != 1 {
+			if ps, _ := db.ListPostings(ctx, chorus.PostingFilter{TeamID: &k.TeamID, Kind: chorus.PostingSpend}, chorus.Page{}); len(ps) != 1 {
 				t.Errorf("%d spend postings after an empty flush, want 1", len(ps))
 			}
 		})
@@ -401,8 +401,8 @@ func TestBudgets(t *testing.T) {
 				k := customer(t, db, "budget", 1_000_000)
 				// The first attempt fails: the alert is retried.
 				sink := newSink(t, func(n int) int { return map[bool]int{true: 500, false: 204}[n == 1] })
-				hard := &store.Budget{Scope: store.BudgetKey, ScopeID: k.ID, Period: store.PeriodDay, Amount: 300, Hard: true}
-				soft := &store.Budget{Scope: store.BudgetTeam, TeamID: k.TeamID, Period: store.PeriodMonth, Amount: 100, WebhookURL: sink.URL + "/hook"}
+				hard := &chorus.Budget{Scope: chorus.BudgetKey, ScopeID: k.ID, Period: chorus.PeriodDay, Amount: 300, Hard: true}
+				soft := &chorus.Budget{Scope: chorus.BudgetTeam, TeamID: k.TeamID, Period: chorus.PeriodMonth, Amount: 100, WebhookURL: sink.URL + "/hook"}
 				if _, err := db.CreateBudget(ctx, hard); err != nil {
 					t.Fatal(err)
 				}
@@ -444,16 +444,16 @@ func TestBudgets(t *testing.T) {
 						t.Error("a signature verified with the wrong secret")
 					}
 					var body WebhookBody
-					if err := json.Unmarshal(second.body, &body); err != nil || body.Type != store.EventBudgetExceeded || body.TeamID != k.TeamID {
+					if err := json.Unmarshal(second.body, &body); err != nil || body.Type != chorus.EventBudgetExceeded || body.TeamID != k.TeamID {
 						t.Fatalf("body = %s (%v), want a budget.exceeded event of team %d", second.body, err, k.TeamID)
 					}
-					var alert store.BudgetAlert
+					var alert chorus.BudgetAlert
 					if err := json.Unmarshal(body.Data, &alert); err != nil || alert.BudgetID != soft.ID || alert.Spent != 200 {
 						t.Errorf("alert = %+v (%v), want budget %d at 200 spent", alert, err, soft.ID)
 					}
 					waitFor(t, 5*time.Second, "the delivery to be recorded", func() bool {
-						es, err := db.ListEvents(ctx, store.EventFilter{TeamID: &k.TeamID}, chorus.Page{})
-						return err == nil && len(es) == 1 && es[0].Webhook != nil && es[0].Webhook.Status == store.DeliveryDelivered && es[0].Webhook.Attempts == 2
+						es, err := db.ListEvents(ctx, chorus.EventFilter{TeamID: &k.TeamID}, chorus.Page{})
+						return err == nil && len(es) == 1 && es[0].Webhook != nil && es[0].Webhook.Status == chorus.DeliveryDelivered && es[0].Webhook.Attempts == 2
 					})
 					// Further spend in the period alerts no more.
 					h, err := m.Reserve(ctx, k, "req_4", hello(10))
@@ -467,7 +467,7 @@ func TestBudgets(t *testing.T) {
 						got, err := db.BudgetByID(ctx, soft.ID, 0)
 						return err == nil && got.Spent == 210
 					})
-					es, _ := db.ListEvents(ctx, store.EventFilter{TeamID: &k.TeamID}, chorus.Page{})
+					es, _ := db.ListEvents(ctx, chorus.EventFilter{TeamID: &k.TeamID}, chorus.Page{})
 					if len(es) != 1 {
 						t.Errorf("%d events, want 1 per period", len(es))
 					}

@@ -17,8 +17,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/config"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // Budget alerts reach their owners as webhooks: a JSON POST of the event,
@@ -149,14 +149,14 @@ func (m *Meter) dispatch(ctx context.Context) bool {
 }
 
 // deliver makes one attempt.
-func (m *Meter) deliver(ctx context.Context, d *store.Delivery) store.DeliveryResult {
+func (m *Meter) deliver(ctx context.Context, d *chorus.Delivery) chorus.DeliveryResult {
 	if d.Secret == "" {
-		return store.DeliveryResult{Error: "the budget was deleted or has no webhook secret"}
+		return chorus.DeliveryResult{Error: "the budget was deleted or has no webhook secret"}
 	}
 	body, err := json.Marshal(WebhookBody{ID: "evt_" + strconv.FormatInt(d.Event.ID, 10), Object: "event", Type: d.Event.Type,
 		TeamID: d.Event.TeamID, CreatedAt: d.Event.CreatedAt, Data: d.Event.Data})
 	if err != nil {
-		return store.DeliveryResult{Error: err.Error()}
+		return chorus.DeliveryResult{Error: err.Error()}
 	}
 	r := m.post(ctx, d, body)
 	if r.Delivered || d.Attempt >= m.opts.Webhook.MaxAttempts {
@@ -167,12 +167,12 @@ func (m *Meter) deliver(ctx context.Context, d *store.Delivery) store.DeliveryRe
 	return r
 }
 
-func (m *Meter) post(ctx context.Context, d *store.Delivery, body []byte) store.DeliveryResult {
+func (m *Meter) post(ctx context.Context, d *chorus.Delivery, body []byte) chorus.DeliveryResult {
 	ctx, cancel := context.WithTimeout(ctx, m.opts.Webhook.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(body))
 	if err != nil {
-		return store.DeliveryResult{Error: err.Error()}
+		return chorus.DeliveryResult{Error: err.Error()}
 	}
 	h := req.Header
 	h.Set("Content-Type", "application/json")
@@ -183,14 +183,14 @@ func (m *Meter) post(ctx context.Context, d *store.Delivery, body []byte) store.
 	h.Set(SignatureHeader, Sign(d.Secret, m.now(), body))
 	resp, err := m.hook.Do(req)
 	if err != nil {
-		return store.DeliveryResult{Error: err.Error()}
+		return chorus.DeliveryResult{Error: err.Error()}
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 == 2 {
-		return store.DeliveryResult{Status: resp.StatusCode, Delivered: true}
+		return chorus.DeliveryResult{Status: resp.StatusCode, Delivered: true}
 	}
-	return store.DeliveryResult{Status: resp.StatusCode, Error: "HTTP " + strconv.Itoa(resp.StatusCode)}
+	return chorus.DeliveryResult{Status: resp.StatusCode, Error: "HTTP " + strconv.Itoa(resp.StatusCode)}
 }
 
 // webhookClient returns the client webhooks are sent with: no redirects

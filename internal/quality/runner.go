@@ -10,16 +10,13 @@ import (
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/provider"
-	"github.com/chorusgw/chorus/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ScoreStore stores score records in batches.
 type ScoreStore interface {
-	InsertScores(ctx context.Context, recs []store.ScoreRecord) error
+	InsertScores(ctx context.Context, recs []chorus.ScoreRecord) error
 }
-
-var _ ScoreStore = (*store.DB)(nil)
 
 // Job is one answer to score off the request path.
 type Job struct {
@@ -70,7 +67,7 @@ type Runner struct {
 	opts  RunnerOptions
 
 	queue   chan Job
-	records chan []store.ScoreRecord
+	records chan []chorus.ScoreRecord
 	done    chan struct{}
 	started atomic.Bool
 	base    context.Context // evaluations; canceled when Close gives up
@@ -114,7 +111,7 @@ func NewRunner(e *Evaluator, st ScoreStore, opts RunnerOptions) *Runner {
 	r := &Runner{
 		e: e, store: st, opts: opts,
 		queue:   make(chan Job, opts.QueueSize),
-		records: make(chan []store.ScoreRecord, opts.Workers),
+		records: make(chan []chorus.ScoreRecord, opts.Workers),
 		done:    make(chan struct{}),
 	}
 	r.base, r.cancel = context.WithCancel(context.Background())
@@ -252,7 +249,7 @@ func (r *Runner) work() {
 	}
 }
 
-func (r *Runner) evaluate(job Job) []store.ScoreRecord {
+func (r *Runner) evaluate(job Job) []chorus.ScoreRecord {
 	defer r.evaluated.Add(1)
 	var res Result
 	if job.Inline != nil {
@@ -274,9 +271,9 @@ func (r *Runner) evaluate(job Job) []store.ScoreRecord {
 		}
 	}
 	now := r.opts.Now()
-	recs := make([]store.ScoreRecord, 0, len(res.Scores))
+	recs := make([]chorus.ScoreRecord, 0, len(res.Scores))
 	for _, s := range res.Scores {
-		recs = append(recs, store.ScoreRecord{
+		recs = append(recs, chorus.ScoreRecord{
 			RequestID: job.RequestID, ResponseID: job.ResponseID, Model: job.Model, Route: job.Route,
 			Deployment: job.Deployment, KeyID: job.KeyID, UserID: job.UserID,
 			Scorer: s.Scorer, Value: clamp01(s.Value), Reason: clip(s.Reason, 1000), CreatedAt: now,
@@ -289,7 +286,7 @@ func (r *Runner) evaluate(job Job) []store.ScoreRecord {
 func (r *Runner) write() {
 	tick := time.NewTicker(r.opts.FlushInterval)
 	defer tick.Stop()
-	var batch []store.ScoreRecord
+	var batch []chorus.ScoreRecord
 	for {
 		select {
 		case recs, ok := <-r.records:
@@ -310,7 +307,7 @@ func (r *Runner) write() {
 // flush stores batch, retrying a few times; scores are best effort, so a
 // database that keeps failing loses them (counted and logged) rather than
 // hold memory without bound.
-func (r *Runner) flush(batch []store.ScoreRecord) []store.ScoreRecord {
+func (r *Runner) flush(batch []chorus.ScoreRecord) []chorus.ScoreRecord {
 	if len(batch) == 0 {
 		return batch
 	}

@@ -11,21 +11,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/quality"
-	"github.com/chorusgw/chorus/internal/store"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
 // fakeStore keeps what InsertScores gets; insert may replace the behaviour.
 type fakeStore struct {
 	mu      sync.Mutex
-	recs    []store.ScoreRecord
+	recs    []chorus.ScoreRecord
 	batches int
-	insert  func(recs []store.ScoreRecord) error
+	insert  func(recs []chorus.ScoreRecord) error
 }
 
-func (f *fakeStore) InsertScores(ctx context.Context, recs []store.ScoreRecord) error {
+func (f *fakeStore) InsertScores(ctx context.Context, recs []chorus.ScoreRecord) error {
 	if f.insert != nil {
 		if err := f.insert(recs); err != nil {
 			return err
@@ -38,10 +38,10 @@ func (f *fakeStore) InsertScores(ctx context.Context, recs []store.ScoreRecord) 
 	return nil
 }
 
-func (f *fakeStore) records() []store.ScoreRecord {
+func (f *fakeStore) records() []chorus.ScoreRecord {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]store.ScoreRecord(nil), f.recs...)
+	return append([]chorus.ScoreRecord(nil), f.recs...)
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -224,7 +224,7 @@ func TestRunner(t *testing.T) {
 	})
 
 	t.Run("StoreFailureLoses", func(t *testing.T) {
-		st := &fakeStore{insert: func([]store.ScoreRecord) error { return errors.New("disk full") }}
+		st := &fakeStore{insert: func([]chorus.ScoreRecord) error { return errors.New("disk full") }}
 		r := quality.NewRunner(quality.NewEvaluator(nil), st, quality.RunnerOptions{Logger: quietLogger()})
 		r.Submit(job(1, valid))
 		if err := r.Close(context.Background()); err != nil {

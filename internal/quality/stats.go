@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/chorusgw/chorus/internal/store"
+	"github.com/chorusgw/chorus"
 )
 
 // Summary is the quality of one model or one route over a window.
@@ -55,7 +55,7 @@ type Report struct {
 // Each scorer counts once however many answers it scored, so a cheap scorer
 // that runs on every answer does not drown a judge that samples; feedback
 // counts as one more scorer, the clients' own.
-func Summarize(a *store.QualityAggregates) Report {
+func Summarize(a *chorus.QualityAggregates) Report {
 	type acc struct {
 		scorers  map[string]*ScorerSummary
 		sums     map[string]float64
@@ -71,7 +71,7 @@ func Summarize(a *store.QualityAggregates) Report {
 		}
 		return x
 	}
-	addScore := func(x *acc, s store.ScoreAggregate) {
+	addScore := func(x *acc, s chorus.ScoreAggregate) {
 		ss := x.scorers[s.Scorer]
 		if ss == nil {
 			ss = &ScorerSummary{Scorer: s.Scorer}
@@ -80,7 +80,7 @@ func Summarize(a *store.QualityAggregates) Report {
 		ss.Count += s.Count
 		x.sums[s.Scorer] += s.Sum
 	}
-	addFeedback := func(x *acc, f store.FeedbackAggregate) {
+	addFeedback := func(x *acc, f chorus.FeedbackAggregate) {
 		if x.feedback == nil {
 			x.feedback = &FeedbackSummary{}
 		}
@@ -138,10 +138,8 @@ func Summarize(a *store.QualityAggregates) Report {
 
 // AggregateSource reads quality aggregates.
 type AggregateSource interface {
-	QualityAggregates(ctx context.Context, f store.AggregateFilter) (*store.QualityAggregates, error)
+	QualityAggregates(ctx context.Context, f chorus.AggregateFilter) (*chorus.QualityAggregates, error)
 }
-
-var _ AggregateSource = (*store.DB)(nil)
 
 // StatsOptions configure Stats. Zero values take the defaults.
 type StatsOptions struct {
@@ -187,7 +185,7 @@ func NewStats(src AggregateSource, opts StatsOptions) *Stats {
 // Refresh rebuilds the snapshot from the database.
 func (s *Stats) Refresh(ctx context.Context) error {
 	now := s.opts.Now()
-	a, err := s.src.QualityAggregates(ctx, store.AggregateFilter{Since: now.Add(-s.opts.Window)})
+	a, err := s.src.QualityAggregates(ctx, chorus.AggregateFilter{Since: now.Add(-s.opts.Window)})
 	if err != nil {
 		return err
 	}

@@ -7,21 +7,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/quality"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) < 1e-12 }
 
 func TestSummarize(t *testing.T) {
-	a := &store.QualityAggregates{
-		Scores: []store.ScoreAggregate{
+	a := &chorus.QualityAggregates{
+		Scores: []chorus.ScoreAggregate{
 			{Model: "a", Route: "", Scorer: "json_valid", Count: 1, Sum: 1},
 			{Model: "a", Route: "r", Scorer: "json_valid", Count: 3, Sum: 2},
 			{Model: "a", Route: "r", Scorer: "judge", Count: 2, Sum: 1.2},
 			{Model: "b", Route: "r", Scorer: "judge", Count: 2, Sum: 0.4},
 		},
-		Feedback: []store.FeedbackAggregate{
+		Feedback: []chorus.FeedbackAggregate{
 			{Model: "a", Route: "r", Count: 4, Up: 1, Down: 2, ValueSum: 1.75},
 			{Model: "c", Route: "", Count: 1, Up: 1, ValueSum: 1},
 		},
@@ -72,22 +72,22 @@ func TestSummarize(t *testing.T) {
 }
 
 // fakeAggregates serves QualityAggregates from a function.
-type fakeAggregates func(f store.AggregateFilter) (*store.QualityAggregates, error)
+type fakeAggregates func(f chorus.AggregateFilter) (*chorus.QualityAggregates, error)
 
-func (f fakeAggregates) QualityAggregates(ctx context.Context, filter store.AggregateFilter) (*store.QualityAggregates, error) {
+func (f fakeAggregates) QualityAggregates(ctx context.Context, filter chorus.AggregateFilter) (*chorus.QualityAggregates, error) {
 	return f(filter)
 }
 
 func TestStats(t *testing.T) {
 	now := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
-	var gotFilter store.AggregateFilter
+	var gotFilter chorus.AggregateFilter
 	fail := false
-	src := fakeAggregates(func(f store.AggregateFilter) (*store.QualityAggregates, error) {
+	src := fakeAggregates(func(f chorus.AggregateFilter) (*chorus.QualityAggregates, error) {
 		gotFilter = f
 		if fail {
 			return nil, errors.New("db down")
 		}
-		return &store.QualityAggregates{Scores: []store.ScoreAggregate{
+		return &chorus.QualityAggregates{Scores: []chorus.ScoreAggregate{
 			{Model: "a", Route: "r", Scorer: "json_valid", Count: 2, Sum: 1},
 		}}, nil
 	})

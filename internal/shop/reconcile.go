@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // Reconciler finishes orders whose payment was confirmed but whose
@@ -54,7 +53,7 @@ func (r *Reconciler) ReconcileOnce(ctx context.Context) (int, error) {
 	var firstErr error
 	page := chorus.Page{Limit: reconcileBatch}
 	for {
-		orders, err := r.Shop.Store.ListOrders(ctx, store.OrderFilter{Status: chorus.OrderPaid}, page)
+		orders, err := r.Shop.Store.ListOrders(ctx, chorus.OrderFilter{Status: chorus.OrderPaid}, page)
 		if err != nil {
 			return n, err
 		}

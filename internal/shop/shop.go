@@ -25,7 +25,6 @@ import (
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/config"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // Provider takes payments for orders.
@@ -91,15 +90,13 @@ type Event struct {
 
 // Store is what the shop needs from the database; *store.DB has it.
 type Store interface {
-	Checkout(ctx context.Context, req store.CheckoutRequest) (*chorus.Order, bool, error)
-	SetPaymentStart(ctx context.Context, orderID int64, s store.PaymentStart) (*chorus.Order, error)
+	Checkout(ctx context.Context, req chorus.CheckoutRequest) (*chorus.Order, bool, error)
+	SetPaymentStart(ctx context.Context, orderID int64, s chorus.PaymentStart) (*chorus.Order, error)
 	OrderByID(ctx context.Context, id int64) (*chorus.Order, error)
-	ListOrders(ctx context.Context, f store.OrderFilter, p chorus.Page) ([]*chorus.Order, error)
-	TransitionOrder(ctx context.Context, t store.OrderTransition) (*chorus.Order, bool, error)
+	ListOrders(ctx context.Context, f chorus.OrderFilter, p chorus.Page) ([]*chorus.Order, error)
+	TransitionOrder(ctx context.Context, t chorus.OrderTransition) (*chorus.Order, bool, error)
 	Balance(ctx context.Context, teamID int64) (chorus.Balance, error)
 }
-
-var _ Store = (*store.DB)(nil)
 
 // Service is the shop: orders, their payments and their state machine.
 type Service struct {
@@ -185,7 +182,7 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (o *chorus.Ord
 			strings.Join(s.ProviderNames(), ", "), in.Provider)
 	}
 	sum := sha256.Sum256([]byte("checkout\x00provider=" + in.Provider))
-	o, created, err = s.Store.Checkout(ctx, store.CheckoutRequest{
+	o, created, err = s.Store.Checkout(ctx, chorus.CheckoutRequest{
 		UserID: in.UserID, TeamID: in.TeamID, Provider: in.Provider, Currency: s.Currency,
 		IdempotencyKey: in.IdempotencyKey, RequestHash: hex.EncodeToString(sum[:]),
 	})
@@ -201,7 +198,7 @@ func (s *Service) Checkout(ctx context.Context, in CheckoutInput) (o *chorus.Ord
 		return nil, false, providerError(err, "Order %d is placed, but the payment could not be started: "+
 			"retry with the same Idempotency-Key to finish the checkout.", o.ID)
 	}
-	o, err = s.Store.SetPaymentStart(ctx, o.ID, store.PaymentStart(st))
+	o, err = s.Store.SetPaymentStart(ctx, o.ID, chorus.PaymentStart(st))
 	return o, created, err
 }
 
@@ -232,7 +229,7 @@ func (s *Service) Cancel(ctx context.Context, teamID, orderID int64) (*chorus.Or
 			}
 		}
 	}
-	o, _, err = s.Store.TransitionOrder(ctx, store.OrderTransition{
+	o, _, err = s.Store.TransitionOrder(ctx, chorus.OrderTransition{
 		OrderID: orderID, TeamID: teamID, To: chorus.OrderCancelled, Reason: "cancelled",
 	})
 	return o, err
@@ -258,7 +255,7 @@ func (s *Service) MarkPaid(ctx context.Context, orderID int64, reference string)
 	if o.Provider != chorus.ProviderManual {
 		return nil, chorus.Errorf(chorus.ECONFLICT, "Order %d is paid through %s: only manual orders can be marked paid.", o.ID, o.Provider)
 	}
-	o, _, err = s.Store.TransitionOrder(ctx, store.OrderTransition{
+	o, _, err = s.Store.TransitionOrder(ctx, chorus.OrderTransition{
 		OrderID: orderID, Provider: chorus.ProviderManual, To: chorus.OrderPaid, Reference: reference, Reason: "marked paid",
 	})
 	if err != nil {
@@ -271,7 +268,7 @@ func (s *Service) MarkPaid(ctx context.Context, orderID int64, reference string)
 // transaction. changed is false, with ECONFLICT, when the order is not
 // paid (fulfilled by someone else already, or refunded).
 func (s *Service) Fulfil(ctx context.Context, orderID int64) (o *chorus.Order, changed bool, err error) {
-	t := store.OrderTransition{OrderID: orderID, To: chorus.OrderFulfilled, Reason: "fulfilled"}
+	t := chorus.OrderTransition{OrderID: orderID, To: chorus.OrderFulfilled, Reason: "fulfilled"}
 	if h := s.fulfilHook.Load(); h != nil {
 		t.BeforeCommit = *h
 	}
@@ -339,7 +336,7 @@ func (s *Service) Refund(ctx context.Context, orderID int64, in RefundInput) (*c
 	if reason == "" {
 		reason = "refunded"
 	}
-	r, _, err := s.Store.TransitionOrder(ctx, store.OrderTransition{
+	r, _, err := s.Store.TransitionOrder(ctx, chorus.OrderTransition{
 		OrderID: orderID, To: chorus.OrderRefunded, Reference: ref, Reason: reason,
 		// Once the provider has returned the money, the credits must come
 		// back whatever the balance became meanwhile.
@@ -372,7 +369,7 @@ func (s *Service) HandleWebhook(ctx context.Context, provider string, payload []
 		ctx = chorus.NewContextWithActor(ctx, chorus.Actor{System: provider + "-webhook"})
 	}
 	log := s.log().With("provider", provider, "event_id", ev.ID, "event_type", ev.Type)
-	t := store.OrderTransition{OrderID: ev.OrderID, Provider: provider, ExternalID: ev.ExternalID,
+	t := chorus.OrderTransition{OrderID: ev.OrderID, Provider: provider, ExternalID: ev.ExternalID,
 		EventID: ev.ID, EventType: ev.Type, Reason: ev.Type}
 	switch ev.Kind {
 	case EventIgnored:

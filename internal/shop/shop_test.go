@@ -50,12 +50,12 @@ func TestStateMachine(t *testing.T) {
 					}
 					o := e.order(t, e.user, chorus.ProviderManual, e.small, 1)
 					for _, s := range paths[from] {
-						if _, _, err := e.db.TransitionOrder(ctx, store.OrderTransition{OrderID: o.ID, To: s}); err != nil {
+						if _, _, err := e.db.TransitionOrder(ctx, chorus.OrderTransition{OrderID: o.ID, To: s}); err != nil {
 							t.Fatalf("reaching %s: %v", from, err)
 						}
 					}
 					before := e.balance(t, e.user.TeamID)
-					got, changed, err := e.db.TransitionOrder(ctx, store.OrderTransition{OrderID: o.ID, To: to, Reason: "table"})
+					got, changed, err := e.db.TransitionOrder(ctx, chorus.OrderTransition{OrderID: o.ID, To: to, Reason: "table"})
 					if changed != want {
 						t.Fatalf("changed = %v (err %v), want %v", changed, err, want)
 					}
@@ -95,8 +95,8 @@ func TestStateMachine(t *testing.T) {
 // records the transition from → to.
 func assertAudited(t *testing.T, db *store.DB, orderID int64, from, to string) {
 	t.Helper()
-	es, err := db.ListAudit(context.Background(), store.AuditFilter{TargetType: "order", TargetID: strconv.FormatInt(orderID, 10)},
-		store.AuditPage{Limit: 1})
+	es, err := db.ListAudit(context.Background(), chorus.AuditFilter{TargetType: "order", TargetID: strconv.FormatInt(orderID, 10)},
+		chorus.AuditPage{Limit: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

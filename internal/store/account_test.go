@@ -22,7 +22,7 @@ func actorCtx(id int64) context.Context {
 // is none.
 func lastAudit(tb testing.TB, db *store.DB, action string) *chorus.AuditEntry {
 	tb.Helper()
-	es, err := db.ListAudit(context.Background(), store.AuditFilter{Action: action}, store.AuditPage{Limit: 1})
+	es, err := db.ListAudit(context.Background(), chorus.AuditFilter{Action: action}, chorus.AuditPage{Limit: 1})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func lastAudit(tb testing.TB, db *store.DB, action string) *chorus.AuditEntry {
 // auditCount counts the entries with action.
 func auditCount(tb testing.TB, db *store.DB, action string) int {
 	tb.Helper()
-	return len(allAudit(tb, db, store.AuditFilter{Action: action}))
+	return len(allAudit(tb, db, chorus.AuditFilter{Action: action}))
 }
 
 func tokenHash(s string) []byte {
@@ -370,19 +370,19 @@ func TestUserAdmin(t *testing.T) {
 			}
 			yes, no := true, false
 			for name, tc := range map[string]struct {
-				f    store.UserFilter
+				f    chorus.UserFilter
 				want []string
 			}{
-				"All":        {store.UserFilter{}, []string{"alice@example.com", "bob@corp.example", "carol_x@example.com", "dave%@example.com", "root@corp.example"}},
-				"Query":      {store.UserFilter{Query: "CORP"}, []string{"bob@corp.example", "root@corp.example"}},
-				"QueryName":  {store.UserFilter{Query: "root admin"}, []string{"root@corp.example"}},
-				"Underscore": {store.UserFilter{Query: "_"}, []string{"carol_x@example.com"}},
-				"Percent":    {store.UserFilter{Query: "%"}, []string{"dave%@example.com"}},
-				"Injection":  {store.UserFilter{Query: "' OR '1'='1"}, nil},
-				"Role":       {store.UserFilter{Role: chorus.RoleAdmin}, []string{"root@corp.example"}},
-				"Disabled":   {store.UserFilter{Disabled: &yes}, []string{"bob@corp.example"}},
-				"Enabled":    {store.UserFilter{Disabled: &no, Query: "corp"}, []string{"root@corp.example"}},
-				"Team":       {store.UserFilter{TeamID: &admin.TeamID}, []string{"root@corp.example"}},
+				"All":        {chorus.UserFilter{}, []string{"alice@example.com", "bob@corp.example", "carol_x@example.com", "dave%@example.com", "root@corp.example"}},
+				"Query":      {chorus.UserFilter{Query: "CORP"}, []string{"bob@corp.example", "root@corp.example"}},
+				"QueryName":  {chorus.UserFilter{Query: "root admin"}, []string{"root@corp.example"}},
+				"Underscore": {chorus.UserFilter{Query: "_"}, []string{"carol_x@example.com"}},
+				"Percent":    {chorus.UserFilter{Query: "%"}, []string{"dave%@example.com"}},
+				"Injection":  {chorus.UserFilter{Query: "' OR '1'='1"}, nil},
+				"Role":       {chorus.UserFilter{Role: chorus.RoleAdmin}, []string{"root@corp.example"}},
+				"Disabled":   {chorus.UserFilter{Disabled: &yes}, []string{"bob@corp.example"}},
+				"Enabled":    {chorus.UserFilter{Disabled: &no, Query: "corp"}, []string{"root@corp.example"}},
+				"Team":       {chorus.UserFilter{TeamID: &admin.TeamID}, []string{"root@corp.example"}},
 			} {
 				us, err := db.SearchUsers(ctx, tc.f, chorus.Page{})
 				if err != nil {
@@ -528,7 +528,7 @@ func TestLoginSession(t *testing.T) {
 		if err := db.RecordLoginFailure(ctx, "login@example.com", 0, "unknown_user"); err != nil {
 			t.Fatal(err)
 		}
-		fails := allAudit(t, db, store.AuditFilter{Action: chorus.AuditLoginFailed})
+		fails := allAudit(t, db, chorus.AuditFilter{Action: chorus.AuditLoginFailed})
 		if len(fails) != 2 {
 			t.Fatalf("%d failure entries, want 2", len(fails))
 		}

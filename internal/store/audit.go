@@ -210,32 +210,9 @@ func (db *DB) auditHMACKey(ctx context.Context) ([]byte, error) {
 	return key, nil
 }
 
-// AuditFilter narrows ListAudit. Zero fields do not filter.
-type AuditFilter struct {
-	ActorUserID *int64 // entries by this user
-	// Action is an exact action, or a prefix when it ends with "."
-	// ("auth." matches "auth.login.failed" and every other auth.* action).
-	Action     string
-	TargetType string
-	TargetID   string // only together with TargetType
-	TeamID     *int64
-	Since      time.Time // at >= Since
-	Until      time.Time // at < Until
-}
-
-// AuditPage asks for one page of the audit log, newest first. Before is the
-// cursor: only entries with seq < Before are returned, so the next page
-// passes the seq of the last (oldest) entry of this one; 0 starts at the
-// newest entry. Limit is clamped like chorus.Page's: to [1, MaxPageSize],
-// DefaultPageSize when 0.
-type AuditPage struct {
-	Before int64
-	Limit  int
-}
-
 // ListAudit returns one page of audit entries matching f, newest (highest
 // seq) first.
-func (db *DB) ListAudit(ctx context.Context, f AuditFilter, page AuditPage) ([]*chorus.AuditEntry, error) {
+func (db *DB) ListAudit(ctx context.Context, f chorus.AuditFilter, page chorus.AuditPage) ([]*chorus.AuditEntry, error) {
 	where, args, err := auditWhere(f, page)
 	if err != nil {
 		return nil, err
@@ -253,7 +230,7 @@ func (db *DB) ListAudit(ctx context.Context, f AuditFilter, page AuditPage) ([]*
 	return es, nil
 }
 
-func auditWhere(f AuditFilter, page AuditPage) (string, []any, error) {
+func auditWhere(f chorus.AuditFilter, page chorus.AuditPage) (string, []any, error) {
 	var conds []string
 	var args []any
 	add := func(cond string, a ...any) {
@@ -326,29 +303,15 @@ func queryAudit(ctx context.Context, tx *tx, where string, args ...any) ([]*chor
 	return out, rows.Err()
 }
 
-// AuditReport is the outcome of VerifyAudit.
-type AuditReport struct {
-	OK bool `json:"ok"`
-	// Entries is the number of entries verified: all of them when OK, those
-	// before the problem otherwise.
-	Entries int64 `json:"entries"`
-	// HeadSeq and HeadHash (hex) are the stored head of the chain: the seq
-	// and hash of the last entry appended.
-	HeadSeq  int64  `json:"head_seq"`
-	HeadHash string `json:"head_hash"`
-	// Problem is the first inconsistency found, nil when OK.
-	Problem *audit.Problem `json:"problem,omitempty"`
-}
-
 // VerifyAudit reads the whole audit log in seq order, in batches so that
 // memory stays bounded however long it is, and checks the hash chain and
 // its head. Tampering is reported in the AuditReport (the first problem:
 // a modified, deleted, reordered or rewritten entry, or a truncated tail);
 // the error is for failures to read. Entries appended while it runs are
 // verified too.
-func (db *DB) VerifyAudit(ctx context.Context) (AuditReport, error) {
+func (db *DB) VerifyAudit(ctx context.Context) (chorus.AuditReport, error) {
 	var v audit.Verifier
-	var rep AuditReport
+	var rep chorus.AuditReport
 	after := int64(0)
 	for {
 		es, head, err := db.readAuditBatch(ctx, after)
@@ -405,8 +368,8 @@ func auditHead(ctx context.Context, tx *tx) (*chorus.AuditEntry, error) {
 
 // auditProblem reports a problem found before the end of the chain, with
 // the stored head (or without it when that cannot be read either).
-func (db *DB) auditProblem(ctx context.Context, v *audit.Verifier, p *audit.Problem) (AuditReport, error) {
-	rep := AuditReport{Entries: v.Entries(), Problem: p}
+func (db *DB) auditProblem(ctx context.Context, v *audit.Verifier, p *audit.Problem) (chorus.AuditReport, error) {
+	rep := chorus.AuditReport{Entries: v.Entries(), Problem: p}
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return rep, nil

@@ -38,10 +38,10 @@ func mustAudit(tb testing.TB, db *store.DB, ctx context.Context, e *chorus.Audit
 }
 
 // allAudit returns every entry, newest first.
-func allAudit(tb testing.TB, db *store.DB, f store.AuditFilter) []*chorus.AuditEntry {
+func allAudit(tb testing.TB, db *store.DB, f chorus.AuditFilter) []*chorus.AuditEntry {
 	tb.Helper()
 	var out []*chorus.AuditEntry
-	page := store.AuditPage{Limit: store.MaxPageSize}
+	page := chorus.AuditPage{Limit: chorus.MaxPageSize}
 	for {
 		es, err := db.ListAudit(context.Background(), f, page)
 		if err != nil {
@@ -63,7 +63,7 @@ func seqs(es []*chorus.AuditEntry) []int64 {
 	return out
 }
 
-func mustVerifyOK(tb testing.TB, db *store.DB, wantEntries int64) store.AuditReport {
+func mustVerifyOK(tb testing.TB, db *store.DB, wantEntries int64) chorus.AuditReport {
 	tb.Helper()
 	rep, err := db.VerifyAudit(context.Background())
 	if err != nil {
@@ -91,7 +91,7 @@ func TestAuditAppend(t *testing.T) {
 			if e.Seq != 1 || e.Actor != actor {
 				t.Fatalf("seq %d actor %+v", e.Seq, e.Actor)
 			}
-			got := allAudit(t, db, store.AuditFilter{})
+			got := allAudit(t, db, chorus.AuditFilter{})
 			if len(got) != 1 {
 				t.Fatalf("%d entries", len(got))
 			}
@@ -114,7 +114,7 @@ func TestAuditAppend(t *testing.T) {
 			if e.Seq != 2 || e.Actor != (chorus.Actor{System: "unknown"}) {
 				t.Fatalf("seq %d actor %+v", e.Seq, e.Actor)
 			}
-			got := allAudit(t, db, store.AuditFilter{})
+			got := allAudit(t, db, chorus.AuditFilter{})
 			if len(got) != 2 || !bytes.Equal(got[0].PrevHash, got[1].Hash) || got[0].Details != nil {
 				t.Fatalf("chain %+v", got)
 			}
@@ -167,24 +167,24 @@ func TestListAudit(t *testing.T) {
 		}
 		for _, tt := range []struct {
 			name string
-			f    store.AuditFilter
+			f    chorus.AuditFilter
 			want []int64
 		}{
-			{"All", store.AuditFilter{}, []int64{8, 7, 6, 5, 4, 3, 2, 1}},
-			{"Actor", store.AuditFilter{ActorUserID: ptr(int64(2))}, []int64{7, 4, 3}},
-			{"ActionExact", store.AuditFilter{Action: "key.created"}, []int64{8, 3}},
-			{"ActionPrefix", store.AuditFilter{Action: "auth."}, []int64{7, 2, 1}},
-			{"ActionPrefixNested", store.AuditFilter{Action: "auth.login."}, []int64{2, 1}},
-			{"ActionNoPartialWord", store.AuditFilter{Action: "auth"}, nil},
-			{"TargetType", store.AuditFilter{TargetType: "key"}, []int64{8, 4, 3}},
-			{"Target", store.AuditFilter{TargetType: "key", TargetID: "7"}, []int64{4, 3}},
-			{"TargetOtherType", store.AuditFilter{TargetType: "model", TargetID: "7"}, []int64{6}},
-			{"Team", store.AuditFilter{TeamID: ptr(int64(20))}, []int64{7, 4, 3}},
-			{"TeamZero", store.AuditFilter{TeamID: ptr(int64(0))}, []int64{6}},
-			{"Since", store.AuditFilter{Since: at(6)}, []int64{8, 7, 6}},
-			{"Until", store.AuditFilter{Until: at(3)}, []int64{2, 1}},
-			{"Range", store.AuditFilter{Since: at(3), Until: at(5).Add(time.Second)}, []int64{5, 4, 3}},
-			{"Combined", store.AuditFilter{ActorUserID: ptr(int64(1)), Action: "auth.", Since: at(2)}, []int64{2}},
+			{"All", chorus.AuditFilter{}, []int64{8, 7, 6, 5, 4, 3, 2, 1}},
+			{"Actor", chorus.AuditFilter{ActorUserID: ptr(int64(2))}, []int64{7, 4, 3}},
+			{"ActionExact", chorus.AuditFilter{Action: "key.created"}, []int64{8, 3}},
+			{"ActionPrefix", chorus.AuditFilter{Action: "auth."}, []int64{7, 2, 1}},
+			{"ActionPrefixNested", chorus.AuditFilter{Action: "auth.login."}, []int64{2, 1}},
+			{"ActionNoPartialWord", chorus.AuditFilter{Action: "auth"}, nil},
+			{"TargetType", chorus.AuditFilter{TargetType: "key"}, []int64{8, 4, 3}},
+			{"Target", chorus.AuditFilter{TargetType: "key", TargetID: "7"}, []int64{4, 3}},
+			{"TargetOtherType", chorus.AuditFilter{TargetType: "model", TargetID: "7"}, []int64{6}},
+			{"Team", chorus.AuditFilter{TeamID: ptr(int64(20))}, []int64{7, 4, 3}},
+			{"TeamZero", chorus.AuditFilter{TeamID: ptr(int64(0))}, []int64{6}},
+			{"Since", chorus.AuditFilter{Since: at(6)}, []int64{8, 7, 6}},
+			{"Until", chorus.AuditFilter{Until: at(3)}, []int64{2, 1}},
+			{"Range", chorus.AuditFilter{Since: at(3), Until: at(5).Add(time.Second)}, []int64{5, 4, 3}},
+			{"Combined", chorus.AuditFilter{ActorUserID: ptr(int64(1)), Action: "auth.", Since: at(2)}, []int64{2}},
 		} {
 			t.Run(tt.name, func(t *testing.T) {
 				got := seqs(allAudit(t, db, tt.f))
@@ -196,9 +196,9 @@ func TestListAudit(t *testing.T) {
 		t.Run("Pages", func(t *testing.T) {
 			ctx := context.Background()
 			var got []int64
-			page := store.AuditPage{Limit: 3}
+			page := chorus.AuditPage{Limit: 3}
 			for i := 0; i < 5; i++ {
-				es, err := db.ListAudit(ctx, store.AuditFilter{}, page)
+				es, err := db.ListAudit(ctx, chorus.AuditFilter{}, page)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -214,7 +214,7 @@ func TestListAudit(t *testing.T) {
 		})
 		t.Run("LimitClamped", func(t *testing.T) {
 			for _, tt := range []struct{ limit, want int }{{0, 8}, {-1, 1}, {2, 2}, {1 << 20, 8}} {
-				es, err := db.ListAudit(context.Background(), store.AuditFilter{}, store.AuditPage{Limit: tt.limit})
+				es, err := db.ListAudit(context.Background(), chorus.AuditFilter{}, chorus.AuditPage{Limit: tt.limit})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -225,13 +225,13 @@ func TestListAudit(t *testing.T) {
 		})
 		t.Run("ErrInvalid", func(t *testing.T) {
 			for name, f := range map[string]struct {
-				f store.AuditFilter
-				p store.AuditPage
+				f chorus.AuditFilter
+				p chorus.AuditPage
 			}{
-				"TargetIDWithoutType": {store.AuditFilter{TargetID: "7"}, store.AuditPage{}},
-				"NegativeBefore":      {store.AuditFilter{}, store.AuditPage{Before: -1}},
-				"UntilBeforeSince":    {store.AuditFilter{Since: at(3), Until: at(2)}, store.AuditPage{}},
-				"EmptyRange":          {store.AuditFilter{Since: at(3), Until: at(3)}, store.AuditPage{}},
+				"TargetIDWithoutType": {chorus.AuditFilter{TargetID: "7"}, chorus.AuditPage{}},
+				"NegativeBefore":      {chorus.AuditFilter{}, chorus.AuditPage{Before: -1}},
+				"UntilBeforeSince":    {chorus.AuditFilter{Since: at(3), Until: at(2)}, chorus.AuditPage{}},
+				"EmptyRange":          {chorus.AuditFilter{Since: at(3), Until: at(3)}, chorus.AuditPage{}},
 			} {
 				t.Run(name, func(t *testing.T) {
 					_, err := db.ListAudit(context.Background(), f.f, f.p)
@@ -285,11 +285,11 @@ func TestAuditConcurrent(t *testing.T) {
 		}
 		const total = 2 * workers * each
 		mustVerifyOK(t, db2, total)
-		got := seqs(allAudit(t, db1, store.AuditFilter{}))
+		got := seqs(allAudit(t, db1, chorus.AuditFilter{}))
 		if len(got) != total || got[0] != total || got[total-1] != 1 {
 			t.Fatalf("%d entries from %d to %d, want %d from %d to 1", len(got), got[0], got[len(got)-1], total, total)
 		}
-		models := allAudit(t, db1, store.AuditFilter{Action: chorus.AuditModelCreated})
+		models := allAudit(t, db1, chorus.AuditFilter{Action: chorus.AuditModelCreated})
 		if want := 2 * workers * (each / 20); len(models) != want {
 			t.Errorf("%d model.created entries, want %d", len(models), want)
 		}
@@ -383,7 +383,7 @@ func rawExec(t *testing.T, raw *sql.DB, q string, args ...any) {
 // auditAt returns the entry with the given seq.
 func auditAt(t *testing.T, db *store.DB, seq int64) *chorus.AuditEntry {
 	t.Helper()
-	es, err := db.ListAudit(context.Background(), store.AuditFilter{}, store.AuditPage{Before: seq + 1, Limit: 1})
+	es, err := db.ListAudit(context.Background(), chorus.AuditFilter{}, chorus.AuditPage{Before: seq + 1, Limit: 1})
 	if err != nil || len(es) != 1 || es[0].Seq != seq {
 		t.Fatalf("entry %d: %v %v", seq, es, err)
 	}
@@ -526,7 +526,7 @@ func TestAuditRecordsActions(t *testing.T) {
 		}
 		// Entries of the account helpers (users) are not this test's.
 		var got []*chorus.AuditEntry
-		all := allAudit(t, db, store.AuditFilter{})
+		all := allAudit(t, db, chorus.AuditFilter{})
 		for i := len(all) - 1; i >= 0; i-- {
 			if !strings.HasPrefix(all[i].Action, "user.") && !strings.HasPrefix(all[i].Action, "team.") {
 				got = append(got, all[i])
@@ -604,7 +604,7 @@ func TestAuditHMACKey(t *testing.T) {
 		secretOf := func(db *store.DB, name string) string {
 			c := &chorus.Credential{Name: name, Provider: chorus.ProviderOpenAI, Secret: "same-secret-value"}
 			must(t, db.CreateCredential(ctx, c))
-			es := allAudit(t, db, store.AuditFilter{TargetType: "credential", TargetID: fmt.Sprint(c.ID)})
+			es := allAudit(t, db, chorus.AuditFilter{TargetType: "credential", TargetID: fmt.Sprint(c.ID)})
 			var d map[string]any
 			if len(es) != 1 || json.Unmarshal(es[0].Details, &d) != nil {
 				t.Fatalf("entries %v", es)
@@ -645,7 +645,7 @@ func TestRecordConfig(t *testing.T) {
 				t.Errorf("RecordConfig(%s) = %v, want %v", tt.digest, got, tt.want)
 			}
 		}
-		es := allAudit(t, db, store.AuditFilter{Action: chorus.AuditConfigChanged})
+		es := allAudit(t, db, chorus.AuditFilter{Action: chorus.AuditConfigChanged})
 		if len(es) != 3 {
 			t.Fatalf("%d entries, want 3", len(es))
 		}

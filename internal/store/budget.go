@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -16,117 +15,18 @@ import (
 	"github.com/chorusgw/chorus"
 )
 
-// Budget scopes and periods.
-const (
-	BudgetTeam = "team"
-	BudgetUser = "user"
-	BudgetKey  = "key"
-
-	PeriodDay   = "day"   // a UTC calendar day
-	PeriodMonth = "month" // a UTC calendar month
-)
-
-// Budget limits.
-const (
-	MaxBudgetsPerTeam = 100
-	MaxBudgetAmount   = 1_000_000_000 * chorus.MicroPerCredit // a billion credits
-	maxWebhookURL     = 2048
-)
-
-// Event types.
-const (
-	// EventBudgetExceeded: a soft budget's spend reached its amount (once
-	// per period).
-	EventBudgetExceeded = "budget.exceeded"
-)
-
-// Webhook delivery states.
-const (
-	DeliveryPending   = "pending"
-	DeliveryDelivered = "delivered"
-	DeliveryFailed    = "failed"
-)
-
-// Budget caps what a team, one of its users or one of its keys spends per
-// UTC day or month. A hard budget refuses requests that could take it past
-// its amount; a soft one raises an alert once per period when its spend
-// reaches the amount.
-type Budget struct {
-	ID         int64     `json:"id"`
-	TeamID     int64     `json:"team_id"`
-	Scope      string    `json:"scope"`    // team, user, key
-	ScopeID    int64     `json:"scope_id"` // the team's, user's or key's ID
-	Period     string    `json:"period"`   // day, month
-	Amount     int64     `json:"amount"`   // micro-credits per period
-	Hard       bool      `json:"hard"`
-	WebhookURL string    `json:"webhook_url,omitempty"` // soft budgets: where alerts are POSTed
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
-	// The current period, as of the read: its start, the spend and what
-	// strict-mode requests in flight hold on it.
-	PeriodStart time.Time `json:"period_start"`
-	Spent       int64     `json:"spent"`
-	Reserved    int64     `json:"reserved"`
-}
-
-// PeriodStart returns the start of the UTC day or month t falls in.
-func PeriodStart(period string, t time.Time) time.Time {
-	t = t.UTC()
-	if period == PeriodMonth {
-		return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC)
-	}
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-}
-
 const budgetColumns = `b.id, b.team_id, b.scope, b.scope_id, b.period, b.amount, b.hard, b.webhook_url, b.created_at, b.updated_at`
-
-func validateBudget(b *Budget) error {
-	switch b.Scope {
-	case BudgetTeam, BudgetUser, BudgetKey:
-	default:
-		return chorus.Invalid("scope", "scope must be team, user or key, got %q", b.Scope)
-	}
-	if b.ScopeID <= 0 && b.Scope != BudgetTeam {
-		return chorus.Invalid("scope_id", "scope_id must name the %s", b.Scope)
-	}
-	if b.Period != PeriodDay && b.Period != PeriodMonth {
-		return chorus.Invalid("period", "period must be day or month, got %q", b.Period)
-	}
-	if b.Amount < 1 || b.Amount > MaxBudgetAmount {
-		return chorus.Invalid("amount", "amount must be 1 to %d micro-credits, got %d", int64(MaxBudgetAmount), b.Amount)
-	}
-	if b.WebhookURL != "" {
-		if b.Hard {
-			return chorus.Invalid("webhook_url", "only soft budgets alert: a hard budget refuses requests instead")
-		}
-		if err := validWebhookURL(b.WebhookURL); err != nil {
-			return chorus.Invalid("webhook_url", "webhook_url %s", err)
-		}
-	}
-	return nil
-}
-
-func validWebhookURL(s string) error {
-	if len(s) > maxWebhookURL {
-		return fmt.Errorf("must be at most %d characters", maxWebhookURL)
-	}
-	u, err := url.Parse(s)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
-		return errors.New("must be an absolute http:// or https:// URL without credentials or fragment")
-	}
-	return nil
-}
 
 // CreateBudget stores a budget and returns the secret that signs its
 // webhooks (when it has a URL; shown once). The team is the scope's: the
 // team itself, the user's or the key's; when b.TeamID is set, the scope
 // must belong to that team (EINVALID otherwise). For a team budget ScopeID
 // may be 0 (b.TeamID's). Recorded in the audit log.
-func (db *DB) CreateBudget(ctx context.Context, b *Budget) (secret string, err error) {
-	if b.Scope == BudgetTeam && b.ScopeID == 0 {
+func (db *DB) CreateBudget(ctx context.Context, b *chorus.Budget) (secret string, err error) {
+	if b.Scope == chorus.BudgetTeam && b.ScopeID == 0 {
 		b.ScopeID = b.TeamID
 	}
-	if err := validateBudget(b); err != nil {
+	if err := b.Validate(); err != nil {
 		return "", err
 	}
 	if b.WebhookURL != "" && db.sealer == nil {
@@ -149,8 +49,8 @@ func (db *DB) CreateBudget(ctx context.Context, b *Budget) (secret string, err e
 	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM budgets WHERE team_id = ?`, team).Scan(&n); err != nil {
 		return "", fmt.Errorf("create budget: %w", err)
 	}
-	if n >= MaxBudgetsPerTeam {
-		return "", chorus.Invalid("", "a team may have at most %d budgets", MaxBudgetsPerTeam)
+	if n >= chorus.MaxBudgetsPerTeam {
+		return "", chorus.Invalid("", "a team may have at most %d budgets", chorus.MaxBudgetsPerTeam)
 	}
 	now := db.timeNow()
 	b.CreatedAt, b.UpdatedAt = now, now
@@ -168,7 +68,7 @@ func (db *DB) CreateBudget(ctx context.Context, b *Budget) (secret string, err e
 			return "", err
 		}
 	}
-	b.PeriodStart = PeriodStart(b.Period, now)
+	b.PeriodStart = chorus.PeriodStart(b.Period, now)
 	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditBudgetChanged, "budget", strconv.FormatInt(b.ID, 10), b.TeamID,
 		budgetDetails("created", b, secret != ""))); err != nil {
 		return "", err
@@ -183,7 +83,7 @@ func hardness(hard bool) string {
 	return "soft"
 }
 
-func budgetDetails(op string, b *Budget, secretIssued bool) map[string]any {
+func budgetDetails(op string, b *chorus.Budget, secretIssued bool) map[string]any {
 	return map[string]any{"op": op, "scope": b.Scope, "scope_id": b.ScopeID, "period": b.Period, "amount": b.Amount,
 		"hard": b.Hard, "webhook_url": b.WebhookURL, "webhook_secret_issued": secretIssued}
 }
@@ -193,9 +93,9 @@ func budgetDetails(op string, b *Budget, secretIssued bool) map[string]any {
 func scopeTeam(ctx context.Context, tx *tx, scope string, id int64) (int64, error) {
 	var q string
 	switch scope {
-	case BudgetTeam:
+	case chorus.BudgetTeam:
 		q = `SELECT id FROM teams WHERE id = ?`
-	case BudgetUser:
+	case chorus.BudgetUser:
 		q = `SELECT COALESCE(team_id, 0) FROM users WHERE id = ?`
 	default:
 		q = `SELECT team_id FROM api_keys WHERE id = ?`
@@ -230,20 +130,10 @@ func (db *DB) newWebhookSecret(ctx context.Context, tx *tx, id int64) (string, e
 
 func webhookAD(id int64) []byte { return []byte("chorus/budget-webhook/" + strconv.FormatInt(id, 10)) }
 
-// BudgetChange is what UpdateBudget may change; nil fields stay.
-type BudgetChange struct {
-	Amount     *int64
-	Hard       *bool
-	WebhookURL *string
-	// RotateSecret issues a new webhook secret (returned once); a budget
-	// that gains a URL gets one anyway.
-	RotateSecret bool
-}
-
 // UpdateBudget changes a budget (ENOTFOUND if there is none; with teamID
 // non-zero, also if it belongs to another team) and returns it, with the
 // new webhook secret when one was issued. Recorded in the audit log.
-func (db *DB) UpdateBudget(ctx context.Context, id, teamID int64, c BudgetChange) (*Budget, string, error) {
+func (db *DB) UpdateBudget(ctx context.Context, id, teamID int64, c chorus.BudgetChange) (*chorus.Budget, string, error) {
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return nil, "", err
@@ -267,7 +157,7 @@ func (db *DB) UpdateBudget(ctx context.Context, id, teamID int64, c BudgetChange
 	if c.WebhookURL != nil {
 		b.WebhookURL = *c.WebhookURL
 	}
-	if err := validateBudget(b); err != nil {
+	if err := b.Validate(); err != nil {
 		return nil, "", err
 	}
 	issue := b.WebhookURL != "" && (!hadURL || c.RotateSecret)
@@ -336,7 +226,7 @@ func (db *DB) DeleteBudget(ctx context.Context, id, teamID int64) error {
 // BudgetByID returns a budget with its current period's spend (ENOTFOUND
 // if there is none; with teamID non-zero, also if it belongs to another
 // team).
-func (db *DB) BudgetByID(ctx context.Context, id, teamID int64) (*Budget, error) {
+func (db *DB) BudgetByID(ctx context.Context, id, teamID int64) (*chorus.Budget, error) {
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, err
@@ -354,7 +244,7 @@ func (db *DB) BudgetByID(ctx context.Context, id, teamID int64) (*Budget, error)
 
 // budgetByID reads a budget with the spend of the period at `at` (a time
 // in that period, or the period's start).
-func budgetByID(ctx context.Context, tx *tx, id int64, at time.Time) (*Budget, error) {
+func budgetByID(ctx context.Context, tx *tx, id int64, at time.Time) (*chorus.Budget, error) {
 	bs, err := queryBudgets(ctx, tx, at, `WHERE b.id = ?`, id)
 	if err != nil {
 		return nil, err
@@ -365,14 +255,9 @@ func budgetByID(ctx context.Context, tx *tx, id int64, at time.Time) (*Budget, e
 	return bs[0], nil
 }
 
-// BudgetFilter narrows ListBudgets. Zero fields do not filter.
-type BudgetFilter struct {
-	TeamID *int64
-}
-
 // ListBudgets returns one page of budgets in ID order, each with its
 // current period's spend.
-func (db *DB) ListBudgets(ctx context.Context, f BudgetFilter, page chorus.Page) ([]*Budget, error) {
+func (db *DB) ListBudgets(ctx context.Context, f chorus.BudgetFilter, page chorus.Page) ([]*chorus.Budget, error) {
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, err
@@ -391,7 +276,7 @@ func (db *DB) ListBudgets(ctx context.Context, f BudgetFilter, page chorus.Page)
 
 // AllBudgets returns every budget with its current period's spend, for
 // the meter's in-memory view.
-func (db *DB) AllBudgets(ctx context.Context) ([]*Budget, error) {
+func (db *DB) AllBudgets(ctx context.Context) ([]*chorus.Budget, error) {
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, err
@@ -406,8 +291,8 @@ func (db *DB) AllBudgets(ctx context.Context) ([]*Budget, error) {
 
 // queryBudgets reads budgets with the spend of the periods that contain
 // at (each budget's own kind of period).
-func queryBudgets(ctx context.Context, tx *tx, at time.Time, where string, args ...any) ([]*Budget, error) {
-	day, month := PeriodStart(PeriodDay, at), PeriodStart(PeriodMonth, at)
+func queryBudgets(ctx context.Context, tx *tx, at time.Time, where string, args ...any) ([]*chorus.Budget, error) {
+	day, month := chorus.PeriodStart(chorus.PeriodDay, at), chorus.PeriodStart(chorus.PeriodMonth, at)
 	rows, err := tx.query(ctx, `SELECT `+budgetColumns+`, COALESCE(p.spent, 0), COALESCE(p.reserved, 0) FROM budgets b
 		LEFT JOIN budget_periods p ON p.budget_id = b.id
 			AND ((b.period = 'month' AND p.period_start = ?) OR (b.period <> 'month' AND p.period_start = ?)) `+where,
@@ -416,14 +301,14 @@ func queryBudgets(ctx context.Context, tx *tx, at time.Time, where string, args 
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*Budget
+	var out []*chorus.Budget
 	for rows.Next() {
-		b := &Budget{}
+		b := &chorus.Budget{}
 		if err := rows.Scan(&b.ID, &b.TeamID, &b.Scope, &b.ScopeID, &b.Period, &b.Amount, &b.Hard, &b.WebhookURL,
 			scanTime(&b.CreatedAt), scanTime(&b.UpdatedAt), &b.Spent, &b.Reserved); err != nil {
 			return nil, err
 		}
-		b.PeriodStart = PeriodStart(b.Period, at)
+		b.PeriodStart = chorus.PeriodStart(b.Period, at)
 		out = append(out, b)
 	}
 	return out, rows.Err()
@@ -432,7 +317,7 @@ func queryBudgets(ctx context.Context, tx *tx, at time.Time, where string, args 
 // addBudgetSpend adds s.Amount to a budget period's spend and returns the
 // spend after (-1 when the budget no longer exists) and whether it raised
 // the alert of a soft budget it took to its amount.
-func addBudgetSpend(ctx context.Context, tx *tx, s BudgetSpend, now time.Time) (int64, bool, error) {
+func addBudgetSpend(ctx context.Context, tx *tx, s chorus.BudgetSpend, now time.Time) (int64, bool, error) {
 	ps := normTime(s.PeriodStart)
 	if err := ensurePeriod(ctx, tx, s.BudgetID, ps); err != nil {
 		return -1, false, err
@@ -468,70 +353,31 @@ func addBudgetSpend(ctx context.Context, tx *tx, s BudgetSpend, now time.Time) (
 	return spent, true, raiseBudgetAlert(ctx, tx, b, spent, now)
 }
 
-// BudgetAlert is the data of a budget.exceeded event.
-type BudgetAlert struct {
-	BudgetID    int64     `json:"budget_id"`
-	Scope       string    `json:"scope"`
-	ScopeID     int64     `json:"scope_id"`
-	Period      string    `json:"period"`
-	PeriodStart time.Time `json:"period_start"`
-	Amount      int64     `json:"amount"` // the budget, micro-credits
-	Spent       int64     `json:"spent"`  // the spend that crossed it
-	Hard        bool      `json:"hard"`
-}
-
 // raiseBudgetAlert writes a budget's event and, when it has a URL, the
 // webhook delivery that will carry it.
-func raiseBudgetAlert(ctx context.Context, tx *tx, b *Budget, spent int64, now time.Time) error {
-	data, err := json.Marshal(BudgetAlert{BudgetID: b.ID, Scope: b.Scope, ScopeID: b.ScopeID, Period: b.Period,
+func raiseBudgetAlert(ctx context.Context, tx *tx, b *chorus.Budget, spent int64, now time.Time) error {
+	data, err := json.Marshal(chorus.BudgetAlert{BudgetID: b.ID, Scope: b.Scope, ScopeID: b.ScopeID, Period: b.Period,
 		PeriodStart: b.PeriodStart, Amount: b.Amount, Spent: spent, Hard: b.Hard})
 	if err != nil {
 		return err
 	}
 	var eventID int64
 	if err := tx.queryRow(ctx, `INSERT INTO events (team_id, type, budget_id, data, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
-		b.TeamID, EventBudgetExceeded, b.ID, string(data), now).Scan(&eventID); err != nil {
+		b.TeamID, chorus.EventBudgetExceeded, b.ID, string(data), now).Scan(&eventID); err != nil {
 		return fmt.Errorf("budget %d: event: %w", b.ID, err)
 	}
 	if b.WebhookURL == "" {
 		return nil
 	}
 	if _, err := tx.exec(ctx, `INSERT INTO webhook_deliveries (event_id, budget_id, team_id, url, status, next_attempt_at, created_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?)`, eventID, b.ID, b.TeamID, b.WebhookURL, DeliveryPending, now, now); err != nil {
+		VALUES (?, ?, ?, ?, ?, ?, ?)`, eventID, b.ID, b.TeamID, b.WebhookURL, chorus.DeliveryPending, now, now); err != nil {
 		return fmt.Errorf("budget %d: delivery: %w", b.ID, err)
 	}
 	return nil
 }
 
-// Event is something the consoles show, such as a budget alert, with the
-// state of its webhook delivery when it has one.
-type Event struct {
-	ID        int64           `json:"id"`
-	TeamID    int64           `json:"team_id"`
-	Type      string          `json:"type"`
-	BudgetID  int64           `json:"budget_id,omitempty"`
-	Data      json.RawMessage `json:"data"`
-	CreatedAt time.Time       `json:"created_at"`
-	Webhook   *DeliveryState  `json:"webhook,omitempty"`
-}
-
-// DeliveryState is where a webhook delivery stands.
-type DeliveryState struct {
-	Status      string     `json:"status"` // pending, delivered, failed
-	Attempts    int        `json:"attempts"`
-	LastStatus  int        `json:"last_status,omitempty"` // HTTP status of the last attempt
-	LastError   string     `json:"last_error,omitempty"`
-	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
-}
-
-// EventFilter narrows ListEvents. Zero fields do not filter.
-type EventFilter struct {
-	TeamID *int64
-	Type   string
-}
-
 // ListEvents returns one page of events in ID order.
-func (db *DB) ListEvents(ctx context.Context, f EventFilter, page chorus.Page) ([]*Event, error) {
+func (db *DB) ListEvents(ctx context.Context, f chorus.EventFilter, page chorus.Page) ([]*chorus.Event, error) {
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, err
@@ -552,9 +398,9 @@ func (db *DB) ListEvents(ctx context.Context, f EventFilter, page chorus.Page) (
 		return nil, fmt.Errorf("list events: %w", err)
 	}
 	defer rows.Close()
-	var out []*Event
+	var out []*chorus.Event
 	for rows.Next() {
-		e := &Event{}
+		e := &chorus.Event{}
 		var data string
 		var status, lastError sql.NullString
 		var attempts, lastStatus sql.NullInt64
@@ -565,7 +411,7 @@ func (db *DB) ListEvents(ctx context.Context, f EventFilter, page chorus.Page) (
 		}
 		e.Data = json.RawMessage(data)
 		if status.Valid {
-			e.Webhook = &DeliveryState{Status: status.String, Attempts: int(attempts.Int64), LastStatus: int(lastStatus.Int64),
+			e.Webhook = &chorus.DeliveryState{Status: status.String, Attempts: int(attempts.Int64), LastStatus: int(lastStatus.Int64),
 				LastError: lastError.String, DeliveredAt: delivered}
 		}
 		out = append(out, e)
@@ -573,22 +419,10 @@ func (db *DB) ListEvents(ctx context.Context, f EventFilter, page chorus.Page) (
 	return out, rows.Err()
 }
 
-// Delivery is a webhook delivery claimed for sending.
-type Delivery struct {
-	ID       int64
-	EventID  int64
-	BudgetID int64
-	TeamID   int64
-	URL      string
-	Attempt  int    // 1 for the first attempt
-	Secret   string // the budget's webhook secret; "" when the budget is gone
-	Event    Event
-}
-
 // ClaimDeliveries returns up to limit due webhook deliveries, each claimed
 // for `claim` (another instance will not send it meanwhile) with its
 // attempt counted.
-func (db *DB) ClaimDeliveries(ctx context.Context, limit int, claim time.Duration) ([]*Delivery, error) {
+func (db *DB) ClaimDeliveries(ctx context.Context, limit int, claim time.Duration) ([]*chorus.Delivery, error) {
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return nil, err
@@ -601,13 +435,13 @@ func (db *DB) ClaimDeliveries(ctx context.Context, limit int, claim time.Duratio
 		WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = ? AND next_attempt_at <= ? ORDER BY id LIMIT ?)
 		AND status = ? AND next_attempt_at <= ?
 		RETURNING id, event_id, budget_id, team_id, url, attempts`,
-		now.Add(claim), DeliveryPending, now, limit, DeliveryPending, now)
+		now.Add(claim), chorus.DeliveryPending, now, limit, chorus.DeliveryPending, now)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
-	var out []*Delivery
+	var out []*chorus.Delivery
 	for rows.Next() {
-		d := &Delivery{}
+		d := &chorus.Delivery{}
 		if err := rows.Scan(&d.ID, &d.EventID, &d.BudgetID, &d.TeamID, &d.URL, &d.Attempt); err != nil {
 			rows.Close()
 			return nil, err
@@ -642,16 +476,8 @@ func (db *DB) ClaimDeliveries(ctx context.Context, limit int, claim time.Duratio
 	return out, commit(tx)
 }
 
-// DeliveryResult is the outcome of one delivery attempt.
-type DeliveryResult struct {
-	Status    int       // HTTP status; 0 when none came back
-	Error     string    // why it failed
-	Delivered bool      // a 2xx answer
-	Retry     time.Time // when to try again; zero: give up (failed)
-}
-
 // FinishDelivery records an attempt's outcome.
-func (db *DB) FinishDelivery(ctx context.Context, id int64, r DeliveryResult) error {
+func (db *DB) FinishDelivery(ctx context.Context, id int64, r chorus.DeliveryResult) error {
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return err
@@ -661,12 +487,12 @@ func (db *DB) FinishDelivery(ctx context.Context, id int64, r DeliveryResult) er
 	if len(r.Error) > 500 {
 		r.Error = r.Error[:500]
 	}
-	status, next, delivered := DeliveryFailed, now, (*time.Time)(nil)
+	status, next, delivered := chorus.DeliveryFailed, now, (*time.Time)(nil)
 	switch {
 	case r.Delivered:
-		status, delivered = DeliveryDelivered, &now
+		status, delivered = chorus.DeliveryDelivered, &now
 	case !r.Retry.IsZero():
-		status, next = DeliveryPending, r.Retry
+		status, next = chorus.DeliveryPending, r.Retry
 	}
 	if _, err := tx.exec(ctx, `UPDATE webhook_deliveries SET status = ?, next_attempt_at = ?, last_status = ?, last_error = ?,
 		delivered_at = ? WHERE id = ?`, status, next, r.Status, r.Error, delivered, id); err != nil {

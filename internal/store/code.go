@@ -15,12 +15,6 @@ import (
 	"github.com/chorusgw/chorus"
 )
 
-// Redemption code limits.
-const (
-	MaxCodesPerBatch = 10_000
-	MaxCodeUses      = 1_000_000 // per code
-)
-
 // codeAlphabet is base32 without the characters people confuse (0/O,
 // 1/I): 8 digits and 24 letters.
 const codeAlphabet = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
@@ -32,37 +26,18 @@ const codeLen = 16
 // codeChunk is how many codes one INSERT carries.
 const codeChunk = 500
 
-// CodeBatch is a batch of redemption codes: each code credits a team's
-// wallet with Amount once per team, up to MaxUses teams in all, until the
-// batch expires or is disabled.
-type CodeBatch struct {
-	ID         int64      `json:"id"`
-	Memo       string     `json:"memo"`
-	Amount     int64      `json:"amount"`   // micro-credits per redemption
-	MaxUses    int64      `json:"max_uses"` // per code
-	Count      int        `json:"count"`    // codes in the batch
-	Uses       int64      `json:"uses"`     // redemptions so far, over all codes (read only)
-	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
-	DisabledAt *time.Time `json:"disabled_at,omitempty"`
-	CreatedBy  int64      `json:"created_by,omitempty"` // user ID
-	CreatedAt  time.Time  `json:"created_at"`
-	// Codes are the codes in the clear, set by CreateCodeBatch only: they
-	// are stored as hashes and cannot be read back.
-	Codes []string `json:"codes,omitempty"`
-}
-
 // CreateCodeBatch validates b, generates b.Count random codes, stores their
 // hashes, and sets b.ID, b.CreatedAt, b.CreatedBy (the actor in ctx) and
 // b.Codes, in one transaction with its audit entry.
-func (db *DB) CreateCodeBatch(ctx context.Context, b *CodeBatch) error {
+func (db *DB) CreateCodeBatch(ctx context.Context, b *chorus.CodeBatch) error {
 	now := db.timeNow()
 	switch {
-	case b.Count < 1 || b.Count > MaxCodesPerBatch:
-		return chorus.Invalid("count", "count must be 1 to %d", MaxCodesPerBatch)
+	case b.Count < 1 || b.Count > chorus.MaxCodesPerBatch:
+		return chorus.Invalid("count", "count must be 1 to %d", chorus.MaxCodesPerBatch)
 	case b.Amount <= 0:
 		return chorus.Invalid("amount", "amount must be a positive number of micro-credits")
-	case b.MaxUses < 1 || b.MaxUses > MaxCodeUses:
-		return chorus.Invalid("max_uses", "max_uses must be 1 to %d", MaxCodeUses)
+	case b.MaxUses < 1 || b.MaxUses > chorus.MaxCodeUses:
+		return chorus.Invalid("max_uses", "max_uses must be 1 to %d", chorus.MaxCodeUses)
 	case b.ExpiresAt != nil && !b.ExpiresAt.After(now):
 		return chorus.Invalid("expires_at", "expires_at must be in the future")
 	case !utf8.ValidString(b.Memo) || utf8.RuneCountInString(b.Memo) > maxMemo:
@@ -112,7 +87,7 @@ func (db *DB) CreateCodeBatch(ctx context.Context, b *CodeBatch) error {
 
 // ListCodeBatches returns one page of batches in ID order, with their uses
 // so far; the codes themselves are not kept.
-func (db *DB) ListCodeBatches(ctx context.Context, page chorus.Page) ([]*CodeBatch, error) {
+func (db *DB) ListCodeBatches(ctx context.Context, page chorus.Page) ([]*chorus.CodeBatch, error) {
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, err
@@ -126,9 +101,9 @@ func (db *DB) ListCodeBatches(ctx context.Context, page chorus.Page) ([]*CodeBat
 		return nil, fmt.Errorf("list code batches: %w", err)
 	}
 	defer rows.Close()
-	out := []*CodeBatch{}
+	out := []*chorus.CodeBatch{}
 	for rows.Next() {
-		b := &CodeBatch{}
+		b := &chorus.CodeBatch{}
 		if err := rows.Scan(&b.ID, &b.Memo, &b.Amount, &b.MaxUses, &b.Count, scanNullTime(&b.ExpiresAt),
 			scanNullTime(&b.DisabledAt), &b.CreatedBy, scanTime(&b.CreatedAt), &b.Uses); err != nil {
 			return nil, fmt.Errorf("list code batches: %w", err)

@@ -14,7 +14,7 @@ import (
 	"github.com/chorusgw/chorus/internal/store"
 )
 
-func mustCreateBatch(tb testing.TB, db *store.DB, b store.CodeBatch) *store.CodeBatch {
+func mustCreateBatch(tb testing.TB, db *store.DB, b chorus.CodeBatch) *chorus.CodeBatch {
 	tb.Helper()
 	if err := db.CreateCodeBatch(context.Background(), &b); err != nil {
 		tb.Fatal(err)
@@ -27,9 +27,9 @@ func mustCreateBatch(tb testing.TB, db *store.DB, b store.CodeBatch) *store.Code
 func promotions(tb testing.TB, db *store.DB) int64 {
 	tb.Helper()
 	var sum int64
-	page := chorus.Page{Limit: store.MaxPageSize}
+	page := chorus.Page{Limit: chorus.MaxPageSize}
 	for {
-		ps, err := db.ListPostings(context.Background(), store.PostingFilter{}, page)
+		ps, err := db.ListPostings(context.Background(), chorus.PostingFilter{}, page)
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -54,7 +54,7 @@ func TestCodeCreate(t *testing.T) {
 		t.Run("OK", func(t *testing.T) {
 			ctx := chorus.NewContextWithActor(ctx, chorus.Actor{UserID: 42})
 			exp := time.Now().Add(time.Hour)
-			batch := &store.CodeBatch{Count: 1234, Amount: 2_500_000, MaxUses: 3, ExpiresAt: &exp, Memo: "launch"}
+			batch := &chorus.CodeBatch{Count: 1234, Amount: 2_500_000, MaxUses: 3, ExpiresAt: &exp, Memo: "launch"}
 			if err := db.CreateCodeBatch(ctx, batch); err != nil {
 				t.Fatal(err)
 			}
@@ -95,16 +95,16 @@ func TestCodeCreate(t *testing.T) {
 			past := time.Now().Add(-time.Second)
 			for _, tt := range []struct {
 				name  string
-				b     store.CodeBatch
+				b     chorus.CodeBatch
 				param string
 			}{
-				{"CountZero", store.CodeBatch{Count: 0, Amount: 1, MaxUses: 1}, "count"},
-				{"CountLarge", store.CodeBatch{Count: store.MaxCodesPerBatch + 1, Amount: 1, MaxUses: 1}, "count"},
-				{"AmountZero", store.CodeBatch{Count: 1, Amount: 0, MaxUses: 1}, "amount"},
-				{"AmountNegative", store.CodeBatch{Count: 1, Amount: -5, MaxUses: 1}, "amount"},
-				{"MaxUsesZero", store.CodeBatch{Count: 1, Amount: 1, MaxUses: 0}, "max_uses"},
-				{"Expired", store.CodeBatch{Count: 1, Amount: 1, MaxUses: 1, ExpiresAt: &past}, "expires_at"},
-				{"MemoLong", store.CodeBatch{Count: 1, Amount: 1, MaxUses: 1, Memo: strings.Repeat("m", 501)}, "memo"},
+				{"CountZero", chorus.CodeBatch{Count: 0, Amount: 1, MaxUses: 1}, "count"},
+				{"CountLarge", chorus.CodeBatch{Count: chorus.MaxCodesPerBatch + 1, Amount: 1, MaxUses: 1}, "count"},
+				{"AmountZero", chorus.CodeBatch{Count: 1, Amount: 0, MaxUses: 1}, "amount"},
+				{"AmountNegative", chorus.CodeBatch{Count: 1, Amount: -5, MaxUses: 1}, "amount"},
+				{"MaxUsesZero", chorus.CodeBatch{Count: 1, Amount: 1, MaxUses: 0}, "max_uses"},
+				{"Expired", chorus.CodeBatch{Count: 1, Amount: 1, MaxUses: 1, ExpiresAt: &past}, "expires_at"},
+				{"MemoLong", chorus.CodeBatch{Count: 1, Amount: 1, MaxUses: 1, Memo: strings.Repeat("m", 501)}, "memo"},
 			} {
 				t.Run(tt.name, func(t *testing.T) {
 					err := db.CreateCodeBatch(ctx, &tt.b)
@@ -136,7 +136,7 @@ func TestCodeRedeem(t *testing.T) {
 		a, c, d := mustCreateTeam(t, db, "a"), mustCreateTeam(t, db, "c"), mustCreateTeam(t, db, "d")
 
 		t.Run("OK", func(t *testing.T) {
-			batch := mustCreateBatch(t, db, store.CodeBatch{Count: 1, Amount: 3_000_000, MaxUses: 5, Memo: "welcome"})
+			batch := mustCreateBatch(t, db, chorus.CodeBatch{Count: 1, Amount: 3_000_000, MaxUses: 5, Memo: "welcome"})
 			// Case, dashes and spaces do not matter.
 			typed := " " + strings.ToLower(strings.ReplaceAll(batch.Codes[0], "-", " ")) + " "
 			p, err := db.Redeem(ctx, a, typed)
@@ -163,7 +163,7 @@ func TestCodeRedeem(t *testing.T) {
 		})
 
 		t.Run("ErrUsedUp", func(t *testing.T) {
-			batch := mustCreateBatch(t, db, store.CodeBatch{Count: 1, Amount: 1, MaxUses: 2})
+			batch := mustCreateBatch(t, db, chorus.CodeBatch{Count: 1, Amount: 1, MaxUses: 2})
 			for _, team := range []int64{a, c} {
 				if _, err := db.Redeem(ctx, team, batch.Codes[0]); err != nil {
 					t.Fatal(err)
@@ -184,8 +184,8 @@ func TestCodeRedeem(t *testing.T) {
 		})
 
 		t.Run("ErrInvalid", func(t *testing.T) {
-			expiring := mustCreateBatch(t, db, store.CodeBatch{Count: 1, Amount: 1, MaxUses: 9, ExpiresAt: ptr(now.Add(time.Hour))})
-			disabled := mustCreateBatch(t, db, store.CodeBatch{Count: 1, Amount: 1, MaxUses: 9})
+			expiring := mustCreateBatch(t, db, chorus.CodeBatch{Count: 1, Amount: 1, MaxUses: 9, ExpiresAt: ptr(now.Add(time.Hour))})
+			disabled := mustCreateBatch(t, db, chorus.CodeBatch{Count: 1, Amount: 1, MaxUses: 9})
 			if err := db.DisableCodeBatch(ctx, disabled.ID); err != nil {
 				t.Fatal(err)
 			}
@@ -224,7 +224,7 @@ func TestCodeRedeemConcurrent(t *testing.T) {
 		db := MustOpenDB(t, b)
 		const amount = 1_234_567
 		t.Run("ManyTeams", func(t *testing.T) {
-			batch := mustCreateBatch(t, db, store.CodeBatch{Count: 1, Amount: amount, MaxUses: 10})
+			batch := mustCreateBatch(t, db, chorus.CodeBatch{Count: 1, Amount: amount, MaxUses: 10})
 			teams := make([]int64, 40)
 			for i := range teams {
 				teams[i] = mustCreateTeam(t, db, fmt.Sprintf("many-%d", i))
@@ -239,7 +239,7 @@ func TestCodeRedeemConcurrent(t *testing.T) {
 			}
 		})
 		t.Run("OneTeam", func(t *testing.T) {
-			batch := mustCreateBatch(t, db, store.CodeBatch{Count: 1, Amount: amount, MaxUses: 10})
+			batch := mustCreateBatch(t, db, chorus.CodeBatch{Count: 1, Amount: amount, MaxUses: 10})
 			team := mustCreateTeam(t, db, "one")
 			teams := make([]int64, 20)
 			for i := range teams {

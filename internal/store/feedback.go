@@ -6,55 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
-	"unicode/utf8"
 
 	"github.com/chorusgw/chorus"
 )
-
-// Feedback ratings.
-const (
-	RatingUp   = "up"
-	RatingDown = "down"
-)
-
-// MaxFeedbackComment bounds a feedback comment, in characters.
-const MaxFeedbackComment = 2000
-
-// Feedback is what a client said about one answer. Each key has at most one
-// feedback per answer: sending another replaces it.
-type Feedback struct {
-	ID         int64     `json:"id"`
-	ResponseID string    `json:"response_id"`
-	RequestID  string    `json:"request_id"`
-	KeyID      int64     `json:"key_id"`
-	UserID     int64     `json:"user_id"`
-	TeamID     int64     `json:"team_id"`
-	Model      string    `json:"model"`
-	Route      string    `json:"route,omitempty"`
-	Rating     string    `json:"rating,omitempty"` // RatingUp, RatingDown, or "" when only a score was given
-	Score      *float64  `json:"score,omitempty"`  // in [0, 1]
-	Comment    string    `json:"comment,omitempty"`
-	CreatedAt  time.Time `json:"created_at"` // when this key first gave feedback on the answer
-	UpdatedAt  time.Time `json:"updated_at"` // when it last changed it
-}
-
-// validate checks what the database would otherwise reject less clearly.
-func (f *Feedback) validate() error {
-	switch {
-	case f.ResponseID == "":
-		return chorus.Invalid("response_id", "response_id is required")
-	case f.Rating != "" && f.Rating != RatingUp && f.Rating != RatingDown:
-		return chorus.Invalid("rating", "rating must be %q or %q, got %q", RatingUp, RatingDown, f.Rating)
-	case f.Score != nil && !(*f.Score >= 0 && *f.Score <= 1): // NaN fails too
-		return chorus.Invalid("score", "score must be between 0 and 1")
-	case f.Rating == "" && f.Score == nil:
-		return chorus.Invalid("rating", "feedback needs a rating or a score")
-	case utf8.RuneCountInString(f.Comment) > MaxFeedbackComment:
-		return chorus.Invalid("comment", "comment must be at most %d characters", MaxFeedbackComment)
-	}
-	return nil
-}
 
 const feedbackColumns = `response_id, request_id, key_id, user_id, team_id, model, route, rating, score, comment, created_at, updated_at`
 
@@ -62,8 +16,8 @@ const feedbackColumns = `response_id, request_id, key_id, user_id, team_id, mode
 // a session (KeyID 0), the same user — gave on the same answer before. It sets f's ID, CreatedAt and UpdatedAt as stored and
 // reports whether the row is new. (Two first feedbacks racing on PostgreSQL
 // may both report created; the row is still one.)
-func (db *DB) UpsertFeedback(ctx context.Context, f *Feedback) (created bool, err error) {
-	if err := f.validate(); err != nil {
+func (db *DB) UpsertFeedback(ctx context.Context, f *chorus.Feedback) (created bool, err error) {
+	if err := f.Validate(); err != nil {
 		return false, err
 	}
 	tx, err := db.begin(ctx)
@@ -97,17 +51,8 @@ func (db *DB) UpsertFeedback(ctx context.Context, f *Feedback) (created bool, er
 	return existing == 0, nil
 }
 
-// FeedbackFilter narrows ListFeedback. Zero fields do not filter.
-type FeedbackFilter struct {
-	ResponseID string
-	Model      string
-	Route      string
-	UserID     *int64
-	TeamID     *int64
-}
-
 // ListFeedback returns one page of feedback in ID order.
-func (db *DB) ListFeedback(ctx context.Context, f FeedbackFilter, page chorus.Page) ([]*Feedback, error) {
+func (db *DB) ListFeedback(ctx context.Context, f chorus.FeedbackFilter, page chorus.Page) ([]*chorus.Feedback, error) {
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, err
@@ -134,9 +79,9 @@ func (db *DB) ListFeedback(ctx context.Context, f FeedbackFilter, page chorus.Pa
 		return nil, fmt.Errorf("list feedback: %w", err)
 	}
 	defer rows.Close()
-	var out []*Feedback
+	var out []*chorus.Feedback
 	for rows.Next() {
-		var fb Feedback
+		var fb chorus.Feedback
 		var rating sql.NullString
 		if err := rows.Scan(&fb.ID, &fb.ResponseID, &fb.RequestID, &fb.KeyID, &fb.UserID, &fb.TeamID, &fb.Model, &fb.Route,
 			&rating, &fb.Score, &fb.Comment, scanTime(&fb.CreatedAt), scanTime(&fb.UpdatedAt)); err != nil {

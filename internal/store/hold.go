@@ -18,35 +18,12 @@ import (
 // account, then budget periods (ascending budget ID), then the accounts of
 // the spend posting (postTx: ascending account ID), then the audit head.
 
-// Hold kinds.
-const (
-	HoldRequest = "request" // one strict-mode request's worst case
-	HoldLease   = "lease"   // a fast-mode instance's credit on one team's wallet
-)
-
-// BudgetHold is credit held on one hard budget's period.
-type BudgetHold struct {
-	BudgetID    int64
-	PeriodStart time.Time
-	Amount      int64
-}
-
-// HoldSpec is a strict-mode request's reservation.
-type HoldSpec struct {
-	Ref       string // unique per request: the idempotency key of its settlement too
-	TeamID    int64
-	Owner     string       // the instance
-	Wallet    int64        // micro-credits held on the team's wallet; 0 holds nothing there
-	Budgets   []BudgetHold // the hard budgets the request falls under
-	ExpiresAt time.Time    // when the reaper may release it
-}
-
 // Hold reserves h in one transaction, all or nothing: the wallet must have
 // h.Wallet available (balance minus what is reserved) and every budget
 // room for its amount (its limit minus spend and reservations of the
 // period), or nothing is held and the error is EQUOTA (type
 // insufficient_quota) naming what is short.
-func (db *DB) Hold(ctx context.Context, h HoldSpec) error {
+func (db *DB) Hold(ctx context.Context, h chorus.HoldSpec) error {
 	if err := validateHold(h); err != nil {
 		return err
 	}
@@ -62,27 +39,27 @@ func (db *DB) Hold(ctx context.Context, h HoldSpec) error {
 		}
 	}
 	budgets := slices.Clone(h.Budgets)
-	slices.SortFunc(budgets, func(a, b BudgetHold) int { return cmpInt64(a.BudgetID, b.BudgetID) })
+	slices.SortFunc(budgets, func(a, b chorus.BudgetHold) int { return cmpInt64(a.BudgetID, b.BudgetID) })
 	for _, b := range budgets {
 		if err := reserveBudget(ctx, tx, b); err != nil {
 			return err
 		}
 	}
 	if h.Wallet > 0 {
-		if err := insertHold(ctx, tx, h.Ref, HoldRequest, h.TeamID, 0, nil, h.Wallet, h.Owner, h.ExpiresAt, now); err != nil {
+		if err := insertHold(ctx, tx, h.Ref, chorus.HoldRequest, h.TeamID, 0, nil, h.Wallet, h.Owner, h.ExpiresAt, now); err != nil {
 			return err
 		}
 	}
 	for _, b := range budgets {
 		ps := normTime(b.PeriodStart)
-		if err := insertHold(ctx, tx, h.Ref, HoldRequest, h.TeamID, b.BudgetID, &ps, b.Amount, h.Owner, h.ExpiresAt, now); err != nil {
+		if err := insertHold(ctx, tx, h.Ref, chorus.HoldRequest, h.TeamID, b.BudgetID, &ps, b.Amount, h.Owner, h.ExpiresAt, now); err != nil {
 			return err
 		}
 	}
 	return commit(tx)
 }
 
-func validateHold(h HoldSpec) error {
+func validateHold(h chorus.HoldSpec) error {
 	if h.Ref == "" || len(h.Ref) > maxIdempotencyKey-40 {
 		return chorus.Invalid("ref", "a hold's ref must be 1 to %d characters", maxIdempotencyKey-40)
 	}
@@ -118,36 +95,12 @@ func reserveWallet(ctx context.Context, tx *tx, teamID, amount int64) error {
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("hold: read %s: %w", wallet, err)
 	}
-	return QuotaError(amount, balance-reserved)
-}
-
-// QuotaError is the refusal of a request whose worst case (need) exceeds
-// what the wallet has available.
-func QuotaError(need, available int64) *chorus.Error {
-	return &chorus.Error{Code: chorus.EQUOTA, Type: "insufficient_quota", Message: fmt.Sprintf(
-		"You exceeded your current quota: this request may cost up to %s credits and your team has %s credits available. Buy credits or redeem a code to continue.",
-		chorus.FormatCredits(need), chorus.FormatCredits(max(available, 0)))}
-}
-
-// BudgetError is the refusal of a request that could take budget b past
-// its limit.
-func BudgetError(b *Budget, need, spent int64) *chorus.Error {
-	return &chorus.Error{Code: chorus.EQUOTA, Type: "insufficient_quota", Message: fmt.Sprintf(
-		"You exceeded your current quota: the %s budget %d of %s %d (%s credits per %s) has %s credits left and this request may cost up to %s credits.",
-		budgetAdjective(b.Period), b.ID, b.Scope, b.ScopeID, chorus.FormatCredits(b.Amount), b.Period,
-		chorus.FormatCredits(max(b.Amount-spent, 0)), chorus.FormatCredits(need))}
-}
-
-func budgetAdjective(period string) string {
-	if period == PeriodMonth {
-		return "monthly"
-	}
-	return "daily"
+	return chorus.QuotaError(amount, balance-reserved)
 }
 
 // reserveBudget adds b.Amount to the reservations of b's period if the
 // budget has room for it.
-func reserveBudget(ctx context.Context, tx *tx, b BudgetHold) error {
+func reserveBudget(ctx context.Context, tx *tx, b chorus.BudgetHold) error {
 	ps := normTime(b.PeriodStart)
 	if err := ensurePeriod(ctx, tx, b.BudgetID, ps); err != nil {
 		return err
@@ -170,7 +123,7 @@ func reserveBudget(ctx context.Context, tx *tx, b BudgetHold) error {
 	if err != nil {
 		return fmt.Errorf("hold: read budget %d: %w", b.BudgetID, err)
 	}
-	return BudgetError(bud, b.Amount, bud.Spent+bud.Reserved)
+	return chorus.BudgetError(bud, b.Amount, bud.Spent+bud.Reserved)
 }
 
 // ensurePeriod creates a budget's period row if the budget still exists.
@@ -198,33 +151,12 @@ func insertHold(ctx context.Context, tx *tx, ref, kind string, teamID, budgetID 
 	return nil
 }
 
-// LeaseSpec asks to grow a fast-mode instance's lease on a team's wallet.
-type LeaseSpec struct {
-	Ref    string // "lease:<instance>:<team>"
-	TeamID int64
-	Owner  string
-	// Min is what the lease must grow by at least (EQUOTA when the wallet
-	// has less available); Want is what it grows by at most, and Fraction
-	// caps Want at that share of what the wallet has available (never
-	// below Min), so that instances share a small wallet.
-	Min, Want int64
-	Fraction  float64
-	ExpiresAt time.Time
-}
-
-// LeaseState is a lease after a change.
-type LeaseState struct {
-	Amount    int64 // what the lease holds now
-	Granted   int64 // what this call added
-	Available int64 // what the wallet has available after it
-}
-
 // Lease grows (or creates) a lease by between s.Min and s.Want as the
 // wallet allows, and sets its expiry. When the wallet has less than s.Min
 // available nothing changes: the error is EQUOTA and the state says what
 // the wallet has.
-func (db *DB) Lease(ctx context.Context, s LeaseSpec) (LeaseState, error) {
-	var st LeaseState
+func (db *DB) Lease(ctx context.Context, s chorus.LeaseSpec) (chorus.LeaseState, error) {
+	var st chorus.LeaseState
 	if s.Ref == "" || s.TeamID <= 0 || s.Min < 0 || s.Want < s.Min {
 		return st, chorus.Invalid("lease", "a lease needs a ref, a team and 0 <= min <= want")
 	}
@@ -237,7 +169,7 @@ func (db *DB) Lease(ctx context.Context, s LeaseSpec) (LeaseState, error) {
 	// The hold row first (lock order); created empty if new.
 	err = tx.queryRow(ctx, `INSERT INTO credit_holds (ref, kind, team_id, budget_id, amount, owner, expires_at, created_at)
 		VALUES (?, ?, ?, 0, 0, ?, ?, ?) ON CONFLICT (ref, budget_id) DO UPDATE SET expires_at = excluded.expires_at
-		RETURNING amount`, s.Ref, HoldLease, s.TeamID, s.Owner, s.ExpiresAt, now).Scan(&st.Amount)
+		RETURNING amount`, s.Ref, chorus.HoldLease, s.TeamID, s.Owner, s.ExpiresAt, now).Scan(&st.Amount)
 	if tx.d.isForeignKey(err) {
 		return st, chorus.Invalid("team_id", "team %d does not exist", s.TeamID)
 	}
@@ -255,7 +187,7 @@ func (db *DB) Lease(ctx context.Context, s LeaseSpec) (LeaseState, error) {
 		// Nothing changes, not even the expiry: a refused first lease
 		// leaves no empty row behind.
 		st.Available = available
-		return st, QuotaError(s.Min, available)
+		return st, chorus.QuotaError(s.Min, available)
 	}
 	if grant > 0 {
 		if _, err := tx.exec(ctx, `UPDATE ledger_accounts SET reserved = reserved + ? WHERE name = ?`,
@@ -306,7 +238,7 @@ func (db *DB) ReturnLease(ctx context.Context, ref string, amount int64) (left i
 	defer tx.Rollback()
 	var teamID, held int64
 	err = tx.queryRow(ctx, `UPDATE credit_holds SET amount = amount WHERE ref = ? AND budget_id = 0 AND kind = ?
-		RETURNING team_id, amount`, ref, HoldLease).Scan(&teamID, &held)
+		RETURNING team_id, amount`, ref, chorus.HoldLease).Scan(&teamID, &held)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, nil
 	}
@@ -337,7 +269,7 @@ func (db *DB) RenewLeases(ctx context.Context, owner string, expiresAt time.Time
 		return 0, err
 	}
 	defer tx.Rollback()
-	res, err := tx.exec(ctx, `UPDATE credit_holds SET expires_at = ? WHERE owner = ? AND kind = ?`, expiresAt, owner, HoldLease)
+	res, err := tx.exec(ctx, `UPDATE credit_holds SET expires_at = ? WHERE owner = ? AND kind = ?`, expiresAt, owner, chorus.HoldLease)
 	if err != nil {
 		return 0, fmt.Errorf("renew leases: %w", err)
 	}
@@ -453,65 +385,15 @@ func release(ctx context.Context, tx *tx, held []released) error {
 	return nil
 }
 
-// BudgetSpend is what requests cost within one budget's period.
-type BudgetSpend struct {
-	BudgetID    int64
-	PeriodStart time.Time
-	Amount      int64
-}
-
-// Charge is one team's part of a settlement.
-type Charge struct {
-	TeamID   int64
-	Ref      string // stored on the spend posting: the request ID, or the batch
-	Requests int64  // how many requests it settles
-	Cost     int64  // what they cost (micro-credits), recorded and counted in the budgets
-	// Bill is what of Cost the team's wallet pays: all of it, or nothing
-	// for exempt keys.
-	Bill int64
-	// Hold (strict mode) is the request hold released by the settlement,
-	// every row of it.
-	Hold string
-	// Lease (fast mode) is the lease the charge is paid from first; it
-	// shrinks by what it pays.
-	Lease string
-	Spend []BudgetSpend // the budgets the requests count in
-}
-
-// BudgetPeriod names one period of one budget.
-type BudgetPeriod struct {
-	BudgetID    int64
-	PeriodStart time.Time
-}
-
-// SettleResult is what a settlement did.
-type SettleResult struct {
-	// Applied is false when the key was settled before: nothing changed.
-	Applied bool
-	// Charged is what each charge's wallet paid: its cost, less what no
-	// credit covered (a wallet is never taken below zero, nor into credit
-	// reserved by other requests).
-	Charged []int64
-	// Balances are the wallets after (zero for charges without a wallet).
-	Balances []chorus.Balance
-	// Leases are what each charge's lease holds after: 0 once used up or
-	// reaped, -1 for a charge that paid nothing from a lease.
-	Leases []int64
-	// Spent is each budget period's spend after.
-	Spent map[BudgetPeriod]int64
-	// Alerts is how many budget alerts (events) the settlement raised.
-	Alerts int
-}
-
 // Settle applies charges in one transaction, exactly once per key: for
 // each, it releases the hold (strict) or pays from the lease (fast), posts
 // the spend (wallet → revenue, idempotency key "spend:<key>:<team>"), adds
 // the cost to the budgets' spend, and raises the alerts of soft budgets it
 // takes past their limit (an event, and a webhook delivery when the budget
 // has a URL). A key settled before changes nothing (Applied false).
-func (db *DB) Settle(ctx context.Context, key string, charges []Charge) (SettleResult, error) {
-	res := SettleResult{Charged: make([]int64, len(charges)), Balances: make([]chorus.Balance, len(charges)),
-		Leases: make([]int64, len(charges)), Spent: map[BudgetPeriod]int64{}}
+func (db *DB) Settle(ctx context.Context, key string, charges []chorus.Charge) (chorus.SettleResult, error) {
+	res := chorus.SettleResult{Charged: make([]int64, len(charges)), Balances: make([]chorus.Balance, len(charges)),
+		Leases: make([]int64, len(charges)), Spent: map[chorus.BudgetPeriod]int64{}}
 	if err := validateIdempotencyKey(key); err != nil || len(key) > maxIdempotencyKey-40 {
 		return res, chorus.Invalid("key", "a settlement key must be 1 to %d printable characters", maxIdempotencyKey-40)
 	}
@@ -553,14 +435,14 @@ func (db *DB) Settle(ctx context.Context, key string, charges []Charge) (SettleR
 			}
 		}
 		spend := slices.Clone(c.Spend)
-		slices.SortFunc(spend, func(a, b BudgetSpend) int { return cmpInt64(a.BudgetID, b.BudgetID) })
+		slices.SortFunc(spend, func(a, b chorus.BudgetSpend) int { return cmpInt64(a.BudgetID, b.BudgetID) })
 		for _, s := range spend {
 			spent, alerted, err := addBudgetSpend(ctx, tx, s, now)
 			if err != nil {
 				return res, err
 			}
 			if spent >= 0 {
-				res.Spent[BudgetPeriod{s.BudgetID, normTime(s.PeriodStart)}] = spent
+				res.Spent[chorus.BudgetPeriod{BudgetID: s.BudgetID, PeriodStart: normTime(s.PeriodStart)}] = spent
 			}
 			if alerted {
 				res.Alerts++
@@ -577,12 +459,12 @@ func (db *DB) Settle(ctx context.Context, key string, charges []Charge) (SettleR
 // settleCharge releases c's hold or pays from its lease, and posts what the
 // wallet pays. It returns what was charged, the wallet after, and what the
 // lease holds after (-1 when no lease paid).
-func settleCharge(ctx context.Context, tx *tx, key string, c *Charge, now time.Time) (int64, chorus.Balance, int64, error) {
+func settleCharge(ctx context.Context, tx *tx, key string, c *chorus.Charge, now time.Time) (int64, chorus.Balance, int64, error) {
 	bal := chorus.Balance{TeamID: c.TeamID}
 	var held []released
 	if c.Hold != "" {
 		rows, err := tx.query(ctx, `DELETE FROM credit_holds WHERE ref = ? AND kind = ? RETURNING team_id, budget_id, period_start, amount`,
-			c.Hold, HoldRequest)
+			c.Hold, chorus.HoldRequest)
 		if err != nil {
 			return 0, bal, -1, fmt.Errorf("settle: release %s: %w", c.Hold, err)
 		}
@@ -594,7 +476,7 @@ func settleCharge(ctx context.Context, tx *tx, key string, c *Charge, now time.T
 	if c.Lease != "" && c.Bill > 0 {
 		lease = 0
 		err := tx.queryRow(ctx, `UPDATE credit_holds SET amount = amount WHERE ref = ? AND budget_id = 0 AND kind = ? RETURNING amount`,
-			c.Lease, HoldLease).Scan(&lease)
+			c.Lease, chorus.HoldLease).Scan(&lease)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return 0, bal, -1, fmt.Errorf("settle: lease %s: %w", c.Lease, err)
 		}

@@ -61,7 +61,7 @@ func TestHold(t *testing.T) {
 		exp := clk.now().Add(time.Minute)
 
 		t.Run("OK", func(t *testing.T) {
-			if err := db.Hold(ctx, store.HoldSpec{Ref: "req-1.a", TeamID: team, Owner: "i1", Wallet: 600, ExpiresAt: exp}); err != nil {
+			if err := db.Hold(ctx, chorus.HoldSpec{Ref: "req-1.a", TeamID: team, Owner: "i1", Wallet: 600, ExpiresAt: exp}); err != nil {
 				t.Fatal(err)
 			}
 			if got := mustBalance(t, db, team); got.Balance != 1000 || got.Reserved != 600 || got.Available != 400 {
@@ -69,14 +69,14 @@ func TestHold(t *testing.T) {
 			}
 		})
 		t.Run("ErrInsufficient", func(t *testing.T) {
-			err := db.Hold(ctx, store.HoldSpec{Ref: "req-2.a", TeamID: team, Owner: "i1", Wallet: 401, ExpiresAt: exp})
+			err := db.Hold(ctx, chorus.HoldSpec{Ref: "req-2.a", TeamID: team, Owner: "i1", Wallet: 401, ExpiresAt: exp})
 			wantQuota(t, err)
 			if got := mustBalance(t, db, team); got.Reserved != 600 {
 				t.Errorf("reserved = %d after a refused hold, want 600", got.Reserved)
 			}
 		})
 		t.Run("ErrDuplicateRef", func(t *testing.T) {
-			err := db.Hold(ctx, store.HoldSpec{Ref: "req-1.a", TeamID: team, Owner: "i1", Wallet: 1, ExpiresAt: exp})
+			err := db.Hold(ctx, chorus.HoldSpec{Ref: "req-1.a", TeamID: team, Owner: "i1", Wallet: 1, ExpiresAt: exp})
 			assertCode(t, err, chorus.ECONFLICT)
 			if got := mustBalance(t, db, team); got.Reserved != 600 {
 				t.Errorf("reserved = %d after a duplicate hold, want 600", got.Reserved)
@@ -84,10 +84,10 @@ func TestHold(t *testing.T) {
 		})
 		t.Run("ErrNoCredits", func(t *testing.T) {
 			empty := mustCreateTeam(t, db, "empty")
-			wantQuota(t, db.Hold(ctx, store.HoldSpec{Ref: "req-3.a", TeamID: empty, Owner: "i1", Wallet: 1, ExpiresAt: exp}))
+			wantQuota(t, db.Hold(ctx, chorus.HoldSpec{Ref: "req-3.a", TeamID: empty, Owner: "i1", Wallet: 1, ExpiresAt: exp}))
 		})
 		t.Run("SettleReleasesAndCharges", func(t *testing.T) {
-			res, err := db.Settle(ctx, "req-1.a", []store.Charge{{TeamID: team, Ref: "req-1", Requests: 1, Cost: 250, Bill: 250, Hold: "req-1.a"}})
+			res, err := db.Settle(ctx, "req-1.a", []chorus.Charge{{TeamID: team, Ref: "req-1", Requests: 1, Cost: 250, Bill: 250, Hold: "req-1.a"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -106,7 +106,7 @@ func TestHold(t *testing.T) {
 			}
 		})
 		t.Run("SettleTwice", func(t *testing.T) {
-			res, err := db.Settle(ctx, "req-1.a", []store.Charge{{TeamID: team, Ref: "req-1", Requests: 1, Cost: 250, Bill: 250, Hold: "req-1.a"}})
+			res, err := db.Settle(ctx, "req-1.a", []chorus.Charge{{TeamID: team, Ref: "req-1", Requests: 1, Cost: 250, Bill: 250, Hold: "req-1.a"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,9 +126,9 @@ func TestHold(t *testing.T) {
 		})
 		t.Run("CostAboveHoldNeverTakesOthersCredit", func(t *testing.T) {
 			// 750 in the wallet: 500 held by another request, 100 by this one.
-			mustHold(t, db, store.HoldSpec{Ref: "other.a", TeamID: team, Owner: "i1", Wallet: 500, ExpiresAt: exp})
-			mustHold(t, db, store.HoldSpec{Ref: "mine.a", TeamID: team, Owner: "i1", Wallet: 100, ExpiresAt: exp})
-			res, err := db.Settle(ctx, "mine.a", []store.Charge{{TeamID: team, Ref: "mine", Requests: 1, Cost: 900, Bill: 900, Hold: "mine.a"}})
+			mustHold(t, db, chorus.HoldSpec{Ref: "other.a", TeamID: team, Owner: "i1", Wallet: 500, ExpiresAt: exp})
+			mustHold(t, db, chorus.HoldSpec{Ref: "mine.a", TeamID: team, Owner: "i1", Wallet: 100, ExpiresAt: exp})
+			res, err := db.Settle(ctx, "mine.a", []chorus.Charge{{TeamID: team, Ref: "mine", Requests: 1, Cost: 900, Bill: 900, Hold: "mine.a"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,15 +138,15 @@ func TestHold(t *testing.T) {
 			if got := mustBalance(t, db, team); got.Balance != 500 || got.Reserved != 500 || got.Available != 0 {
 				t.Errorf("balance = %+v, want 500 all held by the other request", got)
 			}
-			mustSettle(t, db, "other.a", store.Charge{TeamID: team, Ref: "other", Requests: 1, Cost: 500, Bill: 500, Hold: "other.a"})
+			mustSettle(t, db, "other.a", chorus.Charge{TeamID: team, Ref: "other", Requests: 1, Cost: 500, Bill: 500, Hold: "other.a"})
 			if got := mustBalance(t, db, team); got.Balance != 0 || got.Reserved != 0 {
 				t.Errorf("balance = %+v, want 0", got)
 			}
 		})
 		t.Run("ExemptReleasesWithoutCharge", func(t *testing.T) {
 			free := fundedTeam(t, db, "exempt", 100)
-			mustHold(t, db, store.HoldSpec{Ref: "ex.a", TeamID: free, Owner: "i1", Wallet: 100, ExpiresAt: exp})
-			res := mustSettle(t, db, "ex.a", store.Charge{TeamID: free, Ref: "ex", Requests: 1, Cost: 70, Hold: "ex.a"})
+			mustHold(t, db, chorus.HoldSpec{Ref: "ex.a", TeamID: free, Owner: "i1", Wallet: 100, ExpiresAt: exp})
+			res := mustSettle(t, db, "ex.a", chorus.Charge{TeamID: free, Ref: "ex", Requests: 1, Cost: 70, Hold: "ex.a"})
 			if res.Charged[0] != 0 || res.Leases[0] != -1 {
 				t.Errorf("an exempt charge paid %d (lease %d), want 0 and no lease", res.Charged[0], res.Leases[0])
 			}
@@ -158,14 +158,14 @@ func TestHold(t *testing.T) {
 	})
 }
 
-func mustHold(tb testing.TB, db *store.DB, h store.HoldSpec) {
+func mustHold(tb testing.TB, db *store.DB, h chorus.HoldSpec) {
 	tb.Helper()
 	if err := db.Hold(context.Background(), h); err != nil {
 		tb.Fatal(err)
 	}
 }
 
-func mustSettle(tb testing.TB, db *store.DB, key string, c ...store.Charge) store.SettleResult {
+func mustSettle(tb testing.TB, db *store.DB, key string, c ...chorus.Charge) chorus.SettleResult {
 	tb.Helper()
 	res, err := db.Settle(context.Background(), key, c)
 	if err != nil {
@@ -184,8 +184,8 @@ func TestLease(t *testing.T) {
 		db := MustOpenDB(t, b, withNow(clk.now))
 		team := fundedTeam(t, db, "lease", 10_000)
 		exp := func() time.Time { return clk.now().Add(30 * time.Second) }
-		lease := func(ref string, min, want int64) (store.LeaseState, error) {
-			return db.Lease(ctx, store.LeaseSpec{Ref: ref, TeamID: team, Owner: ref, Min: min, Want: want, Fraction: 0.5, ExpiresAt: exp()})
+		lease := func(ref string, min, want int64) (chorus.LeaseState, error) {
+			return db.Lease(ctx, chorus.LeaseSpec{Ref: ref, TeamID: team, Owner: ref, Min: min, Want: want, Fraction: 0.5, ExpiresAt: exp()})
 		}
 		tests := []struct {
 			name      string
@@ -220,7 +220,7 @@ func TestLease(t *testing.T) {
 				t.Errorf("available = %d after a refused lease, want 500", got.Available)
 			}
 			empty := mustCreateTeam(t, db, "lease-empty")
-			st, err := db.Lease(ctx, store.LeaseSpec{Ref: "lease:c:1", TeamID: empty, Owner: "c", Min: 1, Want: 10, Fraction: 1, ExpiresAt: exp()})
+			st, err := db.Lease(ctx, chorus.LeaseSpec{Ref: "lease:c:1", TeamID: empty, Owner: "c", Min: 1, Want: 10, Fraction: 1, ExpiresAt: exp()})
 			wantQuota(t, err)
 			if holds, err := db.HoldsOf(ctx, empty); err != nil || len(holds) != 0 || st.Available != 0 {
 				t.Errorf("a refused first lease left holds %v (%v), available %d; want none", holds, err, st.Available)
@@ -228,7 +228,7 @@ func TestLease(t *testing.T) {
 		})
 		t.Run("SettlePaysFromLease", func(t *testing.T) {
 			// Lease a holds 6500; a batch of 3 requests cost 700.
-			res := mustSettle(t, db, "batch:a:1", store.Charge{TeamID: team, Ref: "batch:a:1", Requests: 3, Cost: 700, Bill: 700, Lease: "lease:a:1"})
+			res := mustSettle(t, db, "batch:a:1", chorus.Charge{TeamID: team, Ref: "batch:a:1", Requests: 3, Cost: 700, Bill: 700, Lease: "lease:a:1"})
 			if res.Charged[0] != 700 || res.Leases[0] != 5800 {
 				t.Errorf("charged %d leaving %d leased, want 700 leaving 5800", res.Charged[0], res.Leases[0])
 			}
@@ -255,12 +255,12 @@ func TestLease(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if holds[store.HoldLease] != 3000 {
+			if holds[chorus.HoldLease] != 3000 {
 				t.Errorf("holds = %v, want 3000 leased", holds)
 			}
 		})
 		t.Run("RenewThenReap", func(t *testing.T) {
-			mustHold(t, db, store.HoldSpec{Ref: "req-x.a", TeamID: team, Owner: "dead", Wallet: 100, ExpiresAt: clk.now().Add(10 * time.Second)})
+			mustHold(t, db, chorus.HoldSpec{Ref: "req-x.a", TeamID: team, Owner: "dead", Wallet: 100, ExpiresAt: clk.now().Add(10 * time.Second)})
 			clk.add(20 * time.Second)
 			if n, err := db.RenewLeases(ctx, "lease:b:1", exp()); err != nil || n != 1 {
 				t.Fatalf("renew = %d, %v; want 1 lease", n, err)
@@ -284,7 +284,7 @@ func TestLease(t *testing.T) {
 				t.Errorf("wallet = %+v, want nothing reserved", got)
 			}
 			// A settlement after its lease was reaped still charges, from free credit.
-			res := mustSettle(t, db, "batch:b:2", store.Charge{TeamID: team, Ref: "batch:b:2", Requests: 1, Cost: 100, Bill: 100, Lease: "lease:b:1"})
+			res := mustSettle(t, db, "batch:b:2", chorus.Charge{TeamID: team, Ref: "batch:b:2", Requests: 1, Cost: 100, Bill: 100, Lease: "lease:b:1"})
 			if res.Charged[0] != 100 || res.Leases[0] != 0 {
 				t.Errorf("charged %d after the lease was reaped (lease %d), want 100 and lease 0", res.Charged[0], res.Leases[0])
 			}
@@ -322,7 +322,7 @@ func TestHoldConcurrent(t *testing.T) {
 				for i := range 40 {
 					ref := fmt.Sprintf("req-%d-%d.n", g, i)
 					worst := 500 + r.Int64N(2500)
-					err := db.Hold(ctx, store.HoldSpec{Ref: ref, TeamID: team, Owner: "i", Wallet: worst, ExpiresAt: time.Now().Add(time.Hour)})
+					err := db.Hold(ctx, chorus.HoldSpec{Ref: ref, TeamID: team, Owner: "i", Wallet: worst, ExpiresAt: time.Now().Add(time.Hour)})
 					if chorus.ErrorCode(err) == chorus.EQUOTA {
 						refused.Add(1)
 						continue
@@ -334,7 +334,7 @@ func TestHoldConcurrent(t *testing.T) {
 					admitted.Add(1)
 					// Mostly below the worst case, sometimes above it.
 					cost := r.Int64N(worst * 6 / 5)
-					res, err := db.Settle(ctx, ref, []store.Charge{{TeamID: team, Ref: ref, Requests: 1, Cost: cost, Bill: cost, Hold: ref}})
+					res, err := db.Settle(ctx, ref, []chorus.Charge{{TeamID: team, Ref: ref, Requests: 1, Cost: cost, Bill: cost, Hold: ref}})
 					if err != nil {
 						t.Error(err)
 						return

@@ -10,12 +10,6 @@ import (
 	"github.com/chorusgw/chorus"
 )
 
-// KeyFilter narrows ListKeys.
-type KeyFilter struct {
-	UserID *int64 // only this user's keys
-	TeamID *int64 // only this team's keys
-}
-
 const keyColumns = `k.id, k.name, k.prefix, k.hash, k.user_id, u.role, k.allowed_models,
 	k.expires_at, k.revoked_at, k.created_at, k.last_used_at, k.cache_ttl_s, k.team_id`
 
@@ -112,7 +106,7 @@ func (db *DB) KeyByID(ctx context.Context, id int64) (*chorus.APIKey, error) {
 
 // ListKeys returns one page of keys in ID order, revoked and expired ones
 // included.
-func (db *DB) ListKeys(ctx context.Context, f KeyFilter, page chorus.Page) ([]*chorus.APIKey, error) {
+func (db *DB) ListKeys(ctx context.Context, f chorus.KeyFilter, page chorus.Page) ([]*chorus.APIKey, error) {
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, err

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 func TestKeys(t *testing.T) {
@@ -182,13 +181,13 @@ func TestKeys(t *testing.T) {
 			}
 			id := func(k *chorus.APIKey) int64 { return k.ID }
 			got := walk(t, 4, id, func(p chorus.Page) ([]*chorus.APIKey, error) {
-				return db.ListKeys(ctx, store.KeyFilter{}, p)
+				return db.ListKeys(ctx, chorus.KeyFilter{}, p)
 			})
 			if !equalIDs(got, all) {
 				t.Errorf("all: got %v, want %v", got, all)
 			}
 			got = walk(t, 4, id, func(p chorus.Page) ([]*chorus.APIKey, error) {
-				return db.ListKeys(ctx, store.KeyFilter{UserID: &ada.ID}, p)
+				return db.ListKeys(ctx, chorus.KeyFilter{UserID: &ada.ID}, p)
 			})
 			if !equalIDs(got, adas) {
 				t.Errorf("ada's: got %v, want %v", got, adas)

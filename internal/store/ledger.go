@@ -437,17 +437,9 @@ func (db *DB) Balance(ctx context.Context, teamID int64) (chorus.Balance, error)
 	return b, nil
 }
 
-// PostingFilter narrows ListPostings. Zero fields do not filter.
-type PostingFilter struct {
-	TeamID *int64    // postings concerning this team
-	Kind   string    // one of the chorus.Posting* kinds
-	Since  time.Time // created at or after
-	Until  time.Time // created before
-}
-
 // ListPostings returns one page of postings, with their entries, in ID
 // order.
-func (db *DB) ListPostings(ctx context.Context, f PostingFilter, page chorus.Page) ([]*chorus.Posting, error) {
+func (db *DB) ListPostings(ctx context.Context, f chorus.PostingFilter, page chorus.Page) ([]*chorus.Posting, error) {
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, err
@@ -550,20 +542,6 @@ func queryPostings(ctx context.Context, tx *tx, where string, args ...any) ([]*c
 	return out, rows.Err()
 }
 
-// LedgerReport is what CheckLedger found.
-type LedgerReport struct {
-	OK       bool     `json:"ok"`       // no problem found
-	Problems []string `json:"problems"` // broken invariants, at most a few of each kind
-	Accounts int64    `json:"accounts"`
-	Postings int64    `json:"postings"`
-	Entries  int64    `json:"entries"`
-	Total    int64    `json:"total"` // the sum of every entry: zero
-	// NegativeWallets are the wallets below zero. That is not a broken
-	// invariant by itself (AllowNegative postings may do it) but worth
-	// a look.
-	NegativeWallets []chorus.Balance `json:"negative_wallets"`
-}
-
 // maxReported is how many problems of one kind CheckLedger lists.
 const maxReported = 20
 
@@ -571,8 +549,8 @@ const maxReported = 20
 // posting has at least two entries that sum to zero, the sum over all
 // entries is zero, every account's balance equals the sum of its entries,
 // and no reservation is negative.
-func (db *DB) CheckLedger(ctx context.Context) (LedgerReport, error) {
-	r := LedgerReport{Problems: []string{}, NegativeWallets: []chorus.Balance{}}
+func (db *DB) CheckLedger(ctx context.Context) (chorus.LedgerReport, error) {
+	r := chorus.LedgerReport{Problems: []string{}, NegativeWallets: []chorus.Balance{}}
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return r, err
@@ -585,7 +563,7 @@ func (db *DB) CheckLedger(ctx context.Context) (LedgerReport, error) {
 	return r, nil
 }
 
-func checkLedger(ctx context.Context, tx *tx, r *LedgerReport) error {
+func checkLedger(ctx context.Context, tx *tx, r *chorus.LedgerReport) error {
 	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM ledger_accounts`).Scan(&r.Accounts); err != nil {
 		return err
 	}
@@ -647,7 +625,7 @@ func checkLedger(ctx context.Context, tx *tx, r *LedgerReport) error {
 		}
 	}
 	rows, err := tx.query(ctx, `SELECT team_id, balance, reserved FROM ledger_accounts
-		WHERE team_id IS NOT NULL AND balance < 0 ORDER BY id LIMIT ?`, MaxPageSize)
+		WHERE team_id IS NOT NULL AND balance < 0 ORDER BY id LIMIT ?`, chorus.MaxPageSize)
 	if err != nil {
 		return err
 	}

@@ -63,7 +63,7 @@ func mustBalance(tb testing.TB, db *store.DB, team int64) chorus.Balance {
 }
 
 // mustCheckLedger fails unless CheckLedger finds no problem.
-func mustCheckLedger(tb testing.TB, db *store.DB) store.LedgerReport {
+func mustCheckLedger(tb testing.TB, db *store.DB) chorus.LedgerReport {
 	tb.Helper()
 	r, err := db.CheckLedger(context.Background())
 	if err != nil {
@@ -331,14 +331,14 @@ func TestLedgerListPostings(t *testing.T) {
 
 		t.Run("TeamPaged", func(t *testing.T) {
 			got := walk(t, 5, func(p *chorus.Posting) int64 { return p.ID }, func(pg chorus.Page) ([]*chorus.Posting, error) {
-				return db.ListPostings(ctx, store.PostingFilter{TeamID: &a}, pg)
+				return db.ListPostings(ctx, chorus.PostingFilter{TeamID: &a}, pg)
 			})
 			if !equalIDs(got, aIDs) {
 				t.Errorf("got %v, want %v", got, aIDs)
 			}
 		})
 		t.Run("Kind", func(t *testing.T) {
-			got, err := db.ListPostings(ctx, store.PostingFilter{Kind: chorus.PostingSpend}, chorus.Page{})
+			got, err := db.ListPostings(ctx, chorus.PostingFilter{Kind: chorus.PostingSpend}, chorus.Page{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -347,12 +347,12 @@ func TestLedgerListPostings(t *testing.T) {
 			}
 		})
 		t.Run("Window", func(t *testing.T) {
-			all, err := db.ListPostings(ctx, store.PostingFilter{TeamID: &a}, chorus.Page{})
+			all, err := db.ListPostings(ctx, chorus.PostingFilter{TeamID: &a}, chorus.Page{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			since, until := all[2].CreatedAt, all[5].CreatedAt
-			got, err := db.ListPostings(ctx, store.PostingFilter{TeamID: &a, Since: since, Until: until}, chorus.Page{})
+			got, err := db.ListPostings(ctx, chorus.PostingFilter{TeamID: &a, Since: since, Until: until}, chorus.Page{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -455,7 +455,7 @@ func TestLedgerProperty(t *testing.T) {
 		for i := range teams {
 			teams[i] = mustCreateTeam(t, db, fmt.Sprintf("prop-%d", i))
 		}
-		batch := mustCreateBatch(t, db, store.CodeBatch{Count: 4, Amount: 700_000, MaxUses: 3})
+		batch := mustCreateBatch(t, db, chorus.CodeBatch{Count: 4, Amount: 700_000, MaxUses: 3})
 		m := &ledgerModel{postings: map[string]*chorus.Posting{}, negative: map[int64]bool{}}
 		var refused, replays, conflicts, redeemed atomic.Int64
 		deadline := time.Now().Add(duration)
@@ -563,9 +563,9 @@ func TestLedgerProperty(t *testing.T) {
 		}
 		// Every stored posting is one that was created, with its content.
 		stored := map[string]int64{}
-		page := chorus.Page{Limit: store.MaxPageSize}
+		page := chorus.Page{Limit: chorus.MaxPageSize}
 		for {
-			ps, err := db.ListPostings(ctx, store.PostingFilter{}, page)
+			ps, err := db.ListPostings(ctx, chorus.PostingFilter{}, page)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -739,7 +739,7 @@ func TestLedgerSystemShards(t *testing.T) {
 			mustPost(t, db, topUp(fmt.Sprintf("shard-top-%d", i), team, 1000))
 			mustPost(t, db, spend(fmt.Sprintf("shard-spend-%d", i), team, 100*int64(i+1)))
 		}
-		ps, err := db.ListPostings(ctx, store.PostingFilter{Kind: chorus.PostingSpend}, chorus.Page{Limit: 10})
+		ps, err := db.ListPostings(ctx, chorus.PostingFilter{Kind: chorus.PostingSpend}, chorus.Page{Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}

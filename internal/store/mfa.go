@@ -20,73 +20,6 @@ import (
 // the failure count that throttles them is exact, and the conditional
 // updates that consume a TOTP step or a backup code see each other.
 
-// The verification throttle: after MFAMaxFailures failed verifications
-// (TOTP or backup codes, and password re-entries) within MFAFailureWindow,
-// and none succeeded since, a user's next attempts are refused (ERATELIMIT
-// with a RetryAfter) until the oldest of them leaves the window. The
-// failures are counted from the audit log, where each is recorded anyway,
-// so the throttle holds across instances with no other shared state.
-const (
-	MFAMaxFailures   = 5
-	MFAFailureWindow = 15 * time.Minute
-)
-
-// MFA verification methods, as MFAResult and the audit log name them.
-const (
-	MFAMethodTOTP       = "totp"
-	MFAMethodBackupCode = "backup_code"
-	MFAMethodPassword   = "password"
-)
-
-// MFAStatus is a user's second factor as they may see it.
-type MFAStatus struct {
-	Enabled   bool       `json:"enabled"`
-	EnabledAt *time.Time `json:"enabled_at,omitempty"`
-	// EnrolmentPending: a secret was generated and awaits its first code.
-	EnrolmentPending     bool `json:"enrollment_pending"`
-	BackupCodesRemaining int  `json:"backup_codes_remaining"`
-}
-
-// MFAProof is a second factor offered by a user: a TOTP code or a backup
-// code, exactly one of them.
-type MFAProof struct {
-	Code       string
-	BackupCode string
-}
-
-// validate checks the shape of the proof (not its value).
-func (p MFAProof) validate() error {
-	switch {
-	case p.Code == "" && p.BackupCode == "":
-		return chorus.Invalid("code", "code is required: the 6-digit code from your authenticator app, or backup_code")
-	case p.Code != "" && p.BackupCode != "":
-		return chorus.Invalid("backup_code", "send either code or backup_code, not both")
-	case len(p.Code) > 32:
-		return chorus.Invalid("code", "code must be the 6 digits your authenticator app shows")
-	case len(p.BackupCode) > 64:
-		return chorus.Invalid("backup_code", "backup_code must be one of your backup codes, such as ABCDE-FGHIJ")
-	}
-	return nil
-}
-
-// MFASession is the session a verification was made in, which a success
-// marks verified (mfa_at = now, mfa_pending cleared).
-type MFASession struct {
-	ID int64 // 0: no session to mark
-	// NewTokenHash and NewCSRFToken, when set, replace the session's token
-	// hash and CSRF token in the same transaction: finishing a sign-in
-	// rotates the token, so a token planted before it (session fixation) is
-	// worth nothing after.
-	NewTokenHash []byte
-	NewCSRFToken string
-}
-
-// MFAResult is the outcome of a successful verification.
-type MFAResult struct {
-	Method               string `json:"method"` // MFAMethodTOTP or MFAMethodBackupCode
-	BackupCodesRemaining int    `json:"backup_codes_remaining"`
-}
-
 // mfaUser is a user's MFA state, read under the lock on their row.
 type mfaUser struct {
 	id            int64
@@ -101,7 +34,7 @@ func totpAD(userID int64) []byte { return []byte("chorus/totp/" + strconv.Format
 
 // errBadProof is the answer to a wrong, replayed or malformed code. One
 // message for all, so an attacker learns nothing about which.
-func errBadProof(p MFAProof) error {
+func errBadProof(p chorus.MFAProof) error {
 	if p.BackupCode != "" {
 		return chorus.Invalid("backup_code", "The backup code is incorrect or has been used.")
 	}
@@ -149,8 +82,8 @@ func (db *DB) StartMFAEnrolment(ctx context.Context, userID int64, secret string
 // (EINVALID); ECONFLICT when no enrolment is pending; ERATELIMIT while the
 // user is throttled. Audited as AuditMFAEnrolled.
 func (db *DB) ConfirmMFAEnrolment(ctx context.Context, userID int64, code string, backupHashes [][]byte, sessionID int64) error {
-	proof := MFAProof{Code: code}
-	if err := proof.validate(); err != nil {
+	proof := chorus.MFAProof{Code: code}
+	if err := proof.Validate(); err != nil {
 		return err
 	}
 	if len(backupHashes) == 0 {
@@ -195,11 +128,11 @@ func (db *DB) ConfirmMFAEnrolment(ctx context.Context, userID int64, code string
 	if err := replaceBackupCodesTx(ctx, tx, userID, backupHashes); err != nil {
 		return err
 	}
-	if err := markSessionVerifiedTx(ctx, tx, now, userID, MFASession{ID: sessionID}); err != nil {
+	if err := markSessionVerifiedTx(ctx, tx, now, userID, chorus.MFASession{ID: sessionID}); err != nil {
 		return err
 	}
 	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditMFAEnrolled, "user", idString(userID), u.teamID,
-		map[string]any{"method": MFAMethodTOTP, "replaced_factor": u.enabled, "backup_codes": len(backupHashes)})); err != nil {
+		map[string]any{"method": chorus.MFAMethodTOTP, "replaced_factor": u.enabled, "backup_codes": len(backupHashes)})); err != nil {
 		return err
 	}
 	return commit(tx)
@@ -214,8 +147,8 @@ func (db *DB) ConfirmMFAEnrolment(ctx context.Context, userID int64, code string
 // replayed proof is recorded (AuditMFAFailed) and refused (EINVALID);
 // ERATELIMIT while the user is throttled; ECONFLICT when the user has no
 // MFA. purpose ("login", "step_up") goes into the audit entries.
-func (db *DB) VerifyMFA(ctx context.Context, userID int64, proof MFAProof, s MFASession, purpose string) (*MFAResult, error) {
-	if err := proof.validate(); err != nil {
+func (db *DB) VerifyMFA(ctx context.Context, userID int64, proof chorus.MFAProof, s chorus.MFASession, purpose string) (*chorus.MFAResult, error) {
+	if err := proof.Validate(); err != nil {
 		return nil, err
 	}
 	tx, err := db.begin(ctx)
@@ -246,8 +179,8 @@ func (db *DB) VerifyMFA(ctx context.Context, userID int64, proof MFAProof, s MFA
 // pending enrolment and every backup code are deleted in one transaction,
 // audited as AuditMFADisabled. The caller has checked the password (and
 // step-up) first. Failures and throttling are as for VerifyMFA.
-func (db *DB) DisableMFA(ctx context.Context, userID int64, proof MFAProof) error {
-	if err := proof.validate(); err != nil {
+func (db *DB) DisableMFA(ctx context.Context, userID int64, proof chorus.MFAProof) error {
+	if err := proof.Validate(); err != nil {
 		return err
 	}
 	tx, err := db.begin(ctx)
@@ -333,13 +266,13 @@ func (db *DB) RegenerateBackupCodes(ctx context.Context, userID int64, hashes []
 
 // MFAStatus returns a user's MFA status; ENOTFOUND if there is no such
 // user.
-func (db *DB) MFAStatus(ctx context.Context, userID int64) (*MFAStatus, error) {
+func (db *DB) MFAStatus(ctx context.Context, userID int64) (*chorus.MFAStatus, error) {
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	var st MFAStatus
+	var st chorus.MFAStatus
 	var pending bool
 	err = tx.queryRow(ctx, `SELECT mfa_enabled_at, mfa_pending_secret_enc IS NOT NULL,
 		(SELECT COUNT(*) FROM mfa_backup_codes c WHERE c.user_id = users.id AND c.used_at IS NULL)
@@ -386,11 +319,11 @@ func (db *DB) Reauthenticate(ctx context.Context, userID, sessionID int64) error
 	if u.enabled {
 		return chorus.Errorf(chorus.EFORBIDDEN, "This account uses MFA: verify a code with POST /api/auth/mfa/verify instead.")
 	}
-	if err := markSessionVerifiedTx(ctx, tx, now, userID, MFASession{ID: sessionID}); err != nil {
+	if err := markSessionVerifiedTx(ctx, tx, now, userID, chorus.MFASession{ID: sessionID}); err != nil {
 		return err
 	}
 	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditReauthenticated, "user", idString(userID), u.teamID,
-		map[string]any{"method": MFAMethodPassword, "session_id": sessionID})); err != nil {
+		map[string]any{"method": chorus.MFAMethodPassword, "session_id": sessionID})); err != nil {
 		return err
 	}
 	return commit(tx)
@@ -409,7 +342,7 @@ func (db *DB) RecordReauthFailure(ctx context.Context, userID int64, purpose str
 		return err
 	}
 	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditReauthFailed, "user", idString(userID), u.teamID,
-		map[string]any{"method": MFAMethodPassword, "purpose": purpose})); err != nil {
+		map[string]any{"method": chorus.MFAMethodPassword, "purpose": purpose})); err != nil {
 		return err
 	}
 	return commit(tx)
@@ -434,16 +367,16 @@ func lockMFAUser(ctx context.Context, tx *tx, userID int64) (*mfaUser, error) {
 // verifyProofTx checks and consumes proof for u inside tx. On a wrong or
 // replayed proof it records the failure, commits tx and returns the
 // refusal, so the caller only returns the error.
-func (db *DB) verifyProofTx(ctx context.Context, tx *tx, now time.Time, u *mfaUser, proof MFAProof, purpose string) (*MFAResult, error) {
+func (db *DB) verifyProofTx(ctx context.Context, tx *tx, now time.Time, u *mfaUser, proof chorus.MFAProof, purpose string) (*chorus.MFAResult, error) {
 	if err := mfaThrottleTx(ctx, tx, now, u.id); err != nil {
 		return nil, err
 	}
 	if !u.enabled || u.secret == nil {
 		return nil, chorus.Errorf(chorus.ECONFLICT, "MFA is not enabled for this account.")
 	}
-	res := &MFAResult{Method: MFAMethodTOTP}
+	res := &chorus.MFAResult{Method: chorus.MFAMethodTOTP}
 	if proof.BackupCode != "" {
-		res.Method = MFAMethodBackupCode
+		res.Method = chorus.MFAMethodBackupCode
 		ok, err := useBackupCodeTx(ctx, tx, now, u.id, proof.BackupCode)
 		if err != nil {
 			return nil, err
@@ -483,7 +416,7 @@ func (db *DB) verifyProofTx(ctx context.Context, tx *tx, now time.Time, u *mfaUs
 		Scan(&res.BackupCodesRemaining); err != nil {
 		return nil, fmt.Errorf("verify mfa: %w", err)
 	}
-	if res.Method == MFAMethodBackupCode {
+	if res.Method == chorus.MFAMethodBackupCode {
 		if err := appendAudit(ctx, tx, auditEntry(chorus.AuditBackupCodeUsed, "user", idString(u.id), u.teamID,
 			map[string]any{"purpose": purpose, "remaining": res.BackupCodesRemaining})); err != nil {
 			return nil, err
@@ -511,10 +444,10 @@ func useBackupCodeTx(ctx context.Context, tx *tx, now time.Time, userID int64, c
 
 // failMFA records a failed verification (never the code), commits it, and
 // returns the refusal for the caller to return.
-func failMFA(ctx context.Context, tx *tx, u *mfaUser, proof MFAProof, purpose, reason string) error {
-	method := MFAMethodTOTP
+func failMFA(ctx context.Context, tx *tx, u *mfaUser, proof chorus.MFAProof, purpose, reason string) error {
+	method := chorus.MFAMethodTOTP
 	if proof.BackupCode != "" {
-		method = MFAMethodBackupCode
+		method = chorus.MFAMethodBackupCode
 	}
 	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditMFAFailed, "user", idString(u.id), u.teamID,
 		map[string]any{"method": method, "purpose": purpose, "reason": reason})); err != nil {
@@ -529,7 +462,7 @@ func failMFA(ctx context.Context, tx *tx, u *mfaUser, proof MFAProof, purpose, r
 // mfaThrottleTx refuses while the user has MFAMaxFailures failures in the
 // window and no success after them.
 func mfaThrottleTx(ctx context.Context, tx *tx, now time.Time, userID int64) error {
-	since := now.Add(-MFAFailureWindow)
+	since := now.Add(-chorus.MFAFailureWindow)
 	target := idString(userID)
 	rows, err := tx.query(ctx, `SELECT at FROM audit_log
 		WHERE target_type = 'user' AND target_id = ? AND action IN (?, ?) AND at >= ?
@@ -538,7 +471,7 @@ func mfaThrottleTx(ctx context.Context, tx *tx, now time.Time, userID int64) err
 		ORDER BY seq DESC LIMIT ?`,
 		target, chorus.AuditMFAFailed, chorus.AuditReauthFailed, since,
 		target, chorus.AuditMFAVerified, chorus.AuditMFAEnrolled, chorus.AuditReauthenticated, since,
-		MFAMaxFailures)
+		chorus.MFAMaxFailures)
 	if err != nil {
 		return fmt.Errorf("mfa throttle: %w", err)
 	}
@@ -554,11 +487,11 @@ func mfaThrottleTx(ctx context.Context, tx *tx, now time.Time, userID int64) err
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("mfa throttle: %w", err)
 	}
-	if len(times) < MFAMaxFailures {
+	if len(times) < chorus.MFAMaxFailures {
 		return nil
 	}
 	// Open again when the oldest of the last MFAMaxFailures leaves the window.
-	wait := times[len(times)-1].Add(MFAFailureWindow).Sub(now)
+	wait := times[len(times)-1].Add(chorus.MFAFailureWindow).Sub(now)
 	wait = max(wait, time.Second)
 	return &chorus.Error{Code: chorus.ERATELIMIT, RetryAfter: wait, Message: fmt.Sprintf(
 		"Too many failed verification attempts. Try again in %s.", wait.Round(time.Second))}
@@ -566,7 +499,7 @@ func mfaThrottleTx(ctx context.Context, tx *tx, now time.Time, userID int64) err
 
 // markSessionVerifiedTx sets the session's mfa_at to now and clears
 // mfa_pending, rotating its token when s carries a new one.
-func markSessionVerifiedTx(ctx context.Context, tx *tx, now time.Time, userID int64, s MFASession) error {
+func markSessionVerifiedTx(ctx context.Context, tx *tx, now time.Time, userID int64, s chorus.MFASession) error {
 	if s.ID == 0 {
 		return nil
 	}

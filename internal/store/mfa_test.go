@@ -81,7 +81,7 @@ func mustSession(tb testing.TB, db *store.DB, clock *mfaClock, u *chorus.User, p
 	return s
 }
 
-func mustMFAStatus(tb testing.TB, db *store.DB, userID int64) *store.MFAStatus {
+func mustMFAStatus(tb testing.TB, db *store.DB, userID int64) *chorus.MFAStatus {
 	tb.Helper()
 	st, err := db.MFAStatus(context.Background(), userID)
 	if err != nil {
@@ -95,8 +95,8 @@ func mustMFAStatus(tb testing.TB, db *store.DB, userID int64) *store.MFAStatus {
 func auditActions(tb testing.TB, db *store.DB, userID int64) []string {
 	tb.Helper()
 	es, err := db.ListAudit(context.Background(),
-		store.AuditFilter{Action: "auth.", TargetType: "user", TargetID: fmt.Sprint(userID)},
-		store.AuditPage{Limit: store.MaxPageSize})
+		chorus.AuditFilter{Action: "auth.", TargetType: "user", TargetID: fmt.Sprint(userID)},
+		chorus.AuditPage{Limit: chorus.MaxPageSize})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -174,15 +174,15 @@ func TestMFAEnrolment(t *testing.T) {
 			}
 		})
 		t.Run("ErrConfirmCodeReplayed", func(t *testing.T) {
-			_, err := db.VerifyMFA(ctx, u.ID, store.MFAProof{Code: totpAt(t, e.Secret, clock.Now())}, store.MFASession{}, "login")
+			_, err := db.VerifyMFA(ctx, u.ID, chorus.MFAProof{Code: totpAt(t, e.Secret, clock.Now())}, chorus.MFASession{}, "login")
 			assertCode(t, err, chorus.EINVALID)
 		})
 		t.Run("BackupCodeWorks", func(t *testing.T) {
-			res, err := db.VerifyMFA(ctx, u.ID, store.MFAProof{BackupCode: codes[3]}, store.MFASession{}, "login")
+			res, err := db.VerifyMFA(ctx, u.ID, chorus.MFAProof{BackupCode: codes[3]}, chorus.MFASession{}, "login")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Method != store.MFAMethodBackupCode || res.BackupCodesRemaining != auth.BackupCodeCount-1 {
+			if res.Method != chorus.MFAMethodBackupCode || res.BackupCodesRemaining != auth.BackupCodeCount-1 {
 				t.Errorf("result = %+v", res)
 			}
 		})
@@ -196,7 +196,7 @@ func TestMFAEnrolment(t *testing.T) {
 			if err := db.StartMFAEnrolment(ctx, u.ID, e2.Secret); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.VerifyMFA(ctx, u.ID, store.MFAProof{Code: totpAt(t, e.Secret, clock.Now())}, store.MFASession{}, "step_up"); err != nil {
+			if _, err := db.VerifyMFA(ctx, u.ID, chorus.MFAProof{Code: totpAt(t, e.Secret, clock.Now())}, chorus.MFASession{}, "step_up"); err != nil {
 				t.Fatalf("old factor during a pending re-enrolment: %v", err)
 			}
 			// The new secret's code at the step just used by the old one.
@@ -205,11 +205,11 @@ func TestMFAEnrolment(t *testing.T) {
 				t.Fatal(err)
 			}
 			clock.Add(auth.TOTPPeriod)
-			_, err = db.VerifyMFA(ctx, u.ID, store.MFAProof{Code: totpAt(t, e.Secret, clock.Now())}, store.MFASession{}, "login")
+			_, err = db.VerifyMFA(ctx, u.ID, chorus.MFAProof{Code: totpAt(t, e.Secret, clock.Now())}, chorus.MFASession{}, "login")
 			assertCode(t, err, chorus.EINVALID)
-			_, err = db.VerifyMFA(ctx, u.ID, store.MFAProof{BackupCode: codes[4]}, store.MFASession{}, "login")
+			_, err = db.VerifyMFA(ctx, u.ID, chorus.MFAProof{BackupCode: codes[4]}, chorus.MFASession{}, "login")
 			assertCode(t, err, chorus.EINVALID)
-			if _, err := db.VerifyMFA(ctx, u.ID, store.MFAProof{BackupCode: codes2[0]}, store.MFASession{}, "login"); err != nil {
+			if _, err := db.VerifyMFA(ctx, u.ID, chorus.MFAProof{BackupCode: codes2[0]}, chorus.MFASession{}, "login"); err != nil {
 				t.Errorf("new backup code: %v", err)
 			}
 		})
@@ -299,7 +299,7 @@ func TestVerifyMFAReplayAndSkew(t *testing.T) {
 		u := mustCreateUser(t, db, "ada@example.com")
 		secret, _ := mustEnrol(t, db, clock, u)
 		verify := func(db *store.DB, code string) error {
-			_, err := db.VerifyMFA(ctx, u.ID, store.MFAProof{Code: code}, store.MFASession{}, "step_up")
+			_, err := db.VerifyMFA(ctx, u.ID, chorus.MFAProof{Code: code}, chorus.MFASession{}, "step_up")
 			return err
 		}
 
@@ -344,7 +344,7 @@ func TestVerifyMFAReplayAndSkew(t *testing.T) {
 				secret, _ := mustEnrol(t, db, clock, u)
 				clock.Add(5 * auth.TOTPPeriod)
 				code := totpAt(t, secret, clock.Now().Add(time.Duration(tc.offset)*auth.TOTPPeriod))
-				_, err := db.VerifyMFA(ctx, u.ID, store.MFAProof{Code: code}, store.MFASession{}, "login")
+				_, err := db.VerifyMFA(ctx, u.ID, chorus.MFAProof{Code: code}, chorus.MFASession{}, "login")
 				if tc.ok && err != nil {
 					t.Fatalf("step %+d refused: %v", tc.offset, err)
 				}
@@ -410,7 +410,7 @@ func TestBackupCodeSingleUse(t *testing.T) {
 		u := mustCreateUser(t, db, "ada@example.com")
 		_, codes := mustEnrol(t, db, clock, u)
 		use := func(db *store.DB, code string) error {
-			_, err := db.VerifyMFA(ctx, u.ID, store.MFAProof{BackupCode: code}, store.MFASession{}, "login")
+			_, err := db.VerifyMFA(ctx, u.ID, chorus.MFAProof{BackupCode: code}, chorus.MFASession{}, "login")
 			return err
 		}
 
@@ -441,7 +441,7 @@ func TestBackupCodeSingleUse(t *testing.T) {
 			}
 		})
 		t.Run("AuditHasNoCodes", func(t *testing.T) {
-			es, err := db.ListAudit(ctx, store.AuditFilter{Action: "auth."}, store.AuditPage{Limit: store.MaxPageSize})
+			es, err := db.ListAudit(ctx, chorus.AuditFilter{Action: "auth."}, chorus.AuditPage{Limit: chorus.MaxPageSize})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -458,7 +458,7 @@ func TestBackupCodeSingleUse(t *testing.T) {
 }
 
 // MFAWindowForTest moves past the throttle's window.
-const MFAWindowForTest = store.MFAFailureWindow + time.Second
+const MFAWindowForTest = chorus.MFAFailureWindow + time.Second
 
 func TestMFAThrottle(t *testing.T) {
 	eachDB(t, func(t *testing.T, b backend) {
@@ -468,24 +468,24 @@ func TestMFAThrottle(t *testing.T) {
 		u := mustCreateUser(t, db, "ada@example.com")
 		secret, codes := mustEnrol(t, db, clock, u)
 		verify := func(code string) error {
-			_, err := db.VerifyMFA(ctx, u.ID, store.MFAProof{Code: code}, store.MFASession{}, "login")
+			_, err := db.VerifyMFA(ctx, u.ID, chorus.MFAProof{Code: code}, chorus.MFASession{}, "login")
 			return err
 		}
 		wrong := func() string { return totpAt(t, secret, clock.Now().Add(-10*auth.TOTPPeriod)) }
 
 		t.Run("SuccessResetsCount", func(t *testing.T) {
-			for range store.MFAMaxFailures - 1 {
+			for range chorus.MFAMaxFailures - 1 {
 				assertCode(t, verify(wrong()), chorus.EINVALID)
 			}
 			if err := verify(totpAt(t, secret, clock.Now())); err != nil {
 				t.Fatal(err)
 			}
 			clock.Add(auth.TOTPPeriod)
-			for range store.MFAMaxFailures - 1 {
+			for range chorus.MFAMaxFailures - 1 {
 				assertCode(t, verify(wrong()), chorus.EINVALID)
 			}
 			if err := db.CheckMFAThrottle(ctx, u.ID); err != nil {
-				t.Fatalf("throttled after %d failures since a success: %v", store.MFAMaxFailures-1, err)
+				t.Fatalf("throttled after %d failures since a success: %v", chorus.MFAMaxFailures-1, err)
 			}
 		})
 		t.Run("Throttled", func(t *testing.T) {
@@ -497,16 +497,16 @@ func TestMFAThrottle(t *testing.T) {
 			for _, err := range []error{
 				verify(totpAt(t, secret, clock.Now())), // even the right code
 				func() error {
-					_, err := db.VerifyMFA(ctx, u.ID, store.MFAProof{BackupCode: codes[0]}, store.MFASession{}, "login")
+					_, err := db.VerifyMFA(ctx, u.ID, chorus.MFAProof{BackupCode: codes[0]}, chorus.MFASession{}, "login")
 					return err
 				}(),
-				db.DisableMFA(ctx, u.ID, store.MFAProof{BackupCode: codes[0]}),
+				db.DisableMFA(ctx, u.ID, chorus.MFAProof{BackupCode: codes[0]}),
 				db.CheckMFAThrottle(ctx, u.ID),
 			} {
 				assertCode(t, err, chorus.ERATELIMIT)
 				var ce *chorus.Error
-				if errors.As(err, &ce) && (ce.RetryAfter <= 0 || ce.RetryAfter > store.MFAFailureWindow) {
-					t.Errorf("RetryAfter = %v, want in (0, %v]", ce.RetryAfter, store.MFAFailureWindow)
+				if errors.As(err, &ce) && (ce.RetryAfter <= 0 || ce.RetryAfter > chorus.MFAFailureWindow) {
+					t.Errorf("RetryAfter = %v, want in (0, %v]", ce.RetryAfter, chorus.MFAFailureWindow)
 				}
 			}
 			if st := mustMFAStatus(t, db, u.ID); !st.Enabled || st.BackupCodesRemaining != auth.BackupCodeCount {
@@ -528,10 +528,10 @@ func TestMFAThrottle(t *testing.T) {
 		t.Run("OtherUsersUnaffected", func(t *testing.T) {
 			v := mustCreateUser(t, db, "bob@example.com")
 			s2, _ := mustEnrol(t, db, clock, v)
-			for range store.MFAMaxFailures {
-				_, _ = db.VerifyMFA(ctx, u.ID, store.MFAProof{Code: wrong()}, store.MFASession{}, "login")
+			for range chorus.MFAMaxFailures {
+				_, _ = db.VerifyMFA(ctx, u.ID, chorus.MFAProof{Code: wrong()}, chorus.MFASession{}, "login")
 			}
-			if _, err := db.VerifyMFA(ctx, v.ID, store.MFAProof{Code: totpAt(t, s2, clock.Now())}, store.MFASession{}, "login"); err != nil {
+			if _, err := db.VerifyMFA(ctx, v.ID, chorus.MFAProof{Code: totpAt(t, s2, clock.Now())}, chorus.MFASession{}, "login"); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -549,12 +549,12 @@ func TestVerifyMFASession(t *testing.T) {
 		t.Run("LoginRotatesToken", func(t *testing.T) {
 			s := mustSession(t, db, clock, u, true)
 			newHash := sha256.Sum256([]byte("new token"))
-			res, err := db.VerifyMFA(ctx, u.ID, store.MFAProof{Code: totpAt(t, secret, clock.Now())},
-				store.MFASession{ID: s.ID, NewTokenHash: newHash[:], NewCSRFToken: "new-csrf"}, "login")
+			res, err := db.VerifyMFA(ctx, u.ID, chorus.MFAProof{Code: totpAt(t, secret, clock.Now())},
+				chorus.MFASession{ID: s.ID, NewTokenHash: newHash[:], NewCSRFToken: "new-csrf"}, "login")
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Method != store.MFAMethodTOTP {
+			if res.Method != chorus.MFAMethodTOTP {
 				t.Errorf("method = %q", res.Method)
 			}
 			if _, _, err := db.SessionByTokenHash(ctx, s.TokenHash); chorus.ErrorCode(err) != chorus.ENOTFOUND {
@@ -572,7 +572,7 @@ func TestVerifyMFASession(t *testing.T) {
 		t.Run("StepUpSetsMFAAt", func(t *testing.T) {
 			clock.Add(auth.TOTPPeriod)
 			s := mustSession(t, db, clock, u, false)
-			if _, err := db.VerifyMFA(ctx, u.ID, store.MFAProof{Code: totpAt(t, secret, clock.Now())}, store.MFASession{ID: s.ID}, "step_up"); err != nil {
+			if _, err := db.VerifyMFA(ctx, u.ID, chorus.MFAProof{Code: totpAt(t, secret, clock.Now())}, chorus.MFASession{ID: s.ID}, "step_up"); err != nil {
 				t.Fatal(err)
 			}
 			got, _, err := db.SessionByTokenHash(ctx, s.TokenHash)
@@ -590,9 +590,9 @@ func TestVerifyMFASession(t *testing.T) {
 				t.Fatal(err)
 			}
 			code := totpAt(t, secret, clock.Now())
-			_, err := db.VerifyMFA(ctx, u.ID, store.MFAProof{Code: code}, store.MFASession{ID: s.ID}, "login")
+			_, err := db.VerifyMFA(ctx, u.ID, chorus.MFAProof{Code: code}, chorus.MFASession{ID: s.ID}, "login")
 			assertCode(t, err, chorus.EUNAUTHORIZED)
-			if _, err := db.VerifyMFA(ctx, u.ID, store.MFAProof{Code: code}, store.MFASession{}, "login"); err != nil {
+			if _, err := db.VerifyMFA(ctx, u.ID, chorus.MFAProof{Code: code}, chorus.MFASession{}, "login"); err != nil {
 				t.Errorf("the code was consumed by a verification that failed: %v", err)
 			}
 		})
@@ -600,18 +600,18 @@ func TestVerifyMFASession(t *testing.T) {
 			clock.Add(auth.TOTPPeriod)
 			v := mustCreateUser(t, db, "eve@example.com")
 			s := mustSession(t, db, clock, v, true)
-			_, err := db.VerifyMFA(ctx, u.ID, store.MFAProof{Code: totpAt(t, secret, clock.Now())}, store.MFASession{ID: s.ID}, "login")
+			_, err := db.VerifyMFA(ctx, u.ID, chorus.MFAProof{Code: totpAt(t, secret, clock.Now())}, chorus.MFASession{ID: s.ID}, "login")
 			assertCode(t, err, chorus.EUNAUTHORIZED)
 		})
 		t.Run("ErrProofShape", func(t *testing.T) {
-			for _, p := range []store.MFAProof{{}, {Code: "123456", BackupCode: "ABCDE-FGHIJ"}, {Code: strings.Repeat("1", 100)}} {
-				_, err := db.VerifyMFA(ctx, u.ID, p, store.MFASession{}, "login")
+			for _, p := range []chorus.MFAProof{{}, {Code: "123456", BackupCode: "ABCDE-FGHIJ"}, {Code: strings.Repeat("1", 100)}} {
+				_, err := db.VerifyMFA(ctx, u.ID, p, chorus.MFASession{}, "login")
 				assertCode(t, err, chorus.EINVALID)
 			}
 		})
 		t.Run("ErrNoMFA", func(t *testing.T) {
 			v := mustCreateUser(t, db, "nomfa@example.com")
-			_, err := db.VerifyMFA(ctx, v.ID, store.MFAProof{Code: "123456"}, store.MFASession{}, "login")
+			_, err := db.VerifyMFA(ctx, v.ID, chorus.MFAProof{Code: "123456"}, chorus.MFASession{}, "login")
 			assertCode(t, err, chorus.ECONFLICT)
 		})
 	})
@@ -626,17 +626,17 @@ func TestDisableAndResetMFA(t *testing.T) {
 		t.Run("Disable", func(t *testing.T) {
 			u := mustCreateUser(t, db, "ada@example.com")
 			secret, codes := mustEnrol(t, db, clock, u)
-			assertCode(t, db.DisableMFA(ctx, u.ID, store.MFAProof{Code: "000000"}), chorus.EINVALID)
+			assertCode(t, db.DisableMFA(ctx, u.ID, chorus.MFAProof{Code: "000000"}), chorus.EINVALID)
 			if !mustMFAStatus(t, db, u.ID).Enabled {
 				t.Fatal("a wrong code disabled MFA")
 			}
-			if err := db.DisableMFA(ctx, u.ID, store.MFAProof{Code: totpAt(t, secret, clock.Now())}); err != nil {
+			if err := db.DisableMFA(ctx, u.ID, chorus.MFAProof{Code: totpAt(t, secret, clock.Now())}); err != nil {
 				t.Fatal(err)
 			}
 			if st := mustMFAStatus(t, db, u.ID); st.Enabled || st.EnrolmentPending || st.BackupCodesRemaining != 0 {
 				t.Errorf("after disable: %+v", st)
 			}
-			_, err := db.VerifyMFA(ctx, u.ID, store.MFAProof{BackupCode: codes[0]}, store.MFASession{}, "login")
+			_, err := db.VerifyMFA(ctx, u.ID, chorus.MFAProof{BackupCode: codes[0]}, chorus.MFASession{}, "login")
 			assertCode(t, err, chorus.ECONFLICT)
 			acts := auditActions(t, db, u.ID)
 			if acts[len(acts)-1] != chorus.AuditMFADisabled {
@@ -655,8 +655,8 @@ func TestDisableAndResetMFA(t *testing.T) {
 			}
 			assertCode(t, db.ResetMFA(admin, u.ID), chorus.ECONFLICT)
 			assertCode(t, db.ResetMFA(admin, u.ID+1000), chorus.ENOTFOUND)
-			es, err := db.ListAudit(ctx, store.AuditFilter{Action: chorus.AuditMFADisabled, TargetType: "user", TargetID: fmt.Sprint(u.ID)},
-				store.AuditPage{Limit: 10})
+			es, err := db.ListAudit(ctx, chorus.AuditFilter{Action: chorus.AuditMFADisabled, TargetType: "user", TargetID: fmt.Sprint(u.ID)},
+				chorus.AuditPage{Limit: 10})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -671,9 +671,9 @@ func TestDisableAndResetMFA(t *testing.T) {
 			if err := db.RegenerateBackupCodes(ctx, u.ID, hashes); err != nil {
 				t.Fatal(err)
 			}
-			_, err := db.VerifyMFA(ctx, u.ID, store.MFAProof{BackupCode: old[0]}, store.MFASession{}, "login")
+			_, err := db.VerifyMFA(ctx, u.ID, chorus.MFAProof{BackupCode: old[0]}, chorus.MFASession{}, "login")
 			assertCode(t, err, chorus.EINVALID)
-			if _, err := db.VerifyMFA(ctx, u.ID, store.MFAProof{BackupCode: fresh[0]}, store.MFASession{}, "login"); err != nil {
+			if _, err := db.VerifyMFA(ctx, u.ID, chorus.MFAProof{BackupCode: fresh[0]}, chorus.MFASession{}, "login"); err != nil {
 				t.Fatal(err)
 			}
 			v := mustCreateUser(t, db, "nomfa@example.com")

@@ -16,30 +16,14 @@ import (
 const orderColumns = `id, team_id, user_id, status, currency, total, credits, provider, idempotency_key, request_hash,
 	created_at, updated_at, paid_at, fulfilled_at, refunded_at`
 
-// MaxIdempotencyKey bounds a checkout's Idempotency-Key.
-const MaxIdempotencyKey = 200
-
-// CheckoutRequest asks Checkout to turn a user's cart into an order.
-type CheckoutRequest struct {
-	UserID   int64
-	TeamID   int64  // the team the order is for: its wallet gets the credits
-	Provider string // the payment provider chosen
-	Currency string // the shop currency, recorded on the order
-	// IdempotencyKey identifies the checkout: the same key returns the
-	// same order. RequestHash identifies the request's content: the same
-	// key with another hash is ECONFLICT.
-	IdempotencyKey string
-	RequestHash    string
-}
-
 // Checkout creates an order from the user's cart in one transaction: the
 // items as they are now (names, prices, credits), the totals, a pending
 // payment with req.Provider, and an empty cart. created is false when an
 // order with req.IdempotencyKey exists already: that order is returned,
 // or ECONFLICT if it was placed by a different request. An empty cart, or
 // one with a product no longer on sale, is EINVALID.
-func (db *DB) Checkout(ctx context.Context, req CheckoutRequest) (o *chorus.Order, created bool, err error) {
-	if err := ValidIdempotencyKey(req.IdempotencyKey); err != nil {
+func (db *DB) Checkout(ctx context.Context, req chorus.CheckoutRequest) (o *chorus.Order, created bool, err error) {
+	if err := chorus.ValidIdempotencyKey(req.IdempotencyKey); err != nil {
 		return nil, false, err
 	}
 	if req.UserID <= 0 || req.TeamID <= 0 || req.Provider == "" || req.Currency == "" {
@@ -56,7 +40,7 @@ func (db *DB) Checkout(ctx context.Context, req CheckoutRequest) (o *chorus.Orde
 	}
 }
 
-func (db *DB) checkout(ctx context.Context, req CheckoutRequest) (*chorus.Order, bool, error) {
+func (db *DB) checkout(ctx context.Context, req chorus.CheckoutRequest) (*chorus.Order, bool, error) {
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return nil, false, err
@@ -158,29 +142,6 @@ func (db *DB) checkout(ctx context.Context, req CheckoutRequest) (*chorus.Order,
 	return o, true, nil
 }
 
-// ValidIdempotencyKey checks an Idempotency-Key: 1 to MaxIdempotencyKey
-// printable ASCII characters.
-func ValidIdempotencyKey(k string) error {
-	if k == "" {
-		return chorus.Invalid("Idempotency-Key", "The Idempotency-Key header is required: send a unique value (such as a UUID) per checkout.")
-	}
-	if len(k) > MaxIdempotencyKey {
-		return chorus.Invalid("Idempotency-Key", "The Idempotency-Key header must be at most %d characters.", MaxIdempotencyKey)
-	}
-	for i := 0; i < len(k); i++ {
-		if c := k[i]; c < 0x20 || c > 0x7e {
-			return chorus.Invalid("Idempotency-Key", "The Idempotency-Key header must be printable ASCII.")
-		}
-	}
-	return nil
-}
-
-// OrderFilter narrows ListOrders; zero fields match everything.
-type OrderFilter struct {
-	TeamID int64
-	Status string
-}
-
 // OrderByID returns the order with its items and payment, or ENOTFOUND.
 func (db *DB) OrderByID(ctx context.Context, id int64) (*chorus.Order, error) {
 	tx, err := db.beginRead(ctx)
@@ -193,7 +154,7 @@ func (db *DB) OrderByID(ctx context.Context, id int64) (*chorus.Order, error) {
 
 // ListOrders returns one page of orders, with their items and payments, in
 // ID order.
-func (db *DB) ListOrders(ctx context.Context, f OrderFilter, page chorus.Page) ([]*chorus.Order, error) {
+func (db *DB) ListOrders(ctx context.Context, f chorus.OrderFilter, page chorus.Page) ([]*chorus.Order, error) {
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, err
@@ -232,17 +193,10 @@ func (db *DB) ListOrders(ctx context.Context, f OrderFilter, page chorus.Page) (
 	return out, nil
 }
 
-// PaymentStart is what a provider answered when asked to start a payment.
-type PaymentStart struct {
-	ExternalID   string // the provider's object (a Stripe Checkout Session ID)
-	RedirectURL  string // where the customer pays
-	Instructions string // how the customer pays otherwise
-}
-
 // SetPaymentStart records how the payment of a pending order was started
 // and returns the order. On an order that is no longer pending it changes
 // nothing (the order moved on while the provider was being asked).
-func (db *DB) SetPaymentStart(ctx context.Context, orderID int64, s PaymentStart) (*chorus.Order, error) {
+func (db *DB) SetPaymentStart(ctx context.Context, orderID int64, s chorus.PaymentStart) (*chorus.Order, error) {
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return nil, err
@@ -260,40 +214,6 @@ func (db *DB) SetPaymentStart(ctx context.Context, orderID int64, s PaymentStart
 	return o, commit(tx)
 }
 
-// OrderTransition asks TransitionOrder to move an order to another state.
-type OrderTransition struct {
-	// OrderID names the order; when 0, the order is found by its payment's
-	// Reference with Provider (e.g. a Stripe PaymentIntent).
-	OrderID          int64
-	PaymentReference string
-	To               string
-	// TeamID, when not 0, must own the order; Provider, when set, must be
-	// the order's; ExternalID, when set, must be its payment's. Any
-	// mismatch is ENOTFOUND, as if the order did not exist.
-	TeamID     int64
-	Provider   string
-	ExternalID string
-	// EventID is the provider event that causes the transition. It is
-	// recorded in the transition's transaction: an event seen before
-	// changes nothing. With an event, a transition the state machine
-	// refuses is no error either (the event arrived late or out of
-	// order): it is recorded and nothing else changes.
-	EventID   string
-	EventType string
-	// Reference is recorded on the payment: the payment's own reference
-	// when it becomes paid, the refund's when it is refunded.
-	Reference string
-	Reason    string // why, for the audit log
-	// AllowNegative lets a refund take back credits the team has spent
-	// already, taking its wallet below zero. Without it such a refund is
-	// ECONFLICT.
-	AllowNegative bool
-	// BeforeCommit, when set, runs inside the transaction after every
-	// write; an error rolls the whole transition back (a test hook for
-	// failures between the writes and the commit).
-	BeforeCommit func(o *chorus.Order) error
-}
-
 // TransitionOrder moves an order from its state to t.To in one
 // transaction, with its effects and audit entries:
 //
@@ -308,7 +228,7 @@ type OrderTransition struct {
 // is ECONFLICT and changes nothing, unless t.EventID is set (see
 // OrderTransition). changed reports whether the order moved; the order
 // is returned as it is after the call (nil for a duplicate event).
-func (db *DB) TransitionOrder(ctx context.Context, t OrderTransition) (o *chorus.Order, changed bool, err error) {
+func (db *DB) TransitionOrder(ctx context.Context, t chorus.OrderTransition) (o *chorus.Order, changed bool, err error) {
 	if !slices.Contains(chorus.OrderStatuses(), t.To) || t.To == chorus.OrderPending {
 		return nil, false, chorus.Invalid("status", "an order cannot be moved to %q", t.To)
 	}
@@ -380,7 +300,7 @@ func (db *DB) TransitionOrder(ctx context.Context, t OrderTransition) (o *chorus
 
 // applyTransition writes o's move to t.To (allowed, checked by the caller)
 // with its posting, payment change and audit entries, updating o.
-func applyTransition(ctx context.Context, tx *tx, o *chorus.Order, t OrderTransition, now time.Time) error {
+func applyTransition(ctx context.Context, tx *tx, o *chorus.Order, t chorus.OrderTransition, now time.Time) error {
 	from := o.Status
 	details := map[string]any{"from": from, "to": t.To}
 	for k, v := range map[string]string{"reason": t.Reason, "reference": t.Reference, "event_id": t.EventID, "event_type": t.EventType} {
@@ -453,7 +373,7 @@ func applyTransition(ctx context.Context, tx *tx, o *chorus.Order, t OrderTransi
 }
 
 // updatePayment moves o's payment to the state that goes with o's.
-func updatePayment(ctx context.Context, tx *tx, o *chorus.Order, t OrderTransition, now time.Time) error {
+func updatePayment(ctx context.Context, tx *tx, o *chorus.Order, t chorus.OrderTransition, now time.Time) error {
 	pay := o.Payment
 	if pay == nil {
 		return fmt.Errorf("order %d has no payment", o.ID)

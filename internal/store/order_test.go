@@ -13,8 +13,8 @@ import (
 )
 
 // checkoutReq returns a checkout of the user's cart with the manual provider.
-func checkoutReq(u *chorus.User, key string) store.CheckoutRequest {
-	return store.CheckoutRequest{UserID: u.ID, TeamID: u.TeamID, Provider: chorus.ProviderManual, Currency: "usd",
+func checkoutReq(u *chorus.User, key string) chorus.CheckoutRequest {
+	return chorus.CheckoutRequest{UserID: u.ID, TeamID: u.TeamID, Provider: chorus.ProviderManual, Currency: "usd",
 		IdempotencyKey: key, RequestHash: "h1"}
 }
 
@@ -44,7 +44,7 @@ func mustTransition(tb testing.TB, db *store.DB, id int64, path ...string) *chor
 	for _, to := range path {
 		var changed bool
 		var err error
-		o, changed, err = db.TransitionOrder(context.Background(), store.OrderTransition{OrderID: id, To: to, Reason: "test"})
+		o, changed, err = db.TransitionOrder(context.Background(), chorus.OrderTransition{OrderID: id, To: to, Reason: "test"})
 		if err != nil {
 			tb.Fatalf("to %s: %v", to, err)
 		}
@@ -142,7 +142,7 @@ func TestCheckout(t *testing.T) {
 			u := mustCreateUser(t, db, "ada@example.com")
 			_, _, err := db.Checkout(ctx, checkoutReq(u, "k"))
 			assertCode(t, err, chorus.EINVALID)
-			for _, key := range []string{"", strings.Repeat("k", store.MaxIdempotencyKey+1), "bad\nkey", "ключ"} {
+			for _, key := range []string{"", strings.Repeat("k", chorus.MaxIdempotencyKey+1), "bad\nkey", "ключ"} {
 				_, _, err := db.Checkout(ctx, checkoutReq(u, key))
 				assertCode(t, err, chorus.EINVALID)
 			}
@@ -159,7 +159,7 @@ func TestCheckout(t *testing.T) {
 			if c := mustCart(t, db, u.ID); len(c.Items) != 1 {
 				t.Errorf("a refused checkout emptied the cart: %+v", c)
 			}
-			orders, err := db.ListOrders(ctx, store.OrderFilter{}, chorus.Page{})
+			orders, err := db.ListOrders(ctx, chorus.OrderFilter{}, chorus.Page{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -257,7 +257,7 @@ func TestOrderTransitions(t *testing.T) {
 			if o.FulfilledAt == nil {
 				t.Errorf("fulfilled_at not set")
 			}
-			_, changed, err := db.TransitionOrder(ctx, store.OrderTransition{OrderID: o.ID, To: chorus.OrderFulfilled})
+			_, changed, err := db.TransitionOrder(ctx, chorus.OrderTransition{OrderID: o.ID, To: chorus.OrderFulfilled})
 			assertCode(t, err, chorus.ECONFLICT)
 			if changed {
 				t.Error("fulfilled twice")
@@ -280,7 +280,7 @@ func TestOrderTransitions(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, changed, err := db.TransitionOrder(ctx, store.OrderTransition{OrderID: o.ID, To: chorus.OrderFulfilled})
+					_, changed, err := db.TransitionOrder(ctx, chorus.OrderTransition{OrderID: o.ID, To: chorus.OrderFulfilled})
 					if err != nil && chorus.ErrorCode(err) != chorus.ECONFLICT {
 						t.Error(err)
 					}
@@ -309,7 +309,7 @@ func TestOrderTransitions(t *testing.T) {
 			o := mustOrder(t, db, u, 5)
 			mustTransition(t, db, o.ID, chorus.OrderPaid)
 			boom := errors.New("injected")
-			_, _, err := db.TransitionOrder(ctx, store.OrderTransition{OrderID: o.ID, To: chorus.OrderFulfilled,
+			_, _, err := db.TransitionOrder(ctx, chorus.OrderTransition{OrderID: o.ID, To: chorus.OrderFulfilled,
 				BeforeCommit: func(*chorus.Order) error { return boom }})
 			if !errors.Is(err, boom) {
 				t.Fatalf("got %v, want the injected failure", err)
@@ -347,7 +347,7 @@ func TestOrderTransitions(t *testing.T) {
 					if tt.spent > 0 {
 						mustPost(t, db, spend("spend-1", u.TeamID, tt.spent*chorus.MicroPerCredit))
 					}
-					got, changed, err := db.TransitionOrder(ctx, store.OrderTransition{OrderID: o.ID, To: chorus.OrderRefunded,
+					got, changed, err := db.TransitionOrder(ctx, chorus.OrderTransition{OrderID: o.ID, To: chorus.OrderRefunded,
 						AllowNegative: tt.allowNegative, Reference: "re_1"})
 					assertCode(t, err, tt.wantCode)
 					if changed != (tt.wantCode == "") {
@@ -376,7 +376,7 @@ func TestOrderTransitions(t *testing.T) {
 			if o.Status != chorus.OrderRefunded || mustBalance(t, db, u.TeamID).Balance != 0 {
 				t.Errorf("order %s, balance %d", o.Status, mustBalance(t, db, u.TeamID).Balance)
 			}
-			_, _, err := db.TransitionOrder(ctx, store.OrderTransition{OrderID: o.ID, To: chorus.OrderFulfilled})
+			_, _, err := db.TransitionOrder(ctx, chorus.OrderTransition{OrderID: o.ID, To: chorus.OrderFulfilled})
 			assertCode(t, err, chorus.ECONFLICT)
 		})
 
@@ -384,7 +384,7 @@ func TestOrderTransitions(t *testing.T) {
 			db := MustOpenDB(t, b)
 			u := mustCreateUser(t, db, "ada@example.com")
 			o := mustOrder(t, db, u, 10)
-			paid := store.OrderTransition{OrderID: o.ID, To: chorus.OrderPaid, Provider: chorus.ProviderManual,
+			paid := chorus.OrderTransition{OrderID: o.ID, To: chorus.OrderPaid, Provider: chorus.ProviderManual,
 				EventID: "evt_1", EventType: "paid", Reference: "pi_1"}
 			got, changed, err := db.TransitionOrder(ctx, paid)
 			if err != nil || !changed || got.Payment.Reference != "pi_1" {
@@ -398,7 +398,7 @@ func TestOrderTransitions(t *testing.T) {
 				}
 			}
 			// A late event the state machine refuses is recorded, no error.
-			late := store.OrderTransition{OrderID: o.ID, To: chorus.OrderCancelled, Provider: chorus.ProviderManual, EventID: "evt_2"}
+			late := chorus.OrderTransition{OrderID: o.ID, To: chorus.OrderCancelled, Provider: chorus.ProviderManual, EventID: "evt_2"}
 			if got, changed, err := db.TransitionOrder(ctx, late); err != nil || changed || got.Status != chorus.OrderFulfilled {
 				t.Errorf("late event: %v changed=%v", err, changed)
 			}
@@ -406,17 +406,17 @@ func TestOrderTransitions(t *testing.T) {
 				t.Errorf("late event not recorded: %v %v", seen, err)
 			}
 			// An event for another provider's order, or none, is not found.
-			_, _, err = db.TransitionOrder(ctx, store.OrderTransition{OrderID: o.ID, To: chorus.OrderRefunded,
+			_, _, err = db.TransitionOrder(ctx, chorus.OrderTransition{OrderID: o.ID, To: chorus.OrderRefunded,
 				Provider: chorus.ProviderStripe, EventID: "evt_3"})
 			assertCode(t, err, chorus.ENOTFOUND)
-			_, _, err = db.TransitionOrder(ctx, store.OrderTransition{OrderID: 999, To: chorus.OrderPaid,
+			_, _, err = db.TransitionOrder(ctx, chorus.OrderTransition{OrderID: 999, To: chorus.OrderPaid,
 				Provider: chorus.ProviderManual, EventID: "evt_4"})
 			assertCode(t, err, chorus.ENOTFOUND)
 			if seen, _ := db.PaymentEventSeen(ctx, chorus.ProviderManual, "evt_4"); seen {
 				t.Error("an event with no order was recorded")
 			}
 			// By payment reference.
-			got, changed, err = db.TransitionOrder(ctx, store.OrderTransition{PaymentReference: "pi_1", To: chorus.OrderRefunded,
+			got, changed, err = db.TransitionOrder(ctx, chorus.OrderTransition{PaymentReference: "pi_1", To: chorus.OrderRefunded,
 				Provider: chorus.ProviderManual, EventID: "evt_5", AllowNegative: true})
 			if err != nil || !changed || got.ID != o.ID {
 				t.Errorf("by reference: %v changed=%v", err, changed)
@@ -431,13 +431,13 @@ func TestOrderTransitions(t *testing.T) {
 			u := mustCreateUser(t, db, "ada@example.com")
 			v := mustCreateUser(t, db, "bob@example.com")
 			o := mustOrder(t, db, u, 10)
-			_, _, err := db.TransitionOrder(ctx, store.OrderTransition{OrderID: o.ID, TeamID: v.TeamID, To: chorus.OrderCancelled})
+			_, _, err := db.TransitionOrder(ctx, chorus.OrderTransition{OrderID: o.ID, TeamID: v.TeamID, To: chorus.OrderCancelled})
 			assertCode(t, err, chorus.ENOTFOUND)
-			got, changed, err := db.TransitionOrder(ctx, store.OrderTransition{OrderID: o.ID, TeamID: u.TeamID, To: chorus.OrderCancelled})
+			got, changed, err := db.TransitionOrder(ctx, chorus.OrderTransition{OrderID: o.ID, TeamID: u.TeamID, To: chorus.OrderCancelled})
 			if err != nil || !changed || got.Payment.Status != chorus.PaymentCancelled {
 				t.Errorf("own cancel: %v changed=%v %+v", err, changed, got)
 			}
-			_, _, err = db.TransitionOrder(ctx, store.OrderTransition{OrderID: o.ID, To: chorus.OrderPending})
+			_, _, err = db.TransitionOrder(ctx, chorus.OrderTransition{OrderID: o.ID, To: chorus.OrderPending})
 			assertCode(t, err, chorus.EINVALID)
 		})
 	})
@@ -461,18 +461,18 @@ func TestListOrdersAndPayments(t *testing.T) {
 		}
 		orderID := func(o *chorus.Order) int64 { return o.ID }
 		got := walk(t, 2, orderID, func(p chorus.Page) ([]*chorus.Order, error) {
-			return db.ListOrders(ctx, store.OrderFilter{TeamID: u.TeamID}, p)
+			return db.ListOrders(ctx, chorus.OrderFilter{TeamID: u.TeamID}, p)
 		})
 		if !equalIDs(got, uIDs) {
 			t.Errorf("team orders %v, want %v", got, uIDs)
 		}
 		got = walk(t, 10, orderID, func(p chorus.Page) ([]*chorus.Order, error) {
-			return db.ListOrders(ctx, store.OrderFilter{Status: chorus.OrderPaid}, p)
+			return db.ListOrders(ctx, chorus.OrderFilter{Status: chorus.OrderPaid}, p)
 		})
 		if !equalIDs(got, paidIDs) {
 			t.Errorf("paid orders %v, want %v", got, paidIDs)
 		}
-		list, err := db.ListOrders(ctx, store.OrderFilter{TeamID: u.TeamID}, chorus.Page{Limit: 1})
+		list, err := db.ListOrders(ctx, chorus.OrderFilter{TeamID: u.TeamID}, chorus.Page{Limit: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -480,12 +480,12 @@ func TestListOrdersAndPayments(t *testing.T) {
 			t.Errorf("list entries come with items and payment: %+v", list)
 		}
 		pays := walk(t, 3, func(p *chorus.Payment) int64 { return p.ID }, func(p chorus.Page) ([]*chorus.Payment, error) {
-			return db.ListPayments(ctx, store.PaymentFilter{Status: chorus.PaymentSucceeded, Provider: chorus.ProviderManual}, p)
+			return db.ListPayments(ctx, chorus.PaymentFilter{Status: chorus.PaymentSucceeded, Provider: chorus.ProviderManual}, p)
 		})
 		if len(pays) != len(paidIDs) {
 			t.Errorf("%d succeeded payments, want %d", len(pays), len(paidIDs))
 		}
-		all, err := db.ListPayments(ctx, store.PaymentFilter{TeamID: v.TeamID}, chorus.Page{Limit: 100})
+		all, err := db.ListPayments(ctx, chorus.PaymentFilter{TeamID: v.TeamID}, chorus.Page{Limit: 100})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -10,16 +10,9 @@ import (
 const paymentColumns = `id, order_id, team_id, provider, status, amount, currency, external_id, reference,
 	refund_reference, redirect_url, instructions, created_at, updated_at`
 
-// PaymentFilter narrows ListPayments; zero fields match everything.
-type PaymentFilter struct {
-	TeamID   int64
-	Status   string
-	Provider string
-}
-
 // ListPayments returns one page of payments in ID order. Payments change
 // only with their order (see TransitionOrder).
-func (db *DB) ListPayments(ctx context.Context, f PaymentFilter, page chorus.Page) ([]*chorus.Payment, error) {
+func (db *DB) ListPayments(ctx context.Context, f chorus.PaymentFilter, page chorus.Page) ([]*chorus.Payment, error) {
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, err

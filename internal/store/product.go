@@ -6,24 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/chorusgw/chorus"
 )
 
 const productColumns = `id, name, description, price, credits, active, archived_at, created_at, updated_at`
 
-// ProductFilter narrows ListProducts.
-type ProductFilter struct {
-	OnSale bool // only active products (what customers see)
-}
-
 // CreateProduct stores a new product and sets its ID, CreatedAt and
 // UpdatedAt. Invalid fields are EINVALID naming the field.
 func (db *DB) CreateProduct(ctx context.Context, p *chorus.Product) error {
-	if err := ValidateProduct(p); err != nil {
+	if err := chorus.ValidateProduct(p); err != nil {
 		return err
 	}
 	tx, err := db.begin(ctx)
@@ -52,7 +44,7 @@ func (db *DB) CreateProduct(ctx context.Context, p *chorus.Product) error {
 // CreatedAt as stored (ENOTFOUND if there is no such product). Orders keep
 // the prices they were placed at; carts show the new ones.
 func (db *DB) UpdateProduct(ctx context.Context, p *chorus.Product) error {
-	if err := ValidateProduct(p); err != nil {
+	if err := chorus.ValidateProduct(p); err != nil {
 		return err
 	}
 	tx, err := db.begin(ctx)
@@ -90,7 +82,7 @@ func (db *DB) ProductByID(ctx context.Context, id int64) (*chorus.Product, error
 }
 
 // ListProducts returns one page of products in ID order.
-func (db *DB) ListProducts(ctx context.Context, f ProductFilter, page chorus.Page) ([]*chorus.Product, error) {
+func (db *DB) ListProducts(ctx context.Context, f chorus.ProductFilter, page chorus.Page) ([]*chorus.Product, error) {
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, err
@@ -142,50 +134,6 @@ func scanProduct(s scanner) (*chorus.Product, error) {
 		return nil, err
 	}
 	return &p, nil
-}
-
-// ValidateProduct checks a product's fields, trimming its name and
-// description, and returns an EINVALID error naming the first bad field.
-func ValidateProduct(p *chorus.Product) error {
-	p.Name = strings.TrimSpace(p.Name)
-	p.Description = strings.TrimSpace(p.Description)
-	switch {
-	case p.Name == "":
-		return chorus.Invalid("name", "name is required")
-	case utf8.RuneCountInString(p.Name) > chorus.MaxProductName:
-		return chorus.Invalid("name", "name must be at most %d characters", chorus.MaxProductName)
-	case !printable(p.Name, false):
-		return chorus.Invalid("name", "name must be printable text on one line")
-	case utf8.RuneCountInString(p.Description) > chorus.MaxProductDescription:
-		return chorus.Invalid("description", "description must be at most %d characters", chorus.MaxProductDescription)
-	case !printable(p.Description, true):
-		return chorus.Invalid("description", "description must be printable text")
-	case p.Price < 1 || p.Price > chorus.MaxProductPrice:
-		return chorus.Invalid("price", "price must be 1 to %d (minor units of the shop currency, e.g. cents), got %d",
-			int64(chorus.MaxProductPrice), p.Price)
-	case p.Credits < 1 || p.Credits > chorus.MaxProductCredits:
-		return chorus.Invalid("micro_credits", "micro_credits must be 1 to %d (1 credit = 1000000), got %d", int64(chorus.MaxProductCredits), p.Credits)
-	case p.ArchivedAt != nil && p.Active:
-		return chorus.Invalid("active", "an archived product cannot be on sale: unarchive it first")
-	}
-	return nil
-}
-
-// printable reports whether s is valid UTF-8 without control characters
-// (newlines and tabs allowed when multiline).
-func printable(s string, multiline bool) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if multiline && (r == '\n' || r == '\t' || r == '\r') {
-			continue
-		}
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
 }
 
 // forUpdate returns " FOR UPDATE" on PostgreSQL, where a read that decides

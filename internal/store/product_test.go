@@ -75,7 +75,7 @@ func TestProducts(t *testing.T) {
 					}
 				})
 			}
-			list, err := db.ListProducts(ctx, store.ProductFilter{}, chorus.Page{})
+			list, err := db.ListProducts(ctx, chorus.ProductFilter{}, chorus.Page{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -115,13 +115,13 @@ func TestProducts(t *testing.T) {
 				t.Fatal(err)
 			}
 			all := walk(t, 2, func(p *chorus.Product) int64 { return p.ID }, func(pg chorus.Page) ([]*chorus.Product, error) {
-				return db.ListProducts(ctx, store.ProductFilter{}, pg)
+				return db.ListProducts(ctx, chorus.ProductFilter{}, pg)
 			})
 			if want := []int64{a.ID, off.ID, c.ID}; !equalIDs(all, want) {
 				t.Errorf("all: got %v, want %v", all, want)
 			}
 			sale := walk(t, 1, func(p *chorus.Product) int64 { return p.ID }, func(pg chorus.Page) ([]*chorus.Product, error) {
-				return db.ListProducts(ctx, store.ProductFilter{OnSale: true}, pg)
+				return db.ListProducts(ctx, chorus.ProductFilter{OnSale: true}, pg)
 			})
 			if want := []int64{a.ID, c.ID}; !equalIDs(sale, want) {
 				t.Errorf("on sale: got %v, want %v", sale, want)

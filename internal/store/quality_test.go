@@ -10,12 +10,11 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 // scoreRecord returns a score record whose fields derive from i.
-func scoreRecord(i int, model, route, scorer string, value float64, at time.Time) store.ScoreRecord {
-	return store.ScoreRecord{
+func scoreRecord(i int, model, route, scorer string, value float64, at time.Time) chorus.ScoreRecord {
+	return chorus.ScoreRecord{
 		RequestID: fmt.Sprintf("req-%d", i), ResponseID: fmt.Sprintf("chatcmpl-%d", i), Model: model, Route: route,
 		Deployment: model + "-dep", KeyID: int64(1 + i%3), UserID: int64(1 + i%2), Scorer: scorer, Value: value,
 		Reason: fmt.Sprintf("reason %d", i), CreatedAt: at,
@@ -28,16 +27,16 @@ func TestInsertScores(t *testing.T) {
 
 		t.Run("OK", func(t *testing.T) {
 			db := MustOpenDB(t, b)
-			var recs []store.ScoreRecord
+			var recs []chorus.ScoreRecord
 			for i := range 1203 { // three statements
 				recs = append(recs, scoreRecord(i, "m"+fmt.Sprint(i%2), "", "json_valid", float64(i%11)/10, usageEpoch.Add(time.Duration(i)*time.Second)))
 			}
 			if err := db.InsertScores(ctx, recs); err != nil {
 				t.Fatal(err)
 			}
-			var got []*store.ScoreRecord
-			ids := walk(t, 100, func(r *store.ScoreRecord) int64 { return r.ID }, func(p chorus.Page) ([]*store.ScoreRecord, error) {
-				items, err := db.ListScores(ctx, store.ScoreFilter{}, p)
+			var got []*chorus.ScoreRecord
+			ids := walk(t, 100, func(r *chorus.ScoreRecord) int64 { return r.ID }, func(p chorus.Page) ([]*chorus.ScoreRecord, error) {
+				items, err := db.ListScores(ctx, chorus.ScoreFilter{}, p)
 				got = append(got, items...)
 				return items, err
 			})
@@ -56,10 +55,10 @@ func TestInsertScores(t *testing.T) {
 		t.Run("DefaultTime", func(t *testing.T) {
 			now := time.Date(2026, 3, 4, 5, 6, 7, 8000, time.UTC)
 			db := MustOpenDB(t, b, withNow(func() time.Time { return now }))
-			if err := db.InsertScores(ctx, []store.ScoreRecord{scoreRecord(1, "m", "", "regex", 1, time.Time{})}); err != nil {
+			if err := db.InsertScores(ctx, []chorus.ScoreRecord{scoreRecord(1, "m", "", "regex", 1, time.Time{})}); err != nil {
 				t.Fatal(err)
 			}
-			got, err := db.ListScores(ctx, store.ScoreFilter{}, chorus.Page{})
+			got, err := db.ListScores(ctx, chorus.ScoreFilter{}, chorus.Page{})
 			if err != nil || len(got) != 1 {
 				t.Fatalf("got %v, %v", got, err)
 			}
@@ -71,10 +70,10 @@ func TestInsertScores(t *testing.T) {
 		t.Run("ErrValue", func(t *testing.T) {
 			db := MustOpenDB(t, b)
 			for _, v := range []float64{-0.01, 1.01, math.NaN(), math.Inf(1)} {
-				recs := []store.ScoreRecord{scoreRecord(1, "m", "", "regex", 1, usageEpoch), scoreRecord(2, "m", "", "regex", v, usageEpoch)}
+				recs := []chorus.ScoreRecord{scoreRecord(1, "m", "", "regex", 1, usageEpoch), scoreRecord(2, "m", "", "regex", v, usageEpoch)}
 				assertCode(t, db.InsertScores(ctx, recs), chorus.EINVALID)
 			}
-			got, err := db.ListScores(ctx, store.ScoreFilter{}, chorus.Page{})
+			got, err := db.ListScores(ctx, chorus.ScoreFilter{}, chorus.Page{})
 			if err != nil || len(got) != 0 {
 				t.Fatalf("after rejected inserts: got %d records (%v), want none (no half-writes)", len(got), err)
 			}
@@ -84,7 +83,7 @@ func TestInsertScores(t *testing.T) {
 			db := MustOpenDB(t, b)
 			// 40 records a minute apart: model a/b alternating, route r1 for
 			// the first 20 and "" after.
-			var recs []store.ScoreRecord
+			var recs []chorus.ScoreRecord
 			for i := range 40 {
 				route := "r1"
 				if i >= 20 {
@@ -97,20 +96,20 @@ func TestInsertScores(t *testing.T) {
 			}
 			tests := []struct {
 				name string
-				f    store.ScoreFilter
+				f    chorus.ScoreFilter
 				want int
 			}{
-				{"None", store.ScoreFilter{}, 40},
-				{"ResponseID", store.ScoreFilter{ResponseID: "chatcmpl-7"}, 1},
-				{"Model", store.ScoreFilter{Model: "a"}, 20},
-				{"Route", store.ScoreFilter{Route: "r1"}, 20},
-				{"ModelAndRoute", store.ScoreFilter{Model: "b", Route: "r1"}, 10},
-				{"Window", store.ScoreFilter{Since: usageEpoch.Add(5 * time.Minute), Until: usageEpoch.Add(15 * time.Minute)}, 10},
-				{"NoMatch", store.ScoreFilter{Model: "zzz"}, 0},
+				{"None", chorus.ScoreFilter{}, 40},
+				{"ResponseID", chorus.ScoreFilter{ResponseID: "chatcmpl-7"}, 1},
+				{"Model", chorus.ScoreFilter{Model: "a"}, 20},
+				{"Route", chorus.ScoreFilter{Route: "r1"}, 20},
+				{"ModelAndRoute", chorus.ScoreFilter{Model: "b", Route: "r1"}, 10},
+				{"Window", chorus.ScoreFilter{Since: usageEpoch.Add(5 * time.Minute), Until: usageEpoch.Add(15 * time.Minute)}, 10},
+				{"NoMatch", chorus.ScoreFilter{Model: "zzz"}, 0},
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
-					ids := walk(t, 7, func(r *store.ScoreRecord) int64 { return r.ID }, func(p chorus.Page) ([]*store.ScoreRecord, error) {
+					ids := walk(t, 7, func(r *chorus.ScoreRecord) int64 { return r.ID }, func(p chorus.Page) ([]*chorus.ScoreRecord, error) {
 						return db.ListScores(ctx, tt.f, p)
 					})
 					if got := len(ids); got != tt.want {
@@ -129,8 +128,8 @@ func TestUpsertFeedback(t *testing.T) {
 		t.Run("CreateThenReplace", func(t *testing.T) {
 			now := usageEpoch
 			db := MustOpenDB(t, b, withNow(func() time.Time { return now }))
-			f := &store.Feedback{ResponseID: "chatcmpl-1", RequestID: "req-1", KeyID: 3, UserID: 2, Model: "m", Route: "r",
-				Rating: store.RatingUp, Comment: "good"}
+			f := &chorus.Feedback{ResponseID: "chatcmpl-1", RequestID: "req-1", KeyID: 3, UserID: 2, Model: "m", Route: "r",
+				Rating: chorus.RatingUp, Comment: "good"}
 			created, err := db.UpsertFeedback(ctx, f)
 			if err != nil || !created {
 				t.Fatalf("first: created %v, %v; want true", created, err)
@@ -141,7 +140,7 @@ func TestUpsertFeedback(t *testing.T) {
 			firstID := f.ID
 
 			now = now.Add(time.Minute)
-			g := &store.Feedback{ResponseID: "chatcmpl-1", RequestID: "req-1", KeyID: 3, UserID: 2, Model: "m", Route: "r",
+			g := &chorus.Feedback{ResponseID: "chatcmpl-1", RequestID: "req-1", KeyID: 3, UserID: 2, Model: "m", Route: "r",
 				Score: ptr(0.25)}
 			created, err = db.UpsertFeedback(ctx, g)
 			if err != nil || created {
@@ -151,7 +150,7 @@ func TestUpsertFeedback(t *testing.T) {
 				t.Fatalf("second: got ID %d created %v updated %v; want ID %d created %v updated %v",
 					g.ID, g.CreatedAt, g.UpdatedAt, firstID, usageEpoch, now)
 			}
-			list, err := db.ListFeedback(ctx, store.FeedbackFilter{}, chorus.Page{})
+			list, err := db.ListFeedback(ctx, chorus.FeedbackFilter{}, chorus.Page{})
 			if err != nil || len(list) != 1 {
 				t.Fatalf("list: %d rows (%v), want 1", len(list), err)
 			}
@@ -161,7 +160,7 @@ func TestUpsertFeedback(t *testing.T) {
 			}
 
 			// Another key of the same user gets a row of its own.
-			h := &store.Feedback{ResponseID: "chatcmpl-1", KeyID: 4, UserID: 2, Model: "m", Rating: store.RatingDown}
+			h := &chorus.Feedback{ResponseID: "chatcmpl-1", KeyID: 4, UserID: 2, Model: "m", Rating: chorus.RatingDown}
 			if created, err := db.UpsertFeedback(ctx, h); err != nil || !created || h.ID == firstID {
 				t.Fatalf("other key: created %v, ID %d, %v; want a new row", created, h.ID, err)
 			}
@@ -174,7 +173,7 @@ func TestUpsertFeedback(t *testing.T) {
 			errs := make(chan error, 8)
 			for i := range 8 {
 				wg.Go(func() {
-					f := &store.Feedback{ResponseID: "same", KeyID: 1, UserID: 1, Model: "m", Score: ptr(float64(i) / 10)}
+					f := &chorus.Feedback{ResponseID: "same", KeyID: 1, UserID: 1, Model: "m", Score: ptr(float64(i) / 10)}
 					if _, err := db.UpsertFeedback(ctx, f); err != nil {
 						errs <- err
 					}
@@ -185,7 +184,7 @@ func TestUpsertFeedback(t *testing.T) {
 			for err := range errs {
 				t.Error(err)
 			}
-			list, err := db.ListFeedback(ctx, store.FeedbackFilter{ResponseID: "same"}, chorus.Page{})
+			list, err := db.ListFeedback(ctx, chorus.FeedbackFilter{ResponseID: "same"}, chorus.Page{})
 			if err != nil || len(list) != 1 {
 				t.Fatalf("got %d rows (%v), want 1", len(list), err)
 			}
@@ -193,20 +192,20 @@ func TestUpsertFeedback(t *testing.T) {
 
 		t.Run("Errors", func(t *testing.T) {
 			db := MustOpenDB(t, b)
-			long := make([]rune, store.MaxFeedbackComment+1)
+			long := make([]rune, chorus.MaxFeedbackComment+1)
 			for i := range long {
 				long[i] = 'é'
 			}
 			tests := []struct {
 				name string
-				f    store.Feedback
+				f    chorus.Feedback
 			}{
-				{"ErrResponseIDRequired", store.Feedback{Rating: store.RatingUp}},
-				{"ErrRating", store.Feedback{ResponseID: "x", Rating: "meh"}},
-				{"ErrScoreRange", store.Feedback{ResponseID: "x", Score: ptr(1.5)}},
-				{"ErrScoreNaN", store.Feedback{ResponseID: "x", Score: ptr(math.NaN())}},
-				{"ErrNothing", store.Feedback{ResponseID: "x"}},
-				{"ErrCommentLong", store.Feedback{ResponseID: "x", Rating: store.RatingUp, Comment: string(long)}},
+				{"ErrResponseIDRequired", chorus.Feedback{Rating: chorus.RatingUp}},
+				{"ErrRating", chorus.Feedback{ResponseID: "x", Rating: "meh"}},
+				{"ErrScoreRange", chorus.Feedback{ResponseID: "x", Score: ptr(1.5)}},
+				{"ErrScoreNaN", chorus.Feedback{ResponseID: "x", Score: ptr(math.NaN())}},
+				{"ErrNothing", chorus.Feedback{ResponseID: "x"}},
+				{"ErrCommentLong", chorus.Feedback{ResponseID: "x", Rating: chorus.RatingUp, Comment: string(long)}},
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
@@ -214,35 +213,35 @@ func TestUpsertFeedback(t *testing.T) {
 					assertCode(t, err, chorus.EINVALID)
 				})
 			}
-			ok := store.Feedback{ResponseID: "x", Rating: store.RatingUp, Comment: string(long[:store.MaxFeedbackComment])}
+			ok := chorus.Feedback{ResponseID: "x", Rating: chorus.RatingUp, Comment: string(long[:chorus.MaxFeedbackComment])}
 			if _, err := db.UpsertFeedback(ctx, &ok); err != nil {
-				t.Errorf("a comment of exactly %d characters: %v", store.MaxFeedbackComment, err)
+				t.Errorf("a comment of exactly %d characters: %v", chorus.MaxFeedbackComment, err)
 			}
 		})
 
 		t.Run("ListFilters", func(t *testing.T) {
 			db := MustOpenDB(t, b)
 			for i := range 30 {
-				f := &store.Feedback{ResponseID: fmt.Sprintf("r-%d", i), KeyID: int64(i % 3), UserID: int64(i % 2),
-					Model: string(rune('a' + i%3)), Route: map[bool]string{true: "x"}[i < 10], Rating: store.RatingUp}
+				f := &chorus.Feedback{ResponseID: fmt.Sprintf("r-%d", i), KeyID: int64(i % 3), UserID: int64(i % 2),
+					Model: string(rune('a' + i%3)), Route: map[bool]string{true: "x"}[i < 10], Rating: chorus.RatingUp}
 				if _, err := db.UpsertFeedback(ctx, f); err != nil {
 					t.Fatal(err)
 				}
 			}
 			tests := []struct {
 				name string
-				f    store.FeedbackFilter
+				f    chorus.FeedbackFilter
 				want int
 			}{
-				{"None", store.FeedbackFilter{}, 30},
-				{"Model", store.FeedbackFilter{Model: "b"}, 10},
-				{"Route", store.FeedbackFilter{Route: "x"}, 10},
-				{"User", store.FeedbackFilter{UserID: ptr[int64](1)}, 15},
-				{"ResponseID", store.FeedbackFilter{ResponseID: "r-4"}, 1},
+				{"None", chorus.FeedbackFilter{}, 30},
+				{"Model", chorus.FeedbackFilter{Model: "b"}, 10},
+				{"Route", chorus.FeedbackFilter{Route: "x"}, 10},
+				{"User", chorus.FeedbackFilter{UserID: ptr[int64](1)}, 15},
+				{"ResponseID", chorus.FeedbackFilter{ResponseID: "r-4"}, 1},
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {
-					ids := walk(t, 4, func(f *store.Feedback) int64 { return f.ID }, func(p chorus.Page) ([]*store.Feedback, error) {
+					ids := walk(t, 4, func(f *chorus.Feedback) int64 { return f.ID }, func(p chorus.Page) ([]*chorus.Feedback, error) {
 						return db.ListFeedback(ctx, tt.f, p)
 					})
 					if len(ids) != tt.want {
@@ -264,7 +263,7 @@ func TestQualityAggregates(t *testing.T) {
 		// 0.8), model a without a route (json_valid 1), model b on r
 		// (judge 0.4). Outside: one score of a that must not count.
 		in := usageEpoch.Add(24 * time.Hour)
-		recs := []store.ScoreRecord{
+		recs := []chorus.ScoreRecord{
 			scoreRecord(1, "a", "r", "json_valid", 1, in),
 			scoreRecord(2, "a", "r", "json_valid", 0, in),
 			scoreRecord(3, "a", "r", "json_valid", 1, in),
@@ -276,12 +275,12 @@ func TestQualityAggregates(t *testing.T) {
 		if err := db.InsertScores(ctx, recs); err != nil {
 			t.Fatal(err)
 		}
-		fbs := []store.Feedback{
-			{ResponseID: "1", KeyID: 1, Model: "a", Route: "r", Rating: store.RatingUp},
-			{ResponseID: "2", KeyID: 1, Model: "a", Route: "r", Rating: store.RatingDown},
+		fbs := []chorus.Feedback{
+			{ResponseID: "1", KeyID: 1, Model: "a", Route: "r", Rating: chorus.RatingUp},
+			{ResponseID: "2", KeyID: 1, Model: "a", Route: "r", Rating: chorus.RatingDown},
 			{ResponseID: "3", KeyID: 1, Model: "a", Route: "r", Score: ptr(0.5)},
-			{ResponseID: "4", KeyID: 1, Model: "a", Route: "r", Rating: store.RatingDown, Score: ptr(0.25)}, // the score wins
-			{ResponseID: "5", KeyID: 1, Model: "b", Route: "", Rating: store.RatingUp},
+			{ResponseID: "4", KeyID: 1, Model: "a", Route: "r", Rating: chorus.RatingDown, Score: ptr(0.25)}, // the score wins
+			{ResponseID: "5", KeyID: 1, Model: "b", Route: "", Rating: chorus.RatingUp},
 		}
 		for i := range fbs {
 			if _, err := db.UpsertFeedback(ctx, &fbs[i]); err != nil {
@@ -290,11 +289,11 @@ func TestQualityAggregates(t *testing.T) {
 		}
 
 		t.Run("Window", func(t *testing.T) {
-			got, err := db.QualityAggregates(ctx, store.AggregateFilter{Since: in.Add(-time.Hour), Until: now.Add(time.Hour)})
+			got, err := db.QualityAggregates(ctx, chorus.AggregateFilter{Since: in.Add(-time.Hour), Until: now.Add(time.Hour)})
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantScores := []store.ScoreAggregate{
+			wantScores := []chorus.ScoreAggregate{
 				{Model: "a", Route: "", Scorer: "json_valid", Count: 1, Sum: 1},
 				{Model: "a", Route: "r", Scorer: "json_valid", Count: 3, Sum: 2},
 				{Model: "a", Route: "r", Scorer: "judge", Count: 1, Sum: 0.8},
@@ -303,7 +302,7 @@ func TestQualityAggregates(t *testing.T) {
 			if !reflect.DeepEqual(got.Scores, wantScores) {
 				t.Errorf("scores:\n got %+v\nwant %+v", got.Scores, wantScores)
 			}
-			wantFeedback := []store.FeedbackAggregate{
+			wantFeedback := []chorus.FeedbackAggregate{
 				{Model: "a", Route: "r", Count: 4, Up: 1, Down: 2, ValueSum: 1 + 0 + 0.5 + 0.25},
 				{Model: "b", Route: "", Count: 1, Up: 1, Down: 0, ValueSum: 1},
 			}
@@ -319,7 +318,7 @@ func TestQualityAggregates(t *testing.T) {
 		})
 
 		t.Run("All", func(t *testing.T) {
-			got, err := db.QualityAggregates(ctx, store.AggregateFilter{})
+			got, err := db.QualityAggregates(ctx, chorus.AggregateFilter{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -333,7 +332,7 @@ func TestQualityAggregates(t *testing.T) {
 		})
 
 		t.Run("ModelAndRoute", func(t *testing.T) {
-			got, err := db.QualityAggregates(ctx, store.AggregateFilter{Model: "a", Route: "r", Since: in})
+			got, err := db.QualityAggregates(ctx, chorus.AggregateFilter{Model: "a", Route: "r", Since: in})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -343,7 +342,7 @@ func TestQualityAggregates(t *testing.T) {
 		})
 
 		t.Run("Empty", func(t *testing.T) {
-			got, err := db.QualityAggregates(ctx, store.AggregateFilter{Model: "nobody"})
+			got, err := db.QualityAggregates(ctx, chorus.AggregateFilter{Model: "nobody"})
 			if err != nil || len(got.Scores) != 0 || len(got.Feedback) != 0 {
 				t.Errorf("got %+v, %v; want nothing", got, err)
 			}

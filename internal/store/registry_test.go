@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
-	"github.com/chorusgw/chorus/internal/store"
 )
 
 func TestRegistryVersion(t *testing.T) {
@@ -82,7 +81,7 @@ func TestRegistryVersion(t *testing.T) {
 			"ListUsers":       func() error { _, err := db.ListUsers(ctx, chorus.Page{}); return err },
 			"CountUsers":      func() error { _, err := db.CountUsers(ctx); return err },
 			"KeyByHash":       func() error { _, err := db.KeyByHash(ctx, k.Hash); return err },
-			"ListKeys":        func() error { _, err := db.ListKeys(ctx, store.KeyFilter{}, chorus.Page{}); return err },
+			"ListKeys":        func() error { _, err := db.ListKeys(ctx, chorus.KeyFilter{}, chorus.Page{}); return err },
 			"ActiveKeys":      func() error { _, err := db.ActiveKeys(ctx); return err },
 			"ModelByID":       func() error { _, err := db.ModelByID(ctx, m.ID); return err },
 			"ModelByName":     func() error { _, err := db.ModelByName(ctx, m.Name); return err },
@@ -96,7 +95,7 @@ func TestRegistryVersion(t *testing.T) {
 			"SetMeta":         func() error { return db.SetMeta(ctx, "k", "v") },
 			"InsertUsage":     func() error { return db.InsertUsage(ctx, []chorus.Usage{usageRecord(1, k.ID, u.ID, usageEpoch)}) },
 			"TouchKeys":       func() error { return db.TouchKeys(ctx, map[int64]time.Time{k.ID: time.Now()}) },
-			"ListUsage":       func() error { _, err := db.ListUsage(ctx, store.UsageFilter{}, chorus.Page{}); return err },
+			"ListUsage":       func() error { _, err := db.ListUsage(ctx, chorus.UsageFilter{}, chorus.Page{}); return err },
 			"FailedCreate": func() error {
 				if err := db.CreateModel(ctx, &chorus.Model{Name: "m2", Kind: chorus.KindChat}); chorus.ErrorCode(err) != chorus.ECONFLICT {
 					return fmt.Errorf("got %v, want a conflict", err)

@@ -359,7 +359,7 @@ func TestUsageAttempts(t *testing.T) {
 		if err := db.InsertUsage(ctx, []chorus.Usage{routed, plain}); err != nil {
 			t.Fatal(err)
 		}
-		got, err := db.ListUsage(ctx, store.UsageFilter{}, chorus.Page{})
+		got, err := db.ListUsage(ctx, chorus.UsageFilter{}, chorus.Page{})
 		if err != nil {
 			t.Fatal(err)
 		}

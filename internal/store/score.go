@@ -9,33 +9,6 @@ import (
 	"github.com/chorusgw/chorus"
 )
 
-// ScoreRecord is one scorer's verdict on one answer, with what identifies
-// the answer: the request, the response ID the client saw, who asked and
-// what served it.
-type ScoreRecord struct {
-	ID         int64     `json:"id"`
-	RequestID  string    `json:"request_id"`
-	ResponseID string    `json:"response_id"`
-	Model      string    `json:"model"`           // public model name
-	Route      string    `json:"route,omitempty"` // route name, "" when none
-	Deployment string    `json:"deployment,omitempty"`
-	KeyID      int64     `json:"key_id"`
-	UserID     int64     `json:"user_id"`
-	Scorer     string    `json:"scorer"`
-	Value      float64   `json:"value"` // in [0, 1]
-	Reason     string    `json:"reason"`
-	CreatedAt  time.Time `json:"created_at"`
-}
-
-// ScoreFilter narrows ListScores. Zero fields do not filter.
-type ScoreFilter struct {
-	ResponseID string
-	Model      string
-	Route      string
-	Since      time.Time // created at or after
-	Until      time.Time // created before
-}
-
 const scoreColumns = `request_id, response_id, model, route, deployment, key_id, user_id, scorer, value, reason, created_at`
 
 const scoreColumnCount = 11
@@ -46,7 +19,7 @@ const scoreChunk = 500
 // InsertScores stores score records in one transaction. Records without
 // CreatedAt get the current time; IDs are not set on recs. A value outside
 // [0, 1] (or NaN) is EINVALID and nothing is stored.
-func (db *DB) InsertScores(ctx context.Context, recs []ScoreRecord) error {
+func (db *DB) InsertScores(ctx context.Context, recs []chorus.ScoreRecord) error {
 	if len(recs) == 0 {
 		return nil
 	}
@@ -87,7 +60,7 @@ func (db *DB) InsertScores(ctx context.Context, recs []ScoreRecord) error {
 }
 
 // ListScores returns one page of score records in ID order.
-func (db *DB) ListScores(ctx context.Context, f ScoreFilter, page chorus.Page) ([]*ScoreRecord, error) {
+func (db *DB) ListScores(ctx context.Context, f chorus.ScoreFilter, page chorus.Page) ([]*chorus.ScoreRecord, error) {
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, err
@@ -109,9 +82,9 @@ func (db *DB) ListScores(ctx context.Context, f ScoreFilter, page chorus.Page) (
 		return nil, fmt.Errorf("list scores: %w", err)
 	}
 	defer rows.Close()
-	var out []*ScoreRecord
+	var out []*chorus.ScoreRecord
 	for rows.Next() {
-		var r ScoreRecord
+		var r chorus.ScoreRecord
 		if err := rows.Scan(&r.ID, &r.RequestID, &r.ResponseID, &r.Model, &r.Route, &r.Deployment, &r.KeyID,
 			&r.UserID, &r.Scorer, &r.Value, &r.Reason, scanTime(&r.CreatedAt)); err != nil {
 			return nil, fmt.Errorf("list scores: %w", err)
@@ -135,63 +108,9 @@ func timeWindow(where []string, args []any, since, until time.Time) ([]string, [
 	return where, args
 }
 
-// AggregateFilter narrows QualityAggregates. Zero fields do not filter.
-type AggregateFilter struct {
-	Since time.Time // created at or after
-	Until time.Time // created before
-	Model string
-	Route string
-}
-
-// ScoreAggregate sums one scorer's scores of one model on one route.
-type ScoreAggregate struct {
-	Model  string  `json:"model"`
-	Route  string  `json:"route"`
-	Scorer string  `json:"scorer"`
-	Count  int64   `json:"count"`
-	Sum    float64 `json:"sum"`
-}
-
-// Mean returns Sum/Count, or 0 when there is nothing.
-func (a ScoreAggregate) Mean() float64 {
-	if a.Count == 0 {
-		return 0
-	}
-	return a.Sum / float64(a.Count)
-}
-
-// FeedbackAggregate sums the feedback on one model's answers on one route.
-// Each feedback's value is its score when one was given, else 1 for "up"
-// and 0 for "down"; ValueSum adds them up.
-type FeedbackAggregate struct {
-	Model    string  `json:"model"`
-	Route    string  `json:"route"`
-	Count    int64   `json:"count"`
-	Up       int64   `json:"up"`
-	Down     int64   `json:"down"`
-	ValueSum float64 `json:"value_sum"`
-}
-
-// Mean returns the mean feedback value, or 0 when there is none.
-func (a FeedbackAggregate) Mean() float64 {
-	if a.Count == 0 {
-		return 0
-	}
-	return a.ValueSum / float64(a.Count)
-}
-
-// QualityAggregates is scores and feedback grouped by model and route,
-// sorted by model, route (and scorer). Sums rather than means are kept so
-// that groups can be combined exactly (per model across routes, per route
-// across models).
-type QualityAggregates struct {
-	Scores   []ScoreAggregate
-	Feedback []FeedbackAggregate
-}
-
 // QualityAggregates groups the scores and feedback created in the filter's
 // window by model, route (and scorer), in SQL, in one snapshot.
-func (db *DB) QualityAggregates(ctx context.Context, f AggregateFilter) (*QualityAggregates, error) {
+func (db *DB) QualityAggregates(ctx context.Context, f chorus.AggregateFilter) (*chorus.QualityAggregates, error) {
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, err
@@ -206,7 +125,7 @@ func (db *DB) QualityAggregates(ctx context.Context, f AggregateFilter) (*Qualit
 	}
 	where, args = timeWindow(where, args, f.Since, f.Until)
 	cond := strings.Join(where, " AND ")
-	out := &QualityAggregates{}
+	out := &chorus.QualityAggregates{}
 
 	rows, err := tx.query(ctx, `SELECT model, route, scorer, COUNT(*), SUM(value) FROM quality_scores
 		WHERE `+cond+` GROUP BY model, route, scorer ORDER BY model, route, scorer`, args...)
@@ -215,7 +134,7 @@ func (db *DB) QualityAggregates(ctx context.Context, f AggregateFilter) (*Qualit
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var a ScoreAggregate
+		var a chorus.ScoreAggregate
 		if err := rows.Scan(&a.Model, &a.Route, &a.Scorer, &a.Count, &a.Sum); err != nil {
 			return nil, fmt.Errorf("quality aggregates: %w", err)
 		}
@@ -236,7 +155,7 @@ func (db *DB) QualityAggregates(ctx context.Context, f AggregateFilter) (*Qualit
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var a FeedbackAggregate
+		var a chorus.FeedbackAggregate
 		if err := rows.Scan(&a.Model, &a.Route, &a.Count, &a.Up, &a.Down, &a.ValueSum); err != nil {
 			return nil, fmt.Errorf("feedback aggregates: %w", err)
 		}

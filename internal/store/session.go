@@ -154,7 +154,7 @@ func (db *DB) ListSessions(ctx context.Context, userID int64) ([]*chorus.Session
 	defer tx.Rollback()
 	rows, err := tx.query(ctx, `SELECT `+sessionColumns+` FROM sessions s
 		WHERE s.user_id = ? AND s.revoked_at IS NULL AND s.expires_at > ? ORDER BY s.id DESC LIMIT ?`,
-		userID, db.timeNow(), MaxPageSize)
+		userID, db.timeNow(), chorus.MaxPageSize)
 	if err != nil {
 		return nil, fmt.Errorf("list sessions: %w", err)
 	}

@@ -29,13 +29,6 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
 
-// Page sizes: callers pass chorus.Page and the store clamps its Limit to
-// [1, MaxPageSize], using DefaultPageSize when it is 0.
-const (
-	MaxPageSize     = 500
-	DefaultPageSize = 50
-)
-
 // busyTimeout is how long a SQLite connection waits for another process's
 // write lock (for example `chorus migrate` next to a running server) before
 // reporting SQLITE_BUSY. Writers inside one process never wait on it: they
@@ -274,11 +267,11 @@ func commitRegistryChange(ctx context.Context, tx *tx, e *chorus.AuditEntry) err
 func limit(p chorus.Page) int {
 	switch {
 	case p.Limit == 0:
-		return DefaultPageSize
+		return chorus.DefaultPageSize
 	case p.Limit < 1:
 		return 1
-	case p.Limit > MaxPageSize:
-		return MaxPageSize
+	case p.Limit > chorus.MaxPageSize:
+		return chorus.MaxPageSize
 	}
 	return p.Limit
 }

@@ -302,7 +302,7 @@ func TestPageLimit(t *testing.T) {
 	eachDB(t, func(t *testing.T, b backend) {
 		ctx := context.Background()
 		db := MustOpenDB(t, b)
-		recs := make([]chorus.Usage, store.MaxPageSize+20)
+		recs := make([]chorus.Usage, chorus.MaxPageSize+20)
 		for i := range recs {
 			recs[i] = usageRecord(i, 1, 1, time.Time{})
 		}
@@ -311,8 +311,8 @@ func TestPageLimit(t *testing.T) {
 		}
 		for _, tt := range []struct {
 			limit, want int
-		}{{0, store.DefaultPageSize}, {-3, 1}, {1, 1}, {7, 7}, {store.MaxPageSize + 1, store.MaxPageSize}, {1 << 30, store.MaxPageSize}} {
-			got, err := db.ListUsage(ctx, store.UsageFilter{}, chorus.Page{Limit: tt.limit})
+		}{{0, chorus.DefaultPageSize}, {-3, 1}, {1, 1}, {7, 7}, {chorus.MaxPageSize + 1, chorus.MaxPageSize}, {1 << 30, chorus.MaxPageSize}} {
+			got, err := db.ListUsage(ctx, chorus.UsageFilter{}, chorus.Page{Limit: tt.limit})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -127,7 +127,7 @@ func (db *DB) RenameTeam(ctx context.Context, id int64, name string) (*chorus.Te
 
 // TeamMembers returns one page of a team's members in ID order.
 func (db *DB) TeamMembers(ctx context.Context, teamID int64, page chorus.Page) ([]*chorus.User, error) {
-	return db.SearchUsers(ctx, UserFilter{TeamID: &teamID}, page)
+	return db.SearchUsers(ctx, chorus.UserFilter{TeamID: &teamID}, page)
 }
 
 // SetUserTeam moves a user into team teamID with teamRole, or changes

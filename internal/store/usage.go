@@ -7,20 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/chorusgw/chorus"
 )
-
-// UsageFilter narrows ListUsage. Zero fields do not filter.
-type UsageFilter struct {
-	KeyID      *int64
-	UserID     *int64
-	TeamID     *int64
-	ResponseID string    // the answer ID the client saw
-	Since      time.Time // created at or after
-	Until      time.Time // created before
-}
 
 const usageInsertColumns = `request_id, response_id, key_id, user_id, team_id, model, deployment, provider, endpoint, stream,
 	input_tokens, output_tokens, latency_ms, ttft_ms, status, error_code, cost, route, attempts, created_at`
@@ -97,7 +86,7 @@ func buildUsageInsert(d dialect, n int) string {
 }
 
 // ListUsage returns one page of usage records in ID order.
-func (db *DB) ListUsage(ctx context.Context, f UsageFilter, page chorus.Page) ([]*chorus.Usage, error) {
+func (db *DB) ListUsage(ctx context.Context, f chorus.UsageFilter, page chorus.Page) ([]*chorus.Usage, error) {
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return nil, err

@@ -46,9 +46,9 @@ func TestInsertUsage(t *testing.T) {
 				t.Fatalf("CountUsage: got %d, %v; want %d", got, err, n)
 			}
 			var got []*chorus.Usage
-			page := chorus.Page{Limit: store.MaxPageSize}
+			page := chorus.Page{Limit: chorus.MaxPageSize}
 			for {
-				items, err := db.ListUsage(ctx, store.UsageFilter{}, page)
+				items, err := db.ListUsage(ctx, chorus.UsageFilter{}, page)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -83,7 +83,7 @@ func TestInsertUsage(t *testing.T) {
 			if err := db.InsertUsage(ctx, []chorus.Usage{usageRecord(1, 1, 1, time.Time{})}); err != nil {
 				t.Fatal(err)
 			}
-			got, err := db.ListUsage(ctx, store.UsageFilter{}, chorus.Page{})
+			got, err := db.ListUsage(ctx, chorus.UsageFilter{}, chorus.Page{})
 			if err != nil || len(got) != 1 {
 				t.Fatalf("got %v, %v", got, err)
 			}
@@ -160,7 +160,7 @@ func TestInsertUsage(t *testing.T) {
 			if err := db.InsertUsage(ctx, recs); err != nil {
 				t.Fatal(err)
 			}
-			match := func(f store.UsageFilter) []string {
+			match := func(f chorus.UsageFilter) []string {
 				var out []string
 				for _, r := range recs {
 					if (f.KeyID == nil || r.KeyID == *f.KeyID) && (f.UserID == nil || r.UserID == *f.UserID) &&
@@ -173,22 +173,22 @@ func TestInsertUsage(t *testing.T) {
 			}
 			tests := []struct {
 				name string
-				f    store.UsageFilter
+				f    chorus.UsageFilter
 				want int
 			}{
-				{"None", store.UsageFilter{}, 60},
-				{"Key", store.UsageFilter{KeyID: ptr[int64](2)}, 20},
-				{"User", store.UsageFilter{UserID: ptr[int64](1)}, 30},
-				{"KeyAndUser", store.UsageFilter{KeyID: ptr[int64](1), UserID: ptr[int64](1)}, 10},
-				{"SinceInclusive", store.UsageFilter{Since: usageEpoch.Add(50 * time.Minute)}, 10},
-				{"UntilExclusive", store.UsageFilter{Until: usageEpoch.Add(10 * time.Minute)}, 10},
-				{"Window", store.UsageFilter{Since: usageEpoch.Add(10 * time.Minute), Until: usageEpoch.Add(20 * time.Minute)}, 10},
-				{"WindowSubMinute", store.UsageFilter{Since: usageEpoch.Add(10*time.Minute + time.Microsecond), Until: usageEpoch.Add(11*time.Minute + time.Microsecond)}, 1},
-				{"OtherZone", store.UsageFilter{Since: usageEpoch.Add(30 * time.Minute).In(time.FixedZone("X", -5*3600))}, 30},
-				{"UserAndWindow", store.UsageFilter{UserID: ptr[int64](2), Since: usageEpoch.Add(10 * time.Minute), Until: usageEpoch.Add(20 * time.Minute)}, 5},
-				{"ResponseID", store.UsageFilter{ResponseID: "chatcmpl-000007"}, 1},
-				{"ResponseIDAndOtherUser", store.UsageFilter{ResponseID: "chatcmpl-000007", UserID: ptr[int64](1)}, 0},
-				{"NoMatch", store.UsageFilter{KeyID: ptr[int64](9)}, 0},
+				{"None", chorus.UsageFilter{}, 60},
+				{"Key", chorus.UsageFilter{KeyID: ptr[int64](2)}, 20},
+				{"User", chorus.UsageFilter{UserID: ptr[int64](1)}, 30},
+				{"KeyAndUser", chorus.UsageFilter{KeyID: ptr[int64](1), UserID: ptr[int64](1)}, 10},
+				{"SinceInclusive", chorus.UsageFilter{Since: usageEpoch.Add(50 * time.Minute)}, 10},
+				{"UntilExclusive", chorus.UsageFilter{Until: usageEpoch.Add(10 * time.Minute)}, 10},
+				{"Window", chorus.UsageFilter{Since: usageEpoch.Add(10 * time.Minute), Until: usageEpoch.Add(20 * time.Minute)}, 10},
+				{"WindowSubMinute", chorus.UsageFilter{Since: usageEpoch.Add(10*time.Minute + time.Microsecond), Until: usageEpoch.Add(11*time.Minute + time.Microsecond)}, 1},
+				{"OtherZone", chorus.UsageFilter{Since: usageEpoch.Add(30 * time.Minute).In(time.FixedZone("X", -5*3600))}, 30},
+				{"UserAndWindow", chorus.UsageFilter{UserID: ptr[int64](2), Since: usageEpoch.Add(10 * time.Minute), Until: usageEpoch.Add(20 * time.Minute)}, 5},
+				{"ResponseID", chorus.UsageFilter{ResponseID: "chatcmpl-000007"}, 1},
+				{"ResponseIDAndOtherUser", chorus.UsageFilter{ResponseID: "chatcmpl-000007", UserID: ptr[int64](1)}, 0},
+				{"NoMatch", chorus.UsageFilter{KeyID: ptr[int64](9)}, 0},
 			}
 			for _, tt := range tests {
 				t.Run(tt.name, func(t *testing.T) {

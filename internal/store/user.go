@@ -141,7 +141,7 @@ func (db *DB) UserByEmail(ctx context.Context, email string) (*chorus.User, erro
 
 // ListUsers returns one page of users in ID order.
 func (db *DB) ListUsers(ctx context.Context, page chorus.Page) ([]*chorus.User, error) {
-	return db.SearchUsers(ctx, UserFilter{}, page)
+	return db.SearchUsers(ctx, chorus.UserFilter{}, page)
 }
 
 // CountUsers returns the number of users, disabled ones included.
@@ -286,18 +286,8 @@ func (db *DB) Signup(ctx context.Context, u *chorus.User, inviteHash []byte) (*c
 	return inv, commit(tx)
 }
 
-// UserFilter narrows SearchUsers. Zero fields do not filter.
-type UserFilter struct {
-	// Query matches users whose email or name contains it, compared
-	// case-insensitively (ASCII letters).
-	Query    string
-	Role     string
-	TeamID   *int64
-	Disabled *bool
-}
-
 // SearchUsers returns one page of the users matching f, in ID order.
-func (db *DB) SearchUsers(ctx context.Context, f UserFilter, page chorus.Page) ([]*chorus.User, error) {
+func (db *DB) SearchUsers(ctx context.Context, f chorus.UserFilter, page chorus.Page) ([]*chorus.User, error) {
 	where, args := `id > ?`, []any{page.After}
 	if f.Query != "" {
 		pat := "%" + likeEscape(strings.ToLower(f.Query)) + "%"

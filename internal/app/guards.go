@@ -1,0 +1,20 @@
+package app
+
+import (
+	"github.com/chorusgw/chorus/internal/api"
+	"github.com/chorusgw/chorus/internal/meter"
+	"github.com/chorusgw/chorus/internal/quality"
+	"github.com/chorusgw/chorus/internal/shop"
+	"github.com/chorusgw/chorus/internal/store"
+)
+
+// The store implements every interface its consumers declare; the wiring,
+// the one place that knows both sides, checks it at compile time.
+var (
+	_ api.Store               = (*store.DB)(nil)
+	_ api.QualityStore        = (*store.DB)(nil)
+	_ meter.Store             = (*store.DB)(nil)
+	_ shop.Store              = (*store.DB)(nil)
+	_ quality.ScoreStore      = (*store.DB)(nil)
+	_ quality.AggregateSource = (*store.DB)(nil)
+)
