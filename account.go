@@ -3,6 +3,7 @@ package chorus
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -202,4 +203,22 @@ type UserFilter struct {
 	Role     string
 	TeamID   *int64
 	Disabled *bool
+}
+
+// Validate checks a user before it is stored: email, name, role and team
+// role. Errors are EINVALID naming the field at fault.
+func (u *User) Validate() error {
+	switch {
+	case u.Email == "" || !strings.Contains(u.Email, "@"):
+		return Invalid("email", "a valid email address is required")
+	case len(u.Email) > 254:
+		return Invalid("email", "email must be at most 254 characters")
+	case len(u.Name) > 400:
+		return Invalid("name", "name must be at most 100 characters")
+	case u.Role != RoleAdmin && u.Role != RoleCustomer:
+		return Invalid("role", "role must be %q or %q", RoleAdmin, RoleCustomer)
+	case u.TeamRole != "" && u.TeamRole != TeamOwner && u.TeamRole != TeamMember:
+		return Invalid("team_role", "team_role must be %q or %q", TeamOwner, TeamMember)
+	}
+	return nil
 }

@@ -122,3 +122,23 @@ func budgetAdjective(period string) string {
 	}
 	return "daily"
 }
+
+// Validate checks a hold before it is placed. Errors are EINVALID naming
+// the field at fault.
+func (h *HoldSpec) Validate() error {
+	if h.Ref == "" || len(h.Ref) > MaxIdempotencyKey-40 {
+		return Invalid("ref", "a hold's ref must be 1 to %d characters", MaxIdempotencyKey-40)
+	}
+	if h.TeamID <= 0 {
+		return Invalid("team_id", "a hold needs a team")
+	}
+	if h.Wallet < 0 {
+		return Invalid("amount", "a hold's amount must not be negative")
+	}
+	for _, b := range h.Budgets {
+		if b.BudgetID <= 0 || b.Amount < 0 {
+			return Invalid("budgets", "a budget hold needs a budget and a non-negative amount")
+		}
+	}
+	return nil
+}

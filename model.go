@@ -1,6 +1,11 @@
 package chorus
 
-import "time"
+import (
+	"net/url"
+	"regexp"
+	"slices"
+	"time"
+)
 
 // Model kinds.
 const (
@@ -72,4 +77,114 @@ type Credential struct {
 type Page struct {
 	After int64 // return items with ID > After
 	Limit int   // at most this many; callers clamp to their maximum
+}
+
+// namePattern is the shape of every name clients and operators address a
+// registry object by: models, routes, deployments and credentials.
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$`)
+
+// ValidName checks a registry name: 1 to 128 characters of letters, digits
+// and . _ : / @ + -, starting with a letter or digit. field names the field
+// in the EINVALID error.
+func ValidName(field, v string) error {
+	if !namePattern.MatchString(v) {
+		return Invalid(field, "%s must be 1-128 characters of letters, digits and . _ : / @ + -, starting with a letter or digit; got %q", field, v)
+	}
+	return nil
+}
+
+// Bounds of the registry's fields.
+const (
+	maxTokenField       = 100_000_000
+	maxDescription      = 2000
+	maxOwnedBy          = 128
+	maxUpstreamModel    = 256
+	maxHeaderName       = 256
+	maxDeploymentWeight = 1_000_000
+)
+
+// Validate checks a model before it is stored. Errors are EINVALID naming
+// the field at fault.
+func (m *Model) Validate() error {
+	if err := ValidName("name", m.Name); err != nil {
+		return err
+	}
+	if m.Kind != KindChat && m.Kind != KindEmbedding {
+		return Invalid("kind", "kind must be %q or %q, got %q", KindChat, KindEmbedding, m.Kind)
+	}
+	if m.ContextWindow < 0 || m.ContextWindow > maxTokenField {
+		return Invalid("context_window", "context_window must be between 0 and %d", maxTokenField)
+	}
+	if m.MaxOutput < 0 || m.MaxOutput > maxTokenField {
+		return Invalid("max_output_tokens", "max_output_tokens must be between 0 and %d", maxTokenField)
+	}
+	if len(m.Description) > maxDescription || len(m.OwnedBy) > maxOwnedBy {
+		return Invalid("description", "description must be at most %d and owned_by at most %d characters", maxDescription, maxOwnedBy)
+	}
+	return nil
+}
+
+// Validate checks a deployment before it is stored: its model, name,
+// provider, upstream model, base URL, header names, prices and weight.
+// Whether the provider accepts its settings is the adapter's to say.
+// Errors are EINVALID naming the field at fault.
+func (d *Deployment) Validate() error {
+	if d.ModelID < 1 {
+		return Invalid("model_id", "model_id is required")
+	}
+	if err := ValidName("name", d.Name); err != nil {
+		return err
+	}
+	if !slices.Contains(ProviderKinds, d.Provider) {
+		return Invalid("provider", "provider must be one of %v, got %q", ProviderKinds, d.Provider)
+	}
+	if d.UpstreamModel == "" {
+		return Invalid("upstream_model", "upstream_model is required: the model ID at the provider")
+	}
+	if len(d.UpstreamModel) > maxUpstreamModel {
+		return Invalid("upstream_model", "upstream_model must be at most %d characters", maxUpstreamModel)
+	}
+	if d.BaseURL != "" {
+		u, err := url.Parse(d.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return Invalid("base_url", "base_url must be an absolute http(s) URL, got %q", d.BaseURL)
+		}
+	}
+	for k := range d.Headers {
+		if k == "" || len(k) > maxHeaderName || !validHeaderName(k) {
+			return Invalid("headers", "header name %q is not a valid HTTP header name", k)
+		}
+	}
+	if d.InputPrice < 0 {
+		return Invalid("input_price", "input_price must not be negative (micro-credits per million tokens)")
+	}
+	if d.OutputPrice < 0 {
+		return Invalid("output_price", "output_price must not be negative (micro-credits per million tokens)")
+	}
+	if d.Weight < 0 || d.Weight > maxDeploymentWeight {
+		return Invalid("weight", "weight must be between 0 and %d", maxDeploymentWeight)
+	}
+	return nil
+}
+
+func validHeaderName(k string) bool {
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// Validate checks a credential's name and provider (its secret is checked
+// where it is sealed). Errors are EINVALID naming the field at fault.
+func (c *Credential) Validate() error {
+	if err := ValidName("name", c.Name); err != nil {
+		return err
+	}
+	if !slices.Contains(ProviderKinds, c.Provider) {
+		return Invalid("provider", "provider must be one of %v, got %q", ProviderKinds, c.Provider)
+	}
+	return nil
 }

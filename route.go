@@ -2,6 +2,9 @@ package chorus
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
 	"time"
 )
 
@@ -77,4 +80,133 @@ type UsageAttempt struct {
 	Cost         int64    `json:"cost"`
 	LatencyMS    float64  `json:"latency_ms"`
 	Score        *float64 `json:"score,omitempty"`
+}
+
+// Bounds of a route's shape and config.
+const (
+	maxRouteTargets  = 32
+	maxRetries       = 10
+	maxBackoffMS     = 60_000
+	maxDeadlineMS    = 3_600_000
+	maxHedgeDelayMS  = 600_000
+	maxTargetWeight  = 1_000_000
+	maxCacheTTL      = 30 * 24 * 3600
+	defaultThreshold = 0.7
+)
+
+// Validate checks a route on its own, without I/O: its name, description,
+// strategy, targets and config ranges, and that a cascade or ensemble has a
+// scorer (the scorers' own settings are the quality package's to check). It
+// fills the defaults the strategy needs stored (a hedge's hedge_max 1, a
+// cascade's threshold 0.7; "null" scorers become none). Errors are EINVALID
+// naming the field at fault.
+func (r *Route) Validate() error {
+	if err := ValidName("name", r.Name); err != nil {
+		return err
+	}
+	if len(r.Description) > 2000 {
+		return Invalid("description", "description must be at most 2000 characters")
+	}
+	if !slices.Contains(Strategies, r.Strategy) {
+		return Invalid("strategy", "strategy must be one of %v, got %q", Strategies, r.Strategy)
+	}
+	if err := r.validateTargets(); err != nil {
+		return err
+	}
+	n, err := r.Config.scorerCount()
+	if err != nil {
+		return err
+	}
+	return r.validateConfig(n)
+}
+
+// validateTargets checks the targets' count, names, weights and that none
+// is listed twice.
+func (r *Route) validateTargets() error {
+	n := len(r.Targets)
+	if n == 0 || n > maxRouteTargets {
+		return Invalid("targets", "targets must list 1 to %d models, got %d", maxRouteTargets, n)
+	}
+	seen := make(map[string]int, n)
+	for i, t := range r.Targets {
+		field := fmt.Sprintf("targets[%d]", i)
+		if err := ValidName(field+".model", t.Model); err != nil {
+			return err
+		}
+		if j, dup := seen[t.Model]; dup {
+			return Invalid(field+".model", "%s.model: model %q is already targets[%d]", field, t.Model, j)
+		}
+		seen[t.Model] = i
+		if t.Weight < 0 || t.Weight > maxTargetWeight {
+			return Invalid(field+".weight", "%s.weight must be between 0 and %d (0 means 1)", field, maxTargetWeight)
+		}
+	}
+	// Hedge, cascade and ensemble race or compare two models or more.
+	if n < 2 && r.Strategy != StrategyFallback && r.Strategy != StrategyBalance {
+		return Invalid("targets", "a %s route needs at least 2 targets, got %d", r.Strategy, n)
+	}
+	return nil
+}
+
+// balanceModes are the values of RouteConfig.Balance ("" means weighted).
+func balanceModes() []string {
+	return []string{BalanceWeighted, BalanceLeastInFlight, BalanceLatency}
+}
+
+// validateConfig checks the config's ranges against the strategy and the
+// number of targets and scorers, and fills the stored defaults.
+func (r *Route) validateConfig(scorers int) error {
+	c, n := &r.Config, len(r.Targets)
+	for _, f := range []struct {
+		name     string
+		v, limit int
+	}{
+		{"retries", c.Retries, maxRetries},
+		{"backoff_ms", c.BackoffMS, maxBackoffMS},
+		{"deadline_ms", c.DeadlineMS, maxDeadlineMS},
+		{"hedge_delay_ms", c.HedgeDelay, maxHedgeDelayMS},
+	} {
+		if f.v < 0 || f.v > f.limit {
+			return Invalid("config."+f.name, "config.%s must be between 0 and %d, got %d", f.name, f.limit, f.v)
+		}
+	}
+	if c.Balance != "" && !slices.Contains(balanceModes(), c.Balance) {
+		return Invalid("config.balance", "config.balance must be one of %v, got %q", balanceModes(), c.Balance)
+	}
+	if r.Strategy == StrategyHedge && c.HedgeMax == 0 {
+		c.HedgeMax = 1
+	}
+	if c.HedgeMax < 0 || c.HedgeMax > n-1 {
+		return Invalid("config.hedge_max", "config.hedge_max must be between 0 and %d (one less than the targets), got %d", max(n-1, 0), c.HedgeMax)
+	}
+	if math.IsNaN(c.Threshold) || c.Threshold < 0 || c.Threshold > 1 {
+		return Invalid("config.threshold", "config.threshold must be between 0 and 1, got %g", c.Threshold)
+	}
+	if r.Strategy == StrategyCascade && c.Threshold == 0 {
+		c.Threshold = defaultThreshold
+	}
+	if c.CacheTTL < -1 || c.CacheTTL > maxCacheTTL {
+		return Invalid("config.cache_ttl_s", "config.cache_ttl_s must be -1 (never cache), 0 (the default) or up to %d seconds, got %d", maxCacheTTL, c.CacheTTL)
+	}
+	if c.EnsembleN != 0 && (c.EnsembleN < 2 || c.EnsembleN > n) {
+		return Invalid("config.ensemble_n", "config.ensemble_n must be 0 (all targets) or between 2 and %d, got %d", n, c.EnsembleN)
+	}
+	if (r.Strategy == StrategyEnsemble || r.Strategy == StrategyCascade) && scorers == 0 {
+		return Invalid("config.scorers", "a %s route needs at least one scorer to judge its answers", r.Strategy)
+	}
+	return nil
+}
+
+// scorerCount checks that Scorers is a JSON array and returns its length.
+// "null" is stored as no scorers.
+func (c *RouteConfig) scorerCount() (int, error) {
+	if len(c.Scorers) == 0 || string(c.Scorers) == "null" {
+		c.Scorers = nil
+		return 0, nil
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(c.Scorers, &items); err != nil {
+		return 0, Invalid("config.scorers", "config.scorers must be a JSON array of objects")
+	}
+	return len(items), nil
 }

@@ -8,8 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -234,15 +232,6 @@ func (s *Server) changed(ctx context.Context) {
 	}
 }
 
-var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,127}$`)
-
-func validName(field, v string) error {
-	if !namePattern.MatchString(v) {
-		return chorus.Invalid(field, "%s must be 1-128 characters of letters, digits and . _ : / @ + -, starting with a letter or digit; got %q", field, v)
-	}
-	return nil
-}
-
 // ---- models
 
 type modelInput struct {
@@ -256,27 +245,12 @@ type modelInput struct {
 }
 
 func (in *modelInput) apply(m *chorus.Model) error {
-	if err := validName("name", in.Name); err != nil {
-		return err
-	}
 	if in.Kind == "" {
 		in.Kind = chorus.KindChat
 	}
-	if in.Kind != chorus.KindChat && in.Kind != chorus.KindEmbedding {
-		return chorus.Invalid("kind", "kind must be %q or %q, got %q", chorus.KindChat, chorus.KindEmbedding, in.Kind)
-	}
-	if in.ContextWindow < 0 || in.ContextWindow > 100_000_000 {
-		return chorus.Invalid("context_window", "context_window must be between 0 and 100000000")
-	}
-	if in.MaxOutput < 0 || in.MaxOutput > 100_000_000 {
-		return chorus.Invalid("max_output_tokens", "max_output_tokens must be between 0 and 100000000")
-	}
-	if len(in.Description) > 2000 || len(in.OwnedBy) > 128 {
-		return chorus.Invalid("description", "description must be at most 2000 and owned_by at most 128 characters")
-	}
 	m.Name, m.Kind, m.Description, m.ContextWindow, m.MaxOutput, m.OwnedBy = in.Name, in.Kind, in.Description, in.ContextWindow, in.MaxOutput, in.OwnedBy
 	m.Enabled = in.Enabled == nil || *in.Enabled
-	return nil
+	return m.Validate()
 }
 
 func (s *Server) adminListModels(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
@@ -377,47 +351,19 @@ type deploymentInput struct {
 }
 
 func (s *Server) applyDeployment(in *deploymentInput, d *chorus.Deployment) error {
-	if in.ModelID < 1 {
-		return chorus.Invalid("model_id", "model_id is required")
-	}
-	if err := validName("name", in.Name); err != nil {
-		return err
-	}
-	if !slices.Contains(chorus.ProviderKinds, in.Provider) {
-		return chorus.Invalid("provider", "provider must be one of %v, got %q", chorus.ProviderKinds, in.Provider)
-	}
-	if in.UpstreamModel == "" {
-		if in.Provider != chorus.ProviderSimulator {
-			return chorus.Invalid("upstream_model", "upstream_model is required: the model ID at the provider")
-		}
+	if in.UpstreamModel == "" && in.Provider == chorus.ProviderSimulator {
 		in.UpstreamModel = in.Name
-	}
-	if len(in.UpstreamModel) > 256 {
-		return chorus.Invalid("upstream_model", "upstream_model must be at most 256 characters")
-	}
-	if in.BaseURL != "" {
-		u, err := url.Parse(in.BaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return chorus.Invalid("base_url", "base_url must be an absolute http(s) URL, got %q", in.BaseURL)
-		}
-	}
-	for k := range in.Headers {
-		if k == "" || len(k) > 256 || !validHeaderName(k) {
-			return chorus.Invalid("headers", "header name %q is not a valid HTTP header name", k)
-		}
-	}
-	if in.InputPrice < 0 {
-		return chorus.Invalid("input_price", "input_price must not be negative (micro-credits per million tokens)")
-	}
-	if in.OutputPrice < 0 {
-		return chorus.Invalid("output_price", "output_price must not be negative (micro-credits per million tokens)")
 	}
 	weight := 1
 	if in.Weight != nil {
 		weight = *in.Weight
 	}
-	if weight < 0 || weight > 1_000_000 {
-		return chorus.Invalid("weight", "weight must be between 0 and 1000000")
+	d.ModelID, d.Name, d.Provider, d.UpstreamModel, d.BaseURL = in.ModelID, in.Name, in.Provider, in.UpstreamModel, in.BaseURL
+	d.CredentialID, d.Headers, d.Settings = in.CredentialID, in.Headers, in.Settings
+	d.InputPrice, d.OutputPrice, d.Weight = in.InputPrice, in.OutputPrice, weight
+	d.Enabled = in.Enabled == nil || *in.Enabled
+	if err := d.Validate(); err != nil {
+		return err
 	}
 	// Build the provider now so bad settings fail here, not at request time.
 	if s.Factory != nil {
@@ -425,21 +371,7 @@ func (s *Server) applyDeployment(in *deploymentInput, d *chorus.Deployment) erro
 			return chorus.Invalid("settings", "%s", err.Error())
 		}
 	}
-	d.ModelID, d.Name, d.Provider, d.UpstreamModel, d.BaseURL = in.ModelID, in.Name, in.Provider, in.UpstreamModel, in.BaseURL
-	d.CredentialID, d.Headers, d.Settings = in.CredentialID, in.Headers, in.Settings
-	d.InputPrice, d.OutputPrice, d.Weight = in.InputPrice, in.OutputPrice, weight
-	d.Enabled = in.Enabled == nil || *in.Enabled
 	return nil
-}
-
-func validHeaderName(k string) bool {
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 func (s *Server) adminListDeployments(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
@@ -540,11 +472,9 @@ type credentialInput struct {
 }
 
 func (in *credentialInput) apply(c *chorus.Credential, create bool) error {
-	if err := validName("name", in.Name); err != nil {
+	c.Name, c.Provider = in.Name, in.Provider
+	if err := c.Validate(); err != nil {
 		return err
-	}
-	if !slices.Contains(chorus.ProviderKinds, in.Provider) {
-		return chorus.Invalid("provider", "provider must be one of %v, got %q", chorus.ProviderKinds, in.Provider)
 	}
 	if create && in.Secret == "" {
 		return chorus.Invalid("secret", "secret is required")
@@ -552,7 +482,7 @@ func (in *credentialInput) apply(c *chorus.Credential, create bool) error {
 	if len(in.Secret) > 16<<10 {
 		return chorus.Invalid("secret", "secret must be at most 16 KiB")
 	}
-	c.Name, c.Provider, c.Secret = in.Name, in.Provider, in.Secret
+	c.Secret = in.Secret
 	return nil
 }
 
@@ -676,7 +606,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p *chorus.Pri
 		return chorus.Invalid("allowed_models", "allowed_models may list at most 1000 models")
 	}
 	for _, m := range in.AllowedModels {
-		if err := validName("allowed_models", m); err != nil {
+		if err := chorus.ValidName("allowed_models", m); err != nil {
 			return err
 		}
 	}

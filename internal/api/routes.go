@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
-	"slices"
 
 	"github.com/chorusgw/chorus"
 )
@@ -21,20 +19,6 @@ type RouteStore interface {
 	ListRoutes(ctx context.Context, p chorus.Page) ([]*chorus.Route, error)
 	ModelByName(ctx context.Context, name string) (*chorus.Model, error)
 }
-
-// Bounds of a route's shape and config.
-const (
-	maxRouteTargets  = 32
-	maxRetries       = 10
-	maxBackoffMS     = 60_000
-	maxDeadlineMS    = 3_600_000
-	maxHedgeDelayMS  = 600_000
-	maxTargetWeight  = 1_000_000
-	defaultThreshold = 0.7
-)
-
-// balanceModes are the values of RouteConfig.Balance ("" means weighted).
-var balanceModes = []string{chorus.BalanceWeighted, chorus.BalanceLeastInFlight, chorus.BalanceLatency}
 
 // routeAdminRoutes registers the route admin API (admin keys only).
 func (s *Server) routeAdminRoutes(mux *http.ServeMux) {
@@ -68,113 +52,22 @@ func (s *Server) applyRoute(ctx context.Context, in *routeInput, rt *chorus.Rout
 	return s.CheckRouteTargets(ctx, rt)
 }
 
-// ValidateRoute checks a route on its own, without I/O: its name, strategy,
-// targets and config ranges, and its scorers (with ValidateScorers when
-// set). It fills the defaults the strategy needs stored (a hedge's
-// hedge_max 1, a cascade's threshold 0.7). Errors are EINVALID naming the
-// field at fault.
+// ValidateRoute checks a route on its own, without I/O: everything
+// chorus.Route.Validate checks (and the defaults it fills), then each
+// scorer's settings with ValidateScorers when set. Errors are EINVALID
+// naming the field at fault.
 func (s *Server) ValidateRoute(rt *chorus.Route) error {
-	if err := validName("name", rt.Name); err != nil {
+	if err := rt.Validate(); err != nil {
 		return err
 	}
-	if len(rt.Description) > 2000 {
-		return chorus.Invalid("description", "description must be at most 2000 characters")
-	}
-	if !slices.Contains(chorus.Strategies, rt.Strategy) {
-		return chorus.Invalid("strategy", "strategy must be one of %v, got %q", chorus.Strategies, rt.Strategy)
-	}
-	if err := validateTargets(rt); err != nil {
-		return err
-	}
-	n, err := s.validateScorers(&rt.Config)
-	if err != nil {
-		return err
-	}
-	return validateRouteConfig(rt, n)
+	return s.validateScorers(&rt.Config)
 }
 
-// validateTargets checks the targets' count, names, weights and that none
-// is listed twice.
-func validateTargets(rt *chorus.Route) error {
-	n := len(rt.Targets)
-	if n == 0 || n > maxRouteTargets {
-		return chorus.Invalid("targets", "targets must list 1 to %d models, got %d", maxRouteTargets, n)
-	}
-	seen := make(map[string]int, n)
-	for i, t := range rt.Targets {
-		field := fmt.Sprintf("targets[%d]", i)
-		if err := validName(field+".model", t.Model); err != nil {
-			return err
-		}
-		if j, dup := seen[t.Model]; dup {
-			return chorus.Invalid(field+".model", "%s.model: model %q is already targets[%d]", field, t.Model, j)
-		}
-		seen[t.Model] = i
-		if t.Weight < 0 || t.Weight > maxTargetWeight {
-			return chorus.Invalid(field+".weight", "%s.weight must be between 0 and %d (0 means 1)", field, maxTargetWeight)
-		}
-	}
-	// Hedge, cascade and ensemble race or compare two models or more.
-	if n < 2 && rt.Strategy != chorus.StrategyFallback && rt.Strategy != chorus.StrategyBalance {
-		return chorus.Invalid("targets", "a %s route needs at least 2 targets, got %d", rt.Strategy, n)
-	}
-	return nil
-}
-
-// validateRouteConfig checks the config's ranges against the strategy and
-// the number of targets and scorers, and fills the stored defaults.
-func validateRouteConfig(rt *chorus.Route, scorers int) error {
-	c, n := &rt.Config, len(rt.Targets)
-	for _, f := range []struct {
-		name     string
-		v, limit int
-	}{
-		{"retries", c.Retries, maxRetries},
-		{"backoff_ms", c.BackoffMS, maxBackoffMS},
-		{"deadline_ms", c.DeadlineMS, maxDeadlineMS},
-		{"hedge_delay_ms", c.HedgeDelay, maxHedgeDelayMS},
-	} {
-		if f.v < 0 || f.v > f.limit {
-			return chorus.Invalid("config."+f.name, "config.%s must be between 0 and %d, got %d", f.name, f.limit, f.v)
-		}
-	}
-	if c.Balance != "" && !slices.Contains(balanceModes, c.Balance) {
-		return chorus.Invalid("config.balance", "config.balance must be one of %v, got %q", balanceModes, c.Balance)
-	}
-	if rt.Strategy == chorus.StrategyHedge && c.HedgeMax == 0 {
-		c.HedgeMax = 1
-	}
-	if c.HedgeMax < 0 || c.HedgeMax > n-1 {
-		return chorus.Invalid("config.hedge_max", "config.hedge_max must be between 0 and %d (one less than the targets), got %d", max(n-1, 0), c.HedgeMax)
-	}
-	if math.IsNaN(c.Threshold) || c.Threshold < 0 || c.Threshold > 1 {
-		return chorus.Invalid("config.threshold", "config.threshold must be between 0 and 1, got %g", c.Threshold)
-	}
-	if rt.Strategy == chorus.StrategyCascade && c.Threshold == 0 {
-		c.Threshold = defaultThreshold
-	}
-	if c.CacheTTL < -1 || c.CacheTTL > 30*24*3600 {
-		return chorus.Invalid("config.cache_ttl_s", "config.cache_ttl_s must be -1 (never cache), 0 (the default) or up to 2592000 seconds, got %d", c.CacheTTL)
-	}
-	if c.EnsembleN != 0 && (c.EnsembleN < 2 || c.EnsembleN > n) {
-		return chorus.Invalid("config.ensemble_n", "config.ensemble_n must be 0 (all targets) or between 2 and %d, got %d", n, c.EnsembleN)
-	}
-	if (rt.Strategy == chorus.StrategyEnsemble || rt.Strategy == chorus.StrategyCascade) && scorers == 0 {
-		return chorus.Invalid("config.scorers", "a %s route needs at least one scorer to judge its answers", rt.Strategy)
-	}
-	return nil
-}
-
-// validateScorers checks config.scorers and returns how many there are.
-// "null" is stored as no scorers.
-func (s *Server) validateScorers(c *chorus.RouteConfig) (int, error) {
-	if len(c.Scorers) == 0 || string(c.Scorers) == "null" {
-		c.Scorers = nil
-		return 0, nil
-	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(c.Scorers, &items); err != nil {
-		return 0, chorus.Invalid("config.scorers", "config.scorers must be a JSON array of objects")
+// validateScorers checks each scorer's settings in config.scorers (a JSON
+// array, as Route.Validate checked).
+func (s *Server) validateScorers(c *chorus.RouteConfig) error {
+	if c.Scorers == nil {
+		return nil
 	}
 	check := s.ValidateScorers
 	if check == nil {
@@ -183,14 +76,14 @@ func (s *Server) validateScorers(c *chorus.RouteConfig) (int, error) {
 	if err := check(c.Scorers); err != nil {
 		var ce *chorus.Error
 		if !errors.As(err, &ce) {
-			return 0, chorus.Invalid("config.scorers", "config.scorers: %s", err.Error())
+			return chorus.Invalid("config.scorers", "config.scorers: %s", err.Error())
 		}
 		if ce.Code == chorus.EINVALID && ce.Param != "" {
-			return 0, ce // the evaluator named the field itself
+			return ce // the evaluator named the field itself
 		}
-		return 0, chorus.Invalid("config.scorers", "config.scorers: %s", ce.Message)
+		return chorus.Invalid("config.scorers", "config.scorers: %s", ce.Message)
 	}
-	return len(items), nil
+	return nil
 }
 
 // checkScorerTypes is the scorer check used when no evaluator is plugged in:

@@ -5,9 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/chorusgw/chorus"
 )
@@ -27,7 +25,7 @@ const minHintLen = 8
 // UpdatedAt. The sealed value is bound to the credential's ID, so it cannot
 // be copied to another row. A taken name is ECONFLICT.
 func (db *DB) CreateCredential(ctx context.Context, c *chorus.Credential) error {
-	if err := validateCredential(c); err != nil {
+	if err := c.Validate(); err != nil {
 		return err
 	}
 	if c.Secret == "" {
@@ -70,7 +68,7 @@ func (db *DB) CreateCredential(ctx context.Context, c *chorus.Credential) error 
 // CreatedAt and UpdatedAt. ENOTFOUND if there is no such credential;
 // ECONFLICT if the name is taken.
 func (db *DB) UpdateCredential(ctx context.Context, c *chorus.Credential) error {
-	if err := validateCredential(c); err != nil {
+	if err := c.Validate(); err != nil {
 		return err
 	}
 	if c.Secret != "" && db.sealer == nil {
@@ -278,14 +276,4 @@ func hint(secret string) string {
 		return ""
 	}
 	return string(r[len(r)-4:])
-}
-
-func validateCredential(c *chorus.Credential) error {
-	switch {
-	case strings.TrimSpace(c.Name) == "" || strings.TrimSpace(c.Name) != c.Name:
-		return chorus.Invalid("name", "credential name is required and may not start or end with spaces")
-	case !slices.Contains(chorus.ProviderKinds, c.Provider):
-		return chorus.Invalid("provider", "provider must be one of %s", strings.Join(chorus.ProviderKinds, ", "))
-	}
-	return nil
 }

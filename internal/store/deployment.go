@@ -5,8 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/chorusgw/chorus"
 )
@@ -18,7 +16,7 @@ const deploymentColumns = `id, model_id, name, provider, upstream_model, base_ur
 // UpdatedAt. A missing model or credential is EINVALID; a taken name
 // ECONFLICT.
 func (db *DB) CreateDeployment(ctx context.Context, d *chorus.Deployment) error {
-	if err := validateDeployment(d); err != nil {
+	if err := d.Validate(); err != nil {
 		return err
 	}
 	headers, settings, err := deploymentJSON(d)
@@ -51,7 +49,7 @@ func (db *DB) CreateDeployment(ctx context.Context, d *chorus.Deployment) error 
 // d.ID, including its model and credential, and sets UpdatedAt (and
 // CreatedAt, as stored). ENOTFOUND if there is no such deployment.
 func (db *DB) UpdateDeployment(ctx context.Context, d *chorus.Deployment) error {
-	if err := validateDeployment(d); err != nil {
+	if err := d.Validate(); err != nil {
 		return err
 	}
 	headers, settings, err := deploymentJSON(d)
@@ -220,22 +218,4 @@ func deploymentJSON(d *chorus.Deployment) (headers, settings string, err error) 
 		return "", "", fmt.Errorf("settings: %w", err)
 	}
 	return headers, settings, nil
-}
-
-func validateDeployment(d *chorus.Deployment) error {
-	switch {
-	case d.ModelID <= 0:
-		return chorus.Invalid("model_id", "model_id is required")
-	case strings.TrimSpace(d.Name) == "" || strings.TrimSpace(d.Name) != d.Name:
-		return chorus.Invalid("name", "deployment name is required and may not start or end with spaces")
-	case !slices.Contains(chorus.ProviderKinds, d.Provider):
-		return chorus.Invalid("provider", "provider must be one of %s", strings.Join(chorus.ProviderKinds, ", "))
-	case d.InputPrice < 0:
-		return chorus.Invalid("input_price", "input_price may not be negative")
-	case d.OutputPrice < 0:
-		return chorus.Invalid("output_price", "output_price may not be negative")
-	case d.Weight < 0:
-		return chorus.Invalid("weight", "weight may not be negative")
-	}
-	return nil
 }

@@ -24,7 +24,7 @@ import (
 // period), or nothing is held and the error is EQUOTA (type
 // insufficient_quota) naming what is short.
 func (db *DB) Hold(ctx context.Context, h chorus.HoldSpec) error {
-	if err := validateHold(h); err != nil {
+	if err := h.Validate(); err != nil {
 		return err
 	}
 	tx, err := db.begin(ctx)
@@ -57,24 +57,6 @@ func (db *DB) Hold(ctx context.Context, h chorus.HoldSpec) error {
 		}
 	}
 	return commit(tx)
-}
-
-func validateHold(h chorus.HoldSpec) error {
-	if h.Ref == "" || len(h.Ref) > maxIdempotencyKey-40 {
-		return chorus.Invalid("ref", "a hold's ref must be 1 to %d characters", maxIdempotencyKey-40)
-	}
-	if h.TeamID <= 0 {
-		return chorus.Invalid("team_id", "a hold needs a team")
-	}
-	if h.Wallet < 0 {
-		return chorus.Invalid("amount", "a hold's amount must not be negative")
-	}
-	for _, b := range h.Budgets {
-		if b.BudgetID <= 0 || b.Amount < 0 {
-			return chorus.Invalid("budgets", "a budget hold needs a budget and a non-negative amount")
-		}
-	}
-	return nil
 }
 
 // reserveWallet adds amount to the wallet's reservations if it has that

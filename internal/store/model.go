@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/chorusgw/chorus"
 )
@@ -16,7 +15,7 @@ const modelColumns = `id, name, kind, description, context_window, max_output, o
 // The name must be free among models and routes alike (ECONFLICT).
 // Deployments are not stored with it: create them with CreateDeployment.
 func (db *DB) CreateModel(ctx context.Context, m *chorus.Model) error {
-	if err := validateModel(m); err != nil {
+	if err := m.Validate(); err != nil {
 		return err
 	}
 	tx, err := db.begin(ctx)
@@ -50,7 +49,7 @@ func (db *DB) CreateModel(ctx context.Context, m *chorus.Model) error {
 // sets UpdatedAt (and CreatedAt, as stored). ENOTFOUND if there is no such
 // model; ECONFLICT if the new name is taken by another model or a route.
 func (db *DB) UpdateModel(ctx context.Context, m *chorus.Model) error {
-	if err := validateModel(m); err != nil {
+	if err := m.Validate(); err != nil {
 		return err
 	}
 	tx, err := db.begin(ctx)
@@ -172,20 +171,4 @@ func scanModel(s scanner) (*chorus.Model, error) {
 		return nil, err
 	}
 	return &m, nil
-}
-
-func validateModel(m *chorus.Model) error {
-	switch {
-	case strings.TrimSpace(m.Name) == "" || strings.TrimSpace(m.Name) != m.Name:
-		return chorus.Invalid("name", "model name is required and may not start or end with spaces")
-	case len(m.Name) > 200:
-		return chorus.Invalid("name", "model name is longer than 200 bytes")
-	case m.Kind != chorus.KindChat && m.Kind != chorus.KindEmbedding:
-		return chorus.Invalid("kind", "kind must be %q or %q", chorus.KindChat, chorus.KindEmbedding)
-	case m.ContextWindow < 0:
-		return chorus.Invalid("context_window", "context_window may not be negative")
-	case m.MaxOutput < 0:
-		return chorus.Invalid("max_output_tokens", "max_output_tokens may not be negative")
-	}
-	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/chorusgw/chorus"
@@ -17,7 +16,7 @@ const routeColumns = `id, name, description, strategy, targets, config, enabled,
 // Its name must be free among routes and models alike (ECONFLICT): clients
 // ask for either as "model".
 func (db *DB) CreateRoute(ctx context.Context, r *chorus.Route) error {
-	if err := validateRoute(r); err != nil {
+	if err := r.Validate(); err != nil {
 		return err
 	}
 	targets, config, err := routeJSON(r)
@@ -55,7 +54,7 @@ func (db *DB) CreateRoute(ctx context.Context, r *chorus.Route) error {
 // CreatedAt, as stored). ENOTFOUND if there is no such route; ECONFLICT if
 // the new name is taken by another route or by a model.
 func (db *DB) UpdateRoute(ctx context.Context, r *chorus.Route) error {
-	if err := validateRoute(r); err != nil {
+	if err := r.Validate(); err != nil {
 		return err
 	}
 	targets, config, err := routeJSON(r)
@@ -212,26 +211,4 @@ func routeJSON(r *chorus.Route) (targets, config string, err error) {
 		return "", "", fmt.Errorf("encode config: %w", err)
 	}
 	return targets, config, nil
-}
-
-// validateRoute checks what keeps a stored route meaningful. The admin API
-// checks the rest (target models exist and are of one kind, config ranges)
-// before it calls the store.
-func validateRoute(r *chorus.Route) error {
-	switch {
-	case strings.TrimSpace(r.Name) == "" || strings.TrimSpace(r.Name) != r.Name:
-		return chorus.Invalid("name", "route name is required and may not start or end with spaces")
-	case len(r.Name) > 200:
-		return chorus.Invalid("name", "route name is longer than 200 bytes")
-	case !slices.Contains(chorus.Strategies, r.Strategy):
-		return chorus.Invalid("strategy", "strategy must be one of %v, got %q", chorus.Strategies, r.Strategy)
-	case len(r.Targets) == 0:
-		return chorus.Invalid("targets", "a route needs at least one target")
-	}
-	for i, t := range r.Targets {
-		if t.Model == "" {
-			return chorus.Invalid(fmt.Sprintf("targets[%d].model", i), "target model is required")
-		}
-	}
-	return nil
 }

@@ -21,7 +21,7 @@ const userColumns = `id, email, name, role, password_hash, disabled_at, created_
 // auth.NormalizeName); the store checks only what the schema needs.
 func (db *DB) CreateUser(ctx context.Context, u *chorus.User) error {
 	u.Email = normEmail(u.Email)
-	if err := validateUser(u); err != nil {
+	if err := u.Validate(); err != nil {
 		return err
 	}
 	tx, err := db.begin(ctx)
@@ -92,7 +92,7 @@ func createUserTx(ctx context.Context, tx *tx, u *chorus.User) error {
 // which the API uses.
 func (db *DB) UpdateUser(ctx context.Context, u *chorus.User) error {
 	u.Email = normEmail(u.Email)
-	if err := validateUser(u); err != nil {
+	if err := u.Validate(); err != nil {
 		return err
 	}
 	tx, err := db.begin(ctx)
@@ -208,22 +208,6 @@ func prefixed(alias, cols string) string {
 
 func normEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 
-func validateUser(u *chorus.User) error {
-	switch {
-	case u.Email == "" || !strings.Contains(u.Email, "@"):
-		return chorus.Invalid("email", "a valid email address is required")
-	case len(u.Email) > 254:
-		return chorus.Invalid("email", "email must be at most 254 characters")
-	case len(u.Name) > 400:
-		return chorus.Invalid("name", "name must be at most 100 characters")
-	case u.Role != chorus.RoleAdmin && u.Role != chorus.RoleCustomer:
-		return chorus.Invalid("role", "role must be %q or %q", chorus.RoleAdmin, chorus.RoleCustomer)
-	case u.TeamRole != "" && u.TeamRole != chorus.TeamOwner && u.TeamRole != chorus.TeamMember:
-		return chorus.Invalid("team_role", "team_role must be %q or %q", chorus.TeamOwner, chorus.TeamMember)
-	}
-	return nil
-}
-
 // Signup creates a user who signed up themselves, in one transaction with
 // its audit entry (auth.signup). With inviteHash (the SHA-256 of an
 // invitation token) it first claims that invitation — unused, unexpired,
@@ -239,7 +223,7 @@ func validateUser(u *chorus.User) error {
 func (db *DB) Signup(ctx context.Context, u *chorus.User, inviteHash []byte) (*chorus.Invite, error) {
 	u.Email = normEmail(u.Email)
 	u.Role, u.TeamID, u.TeamRole = chorus.RoleCustomer, 0, ""
-	if err := validateUser(u); err != nil {
+	if err := u.Validate(); err != nil {
 		return nil, err
 	}
 	tx, err := db.begin(ctx)
