@@ -138,7 +138,7 @@ func (d *Deployment) Validate() error {
 	if !slices.Contains(ProviderKinds, d.Provider) {
 		return Invalid("provider", "provider must be one of %v, got %q", ProviderKinds, d.Provider)
 	}
-	if d.UpstreamModel == "" {
+	if d.UpstreamModel == "" && d.Provider != ProviderSimulator { // the simulator answers as its deployment
 		return Invalid("upstream_model", "upstream_model is required: the model ID at the provider")
 	}
 	if len(d.UpstreamModel) > maxUpstreamModel {

@@ -88,7 +88,7 @@ func TestDeployments(t *testing.T) {
 			m := mustCreateModel(t, db, "m")
 			_, err := db.DeploymentByID(ctx, 5)
 			assertCode(t, err, chorus.ENOTFOUND)
-			err = db.UpdateDeployment(ctx, &chorus.Deployment{ID: 5, ModelID: m.ID, Name: "x", Provider: chorus.ProviderOpenAI})
+			err = db.UpdateDeployment(ctx, &chorus.Deployment{ID: 5, ModelID: m.ID, Name: "x", Provider: chorus.ProviderOpenAI, UpstreamModel: "x"})
 			assertCode(t, err, chorus.ENOTFOUND)
 			assertCode(t, db.DeleteDeployment(ctx, 5), chorus.ENOTFOUND)
 		})
@@ -97,7 +97,7 @@ func TestDeployments(t *testing.T) {
 			db := MustOpenDB(t, b)
 			m := mustCreateModel(t, db, "m")
 			mustCreateDeployment(t, db, m.ID, "dep", nil)
-			err := db.CreateDeployment(ctx, &chorus.Deployment{ModelID: m.ID, Name: "dep", Provider: chorus.ProviderOpenAI})
+			err := db.CreateDeployment(ctx, &chorus.Deployment{ModelID: m.ID, Name: "dep", Provider: chorus.ProviderOpenAI, UpstreamModel: "x"})
 			assertCode(t, err, chorus.ECONFLICT)
 			other := mustCreateDeployment(t, db, m.ID, "other", nil)
 			other.Name = "dep"
@@ -106,7 +106,7 @@ func TestDeployments(t *testing.T) {
 
 		t.Run("ErrModelMissing", func(t *testing.T) {
 			db := MustOpenDB(t, b)
-			err := db.CreateDeployment(ctx, &chorus.Deployment{ModelID: 9, Name: "d", Provider: chorus.ProviderOpenAI})
+			err := db.CreateDeployment(ctx, &chorus.Deployment{ModelID: 9, Name: "d", Provider: chorus.ProviderOpenAI, UpstreamModel: "x"})
 			assertCode(t, err, chorus.EINVALID)
 			m := mustCreateModel(t, db, "m")
 			d := mustCreateDeployment(t, db, m.ID, "d", nil)
@@ -117,7 +117,7 @@ func TestDeployments(t *testing.T) {
 		t.Run("ErrCredentialMissing", func(t *testing.T) {
 			db := MustOpenDB(t, b)
 			m := mustCreateModel(t, db, "m")
-			err := db.CreateDeployment(ctx, &chorus.Deployment{ModelID: m.ID, Name: "d", Provider: chorus.ProviderOpenAI, CredentialID: ptr[int64](4)})
+			err := db.CreateDeployment(ctx, &chorus.Deployment{ModelID: m.ID, Name: "d", Provider: chorus.ProviderOpenAI, UpstreamModel: "x", CredentialID: ptr[int64](4)})
 			assertCode(t, err, chorus.EINVALID)
 			if ds, _ := db.ListDeployments(ctx, nil, chorus.Page{}); len(ds) != 0 {
 				t.Errorf("%d deployments stored after a failed create", len(ds))
@@ -128,7 +128,7 @@ func TestDeployments(t *testing.T) {
 			db := MustOpenDB(t, b)
 			m := mustCreateModel(t, db, "m")
 			for name, d := range map[string]*chorus.Deployment{
-				"NoModel":    {Name: "d", Provider: chorus.ProviderOpenAI},
+				"NoModel":    {Name: "d", Provider: chorus.ProviderOpenAI, UpstreamModel: "x"},
 				"NoName":     {ModelID: m.ID, Provider: chorus.ProviderOpenAI},
 				"Provider":   {ModelID: m.ID, Name: "d", Provider: "bedrock"},
 				"NegPrice":   {ModelID: m.ID, Name: "d", Provider: chorus.ProviderOpenAI, InputPrice: -1},

@@ -54,7 +54,7 @@ func TestRegistryVersion(t *testing.T) {
 			}},
 			{"UpdateCredential", func() error { c.Secret = "sk-other-secret"; return db.UpdateCredential(ctx, c) }},
 			{"CreateDeployment", func() error {
-				d = &chorus.Deployment{ModelID: m.ID, Name: "d", Provider: chorus.ProviderOpenAI, CredentialID: &c.ID}
+				d = &chorus.Deployment{ModelID: m.ID, Name: "d", Provider: chorus.ProviderOpenAI, UpstreamModel: "x", CredentialID: &c.ID}
 				return db.CreateDeployment(ctx, d)
 			}},
 			{"UpdateDeployment", func() error { d.Weight = 5; return db.UpdateDeployment(ctx, d) }},

@@ -28,6 +28,9 @@ func newRoute(name string, models ...string) *chorus.Route {
 	for i, m := range models {
 		r.Targets = append(r.Targets, chorus.RouteTarget{Model: m, Weight: i})
 	}
+	if len(models) < 2 { // a one-model route can only be a chain
+		r.Strategy, r.Config.HedgeMax, r.Config.EnsembleN = chorus.StrategyFallback, 0, 0
+	}
 	return r
 }
 
