@@ -348,7 +348,7 @@ func TestAuthorizationTable(t *testing.T) {
 
 	table := authzTable()
 	registered := map[string]bool{}
-	for _, r := range g.App.Server.Routes() {
+	for _, r := range g.App.Routes() {
 		registered[r.Pattern] = true
 		if _, ok := table[r.Pattern]; !ok {
 			t.Errorf("route %q (access %s) is missing from the authorization table", r.Pattern, r.Access)
@@ -378,7 +378,7 @@ func TestAuthorizationTable(t *testing.T) {
 	// takes it; the user routes, which act on the caller's own account and
 	// team, refuse it.
 	t.Run("MasterKey", func(t *testing.T) {
-		for _, r := range g.App.Server.Routes() {
+		for _, r := range g.App.Routes() {
 			c, ok := table[r.Pattern]
 			if !ok || (r.Access != "user" && r.Access != "admin") {
 				continue

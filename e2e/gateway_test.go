@@ -289,7 +289,7 @@ func TestHealth(t *testing.T) {
 			t.Errorf("%s = %d %q, want 200 ok", path, r.Status, r.Body)
 		}
 	}
-	g.App.Server.Drain()
+	g.App.Manage.Drain()
 	if r := g.do("GET", "/readyz", "", nil); r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), "draining") {
 		t.Errorf("/readyz while draining = %d %q, want 503 draining", r.Status, r.Body)
 	}

@@ -146,7 +146,7 @@ func (g *gateway) mfaUser(role, password string) *chorus.User {
 // be installed before the first request.
 func clockOffset(g *gateway) *atomic.Int64 {
 	var off atomic.Int64
-	g.App.Server.Now = func() time.Time { return time.Now().Add(time.Duration(off.Load())) }
+	g.App.Manage.Now = func() time.Time { return time.Now().Add(time.Duration(off.Load())) }
 	return &off
 }
 

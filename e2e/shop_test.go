@@ -99,7 +99,7 @@ func (g *gateway) pendingOrder(u *chorus.User) int64 {
 	if _, err := g.App.DB.AddToCart(ctx, u.ID, p.ID, 1); err != nil {
 		g.t.Fatal(err)
 	}
-	o, _, err := g.App.Server.Shop.Checkout(ctx, shop.CheckoutInput{UserID: u.ID, TeamID: u.TeamID,
+	o, _, err := g.App.Manage.Shop.Checkout(ctx, shop.CheckoutInput{UserID: u.ID, TeamID: u.TeamID,
 		Provider: chorus.ProviderManual, IdempotencyKey: g.unique("fixture")})
 	if err != nil {
 		g.t.Fatal(err)
@@ -393,13 +393,13 @@ func TestShopReconciler(t *testing.T) {
 	user := g.createUser(chorus.RoleCustomer)
 	key := g.createKey(keySpec{Name: "r", UserID: user.ID}).Key
 	id := g.pendingOrder(user)
-	g.App.Server.Shop.SetFulfilHook(func(*chorus.Order) error { return fmt.Errorf("injected: ledger unavailable") })
+	g.App.Manage.Shop.SetFulfilHook(func(*chorus.Order) error { return fmt.Errorf("injected: ledger unavailable") })
 	var o shopOrder
 	g.mustAdmin("POST", fmt.Sprintf("/api/admin/orders/%d/mark-paid", id), map[string]any{"reference": "r-1"}, http.StatusOK, &o)
 	if o.Status != chorus.OrderPaid {
 		t.Fatalf("with fulfilment failing, mark-paid answered %s, want paid", o.Status)
 	}
-	g.App.Server.Shop.SetFulfilHook(nil)
+	g.App.Manage.Shop.SetFulfilHook(nil)
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		decodeInto(t, g.do("GET", fmt.Sprintf("/api/orders/%d", id), key, nil), http.StatusOK, &o)

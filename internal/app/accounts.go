@@ -30,6 +30,6 @@ func (a *App) initAccounts() error {
 		opts.Redis = c
 		a.closers = append(a.closers, func() { c.Close() })
 	}
-	a.Server.LoginThrottle = auth.NewThrottle(opts)
+	a.Manage.LoginThrottle = auth.NewThrottle(opts)
 	return nil
 }

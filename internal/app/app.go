@@ -18,6 +18,8 @@ import (
 	"github.com/chorusgw/chorus/internal/audit"
 	"github.com/chorusgw/chorus/internal/cache"
 	"github.com/chorusgw/chorus/internal/config"
+	"github.com/chorusgw/chorus/internal/gateway"
+	"github.com/chorusgw/chorus/internal/manage"
 	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider/adapters"
 	"github.com/chorusgw/chorus/internal/quality"
@@ -34,7 +36,11 @@ type App struct {
 	Config   config.Config
 	DB       *store.DB
 	Registry *registry.Registry
-	Server   *api.Server
+	// Gateway serves the model API (/v1); Manage the management API
+	// (/api), feedback and the operational endpoints. Both register on Mux.
+	Gateway *gateway.Server
+	Manage  *manage.Server
+	Mux     *api.Mux
 	// Orchestrator runs the routing strategies and keeps deployment health.
 	Orchestrator *orchestrate.Orchestrator
 	// Evaluator scores answers (cascades, ensembles, and off the request path).
@@ -58,9 +64,9 @@ func NewLogger(cfg config.Log, w io.Writer) *slog.Logger {
 	_ = level.UnmarshalText([]byte(cfg.Level))
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(api.NewLogHandler(slog.NewJSONHandler(w, opts)))
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(api.NewLogHandler(slog.NewTextHandler(w, opts)))
 }
 
 // OpenStore opens the database with the credential-sealing key, applies (or
@@ -225,15 +231,17 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		return err
 	}
 	a.closers = append(a.closers, closeCache)
-	a.Server = &api.Server{
+	a.Gateway = &gateway.Server{
 		RateLimiter: rl, RateLimits: ratePolicy(cfg.RateLimits),
 		Cache: respCache, CacheGroup: &cache.Group{}, CacheConfig: cfg.Cache, CacheMetrics: cacheMetrics,
-		Orchestrator:    a.Orchestrator,
-		ValidateScorers: validateScorers(a.Evaluator),
-		Quality:         a.Quality, QualityStore: a.DB,
-		Registry: a.Registry, Factory: adapters.New, Store: a.DB, Usage: a.Usage, Metrics: a.Metrics, Logger: log,
-		Limits: cfg.Limits, Upstream: cfg.Timeouts.Upstream, MetricsToken: cfg.MetricsToken,
-		Auth: cfg.Auth,
+		Orchestrator: a.Orchestrator, Quality: a.Quality,
+		Registry: a.Registry, Usage: a.Usage, Metrics: a.Metrics, Logger: log,
+		Limits: cfg.Limits, Upstream: cfg.Timeouts.Upstream,
+	}
+	a.Manage = &manage.Server{
+		Registry: a.Registry, Factory: adapters.New, Store: a.DB, Health: health,
+		ValidateScorers: validateScorers(a.Evaluator), QualityStore: a.DB,
+		Metrics: a.Metrics, Logger: log, MetricsToken: cfg.MetricsToken, Auth: cfg.Auth,
 		Shop: shop.New(a.DB, cfg.Shop, log),
 	}
 	if err := a.initAccounts(); err != nil {
@@ -246,7 +254,7 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		return err
 	}
 	a.http = &http.Server{
-		Handler:           a.Server.Handler(),
+		Handler:           a.handler(),
 		ReadHeaderTimeout: cfg.Timeouts.ReadHeader,
 		ReadTimeout:       cfg.Timeouts.Read,
 		IdleTimeout:       cfg.Timeouts.Idle,
@@ -256,6 +264,18 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 	return nil
 }
 
+// handler registers both front doors on one mux, behind the middleware
+// that gives every request its ID, log line and panic recovery.
+func (a *App) handler() http.Handler {
+	a.Mux = api.NewMux()
+	a.Gateway.Register(a.Mux)
+	a.Manage.Register(a.Mux)
+	return api.Middleware(a.Log, a.Mux)
+}
+
+// Routes lists every registered route with who may call it.
+func (a *App) Routes() []api.RouteInfo { return a.Mux.Routes() }
+
 // Serve serves on ln until Shutdown; it returns http.ErrServerClosed then.
 func (a *App) Serve(ln net.Listener) error {
 	go a.Usage.Run()
@@ -264,7 +284,7 @@ func (a *App) Serve(ln net.Listener) error {
 	go a.Registry.Run(pollCtx, a.Config.Registry.PollInterval)
 	go a.listenRegistry(pollCtx)
 	a.runQuality(pollCtx)
-	go (&shop.Reconciler{Shop: a.Server.Shop, Interval: a.Config.Shop.ReconcileInterval, Logger: a.Log}).Run(pollCtx)
+	go (&shop.Reconciler{Shop: a.Manage.Shop, Interval: a.Config.Shop.ReconcileInterval, Logger: a.Log}).Run(pollCtx)
 	a.Log.Info("chorus serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(),
 		"models", len(a.Registry.Snapshot().Models()))
 	return a.http.Serve(ln)
@@ -276,7 +296,7 @@ func (a *App) Serve(ln net.Listener) error {
 func (a *App) Shutdown() error {
 	drain := a.Config.Timeouts.Drain
 	a.Log.Info("shutting down: draining in-flight requests", "timeout", drain)
-	a.Server.Drain()
+	a.Manage.Drain()
 	ctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	if err := a.http.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
@@ -288,7 +308,7 @@ func (a *App) Shutdown() error {
 	}
 	waitCtx, cancelWait := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancelWait()
-	if err := a.Server.Wait(waitCtx); err != nil {
+	if err := a.Gateway.Wait(waitCtx); err != nil {
 		a.Log.Error("some requests did not finish recording usage", "err", err)
 	}
 	a.closeQuality(drain / 2)

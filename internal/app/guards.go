@@ -1,7 +1,7 @@
 package app
 
 import (
-	"github.com/chorusgw/chorus/internal/api"
+	"github.com/chorusgw/chorus/internal/manage"
 	"github.com/chorusgw/chorus/internal/meter"
 	"github.com/chorusgw/chorus/internal/quality"
 	"github.com/chorusgw/chorus/internal/shop"
@@ -11,8 +11,8 @@ import (
 // The store implements every interface its consumers declare; the wiring,
 // the one place that knows both sides, checks it at compile time.
 var (
-	_ api.Store               = (*store.DB)(nil)
-	_ api.QualityStore        = (*store.DB)(nil)
+	_ manage.Store            = (*store.DB)(nil)
+	_ manage.QualityStore     = (*store.DB)(nil)
 	_ meter.Store             = (*store.DB)(nil)
 	_ shop.Store              = (*store.DB)(nil)
 	_ quality.ScoreStore      = (*store.DB)(nil)

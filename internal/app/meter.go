@@ -24,7 +24,7 @@ func (a *App) initMeter(ctx context.Context) error {
 	if err := m.Start(ctx); err != nil {
 		return err
 	}
-	a.Server.Meter = m
+	a.Gateway.Meter, a.Manage.Meter = m, m
 	a.Metrics.RegisterBilling(func() telemetry.BillingSample {
 		st := m.Stats()
 		return telemetry.BillingSample{Admitted: st.Admitted, Refused: st.Refused, Settled: st.Settled,

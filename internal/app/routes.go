@@ -25,7 +25,7 @@ func (a *App) applyConfigRoutes(ctx context.Context) error {
 	for i := range a.Config.Routes {
 		want, err := a.Config.Routes[i].Decode()
 		if err == nil {
-			err = a.Server.ValidateRoute(want)
+			err = a.Manage.ValidateRoute(want)
 		}
 		if err != nil {
 			return fmt.Errorf("config routes[%d] (%s): %s", i, a.Config.Routes[i].Name, chorus.ErrorMessage(err))
@@ -49,7 +49,7 @@ func (a *App) applyConfigRoutes(ctx context.Context) error {
 
 // applyRoute creates or updates one route and reports whether it wrote.
 func (a *App) applyRoute(ctx context.Context, want *chorus.Route) (bool, error) {
-	if err := a.Server.CheckRouteTargets(ctx, want); err != nil {
+	if err := a.Manage.CheckRouteTargets(ctx, want); err != nil {
 		return false, err
 	}
 	// Twice at most: when another instance starting at the same time

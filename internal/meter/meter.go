@@ -245,7 +245,7 @@ func (m *Meter) Reserve(ctx context.Context, k *chorus.APIKey, requestID string,
 			m.stats.refused.Add(1)
 			return nil, err
 		}
-		m.log.Error("billing: reserve failed", "request_id", requestID, "err", err)
+		m.log.ErrorContext(ctx, "billing: reserve failed", "err", err)
 		return nil, &chorus.Error{Code: chorus.EUNAVAILABLE, Message: "Billing is unavailable; try again shortly.", Err: err}
 	}
 	m.stats.admitted.Add(1)
@@ -329,7 +329,7 @@ func (m *Meter) Settle(ctx context.Context, h *Hold, cost int64) (Settlement, er
 		time.Sleep(strictRetries[i])
 	}
 	if err != nil {
-		m.log.Error("billing: settlement failed", "request_id", h.requestID, "cost", cost, "err", err)
+		m.log.ErrorContext(ctx, "billing: settlement failed", "cost", cost, "err", err)
 		return out, &chorus.Error{Code: chorus.EUNAVAILABLE, Message: "Billing is unavailable: the answer could not be charged.", Err: err}
 	}
 	if res.Applied {

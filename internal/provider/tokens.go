@@ -29,3 +29,31 @@ func EstimateInputTokens(req *ChatRequest) int {
 	}
 	return n
 }
+
+// EstimateChatTokens is a chat request's tokens for rate limits: its input
+// and, when set, max_tokens per choice (otherwise the output is debited when
+// it is known, so a key's TPM need not exceed the model's ceiling).
+func EstimateChatTokens(req *ChatRequest) int64 {
+	n := int64(EstimateInputTokens(req))
+	if req.MaxTokens != nil {
+		c := int64(1)
+		if req.N != nil && *req.N > 1 {
+			c = int64(*req.N)
+		}
+		n += int64(*req.MaxTokens) * c
+	}
+	return n
+}
+
+// EstimateEmbeddingTokens is an embeddings request's input tokens for rate
+// limits: its texts by estimate, its token arrays by length.
+func EstimateEmbeddingTokens(req *EmbeddingRequest) int64 {
+	var n int64
+	for _, in := range req.Input {
+		n += int64(EstimateTokens(in))
+	}
+	for _, in := range req.InputTokens {
+		n += int64(len(in))
+	}
+	return n
+}

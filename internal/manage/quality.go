@@ -1,4 +1,4 @@
-package api
+package manage
 
 import (
 	"context"
@@ -6,8 +6,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
-	"github.com/chorusgw/chorus/internal/orchestrate"
-	"github.com/chorusgw/chorus/internal/provider"
+	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/quality"
 )
 
@@ -23,7 +22,7 @@ type QualityStore interface {
 
 // qualityRoutes registers feedback (any key) and the quality admin API. They
 // need Server.QualityStore; without it they are not served (404).
-func (s *Server) qualityRoutes(mux *http.ServeMux) {
+func (s *Server) qualityRoutes(mux *api.Mux) {
 	if s.QualityStore == nil {
 		return
 	}
@@ -32,40 +31,6 @@ func (s *Server) qualityRoutes(mux *http.ServeMux) {
 	s.handle(mux, "GET /api/admin/quality", accessAdmin, s.adminQuality)
 	s.handle(mux, "GET /api/admin/quality/scores", accessAdmin, s.adminListScores)
 	s.handle(mux, "GET /api/admin/feedback", accessAdmin, s.adminListFeedback)
-}
-
-// submitScoring queues an answer for scoring off the request path, with the
-// route's scorers and those the request implies (quality.AutoSpecs). inline
-// carries scores a cascade or ensemble computed already (stored as they
-// are); nil means evaluate. It does nothing without a Runner, a resolved
-// route or anything to score, and never blocks: a full queue drops the job.
-// Call it after the answer was written; req and resp must not change after.
-func (s *Server) submitScoring(x *exchange, req *provider.ChatRequest, resp *provider.ChatResponse, inline *quality.Result) {
-	if s.Quality == nil || x.route == nil || x.key == nil || resp == nil {
-		return
-	}
-	specs, err := s.Quality.Evaluator().SpecsFor(x.route.Config.Scorers, req)
-	if err != nil {
-		// Validated when the route was written; a config that fails now is
-		// one the file or an older binary wrote.
-		s.Logger.Warn("route scorers not usable; answer not scored", "request_id", RequestID(x.r.Context()),
-			"route", x.route.Model.Name, "err", err)
-		return
-	}
-	if len(specs) == 0 && inline == nil {
-		return
-	}
-	job := quality.Job{
-		RequestID: RequestID(x.r.Context()), ResponseID: x.respID, Model: x.route.Model.Name,
-		KeyID: x.key.ID, UserID: x.key.UserID, Specs: specs, Request: req, Response: resp, Inline: inline,
-	}
-	if x.target != nil {
-		job.Deployment = x.target.Deployment.Name
-		if x.route.Routed { // as usage records name them: the answering model, and the route
-			job.Route, job.Model = x.route.Model.Name, x.target.Model.Name
-		}
-	}
-	s.Quality.Submit(job)
 }
 
 // Windows GET /api/admin/quality accepts.
@@ -102,7 +67,7 @@ func (s *Server) adminQuality(w http.ResponseWriter, r *http.Request, _ *chorus.
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, qualityReport{
+	api.WriteJSON(w, http.StatusOK, qualityReport{
 		Object: "quality_report", Since: since, Until: until, Formula: qualityFormula, Report: quality.Summarize(a),
 	})
 	return nil
@@ -143,7 +108,7 @@ func (s *Server) qualityWindow(window, sinceText, untilText string) (since, unti
 // adminListScores serves GET /api/admin/quality/scores?response_id=&model=&route=&limit=&after=.
 func (s *Server) adminListScores(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	q := r.URL.Query()
-	p, err := pageOf(q)
+	p, err := api.PageOf(q)
 	if err != nil {
 		return err
 	}
@@ -152,21 +117,6 @@ func (s *Server) adminListScores(w http.ResponseWriter, r *http.Request, _ *chor
 	if err != nil {
 		return err
 	}
-	writeList(w, items, p, func(r *chorus.ScoreRecord) int64 { return r.ID })
+	api.WriteList(w, items, p, func(r *chorus.ScoreRecord) int64 { return r.ID })
 	return nil
-}
-
-// wantsScoring reports whether an answer on this exchange will be scored off
-// the request path, so a stream's text is kept for it.
-func (s *Server) wantsScoring(x *exchange, req *provider.ChatRequest) bool {
-	return s.Quality != nil && x.route != nil && (len(x.route.Config.Scorers) > 0 || len(quality.AutoSpecs(req)) > 0)
-}
-
-// inlineScore is the score a cascade or ensemble already gave the winning
-// answer, stored as is instead of scoring it again.
-func inlineScore(w *orchestrate.Attempt) *quality.Result {
-	if w == nil || w.Score == nil {
-		return nil
-	}
-	return &quality.Result{Score: *w.Score}
 }

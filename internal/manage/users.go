@@ -1,4 +1,4 @@
-package api
+package manage
 
 import (
 	"net/http"
@@ -7,6 +7,7 @@ import (
 	"unicode"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/auth"
 )
 
@@ -14,7 +15,7 @@ import (
 // is audited by the store in its own transaction.
 
 // userAdminRoutes registers the user and team admin API.
-func (s *Server) userAdminRoutes(mux *http.ServeMux) {
+func (s *Server) userAdminRoutes(mux *api.Mux) {
 	admin := func(pattern string, h handlerFunc) { s.handle(mux, pattern, accessAdmin, h) }
 	admin("GET /api/admin/users", s.adminListUsers)
 	admin("GET /api/admin/users/{id}", s.adminGetUser)
@@ -56,7 +57,7 @@ func queryParam(q url.Values, name string) (string, error) {
 // adminListUsers: GET /api/admin/users?q=&role=&team_id=&disabled=&limit=&after=.
 func (s *Server) adminListUsers(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	q := r.URL.Query()
-	page, err := pageOf(q)
+	page, err := api.PageOf(q)
 	if err != nil {
 		return err
 	}
@@ -69,7 +70,7 @@ func (s *Server) adminListUsers(w http.ResponseWriter, r *http.Request, _ *choru
 	default:
 		return chorus.Invalid("role", "role must be %q or %q, got %q", chorus.RoleAdmin, chorus.RoleCustomer, f.Role)
 	}
-	if f.TeamID, err = idParam(q, "team_id"); err != nil {
+	if f.TeamID, err = api.IDParam(q, "team_id"); err != nil {
 		return err
 	}
 	if v := q.Get("disabled"); v != "" {
@@ -83,7 +84,7 @@ func (s *Server) adminListUsers(w http.ResponseWriter, r *http.Request, _ *choru
 	if err != nil {
 		return err
 	}
-	writeList(w, us, page, func(u *chorus.User) int64 { return u.ID })
+	api.WriteList(w, us, page, func(u *chorus.User) int64 { return u.ID })
 	return nil
 }
 
@@ -102,13 +103,13 @@ func (s *Server) writeAdminUser(w http.ResponseWriter, r *http.Request, status i
 		}
 		v.Team = t
 	}
-	writeJSON(w, status, v)
+	api.WriteJSON(w, status, v)
 	return nil
 }
 
 // adminGetUser: GET /api/admin/users/{id}.
 func (s *Server) adminGetUser(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
@@ -132,7 +133,7 @@ type userInput struct {
 // team_id?, team_role?} — without team_id the user owns a new team.
 func (s *Server) adminCreateUser(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	var in userInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	email, err := auth.NormalizeEmail("email", in.Email)
@@ -180,12 +181,12 @@ type roleInput struct {
 // adminSetRole: PUT /api/admin/users/{id}/role {role}. The last active
 // admin cannot be demoted.
 func (s *Server) adminSetRole(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
 	var in roleInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	if in.Role != chorus.RoleAdmin && in.Role != chorus.RoleCustomer {
@@ -211,11 +212,11 @@ func (s *Server) adminEnableUser(w http.ResponseWriter, r *http.Request, p *chor
 }
 
 func (s *Server) setDisabled(w http.ResponseWriter, r *http.Request, p *chorus.Principal, disabled bool) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
-	if err := decodeOptionalJSON(w, r, &struct{}{}); err != nil {
+	if err := api.DecodeOptionalJSON(w, r, &struct{}{}); err != nil {
 		return err
 	}
 	if disabled && id == p.User.ID {
@@ -238,12 +239,12 @@ type userTeamInput struct {
 // moves a user (their keys in the old team are revoked) or changes their
 // role in their team. A team cannot be left without an owner.
 func (s *Server) adminSetTeam(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
 	var in userTeamInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	if in.TeamID < 1 {
@@ -266,7 +267,7 @@ func (s *Server) adminSetTeam(w http.ResponseWriter, r *http.Request, _ *chorus.
 // adminListTeams: GET /api/admin/teams?q=&limit=&after=.
 func (s *Server) adminListTeams(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	q := r.URL.Query()
-	page, err := pageOf(q)
+	page, err := api.PageOf(q)
 	if err != nil {
 		return err
 	}
@@ -278,7 +279,7 @@ func (s *Server) adminListTeams(w http.ResponseWriter, r *http.Request, _ *choru
 	if err != nil {
 		return err
 	}
-	writeList(w, ts, page, func(t *chorus.Team) int64 { return t.ID })
+	api.WriteList(w, ts, page, func(t *chorus.Team) int64 { return t.ID })
 	return nil
 }
 
@@ -286,7 +287,7 @@ func (s *Server) adminListTeams(w http.ResponseWriter, r *http.Request, _ *choru
 // or invite users into.
 func (s *Server) adminCreateTeam(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	var in teamInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	name, err := auth.NormalizeName("name", in.Name)
@@ -297,14 +298,14 @@ func (s *Server) adminCreateTeam(w http.ResponseWriter, r *http.Request, _ *chor
 	if err := s.Store.CreateTeam(r.Context(), t); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, t)
+	api.WriteJSON(w, http.StatusCreated, t)
 	return nil
 }
 
 // adminGetTeam: GET /api/admin/teams/{id} — the team with one page of its
 // members (?limit, ?after).
 func (s *Server) adminGetTeam(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
@@ -312,7 +313,7 @@ func (s *Server) adminGetTeam(w http.ResponseWriter, r *http.Request, _ *chorus.
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, v)
+	api.WriteJSON(w, http.StatusOK, v)
 	return nil
 }
 
@@ -321,7 +322,7 @@ func (s *Server) adminGetTeam(w http.ResponseWriter, r *http.Request, _ *chorus.
 // team_id), with any role.
 func (s *Server) adminInvite(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
 	var in inviteInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	return s.createInvite(w, r, p, &in)

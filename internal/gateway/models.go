@@ -1,11 +1,11 @@
-package api
+package gateway
 
 import (
-	"encoding/json"
 	"net/http"
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/registry"
 )
 
@@ -33,7 +33,7 @@ func wantsAnthropic(r *http.Request) bool { return r.Header.Get("Anthropic-Versi
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 	key, err := s.authenticate(r)
 	if err != nil {
-		s.writeError(w, r, formatOpenAI, err)
+		s.writeError(w, r, api.FormatOpenAI, err)
 		return
 	}
 	var routes []*registry.Route
@@ -55,7 +55,7 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 		if n := len(out.Data); n > 0 {
 			out.FirstID, out.LastID = &out.Data[0].ID, &out.Data[n-1].ID
 		}
-		writeJSON(w, http.StatusOK, out)
+		api.WriteJSON(w, http.StatusOK, out)
 		return
 	}
 	out := struct {
@@ -65,28 +65,28 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 	for _, rt := range routes {
 		out.Data = append(out.Data, toOpenAIModel(rt.Model))
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 }
 
 // getModel serves GET /v1/models/{id}.
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
 	key, err := s.authenticate(r)
 	if err != nil {
-		s.writeError(w, r, formatOpenAI, err)
+		s.writeError(w, r, api.FormatOpenAI, err)
 		return
 	}
 	id := r.PathValue("id")
 	rt := s.Registry.Snapshot().Route(id)
 	if rt == nil || !key.Allows(id) {
-		s.writeError(w, r, formatOpenAI, &chorus.Error{Code: chorus.ENOTFOUND, Param: "model",
+		s.writeError(w, r, api.FormatOpenAI, &chorus.Error{Code: chorus.ENOTFOUND, Param: "model",
 			Message: "The model `" + id + "` does not exist or you do not have access to it."})
 		return
 	}
 	if wantsAnthropic(r) {
-		writeJSON(w, http.StatusOK, toAnthropicModel(rt.Model))
+		api.WriteJSON(w, http.StatusOK, toAnthropicModel(rt.Model))
 		return
 	}
-	writeJSON(w, http.StatusOK, toOpenAIModel(rt.Model))
+	api.WriteJSON(w, http.StatusOK, toOpenAIModel(rt.Model))
 }
 
 func toOpenAIModel(m *chorus.Model) openAIModel {
@@ -99,11 +99,4 @@ func toOpenAIModel(m *chorus.Model) openAIModel {
 
 func toAnthropicModel(m *chorus.Model) anthropicModel {
 	return anthropicModel{Type: "model", ID: m.Name, DisplayName: m.Name, CreatedAt: m.CreatedAt.UTC().Format(time.RFC3339)}
-}
-
-// writeJSON writes v as JSON with status.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(v)
 }

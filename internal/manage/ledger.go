@@ -1,4 +1,4 @@
-package api
+package manage
 
 // The credits API: a team's balance and history, redemption codes, and the
 // admin's view of the ledger. Amounts are integer micro-credits; every
@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/api"
 )
 
 // LedgerStore is what the credits API needs from the database.
@@ -41,7 +42,7 @@ type LedgerStore interface {
 }
 
 // ledgerRoutes registers the credits API.
-func (s *Server) ledgerRoutes(mux *http.ServeMux) {
+func (s *Server) ledgerRoutes(mux *api.Mux) {
 	s.handle(mux, "GET /api/credits/balance", accessUser, s.ownBalance)
 	s.handle(mux, "GET /api/credits/ledger", accessUser, s.ownLedger)
 	s.handle(mux, "POST /api/credits/redeem", accessUser, s.redeemCode)
@@ -132,14 +133,14 @@ func (s *Server) ownBalance(w http.ResponseWriter, r *http.Request, p *chorus.Pr
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewBalance(b))
+	api.WriteJSON(w, http.StatusOK, viewBalance(b))
 	return nil
 }
 
 func (s *Server) ownLedger(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
 	team := p.TeamID()
 	q := r.URL.Query()
-	page, err := pageOf(q)
+	page, err := api.PageOf(q)
 	if err != nil {
 		return err
 	}
@@ -152,7 +153,7 @@ func (s *Server) ownLedger(w http.ResponseWriter, r *http.Request, p *chorus.Pri
 	if err != nil {
 		return err
 	}
-	writeList(w, viewPostings(ps, false), page, func(v postingView) int64 { return v.ID })
+	api.WriteList(w, viewPostings(ps, false), page, func(v postingView) int64 { return v.ID })
 	return nil
 }
 
@@ -165,7 +166,7 @@ func (s *Server) redeemCode(w http.ResponseWriter, r *http.Request, p *chorus.Pr
 	var body struct {
 		Code string `json:"code"`
 	}
-	if err := decodeJSON(w, r, &body); err != nil {
+	if err := api.DecodeJSON(w, r, &body); err != nil {
 		return err
 	}
 	switch {
@@ -182,7 +183,7 @@ func (s *Server) redeemCode(w http.ResponseWriter, r *http.Request, p *chorus.Pr
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, struct {
+	api.WriteJSON(w, http.StatusOK, struct {
 		Object  string      `json:"object"` // "redemption"
 		Posting postingView `json:"posting"`
 		Balance balanceView `json:"balance"`
@@ -193,7 +194,7 @@ func (s *Server) redeemCode(w http.ResponseWriter, r *http.Request, p *chorus.Pr
 // ---- admin
 
 func (s *Server) adminTeamBalance(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
@@ -201,13 +202,13 @@ func (s *Server) adminTeamBalance(w http.ResponseWriter, r *http.Request, _ *cho
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewBalance(b))
+	api.WriteJSON(w, http.StatusOK, viewBalance(b))
 	return nil
 }
 
 func (s *Server) adminLedger(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	q := r.URL.Query()
-	page, err := pageOf(q)
+	page, err := api.PageOf(q)
 	if err != nil {
 		return err
 	}
@@ -219,7 +220,7 @@ func (s *Server) adminLedger(w http.ResponseWriter, r *http.Request, _ *chorus.P
 	if err != nil {
 		return err
 	}
-	writeList(w, viewPostings(ps, true), page, func(v postingView) int64 { return v.ID })
+	api.WriteList(w, viewPostings(ps, true), page, func(v postingView) int64 { return v.ID })
 	return nil
 }
 
@@ -232,7 +233,7 @@ func postingFilter(q url.Values, admin bool) (chorus.PostingFilter, error) {
 	var f chorus.PostingFilter
 	if admin {
 		var err error
-		if f.TeamID, err = idParam(q, "team_id"); err != nil {
+		if f.TeamID, err = api.IDParam(q, "team_id"); err != nil {
 			return f, err
 		}
 	}
@@ -243,7 +244,7 @@ func postingFilter(q url.Values, admin bool) (chorus.PostingFilter, error) {
 		f.Kind = v
 	}
 	var err error
-	f.Since, f.Until, err = timeRange(q)
+	f.Since, f.Until, err = api.TimeRange(q)
 	return f, err
 }
 
@@ -252,7 +253,7 @@ func (s *Server) adminCheckLedger(w http.ResponseWriter, r *http.Request, _ *cho
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, struct {
+	api.WriteJSON(w, http.StatusOK, struct {
 		Object string `json:"object"` // "ledger.check"
 		chorus.LedgerReport
 	}{"ledger.check", rep})
@@ -272,7 +273,7 @@ func (s *Server) adminGrant(w http.ResponseWriter, r *http.Request, _ *chorus.Pr
 		IdempotencyKey string `json:"idempotency_key"`
 		AllowNegative  bool   `json:"allow_negative"`
 	}
-	if err := decodeJSON(w, r, &body); err != nil {
+	if err := api.DecodeJSON(w, r, &body); err != nil {
 		return err
 	}
 	key := body.IdempotencyKey
@@ -321,7 +322,7 @@ func (s *Server) adminGrant(w http.ResponseWriter, r *http.Request, _ *chorus.Pr
 	if !created {
 		status = http.StatusOK
 	}
-	writeJSON(w, status, struct {
+	api.WriteJSON(w, status, struct {
 		Object   string      `json:"object"` // "grant"
 		Replayed bool        `json:"replayed"`
 		Posting  postingView `json:"posting"`
@@ -339,7 +340,7 @@ func (s *Server) adminCreateCodes(w http.ResponseWriter, r *http.Request, _ *cho
 		Memo      string `json:"memo"`
 	}
 	body.MaxUses = 1
-	if err := decodeJSON(w, r, &body); err != nil {
+	if err := api.DecodeJSON(w, r, &body); err != nil {
 		return err
 	}
 	b := &chorus.CodeBatch{Count: body.Count, Amount: body.Amount, MaxUses: body.MaxUses, Memo: body.Memo}
@@ -354,12 +355,12 @@ func (s *Server) adminCreateCodes(w http.ResponseWriter, r *http.Request, _ *cho
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store") // the codes are shown once
-	writeJSON(w, http.StatusCreated, viewCodeBatch(b))
+	api.WriteJSON(w, http.StatusCreated, viewCodeBatch(b))
 	return nil
 }
 
 func (s *Server) adminListCodes(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	page, err := pageOf(r.URL.Query())
+	page, err := api.PageOf(r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -371,19 +372,19 @@ func (s *Server) adminListCodes(w http.ResponseWriter, r *http.Request, _ *choru
 	for i, b := range bs {
 		out[i] = viewCodeBatch(b)
 	}
-	writeList(w, out, page, func(v codeBatchView) int64 { return v.ID })
+	api.WriteList(w, out, page, func(v codeBatchView) int64 { return v.ID })
 	return nil
 }
 
 func (s *Server) adminDisableCodes(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
 	if err := s.Store.DisableCodeBatch(r.Context(), id); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, struct {
+	api.WriteJSON(w, http.StatusOK, struct {
 		ID       int64  `json:"id"`
 		Object   string `json:"object"`
 		Disabled bool   `json:"disabled"`

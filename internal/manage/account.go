@@ -1,4 +1,4 @@
-package api
+package manage
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/auth"
 	"github.com/chorusgw/chorus/internal/config"
 )
@@ -15,7 +16,7 @@ import (
 // customer's own team (/api/team…). The admin side is in users.go.
 
 // accountRoutes registers the account API.
-func (s *Server) accountRoutes(mux *http.ServeMux) {
+func (s *Server) accountRoutes(mux *api.Mux) {
 	s.handle(mux, "POST /api/auth/signup", accessPublic, s.signup)
 	s.handle(mux, "POST /api/auth/login", accessPublic, s.login)
 	s.handle(mux, "GET /api/auth/session", accessUser|allowMFAPending, s.whoAmI)
@@ -60,7 +61,7 @@ func (s *Server) passwordPolicy() auth.PasswordPolicy {
 // publicActor puts the anonymous caller (address, request) in the context
 // for the audit entries of a public route.
 func (s *Server) publicActor(r *http.Request) context.Context {
-	return chorus.NewContextWithActor(r.Context(), chorus.Actor{IP: s.clientIP(r), RequestID: RequestID(r.Context())})
+	return chorus.NewContextWithActor(r.Context(), chorus.Actor{IP: s.clientIP(r), RequestID: api.RequestID(r.Context())})
 }
 
 // errBadLogin is the one answer to every failed sign-in — unknown email,
@@ -90,7 +91,7 @@ func (s *Server) writeSession(w http.ResponseWriter, r *http.Request, status int
 		}
 		v.Team = t
 	}
-	writeJSON(w, status, v)
+	api.WriteJSON(w, status, v)
 	return nil
 }
 
@@ -108,7 +109,7 @@ type loginInput struct {
 // whether an account exists.
 func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	var in loginInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	email := strings.ToLower(strings.TrimSpace(in.Email))
@@ -139,7 +140,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *chorus.Princip
 			uid = u.ID
 		}
 		if err := s.Store.RecordLoginFailure(ctx, email, uid, reason); err != nil {
-			s.Logger.Error("record failed sign-in", "request_id", RequestID(ctx), "err", err)
+			s.Logger.ErrorContext(ctx, "record failed sign-in", "err", err)
 		}
 		return errBadLogin
 	}
@@ -204,7 +205,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request, _ *chorus.Princi
 		return chorus.Errorf(chorus.EFORBIDDEN, "Sign-up is closed on this gateway: ask an administrator for an account.")
 	}
 	var in signupInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	if mode == config.SignupInvite && in.InviteToken == "" {
@@ -287,7 +288,7 @@ func (s *Server) logoutAll(w http.ResponseWriter, r *http.Request, p *chorus.Pri
 		return err
 	}
 	s.clearSessionCookie(w, r)
-	writeJSON(w, http.StatusOK, map[string]any{"sessions_revoked": n})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"sessions_revoked": n})
 	return nil
 }
 
@@ -311,7 +312,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, p *chorus.
 	for i, x := range ss {
 		out[i] = sessionItem{Session: x, Current: x.ID == p.Session.ID}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": out, "has_more": false})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"object": "list", "data": out, "has_more": false})
 	return nil
 }
 
@@ -321,7 +322,7 @@ func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, p *chorus
 	if err := sessionOnly(p); err != nil {
 		return err
 	}
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
@@ -348,7 +349,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *choru
 		return err
 	}
 	var in passwordInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	switch {
@@ -369,7 +370,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *choru
 	}
 	if ok, err := auth.VerifyPassword(p.User.PasswordHash, auth.NormalizePassword(in.CurrentPassword)); err != nil || !ok {
 		if err := s.Store.RecordLoginFailure(ctx, p.User.Email, p.User.ID, "wrong_current_password"); err != nil {
-			s.Logger.Error("record failed password check", "request_id", RequestID(ctx), "err", err)
+			s.Logger.ErrorContext(ctx, "record failed password check", "err", err)
 		}
 		return &chorus.Error{Code: chorus.EFORBIDDEN, Param: "current_password", Message: "The current password is not correct."}
 	}
@@ -382,7 +383,7 @@ func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, p *choru
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions_revoked": n})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"sessions_revoked": n})
 	return nil
 }
 
@@ -408,7 +409,7 @@ type teamView struct {
 
 // teamWithMembers loads a team and one page of members (?limit, ?after).
 func (s *Server) teamWithMembers(ctx context.Context, r *http.Request, id int64) (*teamView, error) {
-	page, err := pageOf(r.URL.Query())
+	page, err := api.PageOf(r.URL.Query())
 	if err != nil {
 		return nil, err
 	}
@@ -437,7 +438,7 @@ func (s *Server) getTeam(w http.ResponseWriter, r *http.Request, p *chorus.Princ
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, v)
+	api.WriteJSON(w, http.StatusOK, v)
 	return nil
 }
 
@@ -459,7 +460,7 @@ func (s *Server) renameTeam(w http.ResponseWriter, r *http.Request, p *chorus.Pr
 		return err
 	}
 	var in teamInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	name, err := auth.NormalizeName("name", in.Name)
@@ -470,7 +471,7 @@ func (s *Server) renameTeam(w http.ResponseWriter, r *http.Request, p *chorus.Pr
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, t)
+	api.WriteJSON(w, http.StatusOK, t)
 	return nil
 }
 
@@ -533,7 +534,7 @@ func (s *Server) createInvite(w http.ResponseWriter, r *http.Request, p *chorus.
 	if err := s.Store.CreateInvite(r.Context(), inv); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, createdInvite{Invite: inv, Token: token})
+	api.WriteJSON(w, http.StatusCreated, createdInvite{Invite: inv, Token: token})
 	return nil
 }
 
@@ -544,7 +545,7 @@ func (s *Server) teamInvite(w http.ResponseWriter, r *http.Request, p *chorus.Pr
 		return err
 	}
 	var in inviteInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	if in.TeamID != 0 && in.TeamID != p.TeamID() {
@@ -579,7 +580,7 @@ func (s *Server) teamRevokeInvite(w http.ResponseWriter, r *http.Request, p *cho
 
 // listInvites writes one page of invitations, the team's when team is not nil.
 func (s *Server) listInvites(w http.ResponseWriter, r *http.Request, team *int64) error {
-	page, err := pageOf(r.URL.Query())
+	page, err := api.PageOf(r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -587,13 +588,13 @@ func (s *Server) listInvites(w http.ResponseWriter, r *http.Request, team *int64
 	if err != nil {
 		return err
 	}
-	writeList(w, invs, page, func(i *chorus.Invite) int64 { return i.ID })
+	api.WriteList(w, invs, page, func(i *chorus.Invite) int64 { return i.ID })
 	return nil
 }
 
 // revokeInvite revokes the {id} invitation, the team's only when team is not nil.
 func (s *Server) revokeInvite(w http.ResponseWriter, r *http.Request, team *int64) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
@@ -601,7 +602,7 @@ func (s *Server) revokeInvite(w http.ResponseWriter, r *http.Request, team *int6
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, inv)
+	api.WriteJSON(w, http.StatusOK, inv)
 	return nil
 }
 
@@ -612,7 +613,7 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request, p *chorus.
 	if err := requireOwner(p); err != nil {
 		return err
 	}
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}

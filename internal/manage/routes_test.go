@@ -1,4 +1,4 @@
-package api_test
+package manage_test
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/chorusgw/chorus"
-	"github.com/chorusgw/chorus/internal/api"
+	"github.com/chorusgw/chorus/internal/manage"
 )
 
 func testRoute(strategy string, scorers string, models ...string) *chorus.Route {
@@ -18,7 +18,7 @@ func testRoute(strategy string, scorers string, models ...string) *chorus.Route 
 }
 
 func TestValidateRouteDefaults(t *testing.T) {
-	s := &api.Server{}
+	s := &manage.Server{}
 	for _, tc := range []struct {
 		name          string
 		rt            *chorus.Route
@@ -45,8 +45,8 @@ func TestValidateRouteDefaults(t *testing.T) {
 
 func TestValidateScorersHook(t *testing.T) {
 	var seen string
-	hook := func(err error) *api.Server {
-		return &api.Server{ValidateScorers: func(raw json.RawMessage) error { seen = string(raw); return err }}
+	hook := func(err error) *manage.Server {
+		return &manage.Server{ValidateScorers: func(raw json.RawMessage) error { seen = string(raw); return err }}
 	}
 	const scorers = `[{"type":"judge","model":"a"}]`
 

@@ -1,4 +1,4 @@
-package api
+package gateway
 
 import (
 	"errors"
@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/meter"
 	"github.com/chorusgw/chorus/internal/provider"
 )
@@ -35,7 +36,7 @@ func (x *exchange) reserve(q meter.Quote) error {
 	if !m.Metered(x.key) {
 		return nil
 	}
-	h, err := m.Reserve(x.r.Context(), x.key, RequestID(x.r.Context()), q)
+	h, err := m.Reserve(x.r.Context(), x.key, api.RequestID(x.r.Context()), q)
 	if err != nil {
 		return err
 	}
@@ -92,7 +93,7 @@ func (x *exchange) settleStream() *chorus.Error {
 		ce = &chorus.Error{Code: chorus.EINTERNAL, Message: "internal error", Err: err}
 	}
 	x.fail(ce)
-	x.s.Logger.Error("stream not completed: its charge could not be written", "request_id", RequestID(x.r.Context()), "err", err)
+	x.s.Logger.ErrorContext(x.r.Context(), "stream not completed: its charge could not be written", "err", err)
 	return ce
 }
 

@@ -1,10 +1,11 @@
-package api
+package manage
 
 import (
 	"context"
 	"net/http"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/auth"
 )
 
@@ -28,7 +29,7 @@ const totpIssuer = "Chorus"
 // mfaRoutes registers the MFA API. Everything but the status is for
 // session principals: MFA protects people signing in, and API keys are
 // not people (see requireStepUp).
-func (s *Server) mfaRoutes(mux *http.ServeMux) {
+func (s *Server) mfaRoutes(mux *api.Mux) {
 	s.handle(mux, "GET /api/auth/mfa", accessUser, s.mfaStatus)
 	s.handle(mux, "POST /api/auth/mfa/enroll", accessUser|allowMFAPending, s.mfaEnrol)
 	s.handle(mux, "POST /api/auth/mfa/enroll/confirm", accessUser|allowMFAPending, s.mfaConfirm)
@@ -68,7 +69,7 @@ func (s *Server) mfaStatus(w http.ResponseWriter, r *http.Request, p *chorus.Pri
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, st)
+	api.WriteJSON(w, http.StatusOK, st)
 	return nil
 }
 
@@ -90,7 +91,7 @@ func (s *Server) mfaEnrol(w http.ResponseWriter, r *http.Request, p *chorus.Prin
 	if err := signedIn(p); err != nil {
 		return err
 	}
-	if err := decodeOptionalJSON(w, r, &struct{}{}); err != nil {
+	if err := api.DecodeOptionalJSON(w, r, &struct{}{}); err != nil {
 		return err
 	}
 	// Enrolling binds a second factor to the account: someone holding a
@@ -107,7 +108,7 @@ func (s *Server) mfaEnrol(w http.ResponseWriter, r *http.Request, p *chorus.Prin
 	if err := s.Store.StartMFAEnrolment(r.Context(), p.User.ID, e.Secret); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, mfaEnrolResponse{
+	api.WriteJSON(w, http.StatusOK, mfaEnrolResponse{
 		OTPAuthURL: e.URL, Secret: e.ManualSecret, QRCode: e.QRCode, Issuer: totpIssuer, Account: p.User.Email,
 		Digits: auth.TOTPDigits, Period: int(auth.TOTPPeriod.Seconds()), Algorithm: "SHA1",
 	})
@@ -133,7 +134,7 @@ func (s *Server) mfaConfirm(w http.ResponseWriter, r *http.Request, p *chorus.Pr
 	var req struct {
 		Code string `json:"code"`
 	}
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := api.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	if p.User.MFAEnabled {
@@ -145,7 +146,7 @@ func (s *Server) mfaConfirm(w http.ResponseWriter, r *http.Request, p *chorus.Pr
 	if err := s.Store.ConfirmMFAEnrolment(r.Context(), p.User.ID, req.Code, hashes, p.Session.ID); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"enabled": true, "backup_codes": codes})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"enabled": true, "backup_codes": codes})
 	return nil
 }
 
@@ -158,7 +159,7 @@ func (s *Server) mfaVerify(w http.ResponseWriter, r *http.Request, p *chorus.Pri
 		return err
 	}
 	var req mfaCodeRequest
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := api.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	sess := chorus.MFASession{ID: p.Session.ID}
@@ -180,7 +181,7 @@ func (s *Server) mfaVerify(w http.ResponseWriter, r *http.Request, p *chorus.Pri
 		s.setSessionCookie(w, r, token, p.Session.ExpiresAt)
 		out["csrf_token"] = sess.NewCSRFToken
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -193,7 +194,7 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request, p *chorus.Princi
 	var req struct {
 		Password string `json:"password"`
 	}
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := api.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	if p.User.MFAEnabled {
@@ -206,7 +207,7 @@ func (s *Server) reauth(w http.ResponseWriter, r *http.Request, p *chorus.Princi
 	if err := s.Store.Reauthenticate(r.Context(), p.User.ID, p.Session.ID); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"verified": true, "method": chorus.MFAMethodPassword})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"verified": true, "method": chorus.MFAMethodPassword})
 	return nil
 }
 
@@ -245,7 +246,7 @@ func (s *Server) mfaDisable(w http.ResponseWriter, r *http.Request, p *chorus.Pr
 		Password string `json:"password"`
 		mfaCodeRequest
 	}
-	if err := decodeJSON(w, r, &req); err != nil {
+	if err := api.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	if !p.User.MFAEnabled {
@@ -260,7 +261,7 @@ func (s *Server) mfaDisable(w http.ResponseWriter, r *http.Request, p *chorus.Pr
 	if err := s.Store.DisableMFA(r.Context(), p.User.ID, req.proof()); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"enabled": false})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"enabled": false})
 	return nil
 }
 
@@ -270,14 +271,14 @@ func (s *Server) mfaBackupCodes(w http.ResponseWriter, r *http.Request, p *choru
 	if err := signedIn(p); err != nil {
 		return err
 	}
-	if err := decodeOptionalJSON(w, r, &struct{}{}); err != nil {
+	if err := api.DecodeOptionalJSON(w, r, &struct{}{}); err != nil {
 		return err
 	}
 	codes, hashes := auth.NewBackupCodes()
 	if err := s.Store.RegenerateBackupCodes(r.Context(), p.User.ID, hashes); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"backup_codes": codes})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"backup_codes": codes})
 	return nil
 }
 
@@ -285,11 +286,11 @@ func (s *Server) mfaBackupCodes(w http.ResponseWriter, r *http.Request, p *choru
 // their device. The user signs in with the password alone afterwards and
 // may enrol again.
 func (s *Server) adminResetMFA(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
-	if err := decodeOptionalJSON(w, r, &struct{}{}); err != nil {
+	if err := api.DecodeOptionalJSON(w, r, &struct{}{}); err != nil {
 		return err
 	}
 	if err := s.Store.ResetMFA(r.Context(), id); err != nil {
@@ -299,6 +300,6 @@ func (s *Server) adminResetMFA(w http.ResponseWriter, r *http.Request, p *chorus
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"user_id": id, "mfa": st})
+	api.WriteJSON(w, http.StatusOK, map[string]any{"user_id": id, "mfa": st})
 	return nil
 }

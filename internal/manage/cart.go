@@ -1,4 +1,4 @@
-package api
+package manage
 
 // The cart API (see shop.go for the routes): one cart per user, with a
 // version that grows with every change.
@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/shop"
 )
 
@@ -84,7 +85,7 @@ func (s *Server) writeCart(w http.ResponseWriter, status int, c *chorus.Cart, er
 	}
 	w.Header().Set("ETag", `"`+strconv.FormatInt(c.Version, 10)+`"`)
 	if err == nil {
-		writeJSON(w, status, s.viewCart(c))
+		api.WriteJSON(w, status, s.viewCart(c))
 		return nil
 	}
 	var e *chorus.Error
@@ -92,7 +93,7 @@ func (s *Server) writeCart(w http.ResponseWriter, status int, c *chorus.Cart, er
 	var out cartConflict
 	out.Error.Message, out.Error.Type, out.Error.Param, out.Error.Code = e.Message, "conflict_error", "version", "cart_version_conflict"
 	out.Cart = s.viewCart(c)
-	writeJSON(w, http.StatusConflict, out)
+	api.WriteJSON(w, http.StatusConflict, out)
 	return nil
 }
 
@@ -120,7 +121,7 @@ func (s *Server) addToCart(w http.ResponseWriter, r *http.Request, p *chorus.Pri
 		ProductID int64  `json:"product_id"`
 		Quantity  *int64 `json:"quantity"`
 	}
-	if err := decodeJSON(w, r, &body); err != nil {
+	if err := api.DecodeJSON(w, r, &body); err != nil {
 		return err
 	}
 	if body.ProductID < 1 {
@@ -140,7 +141,7 @@ func (s *Server) replaceCart(w http.ResponseWriter, r *http.Request, p *chorus.P
 		Items   *[]chorus.CartLine `json:"items"`
 		Version *int64             `json:"version"`
 	}
-	if err := decodeJSON(w, r, &body); err != nil {
+	if err := api.DecodeJSON(w, r, &body); err != nil {
 		return err
 	}
 	if body.Items == nil {
@@ -164,7 +165,7 @@ func (s *Server) clearCart(w http.ResponseWriter, r *http.Request, p *chorus.Pri
 	var body struct {
 		Version *int64 `json:"version"`
 	}
-	if err := decodeOptionalJSON(w, r, &body); err != nil {
+	if err := api.DecodeOptionalJSON(w, r, &body); err != nil {
 		return err
 	}
 	v, err := cartVersion(r, body.Version)
@@ -189,7 +190,7 @@ func (s *Server) getCartItem(w http.ResponseWriter, r *http.Request, p *chorus.P
 	for _, it := range view.Items {
 		if it.ProductID == id {
 			w.Header().Set("ETag", `"`+strconv.FormatInt(c.Version, 10)+`"`)
-			writeJSON(w, http.StatusOK, struct {
+			api.WriteJSON(w, http.StatusOK, struct {
 				Object string `json:"object"` // "cart.item"
 				cartItemView
 				Version int64 `json:"version"`
@@ -209,7 +210,7 @@ func (s *Server) addCartItem(w http.ResponseWriter, r *http.Request, p *chorus.P
 	var body struct {
 		Quantity *int64 `json:"quantity"`
 	}
-	if err := decodeOptionalJSON(w, r, &body); err != nil {
+	if err := api.DecodeOptionalJSON(w, r, &body); err != nil {
 		return err
 	}
 	q := int64(1)
@@ -230,7 +231,7 @@ func (s *Server) setCartItem(w http.ResponseWriter, r *http.Request, p *chorus.P
 		Quantity *int64 `json:"quantity"`
 		Version  *int64 `json:"version"`
 	}
-	if err := decodeJSON(w, r, &body); err != nil {
+	if err := api.DecodeJSON(w, r, &body); err != nil {
 		return err
 	}
 	if body.Quantity == nil {
@@ -253,7 +254,7 @@ func (s *Server) removeCartItem(w http.ResponseWriter, r *http.Request, p *choru
 	var body struct {
 		Version *int64 `json:"version"`
 	}
-	if err := decodeOptionalJSON(w, r, &body); err != nil {
+	if err := api.DecodeOptionalJSON(w, r, &body); err != nil {
 		return err
 	}
 	v, err := cartVersion(r, body.Version)

@@ -1,9 +1,10 @@
-package api
+package gateway
 
 import (
 	"net/http"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/meter"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/provider/openai"
@@ -19,7 +20,7 @@ func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
 			x.status = statusClientClosed
 			return
 		}
-		s.writeError(w, r, formatOpenAI, err)
+		s.writeError(w, r, api.FormatOpenAI, err)
 	}
 }
 

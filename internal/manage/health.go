@@ -1,10 +1,12 @@
-package api
+package manage
 
 import (
 	"context"
 	"crypto/subtle"
 	"net/http"
 	"time"
+
+	"github.com/chorusgw/chorus/internal/api"
 )
 
 // livez answers while the process can serve at all.
@@ -49,7 +51,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) metrics(h http.Handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if s.MetricsToken != "" {
-			got := bearer(r)
+			got := api.Bearer(r)
 			if subtle.ConstantTimeCompare([]byte(got), []byte(s.MetricsToken)) != 1 {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="metrics"`)
 				http.Error(w, "metrics require the configured bearer token", http.StatusUnauthorized)

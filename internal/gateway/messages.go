@@ -1,7 +1,8 @@
-package api
+package gateway
 
 import (
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/provider/anthropic"
 )
@@ -48,5 +49,5 @@ func (a *anthropicStreamWriter) end(dst []byte, usage *provider.Usage) []byte {
 }
 
 func (a *anthropicStreamWriter) error(dst []byte, e *chorus.Error) []byte {
-	return anthropic.AppendErrorEvent(dst, anthropic.ErrorType(StatusOf(e)), e.Message)
+	return anthropic.AppendErrorEvent(dst, anthropic.ErrorType(api.StatusOf(e)), e.Message)
 }

@@ -1,4 +1,4 @@
-package api
+package manage
 
 // The audit log API (admin only):
 //
@@ -31,6 +31,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/api"
 )
 
 // AuditStore is what the audit log API needs from the database.
@@ -96,7 +97,7 @@ func (s *Server) adminListAudit(w http.ResponseWriter, r *http.Request, _ *choru
 		out.HasMore = true
 		out.Next = &es[len(es)-1].Seq
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -165,7 +166,7 @@ func auditQuery(q url.Values) (chorus.AuditFilter, chorus.AuditPage, error) {
 		}
 		f.TargetID = v
 	}
-	if f.Since, f.Until, err = timeRange(q); err != nil {
+	if f.Since, f.Until, err = api.TimeRange(q); err != nil {
 		return f, page, err
 	}
 	return f, page, nil

@@ -1,4 +1,4 @@
-package api
+package gateway
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/cache"
 	"github.com/chorusgw/chorus/internal/limit"
 	"github.com/chorusgw/chorus/internal/meter"
@@ -57,7 +58,7 @@ func (s *Server) newExchange(r *http.Request, endpoint string) *exchange {
 
 // fail records the error's status and code (once the error is known).
 func (x *exchange) fail(err error) {
-	x.status = StatusOf(err)
+	x.status = api.StatusOf(err)
 	x.code = chorus.ErrorCode(err)
 }
 
@@ -83,7 +84,7 @@ func (x *exchange) finish() {
 	}
 	if x.hold != nil { // an error, or a stream the client left: bill what was used
 		if err := x.settle(nil); err != nil {
-			x.s.Logger.Error("settlement failed", "request_id", RequestID(x.r.Context()), "err", err)
+			x.s.Logger.ErrorContext(x.r.Context(), "settlement failed", "err", err)
 		}
 	}
 	attempts, in, out, cost := x.usage()
@@ -100,7 +101,7 @@ func (x *exchange) finish() {
 		return // rejected before a model was resolved: nothing consumed
 	}
 	rec := chorus.Usage{
-		RequestID:    RequestID(x.r.Context()),
+		RequestID:    api.RequestID(x.r.Context()),
 		ResponseID:   x.respID,
 		KeyID:        x.key.ID,
 		UserID:       x.key.UserID,
@@ -122,7 +123,7 @@ func (x *exchange) finish() {
 		CreatedAt:    x.start.UTC(),
 	}
 	if err := x.s.Usage.Record(rec); err != nil {
-		x.s.Logger.Error("usage record not queued", "request_id", rec.RequestID, "err", err)
+		x.s.Logger.ErrorContext(x.r.Context(), "usage record not queued", "err", err)
 	}
 }
 
@@ -283,7 +284,7 @@ func usageAttempts(attempts []*orchestrate.Attempt) (out []chorus.UsageAttempt, 
 			ua.Status, ua.Error = statusClientClosed, "canceled"
 		case a.Err != nil:
 			ce := upstreamError(a.Err)
-			ua.Status, ua.Error = StatusOf(ce), ce.Message
+			ua.Status, ua.Error = api.StatusOf(ce), ce.Message
 		}
 		out[i] = ua
 		in += ua.InputTokens
@@ -301,7 +302,7 @@ var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), err error) {
 	max := s.Limits.MaxBodyBytes
 	if r.ContentLength > max {
-		return nil, func() {}, tooLarge(max)
+		return nil, func() {}, api.TooLarge(max)
 	}
 	buf := bodyPool.Get().(*bytes.Buffer)
 	buf.Reset()
@@ -314,13 +315,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, 
 		release()
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, func() {}, tooLarge(max)
+			return nil, func() {}, api.TooLarge(max)
 		}
 		return nil, func() {}, chorus.Invalid("", "could not read the request body: %v", err)
 	}
 	return buf.Bytes(), release, nil
-}
-
-func tooLarge(max int64) error {
-	return &chorus.Error{Code: chorus.ETOOLARGE, Message: "Request body too large: the limit is " + strconv.FormatInt(max, 10) + " bytes."}
 }

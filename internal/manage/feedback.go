@@ -1,4 +1,4 @@
-package api
+package manage
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/api"
 )
 
 // POST /v1/feedback: a client rates an answer it received.
@@ -77,7 +78,7 @@ func (in *feedbackInput) validate() (string, error) {
 // replaces the first (200); the first is 201.
 func (s *Server) postFeedback(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
 	var in feedbackInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	rating, err := in.validate()
@@ -100,7 +101,7 @@ func (s *Server) postFeedback(w http.ResponseWriter, r *http.Request, p *chorus.
 	if created {
 		status = http.StatusCreated
 	}
-	writeJSON(w, status, feedbackOutput{Object: "feedback", Feedback: f})
+	api.WriteJSON(w, status, feedbackOutput{Object: "feedback", Feedback: f})
 	return nil
 }
 
@@ -133,7 +134,7 @@ func (s *Server) findAnswer(ctx context.Context, responseID string, team int64) 
 // adminListFeedback serves GET /api/admin/feedback.
 func (s *Server) adminListFeedback(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	q := r.URL.Query()
-	p, err := pageOf(q)
+	p, err := api.PageOf(q)
 	if err != nil {
 		return err
 	}
@@ -149,7 +150,7 @@ func (s *Server) adminListFeedback(w http.ResponseWriter, r *http.Request, _ *ch
 	if err != nil {
 		return err
 	}
-	writeList(w, items, p, func(f *chorus.Feedback) int64 { return f.ID })
+	api.WriteList(w, items, p, func(f *chorus.Feedback) int64 { return f.ID })
 	return nil
 }
 
@@ -157,7 +158,7 @@ func (s *Server) adminListFeedback(w http.ResponseWriter, r *http.Request, _ *ch
 // gave, filtered like the admin list.
 func (s *Server) listOwnFeedback(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
 	q := r.URL.Query()
-	page, err := pageOf(q)
+	page, err := api.PageOf(q)
 	if err != nil {
 		return err
 	}
@@ -167,7 +168,7 @@ func (s *Server) listOwnFeedback(w http.ResponseWriter, r *http.Request, p *chor
 	if err != nil {
 		return err
 	}
-	writeList(w, items, page, func(f *chorus.Feedback) int64 { return f.ID })
+	api.WriteList(w, items, page, func(f *chorus.Feedback) int64 { return f.ID })
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package api
+package manage
 
 // The shop API: credit packs, the caller's cart, checkout, orders, and the
 // admin's products, orders, payments, manual payments and refunds; and
@@ -47,6 +47,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/shop"
 )
 
@@ -75,7 +76,7 @@ const maxWebhookBody = 64 << 10
 const maxRefundReason = 500
 
 // shopRoutes registers the shop API.
-func (s *Server) shopRoutes(mux *http.ServeMux) {
+func (s *Server) shopRoutes(mux *api.Mux) {
 	s.handle(mux, "GET /api/shop/products", accessUser, s.shopProducts)
 
 	s.handle(mux, "GET /api/cart", accessUser, s.getCart)
@@ -188,7 +189,7 @@ func (s *Server) shopService() (*shop.Service, error) {
 // ---- customer: products
 
 func (s *Server) shopProducts(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	page, err := pageOf(r.URL.Query())
+	page, err := api.PageOf(r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -196,7 +197,7 @@ func (s *Server) shopProducts(w http.ResponseWriter, r *http.Request, _ *chorus.
 	if err != nil {
 		return err
 	}
-	writeList(w, s.viewProducts(ps), page, func(v productView) int64 { return v.ID })
+	api.WriteList(w, s.viewProducts(ps), page, func(v productView) int64 { return v.ID })
 	return nil
 }
 
@@ -218,7 +219,7 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request, p *chorus.Prin
 	var body struct {
 		Provider string `json:"provider"`
 	}
-	if err := decodeOptionalJSON(w, r, &body); err != nil {
+	if err := api.DecodeOptionalJSON(w, r, &body); err != nil {
 		return err
 	}
 	o, created, err := sh.Checkout(r.Context(), shop.CheckoutInput{
@@ -232,7 +233,7 @@ func (s *Server) checkout(w http.ResponseWriter, r *http.Request, p *chorus.Prin
 		status = http.StatusOK
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
-	writeJSON(w, status, viewOrder(o))
+	api.WriteJSON(w, status, viewOrder(o))
 	return nil
 }
 
@@ -247,7 +248,7 @@ func orderStatus(q url.Values) (string, error) {
 
 // teamIDParam parses ?team_id=.
 func teamIDParam(q url.Values) (int64, error) {
-	id, err := idParam(q, "team_id")
+	id, err := api.IDParam(q, "team_id")
 	if id == nil || err != nil {
 		return 0, err
 	}
@@ -257,7 +258,7 @@ func teamIDParam(q url.Values) (int64, error) {
 func (s *Server) listOwnOrders(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
 	team := p.TeamID()
 	q := r.URL.Query()
-	page, err := pageOf(q)
+	page, err := api.PageOf(q)
 	if err != nil {
 		return err
 	}
@@ -269,7 +270,7 @@ func (s *Server) listOwnOrders(w http.ResponseWriter, r *http.Request, p *chorus
 	if err != nil {
 		return err
 	}
-	writeList(w, viewOrders(os), page, func(v orderView) int64 { return v.ID })
+	api.WriteList(w, viewOrders(os), page, func(v orderView) int64 { return v.ID })
 	return nil
 }
 
@@ -277,7 +278,7 @@ func (s *Server) listOwnOrders(w http.ResponseWriter, r *http.Request, p *chorus
 // it; another team's order is ENOTFOUND, as if it did not exist.
 func (s *Server) ownOrder(r *http.Request, p *chorus.Principal) (*chorus.Order, error) {
 	team := p.TeamID()
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +297,7 @@ func (s *Server) getOwnOrder(w http.ResponseWriter, r *http.Request, p *chorus.P
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewOrder(o))
+	api.WriteJSON(w, http.StatusOK, viewOrder(o))
 	return nil
 }
 
@@ -312,7 +313,7 @@ func (s *Server) cancelOwnOrder(w http.ResponseWriter, r *http.Request, p *choru
 	if o, err = sh.Cancel(r.Context(), o.TeamID, o.ID); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewOrder(o))
+	api.WriteJSON(w, http.StatusOK, viewOrder(o))
 	return nil
 }
 
@@ -359,7 +360,7 @@ func (in *productInput) apply(p *chorus.Product, now time.Time) {
 }
 
 func (s *Server) adminListProducts(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	page, err := pageOf(r.URL.Query())
+	page, err := api.PageOf(r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -367,13 +368,13 @@ func (s *Server) adminListProducts(w http.ResponseWriter, r *http.Request, _ *ch
 	if err != nil {
 		return err
 	}
-	writeList(w, s.viewProducts(ps), page, func(v productView) int64 { return v.ID })
+	api.WriteList(w, s.viewProducts(ps), page, func(v productView) int64 { return v.ID })
 	return nil
 }
 
 func (s *Server) adminCreateProduct(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	var in productInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	switch {
@@ -389,12 +390,12 @@ func (s *Server) adminCreateProduct(w http.ResponseWriter, r *http.Request, _ *c
 	if err := s.Store.CreateProduct(r.Context(), p); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, s.viewProduct(p))
+	api.WriteJSON(w, http.StatusCreated, s.viewProduct(p))
 	return nil
 }
 
 func (s *Server) adminGetProduct(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
@@ -402,17 +403,17 @@ func (s *Server) adminGetProduct(w http.ResponseWriter, r *http.Request, _ *chor
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.viewProduct(p))
+	api.WriteJSON(w, http.StatusOK, s.viewProduct(p))
 	return nil
 }
 
 func (s *Server) adminUpdateProduct(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
 	var in productInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	p, err := s.Store.ProductByID(r.Context(), id)
@@ -423,7 +424,7 @@ func (s *Server) adminUpdateProduct(w http.ResponseWriter, r *http.Request, _ *c
 	if err := s.Store.UpdateProduct(r.Context(), p); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s.viewProduct(p))
+	api.WriteJSON(w, http.StatusOK, s.viewProduct(p))
 	return nil
 }
 
@@ -431,7 +432,7 @@ func (s *Server) adminUpdateProduct(w http.ResponseWriter, r *http.Request, _ *c
 
 func (s *Server) adminListOrders(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	q := r.URL.Query()
-	page, err := pageOf(q)
+	page, err := api.PageOf(q)
 	if err != nil {
 		return err
 	}
@@ -447,12 +448,12 @@ func (s *Server) adminListOrders(w http.ResponseWriter, r *http.Request, _ *chor
 	if err != nil {
 		return err
 	}
-	writeList(w, viewOrders(os), page, func(v orderView) int64 { return v.ID })
+	api.WriteList(w, viewOrders(os), page, func(v orderView) int64 { return v.ID })
 	return nil
 }
 
 func (s *Server) adminGetOrder(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
@@ -460,7 +461,7 @@ func (s *Server) adminGetOrder(w http.ResponseWriter, r *http.Request, _ *chorus
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewOrder(o))
+	api.WriteJSON(w, http.StatusOK, viewOrder(o))
 	return nil
 }
 
@@ -470,7 +471,7 @@ var paymentStatuses = []string{chorus.PaymentPending, chorus.PaymentSucceeded, c
 
 func (s *Server) adminListPayments(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	q := r.URL.Query()
-	page, err := pageOf(q)
+	page, err := api.PageOf(q)
 	if err != nil {
 		return err
 	}
@@ -498,7 +499,7 @@ func (s *Server) adminListPayments(w http.ResponseWriter, r *http.Request, _ *ch
 	for i, p := range ps {
 		out[i] = paymentView{Object: "payment", Payment: p, AmountDisplay: shop.FormatAmount(p.Amount, p.Currency)}
 	}
-	writeList(w, out, page, func(v paymentView) int64 { return v.ID })
+	api.WriteList(w, out, page, func(v paymentView) int64 { return v.ID })
 	return nil
 }
 
@@ -509,21 +510,21 @@ func (s *Server) adminMarkPaid(w http.ResponseWriter, r *http.Request, _ *chorus
 	if err != nil {
 		return err
 	}
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
 	var body struct {
 		Reference string `json:"reference"`
 	}
-	if err := decodeJSON(w, r, &body); err != nil {
+	if err := api.DecodeJSON(w, r, &body); err != nil {
 		return err
 	}
 	o, err := sh.MarkPaid(r.Context(), id, body.Reference)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewOrder(o))
+	api.WriteJSON(w, http.StatusOK, viewOrder(o))
 	return nil
 }
 
@@ -534,7 +535,7 @@ func (s *Server) adminRefund(w http.ResponseWriter, r *http.Request, _ *chorus.P
 	if err != nil {
 		return err
 	}
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
@@ -542,7 +543,7 @@ func (s *Server) adminRefund(w http.ResponseWriter, r *http.Request, _ *chorus.P
 		AllowNegative bool   `json:"allow_negative"`
 		Reason        string `json:"reason"`
 	}
-	if err := decodeOptionalJSON(w, r, &body); err != nil {
+	if err := api.DecodeOptionalJSON(w, r, &body); err != nil {
 		return err
 	}
 	if !utf8.ValidString(body.Reason) || utf8.RuneCountInString(body.Reason) > maxRefundReason {
@@ -552,7 +553,7 @@ func (s *Server) adminRefund(w http.ResponseWriter, r *http.Request, _ *chorus.P
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewOrder(o))
+	api.WriteJSON(w, http.StatusOK, viewOrder(o))
 	return nil
 }
 
@@ -570,15 +571,15 @@ func (s *Server) stripeWebhook(w http.ResponseWriter, r *http.Request, _ *chorus
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxWebhookBody))
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return tooLarge(maxWebhookBody)
+		return api.TooLarge(maxWebhookBody)
 	}
 	if err != nil {
 		return chorus.Invalid("", "The request body could not be read.")
 	}
-	ctx := chorus.NewContextWithActor(r.Context(), chorus.Actor{System: "stripe-webhook", RequestID: RequestID(r.Context())})
+	ctx := chorus.NewContextWithActor(r.Context(), chorus.Actor{System: "stripe-webhook", RequestID: api.RequestID(r.Context())})
 	if err := sh.HandleWebhook(ctx, chorus.ProviderStripe, body, r.Header); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, json.RawMessage(`{"received":true}`))
+	api.WriteJSON(w, http.StatusOK, json.RawMessage(`{"received":true}`))
 	return nil
 }

@@ -1,4 +1,4 @@
-package api
+package gateway
 
 import (
 	"bytes"
@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/cache"
 	"github.com/chorusgw/chorus/internal/meter"
 	"github.com/chorusgw/chorus/internal/orchestrate"
@@ -22,7 +23,7 @@ import (
 // usage — is one path.
 type chatFormat struct {
 	endpoint string
-	wire     wireFormat
+	wire     api.Format
 	raw      provider.Format // upstream answers in this format are relayed as received
 	decode   func(body []byte) (*provider.ChatRequest, error)
 	encode   func(dst []byte, r *provider.ChatResponse) []byte
@@ -32,7 +33,7 @@ type chatFormat struct {
 
 // openAIChat is POST /v1/chat/completions.
 var openAIChat = &chatFormat{
-	endpoint: "chat", wire: formatOpenAI, raw: provider.FormatOpenAI,
+	endpoint: "chat", wire: api.FormatOpenAI, raw: provider.FormatOpenAI,
 	decode: openai.DecodeChatRequest, encode: openai.AppendChatResponse,
 	id: func(r *provider.ChatResponse) string { return r.ID },
 	stream: func(_ *exchange, req *provider.ChatRequest) chunkWriter {
@@ -43,7 +44,7 @@ var openAIChat = &chatFormat{
 // anthropicChat is POST /v1/messages, so Anthropic clients work against
 // any deployment.
 var anthropicChat = &chatFormat{
-	endpoint: "messages", wire: formatAnthropic, raw: provider.FormatAnthropic,
+	endpoint: "messages", wire: api.FormatAnthropic, raw: provider.FormatAnthropic,
 	decode: anthropic.DecodeRequest, encode: anthropic.AppendResponse,
 	id: func(r *provider.ChatResponse) string { return anthropic.MessageID(r.ID) },
 	stream: func(x *exchange, _ *provider.ChatRequest) chunkWriter {
@@ -119,7 +120,7 @@ func (s *Server) serveChat(w http.ResponseWriter, r *http.Request, x *exchange, 
 		}
 	}
 	if resp.ID == "" {
-		resp.ID = RequestID(r.Context())
+		resp.ID = api.RequestID(r.Context())
 	}
 	x.respID = f.id(resp)
 	if hit == nil {
@@ -282,8 +283,8 @@ func (s *Server) streamChat(ctx context.Context, w http.ResponseWriter, x *excha
 		}
 	default:
 		ce := upstreamError(err)
-		x.status, x.code = StatusOf(ce), ce.Code
-		s.Logger.Warn("upstream stream failed after the first byte", "request_id", RequestID(x.r.Context()), "err", err)
+		x.status, x.code = api.StatusOf(ce), ce.Code
+		s.Logger.WarnContext(x.r.Context(), "upstream stream failed after the first byte", "err", err)
 		buf = cw.error(buf, ce)
 	}
 	_, _ = w.Write(buf)
@@ -362,9 +363,9 @@ func (o *openAIStreamWriter) end(dst []byte, usage *provider.Usage) []byte {
 }
 
 func (o *openAIStreamWriter) error(dst []byte, e *chorus.Error) []byte {
-	typ := codeStatus[e.Code].typ
+	typ := api.ErrorType(e.Code)
 	dst = append(dst, "data: "...)
-	dst = openai.AppendError(dst, e.Message, typ, e.Param, openAICode(e))
+	dst = openai.AppendError(dst, e.Message, typ, e.Param, api.OpenAICode(e))
 	return append(dst, "\n\n"...)
 }
 

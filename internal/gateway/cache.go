@@ -1,4 +1,4 @@
-package api
+package gateway
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/cache"
 	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider"
@@ -80,7 +81,7 @@ func (s *Server) cacheLookup(x *exchange, r *http.Request, req *provider.ChatReq
 // with a fresh ID.
 func (x *exchange) hit(e *cache.Entry) *provider.ChatResponse {
 	x.cached = e
-	resp := e.Chat("chatcmpl-"+RequestID(x.r.Context()), x.s.Now().Unix())
+	resp := e.Chat("chatcmpl-"+api.RequestID(x.r.Context()), x.s.Now().Unix())
 	x.respID = resp.ID
 	return resp
 }

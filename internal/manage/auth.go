@@ -1,4 +1,4 @@
-package api
+package manage
 
 import (
 	"context"
@@ -7,12 +7,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/auth"
 	"github.com/chorusgw/chorus/internal/config"
 )
@@ -37,14 +37,6 @@ const (
 	allowMFAPending access = 0x20
 )
 
-// RouteInfo describes a registered route for the authorization test and
-// the docs.
-type RouteInfo struct {
-	Pattern string // "METHOD /path/{id}"
-	Access  string // "public", "key" (model API: API keys only), "user" or "admin"
-	StepUp  bool
-}
-
 // handlerFunc is a management handler; errors it returns are written in
 // the OpenAI error shape.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error
@@ -61,10 +53,10 @@ const (
 )
 
 // handle registers h at pattern behind the access check a.
-func (s *Server) handle(mux *http.ServeMux, pattern string, a access, h handlerFunc) {
+func (s *Server) handle(mux *api.Mux, pattern string, a access, h handlerFunc) {
 	name := map[access]string{accessPublic: "public", accessUser: "user", accessAdmin: "admin"}[a&accessMask]
-	s.routes = append(s.routes, RouteInfo{Pattern: pattern, Access: name, StepUp: a&stepUp != 0})
-	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	info := api.RouteInfo{Pattern: pattern, Access: name, StepUp: a&stepUp != 0}
+	mux.Route(info, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		// Management answers carry secrets (new keys, codes, tokens) and
 		// account data: no shared or browser cache keeps them.
 		w.Header().Set("Cache-Control", "no-store")
@@ -77,14 +69,10 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, a access, h handlerF
 			err = h(w, r, p)
 		}
 		if err != nil {
-			s.writeError(w, r, formatOpenAI, err)
+			s.writeError(w, r, api.FormatOpenAI, err)
 		}
-	})
+	}))
 }
-
-// Routes lists every management route with who may call it, in
-// registration order. Handler must have been called.
-func (s *Server) Routes() []RouteInfo { return slices.Clone(s.routes) }
 
 // authorize returns the caller allowed by a, or the error to answer.
 func (s *Server) authorize(r *http.Request, a access) (*chorus.Principal, error) {
@@ -119,8 +107,8 @@ func (s *Server) authorize(r *http.Request, a access) (*chorus.Principal, error)
 // the user from the database, so a disabled user is refused at once on
 // every instance.
 func (s *Server) principal(r *http.Request) (*chorus.Principal, error) {
-	if bearer(r) != "" || r.Header.Get("Authorization") != "" {
-		k, err := s.authenticate(r)
+	if api.Bearer(r) != "" || r.Header.Get("Authorization") != "" {
+		k, err := api.Authenticate(r, s.Registry.Authenticate)
 		if err != nil {
 			return nil, err
 		}
@@ -129,7 +117,7 @@ func (s *Server) principal(r *http.Request) (*chorus.Principal, error) {
 		}
 		u, err := s.Store.UserByID(r.Context(), k.UserID)
 		if err != nil || u.DisabledAt != nil {
-			return nil, &chorus.Error{Code: chorus.EUNAUTHORIZED, Message: "Incorrect API key provided: " + redactKey(bearer(r)) + ". The key is unknown, revoked or expired."}
+			return nil, &chorus.Error{Code: chorus.EUNAUTHORIZED, Message: "Incorrect API key provided: " + api.RedactKey(api.Bearer(r)) + ". The key is unknown, revoked or expired."}
 		}
 		return &chorus.Principal{Key: k, User: u}, nil
 	}
@@ -156,7 +144,7 @@ func (s *Server) principal(r *http.Request) (*chorus.Principal, error) {
 	}
 	if now.Sub(sess.LastSeen) > touchEvery {
 		if err := s.Store.TouchSession(r.Context(), sess.ID, now); err != nil {
-			s.Logger.Warn("touch session", "request_id", RequestID(r.Context()), "err", err)
+			s.Logger.WarnContext(r.Context(), "touch session", "err", err)
 		}
 	}
 	return &chorus.Principal{Session: sess, User: u}, nil
@@ -196,7 +184,7 @@ func safeMethod(m string) bool {
 
 // actor is the audit log's view of the caller.
 func (s *Server) actor(r *http.Request, p *chorus.Principal) chorus.Actor {
-	a := chorus.Actor{IP: s.clientIP(r), RequestID: RequestID(r.Context())}
+	a := chorus.Actor{IP: s.clientIP(r), RequestID: api.RequestID(r.Context())}
 	if p.User != nil {
 		a.UserID = p.User.ID
 	}
@@ -355,7 +343,7 @@ func (s *Server) issueSession(w http.ResponseWriter, r *http.Request, u *chorus.
 		// just now counts as a fresh verification for step-up.
 		sess.MFAAt = &now
 	}
-	ctx := chorus.NewContextWithActor(r.Context(), chorus.Actor{UserID: u.ID, IP: sess.IP, RequestID: RequestID(r.Context())})
+	ctx := chorus.NewContextWithActor(r.Context(), chorus.Actor{UserID: u.ID, IP: sess.IP, RequestID: api.RequestID(r.Context())})
 	if err := s.Store.CreateLoginSession(ctx, sess); err != nil {
 		return nil, err
 	}
@@ -406,16 +394,8 @@ type AccountStore interface {
 	RevokeUserSessions(ctx context.Context, userID, exceptID int64, reason string) (int64, error)
 }
 
-// handleKeyed registers a model API route, which authenticates API keys
-// itself from the registry snapshot.
-func (s *Server) handleKeyed(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
-	s.routes = append(s.routes, RouteInfo{Pattern: pattern, Access: "key"})
-	mux.HandleFunc(pattern, h)
-}
-
 // handleOps registers an operational endpoint (probes, metrics), open to
 // anyone who can reach the port.
-func (s *Server) handleOps(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
-	s.routes = append(s.routes, RouteInfo{Pattern: pattern, Access: "public"})
-	mux.HandleFunc(pattern, h)
+func (s *Server) handleOps(mux *api.Mux, pattern string, h http.HandlerFunc) {
+	mux.Route(api.RouteInfo{Pattern: pattern, Access: "public"}, h)
 }

@@ -1,18 +1,13 @@
-package api
+package manage
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/auth"
 	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider"
@@ -48,12 +43,9 @@ type AdminStore interface {
 	RouteStore
 }
 
-// maxAdminBody bounds admin request bodies.
-const maxAdminBody = 1 << 20
-
 // adminRoutes registers the admin JSON API (admin keys only) and the
 // customer's own key API.
-func (s *Server) adminRoutes(mux *http.ServeMux) {
+func (s *Server) adminRoutes(mux *api.Mux) {
 	admin := func(pattern string, h handlerFunc) { s.handle(mux, pattern, accessAdmin, h) }
 	admin("GET /api/admin/models", s.adminListModels)
 	admin("POST /api/admin/models", s.adminCreateModel)
@@ -90,122 +82,6 @@ func (s *Server) adminRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("/api/", s.notFound)
 }
 
-// decodeJSON reads a JSON body into v, rejecting unknown fields and trailing data.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxAdminBody))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var mbe *http.MaxBytesError
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &mbe):
-			return tooLarge(maxAdminBody)
-		case errors.As(err, &te):
-			return chorus.Invalid(te.Field, "%s must be of type %s", te.Field, te.Type)
-		case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-			return chorus.Invalid("", "The request body is not valid JSON.")
-		default:
-			return chorus.Invalid("", "%s", err.Error())
-		}
-	}
-	if dec.More() {
-		return chorus.Invalid("", "The request body must hold exactly one JSON object.")
-	}
-	return nil
-}
-
-// decodeOptionalJSON is decodeJSON for a body that may be left out (no
-// body, or only white space).
-func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	if r.Body == nil || r.ContentLength == 0 {
-		return nil
-	}
-	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxAdminBody))
-	var mbe *http.MaxBytesError
-	if errors.As(err, &mbe) {
-		return tooLarge(maxAdminBody)
-	}
-	if err != nil {
-		return chorus.Invalid("", "The request body could not be read.")
-	}
-	if strings.TrimSpace(string(b)) == "" {
-		return nil
-	}
-	r.Body = io.NopCloser(bytes.NewReader(b))
-	return decodeJSON(w, r, v)
-}
-
-// pathID parses the {id} path segment.
-func pathID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id < 1 {
-		return 0, chorus.Invalid("id", "id must be a positive integer, got %q", r.PathValue("id"))
-	}
-	return id, nil
-}
-
-// pageOf parses ?limit= and ?after= with an enforced maximum.
-func pageOf(q url.Values) (chorus.Page, error) {
-	p := chorus.Page{Limit: 50}
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > chorus.MaxPageSize {
-			return p, chorus.Invalid("limit", "limit must be an integer from 1 to %d, got %q", chorus.MaxPageSize, v)
-		}
-		p.Limit = n
-	}
-	if v := q.Get("after"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			return p, chorus.Invalid("after", "after must be a non-negative integer (the last id of the previous page), got %q", v)
-		}
-		p.After = n
-	}
-	return p, nil
-}
-
-// idParam reads an optional positive integer parameter.
-func idParam(q url.Values, name string) (*int64, error) {
-	v := q.Get(name)
-	if v == "" {
-		return nil, nil
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n < 1 {
-		return nil, chorus.Invalid(name, "%s must be a positive integer, got %q", name, v)
-	}
-	return &n, nil
-}
-
-// timeParam reads an optional RFC 3339 time parameter (zero when absent).
-func timeParam(q url.Values, name string) (time.Time, error) {
-	v := q.Get(name)
-	if v == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339, v)
-	if err != nil {
-		return time.Time{}, chorus.Invalid(name, "%s must be an RFC 3339 time such as 2026-01-02T15:04:05Z, got %q", name, v)
-	}
-	return t, nil
-}
-
-// timeRange reads ?since= and ?until= (each optional); until must come
-// after since.
-func timeRange(q url.Values) (since, until time.Time, err error) {
-	if since, err = timeParam(q, "since"); err != nil {
-		return since, until, err
-	}
-	if until, err = timeParam(q, "until"); err != nil {
-		return since, until, err
-	}
-	if !since.IsZero() && !until.IsZero() && !since.Before(until) {
-		return since, until, chorus.Invalid("until", "until must be after since")
-	}
-	return since, until, nil
-}
-
 // writeList writes one page in a uniform envelope.
 func writeList[T any](w http.ResponseWriter, items []T, p chorus.Page, id func(T) int64) {
 	out := struct {
@@ -222,13 +98,13 @@ func writeList[T any](w http.ResponseWriter, items []T, p chorus.Page, id func(T
 		n := id(items[len(items)-1])
 		out.Next = &n
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 }
 
 // changed rebuilds the snapshot so a change applies to the next request.
 func (s *Server) changed(ctx context.Context) {
 	if err := s.Registry.Refresh(ctx, true); err != nil {
-		s.Logger.Error("registry refresh after change failed", "request_id", RequestID(ctx), "err", err)
+		s.Logger.ErrorContext(ctx, "registry refresh after change failed", "err", err)
 	}
 }
 
@@ -254,7 +130,7 @@ func (in *modelInput) apply(m *chorus.Model) error {
 }
 
 func (s *Server) adminListModels(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	p, err := pageOf(r.URL.Query())
+	p, err := api.PageOf(r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -262,13 +138,13 @@ func (s *Server) adminListModels(w http.ResponseWriter, r *http.Request, _ *chor
 	if err != nil {
 		return err
 	}
-	writeList(w, ms, p, func(m *chorus.Model) int64 { return m.ID })
+	api.WriteList(w, ms, p, func(m *chorus.Model) int64 { return m.ID })
 	return nil
 }
 
 func (s *Server) adminCreateModel(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	var in modelInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	m := &chorus.Model{}
@@ -279,12 +155,12 @@ func (s *Server) adminCreateModel(w http.ResponseWriter, r *http.Request, _ *cho
 		return err
 	}
 	s.changed(r.Context())
-	writeJSON(w, http.StatusCreated, m)
+	api.WriteJSON(w, http.StatusCreated, m)
 	return nil
 }
 
 func (s *Server) adminGetModel(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
@@ -292,17 +168,17 @@ func (s *Server) adminGetModel(w http.ResponseWriter, r *http.Request, _ *chorus
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, m)
+	api.WriteJSON(w, http.StatusOK, m)
 	return nil
 }
 
 func (s *Server) adminUpdateModel(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
 	var in modelInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	m, err := s.Store.ModelByID(r.Context(), id)
@@ -316,12 +192,12 @@ func (s *Server) adminUpdateModel(w http.ResponseWriter, r *http.Request, _ *cho
 		return err
 	}
 	s.changed(r.Context())
-	writeJSON(w, http.StatusOK, m)
+	api.WriteJSON(w, http.StatusOK, m)
 	return nil
 }
 
 func (s *Server) adminDeleteModel(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
@@ -376,7 +252,7 @@ func (s *Server) applyDeployment(in *deploymentInput, d *chorus.Deployment) erro
 
 func (s *Server) adminListDeployments(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	q := r.URL.Query()
-	p, err := pageOf(q)
+	p, err := api.PageOf(q)
 	if err != nil {
 		return err
 	}
@@ -392,13 +268,13 @@ func (s *Server) adminListDeployments(w http.ResponseWriter, r *http.Request, _ 
 	if err != nil {
 		return err
 	}
-	writeList(w, ds, p, func(d *chorus.Deployment) int64 { return d.ID })
+	api.WriteList(w, ds, p, func(d *chorus.Deployment) int64 { return d.ID })
 	return nil
 }
 
 func (s *Server) adminCreateDeployment(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	var in deploymentInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	d := &chorus.Deployment{}
@@ -409,12 +285,12 @@ func (s *Server) adminCreateDeployment(w http.ResponseWriter, r *http.Request, _
 		return err
 	}
 	s.changed(r.Context())
-	writeJSON(w, http.StatusCreated, d)
+	api.WriteJSON(w, http.StatusCreated, d)
 	return nil
 }
 
 func (s *Server) adminGetDeployment(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
@@ -422,17 +298,17 @@ func (s *Server) adminGetDeployment(w http.ResponseWriter, r *http.Request, _ *c
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, d)
+	api.WriteJSON(w, http.StatusOK, d)
 	return nil
 }
 
 func (s *Server) adminUpdateDeployment(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
 	var in deploymentInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	d, err := s.Store.DeploymentByID(r.Context(), id)
@@ -446,12 +322,12 @@ func (s *Server) adminUpdateDeployment(w http.ResponseWriter, r *http.Request, _
 		return err
 	}
 	s.changed(r.Context())
-	writeJSON(w, http.StatusOK, d)
+	api.WriteJSON(w, http.StatusOK, d)
 	return nil
 }
 
 func (s *Server) adminDeleteDeployment(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
@@ -487,7 +363,7 @@ func (in *credentialInput) apply(c *chorus.Credential, create bool) error {
 }
 
 func (s *Server) adminListCredentials(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	p, err := pageOf(r.URL.Query())
+	p, err := api.PageOf(r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -495,13 +371,13 @@ func (s *Server) adminListCredentials(w http.ResponseWriter, r *http.Request, _ 
 	if err != nil {
 		return err
 	}
-	writeList(w, cs, p, func(c *chorus.Credential) int64 { return c.ID })
+	api.WriteList(w, cs, p, func(c *chorus.Credential) int64 { return c.ID })
 	return nil
 }
 
 func (s *Server) adminCreateCredential(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	var in credentialInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	c := &chorus.Credential{}
@@ -512,12 +388,12 @@ func (s *Server) adminCreateCredential(w http.ResponseWriter, r *http.Request, _
 		return err
 	}
 	s.changed(r.Context())
-	writeJSON(w, http.StatusCreated, c)
+	api.WriteJSON(w, http.StatusCreated, c)
 	return nil
 }
 
 func (s *Server) adminGetCredential(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
@@ -525,17 +401,17 @@ func (s *Server) adminGetCredential(w http.ResponseWriter, r *http.Request, _ *c
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, c)
+	api.WriteJSON(w, http.StatusOK, c)
 	return nil
 }
 
 func (s *Server) adminUpdateCredential(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
 	var in credentialInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	c, err := s.Store.CredentialByID(r.Context(), id)
@@ -549,12 +425,12 @@ func (s *Server) adminUpdateCredential(w http.ResponseWriter, r *http.Request, _
 		return err
 	}
 	s.changed(r.Context())
-	writeJSON(w, http.StatusOK, c)
+	api.WriteJSON(w, http.StatusOK, c)
 	return nil
 }
 
 func (s *Server) adminDeleteCredential(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
@@ -586,7 +462,7 @@ type createdKey struct {
 // this response only.
 func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
 	var in keyInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	if in.Name == "" || len(in.Name) > 128 {
@@ -623,7 +499,7 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p *chorus.Pri
 		return err
 	}
 	s.changed(r.Context())
-	writeJSON(w, http.StatusCreated, createdKey{APIKey: k, Key: secret})
+	api.WriteJSON(w, http.StatusCreated, createdKey{APIKey: k, Key: secret})
 	return nil
 }
 
@@ -642,7 +518,7 @@ func (s *Server) adminRevokeKey(w http.ResponseWriter, r *http.Request, _ *choru
 // revokeKey revokes the {id} key — of that team only, when team is not
 // nil — before the response is sent.
 func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, team *int64) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
@@ -662,7 +538,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, team *int64) 
 }
 
 func (s *Server) listOwnKeys(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
-	page, err := pageOf(r.URL.Query())
+	page, err := api.PageOf(r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -671,13 +547,13 @@ func (s *Server) listOwnKeys(w http.ResponseWriter, r *http.Request, p *chorus.P
 	if err != nil {
 		return err
 	}
-	writeList(w, ks, page, func(k *chorus.APIKey) int64 { return k.ID })
+	api.WriteList(w, ks, page, func(k *chorus.APIKey) int64 { return k.ID })
 	return nil
 }
 
 func (s *Server) adminListKeys(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	q := r.URL.Query()
-	p, err := pageOf(q)
+	p, err := api.PageOf(q)
 	if err != nil {
 		return err
 	}
@@ -693,7 +569,7 @@ func (s *Server) adminListKeys(w http.ResponseWriter, r *http.Request, _ *chorus
 	if err != nil {
 		return err
 	}
-	writeList(w, ks, p, func(k *chorus.APIKey) int64 { return k.ID })
+	api.WriteList(w, ks, p, func(k *chorus.APIKey) int64 { return k.ID })
 	return nil
 }
 
@@ -713,7 +589,7 @@ func (s *Server) listOwnUsage(w http.ResponseWriter, r *http.Request, p *chorus.
 // since, until) and, when team is not nil, by team.
 func (s *Server) listUsage(w http.ResponseWriter, r *http.Request, team *int64) error {
 	q := r.URL.Query()
-	p, err := pageOf(q)
+	p, err := api.PageOf(q)
 	if err != nil {
 		return err
 	}
@@ -736,17 +612,17 @@ func (s *Server) listUsage(w http.ResponseWriter, r *http.Request, team *int64) 
 			f.TeamID = &n
 		}
 	}
-	if f.Since, err = timeParam(q, "since"); err != nil {
+	if f.Since, err = api.TimeParam(q, "since"); err != nil {
 		return err
 	}
-	if f.Until, err = timeParam(q, "until"); err != nil {
+	if f.Until, err = api.TimeParam(q, "until"); err != nil {
 		return err
 	}
 	us, err := s.Store.ListUsage(r.Context(), f, p)
 	if err != nil {
 		return err
 	}
-	writeList(w, us, p, func(u *chorus.Usage) int64 { return u.ID })
+	api.WriteList(w, us, p, func(u *chorus.Usage) int64 { return u.ID })
 	return nil
 }
 
@@ -776,7 +652,7 @@ func (s *Server) adminRegistry(w http.ResponseWriter, r *http.Request, _ *chorus
 		}
 		out.Models = append(out.Models, m)
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -786,7 +662,7 @@ func (s *Server) adminHealth(w http.ResponseWriter, r *http.Request, _ *chorus.P
 	out := struct {
 		Object string               `json:"object"`
 		Data   []orchestrate.Status `json:"data"`
-	}{Object: "list", Data: s.Orchestrator.Health.Snapshot()}
-	writeJSON(w, http.StatusOK, out)
+	}{Object: "list", Data: s.Health.Snapshot()}
+	api.WriteJSON(w, http.StatusOK, out)
 	return nil
 }

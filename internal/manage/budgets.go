@@ -1,4 +1,4 @@
-package api
+package manage
 
 // Budgets and the events they raise. Amounts are integer micro-credits;
 // every amount comes with a decimal "credits" string for display. A
@@ -24,6 +24,7 @@ import (
 	"strings"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/api"
 )
 
 // BudgetStore is what the budgets API needs from the database.
@@ -37,7 +38,7 @@ type BudgetStore interface {
 }
 
 // budgetRoutes registers the budgets and events API.
-func (s *Server) budgetRoutes(mux *http.ServeMux) {
+func (s *Server) budgetRoutes(mux *api.Mux) {
 	s.handle(mux, "GET /api/budgets", accessUser, s.listOwnBudgets)
 	s.handle(mux, "POST /api/budgets", accessUser, s.createOwnBudget)
 	s.handle(mux, "GET /api/budgets/{id}", accessUser, s.getOwnBudget)
@@ -129,7 +130,7 @@ func (in *budgetInput) change() (chorus.BudgetChange, error) {
 // request (others reload within billing.budget_refresh).
 func (s *Server) budgetsChanged(ctx context.Context) {
 	if err := s.Meter.RefreshBudgets(ctx); err != nil {
-		s.Logger.Error("budget refresh after a change failed", "request_id", RequestID(ctx), "err", err)
+		s.Logger.ErrorContext(ctx, "budget refresh after a change failed", "err", err)
 	}
 }
 
@@ -146,7 +147,7 @@ func (s *Server) createOwnBudget(w http.ResponseWriter, r *http.Request, p *chor
 	}
 	team := p.TeamID()
 	var in budgetInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	b, err := in.create(team)
@@ -185,7 +186,7 @@ func (s *Server) listOwnEvents(w http.ResponseWriter, r *http.Request, p *chorus
 // ---- admin
 
 func (s *Server) adminListBudgets(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	team, err := idParam(r.URL.Query(), "team_id")
+	team, err := api.IDParam(r.URL.Query(), "team_id")
 	if err != nil {
 		return err
 	}
@@ -194,7 +195,7 @@ func (s *Server) adminListBudgets(w http.ResponseWriter, r *http.Request, _ *cho
 
 func (s *Server) adminCreateBudget(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
 	var in budgetInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	if in.ScopeID == 0 {
@@ -220,7 +221,7 @@ func (s *Server) adminDeleteBudget(w http.ResponseWriter, r *http.Request, _ *ch
 }
 
 func (s *Server) adminListEvents(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
-	team, err := idParam(r.URL.Query(), "team_id")
+	team, err := api.IDParam(r.URL.Query(), "team_id")
 	if err != nil {
 		return err
 	}
@@ -230,7 +231,7 @@ func (s *Server) adminListEvents(w http.ResponseWriter, r *http.Request, _ *chor
 // ---- shared; team 0 is an admin's unscoped view
 
 func (s *Server) listBudgets(w http.ResponseWriter, r *http.Request, team *int64) error {
-	page, err := pageOf(r.URL.Query())
+	page, err := api.PageOf(r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -242,7 +243,7 @@ func (s *Server) listBudgets(w http.ResponseWriter, r *http.Request, team *int64
 	for i, b := range bs {
 		out[i] = viewBudget(b, "")
 	}
-	writeList(w, out, page, func(v budgetView) int64 { return v.ID })
+	api.WriteList(w, out, page, func(v budgetView) int64 { return v.ID })
 	return nil
 }
 
@@ -252,12 +253,12 @@ func (s *Server) createBudget(w http.ResponseWriter, r *http.Request, b *chorus.
 		return err
 	}
 	s.budgetsChanged(r.Context())
-	writeJSON(w, http.StatusCreated, viewBudget(b, secret))
+	api.WriteJSON(w, http.StatusCreated, viewBudget(b, secret))
 	return nil
 }
 
 func (s *Server) getBudget(w http.ResponseWriter, r *http.Request, team int64) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
@@ -265,17 +266,17 @@ func (s *Server) getBudget(w http.ResponseWriter, r *http.Request, team int64) e
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewBudget(b, ""))
+	api.WriteJSON(w, http.StatusOK, viewBudget(b, ""))
 	return nil
 }
 
 func (s *Server) updateBudget(w http.ResponseWriter, r *http.Request, team int64) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
 	var in budgetInput
-	if err := decodeJSON(w, r, &in); err != nil {
+	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
 	}
 	c, err := in.change()
@@ -287,12 +288,12 @@ func (s *Server) updateBudget(w http.ResponseWriter, r *http.Request, team int64
 		return err
 	}
 	s.budgetsChanged(r.Context())
-	writeJSON(w, http.StatusOK, viewBudget(b, secret))
+	api.WriteJSON(w, http.StatusOK, viewBudget(b, secret))
 	return nil
 }
 
 func (s *Server) deleteBudget(w http.ResponseWriter, r *http.Request, team int64) error {
-	id, err := pathID(r)
+	id, err := api.PathID(r)
 	if err != nil {
 		return err
 	}
@@ -305,7 +306,7 @@ func (s *Server) deleteBudget(w http.ResponseWriter, r *http.Request, team int64
 }
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, team *int64) error {
-	page, err := pageOf(r.URL.Query())
+	page, err := api.PageOf(r.URL.Query())
 	if err != nil {
 		return err
 	}
@@ -321,6 +322,6 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request, team *int64)
 	for i, e := range es {
 		out[i] = eventView{Object: "event", Event: e}
 	}
-	writeList(w, out, page, func(v eventView) int64 { return v.ID })
+	api.WriteList(w, out, page, func(v eventView) int64 { return v.ID })
 	return nil
 }

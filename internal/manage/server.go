@@ -1,0 +1,112 @@
+// Package manage serves the management API (/api/…: accounts, sessions,
+// MFA, keys, team, credits, budgets, the shop, and the admin API), the
+// feedback endpoint POST /v1/feedback, and the operational endpoints
+// (/livez, /readyz, /metrics). Every route is registered through handle
+// with who may call it (auth.go), so the authorization test can walk them
+// all. A new management endpoint is a handler method on Server in the file
+// of its noun, registered in that file's routes function.
+package manage
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/api"
+	"github.com/chorusgw/chorus/internal/auth"
+	"github.com/chorusgw/chorus/internal/config"
+	"github.com/chorusgw/chorus/internal/meter"
+	"github.com/chorusgw/chorus/internal/orchestrate"
+	"github.com/chorusgw/chorus/internal/registry"
+	"github.com/chorusgw/chorus/internal/shop"
+	"github.com/chorusgw/chorus/internal/telemetry"
+)
+
+// Store is what the management API needs from the database.
+type Store interface {
+	AdminStore
+	AccountStore
+	LedgerStore
+	BudgetStore
+	AuditStore
+	MFAStore
+	ShopStore
+	Ping(ctx context.Context) error
+	CheckSchema(ctx context.Context) error
+}
+
+// Server holds the management handlers' dependencies.
+type Server struct {
+	Registry *registry.Registry
+	Factory  registry.Factory // validates deployment settings on write
+	Store    Store
+	// Health is the upstreams' circuit state, for GET /api/admin/health.
+	Health  *orchestrate.Health
+	Meter   *meter.Meter // refreshes budgets after a change (nil: no metering)
+	Metrics *telemetry.Metrics
+	Logger  *slog.Logger
+	Auth    config.Auth // accounts, sessions, sign-in, MFA (config/auth.go)
+	// MetricsToken, when set, guards /metrics (bearer token).
+	MetricsToken string
+	Now          func() time.Time
+	// ValidateScorers checks a route's config.scorers (a JSON array) when
+	// the route is written. Nil: each must be an object with a string
+	// "type". A *chorus.Error with a Param is passed on as it is; any other
+	// error becomes a 400 about config.scorers.
+	ValidateScorers func(raw json.RawMessage) error
+	// QualityStore serves feedback and the quality admin API (nil: those
+	// routes are not served).
+	QualityStore QualityStore
+	// Shop sells credits: checkout, manual payments, refunds, payment
+	// webhooks (nil: those routes answer that the shop is not enabled).
+	Shop *shop.Service
+	// LoginThrottle counts failed sign-ins per account and client address
+	// (nil: an in-process one from Auth.LoginThrottle).
+	LoginThrottle *auth.Throttle
+
+	throttleOnce sync.Once // builds the default LoginThrottle
+	draining     chan struct{}
+	once         sync.Once
+}
+
+// Register adds the management API's routes and the operational endpoints
+// to mux.
+func (s *Server) Register(mux *api.Mux) {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.draining == nil {
+		s.draining = make(chan struct{})
+	}
+	s.adminRoutes(mux)
+	s.accountRoutes(mux)
+	s.userAdminRoutes(mux)
+	s.qualityRoutes(mux)
+	s.ledgerRoutes(mux)
+	s.mfaRoutes(mux)
+	s.shopRoutes(mux)
+	s.budgetRoutes(mux)
+
+	s.handleOps(mux, "GET /livez", s.livez)
+	s.handleOps(mux, "GET /readyz", s.readyz)
+	s.handleOps(mux, "GET /metrics", s.metrics(s.Metrics.Handler()))
+}
+
+// Drain marks the server as shutting down: /readyz fails so load balancers
+// stop sending traffic, while in-flight requests finish.
+func (s *Server) Drain() {
+	s.once.Do(func() { close(s.draining) })
+}
+
+// writeError writes err in the shape f with its status (api.WriteError).
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, f api.Format, err error) {
+	api.WriteError(w, r, s.Logger, f, err)
+}
+
+func (s *Server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, api.FormatFor(r), chorus.Errorf(chorus.ENOTFOUND, "Unknown request URL: %s %s.", r.Method, r.URL.Path))
+}
