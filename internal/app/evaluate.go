@@ -16,20 +16,21 @@ import (
 // registry model through the orchestrator, like any request, and reports the
 // calls so the scored request's usage includes them.
 func judge(reg *registry.Registry, orch *orchestrate.Orchestrator) quality.Judge {
-	return func(ctx context.Context, model string, req *provider.ChatRequest) (*provider.ChatResponse, error) {
+	return func(ctx context.Context, model string, req *provider.ChatRequest) (*provider.ChatResponse, []*orchestrate.Attempt, error) {
 		rt := reg.Snapshot().Route(model)
 		if rt == nil {
-			return nil, fmt.Errorf("judge model %q is not in the registry", model)
+			return nil, nil, fmt.Errorf("judge model %q is not in the registry", model)
 		}
-		if rt.Routed && (rt.Strategy == chorus.StrategyCascade || rt.Strategy == chorus.StrategyEnsemble) && orchestrate.Judging(ctx) {
-			return nil, fmt.Errorf("judge model %q is itself a scored route; judges must be models or simple routes", model)
+		// A scored route as a judge would score its judge's answers with
+		// judges of its own, without end.
+		if rt.Routed && (rt.Strategy == chorus.StrategyCascade || rt.Strategy == chorus.StrategyEnsemble) {
+			return nil, nil, fmt.Errorf("judge model %q is itself a scored route; judges must be models or simple routes", model)
 		}
 		res, err := orch.Chat(ctx, rt, req)
-		orchestrate.Record(ctx, res.Attempts)
 		if err != nil {
-			return nil, err
+			return nil, res.Attempts, err
 		}
-		return res.Response, nil
+		return res.Response, res.Attempts, nil
 	}
 }
 

@@ -23,7 +23,7 @@ type cacheCall struct {
 
 // finish stores the answer (nil: nothing to store) and releases the
 // requests waiting on this one.
-func (c *cacheCall) finish(s *Server, ctx context.Context, e *cache.Entry) {
+func (c *cacheCall) finish(ctx context.Context, s *Server, e *cache.Entry) {
 	if c == nil {
 		return
 	}
@@ -42,7 +42,7 @@ func (c *cacheCall) finish(s *Server, ctx context.Context, e *cache.Entry) {
 // and looks it up. It returns the entry on a hit, or the call to finish on
 // a miss; both nil when the cache is not used. Identical requests in flight
 // wait for the first one's answer (single flight).
-func (s *Server) cacheLookup(x *exchange, r *http.Request, req *provider.ChatRequest) (*cache.Entry, *cacheCall) {
+func (s *Server) cacheLookup(ctx context.Context, x *exchange, h http.Header, req *provider.ChatRequest) (*cache.Entry, *cacheCall) {
 	if s.Cache == nil || !s.CacheConfig.Enabled {
 		return nil, nil
 	}
@@ -50,18 +50,17 @@ func (s *Server) cacheLookup(x *exchange, r *http.Request, req *provider.ChatReq
 	if !pol.Enabled || !cache.CacheableRequest(req) {
 		return nil, nil
 	}
-	if cache.Bypass(r.Header) {
+	if cache.Bypass(h) {
 		x.cache = cache.StatusBypass
 		return nil, nil
 	}
-	ctx := r.Context()
 	key := cache.Key(x.route.Model.Name, req)
 	if e, ok := s.Cache.Get(ctx, key); ok {
 		x.cache = cache.StatusHit
 		return e, nil
 	}
 	x.cache = cache.StatusMiss
-	call := &cacheCall{key: key, ttl: pol.TTL, store: !cache.NoStore(r.Header)}
+	call := &cacheCall{key: key, ttl: pol.TTL, store: !cache.NoStore(h)}
 	f, leader := s.CacheGroup.Start(key)
 	if leader {
 		call.flight = f
@@ -79,9 +78,9 @@ func (s *Server) cacheLookup(x *exchange, r *http.Request, req *provider.ChatReq
 
 // hit records a cache hit on the exchange and returns the answer to send,
 // with a fresh ID.
-func (x *exchange) hit(e *cache.Entry) *provider.ChatResponse {
+func (x *exchange) hit(ctx context.Context, e *cache.Entry) *provider.ChatResponse {
 	x.cached = e
-	resp := e.Chat("chatcmpl-"+api.RequestID(x.r.Context()), x.s.Now().Unix())
+	resp := e.Chat("chatcmpl-"+api.RequestID(ctx), x.s.Now().Unix())
 	x.respID = resp.ID
 	return resp
 }

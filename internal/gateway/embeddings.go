@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/chorusgw/chorus"
@@ -10,73 +11,73 @@ import (
 	"github.com/chorusgw/chorus/internal/provider/openai"
 )
 
-// embeddings serves POST /v1/embeddings.
+// embeddings serves POST /v1/embeddings: the chat pipeline's steps, with
+// one whole answer.
 func (s *Server) embeddings(w http.ResponseWriter, r *http.Request) {
-	x := s.newExchange(r, "embeddings")
-	defer x.finish()
-	if err := s.embeddingsErr(w, r, x); err != nil {
-		x.fail(err)
-		if r.Context().Err() != nil {
-			x.status = statusClientClosed
-			return
-		}
-		s.writeError(w, r, api.FormatOpenAI, err)
+	ctx := r.Context()
+	x := s.begin(ctx, "embeddings")
+	defer x.finish(ctx)
+	req, release, err := x.admitEmbeddings(ctx, w, r)
+	defer release()
+	var out []byte
+	if err == nil {
+		out, err = x.answerEmbeddings(ctx, req)
+	}
+	serr := x.settle(ctx) // the one settlement of this request
+	switch {
+	case err != nil:
+		x.failed(ctx, w, r, api.FormatOpenAI, err)
+	case serr != nil:
+		x.failed(ctx, w, r, api.FormatOpenAI, serr)
+	default:
+		x.setHeaders(w)
+		x.setCredits(w)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(out)
 	}
 }
 
-func (s *Server) embeddingsErr(w http.ResponseWriter, r *http.Request, x *exchange) error {
-	key, err := s.authenticate(r)
-	if err != nil {
-		return err
+// admitEmbeddings checks the caller and the request, then admits it.
+// release frees the body; it is never nil.
+func (x *exchange) admitEmbeddings(ctx context.Context, w http.ResponseWriter, r *http.Request) (req *provider.EmbeddingRequest, release func(), err error) {
+	if err := x.authenticate(r); err != nil {
+		return nil, func() {}, err
 	}
-	x.key = key
-	body, release, err := s.readBody(w, r)
-	defer release()
+	body, release, err := x.s.readBody(w, r)
 	if err != nil {
-		return err
+		return nil, release, err
 	}
-	req, err := openai.DecodeEmbeddingRequest(body)
-	if err != nil {
-		return err
+	if req, err = openai.DecodeEmbeddingRequest(body); err != nil {
+		return nil, release, err
 	}
 	if err := x.resolve(req.Model, chorus.KindEmbedding); err != nil {
-		return err
+		return nil, release, err
 	}
-	if n := len(req.Input) + len(req.InputTokens); n > s.Limits.MaxEmbeddingInputs {
-		return chorus.Invalid("input", "Too many inputs: %d. The maximum is %d.", n, s.Limits.MaxEmbeddingInputs)
+	if n := len(req.Input) + len(req.InputTokens); n > x.s.Limits.MaxEmbeddingInputs {
+		return nil, release, chorus.Invalid("input", "Too many inputs: %d. The maximum is %d.", n, x.s.Limits.MaxEmbeddingInputs)
 	}
-	var tokens int64
-	for _, in := range req.Input {
-		tokens += int64(provider.EstimateTokens(in))
+	if err := x.admit(ctx, w, provider.EstimateEmbeddingTokens(req)); err != nil {
+		return nil, release, err
 	}
-	for _, in := range req.InputTokens {
-		tokens += int64(len(in))
+	if err := x.reserve(ctx, meter.EmbedQuote(x.route, req)); err != nil {
+		return nil, release, err
 	}
-	if err := x.admit(w, tokens); err != nil {
-		return err
-	}
-	if err := x.reserve(meter.EmbedQuote(x.route, req)); err != nil {
-		return err
-	}
-	ctx, cancel := x.upstreamContext()
+	return req, release, nil
+}
+
+// answerEmbeddings calls the route's deployments and returns the answer in
+// OpenAI's format (as received from an OpenAI-format upstream).
+func (x *exchange) answerEmbeddings(ctx context.Context, req *provider.EmbeddingRequest) ([]byte, error) {
+	uctx, cancel := context.WithTimeout(ctx, x.s.Upstream)
 	defer cancel()
-	res, err := s.Orchestrator.Embed(ctx, x.route, req)
+	res, err := x.s.Orchestrator.Embed(uctx, x.route, req)
 	x.took(res.Attempts, res.Winner, -1)
 	if err != nil {
-		return upstreamError(err)
+		return nil, upstreamError(err)
 	}
 	resp := res.Response
-	var out []byte
 	if resp.RawFormat == provider.FormatOpenAI && resp.Raw != nil {
-		out = resp.Raw
-	} else {
-		out = openai.AppendEmbeddingResponse(nil, resp, req.EncodingFormat)
+		return resp.Raw, nil
 	}
-	x.setHeaders(w)
-	if err := x.settle(w); err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(out)
-	return nil
+	return openai.AppendEmbeddingResponse(nil, resp, req.EncodingFormat), nil
 }

@@ -15,7 +15,6 @@ import (
 	"github.com/chorusgw/chorus/internal/limit"
 	"github.com/chorusgw/chorus/internal/meter"
 	"github.com/chorusgw/chorus/internal/orchestrate"
-	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/registry"
 	"github.com/chorusgw/chorus/internal/telemetry"
 )
@@ -24,12 +23,22 @@ import (
 // (nginx's 499); it is never sent.
 const statusClientClosed = 499
 
-// exchange is one API request on its way through the gateway: who asked,
-// which deployment answered, what it cost. finish records it once.
+// exchange is one model API request on its way through the gateway: who
+// asked, which deployment answered, what it cost. Every request takes the
+// same steps, each a method called with the request's context:
+//
+//	begin → authenticate → decode → resolve → admit (rate limits) →
+//	reserve (credit) → answer (cache, orchestrator, relay) → settle →
+//	deliver → finish (usage record, metrics)
+//
+// settle runs exactly once per exchange, between answer and deliver, so the
+// charge is written before the client has the whole answer (strict mode
+// makes it durable first); finish records what happened.
 type exchange struct {
 	s        *Server
-	r        *http.Request
 	endpoint string
+	reqID    string // the request ID (api.RequestID)
+	start    time.Time
 	key      *chorus.APIKey
 	route    *registry.Route
 	target   *registry.Target       // the deployment that answered
@@ -41,19 +50,20 @@ type exchange struct {
 	cached   *cache.Entry           // the answer, on a cache hit
 	stream   bool
 	respID   string // the answer's ID as the client saw it
-	start    time.Time
 	ttft     time.Duration
 	status   int
 	code     string
+	credits  int64 // the team's available credit after settlement; -1 unknown
 
 	summed        bool // the usage below is computed (see usage)
 	lines         []chorus.UsageAttempt
 	in, out, cost int64
 }
 
-func (s *Server) newExchange(r *http.Request, endpoint string) *exchange {
+// begin starts an exchange; finish must follow.
+func (s *Server) begin(ctx context.Context, endpoint string) *exchange {
 	s.inflight.Add(1)
-	return &exchange{s: s, r: r, endpoint: endpoint, start: s.Now(), status: http.StatusOK, tier: -1}
+	return &exchange{s: s, endpoint: endpoint, reqID: api.RequestID(ctx), start: s.Now(), status: http.StatusOK, tier: -1, credits: -1}
 }
 
 // fail records the error's status and code (once the error is known).
@@ -62,37 +72,28 @@ func (x *exchange) fail(err error) {
 	x.code = chorus.ErrorCode(err)
 }
 
-// finish records usage and metrics. It runs once, after the response.
-func (x *exchange) finish() {
+// failed records err and answers it in the endpoint's error shape, unless
+// the client went away (then nothing is sent and 499 recorded).
+func (x *exchange) failed(ctx context.Context, w http.ResponseWriter, r *http.Request, f api.Format, err error) {
+	x.fail(err)
+	if ctx.Err() != nil {
+		x.status = statusClientClosed
+		return
+	}
+	x.s.writeError(w, r, f, err)
+}
+
+// finish records the request's usage and metrics. It runs once, last.
+func (x *exchange) finish(ctx context.Context) {
 	defer x.s.inflight.Done()
 	if x.key == nil {
 		x.s.Metrics.Observe(&telemetry.Request{Endpoint: x.endpoint, Status: x.status, ErrorCode: x.code, Duration: x.s.Now().Sub(x.start)})
 		return
 	}
-	modelName, routeName, deployment, prov := "", "", "", ""
-	if x.route != nil {
-		modelName = x.route.Model.Name
-		if x.route.Routed {
-			routeName = modelName
-		}
-	}
-	if x.target != nil {
-		deployment, prov = x.target.Deployment.Name, x.target.Deployment.Provider
-		if routeName != "" {
-			modelName = x.target.Model.Name
-		}
-	}
-	if x.hold != nil { // an error, or a stream the client left: bill what was used
-		if err := x.settle(nil); err != nil {
-			x.s.Logger.ErrorContext(x.r.Context(), "settlement failed", "err", err)
-		}
-	}
 	attempts, in, out, cost := x.usage()
-	if x.cached != nil {
-		deployment, prov = x.cached.Deployment, x.cached.Provider
-	}
 	x.limit.Done(in + out) // correct the token estimate; free the concurrency slot
 	dur := x.s.Now().Sub(x.start)
+	model, route, deployment, prov := x.names()
 	x.s.Metrics.Observe(&telemetry.Request{
 		Endpoint: x.endpoint, Model: x.publicName(), Provider: prov, Status: x.status, ErrorCode: x.code,
 		Duration: dur, TTFT: x.ttft, InputTokens: in, OutputTokens: out,
@@ -101,30 +102,45 @@ func (x *exchange) finish() {
 		return // rejected before a model was resolved: nothing consumed
 	}
 	rec := chorus.Usage{
-		RequestID:    api.RequestID(x.r.Context()),
-		ResponseID:   x.respID,
-		KeyID:        x.key.ID,
-		UserID:       x.key.UserID,
-		TeamID:       x.key.TeamID,
-		Model:        modelName,
-		Route:        routeName,
-		Deployment:   deployment,
-		Provider:     prov,
-		Endpoint:     x.endpoint,
-		Stream:       x.stream,
-		InputTokens:  in,
-		OutputTokens: out,
-		LatencyMS:    float64(dur.Microseconds()) / 1000,
-		TTFTMS:       float64(x.ttft.Microseconds()) / 1000,
-		Status:       x.status,
-		ErrorCode:    x.code,
-		Cost:         cost,
-		Attempts:     attempts,
-		CreatedAt:    x.start.UTC(),
+		RequestID: x.reqID, ResponseID: x.respID,
+		KeyID: x.key.ID, UserID: x.key.UserID, TeamID: x.key.TeamID,
+		Model: model, Route: route, Deployment: deployment, Provider: prov,
+		Endpoint: x.endpoint, Stream: x.stream, InputTokens: in, OutputTokens: out,
+		LatencyMS: float64(dur.Microseconds()) / 1000, TTFTMS: float64(x.ttft.Microseconds()) / 1000,
+		Status: x.status, ErrorCode: x.code, Cost: cost, Attempts: attempts, CreatedAt: x.start.UTC(),
 	}
 	if err := x.s.Usage.Record(rec); err != nil {
-		x.s.Logger.ErrorContext(x.r.Context(), "usage record not queued", "err", err)
+		x.s.Logger.ErrorContext(ctx, "usage record not queued", "err", err)
 	}
+}
+
+// names are the usage record's model, route, deployment and provider: the
+// model the client asked for, or for a route the model that answered and
+// the route's name; the deployment of the answer (or the cached answer's).
+func (x *exchange) names() (model, route, deployment, prov string) {
+	if x.route != nil {
+		model = x.route.Model.Name
+		if x.route.Routed {
+			route = model
+		}
+	}
+	if x.target != nil {
+		deployment, prov = x.target.Deployment.Name, x.target.Deployment.Provider
+		if route != "" {
+			model = x.target.Model.Name
+		}
+	}
+	if x.cached != nil {
+		deployment, prov = x.cached.Deployment, x.cached.Provider
+	}
+	return model, route, deployment, prov
+}
+
+// authenticate sets the caller's key.
+func (x *exchange) authenticate(r *http.Request) error {
+	k, err := x.s.authenticate(r)
+	x.key = k
+	return err
 }
 
 // resolve finds the route for a model name and checks the key may use it.
@@ -152,22 +168,6 @@ func (x *exchange) resolve(name, kind string) error {
 	return nil
 }
 
-// checkChat applies the request limits that depend on config and model.
-func (x *exchange) checkChat(req *provider.ChatRequest) error {
-	lim := x.s.Limits
-	if n := len(req.Messages); n > lim.MaxMessages {
-		return chorus.Invalid("messages", "Too many messages: %d. The maximum is %d.", n, lim.MaxMessages)
-	}
-	ceiling := lim.MaxTokens
-	if m := x.route.Model.MaxOutput; m > 0 {
-		ceiling = m
-	}
-	if req.MaxTokens != nil && *req.MaxTokens > ceiling {
-		return chorus.Invalid("max_tokens", "max_tokens is too large: %d. This model supports at most %d completion tokens.", *req.MaxTokens, ceiling)
-	}
-	return nil
-}
-
 // setHeaders writes the x-chorus-* headers that say what happened.
 func (x *exchange) setHeaders(w http.ResponseWriter) {
 	h := w.Header()
@@ -192,21 +192,16 @@ func (x *exchange) setHeaders(w http.ResponseWriter) {
 	}
 }
 
-// upstreamContext bounds one request's upstream work by the configured deadline.
-func (x *exchange) upstreamContext() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(x.r.Context(), x.s.Upstream)
-}
-
 // admit applies the rate limits of the key, its user and the model, with
-// the request's estimated tokens (input plus max_tokens when given; the
-// actual count corrects it in finish). The x-ratelimit-* headers are set on
-// every answer, a refusal included.
-func (x *exchange) admit(w http.ResponseWriter, tokens int64) error {
+// the request's estimated tokens (limit.Estimate*; the actual count
+// corrects it in finish). The x-ratelimit-* headers are set on every
+// answer, a refusal included.
+func (x *exchange) admit(ctx context.Context, w http.ResponseWriter, tokens int64) error {
 	if x.s.RateLimiter == nil {
 		return nil
 	}
 	req := x.s.RateLimits.Request(x.key.ID, x.key.UserID, 0, x.route.Model.Name, tokens)
-	d, t, err := x.s.RateLimiter.Admit(x.r.Context(), &req)
+	d, t, err := x.s.RateLimiter.Admit(ctx, &req)
 	if err != nil {
 		return err
 	}
@@ -222,25 +217,9 @@ func (x *exchange) admit(w http.ResponseWriter, tokens int64) error {
 	return nil
 }
 
-// chatTokens estimates a chat request's tokens for the limits: its input,
-// plus max_tokens when the client set it (otherwise the output is debited
-// when it is known, so a key's TPM need not exceed the model's ceiling).
-func chatTokens(req *provider.ChatRequest) int64 {
-	n := int64(provider.EstimateInputTokens(req))
-	if req.MaxTokens != nil {
-		n += int64(*req.MaxTokens) * int64(max(1, deref(req.N)))
-	}
-	return n
-}
-
-func deref(p *int) int {
-	if p == nil {
-		return 0
-	}
-	return *p
-}
-
-// took records what the orchestrator did: every attempt and the winner.
+// took records what the orchestrator did: every attempt and the winner (or,
+// when none won, the last deployment tried). The orchestrator's results list
+// their attempts on failure too; a nil winner means none answered.
 func (x *exchange) took(attempts []*orchestrate.Attempt, winner *orchestrate.Attempt, tier int) {
 	x.attempts = attempts
 	x.tier = tier
@@ -257,6 +236,22 @@ func (x *exchange) publicName() string {
 		return ""
 	}
 	return x.route.Model.Name
+}
+
+// usage is the request's usage lines and totals: the cache hit's line, or
+// one line per upstream attempt, each priced at its own deployment. It is
+// computed once, when settle or finish first asks (the attempts are final
+// by then).
+func (x *exchange) usage() ([]chorus.UsageAttempt, int64, int64, int64) {
+	if !x.summed {
+		x.summed = true
+		if x.cached != nil {
+			x.lines, x.in, x.out, x.cost = x.hitUsage()
+		} else {
+			x.lines, x.in, x.out, x.cost = usageAttempts(x.attempts)
+		}
+	}
+	return x.lines, x.in, x.out, x.cost
 }
 
 // usageAttempts turns the orchestrator's attempts into usage lines, each

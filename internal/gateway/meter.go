@@ -1,12 +1,11 @@
 package gateway
 
 import (
-	"errors"
+	"context"
 	"net/http"
 	"strings"
 
 	"github.com/chorusgw/chorus"
-	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/meter"
 	"github.com/chorusgw/chorus/internal/provider"
 )
@@ -14,9 +13,9 @@ import (
 // Metering on the request path (package meter): after the rate limits, a
 // request's worst case is reserved (402 insufficient_quota when the wallet
 // or a hard budget cannot cover it); the actual cost of every upstream
-// attempt is settled once — before the body of a plain answer, before the
-// final event of a stream, or, for errors and streams the client left, when
-// the exchange finishes — and the rest of the hold released.
+// attempt is settled once, by settle, between the answer and its end —
+// before the body of a plain answer, before the final event of a stream,
+// before the error of a failed request — and the rest of the hold released.
 //
 // A non-streamed answer that was charged carries
 //
@@ -31,12 +30,12 @@ import (
 const creditsHeader = "X-Chorus-Credits-Remaining"
 
 // reserve holds q's worst case for the request, unless it is not metered.
-func (x *exchange) reserve(q meter.Quote) error {
+func (x *exchange) reserve(ctx context.Context, q meter.Quote) error {
 	m := x.s.Meter
 	if !m.Metered(x.key) {
 		return nil
 	}
-	h, err := m.Reserve(x.r.Context(), x.key, api.RequestID(x.r.Context()), q)
+	h, err := m.Reserve(ctx, x.key, x.reqID, q)
 	if err != nil {
 		return err
 	}
@@ -45,56 +44,28 @@ func (x *exchange) reserve(q meter.Quote) error {
 }
 
 // settle charges the request what its attempts cost and releases the rest
-// of its hold, once. With w (a response whose headers are not sent yet) it
-// sets the credits header. In strict mode an error means the charge could
-// not be written: the answer must not complete.
-func (x *exchange) settle(w http.ResponseWriter) error {
-	h := x.hold
-	if h == nil {
+// of its hold. The pipeline calls it exactly once, whatever happened. In
+// strict mode an error means the charge could not be written: the answer
+// must not complete.
+func (x *exchange) settle(ctx context.Context) error {
+	if x.hold == nil {
 		return nil
 	}
-	x.hold = nil
 	_, _, _, cost := x.usage()
-	s, err := x.s.Meter.Settle(x.r.Context(), h, cost)
+	st, err := x.s.Meter.Settle(ctx, x.hold, cost)
 	if err != nil {
 		return err
 	}
-	if w != nil && s.Available >= 0 {
-		w.Header().Set(creditsHeader, chorus.FormatCredits(s.Available))
-	}
+	x.credits = st.Available
 	return nil
 }
 
-// usage is the request's usage lines and totals, summed once: the cache
-// hit's line, or one line per upstream attempt.
-func (x *exchange) usage() ([]chorus.UsageAttempt, int64, int64, int64) {
-	if !x.summed {
-		x.summed = true
-		if x.cached != nil {
-			x.lines, x.in, x.out, x.cost = x.hitUsage()
-		} else {
-			x.lines, x.in, x.out, x.cost = usageAttempts(x.attempts)
-		}
+// setCredits sets the credits header of a charged answer whose headers are
+// not sent yet.
+func (x *exchange) setCredits(w http.ResponseWriter) {
+	if x.credits >= 0 {
+		w.Header().Set(creditsHeader, chorus.FormatCredits(x.credits))
 	}
-	return x.lines, x.in, x.out, x.cost
-}
-
-// settleStream settles a stream that the upstream completed, before its
-// final frames: in strict mode the charge is durable before the client has
-// the whole answer. It returns the error frame to end the stream with
-// instead, if the charge could not be written.
-func (x *exchange) settleStream() *chorus.Error {
-	err := x.settle(nil)
-	if err == nil {
-		return nil
-	}
-	var ce *chorus.Error
-	if !errors.As(err, &ce) {
-		ce = &chorus.Error{Code: chorus.EINTERNAL, Message: "internal error", Err: err}
-	}
-	x.fail(ce)
-	x.s.Logger.ErrorContext(x.r.Context(), "stream not completed: its charge could not be written", "err", err)
-	return ce
 }
 
 // finalChunk reports whether c is an upstream's own end of stream relayed

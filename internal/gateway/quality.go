@@ -1,7 +1,8 @@
 package gateway
 
 import (
-	"github.com/chorusgw/chorus/internal/api"
+	"context"
+
 	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/quality"
@@ -13,7 +14,7 @@ import (
 // are); nil means evaluate. It does nothing without a Runner, a resolved
 // route or anything to score, and never blocks: a full queue drops the job.
 // Call it after the answer was written; req and resp must not change after.
-func (s *Server) submitScoring(x *exchange, req *provider.ChatRequest, resp *provider.ChatResponse, inline *quality.Result) {
+func (s *Server) submitScoring(ctx context.Context, x *exchange, req *provider.ChatRequest, resp *provider.ChatResponse, inline *quality.Result) {
 	if s.Quality == nil || x.route == nil || x.key == nil || resp == nil {
 		return
 	}
@@ -21,14 +22,14 @@ func (s *Server) submitScoring(x *exchange, req *provider.ChatRequest, resp *pro
 	if err != nil {
 		// Validated when the route was written; a config that fails now is
 		// one the file or an older binary wrote.
-		s.Logger.WarnContext(x.r.Context(), "route scorers not usable; answer not scored", "route", x.route.Model.Name, "err", err)
+		s.Logger.WarnContext(ctx, "route scorers not usable; answer not scored", "route", x.route.Model.Name, "err", err)
 		return
 	}
 	if len(specs) == 0 && inline == nil {
 		return
 	}
 	job := quality.Job{
-		RequestID: api.RequestID(x.r.Context()), ResponseID: x.respID, Model: x.route.Model.Name,
+		RequestID: x.reqID, ResponseID: x.respID, Model: x.route.Model.Name,
 		KeyID: x.key.ID, UserID: x.key.UserID, Specs: specs, Request: req, Response: resp, Inline: inline,
 	}
 	if x.target != nil {

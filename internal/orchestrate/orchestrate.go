@@ -23,9 +23,11 @@ const (
 	OutcomeJudge     = "judge"      // a judge model scoring an answer inline
 )
 
-// Evaluator scores an answer in [0,1] for cascades and ensembles.
+// Evaluator scores an answer in [0,1] for cascades and ensembles. judged
+// lists the upstream calls its judges made (they are part of the
+// request's usage and cost), also when it fails.
 type Evaluator interface {
-	Evaluate(ctx context.Context, rt *registry.Route, req *provider.ChatRequest, resp *provider.ChatResponse) (float64, error)
+	Evaluate(ctx context.Context, rt *registry.Route, req *provider.ChatRequest, resp *provider.ChatResponse) (score float64, judged []*Attempt, err error)
 }
 
 // Orchestrator turns one request into upstream calls according to its
@@ -148,9 +150,9 @@ func (o *Orchestrator) Chat(ctx context.Context, rt *registry.Route, req *provid
 	var attempts []*Attempt
 	var err error
 	if rt.Strategy == chorus.StrategyHedge {
-		w, attempts, err = o.hedge(ctx, rt, o.order(rt), estimate(req), try)
+		w, attempts, err = o.hedge(ctx, rt, o.order(rt), provider.EstimateChatTokens(req), try)
 	} else {
-		w, attempts, err = o.sequence(ctx, rt, o.order(rt), estimate(req), try)
+		w, attempts, err = o.sequence(ctx, rt, o.order(rt), provider.EstimateChatTokens(req), try)
 	}
 	if err != nil {
 		return &Result{Attempts: attempts, Tier: -1}, err
@@ -183,9 +185,9 @@ func (o *Orchestrator) ChatStream(ctx context.Context, rt *registry.Route, req *
 	var attempts []*Attempt
 	var err error
 	if rt.Strategy == chorus.StrategyHedge {
-		w, attempts, err = o.hedge(ctx, rt, o.order(rt), estimate(req), try)
+		w, attempts, err = o.hedge(ctx, rt, o.order(rt), provider.EstimateChatTokens(req), try)
 	} else {
-		w, attempts, err = o.sequence(ctx, rt, o.order(rt), estimate(req), try)
+		w, attempts, err = o.sequence(ctx, rt, o.order(rt), provider.EstimateChatTokens(req), try)
 	}
 	if err != nil {
 		return &StreamResult{Attempts: attempts, Tier: -1, o: o}, err
@@ -216,11 +218,7 @@ func (o *Orchestrator) Embed(ctx context.Context, rt *registry.Route, req *provi
 		o.finish(a, a.Err)
 		return a
 	}
-	var tokens int64
-	for _, in := range req.Input {
-		tokens += int64(provider.EstimateTokens(in))
-	}
-	w, attempts, err := o.sequence(ctx, rt, o.order(rt), tokens, try)
+	w, attempts, err := o.sequence(ctx, rt, o.order(rt), provider.EstimateEmbeddingTokens(req), try)
 	if err != nil {
 		return &EmbedResult{Attempts: attempts}, err
 	}
@@ -374,18 +372,4 @@ func (o *Orchestrator) withTicket(a *Attempt, tk *limit.Ticket) *Attempt {
 		a.ticket = tk
 	}
 	return a
-}
-
-// estimate is a chat request's tokens for deployment limits: its input and,
-// when set, max_tokens per choice.
-func estimate(req *provider.ChatRequest) int64 {
-	n := int64(provider.EstimateInputTokens(req))
-	if req.MaxTokens != nil {
-		c := int64(1)
-		if req.N != nil && *req.N > 1 {
-			c = int64(*req.N)
-		}
-		n += int64(*req.MaxTokens) * c
-	}
-	return n
 }

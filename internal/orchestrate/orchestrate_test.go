@@ -317,8 +317,8 @@ func TestHedge(t *testing.T) {
 // scoreByText scores an answer by a table of texts.
 type scoreByText map[string]float64
 
-func (s scoreByText) Evaluate(ctx context.Context, rt *registry.Route, req *provider.ChatRequest, resp *provider.ChatResponse) (float64, error) {
-	return s[resp.Choices[0].Message.Text()], nil
+func (s scoreByText) Evaluate(ctx context.Context, rt *registry.Route, req *provider.ChatRequest, resp *provider.ChatResponse) (float64, []*orchestrate.Attempt, error) {
+	return s[resp.Choices[0].Message.Text()], nil, nil
 }
 
 func TestCascade(t *testing.T) {

@@ -303,58 +303,22 @@ func threshold(rt *registry.Route) float64 {
 }
 
 // score evaluates an answer; without an evaluator every answer passes. The
-// judge calls an evaluator makes (reported with Record) are returned so the
+// judge calls the evaluator made are returned, marked OutcomeJudge, so the
 // request's usage includes them.
 func (o *Orchestrator) score(ctx context.Context, rt *registry.Route, req *provider.ChatRequest, a *Attempt) (float64, []*Attempt) {
 	s := 1.0
 	var judged []*Attempt
 	if o.Evaluator != nil {
-		col := &collector{}
 		var err error
-		if s, err = o.Evaluator.Evaluate(context.WithValue(ctx, collectorKey{}, col), rt, req, a.resp); err != nil {
+		if s, judged, err = o.Evaluator.Evaluate(ctx, rt, req, a.resp); err != nil {
 			s = 0
 		}
-		judged = col.take()
+		for _, j := range judged {
+			j.Outcome = OutcomeJudge
+		}
 	}
 	a.Score = &s
 	return s, judged
-}
-
-// collector gathers the attempts judges make while scoring one answer.
-type collector struct {
-	mu   sync.Mutex
-	list []*Attempt
-}
-
-type collectorKey struct{}
-
-func (c *collector) take() []*Attempt {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.list
-}
-
-// Record adds the attempts of a judge call made while scoring (ctx is the
-// one Evaluate received) to the request being scored, marked OutcomeJudge.
-// Outside scoring it does nothing.
-func Record(ctx context.Context, attempts []*Attempt) {
-	c, ok := ctx.Value(collectorKey{}).(*collector)
-	if !ok {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, a := range attempts {
-		a.Outcome = OutcomeJudge
-		c.list = append(c.list, a)
-	}
-}
-
-// Judging reports whether ctx belongs to a judge call, so a judge cannot
-// recurse into another scored route.
-func Judging(ctx context.Context) bool {
-	_, ok := ctx.Value(collectorKey{}).(*collector)
-	return ok
 }
 
 // cascade calls the tiers cheapest first and returns the first answer whose
@@ -366,7 +330,7 @@ func (o *Orchestrator) cascade(ctx context.Context, rt *registry.Route, req *pro
 	var last error
 	try := func(ctx context.Context, t *registry.Target, tier int) *Attempt { return o.tryChat(ctx, t, tier, req) }
 	for i, tier := range rt.Tiers {
-		w, attempts, err := o.sequence(ctx, rt, o.tierOrder(rt, tier, i), estimate(req), try)
+		w, attempts, err := o.sequence(ctx, rt, o.tierOrder(rt, tier, i), provider.EstimateChatTokens(req), try)
 		res.Attempts = append(res.Attempts, attempts...)
 		if err != nil {
 			last = err
@@ -423,7 +387,7 @@ func (o *Orchestrator) ensemble(ctx context.Context, rt *registry.Route, req *pr
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			w, attempts, err := o.sequence(ctx, rt, o.tierOrder(rt, rt.Tiers[i], i), estimate(req), try)
+			w, attempts, err := o.sequence(ctx, rt, o.tierOrder(rt, rt.Tiers[i], i), provider.EstimateChatTokens(req), try)
 			var judged []*Attempt
 			if err == nil {
 				_, judged = o.score(ctx, rt, req, w)

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -87,11 +88,15 @@ type Score struct {
 type Result struct {
 	Score  float64 `json:"score"`
 	Scores []Score `json:"scores"`
+	// Judged lists the upstream calls judge scorers made, for the usage of
+	// the request being scored.
+	Judged []*orchestrate.Attempt `json:"-"`
 }
 
-// Judge calls a registry model for LLM-as-judge (the API supplies it; it
-// routes through the gateway's own registry).
-type Judge func(ctx context.Context, model string, req *provider.ChatRequest) (*provider.ChatResponse, error)
+// Judge calls a registry model for LLM-as-judge (the wiring supplies it; it
+// routes through the gateway's own orchestrator). It returns the upstream
+// calls it made, also when it fails.
+type Judge func(ctx context.Context, model string, req *provider.ChatRequest) (*provider.ChatResponse, []*orchestrate.Attempt, error)
 
 // maxCachedRegexps bounds the compiled-pattern cache: patterns come from
 // route configs, so a few dozen is typical; beyond the bound, patterns are
@@ -265,8 +270,10 @@ func (e *Evaluator) Evaluate(ctx context.Context, specs []Spec, req *provider.Ch
 		}
 		scores[i] = &sc
 	}
+	judged := make([][]*orchestrate.Attempt, len(specs))
 	runJudge := func(i int) {
-		sc, err := e.judgeScore(ctx, &specs[i], req, a)
+		sc, calls, err := e.judgeScore(ctx, &specs[i], req, a)
+		judged[i] = calls
 		if err != nil {
 			errs[i] = fmt.Errorf("%s: %w", specs[i].label(), err)
 			return
@@ -283,6 +290,9 @@ func (e *Evaluator) Evaluate(ctx context.Context, specs []Spec, req *provider.Ch
 		wg.Wait()
 	}
 	var res Result
+	for _, calls := range judged {
+		res.Judged = append(res.Judged, calls...)
+	}
 	var sum, weights float64
 	for i, sc := range scores {
 		if sc == nil {

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -64,30 +65,31 @@ func judgeRequest(s *Spec, req *provider.ChatRequest, a answer) *provider.ChatRe
 	}
 }
 
-// judgeScore asks the judge model to grade the answer.
-func (e *Evaluator) judgeScore(ctx context.Context, s *Spec, req *provider.ChatRequest, a answer) (Score, error) {
+// judgeScore asks the judge model to grade the answer. It returns the
+// upstream calls the judge made, also when it fails.
+func (e *Evaluator) judgeScore(ctx context.Context, s *Spec, req *provider.ChatRequest, a answer) (Score, []*orchestrate.Attempt, error) {
 	if e.judge == nil {
-		return Score{}, errors.New("no judge is configured")
+		return Score{}, nil, errors.New("no judge is configured")
 	}
 	if err := ctx.Err(); err != nil {
-		return Score{}, err
+		return Score{}, nil, err
 	}
 	if r, ok := noText(a); ok {
-		return Score{Scorer: s.label(), Value: 0, Reason: r}, nil
+		return Score{Scorer: s.label(), Value: 0, Reason: r}, nil, nil
 	}
-	resp, err := e.judge(ctx, s.Model, judgeRequest(s, req, a))
+	resp, calls, err := e.judge(ctx, s.Model, judgeRequest(s, req, a))
 	if err != nil {
-		return Score{}, fmt.Errorf("judge model %s: %w", s.Model, err)
+		return Score{}, calls, fmt.Errorf("judge model %s: %w", s.Model, err)
 	}
 	reply := answerOf(resp).text
 	score, reason, err := parseVerdict(reply)
 	if err != nil {
-		return Score{}, fmt.Errorf("judge model %s: %w", s.Model, err)
+		return Score{}, calls, fmt.Errorf("judge model %s: %w", s.Model, err)
 	}
 	if reason == "" {
 		reason = "no reason given"
 	}
-	return Score{Scorer: s.label(), Value: score / 10, Reason: fmt.Sprintf("judge %s: %s/10: %s", s.Model, formatScore(score), clip(reason, 500))}, nil
+	return Score{Scorer: s.label(), Value: score / 10, Reason: fmt.Sprintf("judge %s: %s/10: %s", s.Model, formatScore(score), clip(reason, 500))}, calls, nil
 }
 
 func formatScore(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/quality"
 )
@@ -21,7 +22,12 @@ type fakeJudge struct {
 	seen  func(model string, req *provider.ChatRequest)
 }
 
-func (f fakeJudge) call(ctx context.Context, model string, req *provider.ChatRequest) (*provider.ChatResponse, error) {
+func (f fakeJudge) call(ctx context.Context, model string, req *provider.ChatRequest) (*provider.ChatResponse, []*orchestrate.Attempt, error) {
+	resp, err := f.reply1(ctx, model, req)
+	return resp, nil, err
+}
+
+func (f fakeJudge) reply1(ctx context.Context, model string, req *provider.ChatRequest) (*provider.ChatResponse, error) {
 	if f.calls != nil {
 		f.calls.Add(1)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/registry"
 )
@@ -126,24 +127,24 @@ type RouteEvaluator struct {
 // score is over the ones that succeeded; it is an error only when none
 // could score (the orchestrator then counts the answer as 0). With no
 // scorers at all every answer scores 1.
-func (r RouteEvaluator) Evaluate(ctx context.Context, rt *registry.Route, req *provider.ChatRequest, resp *provider.ChatResponse) (float64, error) {
+func (r RouteEvaluator) Evaluate(ctx context.Context, rt *registry.Route, req *provider.ChatRequest, resp *provider.ChatResponse) (float64, []*orchestrate.Attempt, error) {
 	var raw json.RawMessage
 	if rt != nil {
 		raw = rt.Config.Scorers
 	}
 	specs, err := r.E.SpecsFor(raw, req)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if len(specs) == 0 {
-		return 1, nil
+		return 1, nil, nil
 	}
 	res, err := r.E.Evaluate(ctx, specs, req, resp)
 	if len(res.Scores) == 0 {
 		if err == nil {
 			err = errors.New("no scorer produced a score")
 		}
-		return 0, err
+		return 0, res.Judged, err
 	}
-	return res.Score, nil
+	return res.Score, res.Judged, nil
 }

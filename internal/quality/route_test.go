@@ -117,7 +117,7 @@ func TestRouteEvaluator(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ev := quality.RouteEvaluator{E: quality.NewEvaluator(tt.judge)}
-			got, err := ev.Evaluate(context.Background(), tt.rt, request("q"), answer(tt.text))
+			got, _, err := ev.Evaluate(context.Background(), tt.rt, request("q"), answer(tt.text))
 			if (err != nil) != tt.wantErr || !near(got, tt.want) {
 				t.Errorf("got %v, %v; want %v (error %v)", got, err, tt.want, tt.wantErr)
 			}
