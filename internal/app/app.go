@@ -197,11 +197,39 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		QueueSize: cfg.Usage.QueueSize, BatchSize: cfg.Usage.BatchSize, FlushInterval: cfg.Usage.FlushInterval,
 		SpillDir: cfg.DataDir, Metrics: a.Metrics, Logger: log,
 	})
+	health := a.initOrchestrator()
+	if err := a.initServers(health); err != nil {
+		return err
+	}
+	if err := a.initAccounts(); err != nil {
+		return err
+	}
+	if err := a.applyConfigRoutes(ctx); err != nil {
+		return err
+	}
+	if err := a.initMeter(ctx); err != nil {
+		return err
+	}
+	a.http = &http.Server{
+		Handler:           a.handler(),
+		ReadHeaderTimeout: cfg.Timeouts.ReadHeader,
+		ReadTimeout:       cfg.Timeouts.Read,
+		IdleTimeout:       cfg.Timeouts.Idle,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// initOrchestrator builds the orchestrator with its deployment health, its
+// evaluator (judges call back into it) and the quality that balances
+// traffic, and exports the health as metrics.
+func (a *App) initOrchestrator() *orchestrate.Health {
+	cfg, metrics := a.Config, a.Metrics
 	health := orchestrate.NewHealth(orchestrate.BreakerConfig{
 		ConsecutiveFailures: cfg.Health.ConsecutiveFailures, FailureRate: cfg.Health.FailureRate,
 		MinCalls: cfg.Health.MinCalls, Window: cfg.Health.Window, Cooldown: cfg.Health.Cooldown,
 	}, nil)
-	metrics := a.Metrics
 	a.Orchestrator = &orchestrate.Orchestrator{
 		Health: health,
 		Observe: func(at *orchestrate.Attempt) {
@@ -212,7 +240,7 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 	a.Orchestrator.Evaluator = quality.RouteEvaluator{E: a.Evaluator}
 	a.initQuality()
 	a.Orchestrator.Quality = a.QualityStats.ModelQuality
-	a.Metrics.RegisterHealth(func() []telemetry.HealthSample {
+	metrics.RegisterHealth(func() []telemetry.HealthSample {
 		st := health.Snapshot()
 		out := make([]telemetry.HealthSample, len(st))
 		for i, s := range st {
@@ -220,6 +248,12 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		}
 		return out
 	})
+	return health
+}
+
+// initServers builds the rate limiter, the cache and the two front doors.
+func (a *App) initServers(health *orchestrate.Health) error {
+	cfg, log := a.Config, a.Log
 	rl, closeRL, err := newRateLimiter(cfg, log, a.Metrics)
 	if err != nil {
 		return err
@@ -243,23 +277,6 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		ValidateScorers: validateScorers(a.Evaluator), QualityStore: a.DB,
 		Metrics: a.Metrics, Logger: log, MetricsToken: cfg.MetricsToken, Auth: cfg.Auth,
 		Shop: shop.New(a.DB, cfg.Shop, log),
-	}
-	if err := a.initAccounts(); err != nil {
-		return err
-	}
-	if err := a.applyConfigRoutes(ctx); err != nil {
-		return err
-	}
-	if err := a.initMeter(ctx); err != nil {
-		return err
-	}
-	a.http = &http.Server{
-		Handler:           a.handler(),
-		ReadHeaderTimeout: cfg.Timeouts.ReadHeader,
-		ReadTimeout:       cfg.Timeouts.Read,
-		IdleTimeout:       cfg.Timeouts.Idle,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return nil
 }

@@ -29,11 +29,19 @@ type anthropicModel struct {
 // anthropic-version on every request.
 func wantsAnthropic(r *http.Request) bool { return r.Header.Get("Anthropic-Version") != "" }
 
+// modelsFormat is the error shape of the models endpoints: the caller's.
+func modelsFormat(r *http.Request) api.Format {
+	if wantsAnthropic(r) {
+		return api.FormatAnthropic
+	}
+	return api.FormatOpenAI
+}
+
 // listModels serves GET /v1/models: the enabled models this key may use.
 func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 	key, err := s.authenticate(r)
 	if err != nil {
-		s.writeError(w, r, api.FormatOpenAI, err)
+		s.writeError(w, r, modelsFormat(r), err)
 		return
 	}
 	var routes []*registry.Route
@@ -72,13 +80,13 @@ func (s *Server) listModels(w http.ResponseWriter, r *http.Request) {
 func (s *Server) getModel(w http.ResponseWriter, r *http.Request) {
 	key, err := s.authenticate(r)
 	if err != nil {
-		s.writeError(w, r, api.FormatOpenAI, err)
+		s.writeError(w, r, modelsFormat(r), err)
 		return
 	}
 	id := r.PathValue("id")
 	rt := s.Registry.Snapshot().Route(id)
 	if rt == nil || !key.Allows(id) {
-		s.writeError(w, r, api.FormatOpenAI, &chorus.Error{Code: chorus.ENOTFOUND, Param: "model",
+		s.writeError(w, r, modelsFormat(r), &chorus.Error{Code: chorus.ENOTFOUND, Param: "model",
 			Message: "The model `" + id + "` does not exist or you do not have access to it."})
 		return
 	}

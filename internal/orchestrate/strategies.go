@@ -173,113 +173,132 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// hedge starts the first candidate; when it has not answered within the
-// hedge delay (fixed, or the deployment's observed p95) it starts the next,
-// up to HedgeMax extra calls. A failure starts the next at once. The first
-// good answer wins; the others are cancelled, and waited for so that every
-// call is accounted for.
+// hedge calls the first candidate, and another each time the delay passes
+// with no answer (up to hedge_max extra calls); the first good answer wins
+// and the other calls are cancelled. A call that fails is replaced at once
+// (fallback, not a hedge).
 func (o *Orchestrator) hedge(ctx context.Context, rt *registry.Route, order []candidate, tokens int64, try tryFunc) (*Attempt, []*Attempt, error) {
-	maxExtra := rt.Config.HedgeMax
-	if maxExtra <= 0 {
-		maxExtra = 1
+	h := &hedger{o: o, order: order, tokens: tokens, try: try, results: make(chan launched, len(order))}
+	if !h.launch(ctx) {
+		return h.noneLaunched(ctx)
 	}
-	type launched struct {
-		a   *Attempt
-		idx int
-	}
-	results := make(chan launched, len(order))
-	var cancels []context.CancelFunc
-	next, pending := 0, 0
-	var skip skipped
-	launch := func() bool {
-		for next < len(order) {
-			c := order[next]
-			next++
-			h := o.Health.Of(c.t.Deployment.Name)
-			tk, lerr := o.takeDeployment(ctx, c.t, tokens)
-			if lerr != nil {
-				skip.addLimited(lerr, c)
-				continue
-			}
-			if !h.Allow() {
-				tk.Done(0)
-				skip.add(h, c)
-				continue
-			}
-			actx, cancel := context.WithCancel(ctx)
-			idx := len(cancels)
-			cancels = append(cancels, cancel)
-			pending++
-			go func() { results <- launched{o.withTicket(try(actx, c.t, c.tier), tk), idx} }()
-			return true
-		}
-		return false
-	}
-	if !launch() {
-		if skip.panicky(len(order)) { // as in sequence: try the longest-rested, once
-			a := try(ctx, skip.best.t, skip.best.tier)
-			if a.Err == nil {
-				return a, []*Attempt{a}, nil
-			}
-			return nil, []*Attempt{a}, a.Err
-		}
-		return nil, nil, skip.err()
-	}
+	maxExtra := max(rt.Config.HedgeMax, 1)
 	delay := o.hedgeDelay(rt, order[0].t)
 	timer := time.NewTimer(delay)
 	defer timer.Stop()
-
-	var attempts []*Attempt
-	var winner *Attempt
-	winnerIdx := -1
 	var last error
-loop:
-	for pending > 0 {
+	for h.pending > 0 && h.winner == nil {
 		select {
-		case r := <-results:
-			pending--
-			attempts = append(attempts, r.a)
+		case r := <-h.results:
+			h.pending--
+			h.attempts = append(h.attempts, r.a)
 			if r.a.Err == nil {
-				winner, winnerIdx = r.a, r.idx
-				break loop
+				h.winner, h.winnerIdx = r.a, r.idx
+				continue
 			}
 			last = r.a.Err
 			if !tryElsewhere(r.a.Err) {
-				break loop
+				return h.finish(ctx, last)
 			}
-			// A failed call is replaced at once: that is fallback, not a hedge.
-			launch()
+			h.launch(ctx)
 		case <-timer.C:
-			if len(cancels)-1 < maxExtra && launch() {
+			if len(h.cancels)-1 < maxExtra && h.launch(ctx) {
 				timer.Reset(delay)
 			}
 		case <-ctx.Done():
-			break loop
+			return h.finish(ctx, last)
 		}
 	}
-	for i, cancel := range cancels {
-		if i != winnerIdx {
+	return h.finish(ctx, last)
+}
+
+// launched is one hedged call's result and its index among the launches.
+type launched struct {
+	a   *Attempt
+	idx int
+}
+
+// hedger is the state of one hedged request.
+type hedger struct {
+	o         *Orchestrator
+	order     []candidate
+	tokens    int64
+	try       tryFunc
+	results   chan launched
+	cancels   []context.CancelFunc // one per launched call
+	next      int                  // the next candidate in order
+	pending   int                  // calls launched, not yet returned
+	skip      skipped
+	attempts  []*Attempt
+	winner    *Attempt
+	winnerIdx int
+}
+
+// launch starts a call on the next candidate that its limits and circuit
+// allow, and reports whether one was started.
+func (h *hedger) launch(ctx context.Context) bool {
+	for h.next < len(h.order) {
+		c := h.order[h.next]
+		h.next++
+		health := h.o.Health.Of(c.t.Deployment.Name)
+		tk, lerr := h.o.takeDeployment(ctx, c.t, h.tokens)
+		if lerr != nil {
+			h.skip.addLimited(lerr, c)
+			continue
+		}
+		if !health.Allow() {
+			tk.Done(0)
+			h.skip.add(health, c)
+			continue
+		}
+		actx, cancel := context.WithCancel(ctx)
+		idx := len(h.cancels)
+		h.cancels = append(h.cancels, cancel)
+		h.pending++
+		go func() { h.results <- launched{h.o.withTicket(h.try(actx, c.t, c.tier), tk), idx} }()
+		return true
+	}
+	return false
+}
+
+// noneLaunched answers when no candidate could be called: as in sequence,
+// when every circuit is open the longest-rested is tried once.
+func (h *hedger) noneLaunched(ctx context.Context) (*Attempt, []*Attempt, error) {
+	if !h.skip.panicky(len(h.order)) {
+		return nil, nil, h.skip.err()
+	}
+	a := h.try(ctx, h.skip.best.t, h.skip.best.tier)
+	if a.Err == nil {
+		return a, []*Attempt{a}, nil
+	}
+	return nil, []*Attempt{a}, a.Err
+}
+
+// finish cancels every call but the winner, collects the calls still
+// running as canceled, and returns the outcome (last is the last failure).
+func (h *hedger) finish(ctx context.Context, last error) (*Attempt, []*Attempt, error) {
+	for i, cancel := range h.cancels {
+		if i != h.winnerIdx || h.winner == nil {
 			cancel()
 		}
 	}
-	for ; pending > 0; pending-- {
-		r := <-results
-		a := r.a
+	for ; h.pending > 0; h.pending-- {
+		a := (<-h.results).a
 		if a.stream != nil { // opened after the winner: close it unread
 			a.stream.Close()
 			a.Err = context.Canceled
-			o.finish(a, a.Err)
+			h.o.finish(a, a.Err)
 		}
 		a.Outcome = OutcomeCanceled
-		attempts = append(attempts, a)
+		h.attempts = append(h.attempts, a)
 	}
-	if winner != nil {
-		return winner, attempts, nil
+	if h.winner != nil {
+		return h.winner, h.attempts, nil
 	}
 	if last == nil {
 		last = ctx.Err()
 	}
-	return nil, attempts, last
+	return nil, h.attempts, last
 }
 
 // hedgeDelay is the configured delay, or the primary's observed p95 (time
