@@ -134,7 +134,8 @@ func ownWork(s *jsonschema.Schema, n *node) int {
 // inPlace applies each subschema that s applies to n itself, until each
 // says stop.
 func (b *budget) inPlace(s *jsonschema.Schema, n *node, each func(*jsonschema.Schema, *node) bool) bool {
-	subs := []*jsonschema.Schema{s.Ref, s.Not, s.If, s.Then, s.Else, s.RecursiveRef}
+	var buf [16]*jsonschema.Schema
+	subs := append(buf[:0], s.Ref, s.Not, s.If, s.Then, s.Else, s.RecursiveRef)
 	subs = append(subs, s.AllOf...)
 	subs = append(subs, s.AnyOf...)
 	subs = append(subs, s.OneOf...)
@@ -173,8 +174,9 @@ func (b *budget) members(s *jsonschema.Schema, n *node, each func(*jsonschema.Sc
 			}
 		}
 	case arrayNode:
+		var buf [4]*jsonschema.Schema
 		for i, kid := range n.kids {
-			for _, sub := range itemSchemas(s, i) {
+			for _, sub := range itemSchemas(s, i, buf[:0]) {
 				if sub != nil && !each(sub, kid) {
 					return false
 				}
@@ -187,7 +189,8 @@ func (b *budget) members(s *jsonschema.Schema, n *node, each func(*jsonschema.Sc
 // member applies what s applies to the member name of an object.
 func (b *budget) member(s *jsonschema.Schema, name string, kid *node, each func(*jsonschema.Schema, *node) bool) bool {
 	matched := false
-	subs := []*jsonschema.Schema{s.UnevaluatedProperties}
+	var buf [4]*jsonschema.Schema
+	subs := append(buf[:0], s.UnevaluatedProperties)
 	if sub, ok := s.Properties[name]; ok {
 		matched = true
 		subs = append(subs, sub)
@@ -209,9 +212,10 @@ func (b *budget) member(s *jsonschema.Schema, name string, kid *node, each func(
 	return s.PropertyNames == nil || each(s.PropertyNames, b.name)
 }
 
-// itemSchemas lists what s applies to item i of an array, in any draft.
-func itemSchemas(s *jsonschema.Schema, i int) []*jsonschema.Schema {
-	subs := []*jsonschema.Schema{s.Contains, s.UnevaluatedItems}
+// itemSchemas appends to subs what s applies to item i of an array, in any
+// draft.
+func itemSchemas(s *jsonschema.Schema, i int, subs []*jsonschema.Schema) []*jsonschema.Schema {
+	subs = append(subs, s.Contains, s.UnevaluatedItems)
 	if i < len(s.PrefixItems) {
 		subs = append(subs, s.PrefixItems[i])
 	} else {

@@ -108,8 +108,11 @@ func clampNumber(n json.Number) (json.Number, error) {
 		return n, errNumberTooLong
 	}
 	neg, digits, exp := decimal(string(n))
-	if digits == "" || exp >= -answerExponent && exp <= answerExponent {
+	switch {
+	case exp >= -answerExponent && exp <= answerExponent:
 		return n, nil
+	case digits == "":
+		return "0", nil
 	}
 	exp = max(-answerExponent, min(answerExponent, exp))
 	sign := ""
@@ -171,8 +174,8 @@ func (d *schemaDoc) walk(v any) error {
 	}
 	switch t := v.(type) {
 	case json.Number:
-		_, digits, exp := decimal(string(t))
-		if len(t) > maxSchemaNumberLen || digits != "" && (exp < -maxSchemaExponent || exp > maxSchemaExponent) {
+		_, _, exp := decimal(string(t))
+		if len(t) > maxSchemaNumberLen || exp < -maxSchemaExponent || exp > maxSchemaExponent {
 			return fmt.Errorf("%s: the number %s is out of range: a schema's numbers have at most %d characters and an exponent within ±%d",
 				d.pointer(), clip(string(t), 40), maxSchemaNumberLen, maxSchemaExponent)
 		}
