@@ -109,7 +109,7 @@ type Evaluator struct {
 
 	regexps sync.Map // pattern → *regexp.Regexp
 	nre     atomic.Int64
-	schemas sync.Map // explicit schema text → *schemaNode
+	schemas sync.Map // explicit schema text → *compiledSchema
 	nschema atomic.Int64
 	specs   sync.Map // route config scorers text → []Spec
 	nspecs  atomic.Int64
@@ -356,14 +356,18 @@ func (e *Evaluator) regexp(pattern string) (*regexp.Regexp, error) {
 }
 
 // schema returns the compiled schema. Explicit schemas (from route configs)
-// are cached like patterns; a request's own schema is compiled each time.
-func (e *Evaluator) schema(raw json.RawMessage, cache bool) (*schemaNode, error) {
+// are cached like patterns; a request's own schema is compiled each time,
+// and bounded like an explicit one since it is client input.
+func (e *Evaluator) schema(raw json.RawMessage, cache bool) (*compiledSchema, error) {
+	if len(raw) > maxSchema {
+		return nil, fmt.Errorf("schema must be at most %d bytes, got %d", maxSchema, len(raw))
+	}
 	if !cache {
 		return compileSchema(raw)
 	}
 	key := string(raw)
 	if n, ok := e.schemas.Load(key); ok {
-		return n.(*schemaNode), nil
+		return n.(*compiledSchema), nil
 	}
 	n, err := compileSchema(raw)
 	if err != nil {

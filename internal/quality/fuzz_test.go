@@ -3,6 +3,7 @@ package quality_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,7 +26,8 @@ func validScore(t *testing.T, res quality.Result, binary bool) {
 }
 
 // FuzzJSONSchema checks that any schema a client sends with any answer ends
-// in a verdict or a scorer error, quickly: never a panic or a hang.
+// in a verdict (explained in one line) or a scorer error, quickly: never a
+// panic or a hang. Seeds beyond these are in testdata/fuzz/FuzzJSONSchema.
 func FuzzJSONSchema(f *testing.F) {
 	for _, seed := range [][2]string{
 		{`{"type": "object", "properties": {"a": {"type": "integer"}}, "required": ["a"]}`, `{"a": 1}`},
@@ -34,6 +36,9 @@ func FuzzJSONSchema(f *testing.F) {
 		{`{"prefixItems": [true, false], "uniqueItems": true, "not": {"const": [1, 2]}}`, `[1, {"x": []}]`},
 		{`{"patternProperties": {"^\\d+$": {"enum": [1, "1"]}}, "additionalProperties": false}`, "```json\n{\"12\": 1}\n```"},
 		{`{"items": [{"type": ["string", "null"]}], "additionalItems": {"maxLength": 2}}`, `["x", "abc"]`},
+		{`{"if": {"required": ["a"]}, "then": {"dependentRequired": {"a": ["b"]}}, "else": {"unevaluatedProperties": false}}`, `{"a": 1}`},
+		{`{"$dynamicAnchor": "n", "items": {"$dynamicRef": "#n"}, "contains": {"const": []}, "maxContains": 1}`, `[[], [[]]]`},
+		{`{"$ref": "https://example.com/s.json"}`, `{}`},
 	} {
 		f.Add(seed[0], seed[1])
 	}
@@ -50,6 +55,11 @@ func FuzzJSONSchema(f *testing.F) {
 			t.Fatalf("no error and %d scores", len(res.Scores))
 		}
 		validScore(t, res, true)
+		for _, s := range res.Scores {
+			if strings.Contains(s.Reason, "\n") {
+				t.Fatalf("reason on more than one line: %q", s.Reason)
+			}
+		}
 	})
 }
 

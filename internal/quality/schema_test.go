@@ -147,12 +147,12 @@ func TestJSONSchemaFromRequest(t *testing.T) {
 		t.Errorf("invalid answer: %+v", got)
 	}
 
-	t.Run("ErrUnsupportedRequestSchema", func(t *testing.T) {
+	t.Run("StandardKeywordInRequestSchema", func(t *testing.T) {
 		req := request("q")
 		req.ResponseFormat = &provider.ResponseFormat{Type: "json_schema", Name: "n", Schema: json.RawMessage(`{"if": {"type": "string"}}`)}
-		_, err := e.Evaluate(t.Context(), quality.AutoSpecs(req), req, answer(`"x"`))
-		if err == nil || !strings.Contains(err.Error(), `keyword "if" is not supported`) {
-			t.Errorf("err = %v, want the unsupported keyword named", err)
+		res, err := e.Evaluate(t.Context(), quality.AutoSpecs(req), req, answer(`"x"`))
+		if err != nil || len(res.Scores) != 1 || res.Scores[0].Value != 1 {
+			t.Errorf("got %+v, %v; want the schema checked and matched", res, err)
 		}
 	})
 }
@@ -187,8 +187,10 @@ func TestValidate(t *testing.T) {
 		{"ErrFieldNotApplicable", noJudge, []quality.Spec{{Type: quality.TypeContains, Value: "x", Pattern: "y"}}, "scorers[0].pattern", "does not apply to a contains scorer"},
 		{"ErrNegativeWeight", noJudge, []quality.Spec{{Type: quality.TypeRefusal, Weight: -1}}, "scorers[0].weight", "between 0"},
 		{"ErrName", noJudge, []quality.Spec{{Type: quality.TypeRefusal, Name: "has space"}}, "scorers[0].name", "1-64 characters"},
-		{"ErrSchemaKeyword", noJudge, []quality.Spec{{Type: quality.TypeJSONSchema, Schema: json.RawMessage(`{"properties": {"a": {"dependentRequired": {}}}}`)}},
-			"scorers[0].schema", `#/properties/a/dependentRequired: keyword "dependentRequired" is not supported`},
+		{"StandardSchemaKeyword", noJudge, []quality.Spec{{Type: quality.TypeJSONSchema, Schema: json.RawMessage(`{"properties": {"a": {"dependentRequired": {}}}}`)}},
+			"", ""},
+		{"ErrSchemaKeywordValue", noJudge, []quality.Spec{{Type: quality.TypeJSONSchema, Schema: json.RawMessage(`{"properties": {"a": {"dependentRequired": 5}}}`)}},
+			"scorers[0].schema", "#/properties/a/dependentRequired: expected object, got integer"},
 		{"ErrSchemaRemoteRef", noJudge, []quality.Spec{{Type: quality.TypeJSONSchema, Schema: json.RawMessage(`{"$ref": "https://example.com/s.json"}`)}},
 			"scorers[0].schema", "only references into the same schema"},
 		{"ErrSchemaDanglingRef", noJudge, []quality.Spec{{Type: quality.TypeJSONSchema, Schema: json.RawMessage(`{"$ref": "#/$defs/nope"}`)}},

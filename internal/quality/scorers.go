@@ -125,10 +125,11 @@ func (e *Evaluator) scoreJSONSchema(s *Spec, req *provider.ChatRequest, a answer
 		return 0, "not valid JSON: " + err.Error(), nil
 	}
 	if err := sch.validate(doc); err != nil {
-		if abandoned(err) {
+		var v *violation
+		if !errors.As(err, &v) { // the check could not be done: no verdict
 			return 0, "", fmt.Errorf("schema: %w", err)
 		}
-		return 0, "does not match the schema: " + err.Error(), nil
+		return 0, "does not match the schema: " + v.Error(), nil
 	}
 	if j.fenced {
 		return 1, "matches the schema (inside a ```json fenced block)", nil
