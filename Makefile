@@ -19,6 +19,10 @@ test: vet
 	$(GO) test -count=1 -timeout 20m ./...
 	$(GO) test -count=1 -race -timeout 20m ./internal/usage/... ./internal/registry/... ./internal/api/... ./internal/provider/... ./internal/orchestrate/... ./internal/limit/... ./internal/cache/... ./internal/quality/... ./internal/meter/... ./internal/auth/... ./internal/shop/...
 
+## test-short: vet and run the tests with -short (skips those that build and run the binary, spawn processes or drive load)
+test-short: vet
+	$(GO) test -count=1 -short -timeout 10m ./...
+
 ## vet: static checks
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || (echo "gofmt needed:"; gofmt -l .; exit 1)
