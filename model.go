@@ -17,8 +17,20 @@ const (
 	ProviderSimulator = "simulator" // the built-in simulator
 )
 
-// ProviderKinds lists every provider kind Chorus knows.
-var ProviderKinds = []string{ProviderOpenAI, ProviderAzure, ProviderAnthropic, ProviderGemini, ProviderSimulator}
+// ProviderKinds returns every provider kind Chorus knows, in a new slice
+// the caller may keep or change.
+func ProviderKinds() []string {
+	return []string{ProviderOpenAI, ProviderAzure, ProviderAnthropic, ProviderGemini, ProviderSimulator}
+}
+
+// ValidProvider reports whether kind is one of ProviderKinds.
+func ValidProvider(kind string) bool {
+	switch kind {
+	case ProviderOpenAI, ProviderAzure, ProviderAnthropic, ProviderGemini, ProviderSimulator:
+		return true
+	}
+	return false
+}
 
 // Model is a public model name clients ask for. It maps to one or more
 // deployments that can serve it.

@@ -14,8 +14,20 @@ const (
 	StrategyEnsemble = "ensemble" // call several in parallel, a judge picks the best
 )
 
-// Strategies lists every routing strategy.
-var Strategies = []string{StrategyFallback, StrategyBalance, StrategyHedge, StrategyCascade, StrategyEnsemble}
+// Strategies returns every routing strategy, in a new slice the caller may
+// keep or change.
+func Strategies() []string {
+	return []string{StrategyFallback, StrategyBalance, StrategyHedge, StrategyCascade, StrategyEnsemble}
+}
+
+// ValidStrategy reports whether s is one of Strategies.
+func ValidStrategy(s string) bool {
+	switch s {
+	case StrategyFallback, StrategyBalance, StrategyHedge, StrategyCascade, StrategyEnsemble:
+		return true
+	}
+	return false
+}
 
 // Balance modes of StrategyBalance.
 const (

@@ -384,8 +384,8 @@ func (s *Server) applyDeployment(in *deploymentInput, d *chorus.Deployment) erro
 	if err := validName("name", in.Name); err != nil {
 		return err
 	}
-	if !slices.Contains(chorus.ProviderKinds, in.Provider) {
-		return chorus.Invalid("provider", "provider must be one of %v, got %q", chorus.ProviderKinds, in.Provider)
+	if !slices.Contains(chorus.ProviderKinds(), in.Provider) {
+		return chorus.Invalid("provider", "provider must be one of %v, got %q", chorus.ProviderKinds(), in.Provider)
 	}
 	if in.UpstreamModel == "" {
 		if in.Provider != chorus.ProviderSimulator {
@@ -544,8 +544,8 @@ func (in *credentialInput) apply(c *chorus.Credential, create bool) error {
 	if err := validName("name", in.Name); err != nil {
 		return err
 	}
-	if !slices.Contains(chorus.ProviderKinds, in.Provider) {
-		return chorus.Invalid("provider", "provider must be one of %v, got %q", chorus.ProviderKinds, in.Provider)
+	if !slices.Contains(chorus.ProviderKinds(), in.Provider) {
+		return chorus.Invalid("provider", "provider must be one of %v, got %q", chorus.ProviderKinds(), in.Provider)
 	}
 	if create && in.Secret == "" {
 		return chorus.Invalid("secret", "secret is required")

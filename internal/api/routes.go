@@ -80,8 +80,8 @@ func (s *Server) ValidateRoute(rt *chorus.Route) error {
 	if len(rt.Description) > 2000 {
 		return chorus.Invalid("description", "description must be at most 2000 characters")
 	}
-	if !slices.Contains(chorus.Strategies, rt.Strategy) {
-		return chorus.Invalid("strategy", "strategy must be one of %v, got %q", chorus.Strategies, rt.Strategy)
+	if !slices.Contains(chorus.Strategies(), rt.Strategy) {
+		return chorus.Invalid("strategy", "strategy must be one of %v, got %q", chorus.Strategies(), rt.Strategy)
 	}
 	if err := validateTargets(rt); err != nil {
 		return err

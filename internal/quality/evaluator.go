@@ -31,8 +31,11 @@ const (
 	TypeJudge       = "judge"
 )
 
-// Types lists every scorer type.
-var Types = []string{TypeJSONValid, TypeJSONSchema, TypeRegex, TypeContains, TypeNotContains, TypeLength, TypeRefusal, TypeJudge}
+// Types returns every scorer type, in a new slice the caller may keep or
+// change.
+func Types() []string {
+	return []string{TypeJSONValid, TypeJSONSchema, TypeRegex, TypeContains, TypeNotContains, TypeLength, TypeRefusal, TypeJudge}
+}
 
 // Limits on scorer specs, checked by Validate.
 const (
@@ -149,7 +152,7 @@ func (e *Evaluator) validate(s *Spec, p string) error {
 	}
 	fields, ok := uses[s.Type]
 	if !ok {
-		return bad("type", "unknown scorer type %q; known types are %v", s.Type, Types)
+		return bad("type", "unknown scorer type %q; known types are %v", s.Type, Types())
 	}
 	set := map[string]bool{"pattern": s.Pattern != "", "value": s.Value != "", "min": s.Min != 0, "max": s.Max != 0,
 		"model": s.Model != "", "rubric": s.Rubric != "", "schema": len(s.Schema) > 0}

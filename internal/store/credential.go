@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -284,8 +283,8 @@ func validateCredential(c *chorus.Credential) error {
 	switch {
 	case strings.TrimSpace(c.Name) == "" || strings.TrimSpace(c.Name) != c.Name:
 		return chorus.Invalid("name", "credential name is required and may not start or end with spaces")
-	case !slices.Contains(chorus.ProviderKinds, c.Provider):
-		return chorus.Invalid("provider", "provider must be one of %s", strings.Join(chorus.ProviderKinds, ", "))
+	case !chorus.ValidProvider(c.Provider):
+		return chorus.Invalid("provider", "provider must be one of %s", strings.Join(chorus.ProviderKinds(), ", "))
 	}
 	return nil
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/chorusgw/chorus"
@@ -228,8 +227,8 @@ func validateDeployment(d *chorus.Deployment) error {
 		return chorus.Invalid("model_id", "model_id is required")
 	case strings.TrimSpace(d.Name) == "" || strings.TrimSpace(d.Name) != d.Name:
 		return chorus.Invalid("name", "deployment name is required and may not start or end with spaces")
-	case !slices.Contains(chorus.ProviderKinds, d.Provider):
-		return chorus.Invalid("provider", "provider must be one of %s", strings.Join(chorus.ProviderKinds, ", "))
+	case !chorus.ValidProvider(d.Provider):
+		return chorus.Invalid("provider", "provider must be one of %s", strings.Join(chorus.ProviderKinds(), ", "))
 	case d.InputPrice < 0:
 		return chorus.Invalid("input_price", "input_price may not be negative")
 	case d.OutputPrice < 0:

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/chorusgw/chorus"
@@ -223,8 +222,8 @@ func validateRoute(r *chorus.Route) error {
 		return chorus.Invalid("name", "route name is required and may not start or end with spaces")
 	case len(r.Name) > 200:
 		return chorus.Invalid("name", "route name is longer than 200 bytes")
-	case !slices.Contains(chorus.Strategies, r.Strategy):
-		return chorus.Invalid("strategy", "strategy must be one of %v, got %q", chorus.Strategies, r.Strategy)
+	case !chorus.ValidStrategy(r.Strategy):
+		return chorus.Invalid("strategy", "strategy must be one of %v, got %q", chorus.Strategies(), r.Strategy)
 	case len(r.Targets) == 0:
 		return chorus.Invalid("targets", "a route needs at least one target")
 	}
