@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -157,7 +158,7 @@ func (e *Evaluator) validate(s *Spec, p string) error {
 	set := map[string]bool{"pattern": s.Pattern != "", "value": s.Value != "", "min": s.Min != 0, "max": s.Max != 0,
 		"model": s.Model != "", "rubric": s.Rubric != "", "schema": len(s.Schema) > 0}
 	for _, f := range []string{"pattern", "value", "min", "max", "model", "rubric", "schema"} {
-		if set[f] && !contains(fields, f) {
+		if set[f] && !slices.Contains(fields, f) {
 			return bad(f, "%s does not apply to a %s scorer", f, s.Type)
 		}
 	}
@@ -213,15 +214,6 @@ func (e *Evaluator) validate(s *Spec, p string) error {
 		}
 	}
 	return nil
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // AutoSpecs returns the scorers a request implies on its own: json_valid for
