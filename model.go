@@ -3,7 +3,6 @@ package chorus
 import (
 	"net/url"
 	"regexp"
-	"slices"
 	"time"
 )
 
@@ -22,8 +21,20 @@ const (
 	ProviderSimulator = "simulator" // the built-in simulator
 )
 
-// ProviderKinds lists every provider kind Chorus knows.
-var ProviderKinds = []string{ProviderOpenAI, ProviderAzure, ProviderAnthropic, ProviderGemini, ProviderSimulator}
+// ProviderKinds returns every provider kind Chorus knows, in a new slice
+// the caller may keep or change.
+func ProviderKinds() []string {
+	return []string{ProviderOpenAI, ProviderAzure, ProviderAnthropic, ProviderGemini, ProviderSimulator}
+}
+
+// ValidProvider reports whether kind is one of ProviderKinds.
+func ValidProvider(kind string) bool {
+	switch kind {
+	case ProviderOpenAI, ProviderAzure, ProviderAnthropic, ProviderGemini, ProviderSimulator:
+		return true
+	}
+	return false
+}
 
 // Model is a public model name clients ask for. It maps to one or more
 // deployments that can serve it.
@@ -135,8 +146,8 @@ func (d *Deployment) Validate() error {
 	if err := ValidName("name", d.Name); err != nil {
 		return err
 	}
-	if !slices.Contains(ProviderKinds, d.Provider) {
-		return Invalid("provider", "provider must be one of %v, got %q", ProviderKinds, d.Provider)
+	if !ValidProvider(d.Provider) {
+		return Invalid("provider", "provider must be one of %v, got %q", ProviderKinds(), d.Provider)
 	}
 	if d.UpstreamModel == "" && d.Provider != ProviderSimulator { // the simulator answers as its deployment
 		return Invalid("upstream_model", "upstream_model is required: the model ID at the provider")
@@ -183,8 +194,8 @@ func (c *Credential) Validate() error {
 	if err := ValidName("name", c.Name); err != nil {
 		return err
 	}
-	if !slices.Contains(ProviderKinds, c.Provider) {
-		return Invalid("provider", "provider must be one of %v, got %q", ProviderKinds, c.Provider)
+	if !ValidProvider(c.Provider) {
+		return Invalid("provider", "provider must be one of %v, got %q", ProviderKinds(), c.Provider)
 	}
 	return nil
 }

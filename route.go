@@ -17,8 +17,20 @@ const (
 	StrategyEnsemble = "ensemble" // call several in parallel, a judge picks the best
 )
 
-// Strategies lists every routing strategy.
-var Strategies = []string{StrategyFallback, StrategyBalance, StrategyHedge, StrategyCascade, StrategyEnsemble}
+// Strategies returns every routing strategy, in a new slice the caller may
+// keep or change.
+func Strategies() []string {
+	return []string{StrategyFallback, StrategyBalance, StrategyHedge, StrategyCascade, StrategyEnsemble}
+}
+
+// ValidStrategy reports whether s is one of Strategies.
+func ValidStrategy(s string) bool {
+	switch s {
+	case StrategyFallback, StrategyBalance, StrategyHedge, StrategyCascade, StrategyEnsemble:
+		return true
+	}
+	return false
+}
 
 // Balance modes of StrategyBalance.
 const (
@@ -107,8 +119,8 @@ func (r *Route) Validate() error {
 	if len(r.Description) > 2000 {
 		return Invalid("description", "description must be at most 2000 characters")
 	}
-	if !slices.Contains(Strategies, r.Strategy) {
-		return Invalid("strategy", "strategy must be one of %v, got %q", Strategies, r.Strategy)
+	if !ValidStrategy(r.Strategy) {
+		return Invalid("strategy", "strategy must be one of %v, got %q", Strategies(), r.Strategy)
 	}
 	if err := r.validateTargets(); err != nil {
 		return err

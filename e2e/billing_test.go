@@ -19,7 +19,7 @@ import (
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/cache"
 	"github.com/chorusgw/chorus/internal/config"
-	"github.com/chorusgw/chorus/internal/meter"
+	"github.com/chorusgw/chorus/internal/webhook"
 )
 
 // billedGateway is a gateway with billing on in mode (SQLite), webhooks to
@@ -365,8 +365,8 @@ func TestBudgetsAPI(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("no webhook within 10s")
 		}
-		if err := meter.Verify(soft.WebhookSecret, req.Header.Get(meter.SignatureHeader), body, time.Now(), time.Minute); err != nil {
-			t.Errorf("webhook signature: %v (%s)", err, req.Header.Get(meter.SignatureHeader))
+		if err := webhook.Verify(soft.WebhookSecret, req.Header.Get(webhook.SignatureHeader), body, time.Now(), time.Minute); err != nil {
+			t.Errorf("webhook signature: %v (%s)", err, req.Header.Get(webhook.SignatureHeader))
 		}
 		var events struct {
 			Data []chorus.Event `json:"data"`

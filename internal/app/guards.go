@@ -6,6 +6,7 @@ import (
 	"github.com/chorusgw/chorus/internal/quality"
 	"github.com/chorusgw/chorus/internal/shop"
 	"github.com/chorusgw/chorus/internal/store"
+	"github.com/chorusgw/chorus/internal/webhook"
 )
 
 // The store implements every interface its consumers declare; the wiring,
@@ -17,4 +18,5 @@ var (
 	_ shop.Store              = (*store.DB)(nil)
 	_ quality.ScoreStore      = (*store.DB)(nil)
 	_ quality.AggregateSource = (*store.DB)(nil)
+	_ webhook.Store           = (*store.DB)(nil)
 )

@@ -59,7 +59,7 @@ type ThrottleOptions struct {
 	// Now replaces the clock (tests); nil means the local clock in
 	// process and Redis's own clock (TIME) on Redis, one for every instance.
 	Now    func() time.Time
-	Logger *slog.Logger
+	Logger *slog.Logger // Redis faults; nil discards them
 }
 
 // Throttle limits failed sign-in attempts. It is safe for concurrent use.
@@ -79,7 +79,7 @@ func NewThrottle(o ThrottleOptions) *Throttle {
 		o.Timeout = 100 * time.Millisecond
 	}
 	if o.Logger == nil {
-		o.Logger = slog.Default()
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	now := o.Now
 	if now == nil {

@@ -85,7 +85,7 @@ func (c *Config) routeErrors() []error {
 			seen[r.Name] = i
 		}
 		if r.Strategy == "" {
-			bad("strategy is required: one of %v", chorus.Strategies)
+			bad("strategy is required: one of %v", chorus.Strategies())
 		}
 		if len(r.Targets) == 0 {
 			bad("targets must list at least one model")

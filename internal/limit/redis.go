@@ -63,7 +63,7 @@ type RedisOptions struct {
 	Cooldown time.Duration // after a fault, decide without Redis this long; default 1s
 	Lease    time.Duration // concurrency lease, renewed every Lease/3 while held; default 30s
 	LogEvery time.Duration // at most one fault log line this often; default 10s
-	Logger   *slog.Logger  // default slog.Default()
+	Logger   *slog.Logger  // Redis faults and recoveries; nil discards them
 	// OnFault is called for every decision or release made without Redis
 	// (count it in chorus_ratelimit_faults_total).
 	OnFault func(err error)
@@ -110,7 +110,7 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 		opts.LogEvery = 10 * time.Second
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Redis{c: client, opts: opts, live: make(map[*Ticket]struct{})}
 }

@@ -366,7 +366,7 @@ func (m *Meter) writeBatch(ctx context.Context, b *batch) error {
 	}
 	if res.Applied && res.Alerts > 0 {
 		m.stats.alerts.Add(int64(res.Alerts))
-		m.kick()
+		m.alerted()
 	}
 	return nil
 }

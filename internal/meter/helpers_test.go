@@ -18,6 +18,7 @@ import (
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/secret"
 	"github.com/chorusgw/chorus/internal/store"
+	"github.com/chorusgw/chorus/internal/webhook"
 )
 
 // eachDB runs fn on SQLite and, when CHORUS_TEST_POSTGRES_URL is set, on
@@ -136,7 +137,14 @@ func billing(mode string) config.Billing {
 // startMeter starts a meter on db, closed when the test ends.
 func startMeter(t *testing.T, db *store.DB, b config.Billing) *Meter {
 	t.Helper()
-	m := New(db, Options{Billing: b, Logger: testLogger()})
+	return startMeterOpts(t, db, Options{Billing: b})
+}
+
+// startMeterOpts starts a meter with opts on db, closed when the test ends.
+func startMeterOpts(t *testing.T, db *store.DB, opts Options) *Meter {
+	t.Helper()
+	opts.Logger = testLogger()
+	m := New(db, opts)
 	if err := m.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +156,16 @@ func startMeter(t *testing.T, db *store.DB, b config.Billing) *Meter {
 		}
 	})
 	return m
+}
+
+// startWebhooks starts a webhook dispatcher on db, closed when the test
+// ends.
+func startWebhooks(t *testing.T, db *store.DB, c config.Webhook) *webhook.Dispatcher {
+	t.Helper()
+	d := webhook.New(db, webhook.Options{Webhook: c, Logger: testLogger()})
+	d.Start(context.Background())
+	t.Cleanup(d.Close)
+	return d
 }
 
 // balance reads a team's wallet.

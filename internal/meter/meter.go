@@ -47,7 +47,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -66,8 +65,6 @@ type Store interface {
 	ReapHolds(ctx context.Context, limit int) (int, error)
 	Settle(ctx context.Context, key string, charges []chorus.Charge) (chorus.SettleResult, error)
 	AllBudgets(ctx context.Context) ([]*chorus.Budget, error)
-	ClaimDeliveries(ctx context.Context, limit int, claim time.Duration) ([]*chorus.Delivery, error)
-	FinishDelivery(ctx context.Context, id int64, r chorus.DeliveryResult) error
 }
 
 // Options configure a Meter.
@@ -79,9 +76,10 @@ type Options struct {
 	Routes func(name string) *registry.Route
 	Logger *slog.Logger
 	Now    func() time.Time
-	// HTTPClient sends webhooks; nil builds one that honours
-	// Webhook.AllowPrivate and Webhook.Timeout.
-	HTTPClient *http.Client
+	// OnAlert is called, and must not block, when a settlement or flush
+	// raised budget alerts: their webhook deliveries are due (the app
+	// wakes the webhook dispatcher). Nil does nothing.
+	OnAlert func()
 	// Instance names this instance in lease and hold rows; random if empty.
 	Instance string
 }
@@ -94,7 +92,6 @@ type Meter struct {
 	log  *slog.Logger
 	now  func() time.Time
 	tok  *tokenizers
-	hook *http.Client
 
 	budgets   atomic.Pointer[budgetIndex]
 	refreshMu sync.Mutex // one refresh at a time
@@ -107,7 +104,6 @@ type Meter struct {
 
 	stop    context.CancelFunc
 	done    chan struct{}
-	wake    chan struct{} // the dispatcher: a delivery may be due
 	closing sync.Once
 }
 
@@ -117,7 +113,7 @@ type stats struct {
 	cost, charged, uncollected atomic.Int64
 	tokenized, leaseWaits      atomic.Int64
 	flushes, flushErrors       atomic.Int64
-	alerts, delivered, failed  atomic.Int64
+	alerts                     atomic.Int64
 	lost                       atomic.Int64 // fast: charges dropped at Close
 }
 
@@ -132,8 +128,6 @@ type Stats struct {
 	Flushes                    int64 // fast: batches written
 	FlushErrors                int64
 	Alerts                     int64 // budget alerts raised
-	Delivered                  int64 // webhooks delivered
-	Failed                     int64 // webhook attempts that failed
 }
 
 // Stats returns the meter's counters.
@@ -142,14 +136,14 @@ func (m *Meter) Stats() Stats {
 	return Stats{Admitted: s.admitted.Load(), Refused: s.refused.Load(), Settled: s.settled.Load(), Cost: s.cost.Load(),
 		Charged: s.charged.Load(), Uncollected: s.uncollected.Load(), Tokenized: s.tokenized.Load(),
 		LeaseWaits: s.leaseWaits.Load(), Flushes: s.flushes.Load(), FlushErrors: s.flushErrors.Load(),
-		Alerts: s.alerts.Load(), Delivered: s.delivered.Load(), Failed: s.failed.Load()}
+		Alerts: s.alerts.Load()}
 }
 
 // New returns a meter; Start runs its background work (flushes, budget
-// refreshes, the reaper, webhooks) and Close stops it.
+// refreshes, the reaper) and Close stops it.
 func New(db Store, opts Options) *Meter {
 	m := &Meter{db: db, opts: opts, log: opts.Logger, now: opts.Now, tok: newTokenizers(),
-		states: map[int64]*budgetState{}, wake: make(chan struct{}, 1)}
+		states: map[int64]*budgetState{}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -163,10 +157,6 @@ func New(db Store, opts Options) *Meter {
 	}
 	if m.opts.HoldExpiry <= 0 {
 		m.opts.HoldExpiry = 11 * time.Minute
-	}
-	m.hook = opts.HTTPClient
-	if m.hook == nil {
-		m.hook = webhookClient(opts.Webhook)
 	}
 	m.budgets.Store(&budgetIndex{})
 	return m
@@ -339,7 +329,7 @@ func (m *Meter) Settle(ctx context.Context, h *Hold, cost int64) (Settlement, er
 			out.Available = res.Balances[0].Available
 		}
 		if res.Alerts > 0 {
-			m.kick()
+			m.alerted()
 		}
 	}
 	return out, nil
@@ -356,9 +346,16 @@ func (m *Meter) account(bill, charged int64, alerts int) {
 	m.stats.alerts.Add(int64(alerts))
 }
 
+// alerted tells OnAlert that budget alerts were raised.
+func (m *Meter) alerted() {
+	if m.opts.OnAlert != nil {
+		m.opts.OnAlert()
+	}
+}
+
 // Start runs the meter's background work until Close: in fast mode the
-// flusher, and in every mode the budget refresher, the reaper and the
-// webhook dispatcher. It loads the budgets first.
+// flusher, and in every mode the budget refresher and the reaper. It loads
+// the budgets first.
 func (m *Meter) Start(ctx context.Context) error {
 	if m == nil {
 		return nil
@@ -379,7 +376,6 @@ func (m *Meter) Start(ctx context.Context) error {
 		run(m.refreshLoop)
 	}
 	run(m.reapLoop)
-	run(m.dispatchLoop)
 	go func() { wg.Wait(); close(m.done) }()
 	return nil
 }

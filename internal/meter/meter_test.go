@@ -20,6 +20,7 @@ import (
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/store"
+	"github.com/chorusgw/chorus/internal/webhook"
 )
 
 func testLogger() *slog.Logger {
@@ -397,7 +398,9 @@ func TestBudgets(t *testing.T) {
 			eachDB(t, func(t *testing.T, _ string, newDSN func(*testing.T) string) {
 				ctx := context.Background()
 				db := openDB(t, newDSN(t))
-				m := startMeter(t, db, billing(mode))
+				b := billing(mode)
+				hooks := startWebhooks(t, db, b.Webhook)
+				m := startMeterOpts(t, db, Options{Billing: b, OnAlert: hooks.Kick})
 				k := customer(t, db, "budget", 1_000_000)
 				// The first attempt fails: the alert is retried.
 				sink := newSink(t, func(n int) int { return map[bool]int{true: 500, false: 204}[n == 1] })
@@ -437,13 +440,13 @@ func TestBudgets(t *testing.T) {
 					if first.header.Get("Chorus-Event-Id") != second.header.Get("Chorus-Event-Id") || second.header.Get("Chorus-Delivery-Attempt") != "2" {
 						t.Errorf("retry headers = %v, want the same event's second attempt", second.header)
 					}
-					if err := Verify(secret, second.header.Get(SignatureHeader), second.body, time.Now(), time.Minute); err != nil {
+					if err := webhook.Verify(secret, second.header.Get(webhook.SignatureHeader), second.body, time.Now(), time.Minute); err != nil {
 						t.Errorf("signature: %v", err)
 					}
-					if err := Verify("whsec_wrong", second.header.Get(SignatureHeader), second.body, time.Now(), time.Minute); err == nil {
+					if err := webhook.Verify("whsec_wrong", second.header.Get(webhook.SignatureHeader), second.body, time.Now(), time.Minute); err == nil {
 						t.Error("a signature verified with the wrong secret")
 					}
-					var body WebhookBody
+					var body webhook.Body
 					if err := json.Unmarshal(second.body, &body); err != nil || body.Type != chorus.EventBudgetExceeded || body.TeamID != k.TeamID {
 						t.Fatalf("body = %s (%v), want a budget.exceeded event of team %d", second.body, err, k.TeamID)
 					}

@@ -29,8 +29,10 @@ type BreakerConfig struct {
 	Cooldown            time.Duration // how long an open circuit refuses calls (10s)
 }
 
-// DefaultBreaker is used when no configuration is given.
-var DefaultBreaker = BreakerConfig{ConsecutiveFailures: 10, FailureRate: 0.5, MinCalls: 50, Window: 30 * time.Second, Cooldown: 10 * time.Second}
+// DefaultBreaker returns the configuration used when none is given.
+func DefaultBreaker() BreakerConfig {
+	return BreakerConfig{ConsecutiveFailures: 10, FailureRate: 0.5, MinCalls: 50, Window: 30 * time.Second, Cooldown: 10 * time.Second}
+}
 
 // Health tracks every deployment's circuit breaker, calls in flight and
 // observed latency. It outlives registry snapshots: state is keyed by
@@ -45,7 +47,7 @@ type Health struct {
 // NewHealth returns an empty tracker.
 func NewHealth(cfg BreakerConfig, now func() time.Time) *Health {
 	if cfg.ConsecutiveFailures <= 0 {
-		cfg = DefaultBreaker
+		cfg = DefaultBreaker()
 	}
 	if now == nil {
 		now = time.Now

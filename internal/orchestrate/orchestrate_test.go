@@ -80,7 +80,7 @@ func route(strategy string, cfg chorus.RouteConfig, fakes ...*fake) *registry.Ro
 }
 
 func newOrch() *orchestrate.Orchestrator {
-	return &orchestrate.Orchestrator{Health: orchestrate.NewHealth(orchestrate.DefaultBreaker, nil)}
+	return &orchestrate.Orchestrator{Health: orchestrate.NewHealth(orchestrate.DefaultBreaker(), nil)}
 }
 
 func req() *provider.ChatRequest {

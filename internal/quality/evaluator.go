@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -32,8 +33,11 @@ const (
 	TypeJudge       = "judge"
 )
 
-// Types lists every scorer type.
-var Types = []string{TypeJSONValid, TypeJSONSchema, TypeRegex, TypeContains, TypeNotContains, TypeLength, TypeRefusal, TypeJudge}
+// Types returns every scorer type, in a new slice the caller may keep or
+// change.
+func Types() []string {
+	return []string{TypeJSONValid, TypeJSONSchema, TypeRegex, TypeContains, TypeNotContains, TypeLength, TypeRefusal, TypeJudge}
+}
 
 // Limits on scorer specs, checked by Validate.
 const (
@@ -154,12 +158,12 @@ func (e *Evaluator) validate(s *Spec, p string) error {
 	}
 	fields, ok := uses[s.Type]
 	if !ok {
-		return bad("type", "unknown scorer type %q; known types are %v", s.Type, Types)
+		return bad("type", "unknown scorer type %q; known types are %v", s.Type, Types())
 	}
 	set := map[string]bool{"pattern": s.Pattern != "", "value": s.Value != "", "min": s.Min != 0, "max": s.Max != 0,
 		"model": s.Model != "", "rubric": s.Rubric != "", "schema": len(s.Schema) > 0}
 	for _, f := range []string{"pattern", "value", "min", "max", "model", "rubric", "schema"} {
-		if set[f] && !contains(fields, f) {
+		if set[f] && !slices.Contains(fields, f) {
 			return bad(f, "%s does not apply to a %s scorer", f, s.Type)
 		}
 	}
@@ -215,15 +219,6 @@ func (e *Evaluator) validate(s *Spec, p string) error {
 		}
 	}
 	return nil
-}
-
-func contains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // AutoSpecs returns the scorers a request implies on its own: json_valid for

@@ -37,12 +37,12 @@ type Job struct {
 
 // RunnerOptions configure a Runner. Zero values take the defaults.
 type RunnerOptions struct {
-	Workers       int           // concurrent evaluations (default 2)
-	QueueSize     int           // jobs waiting; beyond it Submit drops (default 1024)
-	Timeout       time.Duration // bound on one job's evaluation, judge calls included (default 60 s)
-	BatchSize     int           // score records per database write (default 256)
-	FlushInterval time.Duration // how long records wait for a batch to fill (default 500 ms)
-	Logger        *slog.Logger
+	Workers       int                   // concurrent evaluations (default 2)
+	QueueSize     int                   // jobs waiting; beyond it Submit drops (default 1024)
+	Timeout       time.Duration         // bound on one job's evaluation, judge calls included (default 60 s)
+	BatchSize     int                   // score records per database write (default 256)
+	FlushInterval time.Duration         // how long records wait for a batch to fill (default 500 ms)
+	Logger        *slog.Logger          // failed scorers and lost scores; nil discards them
 	Registerer    prometheus.Registerer // where the runner's metrics go (optional)
 	Now           func() time.Time
 }
@@ -103,7 +103,7 @@ func NewRunner(e *Evaluator, st ScoreStore, opts RunnerOptions) *Runner {
 		opts.FlushInterval = 500 * time.Millisecond
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -145,7 +145,7 @@ type AggregateSource interface {
 type StatsOptions struct {
 	Window time.Duration // how far back quality is measured (default 24 h)
 	Every  time.Duration // refresh period (default 30 s)
-	Logger *slog.Logger
+	Logger *slog.Logger  // refresh failures; nil discards them
 	Now    func() time.Time
 }
 
@@ -172,7 +172,7 @@ func NewStats(src AggregateSource, opts StatsOptions) *Stats {
 		opts.Every = 30 * time.Second
 	}
 	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -221,7 +221,7 @@ type Options struct {
 	// ClientFor returns a client with its own connect timeout, for
 	// deployments that set connect_timeout_ms.
 	ClientFor func(connect time.Duration) *http.Client
-	Logger    *slog.Logger
+	Logger    *slog.Logger // nil discards the registry's log lines
 	Now       func() time.Time
 }
 
@@ -229,7 +229,7 @@ type Options struct {
 func New(src Source, factory Factory, opts Options) *Registry {
 	r := &Registry{src: src, factory: factory, client: opts.HTTPClient, clientFor: opts.ClientFor, clients: map[time.Duration]*http.Client{}, log: opts.Logger, now: opts.Now}
 	if r.log == nil {
-		r.log = slog.Default()
+		r.log = slog.New(slog.DiscardHandler)
 	}
 	if r.now == nil {
 		r.now = time.Now

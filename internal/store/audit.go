@@ -64,11 +64,7 @@ func appendAudit(ctx context.Context, tx *tx, e *chorus.AuditEntry) error {
 	if e.Actor == (chorus.Actor{}) {
 		e.Actor = chorus.ActorFromContext(ctx)
 	}
-	if tx.now != nil {
-		e.At = tx.now()
-	} else {
-		e.At = time.Now()
-	}
+	e.At = tx.now()
 	if err := audit.Normalize(e); err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}

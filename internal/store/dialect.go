@@ -209,7 +209,7 @@ type queryer interface {
 type tx struct {
 	*sql.Tx
 	d   dialect
-	now func() time.Time // the DB's clock (timeNow), for audit entries; nil in read transactions
+	now func() time.Time // the DB's clock (timeNow), for helpers that take only the tx
 }
 
 func (tx *tx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {

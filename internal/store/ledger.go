@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -85,9 +84,6 @@ func (db *DB) Post(ctx context.Context, p *chorus.Posting) (created bool, err er
 		return false, err
 	}
 	defer tx.Rollback()
-	if p.CreatedAt.IsZero() {
-		p.CreatedAt = db.timeNow()
-	}
 	created, err = postTx(ctx, tx, p)
 	if err != nil || !created {
 		return false, err
@@ -111,9 +107,9 @@ func (db *DB) Post(ctx context.Context, p *chorus.Posting) (created bool, err er
 // p, created=false, and moves nothing; same key and different content is
 // ECONFLICT), creates accounts lazily, updates the balances, and fails with
 // EQUOTA (type insufficient_quota) if a team wallet would go below zero
-// unless p.AllowNegative. It sets p.ID, p.CreatedAt (when zero: time.Now,
-// so callers set it from db.timeNow) and p.TeamID (when zero and exactly
-// one wallet takes part).
+// unless p.AllowNegative. It sets p.ID, p.CreatedAt (when zero: the
+// store's clock) and p.TeamID (when zero and exactly one wallet takes
+// part).
 //
 // Content is everything stored: kind, team, memo, ref and the entries (in
 // any order). On PostgreSQL, a concurrent posting with the same key waits
@@ -124,7 +120,7 @@ func postTx(ctx context.Context, tx *tx, p *chorus.Posting) (created bool, err e
 		return false, err
 	}
 	if p.CreatedAt.IsZero() {
-		p.CreatedAt = time.Now()
+		p.CreatedAt = tx.now()
 	}
 	p.CreatedAt = normTime(p.CreatedAt)
 

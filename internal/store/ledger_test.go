@@ -249,6 +249,27 @@ func TestLedgerPost(t *testing.T) {
 	})
 }
 
+// TestLedgerPostClock checks that a posting without a time is stamped by
+// the store's clock, not the wall clock.
+func TestLedgerPostClock(t *testing.T) {
+	eachDB(t, func(t *testing.T, b backend) {
+		want := time.Date(2031, 5, 6, 7, 8, 9, 0, time.UTC)
+		db := MustOpenDB(t, b, withNow(func() time.Time { return want }))
+		p := topUp("clock-1", mustCreateTeam(t, db, "a"), 10)
+		mustPost(t, db, p)
+		if got := p.CreatedAt; !got.Equal(want) {
+			t.Errorf("CreatedAt %v, want the store's clock %v", got, want)
+		}
+		got, err := db.PostingByKey(context.Background(), "clock-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.CreatedAt.Equal(want) {
+			t.Errorf("stored CreatedAt %v, want %v", got.CreatedAt, want)
+		}
+	})
+}
+
 func TestLedgerBalance(t *testing.T) {
 	eachDB(t, func(t *testing.T, b backend) {
 		ctx := context.Background()

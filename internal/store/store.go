@@ -214,7 +214,7 @@ func (db *DB) beginRead(ctx context.Context) (*tx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin: %w", err)
 	}
-	return &tx{Tx: t, d: db.d}, nil
+	return &tx{Tx: t, d: db.d, now: db.timeNow}, nil
 }
 
 // commit commits tx, wrapping the error.

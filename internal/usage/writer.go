@@ -29,7 +29,7 @@ type Options struct {
 	FlushInterval time.Duration
 	SpillDir      string // where records that could not be written at shutdown are saved
 	Metrics       *telemetry.Metrics
-	Logger        *slog.Logger
+	Logger        *slog.Logger // failed, retried and spilled batches; nil discards them
 }
 
 // Writer batches usage records. Record never drops a record: when the queue
@@ -49,7 +49,7 @@ type Writer struct {
 // NewWriter returns a writer; call Run to start it.
 func NewWriter(db Inserter, opts Options) *Writer {
 	if opts.Logger == nil {
-		opts.Logger = slog.Default()
+		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Writer{db: db, opts: opts, queue: make(chan chorus.Usage, opts.QueueSize), done: make(chan struct{})}
 }

@@ -28,7 +28,7 @@ func New(cfg provider.Config) (provider.Provider, error) {
 	case chorus.ProviderSimulator:
 		return simulator.New(cfg)
 	}
-	return nil, fmt.Errorf("unknown provider %q; want one of %v", cfg.Kind, chorus.ProviderKinds)
+	return nil, fmt.Errorf("unknown provider %q; want one of %v", cfg.Kind, chorus.ProviderKinds())
 }
 
 // HTTPClient returns the client every adapter shares: pooled keep-alive
