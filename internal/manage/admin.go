@@ -82,25 +82,6 @@ func (s *Server) adminRoutes(mux *api.Mux) {
 	mux.HandleFunc("/api/", s.notFound)
 }
 
-// writeList writes one page in a uniform envelope.
-func writeList[T any](w http.ResponseWriter, items []T, p chorus.Page, id func(T) int64) {
-	out := struct {
-		Object  string `json:"object"`
-		Data    []T    `json:"data"`
-		HasMore bool   `json:"has_more"`
-		Next    *int64 `json:"next_after,omitempty"`
-	}{Object: "list", Data: items}
-	if out.Data == nil {
-		out.Data = []T{}
-	}
-	if len(items) == p.Limit && len(items) > 0 {
-		out.HasMore = true
-		n := id(items[len(items)-1])
-		out.Next = &n
-	}
-	api.WriteJSON(w, http.StatusOK, out)
-}
-
 // changed rebuilds the snapshot so a change applies to the next request.
 func (s *Server) changed(ctx context.Context) {
 	if err := s.Registry.Refresh(ctx, true); err != nil {
