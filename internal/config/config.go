@@ -186,6 +186,29 @@ func Load(path string, environ []string) (Config, error) {
 // the key to fix.
 func (c *Config) Validate() error {
 	var errs []error
+	errs = append(errs, c.serverErrors()...)
+	errs = append(errs, c.logErrors()...)
+	errs = append(errs, c.limitErrors()...)
+	errs = append(errs, c.durationErrors()...)
+	errs = append(errs, c.usageErrors()...)
+	errs = append(errs, c.healthErrors()...)
+	errs = append(errs, c.redisErrors()...)
+	errs = append(errs, c.cacheErrors()...)
+	errs = append(errs, c.rateLimitErrors()...)
+	errs = append(errs, c.routeErrors()...)
+	errs = append(errs, c.Auth.errors()...)
+	errs = append(errs, c.Billing.errors()...)
+	errs = append(errs, c.Shop.errors()...)
+	if len(errs) == 0 {
+		return nil
+	}
+	return fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
+}
+
+// serverErrors checks the listen address, the data directory, the database
+// URL and the secrets.
+func (c *Config) serverErrors() []error {
+	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
 	}
@@ -208,6 +231,15 @@ func (c *Config) Validate() error {
 	if c.MasterKey != "" && len(c.MasterKey) < 16 {
 		bad("master_key", "must be at least 16 characters so it cannot be guessed")
 	}
+	return errs
+}
+
+// logErrors checks the log section.
+func (c *Config) logErrors() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
+	}
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -217,6 +249,15 @@ func (c *Config) Validate() error {
 	case "text", "json":
 	default:
 		bad("log.format", "must be text or json, got %q", c.Log.Format)
+	}
+	return errs
+}
+
+// limitErrors checks the limits section.
+func (c *Config) limitErrors() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
 	}
 	if c.Limits.MaxBodyBytes < 1024 {
 		bad("limits.max_body_bytes", "must be at least 1024, got %d", c.Limits.MaxBodyBytes)
@@ -230,6 +271,16 @@ func (c *Config) Validate() error {
 	if c.Limits.MaxEmbeddingInputs < 1 {
 		bad("limits.max_embedding_inputs", "must be at least 1, got %d", c.Limits.MaxEmbeddingInputs)
 	}
+	return errs
+}
+
+// durationErrors checks the timeouts and intervals of every section but
+// the cache's.
+func (c *Config) durationErrors() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
+	}
 	for key, d := range map[string]time.Duration{
 		"timeouts.read_header": c.Timeouts.ReadHeader, "timeouts.read": c.Timeouts.Read,
 		"timeouts.idle": c.Timeouts.Idle, "timeouts.upstream": c.Timeouts.Upstream,
@@ -241,11 +292,29 @@ func (c *Config) Validate() error {
 			bad(key, "must be a positive duration such as 30s, got %s", d)
 		}
 	}
+	return errs
+}
+
+// usageErrors checks the usage section's sizes.
+func (c *Config) usageErrors() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
+	}
 	if c.Usage.QueueSize < 1 {
 		bad("usage.queue_size", "must be at least 1, got %d", c.Usage.QueueSize)
 	}
 	if c.Usage.BatchSize < 1 || c.Usage.BatchSize > 10000 {
 		bad("usage.batch_size", "must be 1-10000, got %d", c.Usage.BatchSize)
+	}
+	return errs
+}
+
+// healthErrors checks the health section's thresholds.
+func (c *Config) healthErrors() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
 	}
 	if c.Health.ConsecutiveFailures < 1 {
 		bad("health.consecutive_failures", "must be at least 1, got %d", c.Health.ConsecutiveFailures)
@@ -256,20 +325,20 @@ func (c *Config) Validate() error {
 	if c.Health.MinCalls < 1 {
 		bad("health.min_calls", "must be at least 1, got %d", c.Health.MinCalls)
 	}
+	return errs
+}
+
+// redisErrors checks the Redis URL.
+func (c *Config) redisErrors() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
+	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") &&
 		!strings.HasPrefix(c.RedisURL, "unix://") {
 		bad("redis_url", "must start with redis://, rediss:// or unix://, got %q", redactURL(c.RedisURL))
 	}
-	errs = append(errs, c.cacheErrors()...)
-	errs = append(errs, c.rateLimitErrors()...)
-	errs = append(errs, c.routeErrors()...)
-	errs = append(errs, c.Auth.errors()...)
-	errs = append(errs, c.Billing.errors()...)
-	errs = append(errs, c.Shop.errors()...)
-	if len(errs) == 0 {
-		return nil
-	}
-	return fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
+	return errs
 }
 
 // cacheErrors checks the cache section.

@@ -170,51 +170,108 @@ func (db *DB) Redeem(ctx context.Context, teamID int64, code string) (*chorus.Po
 		return nil, err
 	}
 	defer tx.Rollback()
+	c, err := redeemableCode(ctx, tx, norm, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkNotRedeemed(ctx, tx, c.codeID, teamID); err != nil {
+		return nil, err
+	}
+	if err := useCode(ctx, tx, c); err != nil {
+		return nil, err
+	}
+	p, err := postRedemption(ctx, tx, c, teamID, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := recordRedemption(ctx, tx, c.codeID, teamID, p.ID, now); err != nil {
+		return nil, err
+	}
+	e := auditEntry(chorus.AuditCodeRedeemed, "code", strconv.FormatInt(c.codeID, 10), teamID, map[string]any{
+		"batch_id": c.batchID, "amount": c.amount, "posting_id": p.ID,
+	})
+	if err := appendAudit(ctx, tx, e); err != nil {
+		return nil, err
+	}
+	if err := commit(tx); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
 
-	var codeID, batchID, amount, maxUses int64
-	var memo string
+// errAlreadyRedeemed is the answer to a team redeeming a code a second time.
+func errAlreadyRedeemed() error {
+	return chorus.Errorf(chorus.ECONFLICT, "your team has already redeemed this code")
+}
+
+// redeemable is a code with its batch's terms.
+type redeemable struct {
+	codeID, batchID, amount, maxUses int64
+	memo                             string
+}
+
+// redeemableCode looks up the normalised code. Unknown, disabled and
+// expired codes are all errCodeInvalid.
+func redeemableCode(ctx context.Context, tx *tx, norm string, now time.Time) (redeemable, error) {
+	var c redeemable
 	var expires, disabled *time.Time
-	err = tx.queryRow(ctx, `SELECT c.id, b.id, b.amount, b.max_uses, b.memo, b.expires_at, b.disabled_at
+	err := tx.queryRow(ctx, `SELECT c.id, b.id, b.amount, b.max_uses, b.memo, b.expires_at, b.disabled_at
 		FROM redemption_codes c JOIN code_batches b ON b.id = c.batch_id WHERE c.code_hash = ?`, codeHash(norm)).
-		Scan(&codeID, &batchID, &amount, &maxUses, &memo, scanNullTime(&expires), scanNullTime(&disabled))
+		Scan(&c.codeID, &c.batchID, &c.amount, &c.maxUses, &c.memo, scanNullTime(&expires), scanNullTime(&disabled))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
-		return nil, errCodeInvalid()
+		return c, errCodeInvalid()
 	case err != nil:
-		return nil, fmt.Errorf("redeem: %w", err)
+		return c, fmt.Errorf("redeem: %w", err)
 	case disabled != nil || (expires != nil && !now.Before(*expires)):
-		return nil, errCodeInvalid()
+		return c, errCodeInvalid()
 	}
-	alreadyRedeemed := chorus.Errorf(chorus.ECONFLICT, "your team has already redeemed this code")
+	return c, nil
+}
+
+// checkNotRedeemed fails with errAlreadyRedeemed when the team has redeemed
+// the code before.
+func checkNotRedeemed(ctx context.Context, tx *tx, codeID, teamID int64) error {
 	var n int
 	if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM code_redemptions WHERE code_id = ? AND team_id = ?`,
 		codeID, teamID).Scan(&n); err != nil {
-		return nil, fmt.Errorf("redeem: %w", err)
+		return fmt.Errorf("redeem: %w", err)
 	}
 	if n > 0 {
-		return nil, alreadyRedeemed
+		return errAlreadyRedeemed()
 	}
-	// The conditional increment is the limit: on PostgreSQL concurrent
-	// redeemers queue on the code's row and each re-checks uses < max_uses
-	// against the committed count.
-	res, err := tx.exec(ctx, `UPDATE redemption_codes SET uses = uses + 1 WHERE id = ? AND uses < ?`, codeID, maxUses)
+	return nil
+}
+
+// useCode counts one more use of the code, or fails when it has been used
+// MaxUses times. The conditional increment is the limit: on PostgreSQL
+// concurrent redeemers queue on the code's row and each re-checks
+// uses < max_uses against the committed count.
+func useCode(ctx context.Context, tx *tx, c redeemable) error {
+	res, err := tx.exec(ctx, `UPDATE redemption_codes SET uses = uses + 1 WHERE id = ? AND uses < ?`, c.codeID, c.maxUses)
 	if err != nil {
-		return nil, fmt.Errorf("redeem: %w", err)
+		return fmt.Errorf("redeem: %w", err)
 	}
 	if n, err := affected(res); err != nil {
-		return nil, err
+		return err
 	} else if n == 0 {
-		return nil, chorus.Errorf(chorus.ECONFLICT, "this code has been fully redeemed")
+		return chorus.Errorf(chorus.ECONFLICT, "this code has been fully redeemed")
 	}
+	return nil
+}
+
+// postRedemption moves the code's amount from promotions to the team's
+// wallet.
+func postRedemption(ctx context.Context, tx *tx, c redeemable, teamID int64, now time.Time) (*chorus.Posting, error) {
 	p := &chorus.Posting{
-		IdempotencyKey: fmt.Sprintf("code:%d:team:%d", codeID, teamID),
+		IdempotencyKey: fmt.Sprintf("code:%d:team:%d", c.codeID, teamID),
 		Kind:           chorus.PostingRedemption,
 		TeamID:         teamID,
-		Memo:           memo,
-		Ref:            "code:" + strconv.FormatInt(codeID, 10),
+		Memo:           c.memo,
+		Ref:            "code:" + strconv.FormatInt(c.codeID, 10),
 		Entries: []chorus.LedgerEntry{
-			{Account: chorus.AccountPromotions, Amount: -amount},
-			{Account: chorus.WalletAccount(teamID), Amount: amount},
+			{Account: chorus.AccountPromotions, Amount: -c.amount},
+			{Account: chorus.WalletAccount(teamID), Amount: c.amount},
 		},
 		CreatedAt: now,
 	}
@@ -224,26 +281,23 @@ func (db *DB) Redeem(ctx context.Context, teamID int64, code string) (*chorus.Po
 	}
 	if !created {
 		// The same team redeemed it concurrently and committed first.
-		return nil, alreadyRedeemed
-	}
-	_, err = tx.exec(ctx, `INSERT INTO code_redemptions (code_id, team_id, posting_id, created_at) VALUES (?, ?, ?, ?)`,
-		codeID, teamID, p.ID, now)
-	switch {
-	case db.d.isUnique(err):
-		return nil, alreadyRedeemed
-	case err != nil:
-		return nil, fmt.Errorf("redeem: %w", err)
-	}
-	e := auditEntry(chorus.AuditCodeRedeemed, "code", strconv.FormatInt(codeID, 10), teamID, map[string]any{
-		"batch_id": batchID, "amount": amount, "posting_id": p.ID,
-	})
-	if err := appendAudit(ctx, tx, e); err != nil {
-		return nil, err
-	}
-	if err := commit(tx); err != nil {
-		return nil, err
+		return nil, errAlreadyRedeemed()
 	}
 	return p, nil
+}
+
+// recordRedemption records that the team redeemed the code with the
+// posting.
+func recordRedemption(ctx context.Context, tx *tx, codeID, teamID, postingID int64, now time.Time) error {
+	_, err := tx.exec(ctx, `INSERT INTO code_redemptions (code_id, team_id, posting_id, created_at) VALUES (?, ?, ?, ?)`,
+		codeID, teamID, postingID, now)
+	switch {
+	case tx.d.isUnique(err):
+		return errAlreadyRedeemed()
+	case err != nil:
+		return fmt.Errorf("redeem: %w", err)
+	}
+	return nil
 }
 
 // newCode returns a random code, grouped for reading: "ABCD-EFGH-JKLM-NPQR".

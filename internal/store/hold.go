@@ -443,37 +443,17 @@ func (db *DB) Settle(ctx context.Context, key string, charges []chorus.Charge) (
 // lease holds after (-1 when no lease paid).
 func settleCharge(ctx context.Context, tx *tx, key string, c *chorus.Charge, now time.Time) (int64, chorus.Balance, int64, error) {
 	bal := chorus.Balance{TeamID: c.TeamID}
-	var held []released
-	if c.Hold != "" {
-		rows, err := tx.query(ctx, `DELETE FROM credit_holds WHERE ref = ? AND kind = ? RETURNING team_id, budget_id, period_start, amount`,
-			c.Hold, chorus.HoldRequest)
-		if err != nil {
-			return 0, bal, -1, fmt.Errorf("settle: release %s: %w", c.Hold, err)
-		}
-		if held, err = scanReleased(rows); err != nil {
-			return 0, bal, -1, err
-		}
+	held, err := deleteRequestHold(ctx, tx, c)
+	if err != nil {
+		return 0, bal, -1, err
 	}
-	lease := int64(-1)
-	if c.Lease != "" && c.Bill > 0 {
-		lease = 0
-		err := tx.queryRow(ctx, `UPDATE credit_holds SET amount = amount WHERE ref = ? AND budget_id = 0 AND kind = ? RETURNING amount`,
-			c.Lease, chorus.HoldLease).Scan(&lease)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return 0, bal, -1, fmt.Errorf("settle: lease %s: %w", c.Lease, err)
-		}
+	lease, err := lockLease(ctx, tx, c)
+	if err != nil {
+		return 0, bal, -1, err
 	}
 	// The wallet's own hold is released with the lock that reads it; the
 	// budgets' after it.
-	var walletHeld int64
-	var budgetHolds []released
-	for _, h := range held {
-		if h.budgetID == 0 {
-			walletHeld += h.amount
-		} else {
-			budgetHolds = append(budgetHolds, h)
-		}
-	}
+	walletHeld, budgetHolds := splitHeld(held)
 	if c.Bill == 0 && walletHeld == 0 {
 		return 0, bal, -1, release(ctx, tx, budgetHolds)
 	}
@@ -493,11 +473,7 @@ func settleCharge(ctx context.Context, tx *tx, key string, c *chorus.Charge, now
 		fromFree := min(c.Bill-fromLease, max(balance-reserved, 0))
 		charged = fromLease + fromFree
 		if fromLease > 0 {
-			if _, err := tx.exec(ctx, `UPDATE credit_holds SET amount = amount - ? WHERE ref = ? AND budget_id = 0`,
-				fromLease, c.Lease); err != nil {
-				return 0, bal, -1, fmt.Errorf("settle: lease %s: %w", c.Lease, err)
-			}
-			if _, _, err := lockWallet(ctx, tx, c.TeamID, fromLease); err != nil {
+			if err := drawLease(ctx, tx, c, fromLease); err != nil {
 				return 0, bal, -1, err
 			}
 			reserved -= fromLease
@@ -505,22 +481,84 @@ func settleCharge(ctx context.Context, tx *tx, key string, c *chorus.Charge, now
 		}
 	}
 	if charged > 0 {
-		p := &chorus.Posting{
-			IdempotencyKey: "spend:" + key + ":" + strconv.FormatInt(c.TeamID, 10),
-			Kind:           chorus.PostingSpend, TeamID: c.TeamID, Ref: c.Ref, CreatedAt: now,
-			Memo: settleMemo(c.Requests),
-			Entries: []chorus.LedgerEntry{
-				{Account: chorus.WalletAccount(c.TeamID), Amount: -charged},
-				{Account: chorus.AccountRevenue, Amount: charged},
-			},
-		}
-		if _, err := postTx(ctx, tx, p); err != nil {
-			return 0, bal, -1, fmt.Errorf("settle: post: %w", err)
+		if err := postSpend(ctx, tx, key, c, charged, now); err != nil {
+			return 0, bal, -1, err
 		}
 		balance -= charged
 	}
 	bal.Balance, bal.Reserved, bal.Available = balance, reserved, balance-reserved
 	return charged, bal, lease, nil
+}
+
+// deleteRequestHold deletes c's request hold, if it has one, and returns
+// the rows deleted, whose amounts are still to be released.
+func deleteRequestHold(ctx context.Context, tx *tx, c *chorus.Charge) ([]released, error) {
+	if c.Hold == "" {
+		return nil, nil
+	}
+	rows, err := tx.query(ctx, `DELETE FROM credit_holds WHERE ref = ? AND kind = ? RETURNING team_id, budget_id, period_start, amount`,
+		c.Hold, chorus.HoldRequest)
+	if err != nil {
+		return nil, fmt.Errorf("settle: release %s: %w", c.Hold, err)
+	}
+	return scanReleased(rows)
+}
+
+// lockLease locks c's lease, when it has one and a bill to pay from it,
+// and returns what the lease holds: 0 for a lease that no longer exists,
+// -1 when there is no lease to pay from.
+func lockLease(ctx context.Context, tx *tx, c *chorus.Charge) (int64, error) {
+	if c.Lease == "" || c.Bill <= 0 {
+		return -1, nil
+	}
+	var lease int64
+	err := tx.queryRow(ctx, `UPDATE credit_holds SET amount = amount WHERE ref = ? AND budget_id = 0 AND kind = ? RETURNING amount`,
+		c.Lease, chorus.HoldLease).Scan(&lease)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return -1, fmt.Errorf("settle: lease %s: %w", c.Lease, err)
+	}
+	return lease, nil
+}
+
+// splitHeld sums the wallet's own holds and returns the budgets' apart.
+func splitHeld(held []released) (walletHeld int64, budgetHolds []released) {
+	for _, h := range held {
+		if h.budgetID == 0 {
+			walletHeld += h.amount
+		} else {
+			budgetHolds = append(budgetHolds, h)
+		}
+	}
+	return walletHeld, budgetHolds
+}
+
+// drawLease takes amount out of c's lease and off the wallet's
+// reservations, where the lease counted it.
+func drawLease(ctx context.Context, tx *tx, c *chorus.Charge, amount int64) error {
+	if _, err := tx.exec(ctx, `UPDATE credit_holds SET amount = amount - ? WHERE ref = ? AND budget_id = 0`,
+		amount, c.Lease); err != nil {
+		return fmt.Errorf("settle: lease %s: %w", c.Lease, err)
+	}
+	_, _, err := lockWallet(ctx, tx, c.TeamID, amount)
+	return err
+}
+
+// postSpend posts the charged amount from c's team's wallet to revenue,
+// once per settlement key and team.
+func postSpend(ctx context.Context, tx *tx, key string, c *chorus.Charge, charged int64, now time.Time) error {
+	p := &chorus.Posting{
+		IdempotencyKey: "spend:" + key + ":" + strconv.FormatInt(c.TeamID, 10),
+		Kind:           chorus.PostingSpend, TeamID: c.TeamID, Ref: c.Ref, CreatedAt: now,
+		Memo: settleMemo(c.Requests),
+		Entries: []chorus.LedgerEntry{
+			{Account: chorus.WalletAccount(c.TeamID), Amount: -charged},
+			{Account: chorus.AccountRevenue, Amount: charged},
+		},
+	}
+	if _, err := postTx(ctx, tx, p); err != nil {
+		return fmt.Errorf("settle: post: %w", err)
+	}
+	return nil
 }
 
 func settleMemo(requests int64) string {

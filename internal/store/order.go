@@ -47,40 +47,84 @@ func (db *DB) checkout(ctx context.Context, req chorus.CheckoutRequest) (*chorus
 	}
 	defer tx.Rollback()
 	now := db.timeNow()
-	// Lock the cart first, so that a concurrent checkout of the same cart
-	// (same key or not) waits here and then sees this one's outcome.
+	if err := lockCart(ctx, tx, req.UserID, now); err != nil {
+		return nil, false, err
+	}
+	if o, found, err := orderByKey(ctx, tx, req); found || err != nil {
+		return o, false, err
+	}
+	o, err := orderFromCart(ctx, tx, req, now)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := insertOrder(ctx, tx, o); err != nil {
+		return nil, false, err
+	}
+	if err := insertPayment(ctx, tx, o, now); err != nil {
+		return nil, false, err
+	}
+	if err := emptyCart(ctx, tx, req.UserID, now); err != nil {
+		return nil, false, err
+	}
+	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditOrderTransition, "order", strconv.FormatInt(o.ID, 10), o.TeamID,
+		map[string]any{"from": "", "to": o.Status, "total": o.Total, "currency": o.Currency, "credits": o.Credits,
+			"provider": o.Provider, "payment_id": o.Payment.ID})); err != nil {
+		return nil, false, err
+	}
+	if err := commit(tx); err != nil {
+		return nil, false, err
+	}
+	return o, true, nil
+}
+
+// lockCart locks the user's cart, creating it if need be, so that a
+// concurrent checkout of the same cart (same key or not) waits here and
+// then sees this one's outcome.
+func lockCart(ctx context.Context, tx *tx, userID int64, now time.Time) error {
 	var version int64
-	err = tx.queryRow(ctx, `INSERT INTO carts (user_id, version, updated_at) VALUES (?, 0, ?)
-		ON CONFLICT (user_id) DO UPDATE SET version = carts.version RETURNING version`, req.UserID, now).Scan(&version)
+	err := tx.queryRow(ctx, `INSERT INTO carts (user_id, version, updated_at) VALUES (?, 0, ?)
+		ON CONFLICT (user_id) DO UPDATE SET version = carts.version RETURNING version`, userID, now).Scan(&version)
 	if tx.d.isForeignKey(err) {
-		return nil, false, notFound("user %d not found", req.UserID)
+		return notFound("user %d not found", userID)
 	}
 	if err != nil {
-		return nil, false, fmt.Errorf("checkout: %w", err)
+		return fmt.Errorf("checkout: %w", err)
 	}
+	return nil
+}
+
+// orderByKey returns the user's order placed with req.IdempotencyKey, with
+// found true, or ECONFLICT if a different request placed it. found is false
+// when there is no such order.
+func orderByKey(ctx context.Context, tx *tx, req chorus.CheckoutRequest) (o *chorus.Order, found bool, err error) {
 	var id int64
 	var hash string
 	err = tx.queryRow(ctx, `SELECT id, request_hash FROM orders WHERE user_id = ? AND idempotency_key = ?`,
 		req.UserID, req.IdempotencyKey).Scan(&id, &hash)
 	switch {
-	case err == nil:
-		if hash != req.RequestHash {
-			e := chorus.Errorf(chorus.ECONFLICT, "This Idempotency-Key was already used for a different checkout request (order %d): use a new key for a new order.", id)
-			e.Param = "Idempotency-Key"
-			return nil, false, e
-		}
-		o, err := loadOrder(ctx, tx, id, false)
-		return o, false, err
-	case !errors.Is(err, sql.ErrNoRows):
+	case errors.Is(err, sql.ErrNoRows):
+		return nil, false, nil
+	case err != nil:
 		return nil, false, fmt.Errorf("checkout: %w", err)
+	case hash != req.RequestHash:
+		e := chorus.Errorf(chorus.ECONFLICT, "This Idempotency-Key was already used for a different checkout request (order %d): use a new key for a new order.", id)
+		e.Param = "Idempotency-Key"
+		return nil, true, e
 	}
+	o, err = loadOrder(ctx, tx, id, false)
+	return o, true, err
+}
 
+// orderFromCart returns a pending order, not yet stored, of the user's cart
+// as it is now (names, prices, credits). An empty cart, or one with a
+// product no longer on sale, is EINVALID.
+func orderFromCart(ctx context.Context, tx *tx, req chorus.CheckoutRequest, now time.Time) (*chorus.Order, error) {
 	cart, err := loadCart(ctx, tx, req.UserID)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	if len(cart.Items) == 0 {
-		return nil, false, chorus.Invalid("cart", "The cart is empty: add a product before checking out.")
+		return nil, chorus.Invalid("cart", "The cart is empty: add a product before checking out.")
 	}
 	o := &chorus.Order{
 		TeamID: req.TeamID, UserID: req.UserID, Status: chorus.OrderPending, Currency: req.Currency,
@@ -89,7 +133,7 @@ func (db *DB) checkout(ctx context.Context, req chorus.CheckoutRequest) (*chorus
 	}
 	for _, it := range cart.Items {
 		if !it.Available {
-			return nil, false, chorus.Invalid("cart", "Product %d (%s) is no longer on sale: remove it from the cart.", it.ProductID, it.Name)
+			return nil, chorus.Invalid("cart", "Product %d (%s) is no longer on sale: remove it from the cart.", it.ProductID, it.Name)
 		}
 		o.Items = append(o.Items, chorus.OrderItem{
 			ProductID: it.ProductID, Name: it.Name, UnitPrice: it.UnitPrice, UnitCredits: it.UnitCredits,
@@ -97,24 +141,35 @@ func (db *DB) checkout(ctx context.Context, req chorus.CheckoutRequest) (*chorus
 		})
 	}
 	o.Total, o.Credits = cart.Total, cart.Credits
-	err = tx.queryRow(ctx, `INSERT INTO orders (team_id, user_id, status, currency, total, credits, provider,
+	return o, nil
+}
+
+// insertOrder stores o and its items and sets o.ID. A duplicate
+// idempotency key comes back unwrapped, for Checkout to retry.
+func insertOrder(ctx context.Context, tx *tx, o *chorus.Order) error {
+	err := tx.queryRow(ctx, `INSERT INTO orders (team_id, user_id, status, currency, total, credits, provider,
 		idempotency_key, request_hash, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		o.TeamID, o.UserID, o.Status, o.Currency, o.Total, o.Credits, o.Provider,
 		o.IdempotencyKey, o.RequestHash, o.CreatedAt, o.UpdatedAt).Scan(&o.ID)
 	switch {
 	case tx.d.isUnique(err):
-		return nil, false, err // Checkout retries
+		return err // Checkout retries
 	case tx.d.isForeignKey(err):
-		return nil, false, chorus.Invalid("team_id", "team %d does not exist", o.TeamID)
+		return chorus.Invalid("team_id", "team %d does not exist", o.TeamID)
 	case err != nil:
-		return nil, false, fmt.Errorf("checkout: %w", err)
+		return fmt.Errorf("checkout: %w", err)
 	}
 	for i, it := range o.Items {
 		if _, err := tx.exec(ctx, `INSERT INTO order_items (order_id, line, product_id, name, unit_price, unit_credits, quantity)
 			VALUES (?, ?, ?, ?, ?, ?, ?)`, o.ID, i+1, it.ProductID, it.Name, it.UnitPrice, it.UnitCredits, it.Quantity); err != nil {
-			return nil, false, fmt.Errorf("checkout: %w", err)
+			return fmt.Errorf("checkout: %w", err)
 		}
 	}
+	return nil
+}
+
+// insertPayment stores the pending payment of o's total and sets o.Payment.
+func insertPayment(ctx context.Context, tx *tx, o *chorus.Order, now time.Time) error {
 	pay := &chorus.Payment{
 		OrderID: o.ID, TeamID: o.TeamID, Provider: o.Provider, Status: chorus.PaymentPending,
 		Amount: o.Total, Currency: o.Currency, CreatedAt: now, UpdatedAt: now,
@@ -122,24 +177,21 @@ func (db *DB) checkout(ctx context.Context, req chorus.CheckoutRequest) (*chorus
 	if err := tx.queryRow(ctx, `INSERT INTO payments (order_id, team_id, provider, status, amount, currency, created_at, updated_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, pay.OrderID, pay.TeamID, pay.Provider, pay.Status,
 		pay.Amount, pay.Currency, pay.CreatedAt, pay.UpdatedAt).Scan(&pay.ID); err != nil {
-		return nil, false, fmt.Errorf("checkout: %w", err)
+		return fmt.Errorf("checkout: %w", err)
 	}
 	o.Payment = pay
-	if _, err := tx.exec(ctx, `DELETE FROM cart_items WHERE user_id = ?`, req.UserID); err != nil {
-		return nil, false, fmt.Errorf("checkout: %w", err)
+	return nil
+}
+
+// emptyCart removes the user's cart items and bumps the cart's version.
+func emptyCart(ctx context.Context, tx *tx, userID int64, now time.Time) error {
+	if _, err := tx.exec(ctx, `DELETE FROM cart_items WHERE user_id = ?`, userID); err != nil {
+		return fmt.Errorf("checkout: %w", err)
 	}
-	if _, err := tx.exec(ctx, `UPDATE carts SET version = version + 1, updated_at = ? WHERE user_id = ?`, now, req.UserID); err != nil {
-		return nil, false, fmt.Errorf("checkout: %w", err)
+	if _, err := tx.exec(ctx, `UPDATE carts SET version = version + 1, updated_at = ? WHERE user_id = ?`, now, userID); err != nil {
+		return fmt.Errorf("checkout: %w", err)
 	}
-	if err := appendAudit(ctx, tx, auditEntry(chorus.AuditOrderTransition, "order", strconv.FormatInt(o.ID, 10), o.TeamID,
-		map[string]any{"from": "", "to": o.Status, "total": o.Total, "currency": o.Currency, "credits": o.Credits,
-			"provider": o.Provider, "payment_id": pay.ID})); err != nil {
-		return nil, false, err
-	}
-	if err := commit(tx); err != nil {
-		return nil, false, err
-	}
-	return o, true, nil
+	return nil
 }
 
 // OrderByID returns the order with its items and payment, or ENOTFOUND.

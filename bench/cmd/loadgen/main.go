@@ -303,38 +303,76 @@ func run(ctx context.Context, o options) (err error) {
 
 // startAll starts the mock and Chorus and provisions Chorus.
 func (e *env) startAll(ctx context.Context) error {
-	o := e.o
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	mockAddr, err := freeAddr()
+	mockAddr, err := e.startMock(ctx, exe)
 	if err != nil {
-		return err
-	}
-	e.mock, err = start("mock", e.dir, exe, []string{"mock", "-listen", mockAddr,
-		"-chunks", strconv.Itoa(o.chunks), "-chunk-delay", o.chunkDelay.String()}, procsEnv(o.mockProcs))
-	if err != nil {
-		return err
-	}
-	if err := waitTCP(ctx, e.mock, mockAddr, 10*time.Second); err != nil {
 		return err
 	}
 	var proxyAddr string
-	if o.proxy {
-		if proxyAddr, err = freeAddr(); err != nil {
-			return err
-		}
-		e.proxy, err = start("proxy", e.dir, exe, []string{"proxy", "-listen", proxyAddr, "-upstream", "http://" + mockAddr},
-			procsEnv(o.chorusProcs))
-		if err != nil {
-			return err
-		}
-		if err := waitTCP(ctx, e.proxy, proxyAddr, 10*time.Second); err != nil {
+	if e.o.proxy {
+		if proxyAddr, err = e.startProxy(ctx, exe, mockAddr); err != nil {
 			return err
 		}
 	}
+	if err := e.configureChorus(ctx); err != nil {
+		return err
+	}
+	if err := e.startChorus(ctx); err != nil {
+		return err
+	}
+	e.admin = admin{base: e.chorusURL, key: masterKey, c: &http.Client{Timeout: 60 * time.Second}}
+	mockBase := "http://" + mockAddr + "/v1"
+	secret, keyID, teamID, err := provision(ctx, e.admin, mockBase)
+	if err != nil {
+		return fmt.Errorf("provision: %w", err)
+	}
+	e.keyID, e.teamID = keyID, teamID
+	e.setTargets(mockBase, proxyAddr, secret)
+	return e.tryTargets(ctx)
+}
 
+// startMock starts the mock upstream and returns its address.
+func (e *env) startMock(ctx context.Context, exe string) (string, error) {
+	mockAddr, err := freeAddr()
+	if err != nil {
+		return "", err
+	}
+	e.mock, err = start("mock", e.dir, exe, []string{"mock", "-listen", mockAddr,
+		"-chunks", strconv.Itoa(e.o.chunks), "-chunk-delay", e.o.chunkDelay.String()}, procsEnv(e.o.mockProcs))
+	if err != nil {
+		return "", err
+	}
+	if err := waitTCP(ctx, e.mock, mockAddr, 10*time.Second); err != nil {
+		return "", err
+	}
+	return mockAddr, nil
+}
+
+// startProxy starts the bare reverse proxy in front of the mock and returns
+// its address.
+func (e *env) startProxy(ctx context.Context, exe, mockAddr string) (string, error) {
+	proxyAddr, err := freeAddr()
+	if err != nil {
+		return "", err
+	}
+	e.proxy, err = start("proxy", e.dir, exe, []string{"proxy", "-listen", proxyAddr, "-upstream", "http://" + mockAddr},
+		procsEnv(e.o.chorusProcs))
+	if err != nil {
+		return "", err
+	}
+	if err := waitTCP(ctx, e.proxy, proxyAddr, 10*time.Second); err != nil {
+		return "", err
+	}
+	return proxyAddr, nil
+}
+
+// configureChorus picks Chorus's addresses and sets its environment, with
+// a fresh PostgreSQL database when -postgres is set.
+func (e *env) configureChorus(ctx context.Context) error {
+	o := e.o
 	chorusAddr, err := freeAddr()
 	if err != nil {
 		return err
@@ -365,27 +403,29 @@ func (e *env) startAll(ctx context.Context) error {
 		e.chorusEnv = append(e.chorusEnv, "BENCH_PPROF_LISTEN="+pprofAddr)
 		e.pprofURL = "http://" + pprofAddr + "/debug/pprof"
 	}
-	if err := e.startChorus(ctx); err != nil {
-		return err
-	}
-	e.admin = admin{base: e.chorusURL, key: masterKey, c: &http.Client{Timeout: 60 * time.Second}}
-	mockBase := "http://" + mockAddr + "/v1"
-	secret, keyID, teamID, err := provision(ctx, e.admin, mockBase)
-	if err != nil {
-		return fmt.Errorf("provision: %w", err)
-	}
-	e.keyID, e.teamID = keyID, teamID
+	return nil
+}
+
+// setTargets sets the targets to measure: the mock directly, Chorus with
+// the provisioned key, and the bare proxy when it runs.
+func (e *env) setTargets(mockBase, proxyAddr, secret string) {
 	e.direct = &target{name: "direct", url: mockBase + "/chat/completions", auth: "Bearer sk-mock-upstream-0123456789",
-		client: newClient(o.timeout)}
+		client: newClient(e.o.timeout)}
 	e.through = &target{name: "chorus", url: e.chorusURL + "/v1/chat/completions", auth: "Bearer " + secret,
-		client: newClient(o.timeout)}
-	all := []*target{e.direct, e.through}
+		client: newClient(e.o.timeout)}
 	if e.proxy != nil {
 		e.viaProxy = &target{name: "proxy", url: "http://" + proxyAddr + "/v1/chat/completions",
-			auth: "Bearer sk-mock-upstream-0123456789", client: newClient(o.timeout)}
+			auth: "Bearer sk-mock-upstream-0123456789", client: newClient(e.o.timeout)}
+	}
+}
+
+// tryTargets sends one request of each kind to every target first, so a
+// broken setup fails here clearly.
+func (e *env) tryTargets(ctx context.Context) error {
+	all := []*target{e.direct, e.through}
+	if e.viaProxy != nil {
 		all = append(all, e.viaProxy)
 	}
-	// One request of each kind first, so a broken setup fails here clearly.
 	for _, t := range all {
 		for _, stream := range []bool{false, true} {
 			s := call(ctx, t, requestBody(stream), stream, time.Now(), bufio.NewReader(nil))

@@ -224,55 +224,82 @@ func report(w io.Writer, o options, runs []runResult) {
 		}
 	}
 	if len(open) > 0 {
-		fmt.Fprintf(w, "\n### Latency at a fixed rate%s\n\n", of)
-		fmt.Fprintln(w, "| scenario | target | achieved req/s | errors | p50 | p90 | p99 | p99.9 | max | TTFT p50 | TTFT p99 |")
-		fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-		for _, a := range open {
-			for i, s := range a.targets() {
-				label := ""
-				if i == 0 {
-					label = scenarioLabel(o, a.sc)
-				}
-				fmt.Fprintf(w, "| %s | %s | %.0f | %d | %s | %s | %s | %s | %s | %s | %s |\n", label, targetLabel(s.Target), s.Rate, s.Errors,
-					us(s.Lat.P50), us(s.Lat.P90), us(s.Lat.P99), us(s.Lat.P999), us(s.Lat.Max), us(s.TTFT.P50), us(s.TTFT.P99))
-			}
-			row := func(name string, ad added, bold bool) {
-				b := ""
-				if bold {
-					b = "**"
-				}
-				t50, t99 := "", ""
-				if a.direct.TTFT.P50 > 0 {
-					t50, t99 = b+signedUS(ad.TTFT50)+b, b+signedUS(ad.TTFT99)+b
-				}
-				fmt.Fprintf(w, "| | %s%s%s | | | %s%s%s | | %s%s%s | | | %s | %s |\n", b, name, b, b, signedUS(ad.P50), b, b, signedUS(ad.P99), b, t50, t99)
-			}
-			if a.hasProxy {
-				row("added by the bare proxy", a.viaProxy, false)
-			}
-			row("added by Chorus", a.viaChorus, true)
-		}
+		latencyTable(w, o, of, open)
 	}
 	if len(closed) > 0 {
-		fmt.Fprintf(w, "\n### Maximum throughput, closed loop%s\n\n", of)
-		if len(closed) > 0 && closed[0].hasProxy {
-			fmt.Fprintln(w, "| scenario | direct req/s | bare proxy req/s | Chorus req/s | Chorus / direct | Chorus / bare proxy | Chorus p50 | Chorus p99 | errors |")
-			fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-		} else {
-			fmt.Fprintln(w, "| scenario | direct req/s | Chorus req/s | Chorus / direct | Chorus p50 | Chorus p99 | errors |")
-			fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
-		}
-		for _, a := range closed {
-			errs := a.direct.Errors + a.proxy.Errors + a.chorus.Errors
-			if a.hasProxy {
-				fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %.2f | %.2f | %s | %s | %d |\n", scenarioLabel(o, a.sc), a.direct.Rate, a.proxy.Rate,
-					a.chorus.Rate, a.viaChorus.Ratio, a.chorusOverProxy, us(a.chorus.Lat.P50), us(a.chorus.Lat.P99), errs)
-			} else {
-				fmt.Fprintf(w, "| %s | %.0f | %.0f | %.2f | %s | %s | %d |\n", scenarioLabel(o, a.sc), a.direct.Rate, a.chorus.Rate,
-					a.viaChorus.Ratio, us(a.chorus.Lat.P50), us(a.chorus.Lat.P99), errs)
+		throughputTable(w, o, of, closed)
+	}
+	cpuTable(w, o, of, aggs)
+	fmt.Fprintln(w)
+	for _, a := range open {
+		aimVerdicts(w, o, a)
+	}
+	for _, a := range aggs {
+		noiseWarnings(w, a)
+	}
+}
+
+// latencyTable prints the open-loop scenarios: each target's latencies,
+// then what the gateways added to the direct figures.
+func latencyTable(w io.Writer, o options, of string, open []agg) {
+	fmt.Fprintf(w, "\n### Latency at a fixed rate%s\n\n", of)
+	fmt.Fprintln(w, "| scenario | target | achieved req/s | errors | p50 | p90 | p99 | p99.9 | max | TTFT p50 | TTFT p99 |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	for _, a := range open {
+		for i, s := range a.targets() {
+			label := ""
+			if i == 0 {
+				label = scenarioLabel(o, a.sc)
 			}
+			fmt.Fprintf(w, "| %s | %s | %.0f | %d | %s | %s | %s | %s | %s | %s | %s |\n", label, targetLabel(s.Target), s.Rate, s.Errors,
+				us(s.Lat.P50), us(s.Lat.P90), us(s.Lat.P99), us(s.Lat.P999), us(s.Lat.Max), us(s.TTFT.P50), us(s.TTFT.P99))
+		}
+		streamed := a.direct.TTFT.P50 > 0
+		if a.hasProxy {
+			addedRow(w, "added by the bare proxy", a.viaProxy, false, streamed)
+		}
+		addedRow(w, "added by Chorus", a.viaChorus, true, streamed)
+	}
+}
+
+// addedRow prints one "added by" row of the latency table; the TTFT
+// columns stay empty when the scenario does not stream.
+func addedRow(w io.Writer, name string, ad added, bold, streamed bool) {
+	b := ""
+	if bold {
+		b = "**"
+	}
+	t50, t99 := "", ""
+	if streamed {
+		t50, t99 = b+signedUS(ad.TTFT50)+b, b+signedUS(ad.TTFT99)+b
+	}
+	fmt.Fprintf(w, "| | %s%s%s | | | %s%s%s | | %s%s%s | | | %s | %s |\n", b, name, b, b, signedUS(ad.P50), b, b, signedUS(ad.P99), b, t50, t99)
+}
+
+// throughputTable prints the closed-loop scenarios' throughput.
+func throughputTable(w io.Writer, o options, of string, closed []agg) {
+	fmt.Fprintf(w, "\n### Maximum throughput, closed loop%s\n\n", of)
+	if len(closed) > 0 && closed[0].hasProxy {
+		fmt.Fprintln(w, "| scenario | direct req/s | bare proxy req/s | Chorus req/s | Chorus / direct | Chorus / bare proxy | Chorus p50 | Chorus p99 | errors |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+	} else {
+		fmt.Fprintln(w, "| scenario | direct req/s | Chorus req/s | Chorus / direct | Chorus p50 | Chorus p99 | errors |")
+		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+	}
+	for _, a := range closed {
+		errs := a.direct.Errors + a.proxy.Errors + a.chorus.Errors
+		if a.hasProxy {
+			fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %.2f | %.2f | %s | %s | %d |\n", scenarioLabel(o, a.sc), a.direct.Rate, a.proxy.Rate,
+				a.chorus.Rate, a.viaChorus.Ratio, a.chorusOverProxy, us(a.chorus.Lat.P50), us(a.chorus.Lat.P99), errs)
+		} else {
+			fmt.Fprintf(w, "| %s | %.0f | %.0f | %.2f | %s | %s | %d |\n", scenarioLabel(o, a.sc), a.direct.Rate, a.chorus.Rate,
+				a.viaChorus.Ratio, us(a.chorus.Lat.P50), us(a.chorus.Lat.P99), errs)
 		}
 	}
+}
+
+// cpuTable prints where the CPU went in every scenario.
+func cpuTable(w io.Writer, o options, of string, aggs []agg) {
 	fmt.Fprintf(w, "\n### CPU%s\n\n", of)
 	fmt.Fprintln(w, "| scenario | target | loadgen cores | mock cores | gateway cores | other processes' cores | gateway CPU per request | loadgen CPU per request |")
 	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---:|---:|")
@@ -290,36 +317,43 @@ func report(w io.Writer, o options, runs []runResult) {
 				gw, s.CPU.OtherCores, gwPer, us(s.CPU.LoadgenPerReq))
 		}
 	}
+}
+
+// aimVerdicts prints whether what Chorus added in an open-loop scenario
+// met the latency aims.
+func aimVerdicts(w io.Writer, o options, a agg) {
+	fmt.Fprintf(w, "%s: added by Chorus p50 %s (aim < 100 µs: %s), p99 %s (aim < 1 ms: %s)", scenarioLabel(o, a.sc),
+		signedUS(a.viaChorus.P50), verdict(a.viaChorus.P50, 100*time.Microsecond), signedUS(a.viaChorus.P99), verdict(a.viaChorus.P99, time.Millisecond))
+	if a.hasProxy {
+		fmt.Fprintf(w, "; a bare proxy adds p50 %s, p99 %s", signedUS(a.viaProxy.P50), signedUS(a.viaProxy.P99))
+	}
 	fmt.Fprintln(w)
-	verdict := func(d, aim time.Duration) string {
-		switch {
-		case d < 0:
-			return "inconclusive: direct was slower, so noise dominates"
-		case d < aim:
-			return "met"
-		}
-		return "NOT met"
+}
+
+// verdict says whether an added latency d met its aim.
+func verdict(d, aim time.Duration) string {
+	switch {
+	case d < 0:
+		return "inconclusive: direct was slower, so noise dominates"
+	case d < aim:
+		return "met"
 	}
-	for _, a := range open {
-		fmt.Fprintf(w, "%s: added by Chorus p50 %s (aim < 100 µs: %s), p99 %s (aim < 1 ms: %s)", scenarioLabel(o, a.sc),
-			signedUS(a.viaChorus.P50), verdict(a.viaChorus.P50, 100*time.Microsecond), signedUS(a.viaChorus.P99), verdict(a.viaChorus.P99, time.Millisecond))
-		if a.hasProxy {
-			fmt.Fprintf(w, "; a bare proxy adds p50 %s, p99 %s", signedUS(a.viaProxy.P50), signedUS(a.viaProxy.P99))
-		}
-		fmt.Fprintln(w)
+	return "NOT met"
+}
+
+// noiseWarnings warns when other processes or a short-of-CPU load
+// generator skewed a scenario's figures.
+func noiseWarnings(w io.Writer, a agg) {
+	busy := 0.0
+	for _, s := range a.targets() {
+		busy = max(busy, s.CPU.OtherCores)
 	}
-	for _, a := range aggs {
-		busy := 0.0
-		for _, s := range a.targets() {
-			busy = max(busy, s.CPU.OtherCores)
-		}
-		if busy > 0.15 {
-			fmt.Fprintf(w, "WARNING: %s: other processes used up to %.2f cores during the measurements; the figures are skewed (run on a quiet machine)\n", a.sc, busy)
-		}
-		for _, s := range a.targets() {
-			if s.Lag.P99 > time.Millisecond {
-				fmt.Fprintf(w, "note: %s, %s: the load generator sent late (send lag p99 %s); the machine was short of CPU\n", a.sc, s.Target, us(s.Lag.P99))
-			}
+	if busy > 0.15 {
+		fmt.Fprintf(w, "WARNING: %s: other processes used up to %.2f cores during the measurements; the figures are skewed (run on a quiet machine)\n", a.sc, busy)
+	}
+	for _, s := range a.targets() {
+		if s.Lag.P99 > time.Millisecond {
+			fmt.Fprintf(w, "note: %s, %s: the load generator sent late (send lag p99 %s); the machine was short of CPU\n", a.sc, s.Target, us(s.Lag.P99))
 		}
 	}
 }
