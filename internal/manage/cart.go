@@ -49,6 +49,19 @@ func productPathID(r *http.Request) (int64, error) {
 	return id, nil
 }
 
+// versionOnly reads the version of a change whose optional body holds
+// nothing but {"version": n} (or an If-Match header): clearing the cart,
+// removing an item.
+func versionOnly(w http.ResponseWriter, r *http.Request) (int64, error) {
+	var body struct {
+		Version *int64 `json:"version"`
+	}
+	if err := api.DecodeOptionalJSON(w, r, &body); err != nil {
+		return 0, err
+	}
+	return cartVersion(r, body.Version)
+}
+
 // cartVersion returns the cart version the client last saw: the body's
 // "version" or the If-Match header ("3" or 3); one is required, and they
 // must agree.
@@ -162,13 +175,7 @@ func (s *Server) replaceCart(w http.ResponseWriter, r *http.Request, p *chorus.P
 
 func (s *Server) clearCart(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
 	user := p.User.ID
-	var body struct {
-		Version *int64 `json:"version"`
-	}
-	if err := api.DecodeOptionalJSON(w, r, &body); err != nil {
-		return err
-	}
-	v, err := cartVersion(r, body.Version)
+	v, err := versionOnly(w, r)
 	if err != nil {
 		return err
 	}
@@ -251,13 +258,7 @@ func (s *Server) removeCartItem(w http.ResponseWriter, r *http.Request, p *choru
 	if err != nil {
 		return err
 	}
-	var body struct {
-		Version *int64 `json:"version"`
-	}
-	if err := api.DecodeOptionalJSON(w, r, &body); err != nil {
-		return err
-	}
-	v, err := cartVersion(r, body.Version)
+	v, err := versionOnly(w, r)
 	if err != nil {
 		return err
 	}
