@@ -75,8 +75,9 @@ var (
 	teamRoute = authzCase{want: [numCallers]outcome{deny, hidden, allow, hidden}}
 	// sessionRoute: for session cookies only; the walk's API keys are all refused.
 	sessionRoute = authzCase{want: [numCallers]outcome{deny, deny, deny, deny}, session: &[numCallers]outcome{deny, allow, allow, allow}}
-	// keyRoute: the model API, for API keys only (sessions are for the consoles).
-	keyRoute = authzCase{want: [numCallers]outcome{deny, allow, allow, allow}, session: &[numCallers]outcome{deny, deny, deny, deny}}
+	// keyRoute: the model API, for API keys and the signed-in console's
+	// session (its playground).
+	keyRoute = authzCase{want: [numCallers]outcome{deny, allow, allow, allow}}
 )
 
 func (c authzCase) with(f func(e *authzEnv) map[string]string) authzCase {

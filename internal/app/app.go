@@ -278,6 +278,7 @@ func (a *App) initServers(health *orchestrate.Health) error {
 		Metrics: a.Metrics, Logger: log, MetricsToken: cfg.MetricsToken, Auth: cfg.Auth,
 		Shop: shop.New(a.DB, cfg.Shop, log),
 	}
+	a.Gateway.Sessions = a.Manage.ConsoleKey
 	return nil
 }
 

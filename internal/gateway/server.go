@@ -54,6 +54,12 @@ type Server struct {
 	Now          func() time.Time
 	// Quality scores answers off the request path (nil: nothing is scored).
 	Quality *quality.Runner
+	// Sessions lets the signed-in console (its playground) call the model
+	// API with its session instead of an API key: it returns the key the
+	// request is billed to, or (nil, nil) when the request carries no
+	// session, and is asked only when no API key was sent. Nil: API keys
+	// only.
+	Sessions func(r *http.Request) (*chorus.APIKey, error)
 
 	inflight sync.WaitGroup // exchanges not yet finished (usage not yet recorded)
 }
@@ -90,7 +96,13 @@ func (s *Server) Wait(ctx context.Context) error {
 }
 
 // authenticate returns the caller's key or an EUNAUTHORIZED error.
+// A request without one may come from the signed-in console (Sessions).
 func (s *Server) authenticate(r *http.Request) (*chorus.APIKey, error) {
+	if s.Sessions != nil && r.Header.Get("Authorization") == "" && r.Header.Get("X-Api-Key") == "" {
+		if k, err := s.Sessions(r); k != nil || err != nil {
+			return k, err
+		}
+	}
 	return api.Authenticate(r, s.Registry.Authenticate)
 }
 
