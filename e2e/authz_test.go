@@ -156,6 +156,7 @@ func authzTable() map[string]authzCase {
 		"GET /api/admin/quality":             adminRoute,
 		"GET /api/admin/quality/scores":      adminRoute,
 		"GET /api/admin/feedback":            adminRoute,
+		"GET /api/admin/client-errors":       adminRoute,
 		"GET /api/admin/audit":               adminRoute,
 
 		// Credits: a customer sees their own team's; {id} of a team's balance is team A's.
@@ -201,6 +202,7 @@ func authzTable() map[string]authzCase {
 		// a member of team A); admin changes use throwaway users.
 		"POST /api/auth/signup":     publicRoute,
 		"POST /api/auth/login":      publicRoute,
+		"POST /api/client-errors":   publicRoute,
 		"GET /api/auth/session":     userRoute,
 		"POST /api/auth/logout":     sessionRoute.freshSession(),
 		"POST /api/auth/logout-all": sessionRoute.freshSession(),

@@ -35,6 +35,7 @@ type Store interface {
 	AuditStore
 	MFAStore
 	ShopStore
+	ClientErrorStore
 	Ping(ctx context.Context) error
 	CheckSchema(ctx context.Context) error
 }
@@ -68,7 +69,8 @@ type Server struct {
 	// (nil: an in-process one from Auth.LoginThrottle).
 	LoginThrottle *auth.Throttle
 
-	throttleOnce sync.Once // builds the default LoginThrottle
+	throttleOnce sync.Once     // builds the default LoginThrottle
+	reports      reportLimiter // error reports per client address
 	draining     chan struct{}
 	once         sync.Once
 }
@@ -90,6 +92,7 @@ func (s *Server) Register(mux *api.Mux) {
 	s.mfaRoutes(mux)
 	s.shopRoutes(mux)
 	s.budgetRoutes(mux)
+	s.clientErrorRoutes(mux)
 
 	s.handleOps(mux, "GET /livez", s.livez)
 	s.handleOps(mux, "GET /readyz", s.readyz)
