@@ -56,6 +56,8 @@ type authzCase struct {
 	// fresh: the call ends the caller's session (log out), so the session
 	// walk makes it with a new sign-in of the same user.
 	fresh bool
+	// stream: the answer is an endless event stream; only its status is read.
+	stream bool
 }
 
 // wantFor returns the expected outcomes for the walk with sessions or keys.
@@ -157,6 +159,7 @@ func authzTable() map[string]authzCase {
 		"GET /api/admin/quality/scores":      adminRoute,
 		"GET /api/admin/feedback":            adminRoute,
 		"GET /api/admin/client-errors":       adminRoute,
+		"GET /api/events/stream":             authzCase{want: userRoute.want, stream: true},
 		"GET /api/admin/audit":               adminRoute,
 
 		// Credits: a customer sees their own team's; {id} of a team's balance is team A's.
@@ -415,6 +418,15 @@ func (e *authzEnv) walk(t *testing.T, pattern string, c authzCase, sessions bool
 func (e *authzEnv) walkOne(t *testing.T, pattern string, c authzCase, who int) {
 	t.Helper()
 	method, url, body := e.request(t, pattern, c)
+	if c.stream {
+		h := http.Header{}
+		if e.keys[who] != "" {
+			h.Set("Authorization", "Bearer "+e.keys[who])
+		}
+		status := streamStatus(t, e.g.client, method, e.g.URL+url, h)
+		e.check(t, method, url, c, callerNames[who], c.want[who], status, nil)
+		return
+	}
 	r := e.g.do(method, url, e.keys[who], body)
 	name := callerNames[who]
 	if e.keys[who] == e.g.MasterKey {
@@ -429,7 +441,9 @@ func (e *authzEnv) walkSession(t *testing.T, pattern string, c authzCase, who in
 	method, url, body := e.request(t, pattern, c)
 	var status int
 	var resp []byte
-	if c.fresh {
+	if c.stream {
+		status = streamStatus(t, e.sessions[who].Client, method, e.g.URL+url, nil)
+	} else if c.fresh {
 		status, resp = apptest.Login(t, e.g.Gateway, e.emails[who], e.passwords[who]).Do(t, method, url, body)
 		// Logging out everywhere ended the shared session too.
 		e.sessions[who] = apptest.Login(t, e.g.Gateway, e.emails[who], e.passwords[who])
@@ -688,4 +702,25 @@ func TestInviteRevocation(t *testing.T) {
 	if status, _ := ms.Do(t, "GET", "/api/team/invites", nil); status != http.StatusForbidden {
 		t.Errorf("a member lists invitations: %d, want 403", status)
 	}
+}
+
+// streamStatus makes a request whose answer may be an endless stream and
+// returns its status, closing the stream once the headers are in.
+func streamStatus(t *testing.T, c *http.Client, method, url string, h http.Header) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
 }

@@ -302,6 +302,7 @@ func (a *App) Serve(ln net.Listener) error {
 	go a.Registry.Run(pollCtx, a.Config.Registry.PollInterval)
 	go a.listenRegistry(pollCtx)
 	a.runQuality(pollCtx)
+	go a.Manage.RunLive(pollCtx)
 	go (&shop.Reconciler{Shop: a.Manage.Shop, Interval: a.Config.Shop.ReconcileInterval, Logger: a.Log}).Run(pollCtx)
 	a.Log.Info("chorus serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(),
 		"models", len(a.Registry.Snapshot().Models()))

@@ -36,6 +36,7 @@ type Store interface {
 	MFAStore
 	ShopStore
 	ClientErrorStore
+	LiveStore
 	Ping(ctx context.Context) error
 	CheckSchema(ctx context.Context) error
 }
@@ -71,6 +72,7 @@ type Server struct {
 
 	throttleOnce sync.Once     // builds the default LoginThrottle
 	reports      reportLimiter // error reports per client address
+	live         liveHub       // live update streams
 	draining     chan struct{}
 	once         sync.Once
 }
@@ -93,6 +95,7 @@ func (s *Server) Register(mux *api.Mux) {
 	s.shopRoutes(mux)
 	s.budgetRoutes(mux)
 	s.clientErrorRoutes(mux)
+	s.liveRoutes(mux)
 
 	s.handleOps(mux, "GET /livez", s.livez)
 	s.handleOps(mux, "GET /readyz", s.readyz)
