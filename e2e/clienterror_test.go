@@ -2,11 +2,17 @@ package e2e_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/config"
 )
 
 // TestClientErrors: the consoles' error boundaries report errors; a report
@@ -83,5 +89,44 @@ func TestClientErrors(t *testing.T) {
 		if limited == 0 {
 			t.Error("30 reports in a row from one address: none refused")
 		}
+	})
+}
+
+// TestClientErrorsToSentry: with sentry.dsn set, a report also goes to
+// Sentry (here a local fake of its ingest endpoint) through the official
+// SDK, scrubbed like the stored one.
+func TestClientErrorsToSentry(t *testing.T) {
+	var mu sync.Mutex
+	var got []string
+	fake := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		got = append(got, r.URL.Path+"\n"+string(b))
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	}))
+	defer fake.Close()
+	dsn := strings.Replace(fake.URL, "http://", "http://publickey@", 1) + "/42"
+	g := startGateway(t, func(c *config.Config) { c.Sentry.DSN = dsn })
+	r := g.do(http.MethodPost, "/api/client-errors", "", map[string]string{
+		"message": "render failed: password=hunter22", "route": "/billing", "release": "0.2.0", "request_id": "req_9"})
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("report: %d %s", r.Status, r.Body)
+	}
+	eventually(t, 5*time.Second, func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range got {
+			if strings.HasPrefix(e, "/api/42/envelope/") && strings.Contains(e, "render failed") {
+				if strings.Contains(e, "hunter22") {
+					return "the password reached Sentry"
+				}
+				if !strings.Contains(e, `"route":"/billing"`) || !strings.Contains(e, `"release":"0.2.0"`) {
+					return "envelope without route or release: " + e
+				}
+				return ""
+			}
+		}
+		return fmt.Sprintf("no envelope at Sentry yet (%d requests)", len(got))
 	})
 }

@@ -279,7 +279,7 @@ func (a *App) initServers(health *orchestrate.Health) error {
 		Shop: shop.New(a.DB, cfg.Shop, log),
 	}
 	a.Gateway.Sessions = a.Manage.ConsoleKey
-	return nil
+	return a.initSentry()
 }
 
 // handler registers both front doors on one mux, behind the middleware

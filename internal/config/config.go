@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -54,10 +55,19 @@ type Config struct {
 	Auth    Auth    `yaml:"auth"`    // accounts, sessions, MFA (auth.go)
 	Billing Billing `yaml:"billing"` // credits metering and budgets (billing.go)
 	Shop    Shop    `yaml:"shop"`    // products, orders, payments (shop.go)
+	Sentry  Sentry  `yaml:"sentry"`  // where the consoles' error reports also go
 
 	// Routes are routes the file declares; see Route for how they are
 	// applied at start. The file only: not settable from the environment.
 	Routes []Route `yaml:"routes"`
+}
+
+// Sentry forwards the consoles' error reports (which Chorus stores for
+// admins in any case) to Sentry or a Sentry-compatible service, through
+// the official SDK. Empty DSN: nothing is sent.
+type Sentry struct {
+	DSN         string `yaml:"dsn"`         // https://public@host/project
+	Environment string `yaml:"environment"` // e.g. production
 }
 
 // Health configures every deployment's circuit breaker.
@@ -224,6 +234,11 @@ func (c *Config) serverErrors() []error {
 		!strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.HasPrefix(c.DatabaseURL, "sqlite:") &&
 		!strings.HasPrefix(c.DatabaseURL, "file:") {
 		bad("database_url", "must start with postgres://, postgresql://, sqlite: or file:, got %q", redactURL(c.DatabaseURL))
+	}
+	if c.Sentry.DSN != "" {
+		if u, err := url.Parse(c.Sentry.DSN); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User == nil || u.Host == "" {
+			bad("sentry.dsn", "must be a Sentry DSN: https://PUBLIC_KEY@HOST/PROJECT_ID")
+		}
 	}
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
 		bad("metrics_token", "must be at least 16 characters so it cannot be guessed")

@@ -73,6 +73,9 @@ func (s *Server) reportClientError(w http.ResponseWriter, r *http.Request, _ *ch
 	if err := s.Store.InsertClientError(r.Context(), e); err != nil {
 		return err
 	}
+	if s.ForwardClientError != nil {
+		s.ForwardClientError(e)
+	}
 	api.WriteJSON(w, http.StatusAccepted, struct {
 		Object string `json:"object"`
 		ID     int64  `json:"id"`

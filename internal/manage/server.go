@@ -69,6 +69,9 @@ type Server struct {
 	// LoginThrottle counts failed sign-ins per account and client address
 	// (nil: an in-process one from Auth.LoginThrottle).
 	LoginThrottle *auth.Throttle
+	// ForwardClientError, when set, also sends each stored client error
+	// report elsewhere (Sentry); it must not block.
+	ForwardClientError func(e *chorus.ClientError)
 
 	throttleOnce sync.Once     // builds the default LoginThrottle
 	reports      reportLimiter // error reports per client address
