@@ -27,6 +27,8 @@ import (
 	"github.com/chorusgw/chorus/internal/store"
 	"github.com/chorusgw/chorus/internal/telemetry"
 	"github.com/chorusgw/chorus/internal/usage"
+	"github.com/chorusgw/chorus/internal/web"
+	"github.com/chorusgw/chorus/ui"
 )
 
 // App is a running gateway.
@@ -245,8 +247,19 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 	if err := a.initMeter(ctx); err != nil {
 		return err
 	}
+	// TEMP wiring: the console at /, everything the API serves as before.
+	console, err := web.New(web.Options{FS: ui.Dist(), Logger: log})
+	if err != nil {
+		return err
+	}
+	apiHandler := a.Server.Handler()
+	root := http.NewServeMux()
+	root.Handle("/", console)
+	for _, p := range []string{"/api/", "/v1/", "/livez", "/readyz", "/metrics"} {
+		root.Handle(p, apiHandler)
+	}
 	a.http = &http.Server{
-		Handler:           a.Server.Handler(),
+		Handler:           root,
 		ReadHeaderTimeout: cfg.Timeouts.ReadHeader,
 		ReadTimeout:       cfg.Timeouts.Read,
 		IdleTimeout:       cfg.Timeouts.Idle,
