@@ -3,7 +3,9 @@ import type { ReactNode, ThHTMLAttributes, TdHTMLAttributes } from 'react';
 /** Table is a data table that scrolls inside its own box on narrow screens, never the page. */
 export function Table({ caption, children }: { caption: string; children: ReactNode }) {
   return (
-    <div className="-mx-4 overflow-x-auto sm:mx-0">
+    // Focusable so keyboard users can scroll it when it is wider than the screen.
+    // eslint-disable-next-line jsx-a11y/no-noninteractive-tabindex
+    <div role="region" aria-label={caption} tabIndex={0} className="-mx-4 overflow-x-auto focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600 sm:mx-0">
       <table className="min-w-full divide-y divide-gray-200 text-sm dark:divide-gray-800">
         <caption className="sr-only">{caption}</caption>
         {children}

@@ -6,7 +6,7 @@ import { Section } from '../../components/Page';
 import { EmptyState, ErrorState, InlineError, Loading } from '../../components/States';
 import { useToast } from '../../components/Toast';
 import { ApiError } from '../../lib/api';
-import { credits } from '../../lib/format';
+import { credits, money } from '../../lib/format';
 import { addToCart, cartKey, checkout, getCart, getProducts, newIdempotencyKey, removeCartItem, setCartItem, type Cart, type Product } from './api';
 
 export default function BuyPage() {
@@ -58,11 +58,11 @@ function ProductCard({ product: p }: { product: Product }) {
       <h3 className="font-semibold text-gray-900 dark:text-gray-100">{p.name}</h3>
       <p className="mt-1 flex-1 text-sm text-gray-600 dark:text-gray-300">{p.description}</p>
       <p className="mt-3 text-sm">
-        <span className="text-lg font-semibold text-gray-900 dark:text-gray-100">{p.price_display}</span>{' '}
+        <span className="text-lg font-semibold text-gray-900 dark:text-gray-100">{money(p.price, p.currency)}</span>{' '}
         <span className="text-gray-600 dark:text-gray-300">for {credits(p.micro_credits)} credits</span>
       </p>
-      <Button className="mt-3" variant="secondary" pending={m.isPending} onClick={() => m.mutate()} aria-label={`Add ${p.name} to cart`}>
-        Add to cart
+      <Button className="mt-3" variant="secondary" pending={m.isPending} onClick={() => m.mutate()}>
+        Add to cart<span className="sr-only">: {p.name}</span>
       </Button>
       <InlineError error={m.error} />
     </li>
@@ -137,7 +137,7 @@ function CartPanel() {
               <li key={it.product_id} className="py-3">
                 <div className="flex flex-wrap items-baseline justify-between gap-2">
                   <span className="font-medium">{it.name}</span>
-                  <span className="tabular-nums">{it.amount_display}</span>
+                  <span className="tabular-nums">{money(it.amount, cart.data.currency)}</span>
                 </div>
                 {!it.available && <p className="text-xs text-amber-800 dark:text-amber-300">No longer on sale: remove it to check out.</p>}
                 <div className="mt-2 flex items-center gap-2">
@@ -177,7 +177,7 @@ function CartPanel() {
             <div className="flex justify-between text-base font-semibold">
               <dt>Total</dt>
               <dd className="tabular-nums" data-testid="cart-total">
-                {cart.data.total_display}
+                {money(cart.data.total, cart.data.currency)}
               </dd>
             </div>
           </dl>

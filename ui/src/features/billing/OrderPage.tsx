@@ -7,7 +7,7 @@ import { ErrorState, Loading } from '../../components/States';
 import { Table, Td, Th } from '../../components/Table';
 import { useToast } from '../../components/Toast';
 import { ApiError } from '../../lib/api';
-import { credits, dateTime } from '../../lib/format';
+import { credits, dateTime, money } from '../../lib/format';
 import { cancelOrder, getOrder } from './api';
 import { orderStatusLabel, orderStatusTone } from './status';
 
@@ -78,7 +78,7 @@ export default function OrderPage() {
           </div>
           <div>
             <dt className="text-gray-600 dark:text-gray-300">Total</dt>
-            <dd className="mt-1 font-semibold">{o.total_display}</dd>
+            <dd className="mt-1 font-semibold">{money(o.total, o.currency)}</dd>
           </div>
           <div>
             <dt className="text-gray-600 dark:text-gray-300">Credits</dt>
@@ -120,7 +120,7 @@ export default function OrderPage() {
                 <Td>{it.name}</Td>
                 <Td className="text-right tabular-nums">{it.quantity}</Td>
                 <Td className="hidden sm:table-cell text-right tabular-nums">{credits(it.micro_credits)}</Td>
-                <Td className="text-right tabular-nums">{it.amount_display}</Td>
+                <Td className="text-right tabular-nums">{money(it.amount, o.currency)}</Td>
               </tr>
             ))}
           </tbody>

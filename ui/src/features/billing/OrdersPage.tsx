@@ -5,7 +5,7 @@ import { Pager, usePager } from '../../components/Pager';
 import { EmptyState, ErrorState, Loading } from '../../components/States';
 import { Table, Td, Th } from '../../components/Table';
 import { fetchAll } from '../../lib/api';
-import { credits, dateTime } from '../../lib/format';
+import { credits, dateTime, money } from '../../lib/format';
 import type { Order } from './api';
 import { orderStatusLabel, orderStatusTone } from './status';
 
@@ -50,7 +50,7 @@ export default function OrdersPage() {
                     <Badge tone={orderStatusTone[o.status]}>{orderStatusLabel[o.status]}</Badge>
                   </Td>
                   <Td className="hidden sm:table-cell text-right tabular-nums">{credits(o.micro_credits)}</Td>
-                  <Td className="text-right tabular-nums">{o.total_display}</Td>
+                  <Td className="text-right tabular-nums">{money(o.total, o.currency)}</Td>
                 </tr>
               ))}
             </tbody>
