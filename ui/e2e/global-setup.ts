@@ -100,6 +100,9 @@ export default async function globalSetup() {
   mfaCustomer.secret = enrol.secret.replace(/\s/g, '');
   await m.call('POST', '/api/auth/mfa/enroll/confirm', { code: totp(mfaCustomer.secret) });
 
+  const enrolCustomer = { email: 'alan@example.com', password: password() };
+  await new SessionClient(base).call('POST', '/api/auth/signup', { ...enrolCustomer, name: 'Alan Turing', invite_token: await invite() });
+
   const state: State = {
     baseURL: base,
     pid: child.pid,
@@ -108,6 +111,7 @@ export default async function globalSetup() {
     adminKey,
     customer: { ...customer, teamId },
     mfaCustomer,
+    enrolCustomer,
     inviteToken: await invite(),
     productName,
   };

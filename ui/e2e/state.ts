@@ -16,6 +16,8 @@ export interface State {
   customer: { email: string; password: string; name: string; teamId: number };
   /** A second customer who turned on MFA; its TOTP secret lets the specs compute codes. */
   mfaCustomer: { email: string; password: string; secret: string };
+  /** A customer without MFA, who turns it on in the account spec. */
+  enrolCustomer: { email: string; password: string };
   /** An unused invitation token, for the sign-up spec. */
   inviteToken: string;
   productName: string;

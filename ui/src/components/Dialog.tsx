@@ -1,5 +1,5 @@
 import * as RD from '@radix-ui/react-dialog';
-import type { ReactNode } from 'react';
+import { useLayoutEffect, useRef, type ReactNode } from 'react';
 
 interface DialogProps {
   open: boolean;
@@ -14,6 +14,12 @@ interface DialogProps {
 
 /** Dialog is a modal with a focus trap; focus returns to what opened it when it closes. */
 export function Dialog({ open, onOpenChange, title, description, children, dismissible = true, wide = false }: DialogProps) {
+  // Opened from code rather than a Radix Trigger, the dialog remembers what
+  // had focus and gives it back on close.
+  const opener = useRef<HTMLElement | null>(null);
+  useLayoutEffect(() => {
+    if (open && document.activeElement instanceof HTMLElement && document.activeElement !== document.body) opener.current = document.activeElement;
+  }, [open]);
   return (
     <RD.Root open={open} onOpenChange={onOpenChange}>
       <RD.Portal>
@@ -22,6 +28,14 @@ export function Dialog({ open, onOpenChange, title, description, children, dismi
           onEscapeKeyDown={(e) => !dismissible && e.preventDefault()}
           onPointerDownOutside={(e) => !dismissible && e.preventDefault()}
           onInteractOutside={(e) => !dismissible && e.preventDefault()}
+          onCloseAutoFocus={(e) => {
+            const el = opener.current;
+            opener.current = null;
+            if (el?.isConnected) {
+              e.preventDefault();
+              el.focus();
+            }
+          }}
           {...(description ? {} : { 'aria-describedby': undefined })}
           className={`fixed left-1/2 top-1/2 z-50 max-h-[90vh] w-[calc(100vw-2rem)] -translate-x-1/2 -translate-y-1/2 overflow-y-auto rounded-lg bg-white p-5 shadow-xl focus:outline-none dark:bg-gray-900 dark:ring-1 dark:ring-gray-700 ${wide ? 'max-w-2xl' : 'max-w-md'}`}
         >
