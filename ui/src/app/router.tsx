@@ -1,6 +1,7 @@
 import { createBrowserRouter, Navigate, type RouteObject } from 'react-router';
 import { RouteError } from './RouteError';
 import { Root } from './Root';
+import { Loading } from '../components/States';
 
 // Each page is its own chunk, loaded when its route is first visited.
 const page = (load: () => Promise<{ default: React.ComponentType }>) => async () => ({ Component: (await load()).default });
@@ -9,6 +10,7 @@ export const routes: RouteObject[] = [
   {
     element: <Root />,
     errorElement: <RouteError />,
+    hydrateFallbackElement: <Loading label="Loading the console…" />,
     children: [
       { path: '/signin', lazy: page(() => import('../features/auth/SignInPage')), errorElement: <RouteError /> },
       { path: '/signup', lazy: page(() => import('../features/auth/SignUpPage')), errorElement: <RouteError /> },
