@@ -1,6 +1,9 @@
 import '@testing-library/jest-dom/vitest';
 import { afterEach, vi } from 'vitest';
-import { cleanup } from '@testing-library/react';
+import { cleanup, configure } from '@testing-library/react';
+
+// The machine is shared: give asynchronous UI (lazy route chunks, queries) time.
+configure({ asyncUtilTimeout: 5000 });
 
 afterEach(() => {
   cleanup();

@@ -43,6 +43,8 @@ export function groupOf(r: UsageRecord, by: GroupBy, keyNames: Map<number, strin
 
 /** aggregate sums a metric per day and group, zero-filled over days, keeping the top `limit` groups. */
 export function aggregate(records: UsageRecord[], metric: Metric, by: GroupBy, days: string[], keyNames: Map<number, string>, limit = 6): Series {
+  const inRange = new Set(days);
+  records = records.filter((r) => inRange.has(dayOf(r.created_at)));
   const totals = new Map<string, number>();
   for (const r of records) {
     const g = groupOf(r, by, keyNames);
@@ -62,7 +64,7 @@ export function aggregate(records: UsageRecord[], metric: Metric, by: GroupBy, d
   let total = 0;
   for (const r of records) {
     const row = byDay.get(dayOf(r.created_at));
-    if (!row) continue;
+    if (!row) continue; // unreachable: filtered above
     const g0 = groupOf(r, by, keyNames);
     const g = keep.has(g0) ? g0 : OTHER;
     const v = valueOf(r, metric);
