@@ -63,3 +63,33 @@ test('sign up with an invitation link', async ({ page, state, problems: _ }) => 
   await expect(page.getByRole('cell', { name: 'linus@example.com' })).toBeVisible();
   await expect(page.getByText('owner', { exact: true }).first()).toBeVisible();
 });
+
+test('the policy is enforced: no inline script, no HTML from strings', async ({ page }) => {
+  await page.goto('/signin');
+  await expect(page.getByRole('heading', { name: 'Sign in to Chorus' })).toBeVisible();
+  const violations: string[] = [];
+  page.on('console', (m) => violations.push(m.text()));
+  const result = await page.evaluate(() => {
+    const out: Record<string, string> = {};
+    try {
+      // eslint-disable-next-line no-restricted-syntax -- the point: the sink must refuse a string
+      document.body.insertAdjacentHTML('beforeend', '<b>x</b>');
+      out.html = 'allowed';
+    } catch (e) {
+      out.html = (e as Error).name;
+    }
+    const s = document.createElement('script');
+    try {
+      s.textContent = 'window.__injected = true';
+      document.head.append(s);
+      out.script = (window as unknown as { __injected?: boolean }).__injected ? 'ran' : 'blocked';
+    } catch (e) {
+      out.script = (e as Error).name;
+    }
+    return out;
+  });
+  // Trusted Types refuse a string where HTML or script is expected; the CSP would refuse the script anyway.
+  expect(result.html).toBe('TypeError');
+  expect(result.script).not.toBe('ran');
+  await expect.poll(() => violations.some((v) => /TrustedHTML|TrustedScript|Content Security Policy/.test(v))).toBe(true);
+});

@@ -14,7 +14,7 @@ const team = {
   ],
   members_has_more: false,
 };
-const inv = (id: number, over: object = {}) => ({ id, email: `p${id}@example.com`, team_role: 'member', created_at: '', expires_at: '2999-01-01T00:00:00Z', ...over });
+const inv = (id: number, over: object = {}) => ({ id, email: `p${id}@example.com`, team_role: 'member' as const, created_at: '', expires_at: '2999-01-01T00:00:00Z', ...over });
 
 describe('helpers', () => {
   it('inviteStatus and inviteLink', () => {
