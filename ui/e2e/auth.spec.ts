@@ -1,3 +1,6 @@
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { here } from './state';
 import { checkA11y, expect, noHorizontalScroll, shot, signIn, test } from './fixtures';
 import { freshTotp } from './totp';
 
@@ -92,4 +95,19 @@ test('the policy is enforced: no inline script, no HTML from strings', async ({ 
   expect(result.html).toBe('TypeError');
   expect(result.script).not.toBe('ran');
   await expect.poll(() => violations.some((v) => /TrustedHTML|TrustedScript|Content Security Policy/.test(v))).toBe(true);
+});
+
+test('the sign-in route loads at most 200 KB of JavaScript, gzipped', async ({ page }) => {
+  const scripts = new Set<string>();
+  page.on('response', (r) => {
+    const u = new URL(r.url());
+    if (u.pathname.endsWith('.js')) scripts.add(u.pathname);
+  });
+  await page.goto('/signin');
+  await expect(page.getByRole('heading', { name: 'Sign in to Chorus' })).toBeVisible();
+  await page.waitForLoadState('networkidle');
+  let total = 0;
+  for (const p of scripts) total += statSync(join(here, '..', 'dist', `${p}.gz`)).size;
+  console.log(`sign-in JavaScript: ${scripts.size} files, ${(total / 1024).toFixed(1)} KB gzipped`);
+  expect(total).toBeLessThanOrEqual(200 * 1024);
 });
