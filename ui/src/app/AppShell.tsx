@@ -25,10 +25,12 @@ export default function AppShell() {
   const setSession = useSetSession();
   const navigate = useNavigate();
 
+  const here = useRef('');
+  here.current = location.pathname + location.search;
   useEffect(() => {
     setUnauthorizedHandler(() => {
       setSession(null);
-      navigate(`/signin?next=${encodeURIComponent(window.location.pathname + window.location.search)}`, { replace: true });
+      navigate(`/signin?next=${encodeURIComponent(here.current)}`, { replace: true });
     });
     return () => setUnauthorizedHandler(null);
   }, [setSession, navigate]);

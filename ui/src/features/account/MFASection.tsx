@@ -190,7 +190,8 @@ function BackupCodes({ codes, onDone }: { codes: string[]; onDone: () => void })
 function Disable({ onDone, onCancel }: { onDone: () => void; onCancel: () => void }) {
   const [password, setPassword] = useState('');
   const [code, setCode] = useState('');
-  const m = useMutation({ mutationFn: () => disableMFA(password, { code: code.replace(/\s/g, '') }), onSuccess: onDone });
+  const [backup, setBackup] = useState(false);
+  const m = useMutation({ mutationFn: () => disableMFA(password, backup ? { backup_code: code.trim() } : { code: code.replace(/\s/g, '') }), onSuccess: onDone });
   return (
     <form
       onSubmit={(e) => {
@@ -202,7 +203,27 @@ function Disable({ onDone, onCancel }: { onDone: () => void; onCancel: () => voi
     >
       <p className="text-sm text-gray-700 dark:text-gray-300">Your account will be protected by your password only. Confirm with both.</p>
       <Field label="Password" type="password" autoComplete="current-password" value={password} onChange={(e) => setPassword(e.target.value)} required />
-      <Field label="Code from your authenticator app" inputMode="numeric" autoComplete="one-time-code" value={code} onChange={(e) => setCode(e.target.value)} required />
+      <Field
+        key={backup ? 'backup' : 'code'}
+        label={backup ? 'Backup code' : 'Code from your authenticator app'}
+        inputMode={backup ? 'text' : 'numeric'}
+        autoComplete={backup ? 'off' : 'one-time-code'}
+        value={code}
+        onChange={(e) => setCode(e.target.value)}
+        required
+        // A code is accepted once: after confirming it's you with one, wait for the next.
+        hint={backup ? undefined : 'If you were just asked to confirm it is you, wait for the next code: each code works once.'}
+      />
+      <button
+        type="button"
+        className="text-sm font-semibold text-indigo-700 hover:underline dark:text-indigo-300"
+        onClick={() => {
+          setBackup(!backup);
+          setCode('');
+        }}
+      >
+        {backup ? 'Use the authenticator app' : 'Use a backup code'}
+      </button>
       <InlineError error={m.error} />
       <div className="flex justify-end gap-2">
         <Button variant="secondary" onClick={onCancel}>

@@ -109,6 +109,8 @@ describe('AccountPage', () => {
     await userEvent.click(screen.getByRole('button', { name: 'Turn off' }));
     const d = await screen.findByRole('dialog', { name: 'Turn off two-factor authentication' });
     await userEvent.type(within(d).getByLabelText('Password'), 'pw');
+    await userEvent.click(within(d).getByRole('button', { name: 'Use a backup code' }));
+    await userEvent.click(within(d).getByRole('button', { name: 'Use the authenticator app' }));
     await userEvent.type(within(d).getByLabelText('Code from your authenticator app'), '654 321');
     await userEvent.click(within(d).getByRole('button', { name: 'Turn off' }));
     await waitFor(() => expect(calls.find((c) => c.path === '/api/auth/mfa/disable')?.body).toEqual({ password: 'pw', code: '654321' }));

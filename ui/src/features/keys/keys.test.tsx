@@ -104,6 +104,20 @@ describe('KeysPage', () => {
     expect(await screen.findByText(/Verification was cancelled/)).toBeInTheDocument();
   });
 
+  it('SessionEnded: a 401 sends to sign-in and back here afterwards', async () => {
+    let ended = false;
+    mockApi({
+      'GET /api/auth/session': () => (ended ? { status: 401, body: errorBody('Sign in first.') } : { body: customerSession() }),
+      'GET /api/keys': () => {
+        ended = true;
+        return { status: 401, body: errorBody('Your session has ended.') };
+      },
+    });
+    const { router } = renderApp('/keys');
+    await waitFor(() => expect(router.state.location.pathname).toBe('/signin'));
+    expect(router.state.location.search).toBe('?next=%2Fkeys');
+  });
+
   it('Revoke: asks first', async () => {
     let revoked = false;
     mockApi({
