@@ -5,7 +5,7 @@ export function Table({ caption, children }: { caption: string; children: ReactN
   return (
     // Focusable so keyboard users can scroll it when it is wider than the screen.
     // eslint-disable-next-line jsx-a11y/no-noninteractive-tabindex
-    <div role="region" aria-label={caption} tabIndex={0} className="-mx-4 overflow-x-auto focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600 sm:mx-0">
+    <div role="region" aria-label={`${caption} (scrollable table)`} tabIndex={0} className="-mx-4 overflow-x-auto focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600 sm:mx-0">
       <table className="min-w-full divide-y divide-gray-200 text-sm dark:divide-gray-800">
         <caption className="sr-only">{caption}</caption>
         {children}
