@@ -29,6 +29,8 @@ import (
 	"github.com/chorusgw/chorus/internal/store"
 	"github.com/chorusgw/chorus/internal/telemetry"
 	"github.com/chorusgw/chorus/internal/usage"
+	"github.com/chorusgw/chorus/internal/web"
+	"github.com/chorusgw/chorus/ui"
 )
 
 // App is a running gateway.
@@ -210,8 +212,12 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 	if err := a.initMeter(ctx); err != nil {
 		return err
 	}
+	handler, err := a.handler()
+	if err != nil {
+		return err
+	}
 	a.http = &http.Server{
-		Handler:           a.handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: cfg.Timeouts.ReadHeader,
 		ReadTimeout:       cfg.Timeouts.Read,
 		IdleTimeout:       cfg.Timeouts.Idle,
@@ -282,13 +288,20 @@ func (a *App) initServers(health *orchestrate.Health) error {
 	return a.initSentry()
 }
 
-// handler registers both front doors on one mux, behind the middleware
-// that gives every request its ID, log line and panic recovery.
-func (a *App) handler() http.Handler {
+// handler registers both front doors and the console on one mux, behind
+// the middleware that gives every request its ID, log line and panic
+// recovery. The console (internal/web, the embedded ui/dist) answers
+// every path the APIs do not: /api/… and /v1/… stay the APIs'.
+func (a *App) handler() (http.Handler, error) {
 	a.Mux = api.NewMux()
 	a.Gateway.Register(a.Mux)
 	a.Manage.Register(a.Mux)
-	return api.Middleware(a.Log, a.Mux)
+	console, err := web.New(web.Options{FS: ui.Dist(), Logger: a.Log, IsTLS: a.Manage.SecureRequest})
+	if err != nil {
+		return nil, err
+	}
+	a.Mux.Handle("/", console)
+	return api.Middleware(a.Log, a.Mux), nil
 }
 
 // Routes lists every registered route with who may call it.

@@ -262,10 +262,10 @@ func inPrefixes(ip string, ps []netip.Prefix) bool {
 	return false
 }
 
-// secureRequest reports whether the browser reached us over TLS: directly,
+// SecureRequest reports whether the browser reached us over TLS: directly,
 // or through a trusted proxy that says so (X-Forwarded-Proto: https), or
 // as auth.secure_cookies declares.
-func (s *Server) secureRequest(r *http.Request) bool {
+func (s *Server) SecureRequest(r *http.Request) bool {
 	if r.TLS != nil || s.Auth.SecureCookies {
 		return true
 	}
@@ -301,7 +301,7 @@ func (s *Server) sessionLifetime() time.Duration {
 // with the __Host- prefix, which browsers accept only from a secure origin
 // with Path=/ and no Domain, so no sibling subdomain can set or shadow it.
 func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, token string, expires time.Time) {
-	name, secure := sessionCookie, s.secureRequest(r)
+	name, secure := sessionCookie, s.SecureRequest(r)
 	if secure {
 		name = secureSessionCookie
 	}
@@ -313,7 +313,7 @@ func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, token 
 
 // clearSessionCookie removes the session cookie (both names).
 func (s *Server) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
-	secure := s.secureRequest(r)
+	secure := s.SecureRequest(r)
 	for _, name := range []string{sessionCookie, secureSessionCookie} {
 		if name == secureSessionCookie && !secure {
 			continue // a browser ignores a __Host- cookie that is not Secure
