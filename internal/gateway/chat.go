@@ -73,6 +73,9 @@ func (s *Server) chat(f *chatFormat) http.HandlerFunc {
 			x.deliver(w, f, a)
 		}
 		x.afterChat(ctx, req, a, err == nil && serr == nil)
+		if a.relay != nil {
+			a.relay.free()
+		}
 	}
 }
 

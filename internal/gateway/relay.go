@@ -17,6 +17,15 @@ import (
 // maxPendingStream bounds the chunks held back while more are ready.
 const maxPendingStream = 32 << 10
 
+// relays recycles relays (free puts one back).
+var relays = sync.Pool{New: func() any { return new(relay) }}
+
+// free returns the relay to the pool; nothing may use it after.
+func (rl *relay) free() {
+	*rl = relay{}
+	relays.Put(rl)
+}
+
 // streamBufs recycles the buffers streams are relayed through.
 var streamBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
@@ -30,14 +39,14 @@ var streamBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return 
 type relay struct {
 	x   *exchange
 	w   http.ResponseWriter
-	rc  *http.ResponseController
 	cw  chunkWriter
 	sr  *orchestrate.StreamResult
 	req *provider.ChatRequest
 	bp  *[]byte // the pooled buffer behind buf
 	buf []byte  // frames not written yet
 
-	usage    *provider.Usage       // the last usage the upstream reported
+	usage    provider.Usage // the last usage the upstream reported (when hasUsage)
+	hasUsage bool
 	outBytes int                   // output text relayed, for an estimate
 	final    *provider.StreamChunk // the upstream's own end of stream, held for end
 	scored   bool                  // the answer will be scored: keep its text
@@ -65,7 +74,8 @@ func (x *exchange) openStream(ctx context.Context, w http.ResponseWriter, cw chu
 			return nil, upstreamError(err)
 		}
 	}
-	rl := &relay{x: x, w: w, rc: http.NewResponseController(w), cw: cw, sr: sr, req: req, replayed: hit != nil,
+	rl := relays.Get().(*relay)
+	*rl = relay{x: x, w: w, cw: cw, sr: sr, req: req, replayed: hit != nil,
 		scored: hit == nil && x.s.wantsScoring(x, req)}
 	if record && hit == nil {
 		rl.rec = cache.NewRecorder(1 << 20)
@@ -101,7 +111,7 @@ func (rl *relay) run(ctx context.Context) {
 	}
 	rl.err = err
 	rl.complete = (err == io.EOF || err == nil) && ctx.Err() == nil
-	rl.sr.Finish(rl.x.meteredUsage(rl.req, rl.usage, rl.complete, rl.outBytes, &rl.gen), err)
+	rl.sr.Finish(rl.x.meteredUsage(rl.req, rl.lastUsage(), rl.complete, rl.outBytes, &rl.gen), err)
 }
 
 // observe takes what the exchange needs from a chunk — usage, time to first
@@ -113,8 +123,7 @@ func (rl *relay) observe(c *provider.StreamChunk) (firstToken bool) {
 		rl.rec.Add(c)
 	}
 	if c.Usage != nil {
-		u := *c.Usage
-		rl.usage = &u
+		rl.usage, rl.hasUsage = *c.Usage, true
 	}
 	for i := range c.Choices {
 		ch := &c.Choices[i]
@@ -152,7 +161,7 @@ func (rl *relay) push(c *provider.StreamChunk, firstToken bool) bool {
 		if _, err := rl.w.Write(rl.buf); err != nil {
 			return false
 		}
-		_ = rl.rc.Flush()
+		rl.flush()
 		rl.buf = rl.buf[:0]
 	}
 	return true
@@ -182,11 +191,23 @@ func (rl *relay) end(ctx context.Context, serr error) {
 		if rl.final != nil {
 			rl.buf = rl.cw.chunk(rl.buf, rl.final)
 		}
-		rl.buf = rl.cw.end(rl.buf, rl.usage) // after any chunks not written yet
+		rl.buf = rl.cw.end(rl.buf, rl.lastUsage()) // after any chunks not written yet
 		rl.storeEntry()
 	}
 	_, _ = rl.w.Write(rl.buf)
-	_ = rl.rc.Flush()
+	rl.flush()
+}
+
+// flush sends what was written to the client now. (A ResponseController
+// made per call stays on the stack; one kept in the relay would not.)
+func (rl *relay) flush() { _ = http.NewResponseController(rl.w).Flush() }
+
+// lastUsage is the last usage the upstream reported, nil when none.
+func (rl *relay) lastUsage() *provider.Usage {
+	if !rl.hasUsage {
+		return nil
+	}
+	return &rl.usage
 }
 
 // storeEntry prepares the complete answer of a cache miss for the cache.
