@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -104,7 +105,7 @@ func appendOptFloat(b []byte, key string, f *float64) []byte {
 		return b
 	}
 	b = appendKey(b, key, false)
-	return appendFloat(b, *f, 64)
+	return jsonscan.AppendFloat(b, *f, 64)
 }
 
 func appendStrings(b []byte, ss []string) []byte {
@@ -132,7 +133,7 @@ func appendExtra(b []byte, extra map[string]json.RawMessage, written func(string
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if v := extra[k]; validJSON(v) {
+		if v := extra[k]; jsonscan.Valid(v) {
 			b = append(b, ',')
 			b = provider.AppendString(b, k)
 			b = append(b, ':')
@@ -238,7 +239,7 @@ func appendTools(b []byte, r *provider.ChatRequest) []byte {
 				b = append(b, `,"description":`...)
 				b = provider.AppendString(b, t.Description)
 			}
-			if len(t.Parameters) > 0 && validJSON(t.Parameters) {
+			if len(t.Parameters) > 0 && jsonscan.Valid(t.Parameters) {
 				b = append(b, `,"parameters":`...)
 				b = append(b, t.Parameters...)
 			}
@@ -273,7 +274,7 @@ func appendResponseFormat(b []byte, rf *provider.ResponseFormat) []byte {
 	if rf.Type == "json_schema" {
 		b = append(b, `,"json_schema":{"name":`...)
 		b = provider.AppendString(b, rf.Name)
-		if len(rf.Schema) > 0 && validJSON(rf.Schema) {
+		if len(rf.Schema) > 0 && jsonscan.Valid(rf.Schema) {
 			b = append(b, `,"schema":`...)
 			b = append(b, rf.Schema...)
 		}

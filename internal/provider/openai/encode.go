@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -192,7 +193,7 @@ func AppendEmbeddingResponse(dst []byte, r *provider.EmbeddingResponse, encoding
 				if j > 0 {
 					dst = append(dst, ',')
 				}
-				dst = appendFloat(dst, float64(f), 32)
+				dst = jsonscan.AppendFloat(dst, float64(f), 32)
 			}
 			dst = append(dst, ']')
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -161,7 +162,7 @@ func (es *edits) apply(obj []byte) []byte {
 
 func lastNonSpace(b []byte) byte {
 	for i := len(b) - 1; i >= 0; i-- {
-		if !isWS(b[i]) {
+		if !jsonscan.IsSpace(b[i]) {
 			return b[i]
 		}
 	}
@@ -173,51 +174,9 @@ func lastNonSpace(b []byte) byte {
 // them: passthrough bodies were validated when the client's request was
 // decoded, and this runs on every request.
 func findMembers(obj []byte, fn func(key []byte, m member)) error {
-	i := skipWS(obj, 0)
-	if i >= len(obj) || obj[i] != '{' {
-		return errSyntax
+	ms := jsonscan.ScanMembers(obj)
+	for ms.Next() {
+		fn(ms.Key(), member{keyStart: ms.KeyStart, valStart: ms.ValueStart, valEnd: ms.ValueEnd, found: true})
 	}
-	i = skipWS(obj, i+1)
-	if i < len(obj) && obj[i] == '}' {
-		return checkEnd(obj, i+1)
-	}
-	for {
-		if i >= len(obj) || obj[i] != '"' {
-			return errSyntax
-		}
-		ks := i
-		ke, err := provider.SkipString(obj, i)
-		if err != nil {
-			return err
-		}
-		i = skipWS(obj, ke)
-		if i >= len(obj) || obj[i] != ':' {
-			return errSyntax
-		}
-		vs := skipWS(obj, i+1)
-		ve, err := provider.SkipValue(obj, vs)
-		if err != nil {
-			return err
-		}
-		fn(obj[ks+1:ke-1], member{keyStart: ks, valStart: vs, valEnd: ve, found: true})
-		i = skipWS(obj, ve)
-		if i >= len(obj) {
-			return errSyntax
-		}
-		switch obj[i] {
-		case ',':
-			i = skipWS(obj, i+1)
-		case '}':
-			return checkEnd(obj, i+1)
-		default:
-			return errSyntax
-		}
-	}
-}
-
-func checkEnd(obj []byte, i int) error {
-	if skipWS(obj, i) != len(obj) {
-		return errSyntax
-	}
-	return nil
+	return ms.Err()
 }
