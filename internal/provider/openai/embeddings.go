@@ -44,7 +44,7 @@ func (c *Client) Embed(ctx context.Context, req *provider.EmbeddingRequest) (*pr
 
 func appendEmbeddingRequest(b []byte, r *provider.EmbeddingRequest) []byte {
 	b = append(b, `{"model":`...)
-	b = provider.AppendString(b, r.Model)
+	b = jsonscan.AppendString(b, r.Model)
 	b = append(b, `,"input":`...)
 	if len(r.InputTokens) > 0 {
 		b = append(b, '[')
@@ -71,11 +71,11 @@ func appendEmbeddingRequest(b []byte, r *provider.EmbeddingRequest) []byte {
 	}
 	if r.EncodingFormat != "" {
 		b = append(b, `,"encoding_format":`...)
-		b = provider.AppendString(b, r.EncodingFormat)
+		b = jsonscan.AppendString(b, r.EncodingFormat)
 	}
 	if r.User != "" {
 		b = append(b, `,"user":`...)
-		b = provider.AppendString(b, r.User)
+		b = jsonscan.AppendString(b, r.User)
 	}
 	if r.RawFormat == "" || r.RawFormat == provider.FormatOpenAI {
 		b = appendExtra(b, r.Extra, isEmbeddingMember)

@@ -96,9 +96,9 @@ func errorText(body []byte) string {
 // param or code is written as null.
 func AppendError(dst []byte, message, typ, param, code string) []byte {
 	dst = append(dst, `{"error":{"message":`...)
-	dst = provider.AppendString(dst, message)
+	dst = jsonscan.AppendString(dst, message)
 	dst = append(dst, `,"type":`...)
-	dst = provider.AppendString(dst, typ)
+	dst = jsonscan.AppendString(dst, typ)
 	dst = append(dst, `,"param":`...)
 	dst = appendOptString(dst, param)
 	dst = append(dst, `,"code":`...)
@@ -111,5 +111,5 @@ func appendOptString(dst []byte, s string) []byte {
 	if s == "" {
 		return append(dst, "null"...)
 	}
-	return provider.AppendString(dst, s)
+	return jsonscan.AppendString(dst, s)
 }

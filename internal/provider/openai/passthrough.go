@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/chorusgw/chorus/internal/jsonscan"
-	"github.com/chorusgw/chorus/internal/provider"
 )
 
 // member locates one top-level member of a JSON object.
@@ -55,7 +54,7 @@ func (e *edit) appendValue(out []byte) []byte {
 	case e.lit != "":
 		return append(out, e.lit...)
 	}
-	return provider.AppendString(out, e.quoted)
+	return jsonscan.AppendString(out, e.quoted)
 }
 
 // rewriteChatBody returns a copy of a client's OpenAI body with the model
@@ -87,8 +86,8 @@ func rewriteChatBody(raw []byte, model string, stream bool) ([]byte, error) {
 		case !so.found || isNull(opts) || opts[0] != '{':
 			es.set(so, edit{key: "stream_options", lit: `{"include_usage":true}`})
 		default:
-			if v, ok, _ := provider.GetField(opts, "include_usage"); !ok || string(v) != "true" {
-				withUsage, err := provider.SetField(opts, "include_usage", []byte("true"))
+			if v, ok, _ := jsonscan.GetField(opts, "include_usage"); !ok || string(v) != "true" {
+				withUsage, err := jsonscan.SetField(opts, "include_usage", []byte("true"))
 				if err != nil {
 					return nil, fmt.Errorf("openai: passthrough stream_options: %w", err)
 				}
@@ -151,7 +150,7 @@ func (es *edits) apply(obj []byte) []byte {
 			if !empty {
 				out = append(out, ',')
 			}
-			out = provider.AppendString(out, e.key)
+			out = jsonscan.AppendString(out, e.key)
 			out = append(out, ':')
 			out = e.appendValue(out)
 			empty = false
