@@ -184,17 +184,26 @@ func scanString(b []byte, i int) (end int, escaped bool, err error) {
 // backslash or a control character, testing eight bytes at a time: long
 // prompt text is most of a request body.
 func skipPlain(b []byte, j int) int {
-	const lsb, msb = 0x0101010101010101, 0x8080808080808080
 	for ; j+8 <= len(b); j += 8 {
 		w := binary.LittleEndian.Uint64(b[j:])
-		ctl := (w - 0x20*lsb) &^ w & msb
-		q := w ^ ('"' * lsb)
-		bs := w ^ ('\\' * lsb)
-		if ctl|(q-lsb)&^q&msb|(bs-lsb)&^bs&msb != 0 {
+		if (w-0x20*lsb)&^w&msb|quoteOrBackslash(w) != 0 {
 			return j
 		}
 	}
 	return j
+}
+
+// Masks of the low and the high bit of each byte of a word.
+const lsb, msb = 0x0101010101010101, 0x8080808080808080
+
+// quoteOrBackslash returns a mask with the high bit set in the bytes of w
+// (eight bytes of text, the first in the low byte) that are a quote or a
+// backslash. Bytes above the first such byte may be set too, so only the
+// lowest bit of the mask is exact.
+func quoteOrBackslash(w uint64) uint64 {
+	q := w ^ ('"' * lsb)
+	bs := w ^ ('\\' * lsb)
+	return ((q-lsb)&^q | (bs-lsb)&^bs) & msb
 }
 
 func isHex4(h []byte) bool {

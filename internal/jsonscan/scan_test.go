@@ -80,6 +80,34 @@ func TestSkipValue(t *testing.T) {
 	}
 }
 
+func TestSkipString(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		in   string
+		want int // -1: an error
+	}{
+		{"Short", `"ab",` + strings.Repeat(" ", 8), 4},
+		{"EndsAtWordEdge", `"abcdefgh"` + strings.Repeat(" ", 8), 10},
+		{"NearBufferEnd", `"abc"`, 5},
+		{"EscapedQuoteInFirstWord", `"a\"b"` + strings.Repeat(" ", 8), 6},
+		{"EscapedBackslashesBeforeQuote", `"a\\\\"` + strings.Repeat(" ", 8), 7},
+		{"LongerThanFourWords", `"` + strings.Repeat("x", 40) + `"`, 42},
+		{"EscapeAfterFourWords", `"` + strings.Repeat("x", 40) + `\"\\"`, 46},
+		{"Unterminated", `"` + strings.Repeat("x", 40), -1},
+		{"UnterminatedByEscape", `"abc\"`, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := SkipString([]byte(tc.in), 0)
+			if err != nil {
+				got = -1
+			}
+			if got != tc.want {
+				t.Fatalf("SkipString(%q) = %d (%v), want %d", tc.in, got, err, tc.want)
+			}
+		})
+	}
+}
+
 // depth returns how deeply b nests arrays and objects at most, counting
 // brackets inside strings too, which only overestimates.
 func depth(b []byte) int {

@@ -1,6 +1,10 @@
 package jsonscan
 
-import "bytes"
+import (
+	"bytes"
+	"encoding/binary"
+	"math/bits"
+)
 
 // SkipValue returns the offset just past the JSON value starting at b[i],
 // which must have been validated already: it only matches quotes and
@@ -49,18 +53,19 @@ func SkipValue(b []byte, i int) (int, error) {
 // SkipString returns the offset just past the JSON string starting at
 // b[i] == '"', without validating it.
 func SkipString(b []byte, i int) (int, error) {
-	// Most strings are short keys and enum values, for which a plain loop
-	// beats the call into IndexByte.
+	// Most strings are short keys and values: look for their end eight
+	// bytes at a time, and leave long text and escapes to IndexByte.
 	j := i + 1
-	for end := min(j+16, len(b)); j < end; j++ {
-		switch b[j] {
-		case '"':
-			return j + 1, nil
-		case '\\':
-			goto long
+	for n := 0; n < 4 && j+8 <= len(b); n++ {
+		if m := quoteOrBackslash(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+			k := j + bits.TrailingZeros64(m)>>3
+			if b[k] == '"' {
+				return k + 1, nil
+			}
+			break
 		}
+		j += 8
 	}
-long:
 	for {
 		k := bytes.IndexByte(b[j:], '"')
 		if k < 0 {
