@@ -136,8 +136,8 @@ func EachMember(obj []byte, fn func(key []byte, escaped bool, value []byte) erro
 	}
 }
 
-// readMember reads the member whose key starts at b[i] and returns the offsets
-// just past the key, and of the start and end of the value.
+// readMember reads the member whose key starts at b[i] and returns the
+// offsets just past the key, and of the start and end of the value.
 func readMember(b []byte, i int) (keyEnd, valueStart, valueEnd int, err error) {
 	if i >= len(b) || b[i] != '"' {
 		return 0, 0, 0, ErrSyntax

@@ -16,6 +16,7 @@ package jsonscan
 import (
 	"encoding/binary"
 	"errors"
+	"math/bits"
 )
 
 // ErrSyntax reports text that is not valid JSON, or not the JSON value (an
@@ -180,14 +181,15 @@ func scanString(b []byte, i int) (end int, escaped bool, err error) {
 	return 0, false, ErrSyntax
 }
 
-// skipPlain returns the first offset at or after j that may hold a quote, a
-// backslash or a control character, testing eight bytes at a time: long
-// prompt text is most of a request body.
+// skipPlain returns the offset of the first quote, backslash or control
+// character at or after j, testing eight bytes at a time (long prompt text
+// is most of a request body); or, if there is none, where fewer than eight
+// bytes are left.
 func skipPlain(b []byte, j int) int {
 	for ; j+8 <= len(b); j += 8 {
 		w := binary.LittleEndian.Uint64(b[j:])
-		if (w-0x20*lsb)&^w&msb|quoteOrBackslash(w) != 0 {
-			return j
+		if m := (w-0x20*lsb)&^w&msb | quoteOrBackslash(w); m != 0 {
+			return j + bits.TrailingZeros64(m)>>3
 		}
 	}
 	return j
