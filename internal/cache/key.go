@@ -10,7 +10,16 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
+)
+
+// Tags of the key encoding besides those of jsonscan.AppendCanonical, whose
+// values are mixed with these: every value is a tag byte and its content.
+const (
+	tagAbsent = '-'
+	tagFloat  = 'f' // 8 bytes, IEEE 754 bits
+	tagInt    = 'i' // varint
 )
 
 // Key versions: bump one when its encoding changes, so answers stored by an
@@ -50,7 +59,7 @@ func Key(model string, req *provider.ChatRequest) [32]byte {
 	b = appendParams(b, req)
 	b = appendExtra(b, req.Extra, req.RawFormat)
 	if lossy(req) {
-		b = appendBytes(append(b, tagRaw), req.Raw)
+		b = appendBytes(append(b, jsonscan.TagRaw), req.Raw)
 	}
 	sum := sha256.Sum256(b)
 	putKeyBuf(bp, b)
@@ -140,9 +149,9 @@ func appendArguments(b []byte, args string) []byte {
 	if args == "" {
 		args = "{}"
 	}
-	// Read-only view of the string: appendCanonJSON does not keep or
+	// Read-only view of the string: AppendCanonical does not keep or
 	// modify its input.
-	return appendCanonJSON(b, unsafe.Slice(unsafe.StringData(args), len(args)), "")
+	return jsonscan.AppendCanonical(b, unsafe.Slice(unsafe.StringData(args), len(args)), "")
 }
 
 func appendTools(b []byte, req *provider.ChatRequest) []byte {
@@ -154,7 +163,7 @@ func appendTools(b []byte, req *provider.ChatRequest) []byte {
 		if len(t.Parameters) == 0 {
 			b = append(b, tagAbsent)
 		} else {
-			b = appendCanonJSON(b, t.Parameters, "")
+			b = jsonscan.AppendCanonical(b, t.Parameters, "")
 		}
 		b = appendOptBool(b, t.Strict, nil)
 	}
@@ -178,7 +187,7 @@ func appendParams(b []byte, req *provider.ChatRequest) []byte {
 		if len(rf.Schema) == 0 {
 			b = append(b, tagAbsent)
 		} else {
-			b = appendCanonJSON(b, rf.Schema, "")
+			b = jsonscan.AppendCanonical(b, rf.Schema, "")
 		}
 		b = appendOptBool(b, rf.Strict, nil)
 	}
@@ -232,8 +241,8 @@ func appendExtra(b []byte, extra map[string]json.RawMessage, format provider.For
 		mark := len(b)
 		b = appendString(b, k)
 		valAt := len(b)
-		b = appendCanonJSON(b, extra[k], skip)
-		if skip != "" && bytes.Equal(b[valAt:], []byte{tagObject, 0}) {
+		b = jsonscan.AppendCanonical(b, extra[k], skip)
+		if skip != "" && bytes.Equal(b[valAt:], []byte{jsonscan.TagObject, 0}) {
 			b = b[:mark] // only the format: nothing left to tell apart
 			continue
 		}
@@ -266,7 +275,17 @@ func appendOptBool(b []byte, v, def *bool) []byte {
 	case v == nil || (def != nil && *v == *def):
 		return append(b, tagAbsent)
 	case *v:
-		return append(b, tagTrue)
+		return append(b, jsonscan.TagTrue)
 	}
-	return append(b, tagFalse)
+	return append(b, jsonscan.TagFalse)
+}
+
+func appendUvarint(dst []byte, u uint64) []byte { return binary.AppendUvarint(dst, u) }
+
+func appendString(dst []byte, s string) []byte {
+	return append(binary.AppendUvarint(dst, uint64(len(s))), s...)
+}
+
+func appendBytes(dst []byte, b []byte) []byte {
+	return append(binary.AppendUvarint(dst, uint64(len(b))), b...)
 }

@@ -3,7 +3,7 @@ package anthropic
 import (
 	"strconv"
 
-	"github.com/chorusgw/chorus/internal/provider"
+	"github.com/chorusgw/chorus/internal/jsonscan"
 )
 
 // The encoders of this package append JSON by hand: the bodies they write
@@ -23,7 +23,7 @@ func appendKey(dst []byte, key string) []byte {
 
 // appendStringField appends "key":"value".
 func appendStringField(dst []byte, key, value string) []byte {
-	return provider.AppendString(appendKey(dst, key), value)
+	return jsonscan.AppendString(appendKey(dst, key), value)
 }
 
 // appendIntField appends "key":n.

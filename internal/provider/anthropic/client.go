@@ -25,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -153,16 +154,16 @@ func (c *Client) requestBody(req *provider.ChatRequest, stream bool) ([]byte, er
 // does not say what the call does (a client body without "stream" sent down
 // a streaming call). Every other byte is kept; raw is not modified.
 func passthroughBody(raw []byte, model string, stream bool) ([]byte, error) {
-	body, err := provider.SetField(raw, "model", provider.AppendString(nil, model))
+	body, err := jsonscan.SetField(raw, "model", jsonscan.AppendString(nil, model))
 	if err != nil {
 		return nil, chorus.Invalid("", "request body is not a JSON object")
 	}
-	v, ok, err := provider.GetField(body, "stream")
+	v, ok, err := jsonscan.GetField(body, "stream")
 	if err != nil {
 		return nil, chorus.Invalid("", "request body is not a JSON object")
 	}
 	if has := ok && string(v) == "true"; has != stream {
-		body, err = provider.SetField(body, "stream", strconv.AppendBool(nil, stream))
+		body, err = jsonscan.SetField(body, "stream", strconv.AppendBool(nil, stream))
 		if err != nil {
 			return nil, chorus.Invalid("", "request body is not a JSON object")
 		}

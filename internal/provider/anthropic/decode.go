@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -129,14 +130,18 @@ func DecodeRequest(body []byte) (*provider.ChatRequest, error) {
 	if err := decodeTools(req, &w); err != nil {
 		return nil, err
 	}
-	eachMember(body, func(key string, value []byte) {
-		if canonicalKeys[key] {
-			return
+	_ = jsonscan.EachMember(body, func(key []byte, escaped bool, value []byte) error {
+		if escaped {
+			key = jsonscan.AppendUnescaped(nil, key) // the name encoding/json reads
+		}
+		if canonicalKeys[string(key)] {
+			return nil
 		}
 		if req.Extra == nil {
 			req.Extra = make(map[string]json.RawMessage)
 		}
-		req.Extra[key] = value
+		req.Extra[string(key)] = value
+		return nil
 	})
 	return req, nil
 }

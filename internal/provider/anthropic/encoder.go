@@ -3,6 +3,7 @@ package anthropic
 import (
 	"strconv"
 
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -117,9 +118,9 @@ func (e *StreamEncoder) start(dst []byte, c *provider.StreamChunk) []byte {
 	}
 	dst = append(dst, "event: message_start\ndata: "...)
 	dst = append(dst, `{"type":"message_start","message":{"id":`...)
-	dst = provider.AppendString(dst, e.id)
+	dst = jsonscan.AppendString(dst, e.id)
 	dst = append(dst, `,"type":"message","role":"assistant","model":`...)
-	dst = provider.AppendString(dst, e.model)
+	dst = jsonscan.AppendString(dst, e.model)
 	dst = append(dst, `,"content":[],"stop_reason":null,"stop_sequence":null,"usage":`...)
 	dst = appendUsage(dst, provider.Usage{InputTokens: u.InputTokens, CachedInputTokens: u.CachedInputTokens})
 	return append(dst, "}}\n\n"...)
@@ -133,7 +134,7 @@ func (e *StreamEncoder) text(dst []byte, text string) []byte {
 	}
 	dst = e.deltaHead(dst, e.next-1)
 	dst = append(dst, `{"type":"text_delta","text":`...)
-	dst = provider.AppendString(dst, text)
+	dst = jsonscan.AppendString(dst, text)
 	return append(dst, "}}\n\n"...)
 }
 
@@ -145,9 +146,9 @@ func (e *StreamEncoder) toolCall(dst []byte, d *provider.ToolCallDelta) []byte {
 	if !seen {
 		dst = e.closeBlock(dst)
 		head := append([]byte(nil), `{"type":"tool_use","id":`...)
-		head = provider.AppendString(head, toolUseID(d.ID, d.Index))
+		head = jsonscan.AppendString(head, toolUseID(d.ID, d.Index))
 		head = append(head, `,"name":`...)
-		head = provider.AppendString(head, d.Name)
+		head = jsonscan.AppendString(head, d.Name)
 		head = append(head, `,"input":{}}`...)
 		block = e.next
 		dst = e.blockStart(dst, head)
@@ -162,7 +163,7 @@ func (e *StreamEncoder) toolCall(dst []byte, d *provider.ToolCallDelta) []byte {
 	}
 	dst = e.deltaHead(dst, block)
 	dst = append(dst, `{"type":"input_json_delta","partial_json":`...)
-	dst = provider.AppendString(dst, d.Arguments)
+	dst = jsonscan.AppendString(dst, d.Arguments)
 	return append(dst, "}}\n\n"...)
 }
 
@@ -203,7 +204,7 @@ func (e *StreamEncoder) messageDelta(dst []byte) []byte {
 	}
 	dst = append(dst, "event: message_delta\ndata: "...)
 	dst = append(dst, `{"type":"message_delta","delta":{"stop_reason":`...)
-	dst = provider.AppendString(dst, stopReason(e.finish))
+	dst = jsonscan.AppendString(dst, stopReason(e.finish))
 	dst = append(dst, `,"stop_sequence":null},"usage":`...)
 	dst = appendUsage(dst, u)
 	return append(dst, "}\n\n"...)

@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -65,9 +66,9 @@ func ErrorType(status int) string {
 // {"type":"error","error":{"type":typ,"message":message}}.
 func AppendError(dst []byte, typ, message string) []byte {
 	dst = append(dst, `{"type":"error","error":{"type":`...)
-	dst = provider.AppendString(dst, typ)
+	dst = jsonscan.AppendString(dst, typ)
 	dst = append(dst, `,"message":`...)
-	dst = provider.AppendString(dst, message)
+	dst = jsonscan.AppendString(dst, message)
 	return append(dst, "}}"...)
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -68,7 +69,7 @@ func appendRequest(dst []byte, req *provider.ChatRequest, stream bool, defMaxTok
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = provider.AppendString(dst, s)
+			dst = jsonscan.AppendString(dst, s)
 		}
 		dst = append(dst, ']')
 	}
@@ -250,7 +251,7 @@ func appendTurn(dst []byte, msgs []provider.Message, role string, group []int) (
 			if m.Content[0].Text == "" {
 				return dst[:mark], nil
 			}
-			dst = provider.AppendString(dst, m.Content[0].Text)
+			dst = jsonscan.AppendString(dst, m.Content[0].Text)
 			return append(dst, '}'), nil
 		}
 	}
@@ -310,7 +311,7 @@ func appendParts(dst []byte, parts []provider.Part, i int) ([]byte, error) {
 
 func appendTextBlock(dst []byte, text string) []byte {
 	dst = append(dst, `{"type":"text","text":`...)
-	dst = provider.AppendString(dst, text)
+	dst = jsonscan.AppendString(dst, text)
 	return append(dst, '}')
 }
 
@@ -319,7 +320,7 @@ func appendTextBlock(dst []byte, text string) []byte {
 func appendImageBlock(dst []byte, url string, i, k int) ([]byte, error) {
 	if strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://") {
 		dst = append(dst, `{"type":"image","source":{"type":"url","url":`...)
-		dst = provider.AppendString(dst, url)
+		dst = jsonscan.AppendString(dst, url)
 		return append(dst, "}}"...), nil
 	}
 	mediaType, data, ok := parseDataURI(url)
@@ -327,9 +328,9 @@ func appendImageBlock(dst []byte, url string, i, k int) ([]byte, error) {
 		return nil, chorus.Invalid(fmt.Sprintf("messages[%d].content[%d].image_url", i, k), "image must be an http(s) URL or a base64 data: URI")
 	}
 	dst = append(dst, `{"type":"image","source":{"type":"base64","media_type":`...)
-	dst = provider.AppendString(dst, mediaType)
+	dst = jsonscan.AppendString(dst, mediaType)
 	dst = append(dst, `,"data":`...)
-	dst = provider.AppendString(dst, data)
+	dst = jsonscan.AppendString(dst, data)
 	return append(dst, "}}"...), nil
 }
 
@@ -368,9 +369,9 @@ func appendToolUse(dst []byte, tc *provider.ToolCall, i, j int) ([]byte, error) 
 		return nil, chorus.Invalid(toolCallParam(i, j, "function.arguments"), "tool call arguments must be a JSON object")
 	}
 	dst = append(appendComma(dst), `{"type":"tool_use","id":`...)
-	dst = provider.AppendString(dst, tc.ID)
+	dst = jsonscan.AppendString(dst, tc.ID)
 	dst = append(dst, `,"name":`...)
-	dst = provider.AppendString(dst, tc.Name)
+	dst = jsonscan.AppendString(dst, tc.Name)
 	dst = append(dst, `,"input":`...)
 	dst = append(dst, input...)
 	return append(dst, '}'), nil
@@ -387,10 +388,10 @@ func appendToolResult(dst []byte, m *provider.Message, i int) ([]byte, error) {
 		return nil, chorus.Invalid(fmt.Sprintf("messages[%d].tool_call_id", i), "tool message needs a tool_call_id")
 	}
 	dst = append(appendComma(dst), `{"type":"tool_result","tool_use_id":`...)
-	dst = provider.AppendString(dst, m.ToolCallID)
+	dst = jsonscan.AppendString(dst, m.ToolCallID)
 	dst = append(dst, `,"content":`...)
 	if !slices.ContainsFunc(m.Content, func(p provider.Part) bool { return p.Type == provider.PartImage }) {
-		dst = provider.AppendString(dst, m.Text())
+		dst = jsonscan.AppendString(dst, m.Text())
 		return append(dst, '}'), nil
 	}
 	dst = append(dst, '[')
@@ -448,7 +449,7 @@ func appendTools(dst []byte, req *provider.ChatRequest) ([]byte, error) {
 			return nil, chorus.Invalid("tool_choice.function.name", "tool_choice function needs a name")
 		}
 		dst = append(dst, `{"type":"tool","name":`...)
-		dst = provider.AppendString(dst, name)
+		dst = jsonscan.AppendString(dst, name)
 	default:
 		return nil, chorus.Invalid("tool_choice", "unknown tool_choice %q", mode)
 	}

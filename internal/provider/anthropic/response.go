@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -77,7 +78,7 @@ func AppendResponse(dst []byte, r *provider.ChatResponse) []byte {
 	dst = append(dst, '{')
 	dst = appendStringField(dst, "id", MessageID(r.ID))
 	dst = append(dst, `,"type":"message","role":"assistant","model":`...)
-	dst = provider.AppendString(dst, r.Model)
+	dst = jsonscan.AppendString(dst, r.Model)
 	dst = append(dst, `,"content":[`...)
 	var finish provider.FinishReason
 	if len(r.Choices) > 0 {
@@ -93,7 +94,7 @@ func AppendResponse(dst []byte, r *provider.ChatResponse) []byte {
 		}
 	}
 	dst = append(dst, `],"stop_reason":`...)
-	dst = provider.AppendString(dst, stopReason(finish))
+	dst = jsonscan.AppendString(dst, stopReason(finish))
 	dst = append(dst, `,"stop_sequence":null,"usage":`...)
 	dst = appendUsage(dst, r.Usage)
 	return append(dst, '}')
@@ -102,9 +103,9 @@ func AppendResponse(dst []byte, r *provider.ChatResponse) []byte {
 // appendToolUseBlock appends {"type":"tool_use","id":..,"name":..,"input":input}.
 func appendToolUseBlock(dst []byte, id, name string, input []byte) []byte {
 	dst = append(dst, `{"type":"tool_use","id":`...)
-	dst = provider.AppendString(dst, id)
+	dst = jsonscan.AppendString(dst, id)
 	dst = append(dst, `,"name":`...)
-	dst = provider.AppendString(dst, name)
+	dst = jsonscan.AppendString(dst, name)
 	dst = append(dst, `,"input":`...)
 	dst = append(dst, input...)
 	return append(dst, '}')

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -402,7 +403,7 @@ func testPassthrough(t *testing.T, h Harness) {
 			if c.Stream != stream {
 				t.Errorf("captured stream = %v, want %v", c.Stream, stream)
 			}
-			v, ok, err := provider.GetField(c.Body, "x_custom")
+			v, ok, err := jsonscan.GetField(c.Body, "x_custom")
 			if err != nil || !ok {
 				t.Fatalf("upstream body lacks x_custom (err %v): %s", err, c.Body)
 			}

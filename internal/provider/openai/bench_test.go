@@ -63,21 +63,3 @@ func BenchmarkAppendChatResponse(b *testing.B) {
 		buf = AppendChatResponse(buf[:0], r)
 	}
 }
-
-func BenchmarkValidJSON(b *testing.B) {
-	b.SetBytes(int64(len(benchBody)))
-	for b.Loop() {
-		if !validJSON(benchBody) {
-			b.Fatal("invalid")
-		}
-	}
-}
-
-func BenchmarkValidJSONStdlib(b *testing.B) {
-	b.SetBytes(int64(len(benchBody)))
-	for b.Loop() {
-		if !json.Valid(benchBody) {
-			b.Fatal("invalid")
-		}
-	}
-}

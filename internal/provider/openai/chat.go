@@ -7,6 +7,7 @@ import (
 	"strconv"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -48,7 +49,7 @@ func (c *Client) chatBody(req *provider.ChatRequest, stream bool) ([]byte, error
 // code, with no RawFormat), since other formats' extras mean nothing here.
 func (c *Client) appendChatRequest(b []byte, r *provider.ChatRequest, stream bool) ([]byte, error) {
 	b = append(b, `{"model":`...)
-	b = provider.AppendString(b, r.Model)
+	b = jsonscan.AppendString(b, r.Model)
 	b = append(b, `,"messages":[`...)
 	for i := range r.Messages {
 		if i > 0 {
@@ -89,7 +90,7 @@ func (c *Client) appendChatRequest(b []byte, r *provider.ChatRequest, stream boo
 	}
 	if r.User != "" {
 		b = appendKey(b, "user", false)
-		b = provider.AppendString(b, r.User)
+		b = jsonscan.AppendString(b, r.User)
 	}
 	if r.RawFormat == "" || r.RawFormat == provider.FormatOpenAI {
 		b = appendExtra(b, r.Extra, isChatMember)
@@ -104,7 +105,7 @@ func appendOptFloat(b []byte, key string, f *float64) []byte {
 		return b
 	}
 	b = appendKey(b, key, false)
-	return appendFloat(b, *f, 64)
+	return jsonscan.AppendFloat(b, *f, 64)
 }
 
 func appendStrings(b []byte, ss []string) []byte {
@@ -113,7 +114,7 @@ func appendStrings(b []byte, ss []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = provider.AppendString(b, s)
+		b = jsonscan.AppendString(b, s)
 	}
 	return append(b, ']')
 }
@@ -132,9 +133,9 @@ func appendExtra(b []byte, extra map[string]json.RawMessage, written func(string
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		if v := extra[k]; validJSON(v) {
+		if v := extra[k]; jsonscan.Valid(v) {
 			b = append(b, ',')
-			b = provider.AppendString(b, k)
+			b = jsonscan.AppendString(b, k)
 			b = append(b, ':')
 			b = append(b, v...)
 		}
@@ -144,7 +145,7 @@ func appendExtra(b []byte, extra map[string]json.RawMessage, written func(string
 
 func appendMessage(b []byte, m *provider.Message) ([]byte, error) {
 	b = append(b, `{"role":`...)
-	b = provider.AppendString(b, m.Role)
+	b = jsonscan.AppendString(b, m.Role)
 	b = append(b, `,"content":`...)
 	var err error
 	if b, err = appendContent(b, m); err != nil {
@@ -152,11 +153,11 @@ func appendMessage(b []byte, m *provider.Message) ([]byte, error) {
 	}
 	if m.Name != "" && m.Role != provider.RoleTool {
 		b = append(b, `,"name":`...)
-		b = provider.AppendString(b, m.Name)
+		b = jsonscan.AppendString(b, m.Name)
 	}
 	if m.Role == provider.RoleTool {
 		b = append(b, `,"tool_call_id":`...)
-		b = provider.AppendString(b, m.ToolCallID)
+		b = jsonscan.AppendString(b, m.ToolCallID)
 	}
 	if len(m.ToolCalls) > 0 {
 		b = append(b, `,"tool_calls":[`...)
@@ -173,11 +174,11 @@ func appendMessage(b []byte, m *provider.Message) ([]byte, error) {
 
 func appendToolCall(b []byte, id, name, args string) []byte {
 	b = append(b, `{"id":`...)
-	b = provider.AppendString(b, id)
+	b = jsonscan.AppendString(b, id)
 	b = append(b, `,"type":"function","function":{"name":`...)
-	b = provider.AppendString(b, name)
+	b = jsonscan.AppendString(b, name)
 	b = append(b, `,"arguments":`...)
-	b = provider.AppendString(b, args)
+	b = jsonscan.AppendString(b, args)
 	return append(b, "}}"...)
 }
 
@@ -198,7 +199,7 @@ func appendContent(b []byte, m *provider.Message) ([]byte, error) {
 		}
 	}
 	if textOnly && (m.TextOnly || m.Role != provider.RoleUser) {
-		return provider.AppendString(b, m.Text()), nil
+		return jsonscan.AppendString(b, m.Text()), nil
 	}
 	b = append(b, '[')
 	for i, p := range m.Content {
@@ -208,14 +209,14 @@ func appendContent(b []byte, m *provider.Message) ([]byte, error) {
 		switch p.Type {
 		case provider.PartText:
 			b = append(b, `{"type":"text","text":`...)
-			b = provider.AppendString(b, p.Text)
+			b = jsonscan.AppendString(b, p.Text)
 			b = append(b, '}')
 		case provider.PartImage:
 			b = append(b, `{"type":"image_url","image_url":{"url":`...)
-			b = provider.AppendString(b, p.ImageURL)
+			b = jsonscan.AppendString(b, p.ImageURL)
 			if p.ImageDetail != "" {
 				b = append(b, `,"detail":`...)
-				b = provider.AppendString(b, p.ImageDetail)
+				b = jsonscan.AppendString(b, p.ImageDetail)
 			}
 			b = append(b, "}}"...)
 		default:
@@ -233,12 +234,12 @@ func appendTools(b []byte, r *provider.ChatRequest) []byte {
 				b = append(b, ',')
 			}
 			b = append(b, `{"type":"function","function":{"name":`...)
-			b = provider.AppendString(b, t.Name)
+			b = jsonscan.AppendString(b, t.Name)
 			if t.Description != "" {
 				b = append(b, `,"description":`...)
-				b = provider.AppendString(b, t.Description)
+				b = jsonscan.AppendString(b, t.Description)
 			}
-			if len(t.Parameters) > 0 && validJSON(t.Parameters) {
+			if len(t.Parameters) > 0 && jsonscan.Valid(t.Parameters) {
 				b = append(b, `,"parameters":`...)
 				b = append(b, t.Parameters...)
 			}
@@ -254,10 +255,10 @@ func appendTools(b []byte, r *provider.ChatRequest) []byte {
 		b = append(b, `,"tool_choice":`...)
 		if tc.Mode == "function" {
 			b = append(b, `{"type":"function","function":{"name":`...)
-			b = provider.AppendString(b, tc.Name)
+			b = jsonscan.AppendString(b, tc.Name)
 			b = append(b, "}}"...)
 		} else {
-			b = provider.AppendString(b, tc.Mode)
+			b = jsonscan.AppendString(b, tc.Mode)
 		}
 	}
 	if r.ParallelToolCalls != nil {
@@ -269,11 +270,11 @@ func appendTools(b []byte, r *provider.ChatRequest) []byte {
 
 func appendResponseFormat(b []byte, rf *provider.ResponseFormat) []byte {
 	b = append(b, `,"response_format":{"type":`...)
-	b = provider.AppendString(b, rf.Type)
+	b = jsonscan.AppendString(b, rf.Type)
 	if rf.Type == "json_schema" {
 		b = append(b, `,"json_schema":{"name":`...)
-		b = provider.AppendString(b, rf.Name)
-		if len(rf.Schema) > 0 && validJSON(rf.Schema) {
+		b = jsonscan.AppendString(b, rf.Name)
+		if len(rf.Schema) > 0 && jsonscan.Valid(rf.Schema) {
 			b = append(b, `,"schema":`...)
 			b = append(b, rf.Schema...)
 		}

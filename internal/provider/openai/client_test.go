@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/provider/conformance"
 	"github.com/chorusgw/chorus/internal/provider/openai"
@@ -78,7 +79,7 @@ func TestRequestHeadersAndPaths(t *testing.T) {
 			if tc.cfg.Headers != nil && got.Header.Get("X-Org") != "o1" {
 				t.Errorf("extra header missing: %v", got.Header)
 			}
-			if v, ok, _ := provider.GetField(got.Body, tc.maxParam); !ok || string(v) != "5" {
+			if v, ok, _ := jsonscan.GetField(got.Body, tc.maxParam); !ok || string(v) != "5" {
 				t.Errorf("body %s lacks %s: 5", got.Body, tc.maxParam)
 			}
 			if got.MaxTokens != 5 {
@@ -155,7 +156,7 @@ func TestCanonicalEncoding(t *testing.T) {
 	if _, err := c.Chat(context.Background(), req); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok, _ := provider.GetField(f.Last().Body, "logprobs"); ok {
+	if _, ok, _ := jsonscan.GetField(f.Last().Body, "logprobs"); ok {
 		t.Errorf("anthropic extra forwarded: %s", f.Last().Body)
 	}
 
@@ -221,7 +222,7 @@ func TestStreamAlwaysAsksForUsage(t *testing.T) {
 			if usage == nil || usage.InputTokens != 3 || usage.OutputTokens != 2 {
 				t.Errorf("usage = %+v, want 3 in, 2 out", usage)
 			}
-			v, ok, _ := provider.GetField(f.Last().Body, "stream_options")
+			v, ok, _ := jsonscan.GetField(f.Last().Body, "stream_options")
 			if !ok || !strings.Contains(string(v), `"include_usage":true`) {
 				t.Errorf("stream_options = %s, want include_usage true", v)
 			}

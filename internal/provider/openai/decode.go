@@ -7,6 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -40,7 +41,7 @@ func DecodeChatRequest(body []byte) (*provider.ChatRequest, error) {
 		return nil, err
 	}
 	d := chatDecoder{req: &provider.ChatRequest{Raw: body, RawFormat: provider.FormatOpenAI}}
-	if err := eachMember(body, d.member); err != nil {
+	if err := jsonscan.EachMember(body, d.member); err != nil {
 		return nil, err
 	}
 	if err := d.finish(); err != nil {
@@ -51,11 +52,11 @@ func DecodeChatRequest(body []byte) (*provider.ChatRequest, error) {
 
 // checkBody rejects a body that is not one valid JSON object.
 func checkBody(body []byte) error {
-	if !utf8.Valid(body) || !validJSON(body) {
+	if !utf8.Valid(body) || !jsonscan.Valid(body) {
 		return chorus.Invalid("", parseErrorMessage)
 	}
-	if body[skipWS(body, 0)] != '{' {
-		return chorus.Invalid("", "Invalid request body: expected a JSON object, but got %s instead.", kind(body[skipWS(body, 0):]))
+	if body[jsonscan.SkipSpace(body, 0)] != '{' {
+		return chorus.Invalid("", "Invalid request body: expected a JSON object, but got %s instead.", kind(body[jsonscan.SkipSpace(body, 0):]))
 	}
 	return nil
 }
@@ -268,7 +269,7 @@ func decodeString(p path, v []byte) (string, error) {
 	if len(v) == 0 || v[0] != '"' {
 		return "", errType(p, "a string", v)
 	}
-	return unquote(v), nil
+	return jsonscan.Unquote(v), nil
 }
 
 func decodeOptBool(p path, v []byte) (*bool, error) {
@@ -349,17 +350,17 @@ func decodeStop(v []byte) ([]string, error) {
 	case isNull(v):
 		return nil, nil
 	case v[0] == '"':
-		return []string{unquote(v)}, nil
+		return []string{jsonscan.Unquote(v)}, nil
 	case v[0] != '[':
 		return nil, errType(at("stop"), "one of a string or array of strings", v)
 	}
-	n := countElements(v)
+	n := jsonscan.CountElements(v)
 	if n > maxStop {
 		return nil, chorus.Invalid("stop", "Invalid 'stop': array too long. Expected an array with maximum length %d, but got an array with length %d instead.", maxStop, n)
 	}
 	out := make([]string, 0, n)
 	stop := at("stop")
-	err := eachElement(v, func(i int, e []byte) error {
+	err := jsonscan.EachElement(v, func(i int, e []byte) error {
 		s, err := decodeString(stop.elem(i), e)
 		out = append(out, s)
 		return err
@@ -374,7 +375,7 @@ func decodeStreamOptions(v []byte) (includeUsage bool, err error) {
 	if v[0] != '{' {
 		return false, errType(at("stream_options"), "an object", v)
 	}
-	err = eachMember(v, func(k []byte, _ bool, mv []byte) error {
+	err = jsonscan.EachMember(v, func(k []byte, _ bool, mv []byte) error {
 		if string(k) != "include_usage" {
 			return nil
 		}
@@ -396,7 +397,7 @@ func decodeResponseFormat(v []byte) (*provider.ResponseFormat, error) {
 	rf := &provider.ResponseFormat{}
 	p := at("response_format")
 	var schema []byte
-	err := eachMember(v, func(k []byte, _ bool, mv []byte) error {
+	err := jsonscan.EachMember(v, func(k []byte, _ bool, mv []byte) error {
 		var err error
 		switch string(k) {
 		case "type":
@@ -432,7 +433,7 @@ func decodeResponseFormat(v []byte) (*provider.ResponseFormat, error) {
 func decodeJSONSchema(rf *provider.ResponseFormat, v []byte) error {
 	rfp := at("response_format")
 	p := rfp.key("json_schema")
-	err := eachMember(v, func(k []byte, _ bool, mv []byte) error {
+	err := jsonscan.EachMember(v, func(k []byte, _ bool, mv []byte) error {
 		var err error
 		switch string(k) {
 		case "name":

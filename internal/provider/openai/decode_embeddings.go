@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -23,7 +24,7 @@ func DecodeEmbeddingRequest(body []byte) (*provider.EmbeddingRequest, error) {
 	req := &provider.EmbeddingRequest{Raw: body, RawFormat: provider.FormatOpenAI}
 	var input []byte
 	seen := make(map[string]bool, 4)
-	err := eachMember(body, func(k []byte, escaped bool, v []byte) error {
+	err := jsonscan.EachMember(body, func(k []byte, escaped bool, v []byte) error {
 		if escaped {
 			return chorus.Invalid("", "Invalid request body: escaped characters in member names are not supported.")
 		}
@@ -78,7 +79,7 @@ func DecodeEmbeddingRequest(body []byte) (*provider.EmbeddingRequest, error) {
 func decodeEmbeddingInput(req *provider.EmbeddingRequest, v []byte) error {
 	switch v[0] {
 	case '"':
-		s := unquote(v)
+		s := jsonscan.Unquote(v)
 		if s == "" {
 			return chorus.Invalid("input", "Invalid 'input': empty string. Expected a non-empty string.")
 		}
@@ -88,19 +89,19 @@ func decodeEmbeddingInput(req *provider.EmbeddingRequest, v []byte) error {
 	default:
 		return errType(at("input"), "one of a string, array of strings, array of integers or array of integer arrays", v)
 	}
-	n := countElements(v)
+	n := jsonscan.CountElements(v)
 	switch {
 	case n == 0:
 		return chorus.Invalid("input", "Invalid 'input': empty array. Expected an array with minimum length 1, but got an empty array instead.")
 	case n > maxEmbeddingInputs:
 		return chorus.Invalid("input", "Invalid 'input': array too long. Expected an array with maximum length %d, but got an array with length %d instead.", maxEmbeddingInputs, n)
 	}
-	first := v[skipWS(v, 1)]
+	first := v[jsonscan.SkipSpace(v, 1)]
 	root := at("input")
 	switch {
 	case first == '"':
 		req.Input = make([]string, 0, n)
-		return eachElement(v, func(i int, e []byte) error {
+		return jsonscan.EachElement(v, func(i int, e []byte) error {
 			s, err := decodeString(root.elem(i), e)
 			if err == nil && s == "" {
 				p := root.elem(i).String()
@@ -111,7 +112,7 @@ func decodeEmbeddingInput(req *provider.EmbeddingRequest, v []byte) error {
 		})
 	case first == '[':
 		req.InputTokens = make([][]int, 0, n)
-		return eachElement(v, func(i int, e []byte) error {
+		return jsonscan.EachElement(v, func(i int, e []byte) error {
 			if e[0] != '[' {
 				return errType(root.elem(i), "an array of integers", e)
 			}
@@ -119,21 +120,21 @@ func decodeEmbeddingInput(req *provider.EmbeddingRequest, v []byte) error {
 			req.InputTokens = append(req.InputTokens, toks)
 			return err
 		})
-	case isNumber(v[skipWS(v, 1):]):
+	case isNumber(v[jsonscan.SkipSpace(v, 1):]):
 		toks, err := decodeTokens(root, v)
 		req.InputTokens = [][]int{toks}
 		return err
 	}
-	return errType(root.elem(0), "one of a string, an integer or an array of integers", v[skipWS(v, 1):])
+	return errType(root.elem(0), "one of a string, an integer or an array of integers", v[jsonscan.SkipSpace(v, 1):])
 }
 
 func decodeTokens(p path, v []byte) ([]int, error) {
-	toks := make([]int, 0, countElements(v))
+	toks := make([]int, 0, jsonscan.CountElements(v))
 	if cap(toks) == 0 {
 		param := p.String()
 		return nil, chorus.Invalid(param, "Invalid '%s': empty array. Expected an array with minimum length 1, but got an empty array instead.", param)
 	}
-	err := eachElement(v, func(i int, e []byte) error {
+	err := jsonscan.EachElement(v, func(i int, e []byte) error {
 		if !isNumber(e) || strings.ContainsAny(string(e), ".eE") {
 			return errType(p.elem(i), "an integer", e)
 		}

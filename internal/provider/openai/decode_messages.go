@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -15,9 +16,9 @@ func decodeMessages(v []byte) ([]provider.Message, error) {
 	if v[0] != '[' {
 		return nil, errType(at("messages"), "an array", v)
 	}
-	msgs := make([]provider.Message, 0, countElements(v))
+	msgs := make([]provider.Message, 0, jsonscan.CountElements(v))
 	root := at("messages")
-	err := eachElement(v, func(i int, e []byte) error {
+	err := jsonscan.EachElement(v, func(i int, e []byte) error {
 		m, err := decodeMessage(root.elem(i), e)
 		msgs = append(msgs, m)
 		return err
@@ -37,7 +38,7 @@ func decodeMessage(p path, v []byte) (provider.Message, error) {
 		return m, errType(p, "an object", v)
 	}
 	var f messageFields
-	_ = eachMember(v, func(k []byte, _ bool, mv []byte) error {
+	_ = jsonscan.EachMember(v, func(k []byte, _ bool, mv []byte) error {
 		switch string(k) {
 		case "role":
 			f.role = mv
@@ -76,7 +77,7 @@ func decodeMessage(p path, v []byte) (provider.Message, error) {
 	case "function":
 		m.Role = roleFunction
 	default:
-		return m, chorus.Invalid(p.key("role").String(), "Invalid value: '%s'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.", unquote(f.role))
+		return m, chorus.Invalid(p.key("role").String(), "Invalid value: '%s'. Supported values are: 'system', 'assistant', 'user', 'function', 'tool', and 'developer'.", jsonscan.Unquote(f.role))
 	}
 	if f.name != nil && !isNull(f.name) {
 		var err error
@@ -170,14 +171,14 @@ func decodeContent(p *path, m *provider.Message, v []byte, set partSet) error {
 	case v == nil:
 		return errMissing(param)
 	case v[0] == '"':
-		m.Content = []provider.Part{{Type: provider.PartText, Text: unquote(v)}}
+		m.Content = []provider.Part{{Type: provider.PartText, Text: jsonscan.Unquote(v)}}
 		m.TextOnly = true
 		return nil
 	case v[0] != '[':
 		return errType(param, "one of a string or array of objects", v)
 	}
-	m.Content = make([]provider.Part, 0, countElements(v))
-	return eachElement(v, func(i int, e []byte) error {
+	m.Content = make([]provider.Part, 0, jsonscan.CountElements(v))
+	return jsonscan.EachElement(v, func(i int, e []byte) error {
 		part, err := decodePart(param.elem(i), e, set)
 		m.Content = append(m.Content, part)
 		return err
@@ -190,7 +191,7 @@ func decodePart(p path, v []byte, set partSet) (provider.Part, error) {
 		return part, errType(p, "an object", v)
 	}
 	var typ, text, image, refusal, audio, file []byte
-	_ = eachMember(v, func(k []byte, _ bool, mv []byte) error {
+	_ = jsonscan.EachMember(v, func(k []byte, _ bool, mv []byte) error {
 		switch string(k) {
 		case "type":
 			typ = mv
@@ -229,7 +230,7 @@ func decodePart(p path, v []byte, set partSet) (provider.Part, error) {
 		part.Type = PartFile
 		err = requireObject(p.key("file"), file)
 	default:
-		err = chorus.Invalid(p.key("type").String(), "Invalid value: '%s'. Supported values are: %s.", unquote(typ), set.supported())
+		err = chorus.Invalid(p.key("type").String(), "Invalid value: '%s'. Supported values are: %s.", jsonscan.Unquote(typ), set.supported())
 	}
 	return part, err
 }
@@ -249,7 +250,7 @@ func decodeImageURL(p path, v []byte, part *provider.Part) error {
 		return err
 	}
 	var url, detail []byte
-	_ = eachMember(v, func(k []byte, _ bool, mv []byte) error {
+	_ = jsonscan.EachMember(v, func(k []byte, _ bool, mv []byte) error {
 		switch string(k) {
 		case "url":
 			url = mv
@@ -278,7 +279,7 @@ func decodeImageURL(p path, v []byte, part *provider.Part) error {
 		case "high":
 			part.ImageDetail = "high"
 		default:
-			return chorus.Invalid(p.key("detail").String(), "Invalid value: '%s'. Supported values are: 'auto', 'low', and 'high'.", unquote(detail))
+			return chorus.Invalid(p.key("detail").String(), "Invalid value: '%s'. Supported values are: 'auto', 'low', and 'high'.", jsonscan.Unquote(detail))
 		}
 	}
 	return nil
@@ -288,14 +289,14 @@ func decodeToolCalls(p path, v []byte) ([]provider.ToolCall, error) {
 	if v[0] != '[' {
 		return nil, errType(p, "an array", v)
 	}
-	calls := make([]provider.ToolCall, 0, countElements(v))
-	err := eachElement(v, func(i int, e []byte) error {
+	calls := make([]provider.ToolCall, 0, jsonscan.CountElements(v))
+	err := jsonscan.EachElement(v, func(i int, e []byte) error {
 		ep := p.elem(i)
 		if e[0] != '{' {
 			return errType(ep, "an object", e)
 		}
 		var id, typ, fn []byte
-		_ = eachMember(e, func(k []byte, _ bool, mv []byte) error {
+		_ = jsonscan.EachMember(e, func(k []byte, _ bool, mv []byte) error {
 			switch string(k) {
 			case "id":
 				id = mv
@@ -315,7 +316,7 @@ func decodeToolCalls(p path, v []byte) ([]provider.ToolCall, error) {
 			if typ[0] != '"' {
 				return errType(ep.key("type"), "a string", typ)
 			}
-			return chorus.Invalid(ep.key("type").String(), "Invalid value: '%s'. Supported values are: 'function'.", unquote(typ))
+			return chorus.Invalid(ep.key("type").String(), "Invalid value: '%s'. Supported values are: 'function'.", jsonscan.Unquote(typ))
 		}
 		if fn == nil {
 			return errMissing(ep.key("function"))
@@ -336,7 +337,7 @@ func decodeFunctionCall(p path, v []byte) (provider.ToolCall, error) {
 		return tc, errType(p, "an object", v)
 	}
 	var name, args []byte
-	_ = eachMember(v, func(k []byte, _ bool, mv []byte) error {
+	_ = jsonscan.EachMember(v, func(k []byte, _ bool, mv []byte) error {
 		switch string(k) {
 		case "name":
 			name = mv
@@ -363,19 +364,19 @@ func decodeTools(v []byte) ([]provider.Tool, error) {
 	if v[0] != '[' {
 		return nil, errType(at("tools"), "an array", v)
 	}
-	n := countElements(v)
+	n := jsonscan.CountElements(v)
 	if n > maxTools {
 		return nil, chorus.Invalid("tools", "Invalid 'tools': array too long. Expected an array with maximum length %d, but got an array with length %d instead.", maxTools, n)
 	}
 	tools := make([]provider.Tool, 0, n)
 	root := at("tools")
-	err := eachElement(v, func(i int, e []byte) error {
+	err := jsonscan.EachElement(v, func(i int, e []byte) error {
 		p := root.elem(i)
 		if e[0] != '{' {
 			return errType(p, "an object", e)
 		}
 		var typ, fn []byte
-		_ = eachMember(e, func(k []byte, _ bool, mv []byte) error {
+		_ = jsonscan.EachMember(e, func(k []byte, _ bool, mv []byte) error {
 			switch string(k) {
 			case "type":
 				typ = mv
@@ -391,7 +392,7 @@ func decodeTools(v []byte) ([]provider.Tool, error) {
 			if typ[0] != '"' {
 				return errType(p.key("type"), "a string", typ)
 			}
-			return chorus.Invalid(p.key("type").String(), "Invalid value: '%s'. Supported values are: 'function'.", unquote(typ))
+			return chorus.Invalid(p.key("type").String(), "Invalid value: '%s'. Supported values are: 'function'.", jsonscan.Unquote(typ))
 		}
 		if fn == nil {
 			return errMissing(p.key("function"))
@@ -411,9 +412,9 @@ func decodeFunctions(v []byte) ([]provider.Tool, error) {
 	if v[0] != '[' {
 		return nil, errType(at("functions"), "an array", v)
 	}
-	tools := make([]provider.Tool, 0, countElements(v))
+	tools := make([]provider.Tool, 0, jsonscan.CountElements(v))
 	root := at("functions")
-	err := eachElement(v, func(i int, e []byte) error {
+	err := jsonscan.EachElement(v, func(i int, e []byte) error {
 		tool, err := decodeFunctionDef(root.elem(i), e)
 		tools = append(tools, tool)
 		return err
@@ -427,7 +428,7 @@ func decodeFunctionDef(p path, v []byte) (provider.Tool, error) {
 		return t, errType(p, "an object", v)
 	}
 	var name []byte
-	err := eachMember(v, func(k []byte, _ bool, mv []byte) error {
+	err := jsonscan.EachMember(v, func(k []byte, _ bool, mv []byte) error {
 		var err error
 		switch string(k) {
 		case "name":
@@ -481,7 +482,7 @@ func decodeToolChoice(param string, v []byte) (*provider.ToolChoice, error) {
 	case isNull(v):
 		return nil, nil
 	case v[0] == '"':
-		mode := unquote(v)
+		mode := jsonscan.Unquote(v)
 		switch mode {
 		case "none", "auto":
 		case "required":
@@ -497,7 +498,7 @@ func decodeToolChoice(param string, v []byte) (*provider.ToolChoice, error) {
 		return nil, errType(at(param), "one of a string or object", v)
 	}
 	var typ, fn, name []byte
-	_ = eachMember(v, func(k []byte, _ bool, mv []byte) error {
+	_ = jsonscan.EachMember(v, func(k []byte, _ bool, mv []byte) error {
 		switch string(k) {
 		case "type":
 			typ = mv
@@ -524,7 +525,7 @@ func decodeToolChoice(param string, v []byte) (*provider.ToolChoice, error) {
 	if err := requireObject(fp, fn); err != nil {
 		return nil, err
 	}
-	_ = eachMember(fn, func(k []byte, _ bool, mv []byte) error {
+	_ = jsonscan.EachMember(fn, func(k []byte, _ bool, mv []byte) error {
 		if string(k) == "name" {
 			name = mv
 		}

@@ -8,6 +8,7 @@ import (
 	"math"
 	"strconv"
 
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -43,7 +44,7 @@ func (c *Client) Embed(ctx context.Context, req *provider.EmbeddingRequest) (*pr
 
 func appendEmbeddingRequest(b []byte, r *provider.EmbeddingRequest) []byte {
 	b = append(b, `{"model":`...)
-	b = provider.AppendString(b, r.Model)
+	b = jsonscan.AppendString(b, r.Model)
 	b = append(b, `,"input":`...)
 	if len(r.InputTokens) > 0 {
 		b = append(b, '[')
@@ -70,11 +71,11 @@ func appendEmbeddingRequest(b []byte, r *provider.EmbeddingRequest) []byte {
 	}
 	if r.EncodingFormat != "" {
 		b = append(b, `,"encoding_format":`...)
-		b = provider.AppendString(b, r.EncodingFormat)
+		b = jsonscan.AppendString(b, r.EncodingFormat)
 	}
 	if r.User != "" {
 		b = append(b, `,"user":`...)
-		b = provider.AppendString(b, r.User)
+		b = jsonscan.AppendString(b, r.User)
 	}
 	if r.RawFormat == "" || r.RawFormat == provider.FormatOpenAI {
 		b = appendExtra(b, r.Extra, isEmbeddingMember)
@@ -94,12 +95,12 @@ func isEmbeddingMember(k string) bool {
 // arrays or base64 strings of little-endian float32s, placing each by its
 // index.
 func parseEmbeddingResponse(raw []byte) (*provider.EmbeddingResponse, error) {
-	if !validJSON(raw) || raw[skipWS(raw, 0)] != '{' {
-		return nil, errSyntax
+	if !jsonscan.Valid(raw) || raw[jsonscan.SkipSpace(raw, 0)] != '{' {
+		return nil, jsonscan.ErrSyntax
 	}
 	r := &provider.EmbeddingResponse{}
 	var data []byte
-	_ = eachMember(raw, func(k []byte, _ bool, v []byte) error {
+	_ = jsonscan.EachMember(raw, func(k []byte, _ bool, v []byte) error {
 		switch string(k) {
 		case "model":
 			r.Model = str(v)
@@ -113,8 +114,8 @@ func parseEmbeddingResponse(raw []byte) (*provider.EmbeddingResponse, error) {
 	if data == nil || data[0] != '[' {
 		return nil, fmt.Errorf("embeddings answer has no data list")
 	}
-	r.Data = make([][]float32, countElements(data))
-	err := eachElement(data, func(i int, e []byte) error {
+	r.Data = make([][]float32, jsonscan.CountElements(data))
+	err := jsonscan.EachElement(data, func(i int, e []byte) error {
 		idx, vec, err := parseEmbedding(i, e)
 		if err != nil {
 			return err
@@ -138,7 +139,7 @@ func parseEmbedding(i int, v []byte) (int, []float32, error) {
 	idx := i
 	var vec []float32
 	var err error
-	_ = eachMember(v, func(k []byte, _ bool, mv []byte) error {
+	_ = jsonscan.EachMember(v, func(k []byte, _ bool, mv []byte) error {
 		switch string(k) {
 		case "index":
 			idx = num(mv)
@@ -147,7 +148,7 @@ func parseEmbedding(i int, v []byte) (int, []float32, error) {
 			case '[':
 				vec, err = parseFloats(mv)
 			case '"':
-				vec, err = decodeBase64Floats(unquote(mv))
+				vec, err = decodeBase64Floats(jsonscan.Unquote(mv))
 			default:
 				err = fmt.Errorf("embedding %d has no vector", i)
 			}
@@ -161,8 +162,8 @@ func parseEmbedding(i int, v []byte) (int, []float32, error) {
 }
 
 func parseFloats(v []byte) ([]float32, error) {
-	out := make([]float32, 0, countElements(v))
-	err := eachElement(v, func(_ int, e []byte) error {
+	out := make([]float32, 0, jsonscan.CountElements(v))
+	err := jsonscan.EachElement(v, func(_ int, e []byte) error {
 		f, err := strconv.ParseFloat(string(e), 32)
 		out = append(out, float32(f))
 		return err

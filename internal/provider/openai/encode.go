@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"math"
 
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -13,11 +14,11 @@ import (
 // the client should see.
 func AppendChatResponse(dst []byte, r *provider.ChatResponse) []byte {
 	dst = append(dst, `{"id":`...)
-	dst = provider.AppendString(dst, r.ID)
+	dst = jsonscan.AppendString(dst, r.ID)
 	dst = append(dst, `,"object":"chat.completion","created":`...)
 	dst = appendInt(dst, r.Created)
 	dst = append(dst, `,"model":`...)
-	dst = provider.AppendString(dst, r.Model)
+	dst = jsonscan.AppendString(dst, r.Model)
 	dst = append(dst, `,"choices":[`...)
 	for i := range r.Choices {
 		if i > 0 {
@@ -29,7 +30,7 @@ func AppendChatResponse(dst []byte, r *provider.ChatResponse) []byte {
 	dst = appendUsage(dst, r.Usage)
 	if r.SystemFingerprint != "" {
 		dst = append(dst, `,"system_fingerprint":`...)
-		dst = provider.AppendString(dst, r.SystemFingerprint)
+		dst = jsonscan.AppendString(dst, r.SystemFingerprint)
 	}
 	return append(dst, '}')
 }
@@ -43,11 +44,11 @@ func appendChoice(dst []byte, ch *provider.Choice) []byte {
 	if role == "" {
 		role = provider.RoleAssistant
 	}
-	dst = provider.AppendString(dst, role)
+	dst = jsonscan.AppendString(dst, role)
 	dst = append(dst, `,"content":`...)
 	switch {
 	case len(m.Content) > 0:
-		dst = provider.AppendString(dst, m.Text())
+		dst = jsonscan.AppendString(dst, m.Text())
 	case len(m.ToolCalls) > 0:
 		dst = append(dst, "null"...)
 	default:
@@ -93,11 +94,11 @@ func appendUsage(dst []byte, u provider.Usage) []byte {
 // carries usage (OpenAI's last chunk, with no choices).
 func AppendChunk(dst []byte, c *provider.StreamChunk) []byte {
 	dst = append(dst, `{"id":`...)
-	dst = provider.AppendString(dst, c.ID)
+	dst = jsonscan.AppendString(dst, c.ID)
 	dst = append(dst, `,"object":"chat.completion.chunk","created":`...)
 	dst = appendInt(dst, c.Created)
 	dst = append(dst, `,"model":`...)
-	dst = provider.AppendString(dst, c.Model)
+	dst = jsonscan.AppendString(dst, c.Model)
 	dst = append(dst, `,"choices":[`...)
 	for i := range c.Choices {
 		if i > 0 {
@@ -120,12 +121,12 @@ func appendChunkChoice(dst []byte, ch *provider.ChunkChoice) []byte {
 	first := true
 	if ch.Role != "" {
 		dst = appendKey(dst, "role", first)
-		dst = provider.AppendString(dst, ch.Role)
+		dst = jsonscan.AppendString(dst, ch.Role)
 		first = false
 	}
 	if ch.Content != "" || (ch.Role != "" && len(ch.ToolCalls) == 0) {
 		dst = appendKey(dst, "content", first)
-		dst = provider.AppendString(dst, ch.Content)
+		dst = jsonscan.AppendString(dst, ch.Content)
 		first = false
 	}
 	if len(ch.ToolCalls) > 0 {
@@ -151,17 +152,17 @@ func appendToolCallDelta(dst []byte, d *provider.ToolCallDelta) []byte {
 	dst = appendInt(dst, int64(d.Index))
 	if d.ID != "" {
 		dst = append(dst, `,"id":`...)
-		dst = provider.AppendString(dst, d.ID)
+		dst = jsonscan.AppendString(dst, d.ID)
 		dst = append(dst, `,"type":"function"`...)
 	}
 	dst = append(dst, `,"function":{`...)
 	if d.Name != "" {
 		dst = append(dst, `"name":`...)
-		dst = provider.AppendString(dst, d.Name)
+		dst = jsonscan.AppendString(dst, d.Name)
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"arguments":`...)
-	dst = provider.AppendString(dst, d.Arguments)
+	dst = jsonscan.AppendString(dst, d.Arguments)
 	return append(dst, "}}"...)
 }
 
@@ -192,14 +193,14 @@ func AppendEmbeddingResponse(dst []byte, r *provider.EmbeddingResponse, encoding
 				if j > 0 {
 					dst = append(dst, ',')
 				}
-				dst = appendFloat(dst, float64(f), 32)
+				dst = jsonscan.AppendFloat(dst, float64(f), 32)
 			}
 			dst = append(dst, ']')
 		}
 		dst = append(dst, '}')
 	}
 	dst = append(dst, `],"model":`...)
-	dst = provider.AppendString(dst, r.Model)
+	dst = jsonscan.AppendString(dst, r.Model)
 	dst = append(dst, `,"usage":{"prompt_tokens":`...)
 	dst = appendInt(dst, int64(r.Usage.InputTokens))
 	dst = append(dst, `,"total_tokens":`...)

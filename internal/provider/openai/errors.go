@@ -5,6 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -30,11 +31,11 @@ func (c *Client) statusError(resp *http.Response, body []byte) *provider.Error {
 // {"object":"error","message","type","code"} (vLLM). It reports whether the
 // body was one of them.
 func parseErrorBody(body []byte, e *provider.Error) bool {
-	if !validJSON(body) || body[skipWS(body, 0)] != '{' {
+	if !jsonscan.Valid(body) || body[jsonscan.SkipSpace(body, 0)] != '{' {
 		return false
 	}
 	var inner []byte
-	_ = eachMember(body, func(k []byte, _ bool, v []byte) error {
+	_ = jsonscan.EachMember(body, func(k []byte, _ bool, v []byte) error {
 		if string(k) == "error" {
 			inner = v
 		}
@@ -44,13 +45,13 @@ func parseErrorBody(body []byte, e *provider.Error) bool {
 	case inner == nil:
 		inner = body // top-level shape
 	case inner[0] == '"':
-		e.Message = unquote(inner)
+		e.Message = jsonscan.Unquote(inner)
 		return true
 	case inner[0] != '{':
 		return false
 	}
 	found := false
-	_ = eachMember(inner, func(k []byte, _ bool, v []byte) error {
+	_ = jsonscan.EachMember(inner, func(k []byte, _ bool, v []byte) error {
 		switch string(k) {
 		case "message":
 			e.Message, found = scalarText(v), true
@@ -69,7 +70,7 @@ func parseErrorBody(body []byte, e *provider.Error) bool {
 func scalarText(v []byte) string {
 	switch {
 	case v[0] == '"':
-		return unquote(v)
+		return jsonscan.Unquote(v)
 	case isNumber(v):
 		return string(v)
 	}
@@ -95,9 +96,9 @@ func errorText(body []byte) string {
 // param or code is written as null.
 func AppendError(dst []byte, message, typ, param, code string) []byte {
 	dst = append(dst, `{"error":{"message":`...)
-	dst = provider.AppendString(dst, message)
+	dst = jsonscan.AppendString(dst, message)
 	dst = append(dst, `,"type":`...)
-	dst = provider.AppendString(dst, typ)
+	dst = jsonscan.AppendString(dst, typ)
 	dst = append(dst, `,"param":`...)
 	dst = appendOptString(dst, param)
 	dst = append(dst, `,"code":`...)
@@ -110,5 +111,5 @@ func appendOptString(dst []byte, s string) []byte {
 	if s == "" {
 		return append(dst, "null"...)
 	}
-	return provider.AppendString(dst, s)
+	return jsonscan.AppendString(dst, s)
 }

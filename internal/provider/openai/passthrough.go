@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/chorusgw/chorus/internal/provider"
+	"github.com/chorusgw/chorus/internal/jsonscan"
 )
 
 // member locates one top-level member of a JSON object.
@@ -54,7 +54,7 @@ func (e *edit) appendValue(out []byte) []byte {
 	case e.lit != "":
 		return append(out, e.lit...)
 	}
-	return provider.AppendString(out, e.quoted)
+	return jsonscan.AppendString(out, e.quoted)
 }
 
 // rewriteChatBody returns a copy of a client's OpenAI body with the model
@@ -86,8 +86,8 @@ func rewriteChatBody(raw []byte, model string, stream bool) ([]byte, error) {
 		case !so.found || isNull(opts) || opts[0] != '{':
 			es.set(so, edit{key: "stream_options", lit: `{"include_usage":true}`})
 		default:
-			if v, ok, _ := provider.GetField(opts, "include_usage"); !ok || string(v) != "true" {
-				withUsage, err := provider.SetField(opts, "include_usage", []byte("true"))
+			if v, ok, _ := jsonscan.GetField(opts, "include_usage"); !ok || string(v) != "true" {
+				withUsage, err := jsonscan.SetField(opts, "include_usage", []byte("true"))
 				if err != nil {
 					return nil, fmt.Errorf("openai: passthrough stream_options: %w", err)
 				}
@@ -150,7 +150,7 @@ func (es *edits) apply(obj []byte) []byte {
 			if !empty {
 				out = append(out, ',')
 			}
-			out = provider.AppendString(out, e.key)
+			out = jsonscan.AppendString(out, e.key)
 			out = append(out, ':')
 			out = e.appendValue(out)
 			empty = false
@@ -161,7 +161,7 @@ func (es *edits) apply(obj []byte) []byte {
 
 func lastNonSpace(b []byte) byte {
 	for i := len(b) - 1; i >= 0; i-- {
-		if !isWS(b[i]) {
+		if !jsonscan.IsSpace(b[i]) {
 			return b[i]
 		}
 	}
@@ -173,51 +173,9 @@ func lastNonSpace(b []byte) byte {
 // them: passthrough bodies were validated when the client's request was
 // decoded, and this runs on every request.
 func findMembers(obj []byte, fn func(key []byte, m member)) error {
-	i := skipWS(obj, 0)
-	if i >= len(obj) || obj[i] != '{' {
-		return errSyntax
+	ms := jsonscan.ScanMembers(obj)
+	for ms.Next() {
+		fn(ms.Key(), member{keyStart: ms.KeyStart, valStart: ms.ValueStart, valEnd: ms.ValueEnd, found: true})
 	}
-	i = skipWS(obj, i+1)
-	if i < len(obj) && obj[i] == '}' {
-		return checkEnd(obj, i+1)
-	}
-	for {
-		if i >= len(obj) || obj[i] != '"' {
-			return errSyntax
-		}
-		ks := i
-		ke, err := provider.SkipString(obj, i)
-		if err != nil {
-			return err
-		}
-		i = skipWS(obj, ke)
-		if i >= len(obj) || obj[i] != ':' {
-			return errSyntax
-		}
-		vs := skipWS(obj, i+1)
-		ve, err := provider.SkipValue(obj, vs)
-		if err != nil {
-			return err
-		}
-		fn(obj[ks+1:ke-1], member{keyStart: ks, valStart: vs, valEnd: ve, found: true})
-		i = skipWS(obj, ve)
-		if i >= len(obj) {
-			return errSyntax
-		}
-		switch obj[i] {
-		case ',':
-			i = skipWS(obj, i+1)
-		case '}':
-			return checkEnd(obj, i+1)
-		default:
-			return errSyntax
-		}
-	}
-}
-
-func checkEnd(obj []byte, i int) error {
-	if skipWS(obj, i) != len(obj) {
-		return errSyntax
-	}
-	return nil
+	return ms.Err()
 }

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chorusgw/chorus/internal/provider"
+	"github.com/chorusgw/chorus/internal/jsonscan"
 )
 
 func TestRewriteChatBody(t *testing.T) {
@@ -120,15 +120,15 @@ func BenchmarkPassthroughRewrite(b *testing.B) {
 	}
 }
 
-// BenchmarkPassthroughSetField is the naive alternative: provider.SetField
+// BenchmarkPassthroughSetField is the naive alternative: jsonscan.SetField
 // once per member.
 func BenchmarkPassthroughSetField(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(benchBody)))
 	for b.Loop() {
-		out, _ := provider.SetField(benchBody, "model", provider.AppendString(nil, "gpt-4o-mini-2024-07-18"))
-		out, _ = provider.SetField(out, "stream", []byte("true"))
-		if _, err := provider.SetField(out, "stream_options", []byte(`{"include_usage":true}`)); err != nil {
+		out, _ := jsonscan.SetField(benchBody, "model", jsonscan.AppendString(nil, "gpt-4o-mini-2024-07-18"))
+		out, _ = jsonscan.SetField(out, "stream", []byte("true"))
+		if _, err := jsonscan.SetField(out, "stream_options", []byte(`{"include_usage":true}`)); err != nil {
 			b.Fatal(err)
 		}
 	}

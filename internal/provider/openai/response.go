@@ -3,6 +3,7 @@ package openai
 import (
 	"strconv"
 
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -12,11 +13,11 @@ import (
 
 // parseChatResponse reads a chat.completion body.
 func parseChatResponse(raw []byte) (*provider.ChatResponse, error) {
-	if !validJSON(raw) || raw[skipWS(raw, 0)] != '{' {
-		return nil, errSyntax
+	if !jsonscan.Valid(raw) || raw[jsonscan.SkipSpace(raw, 0)] != '{' {
+		return nil, jsonscan.ErrSyntax
 	}
 	r := &provider.ChatResponse{}
-	_ = eachMember(raw, func(k []byte, _ bool, v []byte) error {
+	_ = jsonscan.EachMember(raw, func(k []byte, _ bool, v []byte) error {
 		switch string(k) {
 		case "id":
 			r.ID = str(v)
@@ -30,8 +31,8 @@ func parseChatResponse(raw []byte) (*provider.ChatResponse, error) {
 			r.Usage = parseUsage(v)
 		case "choices":
 			if v[0] == '[' {
-				r.Choices = make([]provider.Choice, 0, countElements(v))
-				_ = eachElement(v, func(i int, e []byte) error {
+				r.Choices = make([]provider.Choice, 0, jsonscan.CountElements(v))
+				_ = jsonscan.EachElement(v, func(i int, e []byte) error {
 					r.Choices = append(r.Choices, parseChoice(i, e))
 					return nil
 				})
@@ -47,7 +48,7 @@ func parseChoice(i int, v []byte) provider.Choice {
 	if v[0] != '{' {
 		return ch
 	}
-	_ = eachMember(v, func(k []byte, _ bool, mv []byte) error {
+	_ = jsonscan.EachMember(v, func(k []byte, _ bool, mv []byte) error {
 		switch string(k) {
 		case "index":
 			ch.Index = num(mv)
@@ -68,7 +69,7 @@ func parseAnswerMessage(m *provider.Message, v []byte) {
 		return
 	}
 	var refusal string
-	_ = eachMember(v, func(k []byte, _ bool, mv []byte) error {
+	_ = jsonscan.EachMember(v, func(k []byte, _ bool, mv []byte) error {
 		switch string(k) {
 		case "role":
 			if s := str(mv); s != "" {
@@ -76,15 +77,15 @@ func parseAnswerMessage(m *provider.Message, v []byte) {
 			}
 		case "content":
 			if mv[0] == '"' {
-				m.Content = []provider.Part{{Type: provider.PartText, Text: unquote(mv)}}
+				m.Content = []provider.Part{{Type: provider.PartText, Text: jsonscan.Unquote(mv)}}
 				m.TextOnly = true
 			}
 		case "refusal":
 			refusal = str(mv)
 		case "tool_calls":
 			if mv[0] == '[' {
-				m.ToolCalls = make([]provider.ToolCall, 0, countElements(mv))
-				_ = eachElement(mv, func(_ int, e []byte) error {
+				m.ToolCalls = make([]provider.ToolCall, 0, jsonscan.CountElements(mv))
+				_ = jsonscan.EachElement(mv, func(_ int, e []byte) error {
 					d := parseToolCallDelta(e)
 					m.ToolCalls = append(m.ToolCalls, provider.ToolCall{ID: d.ID, Name: d.Name, Arguments: d.Arguments})
 					return nil
@@ -110,7 +111,7 @@ func parseToolCallDelta(v []byte) provider.ToolCallDelta {
 	if v[0] != '{' {
 		return d
 	}
-	_ = eachMember(v, func(k []byte, _ bool, mv []byte) error {
+	_ = jsonscan.EachMember(v, func(k []byte, _ bool, mv []byte) error {
 		switch string(k) {
 		case "index":
 			d.Index = num(mv)
@@ -130,7 +131,7 @@ func parseFunction(v []byte) provider.ToolCallDelta {
 	if v[0] != '{' {
 		return d
 	}
-	_ = eachMember(v, func(k []byte, _ bool, mv []byte) error {
+	_ = jsonscan.EachMember(v, func(k []byte, _ bool, mv []byte) error {
 		switch string(k) {
 		case "name":
 			d.Name = str(mv)
@@ -149,7 +150,7 @@ func parseUsage(v []byte) provider.Usage {
 	if v[0] != '{' {
 		return u
 	}
-	_ = eachMember(v, func(k []byte, _ bool, mv []byte) error {
+	_ = jsonscan.EachMember(v, func(k []byte, _ bool, mv []byte) error {
 		switch string(k) {
 		case "prompt_tokens":
 			u.InputTokens = num(mv)
@@ -169,7 +170,7 @@ func parseUsage(v []byte) provider.Usage {
 func numMember(v []byte, key string) int {
 	n := 0
 	if v[0] == '{' {
-		_ = eachMember(v, func(k []byte, _ bool, mv []byte) error {
+		_ = jsonscan.EachMember(v, func(k []byte, _ bool, mv []byte) error {
 			if string(k) == key {
 				n = num(mv)
 			}
@@ -201,7 +202,7 @@ func str(v []byte) string {
 	if len(v) == 0 || v[0] != '"' {
 		return ""
 	}
-	return unquote(v)
+	return jsonscan.Unquote(v)
 }
 
 // num returns the value of a JSON integer and 0 for anything else.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 
+	"github.com/chorusgw/chorus/internal/jsonscan"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -158,12 +159,12 @@ var errClosed = errors.New("openai: stream closed")
 // parseChunk reads one chat.completion.chunk, or the error event an
 // upstream sends in its place.
 func parseChunk(data []byte) (*provider.StreamChunk, *provider.Error, error) {
-	if !validJSON(data) || data[skipWS(data, 0)] != '{' {
-		return nil, nil, errSyntax
+	if !jsonscan.Valid(data) || data[jsonscan.SkipSpace(data, 0)] != '{' {
+		return nil, nil, jsonscan.ErrSyntax
 	}
 	c := &provider.StreamChunk{}
 	var errObj []byte
-	_ = eachMember(data, func(k []byte, _ bool, v []byte) error {
+	_ = jsonscan.EachMember(data, func(k []byte, _ bool, v []byte) error {
 		switch string(k) {
 		case "id":
 			c.ID = str(v)
@@ -178,8 +179,8 @@ func parseChunk(data []byte) (*provider.StreamChunk, *provider.Error, error) {
 			}
 		case "choices":
 			if v[0] == '[' {
-				c.Choices = make([]provider.ChunkChoice, 0, countElements(v))
-				_ = eachElement(v, func(i int, e []byte) error {
+				c.Choices = make([]provider.ChunkChoice, 0, jsonscan.CountElements(v))
+				_ = jsonscan.EachElement(v, func(i int, e []byte) error {
 					c.Choices = append(c.Choices, parseChunkChoice(i, e))
 					return nil
 				})
@@ -206,7 +207,7 @@ func parseChunkChoice(i int, v []byte) provider.ChunkChoice {
 	if v[0] != '{' {
 		return ch
 	}
-	_ = eachMember(v, func(k []byte, _ bool, mv []byte) error {
+	_ = jsonscan.EachMember(v, func(k []byte, _ bool, mv []byte) error {
 		switch string(k) {
 		case "index":
 			ch.Index = num(mv)
@@ -224,7 +225,7 @@ func parseDelta(ch *provider.ChunkChoice, v []byte) {
 	if v[0] != '{' {
 		return
 	}
-	_ = eachMember(v, func(k []byte, _ bool, mv []byte) error {
+	_ = jsonscan.EachMember(v, func(k []byte, _ bool, mv []byte) error {
 		switch string(k) {
 		case "role":
 			ch.Role = str(mv)
@@ -234,8 +235,8 @@ func parseDelta(ch *provider.ChunkChoice, v []byte) {
 			ch.Content += str(mv)
 		case "tool_calls":
 			if mv[0] == '[' {
-				ch.ToolCalls = make([]provider.ToolCallDelta, 0, countElements(mv))
-				_ = eachElement(mv, func(_ int, e []byte) error {
+				ch.ToolCalls = make([]provider.ToolCallDelta, 0, jsonscan.CountElements(mv))
+				_ = jsonscan.EachElement(mv, func(_ int, e []byte) error {
 					ch.ToolCalls = append(ch.ToolCalls, parseToolCallDelta(e))
 					return nil
 				})

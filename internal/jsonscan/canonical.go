@@ -1,9 +1,8 @@
-package cache
+package jsonscan
 
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"math"
 	"slices"
 	"strconv"
@@ -11,48 +10,53 @@ import (
 	"sync"
 )
 
-// Tags of the canonical encoding that keys are hashed over. Every value is
-// a tag byte followed by its content; variable-length content is prefixed
-// by its length, so no two different values encode the same.
+// Tags of the canonical encoding that AppendCanonical writes. Every value
+// is a tag byte followed by its content; variable-length content is
+// prefixed by its length, so no two different values encode the same. A
+// caller that mixes canonical values with values of its own gives those
+// other tag bytes.
 const (
-	tagObject = 'o' // count, then per member: key (length-prefixed), value
-	tagArray  = 'a' // count, then values
-	tagString = 's'
-	tagNumber = 'd' // the normalised number text
-	tagTrue   = 'T'
-	tagFalse  = 'F'
-	tagNull   = 'N'
-	tagRaw    = 'r' // text that is not valid JSON, kept as is
-	tagAbsent = '-'
-	tagFloat  = 'f' // 8 bytes, IEEE 754 bits
-	tagInt    = 'i' // varint
+	TagObject = 'o' // uvarint count, then per member: key (length-prefixed), value
+	TagArray  = 'a' // count (4 bytes, little-endian), then values
+	TagString = 's' // the unescaped text, length-prefixed
+	TagNumber = 'd' // the normalised number text, length-prefixed
+	TagTrue   = 'T'
+	TagFalse  = 'F'
+	TagNull   = 'N'
+	TagRaw    = 'r' // text that is not valid JSON, kept as is, length-prefixed
 )
 
-// appendCanonJSON appends the canonical encoding of the JSON text v to dst:
+// maxCanonDepth bounds the nesting AppendCanonical encodes, so hostile
+// input cannot exhaust the stack; deeper text is kept as TagRaw. It is part
+// of the encoding: changing it changes the cache keys of such text.
+const maxCanonDepth = 128
+
+// AppendCanonical appends the canonical encoding of the JSON text v to dst:
 // objects with members sorted by key, strings unescaped, numbers
 // normalised (1, 1.0 and 1e0 are one number), whitespace gone. Two JSON
 // texts that differ only in member order, whitespace or escapes encode the
-// same. Text that is not valid JSON is appended as tagRaw, so it still
-// only matches itself. A member of the top-level object named skip is left
-// out.
-func appendCanonJSON(dst []byte, v []byte, skip string) []byte {
+// same; a repeated key keeps its last value. Text that is not valid JSON is
+// appended as TagRaw, so it still only matches itself. A member of the
+// top-level object named skip is left out.
+func AppendCanonical(dst []byte, v []byte, skip string) []byte {
 	c := canons.Get().(*canon)
-	c.b, c.i, c.dst, c.skip, c.members = v, 0, dst, skip, c.members[:0]
-	ok := c.value(0) && c.end()
+	c.b, c.i, c.dst, c.skip = v, 0, dst, skip
+	c.members, c.text = c.members[:0], c.text[:0]
+	ok := c.value(0) && SkipSpace(c.b, c.i) == len(c.b)
 	out := c.dst
 	c.b, c.dst = nil, nil
+	if cap(c.text) > 64<<10 {
+		c.text = nil
+	}
 	canons.Put(c)
 	if ok {
 		return out
 	}
-	return appendBytes(append(dst, tagRaw), v)
+	return appendBytes(append(dst, TagRaw), v)
 }
 
 // canons recycles encoders with their member stacks.
 var canons = sync.Pool{New: func() any { return &canon{members: make([]member, 0, 32)} }}
-
-// maxCanonDepth bounds nesting, so hostile input cannot exhaust the stack.
-const maxCanonDepth = 128
 
 type canon struct {
 	b    []byte
@@ -62,58 +66,10 @@ type canon struct {
 	// members is a stack of the members of the objects being encoded, the
 	// innermost on top, so objects need no slice of their own.
 	members []member
-}
-
-func (c *canon) ws() {
-	for c.i < len(c.b) {
-		switch c.b[c.i] {
-		case ' ', '\t', '\n', '\r':
-			c.i++
-		default:
-			return
-		}
-	}
-}
-
-// end reports whether only whitespace is left.
-func (c *canon) end() bool {
-	c.ws()
-	return c.i == len(c.b)
-}
-
-func (c *canon) value(depth int) bool {
-	c.ws()
-	if c.i >= len(c.b) || depth > maxCanonDepth {
-		return false
-	}
-	switch c.b[c.i] {
-	case '{':
-		return c.object(depth)
-	case '[':
-		return c.array(depth)
-	case '"':
-		s, ok := c.str()
-		if ok {
-			c.dst = appendBytes(append(c.dst, tagString), s)
-		}
-		return ok
-	case 't':
-		return c.lit("true", tagTrue)
-	case 'f':
-		return c.lit("false", tagFalse)
-	case 'n':
-		return c.lit("null", tagNull)
-	}
-	return c.number()
-}
-
-func (c *canon) lit(word string, tag byte) bool {
-	if !strings.HasPrefix(string(c.b[c.i:]), word) {
-		return false
-	}
-	c.i += len(word)
-	c.dst = append(c.dst, tag)
-	return true
+	// text holds unescaped strings: keys that must live until their object
+	// is sorted, and values until they are copied to dst. It is only ever
+	// appended to while keys refer to it, so they stay valid if it grows.
+	text []byte
 }
 
 // member is one member of an object being encoded: its key and where its
@@ -123,19 +79,57 @@ type member struct {
 	start, end int
 }
 
+func (c *canon) value(depth int) bool {
+	c.i = SkipSpace(c.b, c.i)
+	if c.i >= len(c.b) || depth > maxCanonDepth {
+		return false
+	}
+	switch c.b[c.i] {
+	case '{':
+		return c.object(depth)
+	case '[':
+		return c.array(depth)
+	case '"':
+		mark := len(c.text)
+		s, ok := c.str()
+		if ok {
+			c.dst = appendBytes(append(c.dst, TagString), s)
+		}
+		c.text = c.text[:mark]
+		return ok
+	case 't':
+		return c.lit("true", TagTrue)
+	case 'f':
+		return c.lit("false", TagFalse)
+	case 'n':
+		return c.lit("null", TagNull)
+	}
+	return c.number()
+}
+
+func (c *canon) lit(word string, tag byte) bool {
+	end, err := scanLiteral(c.b, c.i, word)
+	if err != nil {
+		return false
+	}
+	c.i = end
+	c.dst = append(c.dst, tag)
+	return true
+}
+
 func (c *canon) object(depth int) bool {
 	c.i++ // {
 	base := len(c.dst)
 	bottom := len(c.members)
 	defer func() { c.members = c.members[:bottom] }()
-	c.ws()
+	c.i = SkipSpace(c.b, c.i)
 	if c.i < len(c.b) && c.b[c.i] == '}' {
 		c.i++
-		c.dst = appendUvarint(append(c.dst, tagObject), 0)
+		c.dst = binary.AppendUvarint(append(c.dst, TagObject), 0)
 		return true
 	}
 	for {
-		c.ws()
+		c.i = SkipSpace(c.b, c.i)
 		if c.i >= len(c.b) || c.b[c.i] != '"' {
 			return false
 		}
@@ -143,7 +137,7 @@ func (c *canon) object(depth int) bool {
 		if !ok {
 			return false
 		}
-		c.ws()
+		c.i = SkipSpace(c.b, c.i)
 		if c.i >= len(c.b) || c.b[c.i] != ':' {
 			return false
 		}
@@ -157,7 +151,7 @@ func (c *canon) object(depth int) bool {
 		} else {
 			c.members = append(c.members, member{key: k, start: start, end: len(c.dst)})
 		}
-		c.ws()
+		c.i = SkipSpace(c.b, c.i)
 		if c.i >= len(c.b) {
 			return false
 		}
@@ -170,9 +164,15 @@ func (c *canon) object(depth int) bool {
 		}
 		c.i++
 	}
-	// Values were encoded in document order; write them again in key order
-	// after the object's tag, then drop the document-order copy.
-	// A repeated key keeps its last value, as JSON parsers commonly do.
+	c.sortMembers(base, bottom)
+	return true
+}
+
+// sortMembers rewrites the values of the object whose members start at
+// c.members[bottom] and whose values were encoded in document order from
+// c.dst[base:]: the object's tag, then its members in key order. A repeated
+// key keeps its last value, as JSON parsers commonly do.
+func (c *canon) sortMembers(base, bottom int) {
 	members := c.members[bottom:]
 	slices.SortStableFunc(members, func(a, b member) int { return bytes.Compare(a.key, b.key) })
 	n := 0
@@ -185,23 +185,22 @@ func (c *canon) object(depth int) bool {
 	}
 	members = members[:n]
 	values := c.dst[base:]
-	out := appendUvarint(append(c.dst, tagObject), uint64(len(members)))
+	out := binary.AppendUvarint(append(c.dst, TagObject), uint64(len(members)))
 	for _, m := range members {
 		out = appendBytes(out, m.key)
 		out = append(out, values[m.start-base:m.end-base]...)
 	}
 	n = copy(out[base:], out[base+len(values):])
 	c.dst = out[:base+n]
-	return true
 }
 
 func (c *canon) array(depth int) bool {
 	c.i++ // [
-	c.dst = append(c.dst, tagArray)
+	c.dst = append(c.dst, TagArray)
 	countAt := len(c.dst)
 	c.dst = append(c.dst, 0, 0, 0, 0) // count, fixed width, filled in at the end
 	n := uint32(0)
-	c.ws()
+	c.i = SkipSpace(c.b, c.i)
 	if c.i < len(c.b) && c.b[c.i] == ']' {
 		c.i++
 		return true
@@ -211,7 +210,7 @@ func (c *canon) array(depth int) bool {
 			return false
 		}
 		n++
-		c.ws()
+		c.i = SkipSpace(c.b, c.i)
 		if c.i >= len(c.b) {
 			return false
 		}
@@ -227,35 +226,23 @@ func (c *canon) array(depth int) bool {
 	}
 }
 
-// str reads a string at c.i and returns its unescaped value, which aliases
-// the input unless it had escapes.
+// str reads a string at c.i and returns its text: the input itself unless
+// it has escapes, else the string as encoding/json decodes it, appended to
+// c.text.
 func (c *canon) str() ([]byte, bool) {
 	start := c.i
-	c.i++ // "
-	escaped := false
-	for c.i < len(c.b) {
-		switch ch := c.b[c.i]; {
-		case ch == '\\':
-			escaped = true
-			c.i += 2
-			continue
-		case ch == '"':
-			c.i++
-			raw := c.b[start:c.i]
-			if !escaped {
-				return raw[1 : len(raw)-1], true
-			}
-			var s string
-			if json.Unmarshal(raw, &s) != nil {
-				return nil, false
-			}
-			return []byte(s), true
-		case ch < 0x20:
-			return nil, false
-		}
-		c.i++
+	end, escaped, err := scanString(c.b, start)
+	if err != nil {
+		return nil, false
 	}
-	return nil, false
+	c.i = end
+	body := c.b[start+1 : end-1]
+	if !escaped {
+		return body, true
+	}
+	mark := len(c.text)
+	c.text = appendUnescaped(c.text, body, true)
+	return c.text[mark:len(c.text):len(c.text)], true
 }
 
 // number reads a number and appends it normalised: an integral value
@@ -264,14 +251,13 @@ func (c *canon) str() ([]byte, bool) {
 // float64's range, as written.
 func (c *canon) number() bool {
 	start := c.i
-	for c.i < len(c.b) && strings.IndexByte("0123456789+-.eE", c.b[c.i]) >= 0 {
-		c.i++
-	}
-	lit := string(c.b[start:c.i])
-	if !validNumber(lit) {
+	end, err := scanNumber(c.b, start)
+	if err != nil {
 		return false
 	}
-	c.dst = append(c.dst, tagNumber)
+	c.i = end
+	lit := string(c.b[start:end])
+	c.dst = append(c.dst, TagNumber)
 	f, err := strconv.ParseFloat(lit, 64)
 	if err != nil {
 		c.dst = appendString(c.dst, lit)
@@ -300,46 +286,6 @@ func appendNumber(dst []byte, f float64, lit string, isFloat bool) []byte {
 	}
 	return appendBytes(dst, s)
 }
-
-// validNumber reports whether lit is a JSON number (ParseFloat accepts
-// more: "+1", "0x10", "inf", "1_000").
-func validNumber(lit string) bool {
-	i := 0
-	if i < len(lit) && lit[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		n := 0
-		for i < len(lit) && lit[i] >= '0' && lit[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	if i < len(lit) && lit[i] == '0' {
-		i++
-	} else if digits() == 0 {
-		return false
-	}
-	if i < len(lit) && lit[i] == '.' {
-		i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if i < len(lit) && (lit[i] == 'e' || lit[i] == 'E') {
-		i++
-		if i < len(lit) && (lit[i] == '+' || lit[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return i == len(lit)
-}
-
-func appendUvarint(dst []byte, u uint64) []byte { return binary.AppendUvarint(dst, u) }
 
 func appendString(dst []byte, s string) []byte {
 	return append(binary.AppendUvarint(dst, uint64(len(s))), s...)

@@ -1,4 +1,4 @@
-package cache
+package jsonscan
 
 import (
 	"bytes"
@@ -7,8 +7,8 @@ import (
 	"unicode/utf8"
 )
 
-func TestCanonJSON(t *testing.T) {
-	canon := func(s string) []byte { return appendCanonJSON(nil, []byte(s), "") }
+func TestAppendCanonical(t *testing.T) {
+	canon := func(s string) []byte { return AppendCanonical(nil, []byte(s), "") }
 	for _, tc := range []struct {
 		name string
 		a, b string
@@ -32,6 +32,9 @@ func TestCanonJSON(t *testing.T) {
 		{"InvalidVsValid", `{"a":1`, `{"a":1}`, false},
 		{"TrailingGarbage", `{"a":1}x`, `{"a":1}`, false},
 		{"BadNumber", `01`, `1`, false},
+		{"EscapedInvalidUTF8AsEncodingJSON", "\"\\n\xff\"", `"\n\ufffd"`, true},
+		{"UnescapedInvalidUTF8Kept", "\"\xff\"", `"\ufffd"`, false},
+		{"EscapedKeyInvalidUTF8", "{\"\\t\xfe\":1}", `{"\t\ufffd":1}`, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := bytes.Equal(canon(tc.a), canon(tc.b)); got != tc.same {
@@ -39,10 +42,22 @@ func TestCanonJSON(t *testing.T) {
 			}
 		})
 	}
+	t.Run("Encoding", func(t *testing.T) {
+		// Cache keys are hashes of this encoding: a change here needs a new
+		// key version in the cache package.
+		for in, want := range map[string]string{
+			`{"b":[1,2.50,"x\n"],"a":true,"c":null,"d":{},"e":-0,"f":1e400,"g":12345678901234567890123,"h":false}`: "o\b\x01aT\x01ba\x03\x00\x00\x00d\x011d\x032.5s\x02x\n\x01cN\x01do\x00\x01ed\x010\x01fd\x051e400\x01gd\x1712345678901234567890123\x01hF",
+			`nope`: "r\x04nope",
+		} {
+			if got := string(canon(in)); got != want {
+				t.Errorf("AppendCanonical(%s) = %q, want %q", in, got, want)
+			}
+		}
+	})
 	t.Run("Skip", func(t *testing.T) {
-		a := appendCanonJSON(nil, []byte(`{"format":{"type":"x"},"effort":"low"}`), "format")
-		b := appendCanonJSON(nil, []byte(`{"effort":"low","nested":{"format":1}}`), "format")
-		c := appendCanonJSON(nil, []byte(`{"effort":"low"}`), "")
+		a := AppendCanonical(nil, []byte(`{"format":{"type":"x"},"effort":"low"}`), "format")
+		b := AppendCanonical(nil, []byte(`{"effort":"low","nested":{"format":1}}`), "format")
+		c := AppendCanonical(nil, []byte(`{"effort":"low"}`), "")
 		if !bytes.Equal(a, c) {
 			t.Fatal("top-level member not skipped")
 		}
@@ -52,27 +67,27 @@ func TestCanonJSON(t *testing.T) {
 	})
 	t.Run("DeepNestingIsRaw", func(t *testing.T) {
 		deep := bytes.Repeat([]byte("["), 10000)
-		if got := appendCanonJSON(nil, deep, ""); got[0] != tagRaw {
+		if got := AppendCanonical(nil, deep, ""); got[0] != TagRaw {
 			t.Fatalf("deep input encoded as %q, want raw", got[:1])
 		}
 	})
 }
 
-func FuzzCanonJSON(f *testing.F) {
+func FuzzCanonical(f *testing.F) {
 	for _, s := range []string{`{"a":1,"b":[true,false,null]}`, `"x\u0041"`, `1e400`, `[{}]`, `{"a":{"b":{}}}`} {
 		f.Add([]byte(s))
 	}
 	// Property: valid JSON and its re-encoding by encoding/json (members
 	// sorted, escapes and spacing its own) have one canonical form.
 	f.Fuzz(func(t *testing.T, b []byte) {
-		out := appendCanonJSON(nil, b, "")
+		out := AppendCanonical(nil, b, "")
 		if !json.Valid(b) || !utf8.Valid(b) {
 			return
 		}
-		if out[0] == tagRaw && bytes.Count(b, []byte("["))+bytes.Count(b, []byte("{")) <= maxCanonDepth {
+		if out[0] == TagRaw && bytes.Count(b, []byte("["))+bytes.Count(b, []byte("{")) <= maxCanonDepth {
 			t.Fatalf("valid JSON %q encoded as raw", b)
 		}
-		if out[0] == tagRaw {
+		if out[0] == TagRaw {
 			return
 		}
 		dec := json.NewDecoder(bytes.NewReader(b))
@@ -85,7 +100,7 @@ func FuzzCanonJSON(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := appendCanonJSON(nil, again, ""); !bytes.Equal(got, out) {
+		if got := AppendCanonical(nil, again, ""); !bytes.Equal(got, out) {
 			t.Fatalf("%q and its re-encoding %q differ:\n%q\n%q", b, again, out, got)
 		}
 	})
