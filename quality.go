@@ -103,12 +103,7 @@ type ScoreAggregate struct {
 }
 
 // Mean returns Sum/Count, or 0 when there is nothing.
-func (a ScoreAggregate) Mean() float64 {
-	if a.Count == 0 {
-		return 0
-	}
-	return a.Sum / float64(a.Count)
-}
+func (a ScoreAggregate) Mean() float64 { return mean(a.Sum, a.Count) }
 
 // FeedbackAggregate sums the feedback on one model's answers on one route.
 // Each feedback's value is its score when one was given, else 1 for "up"
@@ -123,11 +118,14 @@ type FeedbackAggregate struct {
 }
 
 // Mean returns the mean feedback value, or 0 when there is none.
-func (a FeedbackAggregate) Mean() float64 {
-	if a.Count == 0 {
+func (a FeedbackAggregate) Mean() float64 { return mean(a.ValueSum, a.Count) }
+
+// mean is sum/n, or 0 when n is 0.
+func mean(sum float64, n int64) float64 {
+	if n == 0 {
 		return 0
 	}
-	return a.ValueSum / float64(a.Count)
+	return sum / float64(n)
 }
 
 // QualityAggregates is scores and feedback grouped by model and route,

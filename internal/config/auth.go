@@ -112,10 +112,8 @@ func (c *Auth) Proxies() ([]netip.Prefix, error) {
 
 // errors checks the auth section; each error names its key (see bad in Validate).
 func (c *Auth) errors() []error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
-	}
+	var errs problems
+	bad := errs.add
 	switch c.Signup {
 	case SignupOpen, SignupInvite, SignupClosed:
 	default:

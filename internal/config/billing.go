@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"time"
 )
 
@@ -110,11 +109,8 @@ func DefaultBilling() Billing {
 
 // errors checks the billing section; each error names its key (see bad in Validate).
 func (c *Billing) errors() []error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		key = "billing." + key
-		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
-	}
+	var errs problems
+	bad := func(key, format string, args ...any) { errs.add("billing."+key, format, args...) }
 	switch c.Mode {
 	case BillingOff, BillingFast, BillingStrict:
 	default:

@@ -215,13 +215,20 @@ func (c *Config) Validate() error {
 	return fmt.Errorf("invalid configuration:\n  %w", joinLines(errs))
 }
 
+// problems collects what is wrong with a configuration, each problem
+// naming its key and its environment variable.
+type problems []error
+
+// add records one problem with key.
+func (p *problems) add(key, format string, args ...any) {
+	*p = append(*p, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
+}
+
 // serverErrors checks the listen address, the data directory, the database
 // URL and the secrets.
 func (c *Config) serverErrors() []error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
-	}
+	var errs problems
+	bad := errs.add
 	if _, port, err := net.SplitHostPort(c.Listen); err != nil {
 		bad("listen", "must be host:port or :port, got %q", c.Listen)
 	} else if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
@@ -251,10 +258,8 @@ func (c *Config) serverErrors() []error {
 
 // logErrors checks the log section.
 func (c *Config) logErrors() []error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
-	}
+	var errs problems
+	bad := errs.add
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -270,10 +275,8 @@ func (c *Config) logErrors() []error {
 
 // limitErrors checks the limits section.
 func (c *Config) limitErrors() []error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
-	}
+	var errs problems
+	bad := errs.add
 	if c.Limits.MaxBodyBytes < 1024 {
 		bad("limits.max_body_bytes", "must be at least 1024, got %d", c.Limits.MaxBodyBytes)
 	}
@@ -292,10 +295,8 @@ func (c *Config) limitErrors() []error {
 // durationErrors checks the timeouts and intervals of every section but
 // the cache's.
 func (c *Config) durationErrors() []error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
-	}
+	var errs problems
+	bad := errs.add
 	for key, d := range map[string]time.Duration{
 		"timeouts.read_header": c.Timeouts.ReadHeader, "timeouts.read": c.Timeouts.Read,
 		"timeouts.idle": c.Timeouts.Idle, "timeouts.upstream": c.Timeouts.Upstream,
@@ -312,10 +313,8 @@ func (c *Config) durationErrors() []error {
 
 // usageErrors checks the usage section's sizes.
 func (c *Config) usageErrors() []error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
-	}
+	var errs problems
+	bad := errs.add
 	if c.Usage.QueueSize < 1 {
 		bad("usage.queue_size", "must be at least 1, got %d", c.Usage.QueueSize)
 	}
@@ -327,10 +326,8 @@ func (c *Config) usageErrors() []error {
 
 // healthErrors checks the health section's thresholds.
 func (c *Config) healthErrors() []error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
-	}
+	var errs problems
+	bad := errs.add
 	if c.Health.ConsecutiveFailures < 1 {
 		bad("health.consecutive_failures", "must be at least 1, got %d", c.Health.ConsecutiveFailures)
 	}
@@ -345,10 +342,8 @@ func (c *Config) healthErrors() []error {
 
 // redisErrors checks the Redis URL.
 func (c *Config) redisErrors() []error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
-	}
+	var errs problems
+	bad := errs.add
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") &&
 		!strings.HasPrefix(c.RedisURL, "unix://") {
 		bad("redis_url", "must start with redis://, rediss:// or unix://, got %q", redactURL(c.RedisURL))
@@ -358,10 +353,8 @@ func (c *Config) redisErrors() []error {
 
 // cacheErrors checks the cache section.
 func (c *Config) cacheErrors() []error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
-	}
+	var errs problems
+	bad := errs.add
 	cc := &c.Cache
 	if cc.TTL < 0 {
 		bad("cache.ttl", "must be 0 (cache only what keys and routes opt in) or a positive duration, got %s", cc.TTL)

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"strings"
 	"time"
 )
@@ -42,10 +41,8 @@ func DefaultRateLimits() RateLimits {
 
 // rateLimitErrors checks the rate_limits section.
 func (c *Config) rateLimitErrors() []error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
-	}
+	var errs problems
+	bad := errs.add
 	rl := &c.RateLimits
 	if rl.Prefix == "" {
 		bad("rate_limits.prefix", "must not be empty")

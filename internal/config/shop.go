@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -82,10 +81,8 @@ func DefaultShop() Shop {
 
 // errors checks the shop section; each error names its key (see bad in Validate).
 func (c *Shop) errors() []error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s (%s): %s", key, envName(key), fmt.Sprintf(format, args...)))
-	}
+	var errs problems
+	bad := errs.add
 	if u, err := currency.ParseISO(c.Currency); err != nil || c.Currency != strings.ToLower(u.String()) {
 		bad("shop.currency", "must be a lower-case ISO 4217 currency code such as usd or eur, got %q", c.Currency)
 	}

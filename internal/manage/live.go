@@ -10,6 +10,7 @@ import (
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/api"
+	"github.com/chorusgw/chorus/internal/periodic"
 )
 
 // Live updates: GET /api/events/stream is a server-sent event stream, per
@@ -65,18 +66,11 @@ type liveSub struct {
 // RunLive polls for changes and hands them to the open streams until ctx
 // ends.
 func (s *Server) RunLive(ctx context.Context) {
-	t := time.NewTicker(livePoll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.pollLive(ctx); err != nil && ctx.Err() == nil {
-				s.Logger.WarnContext(ctx, "live updates: poll failed", "err", err)
-			}
+	periodic.Every(ctx, livePoll, false, func(ctx context.Context) {
+		if err := s.pollLive(ctx); err != nil && ctx.Err() == nil {
+			s.Logger.WarnContext(ctx, "live updates: poll failed", "err", err)
 		}
-	}
+	})
 }
 
 // pollLive reads the changes since the last poll and dispatches them. With

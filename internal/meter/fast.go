@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/periodic"
 )
 
 // Fast mode: admission against per-team leases in memory, charges written
@@ -236,16 +237,7 @@ type batch struct {
 
 // flushLoop writes charges every flush interval until ctx ends.
 func (m *Meter) flushLoop(ctx context.Context) {
-	t := time.NewTicker(m.opts.FlushInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			m.flush(ctx)
-		}
-	}
+	periodic.Every(ctx, m.opts.FlushInterval, false, m.flush)
 }
 
 // flush writes the pending charges, then keeps the leases: renews them,

@@ -53,6 +53,7 @@ import (
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/config"
+	"github.com/chorusgw/chorus/internal/periodic"
 	"github.com/chorusgw/chorus/internal/registry"
 )
 
@@ -403,36 +404,22 @@ func (m *Meter) Close(ctx context.Context) error {
 // refreshLoop re-reads the budgets' spend (strict mode; fast mode's
 // flusher does it).
 func (m *Meter) refreshLoop(ctx context.Context) {
-	t := time.NewTicker(m.opts.BudgetRefresh)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := m.RefreshBudgets(ctx); err != nil && ctx.Err() == nil {
-				m.log.Warn("billing: budget refresh failed", "err", err)
-			}
+	periodic.Every(ctx, m.opts.BudgetRefresh, false, func(ctx context.Context) {
+		if err := m.RefreshBudgets(ctx); err != nil && ctx.Err() == nil {
+			m.log.Warn("billing: budget refresh failed", "err", err)
 		}
-	}
+	})
 }
 
 // reapLoop releases the expired holds and leases of dead instances.
 func (m *Meter) reapLoop(ctx context.Context) {
-	t := time.NewTicker(m.opts.ReapInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			n, err := m.db.ReapHolds(ctx, 500)
-			switch {
-			case err != nil && ctx.Err() == nil:
-				m.log.Warn("billing: reaping expired holds failed", "err", err)
-			case n > 0:
-				m.log.Info("billing: released expired holds", "holds", n)
-			}
+	periodic.Every(ctx, m.opts.ReapInterval, false, func(ctx context.Context) {
+		n, err := m.db.ReapHolds(ctx, 500)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			m.log.Warn("billing: reaping expired holds failed", "err", err)
+		case n > 0:
+			m.log.Info("billing: released expired holds", "holds", n)
 		}
-	}
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/periodic"
 )
 
 // Summary is the quality of one model or one route over a window.
@@ -208,18 +209,11 @@ func (s *Stats) Refresh(ctx context.Context) error {
 // Run refreshes at once and then every StatsOptions.Every until ctx ends; a
 // failed refresh keeps the previous snapshot.
 func (s *Stats) Run(ctx context.Context) {
-	t := time.NewTicker(s.opts.Every)
-	defer t.Stop()
-	for {
+	periodic.Every(ctx, s.opts.Every, true, func(ctx context.Context) {
 		if err := s.Refresh(ctx); err != nil && ctx.Err() == nil {
 			s.opts.Logger.Warn("quality stats refresh failed; keeping the previous figures", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // ModelQuality returns the combined quality (in [0, 1]) of a public model

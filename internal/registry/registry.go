@@ -19,6 +19,7 @@ import (
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/limit"
+	"github.com/chorusgw/chorus/internal/periodic"
 	"github.com/chorusgw/chorus/internal/provider"
 )
 
@@ -284,18 +285,11 @@ func (r *Registry) Refresh(ctx context.Context, force bool) error {
 
 // Run polls for changes made by other instances until ctx is done.
 func (r *Registry) Run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := r.Refresh(ctx, false); err != nil && ctx.Err() == nil {
-				r.log.Warn("registry refresh failed; serving the previous snapshot", "err", err)
-			}
+	periodic.Every(ctx, every, false, func(ctx context.Context) {
+		if err := r.Refresh(ctx, false); err != nil && ctx.Err() == nil {
+			r.log.Warn("registry refresh failed; serving the previous snapshot", "err", err)
 		}
-	}
+	})
 }
 
 func (r *Registry) build(d *Data) *Snapshot {

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/periodic"
 )
 
 // Reconciler finishes orders whose payment was confirmed but whose
@@ -26,20 +27,13 @@ const reconcileBatch = 100
 
 // Run reconciles every Interval until ctx ends.
 func (r *Reconciler) Run(ctx context.Context) {
-	t := time.NewTicker(r.Interval)
-	defer t.Stop()
-	for {
+	periodic.Every(ctx, r.Interval, true, func(ctx context.Context) {
 		if n, err := r.ReconcileOnce(ctx); err != nil && ctx.Err() == nil {
 			r.log().Error("reconcile orders", "err", err, "fulfilled", n)
 		} else if n > 0 {
 			r.log().Info("reconciled orders", "fulfilled", n)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // ReconcileOnce tries to fulfil every order that is paid now and returns
