@@ -130,11 +130,13 @@ func TestStreamingIsIncremental(t *testing.T) {
 		Usage: provider.Usage{InputTokens: 3, OutputTokens: 6}, ChunkDelay: 80 * time.Millisecond})
 	g.upstream("gpt", "openai", oai.URL(), "gpt-up", "sk-1")
 	key := g.customer()
-	ctx := testContext(t, 30*time.Second)
 
+	// Each subtest makes its context after t.Parallel: a parallel subtest
+	// may wait for a free slot longer than any deadline set before.
 	for _, model := range []string{"paced", "gpt"} {
 		t.Run("OpenAI/"+model, func(t *testing.T) {
 			t.Parallel()
+			ctx := testContext(t, 30*time.Second)
 			start := time.Now()
 			s := g.openAI(key.Key).Chat.Completions.NewStreaming(ctx, chatParams(model, "hi"))
 			var first, last time.Duration
@@ -155,6 +157,7 @@ func TestStreamingIsIncremental(t *testing.T) {
 		})
 		t.Run("Anthropic/"+model, func(t *testing.T) {
 			t.Parallel()
+			ctx := testContext(t, 30*time.Second)
 			start := time.Now()
 			s := g.anthropic(key.Key).Messages.NewStreaming(ctx, messageParams(model, "hi"))
 			var first, last time.Duration
