@@ -106,7 +106,7 @@ export default function PlaygroundPage() {
         title="Playground"
         description="Chat with any model through the gateway. Answers are charged to your team and recorded under your “console playground” key."
       />
-      <div className="grid gap-6 lg:grid-cols-[18rem_minmax(0,1fr)]">
+      <div className="grid items-start gap-6 lg:grid-cols-[18rem_minmax(0,1fr)]">
         <Section title="Settings" id="pg-settings">
           <div className="space-y-4">
             {models.isError ? (
@@ -226,21 +226,21 @@ function AnswerFacts({ turn }: { turn: Turn }) {
 
 function FeedbackBar({ index, feedback, onRate, onComment }: { index: number; feedback: Feedback; onRate: (r: Rating) => void; onComment: (c: string) => void }) {
   const commentId = `pg-comment-${index}`;
-  const thumb = (r: Rating, label: string, glyph: string) => (
-    <Button variant={feedback.rating === r ? 'primary' : 'secondary'} size="sm" aria-pressed={feedback.rating === r} aria-label={label} disabled={feedback.saving} onClick={() => onRate(r)}>
-      <span aria-hidden="true">{glyph}</span>
+  const thumb = (r: Rating, label: string) => (
+    <Button variant={feedback.rating === r ? 'primary' : 'secondary'} size="sm" aria-pressed={feedback.rating === r} aria-label={label} title={label} disabled={feedback.saving} onClick={() => onRate(r)}>
+      <ThumbIcon down={r === 'down'} />
     </Button>
   );
   return (
     <div className="mt-2 flex flex-wrap items-center gap-2">
-      {thumb('up', 'Good answer', '👍')}
-      {thumb('down', 'Bad answer', '👎')}
+      {thumb('up', 'Good answer')}
+      {thumb('down', 'Bad answer')}
       <label htmlFor={commentId} className="sr-only">
         Comment on this answer
       </label>
       <input
         id={commentId}
-        className={`${inputClass} max-w-xs flex-1 py-1`}
+        className={`${inputClass} min-w-40 max-w-sm flex-1 py-1`}
         placeholder="Comment (optional)"
         value={feedback.comment}
         onChange={(e) => onComment(e.target.value)}
@@ -260,5 +260,14 @@ function FeedbackBar({ index, feedback, onRate, onComment }: { index: number; fe
         </span>
       )}
     </div>
+  );
+}
+
+/** ThumbIcon is an inline SVG (no emoji font needed), pointing down for a bad answer. */
+function ThumbIcon({ down }: { down: boolean }) {
+  return (
+    <svg viewBox="0 0 20 20" fill="currentColor" aria-hidden="true" className={`h-4 w-4 ${down ? 'rotate-180' : ''}`}>
+      <path d="M1 8.25a1.25 1.25 0 1 1 2.5 0v7.5a1.25 1.25 0 1 1-2.5 0v-7.5ZM11 3V1.7c0-.268.14-.526.395-.607A2 2 0 0 1 14 3c0 .995-.182 1.948-.514 2.826-.204.54.166 1.174.744 1.174h2.52c1.243 0 2.261 1.01 2.146 2.247a23.864 23.864 0 0 1-1.341 5.974C17.153 16.323 16.072 17 14.9 17h-3.192a3 3 0 0 1-1.341-.317l-2.734-1.366A3 3 0 0 0 6.292 15H5V8h.963c.685 0 1.258-.483 1.612-1.068a4.011 4.011 0 0 1 2.166-1.73c.432-.143.853-.386 1.011-.814.16-.432.248-.9.248-1.388Z" />
+    </svg>
   );
 }
