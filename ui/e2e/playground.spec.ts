@@ -49,17 +49,17 @@ test('the playground streams an answer, shows its cost and timings, and stores a
   expect(mine?.rating).toBe('up');
   expect(mine?.response_id).toMatch(/^chatcmpl-/);
   // Billed under the user's console key, which the keys page lists.
-  await shot(page, 'playground');
+  await shot(page, 'playground-chat');
   await checkA11y(page, 'playground');
   await page.emulateMedia({ colorScheme: 'dark' });
   await page.waitForTimeout(400);
   await checkA11y(page, 'playground (dark)');
-  await shot(page, 'playground-dark');
+  await shot(page, 'playground-chat-dark');
   await page.emulateMedia({ colorScheme: 'light' });
   await page.setViewportSize({ width: 375, height: 800 });
   await noHorizontalScroll(page);
   await checkA11y(page, 'playground (375 px)');
-  await shot(page, 'playground-375');
+  await shot(page, 'playground-chat-375');
 
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.goto('/keys');
