@@ -8,7 +8,7 @@ import { Table, Td, Th } from '../../components/Table';
 import { useToast } from '../../components/Toast';
 import { ApiError } from '../../lib/api';
 import { credits, dateTime, money } from '../../lib/format';
-import { cancelOrder, getOrder } from './api';
+import { balanceKey, cancelOrder, getBalance, getOrder } from './api';
 import { orderStatusLabel, orderStatusTone } from './status';
 
 export default function OrderPage() {
@@ -20,9 +20,11 @@ export default function OrderPage() {
     queryKey: ['order', orderId],
     queryFn: () => getOrder(orderId),
     enabled: Number.isInteger(orderId) && orderId > 0,
-    // A pending or paid order changes when the payment lands: poll until it settles.
-    refetchInterval: (query) => (['pending', 'paid'].includes(query.state.data?.status ?? '') ? 5000 : false),
+    // A pending or paid order changes when the payment lands: the event
+    // stream says so at once; a slow poll covers a stream that is down.
+    refetchInterval: (query) => (['pending', 'paid'].includes(query.state.data?.status ?? '') ? 15_000 : false),
   });
+  const balance = useQuery({ queryKey: balanceKey, queryFn: getBalance });
 
   const back = (
     <Link className="text-sm font-semibold text-indigo-700 hover:underline dark:text-indigo-300" to="/billing/orders">
@@ -83,6 +85,12 @@ export default function OrderPage() {
           <div>
             <dt className="text-gray-600 dark:text-gray-300">Credits</dt>
             <dd className="mt-1">{credits(o.micro_credits)}</dd>
+          </div>
+          <div>
+            <dt className="text-gray-600 dark:text-gray-300">Your team's balance</dt>
+            <dd className="mt-1 tabular-nums" data-testid="order-balance">
+              {balance.data ? `${credits(balance.data.balance, 2)} credits` : '—'}
+            </dd>
           </div>
         </dl>
       </Section>

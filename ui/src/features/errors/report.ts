@@ -1,7 +1,9 @@
 // Client error reports: POST /api/client-errors {message, stack, route,
-// release, request_id}. The endpoint may not exist yet; a 404 (or 405)
-// turns reporting off for the page's life. Reporting never throws and sends
-// at most MAX_REPORTS per page load, each message once.
+// release, request_id} (202; the server scrubs and stores them for the
+// admins, GET /api/admin/client-errors, and allows 20 a minute per address).
+// A 404 (or 405: an older server) turns reporting off for the page's life.
+// Reporting never throws and sends at most MAX_REPORTS per page load, each
+// message once.
 import { ApiError, request } from '../../lib/api';
 
 export interface ClientErrorReport {

@@ -23,7 +23,9 @@ describe('SSEParser', () => {
     expect(queriesFor(ev('balance'))).toEqual([['balance'], ['ledger']]);
     expect(queriesFor(ev('payment'))).toContainEqual(['orders']);
     expect(queriesFor(ev('budget_alert'))).toEqual([['budgets'], ['events']]);
-    expect(queriesFor(ev('key'))).toEqual([['keys']]);
+    expect(queriesFor(ev('key'))).toEqual([['keys'], ['budgets']]);
+    expect(queriesFor(ev('budget'))).toEqual([['budgets']]);
+    expect(queriesFor(ev('ready'))).toEqual([]);
     expect(queriesFor(ev('other'))).toEqual([]);
   });
 });
@@ -51,11 +53,11 @@ describe('openEventStream', () => {
     const seen: string[] = [];
     const fetchFn = vi
       .fn()
-      .mockResolvedValueOnce(streamResponse(['id: 7\ndata: {"type":"balance"}\n\n']))
+      .mockResolvedValueOnce(streamResponse(['id: 6\ndata: {"type":"ready"}\n\nid: 7\ndata: {"type":"balance"}\n\n']))
       .mockResolvedValueOnce(new Response('', { status: 500 }))
       .mockResolvedValue(streamResponse(['id: 8\ndata: {"type":"key"}\n\n']));
     const stop = openEventStream({ onEvent: (e) => seen.push(`${e.id}:${e.type}`), fetchFn, backoff: [1] });
-    await vi.waitFor(() => expect(seen).toEqual(['7:balance', '8:key']));
+    await vi.waitFor(() => expect(seen).toEqual(['6:ready', '7:balance', '8:key']));
     stop();
     const calls = fetchFn.mock.calls as [string, RequestInit][];
     expect((calls[1]?.[1].headers as Record<string, string>)['Last-Event-ID']).toBe('7');

@@ -1,11 +1,12 @@
 // Live updates: GET /api/events/stream (text/event-stream). Each event has an
-// "id:" and a JSON "data:" of shape {"type": "balance"|"order"|"payment"|
-// "budget_alert"|"key", …}. The stream resumes after a drop with
-// Last-Event-ID. Read with fetch rather than EventSource so that a 404 (the
-// endpoint is not there yet) or a 401 stops it quietly instead of retrying
-// forever.
+// "id:" (a cursor) and a JSON "data:" of shape {"type": "ready"|"balance"|
+// "order"|"payment"|"key"|"budget"|"budget_alert", …}; a fresh stream starts
+// with "ready". The stream resumes after a drop with Last-Event-ID (the last
+// id seen, the ready event's included). Read with fetch rather than
+// EventSource so that a 401 (signed out) or a 404 stops it quietly instead of
+// retrying forever.
 
-export type LiveEventType = 'balance' | 'order' | 'payment' | 'budget_alert' | 'key';
+export type LiveEventType = 'ready' | 'balance' | 'order' | 'payment' | 'key' | 'budget' | 'budget_alert';
 
 export interface LiveEvent {
   id: string;

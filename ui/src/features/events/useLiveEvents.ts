@@ -3,7 +3,7 @@ import { useQueryClient, type QueryKey } from '@tanstack/react-query';
 import { useToast } from '../../components/Toast';
 import { openEventStream, type LiveEvent } from './stream';
 
-/** queriesFor says which cached queries an event makes stale. */
+/** queriesFor says which cached queries an event makes stale ("ready", the first event of a stream, none). */
 export function queriesFor(e: LiveEvent): QueryKey[] {
   switch (e.type) {
     case 'balance':
@@ -11,10 +11,12 @@ export function queriesFor(e: LiveEvent): QueryKey[] {
     case 'order':
     case 'payment':
       return [['orders'], ['order'], ['balance'], ['ledger']];
+    case 'budget':
+      return [['budgets']];
     case 'budget_alert':
       return [['budgets'], ['events']];
     case 'key':
-      return [['keys']];
+      return [['keys'], ['budgets']];
     default:
       return [];
   }

@@ -3,15 +3,18 @@ import { fetchAll } from '../../lib/api';
 export interface UsageRecord {
   id: number;
   request_id: string;
+  response_id?: string;
   key_id: number;
   user_id: number;
   model: string;
+  deployment?: string;
   provider: string;
   endpoint: string;
   stream: boolean;
   input_tokens: number;
   output_tokens: number;
   latency_ms: number;
+  ttft_ms?: number;
   status: number;
   error_code?: string;
   cost: number;
