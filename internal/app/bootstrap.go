@@ -84,7 +84,7 @@ func bootstrap(ctx context.Context, db *store.DB, cfg config.Config, out io.Writ
    Password:       %s   (change it after signing in)
    API key:        %s
 
- Sign in:  POST %s/api/auth/login {"email": …, "password": …}
+ Open the console:  %s/   (sign in with the admin above)
  Sign-up is %q (auth.signup): invite people with POST /api/admin/invites,
  or create their accounts with POST /api/admin/users.
 
