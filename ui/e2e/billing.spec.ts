@@ -51,6 +51,30 @@ test('redeem a bad code; add a budget', async ({ page, state, problems: _ }) => 
   await shot(page, 'billing-budgets');
 });
 
+test('redeem a code: the balance grows by its credits', async ({ page, state, problems: _ }) => {
+  const res = await fetch(`${state.baseURL}/api/admin/codes`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${state.adminKey}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ count: 1, amount: 3_000_000, memo: 'e2e redeem' }),
+  });
+  expect(res.status).toBe(201);
+  const batch = (await res.json()) as { codes?: string[] };
+  const code = batch.codes?.[0] ?? '';
+  expect(code).not.toBe('');
+
+  await signIn(page, state.customer.email, state.customer.password);
+  await page.goto('/billing');
+  const balance = page.getByTestId('balance-balance');
+  await expect(balance).toHaveText(/\d/);
+  const before = (await balance.textContent()) ?? '';
+  await page.getByRole('textbox', { name: 'Code' }).fill(code);
+  await page.getByRole('button', { name: 'Redeem' }).click();
+  await expect(balance).not.toHaveText(before, { timeout: 5_000 });
+  const after = parseFloat((await balance.textContent()) ?? '0');
+  expect(after - parseFloat(before)).toBeCloseTo(3, 1);
+  await shot(page, 'billing-redeemed');
+});
+
 test('two tabs add packs at once: both land; a stale edit shows the refreshed cart', async ({ page, context, state, problems: _ }) => {
   await signIn(page, state.customer.email, state.customer.password);
   const other = await context.newPage();
