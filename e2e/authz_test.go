@@ -218,6 +218,7 @@ func authzTable() map[string]authzCase {
 		"PUT /api/team":                      userRoute,
 		"POST /api/team/invites":             userRoute,
 		"DELETE /api/team/members/{id}":      teamRoute.with(id(func(e *authzEnv) int64 { return e.memberA() })),
+		"PUT /api/team/members/{id}/role":    teamRoute.with(id(func(e *authzEnv) int64 { return e.memberA() })),
 		"GET /api/admin/users":               adminRoute,
 		"POST /api/admin/users":              adminRoute,
 		"GET /api/admin/users/{id}":          adminRoute.with(id(func(e *authzEnv) int64 { return e.userA.ID })),

@@ -32,6 +32,7 @@ func (s *Server) accountRoutes(mux *api.Mux) {
 	s.handle(mux, "GET /api/team/invites", accessUser, s.teamInvites)
 	s.handle(mux, "DELETE /api/team/invites/{id}", accessUser, s.teamRevokeInvite)
 	s.handle(mux, "DELETE /api/team/members/{id}", accessUser, s.removeMember)
+	s.handle(mux, "PUT /api/team/members/{id}/role", accessUser|stepUp, s.setMemberRole)
 }
 
 // loginThrottle returns the throttle of failed sign-ins (an in-process one
@@ -603,6 +604,31 @@ func (s *Server) revokeInvite(w http.ResponseWriter, r *http.Request, team *int6
 		return err
 	}
 	api.WriteJSON(w, http.StatusOK, inv)
+	return nil
+}
+
+// setMemberRole: PUT /api/team/members/{id}/role {"team_role": "owner" |
+// "member"} — an owner makes a member an owner, or an owner a member (the
+// last owner stays one). Someone not in the team is 404.
+func (s *Server) setMemberRole(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
+	if err := requireOwner(p); err != nil {
+		return err
+	}
+	id, err := api.PathID(r)
+	if err != nil {
+		return err
+	}
+	var in struct {
+		TeamRole string `json:"team_role"`
+	}
+	if err := api.DecodeJSON(w, r, &in); err != nil {
+		return err
+	}
+	u, err := s.Store.SetTeamRole(r.Context(), p.TeamID(), id, in.TeamRole)
+	if err != nil {
+		return err
+	}
+	api.WriteJSON(w, http.StatusOK, memberView{ID: u.ID, Email: u.Email, Name: u.Name, TeamRole: u.TeamRole, CreatedAt: u.CreatedAt, DisabledAt: u.DisabledAt})
 	return nil
 }
 

@@ -381,6 +381,7 @@ type AccountStore interface {
 	RenameTeam(ctx context.Context, id int64, name string) (*chorus.Team, error)
 	TeamMembers(ctx context.Context, teamID int64, p chorus.Page) ([]*chorus.User, error)
 	RemoveTeamMember(ctx context.Context, teamID, userID int64) (*chorus.User, error)
+	SetTeamRole(ctx context.Context, teamID, userID int64, teamRole string) (*chorus.User, error)
 	CreateInvite(ctx context.Context, inv *chorus.Invite) error
 	ListInvites(ctx context.Context, teamID *int64, page chorus.Page) ([]*chorus.Invite, error)
 	RevokeInvite(ctx context.Context, id int64, teamID *int64) (*chorus.Invite, error)

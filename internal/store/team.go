@@ -163,6 +163,31 @@ func (db *DB) SetUserTeam(ctx context.Context, userID, teamID int64, teamRole st
 	return u, commit(tx)
 }
 
+// SetTeamRole makes a member of team teamID its owner or a member
+// (ENOTFOUND when they are not in it); recorded as user.team_changed.
+// Demoting the team's last owner is ECONFLICT.
+func (db *DB) SetTeamRole(ctx context.Context, teamID, userID int64, teamRole string) (*chorus.User, error) {
+	tx, err := db.lockUsers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	u, err := userWhere(ctx, tx, `id = ? AND team_id = ?`, userID, teamID)
+	if err != nil { // another team's member is not found, whatever the role asked
+		return nil, notFound("user %d is not a member of this team", userID)
+	}
+	if teamRole != chorus.TeamOwner && teamRole != chorus.TeamMember {
+		return nil, chorus.Invalid("team_role", "team_role must be %q or %q", chorus.TeamOwner, chorus.TeamMember)
+	}
+	if u.TeamRole == teamRole {
+		return u, nil
+	}
+	if err := moveUserTx(ctx, tx, db.timeNow(), u, teamID, teamRole, "role"); err != nil {
+		return nil, err
+	}
+	return u, commit(tx)
+}
+
 // RemoveTeamMember takes a member out of team teamID (ENOTFOUND when they
 // are not in it): they get a new team of their own, as its owner, and
 // their API keys in the old team are revoked; recorded as

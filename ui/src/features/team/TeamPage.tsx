@@ -11,7 +11,7 @@ import { Table, Td, Th } from '../../components/Table';
 import { useToast } from '../../components/Toast';
 import { date, dateTime } from '../../lib/format';
 import { sessionKey, useCurrentUser } from '../auth/session';
-import { createInvite, getTeam, inviteLink, inviteStatus, invitesKey, listInvites, removeMember, renameTeam, revokeInvite, teamKey, type CreatedInvite } from './api';
+import { createInvite, getTeam, inviteLink, inviteStatus, invitesKey, listInvites, removeMember, renameTeam, revokeInvite, setMemberRole, teamKey, type CreatedInvite } from './api';
 
 export default function TeamPage() {
   const me = useCurrentUser();
@@ -68,6 +68,33 @@ function RenameSection({ current }: { current: string }) {
   );
 }
 
+/** RoleSelect lets an owner make a member an owner, or an owner a member. */
+function RoleSelect({ member }: { member: { id: number; email: string; team_role: string } }) {
+  const qc = useQueryClient();
+  const toast = useToast();
+  const change = useMutation({
+    mutationFn: (role: 'owner' | 'member') => setMemberRole(member.id, role),
+    onSuccess: async (_, role) => {
+      await qc.invalidateQueries({ queryKey: teamKey });
+      void qc.invalidateQueries({ queryKey: sessionKey });
+      toast({ title: 'Role changed', description: `${member.email} is now ${role === 'owner' ? 'an owner' : 'a member'}.`, tone: 'success' });
+    },
+    onError: (err) => toast({ title: 'Role not changed', description: err instanceof Error ? err.message : String(err), tone: 'error' }),
+  });
+  return (
+    <select
+      aria-label={`Role of ${member.email}`}
+      className="rounded-md border border-gray-300 bg-white px-2 py-1 text-sm text-gray-900 dark:border-gray-700 dark:bg-gray-900 dark:text-gray-100"
+      value={member.team_role}
+      disabled={change.isPending}
+      onChange={(e) => change.mutate(e.target.value as 'owner' | 'member')}
+    >
+      <option value="member">member</option>
+      <option value="owner">owner</option>
+    </select>
+  );
+}
+
 function Members({ members, owner, selfId }: { members: { id: number; email: string; name: string; team_role: string; created_at: string; disabled_at?: string }[]; owner: boolean; selfId: number }) {
   const qc = useQueryClient();
   const toast = useToast();
@@ -97,7 +124,7 @@ function Members({ members, owner, selfId }: { members: { id: number; email: str
             </Td>
             <Td className="hidden sm:table-cell">{m.email}</Td>
             <Td>
-              <Badge tone={m.team_role === 'owner' ? 'indigo' : 'gray'}>{m.team_role}</Badge>
+              {owner ? <RoleSelect member={m} /> : <Badge tone={m.team_role === 'owner' ? 'indigo' : 'gray'}>{m.team_role}</Badge>}
               {m.disabled_at && <Badge tone="red">disabled</Badge>}
             </Td>
             <Td className="hidden md:table-cell">{date(m.created_at)}</Td>

@@ -37,6 +37,9 @@ export const invitesKey = ['invites'] as const;
 export const getTeam = () => api<TeamView>('/api/team?limit=500');
 export const renameTeam = (name: string) => api<TeamView>('/api/team', { method: 'PUT', body: { name } });
 export const removeMember = (id: number) => api<undefined>(`/api/team/members/${id}`, { method: 'DELETE' });
+/** setMemberRole makes a member an owner, or an owner a member (the last owner stays one). */
+export const setMemberRole = (id: number, teamRole: 'owner' | 'member') =>
+  api<Member>(`/api/team/members/${id}/role`, { method: 'PUT', body: { team_role: teamRole } });
 export const listInvites = async () => (await fetchAll<Invite>('/api/team/invites', 4)).items;
 export const createInvite = (b: { email?: string; team_role: 'owner' | 'member'; expires_in_hours?: number }) =>
   api<CreatedInvite>('/api/team/invites', { method: 'POST', body: b });

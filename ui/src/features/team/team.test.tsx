@@ -33,6 +33,7 @@ describe('TeamPage', () => {
       'GET /api/team': { body: team },
       'PUT /api/team': { body: team },
       'DELETE /api/team/members/8': { status: 204 },
+      'PUT /api/team/members/8/role': { body: { id: 8, email: 'charles@example.com', name: '', team_role: 'owner', created_at: '2026-12-01T00:00:00Z' } },
       'GET /api/team/invites': { body: list([inv(1), inv(2, { used_at: '2026-12-01T00:00:00Z' })]) },
       'POST /api/team/invites': { status: 201, body: { ...inv(3), token: 'inv_secret' } },
       'DELETE /api/team/invites/1': { body: inv(1, { revoked_at: 'now' }) },
@@ -48,6 +49,10 @@ describe('TeamPage', () => {
     await userEvent.type(name, 'Engines Ltd');
     await userEvent.click(screen.getByRole('button', { name: 'Rename' }));
     await waitFor(() => expect(calls.find((c) => c.method === 'PUT')?.body).toEqual({ name: 'Engines Ltd' }));
+
+    await userEvent.selectOptions(screen.getByRole('combobox', { name: 'Role of charles@example.com' }), 'owner');
+    await waitFor(() => expect(calls.find((c) => c.path === '/api/team/members/8/role')?.body).toEqual({ team_role: 'owner' }));
+    expect(await screen.findByText('charles@example.com is now an owner.')).toBeInTheDocument();
 
     await userEvent.click(screen.getByRole('button', { name: 'Remove charles@example.com' }));
     await userEvent.click(within(await screen.findByRole('alertdialog')).getByRole('button', { name: 'Remove member' }));
@@ -76,5 +81,6 @@ describe('TeamPage', () => {
     renderApp('/team');
     expect(await screen.findByText('Ask a team owner to invite people.')).toBeInTheDocument();
     expect(screen.queryByRole('button', { name: /Remove/ })).toBeNull();
+    expect(screen.queryByRole('combobox', { name: /Role of/ })).toBeNull();
   });
 });
