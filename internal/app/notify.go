@@ -10,7 +10,10 @@ import (
 	"github.com/chorusgw/chorus/internal/store"
 )
 
-// Instant registry changes across instances. Every transaction that
+// Instant changes across instances. The listener also LISTENs on
+// store.LiveChannel, where every audited change of a team and every budget
+// alert is announced on commit, and wakes the live update streams
+// (manage.Server.WakeLive). Instant registry changes across instances. Every transaction that
 // changes the registry (models, routes, keys, users — a disabled user
 // among them) notifies store.RegistryChannel on commit; each instance on
 // PostgreSQL LISTENs on a connection of its own and refreshes its snapshot
@@ -73,14 +76,22 @@ func (a *App) listenOnce(ctx context.Context) (connected bool, err error) {
 		return false, fmt.Errorf("connect: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+store.RegistryChannel); err != nil {
-		return false, fmt.Errorf("listen: %w", err)
+	for _, ch := range []string{store.RegistryChannel, store.LiveChannel} {
+		if _, err := conn.Exec(ctx, "LISTEN "+ch); err != nil {
+			return false, fmt.Errorf("listen %s: %w", ch, err)
+		}
 	}
 	// Changes committed while nobody listened: catch up now.
 	a.refreshRegistry(ctx)
+	a.Manage.WakeLive()
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			return true, fmt.Errorf("wait for notification: %w", err)
+		}
+		if n.Channel == store.LiveChannel {
+			a.Manage.WakeLive()
+			continue
 		}
 		a.refreshRegistry(ctx)
 	}

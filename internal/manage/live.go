@@ -19,7 +19,8 @@ import (
 // keys, budgets. Changes are read from the audit log (written in each
 // change's own transaction) and the events table, so a change made on any
 // instance reaches every instance's streams: each instance polls both,
-// only while it has subscribers, every livePoll. Each event's id is a
+// only while it has subscribers, every livePoll, and at once when
+// PostgreSQL notifies a committed change (WakeLive). Each event's id is a
 // cursor ("auditseq-eventid"); a client that reconnects with Last-Event-ID
 // first gets what it missed from the database, then the live feed.
 
@@ -51,10 +52,29 @@ func (s *Server) liveRoutes(mux *api.Mux) {
 
 // liveHub fans the changes it polls out to this instance's streams.
 type liveHub struct {
-	mu     sync.Mutex
-	subs   map[*liveSub]struct{}
-	cursor chorus.LiveCursor // what has been polled
-	fresh  bool              // cursor is current (false while nobody listens)
+	wakeOnce sync.Once
+	wake     chan struct{} // WakeLive: poll now
+	mu       sync.Mutex
+	subs     map[*liveSub]struct{}
+	cursor   chorus.LiveCursor // what has been polled
+	fresh    bool              // cursor is current (false while nobody listens)
+}
+
+// wakeCh is the channel WakeLive signals.
+func (h *liveHub) wakeCh() chan struct{} {
+	h.wakeOnce.Do(func() { h.wake = make(chan struct{}, 1) })
+	return h.wake
+}
+
+// WakeLive makes the live update poll run now rather than at its next
+// tick: on PostgreSQL the wiring calls it on every notification of a
+// committed change (store.LiveChannel), so a change made on any instance
+// reaches every instance's streams within a round trip. It never blocks.
+func (s *Server) WakeLive() {
+	select {
+	case s.live.wakeCh() <- struct{}{}:
+	default: // a poll is due already
+	}
 }
 
 // liveSub is one open stream: its team and its queue.
@@ -66,7 +86,7 @@ type liveSub struct {
 // RunLive polls for changes and hands them to the open streams until ctx
 // ends.
 func (s *Server) RunLive(ctx context.Context) {
-	periodic.Every(ctx, livePoll, false, func(ctx context.Context) {
+	periodic.EveryOrWake(ctx, livePoll, s.live.wakeCh(), func(ctx context.Context) {
 		if err := s.pollLive(ctx); err != nil && ctx.Err() == nil {
 			s.Logger.WarnContext(ctx, "live updates: poll failed", "err", err)
 		}

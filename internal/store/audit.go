@@ -86,6 +86,9 @@ func appendAudit(ctx context.Context, tx *tx, e *chorus.AuditEntry) error {
 	if _, err := tx.exec(ctx, `UPDATE audit_head SET hash = ? WHERE id = 1`, e.Hash); err != nil {
 		return fmt.Errorf("append audit: %w", err)
 	}
+	if e.TeamID != 0 { // what a team's console may show live
+		return notifyLive(ctx, tx)
+	}
 	return nil
 }
 

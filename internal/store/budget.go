@@ -366,6 +366,9 @@ func raiseBudgetAlert(ctx context.Context, tx *tx, b *chorus.Budget, spent int64
 		b.TeamID, chorus.EventBudgetExceeded, b.ID, string(data), now).Scan(&eventID); err != nil {
 		return fmt.Errorf("budget %d: event: %w", b.ID, err)
 	}
+	if err := notifyLive(ctx, tx); err != nil {
+		return err
+	}
 	if b.WebhookURL == "" {
 		return nil
 	}

@@ -234,6 +234,24 @@ func (db *DB) timeNow() time.Time { return normTime(db.now()) }
 // poll.
 const RegistryChannel = "chorus_registry"
 
+// LiveChannel is the PostgreSQL notification channel on which changes a
+// console shows live (audited changes, budget alerts) are announced when
+// their transaction commits, so instances wake their live update streams
+// at once instead of at their next poll.
+const LiveChannel = "chorus_live"
+
+// notifyLive announces a change on LiveChannel (PostgreSQL only; once per
+// transaction however many times it is called).
+func notifyLive(ctx context.Context, tx *tx) error {
+	if tx.d.name != DialectPostgres {
+		return nil
+	}
+	if _, err := tx.exec(ctx, `SELECT pg_notify('`+LiveChannel+`', '')`); err != nil {
+		return fmt.Errorf("notify live change: %w", err)
+	}
+	return nil
+}
+
 // bumpRegistry increments the registry version inside a write transaction
 // and, on PostgreSQL, notifies RegistryChannel (delivered on commit, once
 // per transaction however many times it is called).

@@ -29,6 +29,7 @@ import (
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/config"
+	"github.com/chorusgw/chorus/internal/periodic"
 )
 
 // Store is what the dispatcher needs from the database.
@@ -130,18 +131,10 @@ func (d *Dispatcher) Close() {
 
 // loop sends due webhooks until ctx ends.
 func (d *Dispatcher) loop(ctx context.Context) {
-	t := time.NewTicker(d.opts.Poll)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-d.wake:
-		}
+	periodic.EveryOrWake(ctx, d.opts.Poll, d.wake, func(ctx context.Context) {
 		for d.dispatch(ctx) {
 		}
-	}
+	})
 }
 
 // dispatchBatch is how many deliveries one claim takes.
