@@ -11,6 +11,11 @@ const (
 	FormatOpenAI    Format = "openai"
 	FormatAnthropic Format = "anthropic"
 	FormatGemini    Format = "gemini"
+	// FormatOpenAIResponses is OpenAI's Responses API (POST /v1/responses).
+	// Only an OpenAI deployment configured for it (settings.api:
+	// "responses") speaks it upstream; there a Responses request is
+	// forwarded as received.
+	FormatOpenAIResponses Format = "openai-responses"
 )
 
 // Roles of a message in the canonical schema (OpenAI's vocabulary).
@@ -26,6 +31,13 @@ const (
 const (
 	PartText  = "text"
 	PartImage = "image"
+	// PartThinking is a model's visible reasoning (Anthropic's thinking
+	// block: Text and Signature). Only Anthropic upstreams take it back in a
+	// later turn; other encoders drop it.
+	PartThinking = "thinking"
+	// PartRedactedThinking is reasoning the provider encrypted (Anthropic's
+	// redacted_thinking: Data). Anthropic upstreams only.
+	PartRedactedThinking = "redacted_thinking"
 )
 
 // FinishReason is why generation stopped, in OpenAI's vocabulary.
@@ -57,6 +69,8 @@ type ChatRequest struct {
 	ToolChoice        *ToolChoice
 	ParallelToolCalls *bool
 	ResponseFormat    *ResponseFormat
+	// Reasoning asks a reasoning model to think (nil: the upstream's default).
+	Reasoning         *Reasoning
 	Stream            bool
 	IncludeUsage      bool // stream_options.include_usage as the client asked it
 	User              string
@@ -114,6 +128,23 @@ type Part struct {
 	// ParseDataURI.
 	ImageURL    string
 	ImageDetail string // OpenAI's "detail": auto, low, high
+	// Thinking parts: Signature (PartThinking) or Data (PartRedactedThinking),
+	// opaque values only the provider that made them can verify.
+	Signature string
+	Data      string
+	// CacheControl is Anthropic's cache_control on this block, as sent
+	// (e.g. {"type":"ephemeral"}); other encoders drop it.
+	CacheControl json.RawMessage
+}
+
+// Reasoning is how much a reasoning model should think. Effort is OpenAI's
+// vocabulary ("minimal", "low", "medium", "high", "none", "xhigh");
+// BudgetTokens is Anthropic's thinking budget. A decoder sets what its
+// format says; encoders map one to the other when only one is set.
+type Reasoning struct {
+	Effort       string
+	BudgetTokens int
+	Summary      string // Responses' reasoning.summary: auto, concise, detailed
 }
 
 // Tool is a function the model may call.
@@ -152,6 +183,7 @@ type Usage struct {
 	InputTokens       int
 	OutputTokens      int
 	CachedInputTokens int // part of InputTokens served from the provider's prompt cache
+	CacheWriteTokens  int // part of InputTokens written to the provider's prompt cache
 	ReasoningTokens   int // part of OutputTokens spent on reasoning
 }
 
@@ -203,6 +235,7 @@ type ChunkChoice struct {
 	Index        int
 	Role         string // set on the first delta of a choice
 	Content      string
+	Reasoning    string // visible reasoning text (Anthropic thinking, reasoning_content)
 	ToolCalls    []ToolCallDelta
 	FinishReason FinishReason // set on the last delta of a choice
 }
