@@ -70,10 +70,10 @@ type ChatRequest struct {
 	ParallelToolCalls *bool
 	ResponseFormat    *ResponseFormat
 	// Reasoning asks a reasoning model to think (nil: the upstream's default).
-	Reasoning         *Reasoning
-	Stream            bool
-	IncludeUsage      bool // stream_options.include_usage as the client asked it
-	User              string
+	Reasoning    *Reasoning
+	Stream       bool
+	IncludeUsage bool // stream_options.include_usage as the client asked it
+	User         string
 
 	// Extra holds top-level fields of the client's body that the canonical
 	// schema does not know; adapters of the same format pass them on.
