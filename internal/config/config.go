@@ -57,6 +57,8 @@ type Config struct {
 	Shop    Shop    `yaml:"shop"`    // products, orders, payments (shop.go)
 	Sentry  Sentry  `yaml:"sentry"`  // where the consoles' error reports also go
 
+	Responses Responses `yaml:"responses"` // the Responses API: hosted tools, stored responses (responses.go)
+
 	// Routes are routes the file declares; see Route for how they are
 	// applied at start. The file only: not settable from the environment.
 	Routes []Route `yaml:"routes"`
@@ -165,6 +167,7 @@ func Default() Config {
 		Auth:       DefaultAuth(),
 		Billing:    DefaultBilling(),
 		Shop:       DefaultShop(),
+		Responses:  DefaultResponses(),
 	}
 }
 
@@ -209,6 +212,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Auth.errors()...)
 	errs = append(errs, c.Billing.errors()...)
 	errs = append(errs, c.Shop.errors()...)
+	errs = append(errs, c.Responses.errors()...)
 	if len(errs) == 0 {
 		return nil
 	}
