@@ -92,6 +92,18 @@ func (c authzCase) freshSession() authzCase {
 	return c
 }
 
+// storedResponse makes a Responses API answer with the owning team's key.
+func storedResponse(e *authzEnv) map[string]string {
+	r := e.g.do("POST", "/v1/responses", e.keys[custA], map[string]any{"model": e.modelName, "input": "hi"})
+	var out struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(r.Body, &out); err != nil || r.Status != http.StatusOK || out.ID == "" {
+		e.g.t.Fatalf("create a response: %d %s", r.Status, r.Body)
+	}
+	return map[string]string{"id": out.ID}
+}
+
 // authzTable lists every registered route.
 func authzTable() map[string]authzCase {
 	id := func(f func(e *authzEnv) int64) func(e *authzEnv) map[string]string {
@@ -119,11 +131,16 @@ func authzTable() map[string]authzCase {
 		"POST /v1/chat/completions": keyRoute,
 		"POST /v1/messages":         keyRoute,
 		"POST /v1/embeddings":       keyRoute,
-		"GET /v1/models":            keyRoute,
-		"GET /v1/models/{id...}":    keyRoute.with(func(e *authzEnv) map[string]string { return map[string]string{"id...": e.modelName} }),
-		"POST /v1/feedback":         userRoute,
-		"GET /api/feedback":         userRoute,
-		"GET /api/usage":            userRoute,
+		"POST /v1/responses":        keyRoute,
+		// A stored response belongs to the team whose key made it.
+		"GET /v1/responses/{id}":             teamRoute.with(storedResponse),
+		"DELETE /v1/responses/{id}":          teamRoute.with(storedResponse),
+		"GET /v1/responses/{id}/input_items": teamRoute.with(storedResponse),
+		"GET /v1/models":                     keyRoute,
+		"GET /v1/models/{id...}":             keyRoute.with(func(e *authzEnv) map[string]string { return map[string]string{"id...": e.modelName} }),
+		"POST /v1/feedback":                  userRoute,
+		"GET /api/feedback":                  userRoute,
+		"GET /api/usage":                     userRoute,
 
 		"GET /api/keys":         userRoute,
 		"POST /api/keys":        userRoute,

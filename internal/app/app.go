@@ -277,6 +277,7 @@ func (a *App) initServers(health *orchestrate.Health) error {
 		Orchestrator: a.Orchestrator, Quality: a.Quality,
 		Registry: a.Registry, Usage: a.Usage, Metrics: a.Metrics, Logger: log,
 		Limits: cfg.Limits, Upstream: cfg.Timeouts.Upstream,
+		Responses: a.DB, ResponsesConfig: cfg.Responses,
 	}
 	a.Manage = &manage.Server{
 		Registry: a.Registry, Factory: adapters.New, Store: a.DB, Health: health,
@@ -316,6 +317,7 @@ func (a *App) Serve(ln net.Listener) error {
 	go a.listenRegistry(pollCtx)
 	a.runQuality(pollCtx)
 	go a.Manage.RunLive(pollCtx)
+	go a.purgeResponses(pollCtx)
 	go (&shop.Reconciler{Shop: a.Manage.Shop, Interval: a.Config.Shop.ReconcileInterval, Logger: a.Log}).Run(pollCtx)
 	a.Log.Info("chorus serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(),
 		"models", len(a.Registry.Snapshot().Models()))

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"github.com/chorusgw/chorus/internal/gateway"
 	"github.com/chorusgw/chorus/internal/manage"
 	"github.com/chorusgw/chorus/internal/meter"
 	"github.com/chorusgw/chorus/internal/quality"
@@ -19,4 +20,5 @@ var (
 	_ quality.ScoreStore      = (*store.DB)(nil)
 	_ quality.AggregateSource = (*store.DB)(nil)
 	_ webhook.Store           = (*store.DB)(nil)
+	_ gateway.ResponseStore   = (*store.DB)(nil)
 )

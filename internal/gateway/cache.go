@@ -82,6 +82,9 @@ func (x *exchange) hit(ctx context.Context, e *cache.Entry) *provider.ChatRespon
 	x.cached = e
 	resp := e.Chat("chatcmpl-"+api.RequestID(ctx), x.s.Now().Unix())
 	x.respID = resp.ID
+	if x.conv != nil {
+		x.respID = x.conv.id
+	}
 	return resp
 }
 

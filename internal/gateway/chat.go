@@ -21,17 +21,33 @@ type chatFormat struct {
 	endpoint string
 	wire     api.Format
 	raw      provider.Format // upstream answers in this format are relayed as received
-	decode   func(body []byte) (*provider.ChatRequest, error)
-	encode   func(dst []byte, r *provider.ChatResponse) []byte
-	id       func(r *provider.ChatResponse) string // the answer's ID as the client sees it
-	stream   func(x *exchange, req *provider.ChatRequest) chunkWriter
+	// decode reads the body into the canonical request; ctx and the
+	// exchange (its key is known) serve formats that load state (the
+	// Responses API's conversations).
+	decode func(ctx context.Context, x *exchange, body []byte) (*provider.ChatRequest, error)
+	encode func(x *exchange, dst []byte, r *provider.ChatResponse) []byte
+	id     func(x *exchange, r *provider.ChatResponse) string // the answer's ID as the client sees it
+	stream func(x *exchange, req *provider.ChatRequest) chunkWriter
+	// keep, when set, is given the whole answer as the client will receive
+	// it, after the settlement and before it is sent (stored responses).
+	keep func(ctx context.Context, x *exchange, out []byte)
+}
+
+// decodeBody adapts a stateless decoder to chatFormat.decode.
+func decodeBody(dec func([]byte) (*provider.ChatRequest, error)) func(context.Context, *exchange, []byte) (*provider.ChatRequest, error) {
+	return func(_ context.Context, _ *exchange, body []byte) (*provider.ChatRequest, error) { return dec(body) }
+}
+
+// encodeWith adapts a stateless encoder to chatFormat.encode.
+func encodeWith(enc func([]byte, *provider.ChatResponse) []byte) func(*exchange, []byte, *provider.ChatResponse) []byte {
+	return func(_ *exchange, dst []byte, r *provider.ChatResponse) []byte { return enc(dst, r) }
 }
 
 // openAIChat is POST /v1/chat/completions.
 var openAIChat = &chatFormat{
 	endpoint: "chat", wire: api.FormatOpenAI, raw: provider.FormatOpenAI,
-	decode: openai.DecodeChatRequest, encode: openai.AppendChatResponse,
-	id: func(r *provider.ChatResponse) string { return r.ID },
+	decode: decodeBody(openai.DecodeChatRequest), encode: encodeWith(openai.AppendChatResponse),
+	id: func(_ *exchange, r *provider.ChatResponse) string { return r.ID },
 	stream: func(_ *exchange, req *provider.ChatRequest) chunkWriter {
 		return &openAIStreamWriter{includeUsage: req.IncludeUsage}
 	},
@@ -41,8 +57,8 @@ var openAIChat = &chatFormat{
 // any deployment.
 var anthropicChat = &chatFormat{
 	endpoint: "messages", wire: api.FormatAnthropic, raw: provider.FormatAnthropic,
-	decode: anthropic.DecodeRequest, encode: anthropic.AppendResponse,
-	id: func(r *provider.ChatResponse) string { return anthropic.MessageID(r.ID) },
+	decode: decodeBody(anthropic.DecodeRequest), encode: encodeWith(anthropic.AppendResponse),
+	id: func(_ *exchange, r *provider.ChatResponse) string { return anthropic.MessageID(r.ID) },
 	stream: func(x *exchange, _ *provider.ChatRequest) chunkWriter {
 		return &anthropicStreamWriter{model: x.route.Model.Name}
 	},
@@ -70,7 +86,7 @@ func (s *Server) chat(f *chatFormat) http.HandlerFunc {
 		case serr != nil:
 			x.failed(ctx, w, r, f.wire, serr)
 		default:
-			x.deliver(w, f, a)
+			x.deliver(ctx, w, f, a)
 		}
 		x.afterChat(ctx, req, a, err == nil && serr == nil)
 		if a.relay != nil {
@@ -90,10 +106,13 @@ func (x *exchange) admitChat(ctx context.Context, w http.ResponseWriter, r *http
 	if err != nil {
 		return nil, release, err
 	}
-	if req, err = f.decode(body); err != nil {
+	if req, err = f.decode(ctx, x, body); err != nil {
 		return nil, release, err
 	}
 	if err := x.resolve(req.Model, chorus.KindChat); err != nil {
+		return nil, release, err
+	}
+	if err := x.checkHostedTools(w); err != nil {
 		return nil, release, err
 	}
 	if err := x.checkChat(req); err != nil {
@@ -170,15 +189,18 @@ func (x *exchange) answerChat(ctx context.Context, w http.ResponseWriter, r *htt
 
 // deliver writes a whole answer in the client's format: relayed as the
 // upstream sent it when the formats match, encoded otherwise.
-func (x *exchange) deliver(w http.ResponseWriter, f *chatFormat, a chatAnswer) {
+func (x *exchange) deliver(ctx context.Context, w http.ResponseWriter, f *chatFormat, a chatAnswer) {
 	resp := a.resp
 	if resp.ID == "" {
 		resp.ID = x.reqID
 	}
-	x.respID = f.id(resp)
+	x.respID = f.id(x, resp)
 	out := resp.Raw
 	if resp.RawFormat != f.raw || resp.Raw == nil {
-		out = f.encode(nil, resp)
+		out = f.encode(x, nil, resp)
+	}
+	if f.keep != nil {
+		f.keep(ctx, x, out)
 	}
 	x.setHeaders(w)
 	x.setCredits(w)

@@ -53,7 +53,8 @@ type exchange struct {
 	ttft     time.Duration
 	status   int
 	code     string
-	credits  int64 // the team's available credit after settlement; -1 unknown
+	credits  int64         // the team's available credit after settlement; -1 unknown
+	conv     *conversation // the Responses API request (responses.go); nil elsewhere
 
 	summed        bool // the usage below is computed (see usage)
 	lines         []chorus.UsageAttempt

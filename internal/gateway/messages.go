@@ -16,8 +16,10 @@ type anthropicStreamWriter struct {
 }
 
 // responseID is the message ID an Anthropic client sees for a stream whose
-// first chunk has the given ID.
-func (a *anthropicStreamWriter) responseID(id string) string { return anthropic.MessageID(id) }
+// first chunk is first.
+func (a *anthropicStreamWriter) responseID(first *provider.StreamChunk) string {
+	return anthropic.MessageID(first.ID)
+}
 
 func (a *anthropicStreamWriter) contentType() string { return "text/event-stream; charset=utf-8" }
 

@@ -69,10 +69,16 @@ func (x *exchange) setCredits(w http.ResponseWriter) {
 }
 
 // finalChunk reports whether c is an upstream's own end of stream relayed
-// as is (Anthropic's message_stop), which must wait for the settlement like
+// as is (Anthropic's message_stop, the Responses API's response.completed), which must wait for the settlement like
 // the frames the gateway writes at the end.
 func finalChunk(c *provider.StreamChunk) bool {
-	return c.RawFormat == provider.FormatAnthropic && c.RawEvent == "message_stop"
+	switch c.RawFormat {
+	case provider.FormatAnthropic:
+		return c.RawEvent == "message_stop"
+	case provider.FormatOpenAIResponses:
+		return c.RawEvent == "response.completed" || c.RawEvent == "response.incomplete"
+	}
+	return false
 }
 
 // collectText appends a stream chunk's output text to b, so a metered

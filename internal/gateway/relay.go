@@ -83,7 +83,7 @@ func (x *exchange) openStream(ctx context.Context, w http.ResponseWriter, cw chu
 	rl.bp = streamBufs.Get().(*[]byte)
 	rl.buf = (*rl.bp)[:0]
 	if sr.First != nil && hit == nil {
-		x.respID = cw.responseID(sr.First.ID)
+		x.respID = cw.responseID(sr.First)
 	}
 	x.setHeaders(w)
 	h := w.Header()
@@ -192,6 +192,9 @@ func (rl *relay) end(ctx context.Context, serr error) {
 			rl.buf = rl.cw.chunk(rl.buf, rl.final)
 		}
 		rl.buf = rl.cw.end(rl.buf, rl.lastUsage()) // after any chunks not written yet
+		if k, ok := rl.cw.(keeper); ok {
+			k.keep(ctx)
+		}
 		rl.storeEntry()
 	}
 	_, _ = rl.w.Write(rl.buf)
@@ -238,6 +241,10 @@ func (rl *relay) release() {
 		streamBufs.Put(rl.bp)
 	}
 }
+
+// keeper is a chunkWriter that stores the finished answer before its
+// final frames are sent (the Responses API's stored responses).
+type keeper interface{ keep(ctx context.Context) }
 
 // readyStream is a stream that can tell whether its next chunk has arrived.
 type readyStream interface{ Ready() bool }

@@ -60,6 +60,10 @@ type Server struct {
 	// session, and is asked only when no API key was sent. Nil: API keys
 	// only.
 	Sessions func(r *http.Request) (*chorus.APIKey, error)
+	// Responses stores the Responses API's answers (nil: store and
+	// previous_response_id are refused); ResponsesConfig is its policy.
+	Responses       ResponseStore
+	ResponsesConfig config.Responses
 
 	inflight sync.WaitGroup // exchanges not yet finished (usage not yet recorded)
 }
@@ -76,6 +80,10 @@ func (s *Server) Register(mux *api.Mux) {
 	}
 	keyed("POST /v1/chat/completions", s.chat(openAIChat))
 	keyed("POST /v1/messages", s.chat(anthropicChat))
+	keyed("POST /v1/responses", s.chat(responsesChat))
+	keyed("GET /v1/responses/{id}", s.getResponse)
+	keyed("DELETE /v1/responses/{id}", s.deleteResponse)
+	keyed("GET /v1/responses/{id}/input_items", s.listInputItems)
 	keyed("POST /v1/embeddings", s.embeddings)
 	keyed("GET /v1/models", s.listModels)
 	keyed("GET /v1/models/{id...}", s.getModel)

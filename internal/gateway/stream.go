@@ -19,8 +19,8 @@ type chunkWriter interface {
 	// error appends a mid-stream error frame.
 	error(dst []byte, e *chorus.Error) []byte
 	// responseID returns the answer's ID as the client sees it, given the
-	// first chunk's ID.
-	responseID(first string) string
+	// first chunk.
+	responseID(first *provider.StreamChunk) string
 }
 
 // openAIStreamWriter writes chat.completion.chunk frames. Chunks the
@@ -34,7 +34,7 @@ type openAIStreamWriter struct {
 	sentUsage    bool
 }
 
-func (o *openAIStreamWriter) responseID(first string) string { return first }
+func (o *openAIStreamWriter) responseID(first *provider.StreamChunk) string { return first.ID }
 
 func (o *openAIStreamWriter) contentType() string { return "text/event-stream; charset=utf-8" }
 
