@@ -132,8 +132,10 @@ func parseResponseObject(raw []byte) (*provider.ChatResponse, *provider.Error, e
 func responseError(v []byte) *provider.Error {
 	e := &provider.Error{Type: "server_error", Message: "the upstream response failed"}
 	if len(v) > 0 && v[0] == '{' {
-		if code := scalarText(memberOf(v, "code")); code != "" {
-			e.Type, e.Code = code, code
+		if c := memberOf(v, "code"); c != nil {
+			if code := scalarText(c); code != "" {
+				e.Type, e.Code = code, code
+			}
 		}
 		if msg := str(memberOf(v, "message")); msg != "" {
 			e.Message = msg
