@@ -13,6 +13,9 @@ import (
 
 // Chat sends a non-streaming chat completion request.
 func (c *Client) Chat(ctx context.Context, req *provider.ChatRequest) (*provider.ChatResponse, error) {
+	if c.usesResponses(req) {
+		return c.responsesChat(ctx, req)
+	}
 	body, err := c.chatBody(req, false)
 	if err != nil {
 		return nil, err

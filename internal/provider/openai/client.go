@@ -45,6 +45,9 @@ type Client struct {
 	http       *http.Client
 	chatURL    string // non-Azure
 	embedURL   string // non-Azure
+	// responsesURL is set when settings.api is "responses": Responses
+	// requests go there (see usesResponses).
+	responsesURL string
 	// maxTokensParam is the member canonical MaxTokens is written as:
 	// OpenAI's reasoning models accept only max_completion_tokens, while
 	// many compatible servers know only max_tokens.
@@ -61,7 +64,9 @@ var (
 // takes settings["api_version"]. settings["max_tokens_param"] may be
 // "max_tokens" or "max_completion_tokens" to override how translated requests
 // name their output limit (default: max_completion_tokens for OpenAI itself
-// and Azure, max_tokens for other servers).
+// and Azure, max_tokens for other servers). settings["api"] may be "chat"
+// (the default) or "responses" (OpenAI only): then requests from Responses
+// clients are forwarded to {base}/responses.
 func New(cfg provider.Config) (*Client, error) {
 	c := &Client{kind: cfg.Kind, http: cfg.HTTPClient}
 	if c.kind == "" {
@@ -103,6 +108,9 @@ func New(cfg provider.Config) (*Client, error) {
 		c.chatURL = c.base + "/chat/completions"
 		c.embedURL = c.base + "/embeddings"
 	}
+	if api, _ := cfg.Settings["api"].(string); api == APIResponses {
+		c.responsesURL = c.base + "/responses"
+	}
 	if c.http == nil {
 		c.http = newHTTPClient()
 	}
@@ -117,6 +125,15 @@ func (c *Client) applySettings(s map[string]any) error {
 			return fmt.Errorf("openai: setting api_version must be a non-empty string")
 		}
 		c.apiVersion = str
+	}
+	if v, ok := s["api"]; ok {
+		str, _ := v.(string)
+		if str != "chat" && str != APIResponses {
+			return fmt.Errorf("openai: setting api must be chat or responses")
+		}
+		if str == APIResponses && c.kind != chorus.ProviderOpenAI {
+			return fmt.Errorf("openai: setting api responses is supported for kind openai only")
+		}
 	}
 	if v, ok := s["max_tokens_param"]; ok {
 		str, _ := v.(string)

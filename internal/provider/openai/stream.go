@@ -17,6 +17,9 @@ import (
 // reports it even when the client did not ask; callers relaying Raw to a
 // client that did not ask should drop that usage-only chunk.
 func (c *Client) ChatStream(ctx context.Context, req *provider.ChatRequest) (provider.Stream, error) {
+	if c.usesResponses(req) {
+		return c.responsesStreamCall(ctx, req)
+	}
 	body, err := c.chatBody(req, true)
 	if err != nil {
 		return nil, err

@@ -3,7 +3,8 @@
 // answers, "data: {...}" SSE chunks ended by "data: [DONE]", usage chunks
 // only when stream_options.include_usage is set, error bodies of the shape
 // {"error":{"message","type","param","code"}}), on OpenAI's paths or Azure's
-// deployment paths. It implements conformance.Fake.
+// deployment paths, and the Responses API (POST /v1/responses: response
+// objects and semantic SSE events). It implements conformance.Fake.
 package openaitest
 
 import (
@@ -110,6 +111,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "Content-Type must be application/json, got "+ct, "")
 		return
 	}
+	if op == "responses" {
+		s.serveResponses(w, r, c, sc)
+		return
+	}
 	var req wireRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", "We could not parse the JSON body of your request.", "")
@@ -159,7 +164,7 @@ func (s *Server) route(r *http.Request) (op, deployment string, ok bool) {
 	p := r.URL.Path
 	if !s.azure {
 		op = strings.TrimPrefix(p, "/v1/")
-		return op, "", op != p && (op == "chat/completions" || op == "embeddings")
+		return op, "", op != p && (op == "chat/completions" || op == "embeddings" || op == "responses")
 	}
 	rest, found := strings.CutPrefix(p, "/openai/deployments/")
 	if !found || r.URL.Query().Get("api-version") == "" {
