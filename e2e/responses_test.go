@@ -103,7 +103,7 @@ func checkResponsesOrder(t *testing.T, types []string) {
 	}
 }
 
-func weatherTool() responses.ToolUnionParam {
+func responsesWeatherTool() responses.ToolUnionParam {
 	return responses.ToolParamOfFunction("get_weather", map[string]any{
 		"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}},
 		"required": []string{"city"}, "additionalProperties": false,
@@ -227,7 +227,7 @@ func TestResponsesAPI(t *testing.T) {
 		ant.Script(conformance.Scenario{ToolCalls: []provider.ToolCall{{ID: "toolu_1", Name: "get_weather", Arguments: `{"city":"Paris"}`}},
 			FinishReason: provider.FinishToolCalls, Usage: provider.Usage{InputTokens: 30, OutputTokens: 8}})
 		p := responsesParams("r-claude", "Weather in Paris?")
-		p.Tools = []responses.ToolUnionParam{weatherTool()}
+		p.Tools = []responses.ToolUnionParam{responsesWeatherTool()}
 		for _, stream := range []bool{false, true} {
 			var r *responses.Response
 			if stream {
@@ -256,7 +256,7 @@ func TestResponsesAPI(t *testing.T) {
 			// The tool's result continues the conversation.
 			ant.Script(conformance.Scenario{Text: "It is sunny.", FinishReason: provider.FinishStop, Usage: provider.Usage{InputTokens: 40, OutputTokens: 4}})
 			out := responses.ResponseInputItemParamOfFunctionCallOutput("sunny, 22C")
-			out.OfFunctionCallOutput.CallID = "toolu_1"
+			out.OfFunctionCallOutput.CallID = openai.String("toolu_1")
 			p2 := responses.ResponseNewParams{Model: "r-claude", PreviousResponseID: openai.String(r.ID), Tools: p.Tools,
 				Input: responses.ResponseNewParamsInputUnion{OfInputItemList: responses.ResponseInputParam{out}}}
 			r2, err := oc.Responses.New(ctx, p2)
@@ -301,7 +301,7 @@ func TestResponsesAPI(t *testing.T) {
 
 	t.Run("HostedToolsDropped", func(t *testing.T) {
 		p := responsesParams("r-gemini", "Search the web.")
-		p.Tools = []responses.ToolUnionParam{responses.ToolParamOfWebSearch(responses.WebSearchToolTypeWebSearch), weatherTool()}
+		p.Tools = []responses.ToolUnionParam{responses.ToolParamOfWebSearch(responses.WebSearchToolTypeWebSearch), responsesWeatherTool()}
 		r, err := oc.Responses.New(ctx, p)
 		if err != nil {
 			t.Fatal(err)
@@ -338,9 +338,9 @@ func TestResponsesAPI(t *testing.T) {
 	})
 
 	t.Run("Usage", func(t *testing.T) {
-		recs := g.listUsage(key.ID)
+		time.Sleep(500 * time.Millisecond) // the usage writer flushes every 200 ms
 		n := 0
-		for _, u := range recs {
+		for _, u := range g.listUsage(key.ID) {
 			if u.Endpoint == "responses" && u.Status == 200 {
 				n++
 				if !strings.HasPrefix(u.ResponseID, "resp_") || u.Cost <= 0 {
