@@ -3,6 +3,7 @@ package chorus
 import (
 	"math"
 	"math/bits"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -51,16 +52,34 @@ type Prices struct {
 	Reasoning     *int64 // output tokens spent on reasoning
 }
 
-// MaxInput is the most any input token may cost: the largest of the input,
-// cached-input and cache-write prices. Worst-case quotes price input at it.
-func (p Prices) MaxInput() int64 {
-	return max(p.Input, priceOr(p.CachedInput, p.Input), priceOr(p.CacheWrite, p.Input))
+// MaxCost is the most TokenCost may charge for in input and out output
+// tokens however they split into classes: every input token at the dearest
+// input price (a cache write, usually), every output token at the dearer of
+// output and reasoning, plus the micro-credit each further price's own
+// rounding up may add. Worst-case quotes use it, so holds stay an upper
+// bound of what settlement charges.
+func (p Prices) MaxCost(in, out int64) int64 {
+	ins := []int64{p.Input, priceOr(p.CachedInput, p.Input), priceOr(p.CacheWrite, p.Input)}
+	outs := []int64{p.Output, priceOr(p.Reasoning, p.Output)}
+	c := RequestCost(in, out, slices.Max(ins), slices.Max(outs))
+	if in > 0 {
+		c = addSaturated(c, distinct(ins)-1)
+	}
+	if out > 0 {
+		c = addSaturated(c, distinct(outs)-1)
+	}
+	return c
 }
 
-// MaxOutput is the most any output token may cost: the larger of the output
-// and reasoning prices.
-func (p Prices) MaxOutput() int64 {
-	return max(p.Output, priceOr(p.Reasoning, p.Output))
+// distinct returns how many different values v holds (v is short).
+func distinct(v []int64) int64 {
+	var n int64
+	for i := range v {
+		if !slices.Contains(v[:i], v[i]) {
+			n++
+		}
+	}
+	return n
 }
 
 // TokenCounts are the tokens of one upstream call by class. Input counts

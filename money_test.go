@@ -66,26 +66,48 @@ func TestTokenCost(t *testing.T) {
 	}
 }
 
-func TestPricesMax(t *testing.T) {
+func TestMaxCost(t *testing.T) {
 	for _, tt := range []struct {
 		name    string
 		p       chorus.Prices
 		in, out int64
+		want    int64
 	}{
-		{"Defaults", chorus.Prices{Input: 3, Output: 15}, 3, 15},
-		{"CacheWriteAbove", chorus.Prices{Input: 3, Output: 15, CachedInput: price(1), CacheWrite: price(4)}, 4, 15},
-		{"CachedAbove", chorus.Prices{Input: 3, Output: 15, CachedInput: price(5)}, 5, 15},
-		{"ReasoningAbove", chorus.Prices{Input: 3, Output: 15, Reasoning: price(60)}, 3, 60},
-		{"ReasoningBelow", chorus.Prices{Input: 3, Output: 15, Reasoning: price(1)}, 3, 15},
+		{"Defaults", chorus.Prices{Input: 3_000_000, Output: 15_000_000}, 1000, 100, 3000 + 1500},
+		{"CacheWriteDearest", chorus.Prices{Input: 3_000_000, Output: 15_000_000, CachedInput: price(300_000), CacheWrite: price(3_750_000)},
+			1000, 100, 3750 + 1500 + 2},
+		{"CachedDearest", chorus.Prices{Input: 3_000_000, Output: 15_000_000, CachedInput: price(5_000_000)}, 1000, 100, 5000 + 1500 + 1},
+		{"ReasoningDearer", chorus.Prices{Input: 3_000_000, Output: 15_000_000, Reasoning: price(60_000_000)}, 1000, 100, 3000 + 6000 + 1},
+		{"ReasoningCheaper", chorus.Prices{Input: 3_000_000, Output: 15_000_000, Reasoning: price(1)}, 1000, 100, 3000 + 1500 + 1},
+		{"NoTokens", chorus.Prices{Input: 3, Output: 15, CachedInput: price(1), Reasoning: price(60)}, 0, 0, 0},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := tt.p.MaxInput(); got != tt.in {
-				t.Errorf("MaxInput = %d, want %d", got, tt.in)
-			}
-			if got := tt.p.MaxOutput(); got != tt.out {
-				t.Errorf("MaxOutput = %d, want %d", got, tt.out)
+			if got := tt.p.MaxCost(tt.in, tt.out); got != tt.want {
+				t.Errorf("MaxCost(%d, %d) = %d, want %d", tt.in, tt.out, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestMaxCostBounds: for every split of a few tokens into classes, at
+// prices so small that each class rounds up to a whole micro-credit on its
+// own, TokenCost never exceeds MaxCost (1 cached, 1 written and 1 uncached
+// token cost 3 micro-credits, where 3 tokens at the dearest price cost 1).
+func TestMaxCostBounds(t *testing.T) {
+	p := chorus.Prices{Input: 1, Output: 5, CachedInput: price(2), CacheWrite: price(3), Reasoning: price(7)}
+	for in := int64(0); in <= 6; in++ {
+		for cached := int64(0); cached <= in; cached++ {
+			for written := int64(0); cached+written <= in; written++ {
+				for out := int64(0); out <= 3; out++ {
+					for r := int64(0); r <= out; r++ {
+						u := chorus.TokenCounts{Input: in, Output: out, CachedInput: cached, CacheWrite: written, Reasoning: r}
+						if got, bound := chorus.TokenCost(u, p), p.MaxCost(in, out); got > bound {
+							t.Errorf("TokenCost(%+v) = %d > MaxCost = %d", u, got, bound)
+						}
+					}
+				}
+			}
+		}
 	}
 }
 
