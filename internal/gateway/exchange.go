@@ -54,7 +54,8 @@ type exchange struct {
 	ttft     time.Duration
 	status   int
 	code     string
-	credits  int64 // the team's available credit after settlement; -1 unknown
+	credits  int64  // the team's available credit after settlement; -1 unknown
+	clamped  string // "asked->sent" when max_tokens was clamped (clampedHeader)
 
 	summed        bool // the usage below is computed (see usage)
 	lines         []chorus.UsageAttempt
@@ -193,6 +194,9 @@ func (x *exchange) setHeaders(w http.ResponseWriter) {
 	}
 	if x.cache != "" {
 		h.Set(cache.Header, x.cache)
+	}
+	if x.clamped != "" {
+		h.Set(clampedHeader, x.clamped)
 	}
 }
 
