@@ -47,33 +47,39 @@ func (x *exchange) checkMaxTokens(req *provider.ChatRequest, ceiling int) error 
 	return nil
 }
 
-// clampRaw sets every member of fields present in body to ceiling, leaving
-// the other bytes as they were. Each such member is deleted (every copy of
-// it: a last-wins decoder upstream would read a repeated one's last) and
-// added back once, last, with the new value.
+// clampRaw sets every member of fields present in body to ceiling, in
+// place, leaving every other byte as it was. Of a member given more than
+// once only the last copy (the one a last-wins decoder upstream reads) is
+// kept, rewritten.
 func clampRaw(body []byte, fields []string, ceiling int) ([]byte, error) {
 	v := strconv.AppendInt(nil, int64(ceiling), 10)
 	for _, f := range fields {
-		_, found, err := jsonscan.GetField(body, f)
+		n, err := countMembers(body, f)
 		if err != nil {
 			return nil, err
 		}
-		if !found {
-			continue
-		}
-		for {
-			next, err := jsonscan.DeleteField(body, f)
-			if err != nil {
+		for ; n > 1; n-- {
+			if body, err = jsonscan.DeleteField(body, f); err != nil {
 				return nil, err
 			}
-			if len(next) == len(body) {
-				break
-			}
-			body = next
 		}
-		if body, err = jsonscan.SetField(body, f, v); err != nil {
-			return nil, err
+		if n == 1 {
+			if body, err = jsonscan.SetField(body, f, v); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return body, nil
+}
+
+// countMembers returns how many top-level members of obj are named key.
+func countMembers(obj []byte, key string) (int, error) {
+	n := 0
+	err := jsonscan.EachMember(obj, func(k []byte, _ bool, _ []byte) error {
+		if string(k) == key {
+			n++
+		}
+		return nil
+	})
+	return n, err
 }
