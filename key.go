@@ -52,27 +52,32 @@ func (k *APIKey) Allows(model string) bool {
 
 // Usage is the record of one request through the gateway.
 type Usage struct {
-	ID           int64          `json:"id"`
-	RequestID    string         `json:"request_id"`
-	ResponseID   string         `json:"response_id,omitempty"` // the ID the client saw in the answer (chatcmpl-…, msg_…)
-	KeyID        int64          `json:"key_id"`
-	UserID       int64          `json:"user_id"`
-	TeamID       int64          `json:"team_id"`
-	Model        string         `json:"model"`      // public model name
-	Deployment   string         `json:"deployment"` // deployment name that answered ("" if none)
-	Provider     string         `json:"provider"`
-	Endpoint     string         `json:"endpoint"` // chat, messages, embeddings
-	Stream       bool           `json:"stream"`
-	InputTokens  int64          `json:"input_tokens"`
-	OutputTokens int64          `json:"output_tokens"`
-	LatencyMS    float64        `json:"latency_ms"`
-	TTFTMS       float64        `json:"ttft_ms"` // time to first token; 0 for non-streaming
-	Status       int            `json:"status"`  // HTTP status returned to the client
-	ErrorCode    string         `json:"error_code,omitempty"`
-	Cost         int64          `json:"cost"`               // micro-credits, the sum of the attempts' costs
-	Route        string         `json:"route,omitempty"`    // the route asked for, when it is not a plain model
-	Attempts     []UsageAttempt `json:"attempts,omitempty"` // every upstream call made, in order
-	CreatedAt    time.Time      `json:"created_at"`
+	ID           int64  `json:"id"`
+	RequestID    string `json:"request_id"`
+	ResponseID   string `json:"response_id,omitempty"` // the ID the client saw in the answer (chatcmpl-…, msg_…)
+	KeyID        int64  `json:"key_id"`
+	UserID       int64  `json:"user_id"`
+	TeamID       int64  `json:"team_id"`
+	Model        string `json:"model"`      // public model name
+	Deployment   string `json:"deployment"` // deployment name that answered ("" if none)
+	Provider     string `json:"provider"`
+	Endpoint     string `json:"endpoint"` // chat, messages, embeddings
+	Stream       bool   `json:"stream"`
+	InputTokens  int64  `json:"input_tokens"`
+	OutputTokens int64  `json:"output_tokens"`
+	// Parts of InputTokens and OutputTokens priced apart: input read from
+	// and written to the providers' prompt caches, output spent reasoning.
+	CachedInputTokens int64          `json:"cached_input_tokens"`
+	CacheWriteTokens  int64          `json:"cache_write_tokens"`
+	ReasoningTokens   int64          `json:"reasoning_tokens"`
+	LatencyMS         float64        `json:"latency_ms"`
+	TTFTMS            float64        `json:"ttft_ms"` // time to first token; 0 for non-streaming
+	Status            int            `json:"status"`  // HTTP status returned to the client
+	ErrorCode         string         `json:"error_code,omitempty"`
+	Cost              int64          `json:"cost"`               // micro-credits, the sum of the attempts' costs
+	Route             string         `json:"route,omitempty"`    // the route asked for, when it is not a plain model
+	Attempts          []UsageAttempt `json:"attempts,omitempty"` // every upstream call made, in order
+	CreatedAt         time.Time      `json:"created_at"`
 }
 
 // User is a person (or automation) that signs in and owns keys. Every user

@@ -39,17 +39,21 @@ func ValidProvider(kind string) bool {
 // Model is a public model name clients ask for. It maps to one or more
 // deployments that can serve it.
 type Model struct {
-	ID            int64         `json:"id"`
-	Name          string        `json:"name"` // what clients send as "model"
-	Kind          string        `json:"kind"` // KindChat or KindEmbedding
-	Description   string        `json:"description,omitempty"`
-	ContextWindow int           `json:"context_window"`        // tokens; 0 means unknown
-	MaxOutput     int           `json:"max_output_tokens"`     // default and ceiling for max_tokens; 0 means unknown
-	Enabled       bool          `json:"enabled"`               //
-	OwnedBy       string        `json:"owned_by,omitempty"`    // shown in /v1/models
-	CreatedAt     time.Time     `json:"created_at"`            //
-	UpdatedAt     time.Time     `json:"updated_at"`            //
-	Deployments   []*Deployment `json:"deployments,omitempty"` // filled by reads that ask for them
+	ID            int64  `json:"id"`
+	Name          string `json:"name"` // what clients send as "model"
+	Kind          string `json:"kind"` // KindChat or KindEmbedding
+	Description   string `json:"description,omitempty"`
+	ContextWindow int    `json:"context_window"`    // tokens; 0 means unknown
+	MaxOutput     int    `json:"max_output_tokens"` // default and ceiling for max_tokens; 0 means unknown
+	// MaxTokensPolicy is what a request asking for more than MaxOutput
+	// (or limits.max_tokens) gets: MaxTokensRefuse (the default) or
+	// MaxTokensClamp.
+	MaxTokensPolicy string        `json:"max_tokens_policy"`
+	Enabled         bool          `json:"enabled"`               //
+	OwnedBy         string        `json:"owned_by,omitempty"`    // shown in /v1/models
+	CreatedAt       time.Time     `json:"created_at"`            //
+	UpdatedAt       time.Time     `json:"updated_at"`            //
+	Deployments     []*Deployment `json:"deployments,omitempty"` // filled by reads that ask for them
 }
 
 // Deployment is one place a model can be served from: a provider, the
@@ -66,10 +70,38 @@ type Deployment struct {
 	Settings      map[string]any    `json:"settings,omitempty"` // provider-specific (api_version, simulator knobs)
 	InputPrice    int64             `json:"input_price"`        // micro-credits per million input tokens
 	OutputPrice   int64             `json:"output_price"`       // micro-credits per million output tokens
-	Weight        int               `json:"weight"`             // relative share of traffic
-	Enabled       bool              `json:"enabled"`            //
-	CreatedAt     time.Time         `json:"created_at"`         //
-	UpdatedAt     time.Time         `json:"updated_at"`         //
+	// Optional prices, micro-credits per million tokens; null charges
+	// cached and cache-write input tokens at InputPrice and reasoning
+	// tokens at OutputPrice (see Prices).
+	CachedInputPrice *int64    `json:"cached_input_price"`
+	CacheWritePrice  *int64    `json:"cache_write_price"`
+	ReasoningPrice   *int64    `json:"reasoning_price"`
+	Weight           int       `json:"weight"`     // relative share of traffic
+	Enabled          bool      `json:"enabled"`    //
+	CreatedAt        time.Time `json:"created_at"` //
+	UpdatedAt        time.Time `json:"updated_at"` //
+}
+
+// Prices returns the deployment's prices.
+func (d *Deployment) Prices() Prices {
+	return Prices{Input: d.InputPrice, Output: d.OutputPrice,
+		CachedInput: d.CachedInputPrice, CacheWrite: d.CacheWritePrice, Reasoning: d.ReasoningPrice}
+}
+
+// What a chat request asking for more output tokens than its model allows
+// gets (Model.MaxTokensPolicy, RouteConfig.MaxTokensPolicy).
+const (
+	MaxTokensRefuse = "refuse" // a 400 naming max_tokens (the default)
+	MaxTokensClamp  = "clamp"  // max_tokens lowered to the ceiling, and the X-Chorus-Max-Tokens-Clamped header
+)
+
+// validMaxTokensPolicy checks a max_tokens_policy value; field names it in
+// the EINVALID error.
+func validMaxTokensPolicy(field, v string) error {
+	if v != MaxTokensRefuse && v != MaxTokensClamp {
+		return Invalid(field, "%s must be %q or %q, got %q", field, MaxTokensRefuse, MaxTokensClamp, v)
+	}
+	return nil
 }
 
 // Credential is a secret used to call a provider. The secret itself is
@@ -114,8 +146,8 @@ const (
 	maxDeploymentWeight = 1_000_000
 )
 
-// Validate checks a model before it is stored. Errors are EINVALID naming
-// the field at fault.
+// Validate checks a model before it is stored and fills the default
+// max_tokens_policy (refuse). Errors are EINVALID naming the field at fault.
 func (m *Model) Validate() error {
 	if err := ValidName("name", m.Name); err != nil {
 		return err
@@ -129,6 +161,12 @@ func (m *Model) Validate() error {
 	if m.MaxOutput < 0 || m.MaxOutput > maxTokenField {
 		return Invalid("max_output_tokens", "max_output_tokens must be between 0 and %d", maxTokenField)
 	}
+	if m.MaxTokensPolicy == "" {
+		m.MaxTokensPolicy = MaxTokensRefuse
+	}
+	if err := validMaxTokensPolicy("max_tokens_policy", m.MaxTokensPolicy); err != nil {
+		return err
+	}
 	if len(m.Description) > maxDescription || len(m.OwnedBy) > maxOwnedBy {
 		return Invalid("description", "description must be at most %d and owned_by at most %d characters", maxDescription, maxOwnedBy)
 	}
@@ -136,7 +174,8 @@ func (m *Model) Validate() error {
 }
 
 // Validate checks a deployment before it is stored: its model, name,
-// provider, upstream model, base URL, header names, prices and weight.
+// provider, upstream model, base URL, header names, prices (the optional
+// ones too, when set) and weight.
 // Whether the provider accepts its settings is the adapter's to say.
 // Errors are EINVALID naming the field at fault.
 func (d *Deployment) Validate() error {
@@ -171,6 +210,14 @@ func (d *Deployment) Validate() error {
 	}
 	if d.OutputPrice < 0 {
 		return Invalid("output_price", "output_price must not be negative (micro-credits per million tokens)")
+	}
+	for _, p := range []struct {
+		field string
+		price *int64
+	}{{"cached_input_price", d.CachedInputPrice}, {"cache_write_price", d.CacheWritePrice}, {"reasoning_price", d.ReasoningPrice}} {
+		if p.price != nil && *p.price < 0 {
+			return Invalid(p.field, "%s must not be negative (micro-credits per million tokens); null charges it at the input or output price", p.field)
+		}
 	}
 	if d.Weight < 0 || d.Weight > maxDeploymentWeight {
 		return Invalid("weight", "weight must be between 0 and %d", maxDeploymentWeight)

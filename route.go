@@ -73,6 +73,10 @@ type RouteConfig struct {
 	Threshold  float64 `json:"threshold,omitempty"`        // cascade: the score an answer needs to be returned (0.7)
 	EnsembleN  int     `json:"ensemble_n,omitempty"`       // ensemble: how many targets to call (all)
 	CacheTTL   int     `json:"cache_ttl_s,omitempty"`      // response cache: > 0 caches answers this many seconds, < 0 opts out
+	// MaxTokensPolicy overrides the targets' max_tokens_policy for this
+	// route: MaxTokensRefuse or MaxTokensClamp. Empty: clamp when every
+	// target model clamps, refuse otherwise.
+	MaxTokensPolicy string `json:"max_tokens_policy,omitempty"`
 	// Scorers are quality.Spec values: the cascade's and ensemble's judges,
 	// and what is scored off the request path for every answer.
 	Scorers json.RawMessage `json:"scorers,omitempty"`
@@ -81,17 +85,22 @@ type RouteConfig struct {
 // UsageAttempt is one upstream call made for a request, with its own
 // tokens and cost: a request's usage is the sum of its attempts.
 type UsageAttempt struct {
-	Deployment   string   `json:"deployment"`
-	Provider     string   `json:"provider"`
-	Model        string   `json:"model"`   // the registry model of the deployment
-	Outcome      string   `json:"outcome"` // ok, error, canceled (a hedge's loser), rejected (below a cascade's threshold), not_chosen (an ensemble's loser)
-	Status       int      `json:"status,omitempty"`
-	Error        string   `json:"error,omitempty"`
-	InputTokens  int64    `json:"input_tokens"`
-	OutputTokens int64    `json:"output_tokens"`
-	Cost         int64    `json:"cost"`
-	LatencyMS    float64  `json:"latency_ms"`
-	Score        *float64 `json:"score,omitempty"`
+	Deployment   string `json:"deployment"`
+	Provider     string `json:"provider"`
+	Model        string `json:"model"`   // the registry model of the deployment
+	Outcome      string `json:"outcome"` // ok, error, canceled (a hedge's loser), rejected (below a cascade's threshold), not_chosen (an ensemble's loser)
+	Status       int    `json:"status,omitempty"`
+	Error        string `json:"error,omitempty"`
+	InputTokens  int64  `json:"input_tokens"`
+	OutputTokens int64  `json:"output_tokens"`
+	// The classes of tokens priced apart: parts of InputTokens (cached,
+	// cache writes) and of OutputTokens (reasoning).
+	CachedInputTokens int64    `json:"cached_input_tokens,omitempty"`
+	CacheWriteTokens  int64    `json:"cache_write_tokens,omitempty"`
+	ReasoningTokens   int64    `json:"reasoning_tokens,omitempty"`
+	Cost              int64    `json:"cost"`
+	LatencyMS         float64  `json:"latency_ms"`
+	Score             *float64 `json:"score,omitempty"`
 }
 
 // Bounds of a route's shape and config.
@@ -202,6 +211,11 @@ func (r *Route) validateConfig(scorers int) error {
 	}
 	if c.EnsembleN != 0 && (c.EnsembleN < 2 || c.EnsembleN > n) {
 		return Invalid("config.ensemble_n", "config.ensemble_n must be 0 (all targets) or between 2 and %d, got %d", n, c.EnsembleN)
+	}
+	if c.MaxTokensPolicy != "" {
+		if err := validMaxTokensPolicy("config.max_tokens_policy", c.MaxTokensPolicy); err != nil {
+			return err
+		}
 	}
 	if (r.Strategy == StrategyEnsemble || r.Strategy == StrategyCascade) && scorers == 0 {
 		return Invalid("config.scorers", "a %s route needs at least one scorer to judge its answers", r.Strategy)

@@ -198,6 +198,8 @@ type modelSpec struct {
 	MaxOutput     int    `json:"max_output_tokens,omitempty"`
 	OwnedBy       string `json:"owned_by,omitempty"`
 	Enabled       *bool  `json:"enabled,omitempty"`
+	// MaxTokensPolicy is "refuse" (the default) or "clamp".
+	MaxTokensPolicy string `json:"max_tokens_policy,omitempty"`
 }
 
 // deploymentSpec is what POST /api/admin/deployments takes.
@@ -212,8 +214,12 @@ type deploymentSpec struct {
 	Settings      map[string]any    `json:"settings,omitempty"`
 	InputPrice    int64             `json:"input_price,omitempty"`
 	OutputPrice   int64             `json:"output_price,omitempty"`
-	Weight        *int              `json:"weight,omitempty"`
-	Enabled       *bool             `json:"enabled,omitempty"`
+	// The optional prices; nil leaves them null.
+	CachedInputPrice *int64 `json:"cached_input_price,omitempty"`
+	CacheWritePrice  *int64 `json:"cache_write_price,omitempty"`
+	ReasoningPrice   *int64 `json:"reasoning_price,omitempty"`
+	Weight           *int   `json:"weight,omitempty"`
+	Enabled          *bool  `json:"enabled,omitempty"`
 }
 
 func (g *gateway) createModel(m modelSpec) *chorus.Model {

@@ -94,17 +94,19 @@ func (x *exchange) cacheEntry(resp *provider.ChatResponse, w *orchestrate.Attemp
 		return nil
 	}
 	d := w.Target.Deployment
-	u := w.Usage
 	return &cache.Entry{Response: resp, Model: x.route.Model.Name, Deployment: d.Name, Provider: d.Provider, StoredAt: x.s.Now(),
-		Cost: chorus.RequestCost(int64(u.InputTokens), int64(u.OutputTokens), d.InputPrice, d.OutputPrice)}
+		Cost: chorus.TokenCost(tokenCounts(w.Usage), d.Prices())}
 }
 
 // hitUsage is the usage line of a cache hit: the tokens the client
-// received, at the configured fraction of the original cost, no upstream call.
+// received (with the classes the original answer counted), at the
+// configured fraction of the original cost, no upstream call.
 func (x *exchange) hitUsage() ([]chorus.UsageAttempt, int64, int64, int64) {
 	e := x.cached
-	in, out := int64(e.Response.Usage.InputTokens), int64(e.Response.Usage.OutputTokens)
+	u := e.Response.Usage
+	in, out := int64(u.InputTokens), int64(u.OutputTokens)
 	cost := cache.HitCost(e.Cost, x.s.CacheConfig.CostFraction)
 	return []chorus.UsageAttempt{{Deployment: e.Deployment, Provider: e.Provider, Model: e.Model, Outcome: "cache_hit",
-		InputTokens: in, OutputTokens: out, Cost: cost}}, in, out, cost
+		InputTokens: in, OutputTokens: out, CachedInputTokens: int64(u.CachedInputTokens),
+		CacheWriteTokens: int64(u.CacheWriteTokens), ReasoningTokens: int64(u.ReasoningTokens), Cost: cost}}, in, out, cost
 }

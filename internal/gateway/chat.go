@@ -138,10 +138,7 @@ func (x *exchange) checkChat(req *provider.ChatRequest) error {
 	if m := x.route.Model.MaxOutput; m > 0 {
 		ceiling = m
 	}
-	if req.MaxTokens != nil && *req.MaxTokens > ceiling {
-		return chorus.Invalid("max_tokens", "max_tokens is too large: %d. This model supports at most %d completion tokens.", *req.MaxTokens, ceiling)
-	}
-	return nil
+	return x.checkMaxTokens(req, ceiling)
 }
 
 // chatAnswer is what answerChat produced: a whole answer to encode, or a

@@ -15,6 +15,7 @@ import (
 	"github.com/chorusgw/chorus/internal/limit"
 	"github.com/chorusgw/chorus/internal/meter"
 	"github.com/chorusgw/chorus/internal/orchestrate"
+	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/registry"
 	"github.com/chorusgw/chorus/internal/telemetry"
 )
@@ -54,11 +55,14 @@ type exchange struct {
 	status   int
 	code     string
 	credits  int64         // the team's available credit after settlement; -1 unknown
+	clamped  string        // "asked->sent" when max_tokens was clamped (clampedHeader)
 	conv     *conversation // the Responses API request (responses.go); nil elsewhere
 
 	summed        bool // the usage below is computed (see usage)
 	lines         []chorus.UsageAttempt
 	in, out, cost int64
+	// The parts of in and out priced apart, summed over the lines.
+	cachedIn, cacheWrite, reasoning int64
 }
 
 // begin starts an exchange; finish must follow.
@@ -107,6 +111,7 @@ func (x *exchange) finish(ctx context.Context) {
 		KeyID: x.key.ID, UserID: x.key.UserID, TeamID: x.key.TeamID,
 		Model: model, Route: route, Deployment: deployment, Provider: prov,
 		Endpoint: x.endpoint, Stream: x.stream, InputTokens: in, OutputTokens: out,
+		CachedInputTokens: x.cachedIn, CacheWriteTokens: x.cacheWrite, ReasoningTokens: x.reasoning,
 		LatencyMS: float64(dur.Microseconds()) / 1000, TTFTMS: float64(x.ttft.Microseconds()) / 1000,
 		Status: x.status, ErrorCode: x.code, Cost: cost, Attempts: attempts, CreatedAt: x.start.UTC(),
 	}
@@ -191,6 +196,9 @@ func (x *exchange) setHeaders(w http.ResponseWriter) {
 	if x.cache != "" {
 		h.Set(cache.Header, x.cache)
 	}
+	if x.clamped != "" {
+		h.Set(clampedHeader, x.clamped)
+	}
 }
 
 // admit applies the rate limits of the key, its user and the model, with
@@ -240,7 +248,8 @@ func (x *exchange) publicName() string {
 }
 
 // usage is the request's usage lines and totals: the cache hit's line, or
-// one line per upstream attempt, each priced at its own deployment. It is
+// one line per upstream attempt, each priced at its own deployment (and
+// the token classes' totals in x.cachedIn, x.cacheWrite, x.reasoning). It is
 // computed once, when settle or finish first asks (the attempts are final
 // by then).
 func (x *exchange) usage() ([]chorus.UsageAttempt, int64, int64, int64) {
@@ -250,6 +259,12 @@ func (x *exchange) usage() ([]chorus.UsageAttempt, int64, int64, int64) {
 			x.lines, x.in, x.out, x.cost = x.hitUsage()
 		} else {
 			x.lines, x.in, x.out, x.cost = usageAttempts(x.attempts)
+		}
+		for i := range x.lines {
+			l := &x.lines[i]
+			x.cachedIn += l.CachedInputTokens
+			x.cacheWrite += l.CacheWriteTokens
+			x.reasoning += l.ReasoningTokens
 		}
 	}
 	return x.lines, x.in, x.out, x.cost
@@ -265,16 +280,19 @@ func usageAttempts(attempts []*orchestrate.Attempt) (out []chorus.UsageAttempt, 
 	for i, a := range attempts {
 		d := a.Target.Deployment
 		ua := chorus.UsageAttempt{
-			Deployment:   d.Name,
-			Provider:     d.Provider,
-			Model:        a.Target.Model.Name,
-			Outcome:      a.Outcome,
-			InputTokens:  int64(a.Usage.InputTokens),
-			OutputTokens: int64(a.Usage.OutputTokens),
-			LatencyMS:    float64(a.Latency.Microseconds()) / 1000,
-			Score:        a.Score,
+			Deployment:        d.Name,
+			Provider:          d.Provider,
+			Model:             a.Target.Model.Name,
+			Outcome:           a.Outcome,
+			InputTokens:       int64(a.Usage.InputTokens),
+			OutputTokens:      int64(a.Usage.OutputTokens),
+			CachedInputTokens: int64(a.Usage.CachedInputTokens),
+			CacheWriteTokens:  int64(a.Usage.CacheWriteTokens),
+			ReasoningTokens:   int64(a.Usage.ReasoningTokens),
+			LatencyMS:         float64(a.Latency.Microseconds()) / 1000,
+			Score:             a.Score,
 		}
-		ua.Cost = chorus.RequestCost(ua.InputTokens, ua.OutputTokens, d.InputPrice, d.OutputPrice)
+		ua.Cost = chorus.TokenCost(tokenCounts(a.Usage), d.Prices())
 		switch {
 		case a.Outcome == orchestrate.OutcomeCanceled:
 			ua.Status, ua.Error = statusClientClosed, "canceled"
@@ -288,6 +306,12 @@ func usageAttempts(attempts []*orchestrate.Attempt) (out []chorus.UsageAttempt, 
 		cost += ua.Cost
 	}
 	return out, in, outTok, cost
+}
+
+// tokenCounts is an upstream call's usage as the cost function counts it.
+func tokenCounts(u provider.Usage) chorus.TokenCounts {
+	return chorus.TokenCounts{Input: int64(u.InputTokens), Output: int64(u.OutputTokens),
+		CachedInput: int64(u.CachedInputTokens), CacheWrite: int64(u.CacheWriteTokens), Reasoning: int64(u.ReasoningTokens)}
 }
 
 // bodyPool recycles request body buffers.

@@ -115,5 +115,5 @@ func (x *exchange) meteredUsage(req *provider.ChatRequest, u *provider.Usage, co
 		in = got.InputTokens
 	}
 	return provider.Usage{InputTokens: in, OutputTokens: max(out, got.OutputTokens),
-		CachedInputTokens: got.CachedInputTokens, ReasoningTokens: got.ReasoningTokens}
+		CachedInputTokens: got.CachedInputTokens, CacheWriteTokens: got.CacheWriteTokens, ReasoningTokens: got.ReasoningTokens}
 }

@@ -97,8 +97,10 @@ type modelInput struct {
 	Description   string `json:"description"`
 	ContextWindow int    `json:"context_window"`
 	MaxOutput     int    `json:"max_output_tokens"`
-	OwnedBy       string `json:"owned_by"`
-	Enabled       *bool  `json:"enabled"`
+	// MaxTokensPolicy: "refuse" (the default when absent) or "clamp".
+	MaxTokensPolicy string `json:"max_tokens_policy"`
+	OwnedBy         string `json:"owned_by"`
+	Enabled         *bool  `json:"enabled"`
 }
 
 func (in *modelInput) apply(m *chorus.Model) error {
@@ -106,6 +108,7 @@ func (in *modelInput) apply(m *chorus.Model) error {
 		in.Kind = chorus.KindChat
 	}
 	m.Name, m.Kind, m.Description, m.ContextWindow, m.MaxOutput, m.OwnedBy = in.Name, in.Kind, in.Description, in.ContextWindow, in.MaxOutput, in.OwnedBy
+	m.MaxTokensPolicy = in.MaxTokensPolicy
 	m.Enabled = in.Enabled == nil || *in.Enabled
 	return m.Validate()
 }
@@ -203,8 +206,13 @@ type deploymentInput struct {
 	Settings      map[string]any    `json:"settings"`
 	InputPrice    int64             `json:"input_price"`
 	OutputPrice   int64             `json:"output_price"`
-	Weight        *int              `json:"weight"`
-	Enabled       *bool             `json:"enabled"`
+	// Optional prices: null or absent charges cached and cache-write input
+	// at input_price and reasoning at output_price.
+	CachedInputPrice *int64 `json:"cached_input_price"`
+	CacheWritePrice  *int64 `json:"cache_write_price"`
+	ReasoningPrice   *int64 `json:"reasoning_price"`
+	Weight           *int   `json:"weight"`
+	Enabled          *bool  `json:"enabled"`
 }
 
 func (s *Server) applyDeployment(in *deploymentInput, d *chorus.Deployment) error {
@@ -218,6 +226,7 @@ func (s *Server) applyDeployment(in *deploymentInput, d *chorus.Deployment) erro
 	d.ModelID, d.Name, d.Provider, d.UpstreamModel, d.BaseURL = in.ModelID, in.Name, in.Provider, in.UpstreamModel, in.BaseURL
 	d.CredentialID, d.Headers, d.Settings = in.CredentialID, in.Headers, in.Settings
 	d.InputPrice, d.OutputPrice, d.Weight = in.InputPrice, in.OutputPrice, weight
+	d.CachedInputPrice, d.CacheWritePrice, d.ReasoningPrice = in.CachedInputPrice, in.CacheWritePrice, in.ReasoningPrice
 	d.Enabled = in.Enabled == nil || *in.Enabled
 	if err := d.Validate(); err != nil {
 		return err

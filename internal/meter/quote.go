@@ -31,7 +31,7 @@ func EmbedQuote(rt *registry.Route, req *provider.EmbeddingRequest) Quote {
 // The worst case of a request is its input tokens (see tokens.go) plus its
 // output ceiling — max_tokens, else the target model's max_output_tokens,
 // else billing.default_max_tokens; times n for n choices — priced by
-// chorus.RequestCost at each deployment the strategy might call:
+// worstPrice at each deployment the strategy might call:
 //
 //   - a plain model, fallback and balance: one answer is paid for, from any
 //     of the targets, so the most expensive single target (retries and
@@ -72,8 +72,7 @@ func (m *Meter) worstCase(q Quote, in int64) int64 {
 		if q.chat != nil {
 			out = m.outputCeiling(maxTokens, t.Model) * n
 		}
-		d := t.Deployment
-		return chorus.RequestCost(in, out, d.InputPrice, d.OutputPrice)
+		return worstPrice(in, out, t.Deployment)
 	}
 	mostExpensive := func(ts []*registry.Target) int64 {
 		var c int64
@@ -114,6 +113,13 @@ func (m *Meter) worstCase(q Quote, in int64) int64 {
 		return sum
 	}
 	return mostExpensive(rt.Targets)
+}
+
+// worstPrice is the most in input and out output tokens may cost at d,
+// however they split into cached, cache-write and reasoning tokens
+// (chorus.Prices.MaxCost).
+func worstPrice(in, out int64, d *chorus.Deployment) int64 {
+	return d.Prices().MaxCost(in, out)
 }
 
 // outputCeiling is the most output tokens a call to a model may produce.
@@ -160,8 +166,7 @@ func (m *Meter) judgeCost(rt *registry.Route, in int64, maxTokens *int) int64 {
 		jin := addSat(addSat(in, answer), judgePromptTokens+int64(len(s.Rubric)))
 		var c int64
 		for _, t := range jr.Targets {
-			d := t.Deployment
-			c = max(c, chorus.RequestCost(jin, judgeOutputTokens, d.InputPrice, d.OutputPrice))
+			c = max(c, worstPrice(jin, judgeOutputTokens, t.Deployment))
 		}
 		sum = addSat(sum, c)
 	}

@@ -192,7 +192,26 @@ func (r *Registry) route(s *Snapshot, cr *chorus.Route) *Route {
 			m.ContextWindow = cw
 		}
 	}
+	rt.Model.MaxTokensPolicy = routePolicy(cr, rt.Tiers)
 	return rt
+}
+
+// routePolicy is a route's max_tokens_policy: its config's, else clamp when
+// every target model clamps (the route's ceiling is the lowest of theirs,
+// which each of them accepts), else refuse.
+func routePolicy(cr *chorus.Route, tiers []*Tier) string {
+	if p := cr.Config.MaxTokensPolicy; p != "" {
+		return p
+	}
+	for _, t := range tiers {
+		if t.Model.MaxTokensPolicy != chorus.MaxTokensClamp {
+			return chorus.MaxTokensRefuse
+		}
+	}
+	if len(tiers) == 0 {
+		return chorus.MaxTokensRefuse
+	}
+	return chorus.MaxTokensClamp
 }
 
 // HashKey returns the SHA-256 of an API key secret, as stored.

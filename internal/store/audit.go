@@ -432,7 +432,7 @@ func (db *DB) RecordConfig(ctx context.Context, digest string, summary any) (cha
 
 func modelDetails(m *chorus.Model) map[string]any {
 	return map[string]any{"name": m.Name, "kind": m.Kind, "enabled": m.Enabled, "context_window": m.ContextWindow,
-		"max_output_tokens": m.MaxOutput, "owned_by": m.OwnedBy}
+		"max_output_tokens": m.MaxOutput, "max_tokens_policy": m.MaxTokensPolicy, "owned_by": m.OwnedBy}
 }
 
 func deploymentDetails(d *chorus.Deployment) map[string]any {
@@ -449,7 +449,8 @@ func deploymentDetails(d *chorus.Deployment) map[string]any {
 	return map[string]any{"name": d.Name, "model_id": d.ModelID, "provider": d.Provider,
 		"upstream_model": d.UpstreamModel, "base_url": d.BaseURL, "credential_id": d.CredentialID,
 		"header_names": headers, "setting_names": settings, "input_price": d.InputPrice,
-		"output_price": d.OutputPrice, "weight": d.Weight, "enabled": d.Enabled}
+		"output_price": d.OutputPrice, "cached_input_price": d.CachedInputPrice, "cache_write_price": d.CacheWritePrice,
+		"reasoning_price": d.ReasoningPrice, "weight": d.Weight, "enabled": d.Enabled}
 }
 
 func routeDetails(r *chorus.Route) map[string]any {

@@ -10,7 +10,7 @@ import (
 )
 
 const deploymentColumns = `id, model_id, name, provider, upstream_model, base_url, credential_id, headers, settings,
-	input_price, output_price, weight, enabled, created_at, updated_at`
+	input_price, output_price, cached_input_price, cache_write_price, reasoning_price, weight, enabled, created_at, updated_at`
 
 // CreateDeployment stores a new deployment and sets its ID, CreatedAt and
 // UpdatedAt. A missing model or credential is EINVALID; a taken name
@@ -35,10 +35,11 @@ func (db *DB) CreateDeployment(ctx context.Context, d *chorus.Deployment) error 
 	d.UpdatedAt = d.CreatedAt
 	err = tx.queryRow(ctx, `INSERT INTO deployments
 		(model_id, name, provider, upstream_model, base_url, credential_id, headers, settings,
-		 input_price, output_price, weight, enabled, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		 input_price, output_price, cached_input_price, cache_write_price, reasoning_price, weight, enabled, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 		d.ModelID, d.Name, d.Provider, d.UpstreamModel, d.BaseURL, d.CredentialID, headers, settings,
-		d.InputPrice, d.OutputPrice, d.Weight, d.Enabled, d.CreatedAt, d.UpdatedAt).Scan(&d.ID)
+		d.InputPrice, d.OutputPrice, d.CachedInputPrice, d.CacheWritePrice, d.ReasoningPrice,
+		d.Weight, d.Enabled, d.CreatedAt, d.UpdatedAt).Scan(&d.ID)
 	if err := db.deploymentWriteErr(err, d); err != nil {
 		return err
 	}
@@ -67,9 +68,11 @@ func (db *DB) UpdateDeployment(ctx context.Context, d *chorus.Deployment) error 
 	d.UpdatedAt = db.timeNow()
 	err = tx.queryRow(ctx, `UPDATE deployments SET model_id = ?, name = ?, provider = ?, upstream_model = ?,
 		base_url = ?, credential_id = ?, headers = ?, settings = ?, input_price = ?, output_price = ?,
+		cached_input_price = ?, cache_write_price = ?, reasoning_price = ?,
 		weight = ?, enabled = ?, updated_at = ? WHERE id = ? RETURNING created_at`,
 		d.ModelID, d.Name, d.Provider, d.UpstreamModel, d.BaseURL, d.CredentialID, headers, settings,
-		d.InputPrice, d.OutputPrice, d.Weight, d.Enabled, d.UpdatedAt, d.ID).Scan(scanTime(&d.CreatedAt))
+		d.InputPrice, d.OutputPrice, d.CachedInputPrice, d.CacheWritePrice, d.ReasoningPrice,
+		d.Weight, d.Enabled, d.UpdatedAt, d.ID).Scan(scanTime(&d.CreatedAt))
 	if errors.Is(err, sql.ErrNoRows) {
 		return notFound("deployment %d not found", d.ID)
 	}
@@ -196,7 +199,8 @@ func queryDeployments(ctx context.Context, tx *tx, where string, args ...any) ([
 func scanDeployment(s scanner) (*chorus.Deployment, error) {
 	var d chorus.Deployment
 	err := s.Scan(&d.ID, &d.ModelID, &d.Name, &d.Provider, &d.UpstreamModel, &d.BaseURL, &d.CredentialID,
-		jsonCol{&d.Headers}, jsonCol{&d.Settings}, &d.InputPrice, &d.OutputPrice, &d.Weight, &d.Enabled,
+		jsonCol{&d.Headers}, jsonCol{&d.Settings}, &d.InputPrice, &d.OutputPrice,
+		&d.CachedInputPrice, &d.CacheWritePrice, &d.ReasoningPrice, &d.Weight, &d.Enabled,
 		scanTime(&d.CreatedAt), scanTime(&d.UpdatedAt))
 	if err != nil {
 		return nil, err

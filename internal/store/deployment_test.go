@@ -23,6 +23,7 @@ func TestDeployments(t *testing.T) {
 				Headers:    map[string]string{"X-Team": "ml", "OpenAI-Organization": "org-1"},
 				Settings:   map[string]any{"api_version": "2024-10-21", "nested": map[string]any{"n": 1.5, "ok": true}},
 				InputPrice: 2_500_000, OutputPrice: 10_000_000, Weight: 3, Enabled: true,
+				CachedInputPrice: ptr(int64(1_250_000)), ReasoningPrice: ptr(int64(0)), // CacheWritePrice stays NULL
 			}
 			if err := db.CreateDeployment(ctx, d); err != nil {
 				t.Fatal(err)
@@ -134,6 +135,9 @@ func TestDeployments(t *testing.T) {
 				"NegPrice":   {ModelID: m.ID, Name: "d", Provider: chorus.ProviderOpenAI, InputPrice: -1},
 				"NegOutput":  {ModelID: m.ID, Name: "d", Provider: chorus.ProviderOpenAI, OutputPrice: -1},
 				"NegWeight":  {ModelID: m.ID, Name: "d", Provider: chorus.ProviderOpenAI, Weight: -1},
+				"NegCached":  {ModelID: m.ID, Name: "d", Provider: chorus.ProviderOpenAI, CachedInputPrice: ptr(int64(-1))},
+				"NegWrite":   {ModelID: m.ID, Name: "d", Provider: chorus.ProviderOpenAI, CacheWritePrice: ptr(int64(-1))},
+				"NegReason":  {ModelID: m.ID, Name: "d", Provider: chorus.ProviderOpenAI, ReasoningPrice: ptr(int64(-1))},
 				"BadSetting": {ModelID: m.ID, Name: "d", Provider: chorus.ProviderOpenAI, Settings: map[string]any{"f": func() {}}},
 			} {
 				t.Run(name, func(t *testing.T) {

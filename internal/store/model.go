@@ -9,7 +9,7 @@ import (
 	"github.com/chorusgw/chorus"
 )
 
-const modelColumns = `id, name, kind, description, context_window, max_output, owned_by, enabled, created_at, updated_at`
+const modelColumns = `id, name, kind, description, context_window, max_output, max_tokens_policy, owned_by, enabled, created_at, updated_at`
 
 // CreateModel stores a new model and sets its ID, CreatedAt and UpdatedAt.
 // The name must be free among models and routes alike (ECONFLICT).
@@ -29,9 +29,9 @@ func (db *DB) CreateModel(ctx context.Context, m *chorus.Model) error {
 	m.CreatedAt = db.timeNow()
 	m.UpdatedAt = m.CreatedAt
 	err = tx.queryRow(ctx, `INSERT INTO models
-		(name, kind, description, context_window, max_output, owned_by, enabled, created_at, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
-		m.Name, m.Kind, m.Description, m.ContextWindow, m.MaxOutput, m.OwnedBy, m.Enabled,
+		(name, kind, description, context_window, max_output, max_tokens_policy, owned_by, enabled, created_at, updated_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		m.Name, m.Kind, m.Description, m.ContextWindow, m.MaxOutput, m.MaxTokensPolicy, m.OwnedBy, m.Enabled,
 		m.CreatedAt, m.UpdatedAt).Scan(&m.ID)
 	if db.d.isUnique(err) {
 		return conflict(err, "a model named %q exists already", m.Name)
@@ -62,8 +62,8 @@ func (db *DB) UpdateModel(ctx context.Context, m *chorus.Model) error {
 	}
 	m.UpdatedAt = db.timeNow()
 	err = tx.queryRow(ctx, `UPDATE models SET name = ?, kind = ?, description = ?, context_window = ?,
-		max_output = ?, owned_by = ?, enabled = ?, updated_at = ? WHERE id = ? RETURNING created_at`,
-		m.Name, m.Kind, m.Description, m.ContextWindow, m.MaxOutput, m.OwnedBy, m.Enabled,
+		max_output = ?, max_tokens_policy = ?, owned_by = ?, enabled = ?, updated_at = ? WHERE id = ? RETURNING created_at`,
+		m.Name, m.Kind, m.Description, m.ContextWindow, m.MaxOutput, m.MaxTokensPolicy, m.OwnedBy, m.Enabled,
 		m.UpdatedAt, m.ID).Scan(scanTime(&m.CreatedAt))
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -165,7 +165,7 @@ func queryModels(ctx context.Context, tx *tx, where string, args ...any) ([]*cho
 
 func scanModel(s scanner) (*chorus.Model, error) {
 	var m chorus.Model
-	err := s.Scan(&m.ID, &m.Name, &m.Kind, &m.Description, &m.ContextWindow, &m.MaxOutput, &m.OwnedBy,
+	err := s.Scan(&m.ID, &m.Name, &m.Kind, &m.Description, &m.ContextWindow, &m.MaxOutput, &m.MaxTokensPolicy, &m.OwnedBy,
 		&m.Enabled, scanTime(&m.CreatedAt), scanTime(&m.UpdatedAt))
 	if err != nil {
 		return nil, err

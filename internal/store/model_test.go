@@ -38,6 +38,16 @@ func TestModels(t *testing.T) {
 			if !reflect.DeepEqual(got, m) {
 				t.Errorf("ModelByName:\n got %+v\nwant %+v", got, m)
 			}
+			if got.MaxTokensPolicy != chorus.MaxTokensRefuse {
+				t.Errorf("MaxTokensPolicy = %q, want the default %q", got.MaxTokensPolicy, chorus.MaxTokensRefuse)
+			}
+			m.MaxTokensPolicy = chorus.MaxTokensClamp
+			if err := db.UpdateModel(ctx, m); err != nil {
+				t.Fatal(err)
+			}
+			if got, err = db.ModelByID(ctx, m.ID); err != nil || got.MaxTokensPolicy != chorus.MaxTokensClamp {
+				t.Errorf("after update: %+v, %v; want max_tokens_policy clamp", got, err)
+			}
 		})
 
 		t.Run("Disabled", func(t *testing.T) {
@@ -105,6 +115,7 @@ func TestModels(t *testing.T) {
 				"Kind":        {Name: "x", Kind: "image"},
 				"NegContext":  {Name: "x", Kind: chorus.KindChat, ContextWindow: -1},
 				"NegMaxOuput": {Name: "x", Kind: chorus.KindChat, MaxOutput: -1},
+				"Policy":      {Name: "x", Kind: chorus.KindChat, MaxTokensPolicy: "truncate"},
 			} {
 				t.Run(name, func(t *testing.T) { assertCode(t, db.CreateModel(ctx, m), chorus.EINVALID) })
 			}

@@ -22,6 +22,7 @@ func usageRecord(i int, keyID, userID int64, at time.Time) chorus.Usage {
 		Stream: i%2 == 0, InputTokens: int64(100 + i), OutputTokens: int64(i), LatencyMS: float64(i) + 0.25,
 		TTFTMS: float64(i%100) / 4, Status: 200 + i%3, ErrorCode: map[bool]string{true: "upstream"}[i%7 == 0],
 		Cost: int64(i) * 1000, CreatedAt: at,
+		CachedInputTokens: int64(i % 50), CacheWriteTokens: int64(i % 30), ReasoningTokens: int64(i % 2),
 	}
 }
 

@@ -225,7 +225,7 @@ func TestStreamEvents(t *testing.T) {
 	if !reflect.DeepEqual(finishes, []provider.FinishReason{provider.FinishToolCalls}) {
 		t.Errorf("finish reasons = %q", finishes)
 	}
-	want := provider.Usage{InputTokens: 145, OutputTokens: 42, CachedInputTokens: 40}
+	want := provider.Usage{InputTokens: 145, OutputTokens: 42, CachedInputTokens: 40, CacheWriteTokens: 100}
 	if len(usages) != 1 || usages[0] != want {
 		t.Errorf("usages = %+v, want once %+v", usages, want)
 	}
@@ -286,7 +286,7 @@ func TestChatResponse(t *testing.T) {
 	if !reflect.DeepEqual(ch.Message.ToolCalls, []provider.ToolCall{{ID: "toolu_1", Name: "f", Arguments: `{"a":1}`}}) {
 		t.Errorf("tool calls = %+v", ch.Message.ToolCalls)
 	}
-	if want := (provider.Usage{InputTokens: 15, OutputTokens: 7, CachedInputTokens: 10}); resp.Usage != want {
+	if want := (provider.Usage{InputTokens: 15, OutputTokens: 7, CachedInputTokens: 10, CacheWriteTokens: 2}); resp.Usage != want {
 		t.Errorf("usage = %+v, want %+v", resp.Usage, want)
 	}
 	if resp.ID != "msg_7" || resp.Model != "claude-x" || string(resp.Raw) != body {

@@ -128,6 +128,7 @@ func (t *usageTracker) canonical() provider.Usage {
 		InputTokens:       t.input + t.cacheRead + t.cacheWrite,
 		OutputTokens:      t.output,
 		CachedInputTokens: t.cacheRead,
+		CacheWriteTokens:  t.cacheWrite,
 	}
 }
 

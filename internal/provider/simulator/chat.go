@@ -167,7 +167,7 @@ func (c *Client) Chat(ctx context.Context, req *provider.ChatRequest) (*provider
 		Model:   req.Model,
 		Created: time.Now().Unix(),
 		Choices: make([]provider.Choice, len(answers)),
-		Usage:   provider.Usage{InputTokens: provider.EstimateInputTokens(req)},
+		Usage:   c.s.usage(provider.EstimateInputTokens(req)),
 	}
 	for i := range answers {
 		a := &answers[i]
@@ -201,7 +201,7 @@ func (c *Client) ChatStream(ctx context.Context, req *provider.ChatRequest) (pro
 		model:   req.Model,
 		created: time.Now().Unix(),
 		start:   time.Now(),
-		usage:   provider.Usage{InputTokens: provider.EstimateInputTokens(req)},
+		usage:   c.s.usage(provider.EstimateInputTokens(req)),
 	}
 	ttft := c.s.TTFT - c.s.Latency // the tail (or jitter) delays the start, not the pace
 	if ttft < 0 {

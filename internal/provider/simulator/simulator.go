@@ -50,6 +50,12 @@ type Settings struct {
 	TailLatency   time.Duration
 	LatencyJitter float64
 	Dimensions    int // embedding vector length (default 64)
+	// CachedFraction is the share of a request's input tokens reported as
+	// read from a prompt cache; ReasoningTokens are reported spent on
+	// reasoning, on top of the answer's tokens. Both exercise the prices of
+	// those classes.
+	CachedFraction  float64
+	ReasoningTokens int
 }
 
 // Client is one simulated deployment.
@@ -114,6 +120,8 @@ func ParseSettings(m map[string]any) (Settings, error) {
 		{"tail_latency_ms", 0, 600_000, func(f float64) { s.TailLatency = ms(f) }},
 		{"latency_jitter", 0, 10, func(f float64) { s.LatencyJitter = f }},
 		{"dimensions", 1, 8192, func(f float64) { s.Dimensions = int(f) }},
+		{"cached_fraction", 0, 1, func(f float64) { s.CachedFraction = f }},
+		{"reasoning_tokens", 0, 1_000_000, func(f float64) { s.ReasoningTokens = int(f) }},
 	}
 	ttftSet := false
 	for _, fd := range fields {
@@ -141,6 +149,13 @@ func ParseSettings(m map[string]any) (Settings, error) {
 		s.Text = t
 	}
 	return s, nil
+}
+
+// usage returns the usage of a call with in input tokens, before its answer
+// is counted: the cached part and the reasoning tokens the settings ask for.
+func (s *Settings) usage(in int) provider.Usage {
+	return provider.Usage{InputTokens: in, CachedInputTokens: int(s.CachedFraction * float64(in)),
+		OutputTokens: s.ReasoningTokens, ReasoningTokens: s.ReasoningTokens}
 }
 
 // Marks a simulated answer ends with when Quality is set.

@@ -239,3 +239,43 @@ func TestLatencyTail(t *testing.T) {
 		t.Fatalf("%d of 20 calls in the tail, want about 10", slow)
 	}
 }
+
+// TestTokenClasses: cached_fraction and reasoning_tokens report cached
+// input and reasoning output, streamed or not.
+func TestTokenClasses(t *testing.T) {
+	c := newSim(t, map[string]any{"output_tokens": 4, "cached_fraction": 0.5, "reasoning_tokens": 7})
+	req := chatReq(strings.Repeat("word ", 40))
+	in := provider.EstimateInputTokens(req)
+	want := provider.Usage{InputTokens: in, CachedInputTokens: in / 2, OutputTokens: 4 + 7, ReasoningTokens: 7}
+	r, err := c.Chat(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Usage != want {
+		t.Errorf("Chat usage = %+v, want %+v", r.Usage, want)
+	}
+	s, err := c.ChatStream(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var got *provider.Usage
+	for {
+		ch, err := s.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ch.Usage != nil {
+			got = ch.Usage
+		}
+	}
+	if got == nil || *got != want {
+		t.Errorf("stream usage = %+v, want %+v", got, want)
+	}
+	if _, err := simulator.ParseSettings(map[string]any{"cached_fraction": 1.5}); err == nil {
+		t.Error("cached_fraction 1.5 accepted")
+	}
+}

@@ -157,11 +157,11 @@ func stopReason(sc conformance.Scenario) string {
 }
 
 // usage is Anthropic's usage object for u: the canonical InputTokens counts
-// cache reads, Anthropic's input_tokens does not.
+// cache reads and writes, Anthropic's input_tokens does not.
 func usage(u provider.Usage) map[string]int {
 	return map[string]int{
-		"input_tokens":                u.InputTokens - u.CachedInputTokens,
-		"cache_creation_input_tokens": 0,
+		"input_tokens":                u.InputTokens - u.CachedInputTokens - u.CacheWriteTokens,
+		"cache_creation_input_tokens": u.CacheWriteTokens,
 		"cache_read_input_tokens":     u.CachedInputTokens,
 		"output_tokens":               u.OutputTokens,
 	}
