@@ -22,7 +22,8 @@ type chatFormat struct {
 	wire     api.Format
 	raw      provider.Format // upstream answers in this format are relayed as received
 	decode   func(body []byte) (*provider.ChatRequest, error)
-	encode   func(dst []byte, r *provider.ChatResponse) []byte
+	prepare  func(h http.Header, req *provider.ChatRequest) // nil, or what the format reads from headers
+	encode   func(dst []byte, req *provider.ChatRequest, r *provider.ChatResponse) []byte
 	id       func(r *provider.ChatResponse) string // the answer's ID as the client sees it
 	stream   func(x *exchange, req *provider.ChatRequest) chunkWriter
 }
@@ -30,7 +31,10 @@ type chatFormat struct {
 // openAIChat is POST /v1/chat/completions.
 var openAIChat = &chatFormat{
 	endpoint: "chat", wire: api.FormatOpenAI, raw: provider.FormatOpenAI,
-	decode: openai.DecodeChatRequest, encode: openai.AppendChatResponse,
+	decode: openai.DecodeChatRequest,
+	encode: func(dst []byte, _ *provider.ChatRequest, r *provider.ChatResponse) []byte {
+		return openai.AppendChatResponse(dst, r)
+	},
 	id: func(r *provider.ChatResponse) string { return r.ID },
 	stream: func(_ *exchange, req *provider.ChatRequest) chunkWriter {
 		return &openAIStreamWriter{includeUsage: req.IncludeUsage}
@@ -41,11 +45,9 @@ var openAIChat = &chatFormat{
 // any deployment.
 var anthropicChat = &chatFormat{
 	endpoint: "messages", wire: api.FormatAnthropic, raw: provider.FormatAnthropic,
-	decode: anthropic.DecodeRequest, encode: anthropic.AppendResponse,
-	id: func(r *provider.ChatResponse) string { return anthropic.MessageID(r.ID) },
-	stream: func(x *exchange, _ *provider.ChatRequest) chunkWriter {
-		return &anthropicStreamWriter{model: x.route.Model.Name}
-	},
+	decode: anthropic.DecodeRequest, prepare: anthropicHeaders, encode: anthropicResponse,
+	id:     func(r *provider.ChatResponse) string { return anthropic.MessageID(r.ID) },
+	stream: newAnthropicStreamWriter,
 }
 
 // chat returns the handler of a chat endpoint in format f: the request
@@ -93,6 +95,9 @@ func (x *exchange) admitChat(ctx context.Context, w http.ResponseWriter, r *http
 	if req, err = f.decode(body); err != nil {
 		return nil, release, err
 	}
+	if f.prepare != nil {
+		f.prepare(r.Header, req)
+	}
 	if err := x.resolve(req.Model, chorus.KindChat); err != nil {
 		return nil, release, err
 	}
@@ -128,6 +133,7 @@ func (x *exchange) checkChat(req *provider.ChatRequest) error {
 // chatAnswer is what answerChat produced: a whole answer to encode, or a
 // stream relayed but for its end.
 type chatAnswer struct {
+	req    *provider.ChatRequest // what was asked, for encoding the answer
 	resp   *provider.ChatResponse
 	winner *orchestrate.Attempt
 	hit    bool         // resp came from the cache
@@ -142,7 +148,7 @@ func (x *exchange) answerChat(ctx context.Context, w http.ResponseWriter, r *htt
 	uctx, cancel := context.WithTimeout(ctx, x.s.Upstream)
 	defer cancel()
 	hit, cc := x.s.cacheLookup(ctx, x, r.Header, req)
-	a := chatAnswer{cc: cc, hit: hit != nil}
+	a := chatAnswer{req: req, cc: cc, hit: hit != nil}
 	if req.Stream {
 		rl, err := x.openStream(uctx, w, f.stream(x, req), req, hit, cc != nil)
 		if err != nil {
@@ -178,7 +184,7 @@ func (x *exchange) deliver(w http.ResponseWriter, f *chatFormat, a chatAnswer) {
 	x.respID = f.id(resp)
 	out := resp.Raw
 	if resp.RawFormat != f.raw || resp.Raw == nil {
-		out = f.encode(nil, resp)
+		out = f.encode(nil, a.req, resp)
 	}
 	x.setHeaders(w)
 	x.setCredits(w)

@@ -21,6 +21,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -99,7 +100,7 @@ func (c *Client) Chat(ctx context.Context, req *provider.ChatRequest) (*provider
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.send(ctx, body, false)
+	resp, err := c.send(ctx, c.url, req, body, false)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +124,7 @@ func (c *Client) ChatStream(ctx context.Context, req *provider.ChatRequest) (pro
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.send(ctx, body, true)
+	resp, err := c.send(ctx, c.url, req, body, true)
 	if err != nil {
 		return nil, err
 	}
@@ -171,14 +172,15 @@ func passthroughBody(raw []byte, model string, stream bool) ([]byte, error) {
 	return body, nil
 }
 
-// send posts body and returns a 2xx response; any other status is read and
-// returned as a *provider.Error.
-func (c *Client) send(ctx context.Context, body []byte, stream bool) (*http.Response, error) {
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+// send posts body to url for req and returns a 2xx response; any other
+// status is read and returned as a *provider.Error.
+func (c *Client) send(ctx context.Context, url string, req *provider.ChatRequest, body []byte, stream bool) (*http.Response, error) {
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("anthropic: new request: %w", err)
 	}
 	hreq.Header = c.header.Clone()
+	clientHeaders(hreq.Header, req)
 	if stream {
 		hreq.Header.Set("Accept", "text/event-stream")
 	} else {
@@ -193,6 +195,34 @@ func (c *Client) send(ctx context.Context, body []byte, stream bool) (*http.Resp
 		return nil, httpError(resp)
 	}
 	return resp, nil
+}
+
+// clientHeaders adds an Anthropic client's anthropic-version and
+// anthropic-beta (req.UpstreamHeaders) to h: the client's version replaces
+// the deployment's, since the body was written for it; its beta flags join
+// the deployment's own.
+func clientHeaders(h http.Header, req *provider.ChatRequest) {
+	if req.RawFormat != provider.FormatAnthropic {
+		return
+	}
+	if v := req.UpstreamHeaders["anthropic-version"]; v != "" {
+		h.Set("Anthropic-Version", v)
+	}
+	if v := req.UpstreamHeaders["anthropic-beta"]; v != "" {
+		h.Set("Anthropic-Beta", mergeFlags(h.Get("Anthropic-Beta"), v))
+	}
+}
+
+// mergeFlags joins two comma-separated lists of beta flags, each flag once,
+// in order.
+func mergeFlags(a, b string) string {
+	var flags []string
+	for _, f := range strings.Split(a+","+b, ",") {
+		if f = strings.TrimSpace(f); f != "" && !slices.Contains(flags, f) {
+			flags = append(flags, f)
+		}
+	}
+	return strings.Join(flags, ",")
 }
 
 func stringSetting(settings map[string]any, key, def string) (string, error) {
