@@ -31,8 +31,8 @@ type StreamEncoder struct {
 	ended    bool // message_delta written
 	stopped  bool // message_stop written
 
-	open     blockKind // the kind of the open content block, if any
-	next     int       // index of the next content block
+	open     blockKind   // the kind of the open content block, if any
+	next     int         // index of the next content block
 	tools    map[int]int // canonical tool call index → content block index
 	finish   provider.FinishReason
 	stopSeq  string
