@@ -49,7 +49,10 @@ type Client struct {
 	hc        *http.Client
 }
 
-var _ provider.Provider = (*Client)(nil)
+var (
+	_ provider.Provider     = (*Client)(nil)
+	_ provider.TokenCounter = (*Client)(nil)
+)
 
 // New returns a Client for cfg. cfg.BaseURL defaults to DefaultBaseURL and
 // may end in /v1. Settings: "version" (the anthropic-version header,
@@ -139,6 +142,50 @@ func (c *Client) ChatStream(ctx context.Context, req *provider.ChatRequest) (pro
 		return nil, e
 	}
 	return newStream(ctx, resp.Body), nil
+}
+
+// countMembers are the members of a Messages request that
+// /v1/messages/count_tokens refuses, being about generation, not the prompt.
+var countMembers = []string{"max_tokens", "stream", "stop_sequences", "temperature", "top_p", "top_k", "metadata", "service_tier", "container", "inference_geo"}
+
+// CountTokens asks the upstream's POST /v1/messages/count_tokens how many
+// input tokens req's prompt is (system prompt, tools and messages). An
+// Anthropic client's body is sent as received, model rewritten; any other
+// request is translated. Members about generation are removed, as the
+// endpoint takes the prompt only.
+func (c *Client) CountTokens(ctx context.Context, req *provider.ChatRequest) (int, error) {
+	var body []byte
+	var err error
+	if req.RawFormat == provider.FormatAnthropic && req.Raw != nil {
+		body, err = jsonscan.SetField(req.Raw, "model", jsonscan.AppendString(nil, req.Model))
+	} else {
+		body, err = appendRequest(nil, req, false, c.maxTokens)
+	}
+	for _, k := range countMembers {
+		if err == nil {
+			body, err = jsonscan.DeleteField(body, k)
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.send(ctx, c.url+"/count_tokens", req, body, false)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return 0, provider.TransportError(chorus.ProviderAnthropic, ctx, fmt.Errorf("read response: %w", err))
+	}
+	var out struct {
+		InputTokens *int `json:"input_tokens"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || out.InputTokens == nil {
+		return 0, &provider.Error{Provider: chorus.ProviderAnthropic, Status: resp.StatusCode,
+			Message: "upstream answered count_tokens without input_tokens", Err: err}
+	}
+	return *out.InputTokens, nil
 }
 
 // requestBody returns the upstream body for req: its raw Anthropic body with

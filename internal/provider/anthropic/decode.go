@@ -105,16 +105,36 @@ var droppedBlocks = map[string]bool{
 // The request refers to body (Raw, Extra, tool schemas): the caller must not
 // modify body afterwards.
 func DecodeRequest(body []byte) (*provider.ChatRequest, error) {
+	return decodeRequest(body, false)
+}
+
+// DecodeCountTokensRequest decodes the body of POST
+// /v1/messages/count_tokens: a Messages request without max_tokens (one
+// given is accepted and ignored), as DecodeRequest decodes a Messages
+// request.
+func DecodeCountTokensRequest(body []byte) (*provider.ChatRequest, error) {
+	return decodeRequest(body, true)
+}
+
+func decodeRequest(body []byte, count bool) (*provider.ChatRequest, error) {
 	var w decodeReq
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, jsonError(err)
 	}
+	if count && w.MaxTokens == nil {
+		one := 1
+		w.MaxTokens = &one // so the checks of a Messages request apply as they are
+	}
 	if err := validateTop(&w); err != nil {
 		return nil, err
 	}
+	maxTokens := w.MaxTokens
+	if count {
+		maxTokens = nil
+	}
 	req := &provider.ChatRequest{
 		Model:       *w.Model,
-		MaxTokens:   w.MaxTokens,
+		MaxTokens:   maxTokens,
 		Temperature: w.Temperature,
 		TopP:        w.TopP,
 		TopK:        w.TopK,
