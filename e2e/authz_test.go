@@ -116,14 +116,15 @@ func authzTable() map[string]authzCase {
 		"GET /metrics": publicRoute,
 
 		// The model API takes API keys only (sessions are for the consoles).
-		"POST /v1/chat/completions": keyRoute,
-		"POST /v1/messages":         keyRoute,
-		"POST /v1/embeddings":       keyRoute,
-		"GET /v1/models":            keyRoute,
-		"GET /v1/models/{id...}":    keyRoute.with(func(e *authzEnv) map[string]string { return map[string]string{"id...": e.modelName} }),
-		"POST /v1/feedback":         userRoute,
-		"GET /api/feedback":         userRoute,
-		"GET /api/usage":            userRoute,
+		"POST /v1/chat/completions":      keyRoute,
+		"POST /v1/messages":              keyRoute,
+		"POST /v1/messages/count_tokens": keyRoute,
+		"POST /v1/embeddings":            keyRoute,
+		"GET /v1/models":                 keyRoute,
+		"GET /v1/models/{id...}":         keyRoute.with(func(e *authzEnv) map[string]string { return map[string]string{"id...": e.modelName} }),
+		"POST /v1/feedback":              userRoute,
+		"GET /api/feedback":              userRoute,
+		"GET /api/usage":                 userRoute,
 
 		"GET /api/keys":         userRoute,
 		"POST /api/keys":        userRoute,

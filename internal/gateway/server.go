@@ -76,6 +76,7 @@ func (s *Server) Register(mux *api.Mux) {
 	}
 	keyed("POST /v1/chat/completions", s.chat(openAIChat))
 	keyed("POST /v1/messages", s.chat(anthropicChat))
+	keyed("POST /v1/messages/count_tokens", s.countTokens)
 	keyed("POST /v1/embeddings", s.embeddings)
 	keyed("GET /v1/models", s.listModels)
 	keyed("GET /v1/models/{id...}", s.getModel)
