@@ -163,7 +163,7 @@ func thinkingConfig(req *provider.ChatRequest, anthropicExtra bool, maxTokens in
 	if budget < minThinkingBudget {
 		return nil
 	}
-	return strconv.AppendInt([]byte(`{"type":"enabled","budget_tokens":`), int64(budget), 10)
+	return append(strconv.AppendInt([]byte(`{"type":"enabled","budget_tokens":`), int64(budget), 10), '}')
 }
 
 // outputConfig returns the output_config member for req's response_format,
