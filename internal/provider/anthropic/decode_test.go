@@ -241,6 +241,8 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"model":"m","max_tokens":5,"system":"s","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AA=="}}]}]}`,
 		`{"model":"m","max_tokens":5,"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"n","input":{"a":[1,{"b":"}"}]}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"text","text":"r"}]}]}],"tools":[{"name":"n","input_schema":{"type":"object"}}],"tool_choice":{"type":"tool","name":"n"}}`,
 		`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"}],"x\u0079":1,"thinking":{"type":"enabled"}}`,
+		`{"model":"m","max_tokens":5,"system":[{"type":"text","text":"s","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"x"},{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"g"},{"type":"redacted_thinking","data":"d"},{"type":"text","text":"a"}]},{"role":"system","content":[{"type":"text","text":"now"}]}],"thinking":{"type":"adaptive"},"output_config":{"effort":"high"}}`,
+		`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":"r","cache_control":{"type":"ephemeral"}}]}],"tools":[{"name":"n","input_schema":{"type":"object"},"cache_control":{"type":"ephemeral"}}]}`,
 		`{"model":"m"}`, `[]`, `{`, `null`, `{"messages":null}`,
 	}
 	for _, s := range seeds {
