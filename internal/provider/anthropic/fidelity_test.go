@@ -392,3 +392,51 @@ func TestCountTokens(t *testing.T) {
 		t.Errorf("error = %v, want the upstream's 404", err)
 	}
 }
+
+// TestStopReasons maps every stop reason from an Anthropic answer to the
+// canonical finish reason and back to what an Anthropic client is sent.
+// pause_turn and model_context_window_exceeded have no canonical reason of
+// their own: they come back as end_turn and max_tokens.
+func TestStopReasons(t *testing.T) {
+	tests := []struct {
+		stop, seq string
+		finish    provider.FinishReason
+		back      string
+	}{
+		{"end_turn", "", provider.FinishStop, "end_turn"},
+		{"max_tokens", "", provider.FinishLength, "max_tokens"},
+		{"stop_sequence", "\n\nHuman:", provider.FinishStop, "stop_sequence"},
+		{"tool_use", "", provider.FinishToolCalls, "tool_use"},
+		{"pause_turn", "", provider.FinishStop, "end_turn"},
+		{"refusal", "", provider.FinishContentFilter, "refusal"},
+		{"model_context_window_exceeded", "", provider.FinishLength, "max_tokens"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.stop, func(t *testing.T) {
+			seq := "null"
+			if tt.seq != "" {
+				b, _ := json.Marshal(tt.seq)
+				seq = string(b)
+			}
+			c, _ := upstream(t, "application/json", `{"id":"msg_s","type":"message","role":"assistant","model":"m","content":[{"type":"text","text":"x"}],`+
+				`"stop_reason":"`+tt.stop+`","stop_sequence":`+seq+`,"usage":{"input_tokens":1,"output_tokens":1}}`)
+			resp, err := c.Chat(context.Background(), &provider.ChatRequest{Model: "m", Messages: []provider.Message{provider.TextMessage(provider.RoleUser, "hi")}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ch := resp.Choices[0]; ch.FinishReason != tt.finish || ch.StopSequence != tt.seq {
+				t.Errorf("finish = %q %q, want %q %q", ch.FinishReason, ch.StopSequence, tt.finish, tt.seq)
+			}
+			var back struct {
+				StopReason   string  `json:"stop_reason"`
+				StopSequence *string `json:"stop_sequence"`
+			}
+			if err := json.Unmarshal(anthropic.AppendResponse(nil, resp, false), &back); err != nil {
+				t.Fatal(err)
+			}
+			if back.StopReason != tt.back || (back.StopSequence != nil) != (tt.seq != "") {
+				t.Errorf("back to Anthropic: %q %v, want %q %q", back.StopReason, back.StopSequence, tt.back, tt.seq)
+			}
+		})
+	}
+}
