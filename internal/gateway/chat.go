@@ -24,10 +24,11 @@ type chatFormat struct {
 	// decode reads the body into the canonical request; ctx and the
 	// exchange (its key is known) serve formats that load state (the
 	// Responses API's conversations).
-	decode func(ctx context.Context, x *exchange, body []byte) (*provider.ChatRequest, error)
-	encode func(x *exchange, dst []byte, r *provider.ChatResponse) []byte
-	id     func(x *exchange, r *provider.ChatResponse) string // the answer's ID as the client sees it
-	stream func(x *exchange, req *provider.ChatRequest) chunkWriter
+	decode  func(ctx context.Context, x *exchange, body []byte) (*provider.ChatRequest, error)
+	prepare func(h http.Header, req *provider.ChatRequest) // nil, or what the format reads from headers
+	encode  func(x *exchange, dst []byte, req *provider.ChatRequest, r *provider.ChatResponse) []byte
+	id      func(x *exchange, r *provider.ChatResponse) string // the answer's ID as the client sees it
+	stream  func(x *exchange, req *provider.ChatRequest) chunkWriter
 	// keep, when set, is given the whole answer as the client will receive
 	// it, after the settlement and before it is sent (stored responses).
 	keep func(ctx context.Context, x *exchange, out []byte)
@@ -38,15 +39,13 @@ func decodeBody(dec func([]byte) (*provider.ChatRequest, error)) func(context.Co
 	return func(_ context.Context, _ *exchange, body []byte) (*provider.ChatRequest, error) { return dec(body) }
 }
 
-// encodeWith adapts a stateless encoder to chatFormat.encode.
-func encodeWith(enc func([]byte, *provider.ChatResponse) []byte) func(*exchange, []byte, *provider.ChatResponse) []byte {
-	return func(_ *exchange, dst []byte, r *provider.ChatResponse) []byte { return enc(dst, r) }
-}
-
 // openAIChat is POST /v1/chat/completions.
 var openAIChat = &chatFormat{
 	endpoint: "chat", wire: api.FormatOpenAI, raw: provider.FormatOpenAI,
-	decode: decodeBody(openai.DecodeChatRequest), encode: encodeWith(openai.AppendChatResponse),
+	decode: decodeBody(openai.DecodeChatRequest),
+	encode: func(_ *exchange, dst []byte, _ *provider.ChatRequest, r *provider.ChatResponse) []byte {
+		return openai.AppendChatResponse(dst, r)
+	},
 	id: func(_ *exchange, r *provider.ChatResponse) string { return r.ID },
 	stream: func(_ *exchange, req *provider.ChatRequest) chunkWriter {
 		return &openAIStreamWriter{includeUsage: req.IncludeUsage}
@@ -57,11 +56,12 @@ var openAIChat = &chatFormat{
 // any deployment.
 var anthropicChat = &chatFormat{
 	endpoint: "messages", wire: api.FormatAnthropic, raw: provider.FormatAnthropic,
-	decode: decodeBody(anthropic.DecodeRequest), encode: encodeWith(anthropic.AppendResponse),
-	id: func(_ *exchange, r *provider.ChatResponse) string { return anthropic.MessageID(r.ID) },
-	stream: func(x *exchange, _ *provider.ChatRequest) chunkWriter {
-		return &anthropicStreamWriter{model: x.route.Model.Name}
+	decode: decodeBody(anthropic.DecodeRequest), prepare: anthropicHeaders,
+	encode: func(_ *exchange, dst []byte, req *provider.ChatRequest, r *provider.ChatResponse) []byte {
+		return anthropicResponse(dst, req, r)
 	},
+	id:     func(_ *exchange, r *provider.ChatResponse) string { return anthropic.MessageID(r.ID) },
+	stream: newAnthropicStreamWriter,
 }
 
 // chat returns the handler of a chat endpoint in format f: the request
@@ -109,6 +109,9 @@ func (x *exchange) admitChat(ctx context.Context, w http.ResponseWriter, r *http
 	if req, err = f.decode(ctx, x, body); err != nil {
 		return nil, release, err
 	}
+	if f.prepare != nil {
+		f.prepare(r.Header, req)
+	}
 	if err := x.resolve(req.Model, chorus.KindChat); err != nil {
 		return nil, release, err
 	}
@@ -144,6 +147,7 @@ func (x *exchange) checkChat(req *provider.ChatRequest) error {
 // chatAnswer is what answerChat produced: a whole answer to encode, or a
 // stream relayed but for its end.
 type chatAnswer struct {
+	req    *provider.ChatRequest // what was asked, for encoding the answer
 	resp   *provider.ChatResponse
 	winner *orchestrate.Attempt
 	hit    bool         // resp came from the cache
@@ -158,7 +162,7 @@ func (x *exchange) answerChat(ctx context.Context, w http.ResponseWriter, r *htt
 	uctx, cancel := context.WithTimeout(ctx, x.s.Upstream)
 	defer cancel()
 	hit, cc := x.s.cacheLookup(ctx, x, r.Header, req)
-	a := chatAnswer{cc: cc, hit: hit != nil}
+	a := chatAnswer{req: req, cc: cc, hit: hit != nil}
 	if req.Stream {
 		rl, err := x.openStream(uctx, w, f.stream(x, req), req, hit, cc != nil)
 		if err != nil {
@@ -194,7 +198,7 @@ func (x *exchange) deliver(ctx context.Context, w http.ResponseWriter, f *chatFo
 	x.respID = f.id(x, resp)
 	out := resp.Raw
 	if resp.RawFormat != f.raw || resp.Raw == nil {
-		out = f.encode(x, nil, resp)
+		out = f.encode(x, nil, a.req, resp)
 	}
 	if f.keep != nil {
 		f.keep(ctx, x, out)

@@ -50,7 +50,7 @@ type conversation struct {
 var responsesChat = &chatFormat{
 	endpoint: "responses", wire: api.FormatOpenAI, raw: provider.FormatOpenAIResponses,
 	decode: decodeResponses,
-	encode: func(x *exchange, dst []byte, r *provider.ChatResponse) []byte {
+	encode: func(x *exchange, dst []byte, _ *provider.ChatRequest, r *provider.ChatResponse) []byte {
 		return openai.AppendResponseObject(dst, r, x.conv.req, x.conv.meta(x))
 	},
 	id: func(x *exchange, r *provider.ChatResponse) string {

@@ -80,6 +80,7 @@ func (s *Server) Register(mux *api.Mux) {
 	}
 	keyed("POST /v1/chat/completions", s.chat(openAIChat))
 	keyed("POST /v1/messages", s.chat(anthropicChat))
+	keyed("POST /v1/messages/count_tokens", s.countTokens)
 	keyed("POST /v1/responses", s.chat(responsesChat))
 	keyed("GET /v1/responses/{id}", s.getResponse)
 	keyed("DELETE /v1/responses/{id}", s.deleteResponse)

@@ -28,6 +28,13 @@ type Embedder interface {
 	Embed(ctx context.Context, req *EmbeddingRequest) (*EmbeddingResponse, error)
 }
 
+// TokenCounter is implemented by providers that count a chat request's
+// input tokens themselves (Anthropic's POST /v1/messages/count_tokens): the
+// prompt as the model would see it, system prompt and tools included.
+type TokenCounter interface {
+	CountTokens(ctx context.Context, req *ChatRequest) (int, error)
+}
+
 // Stream yields the chunks of a streamed answer. Next returns io.EOF after
 // the last chunk; any other error ends the stream (a mid-stream upstream
 // error is an *Error).

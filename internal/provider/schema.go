@@ -79,6 +79,13 @@ type ChatRequest struct {
 	// schema does not know; adapters of the same format pass them on.
 	Extra map[string]json.RawMessage
 
+	// UpstreamHeaders are request headers of the client's that an adapter of
+	// RawFormat sends on to its upstream, by lower-case name: an Anthropic
+	// client's anthropic-version and anthropic-beta, which select the API
+	// version and beta features (prompt caching, extended thinking, ...) the
+	// body relies on. Adapters of other formats ignore them.
+	UpstreamHeaders map[string]string
+
 	// Raw is the body exactly as the client sent it, in RawFormat. An adapter
 	// whose upstream speaks RawFormat forwards Raw with only the model
 	// rewritten (see SetField) instead of encoding the canonical fields.
@@ -98,20 +105,39 @@ type Message struct {
 	TextOnly bool
 }
 
-// Text returns the concatenated text parts of the message.
+// Text returns the concatenated text parts of the message; reasoning
+// (thinking parts) is not part of it.
 func (m *Message) Text() string {
 	if len(m.Content) == 1 {
+		if m.Content[0].IsReasoning() {
+			return ""
+		}
 		return m.Content[0].Text
 	}
 	var n int
 	for i := range m.Content {
-		n += len(m.Content[i].Text)
+		if !m.Content[i].IsReasoning() {
+			n += len(m.Content[i].Text)
+		}
 	}
 	b := make([]byte, 0, n)
 	for i := range m.Content {
-		b = append(b, m.Content[i].Text...)
+		if !m.Content[i].IsReasoning() {
+			b = append(b, m.Content[i].Text...)
+		}
 	}
 	return string(b)
+}
+
+// Reasoning returns the concatenated text of the message's thinking parts.
+func (m *Message) Reasoning() string {
+	var s string
+	for i := range m.Content {
+		if m.Content[i].Type == PartThinking {
+			s += m.Content[i].Text
+		}
+	}
+	return s
 }
 
 // TextMessage returns a message with a single text part.
@@ -137,6 +163,13 @@ type Part struct {
 	CacheControl json.RawMessage
 }
 
+// IsReasoning reports whether p is a thinking or redacted thinking part,
+// which only the provider that made it takes back and which is not text of
+// the answer.
+func (p *Part) IsReasoning() bool {
+	return p.Type == PartThinking || p.Type == PartRedactedThinking
+}
+
 // Reasoning is how much a reasoning model should think. Effort is OpenAI's
 // vocabulary ("minimal", "low", "medium", "high", "none", "xhigh");
 // BudgetTokens is Anthropic's thinking budget. A decoder sets what its
@@ -153,6 +186,9 @@ type Tool struct {
 	Description string
 	Parameters  json.RawMessage // JSON Schema object; nil means no parameters
 	Strict      *bool
+	// CacheControl is Anthropic's cache_control on the tool, as sent;
+	// other encoders drop it.
+	CacheControl json.RawMessage
 }
 
 // ToolChoice constrains tool use. Mode is one of "auto", "none", "required"
@@ -210,6 +246,9 @@ type Choice struct {
 	Index        int
 	Message      Message
 	FinishReason FinishReason
+	// StopSequence is the stop sequence that ended generation (FinishStop),
+	// when the upstream says which (Anthropic does).
+	StopSequence string
 }
 
 // StreamChunk is one event of a streamed answer.
@@ -238,6 +277,7 @@ type ChunkChoice struct {
 	Reasoning    string // visible reasoning text (Anthropic thinking, reasoning_content)
 	ToolCalls    []ToolCallDelta
 	FinishReason FinishReason // set on the last delta of a choice
+	StopSequence string       // with FinishReason: the stop sequence that matched, when known
 }
 
 // ToolCallDelta is a piece of a tool call being streamed. The first delta of

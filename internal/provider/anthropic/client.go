@@ -21,6 +21,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -48,7 +49,10 @@ type Client struct {
 	hc        *http.Client
 }
 
-var _ provider.Provider = (*Client)(nil)
+var (
+	_ provider.Provider     = (*Client)(nil)
+	_ provider.TokenCounter = (*Client)(nil)
+)
 
 // New returns a Client for cfg. cfg.BaseURL defaults to DefaultBaseURL and
 // may end in /v1. Settings: "version" (the anthropic-version header,
@@ -99,7 +103,7 @@ func (c *Client) Chat(ctx context.Context, req *provider.ChatRequest) (*provider
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.send(ctx, body, false)
+	resp, err := c.send(ctx, c.url, req, body, false)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +127,7 @@ func (c *Client) ChatStream(ctx context.Context, req *provider.ChatRequest) (pro
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.send(ctx, body, true)
+	resp, err := c.send(ctx, c.url, req, body, true)
 	if err != nil {
 		return nil, err
 	}
@@ -138,6 +142,50 @@ func (c *Client) ChatStream(ctx context.Context, req *provider.ChatRequest) (pro
 		return nil, e
 	}
 	return newStream(ctx, resp.Body), nil
+}
+
+// countMembers are the members of a Messages request that
+// /v1/messages/count_tokens refuses, being about generation, not the prompt.
+var countMembers = []string{"max_tokens", "stream", "stop_sequences", "temperature", "top_p", "top_k", "metadata", "service_tier", "container", "inference_geo"}
+
+// CountTokens asks the upstream's POST /v1/messages/count_tokens how many
+// input tokens req's prompt is (system prompt, tools and messages). An
+// Anthropic client's body is sent as received, model rewritten; any other
+// request is translated. Members about generation are removed, as the
+// endpoint takes the prompt only.
+func (c *Client) CountTokens(ctx context.Context, req *provider.ChatRequest) (int, error) {
+	var body []byte
+	var err error
+	if req.RawFormat == provider.FormatAnthropic && req.Raw != nil {
+		body, err = jsonscan.SetField(req.Raw, "model", jsonscan.AppendString(nil, req.Model))
+	} else {
+		body, err = appendRequest(nil, req, false, c.maxTokens)
+	}
+	for _, k := range countMembers {
+		if err == nil {
+			body, err = jsonscan.DeleteField(body, k)
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	resp, err := c.send(ctx, c.url+"/count_tokens", req, body, false)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return 0, provider.TransportError(chorus.ProviderAnthropic, ctx, fmt.Errorf("read response: %w", err))
+	}
+	var out struct {
+		InputTokens *int `json:"input_tokens"`
+	}
+	if err := json.Unmarshal(raw, &out); err != nil || out.InputTokens == nil {
+		return 0, &provider.Error{Provider: chorus.ProviderAnthropic, Status: resp.StatusCode,
+			Message: "upstream answered count_tokens without input_tokens", Err: err}
+	}
+	return *out.InputTokens, nil
 }
 
 // requestBody returns the upstream body for req: its raw Anthropic body with
@@ -171,14 +219,15 @@ func passthroughBody(raw []byte, model string, stream bool) ([]byte, error) {
 	return body, nil
 }
 
-// send posts body and returns a 2xx response; any other status is read and
-// returned as a *provider.Error.
-func (c *Client) send(ctx context.Context, body []byte, stream bool) (*http.Response, error) {
-	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(body))
+// send posts body to url for req and returns a 2xx response; any other
+// status is read and returned as a *provider.Error.
+func (c *Client) send(ctx context.Context, url string, req *provider.ChatRequest, body []byte, stream bool) (*http.Response, error) {
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("anthropic: new request: %w", err)
 	}
 	hreq.Header = c.header.Clone()
+	clientHeaders(hreq.Header, req)
 	if stream {
 		hreq.Header.Set("Accept", "text/event-stream")
 	} else {
@@ -193,6 +242,34 @@ func (c *Client) send(ctx context.Context, body []byte, stream bool) (*http.Resp
 		return nil, httpError(resp)
 	}
 	return resp, nil
+}
+
+// clientHeaders adds an Anthropic client's anthropic-version and
+// anthropic-beta (req.UpstreamHeaders) to h: the client's version replaces
+// the deployment's, since the body was written for it; its beta flags join
+// the deployment's own.
+func clientHeaders(h http.Header, req *provider.ChatRequest) {
+	if req.RawFormat != provider.FormatAnthropic {
+		return
+	}
+	if v := req.UpstreamHeaders["anthropic-version"]; v != "" {
+		h.Set("Anthropic-Version", v)
+	}
+	if v := req.UpstreamHeaders["anthropic-beta"]; v != "" {
+		h.Set("Anthropic-Beta", mergeFlags(h.Get("Anthropic-Beta"), v))
+	}
+}
+
+// mergeFlags joins two comma-separated lists of beta flags, each flag once,
+// in order.
+func mergeFlags(a, b string) string {
+	var flags []string
+	for _, f := range strings.Split(a+","+b, ",") {
+		if f = strings.TrimSpace(f); f != "" && !slices.Contains(flags, f) {
+			flags = append(flags, f)
+		}
+	}
+	return strings.Join(flags, ",")
 }
 
 func stringSetting(settings map[string]any, key, def string) (string, error) {

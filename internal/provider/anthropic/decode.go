@@ -33,11 +33,16 @@ type decodeReq struct {
 	} `json:"metadata"`
 	Stream       bool `json:"stream"`
 	OutputConfig *struct {
+		Effort string `json:"effort"`
 		Format *struct {
 			Type   string          `json:"type"`
 			Schema json.RawMessage `json:"schema"`
 		} `json:"format"`
 	} `json:"output_config"`
+	Thinking *struct {
+		Type         string `json:"type"`
+		BudgetTokens int    `json:"budget_tokens"`
+	} `json:"thinking"`
 }
 
 type decodeMsg struct {
@@ -46,11 +51,12 @@ type decodeMsg struct {
 }
 
 type decodeTool struct {
-	Type        string          `json:"type"` // "" or "custom" for client tools; server tools name a version
-	Name        string          `json:"name"`
-	Description string          `json:"description"`
-	InputSchema json.RawMessage `json:"input_schema"`
-	Strict      *bool           `json:"strict"`
+	Type         string          `json:"type"` // "" or "custom" for client tools; server tools name a version
+	Name         string          `json:"name"`
+	Description  string          `json:"description"`
+	InputSchema  json.RawMessage `json:"input_schema"`
+	Strict       *bool           `json:"strict"`
+	CacheControl json.RawMessage `json:"cache_control"`
 }
 
 type decodeToolChoice struct {
@@ -60,8 +66,9 @@ type decodeToolChoice struct {
 }
 
 // canonicalKeys are the top-level members the canonical request holds; all
-// others go to Extra. output_config is both read and kept, because it may
-// hold settings (effort) beside the format.
+// others go to Extra. output_config and thinking are both read and kept:
+// output_config may hold settings beside the format, and thinking says more
+// (adaptive, display) than the canonical Reasoning.
 var canonicalKeys = map[string]bool{
 	"model": true, "max_tokens": true, "system": true, "messages": true,
 	"stop_sequences": true, "temperature": true, "top_p": true, "top_k": true,
@@ -69,9 +76,10 @@ var canonicalKeys = map[string]bool{
 }
 
 // droppedBlocks are content block types of the Messages API that have no
-// canonical form (extended thinking, documents, server tools). They are
-// accepted and left out of the canonical request: an Anthropic upstream
-// still gets them through Raw, other upstreams could not take them anyway.
+// canonical form (documents, server tools; thinking outside an assistant
+// turn). They are accepted and left out of the canonical request: an
+// Anthropic upstream still gets them through Raw, other upstreams could not
+// take them anyway.
 var droppedBlocks = map[string]bool{
 	"thinking": true, "redacted_thinking": true, "document": true, "search_result": true,
 	"server_tool_use": true, "web_search_tool_result": true, "web_fetch_tool_result": true,
@@ -82,26 +90,51 @@ var droppedBlocks = map[string]bool{
 
 // DecodeRequest turns an Anthropic Messages request body into a canonical
 // request with Raw = body and RawFormat = FormatAnthropic. The system prompt
-// becomes a leading system message; tool_result blocks become tool messages,
-// placed before the rest of their user turn; tool_use blocks become the
-// assistant's tool calls; top-level members the canonical schema does not
-// hold are kept in Extra. Thinking, document and server-tool blocks, and
-// server tools, are accepted but have no canonical form (see droppedBlocks).
+// becomes a leading system message, and a system message inside messages
+// (Claude's mid-conversation system message) a system message in its place;
+// tool_result blocks become tool messages, placed before the rest of their
+// user turn; tool_use blocks become the assistant's tool calls; an
+// assistant's thinking and redacted_thinking blocks become thinking parts;
+// cache_control is kept on text and image blocks, system blocks and tools
+// (a tool_result's on its last part); thinking and output_config.effort
+// become Reasoning; top-level members the canonical schema does not hold are
+// kept in Extra. Document and server-tool blocks, and server tools, are
+// accepted but have no canonical form (see droppedBlocks).
 // Errors are *chorus.Error with code EINVALID and the field at fault.
 //
 // The request refers to body (Raw, Extra, tool schemas): the caller must not
 // modify body afterwards.
 func DecodeRequest(body []byte) (*provider.ChatRequest, error) {
+	return decodeRequest(body, false)
+}
+
+// DecodeCountTokensRequest decodes the body of POST
+// /v1/messages/count_tokens: a Messages request without max_tokens (one
+// given is accepted and ignored), as DecodeRequest decodes a Messages
+// request.
+func DecodeCountTokensRequest(body []byte) (*provider.ChatRequest, error) {
+	return decodeRequest(body, true)
+}
+
+func decodeRequest(body []byte, count bool) (*provider.ChatRequest, error) {
 	var w decodeReq
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, jsonError(err)
 	}
+	if count && w.MaxTokens == nil {
+		one := 1
+		w.MaxTokens = &one // so the checks of a Messages request apply as they are
+	}
 	if err := validateTop(&w); err != nil {
 		return nil, err
 	}
+	maxTokens := w.MaxTokens
+	if count {
+		maxTokens = nil
+	}
 	req := &provider.ChatRequest{
 		Model:       *w.Model,
-		MaxTokens:   w.MaxTokens,
+		MaxTokens:   maxTokens,
 		Temperature: w.Temperature,
 		TopP:        w.TopP,
 		TopK:        w.TopK,
@@ -118,6 +151,7 @@ func DecodeRequest(body []byte) (*provider.ChatRequest, error) {
 	if of := w.OutputConfig; of != nil && of.Format != nil && of.Format.Type == "json_schema" {
 		req.ResponseFormat = &provider.ResponseFormat{Type: "json_schema", Schema: of.Format.Schema}
 	}
+	req.Reasoning = decodeReasoning(&w)
 	var err error
 	if req.Messages, err = decodeSystem(w.System); err != nil {
 		return nil, err
@@ -175,6 +209,32 @@ func jsonKind(kind string) string {
 	return "of another type"
 }
 
+// decodeReasoning maps thinking and output_config.effort to Reasoning:
+// enabled thinking to its budget, adaptive thinking to the effort (medium
+// when none is given); effort alone to the effort. Disabled or absent
+// thinking with no effort is nil, the upstream's default.
+func decodeReasoning(w *decodeReq) *provider.Reasoning {
+	var effort string
+	if w.OutputConfig != nil {
+		effort = w.OutputConfig.Effort
+	}
+	if t := w.Thinking; t != nil {
+		switch t.Type {
+		case "enabled":
+			return &provider.Reasoning{BudgetTokens: t.BudgetTokens, Effort: effort}
+		case "adaptive":
+			if effort == "" {
+				effort = "medium"
+			}
+			return &provider.Reasoning{Effort: effort}
+		}
+	}
+	if effort != "" {
+		return &provider.Reasoning{Effort: effort}
+	}
+	return nil
+}
+
 func validateTop(w *decodeReq) error {
 	if w.Model == nil || *w.Model == "" {
 		return chorus.Invalid("model", "model is required")
@@ -190,6 +250,9 @@ func validateTop(w *decodeReq) error {
 	}
 	if len(w.Messages) > MaxMessages {
 		return chorus.Invalid("messages", "messages holds %d messages, more than the limit of %d", len(w.Messages), MaxMessages)
+	}
+	if t := w.Thinking; t != nil && t.Type == "enabled" && t.BudgetTokens < 1 {
+		return chorus.Invalid("thinking.budget_tokens", "thinking of type enabled needs budget_tokens")
 	}
 	if t := w.Temperature; t != nil && (*t < 0 || *t > 1) {
 		return chorus.Invalid("temperature", "temperature must be between 0 and 1, got %g", *t)
@@ -233,7 +296,7 @@ func decodeSystem(raw json.RawMessage) ([]provider.Message, error) {
 		if b.Text == nil {
 			return nil, chorus.Invalid(fmt.Sprintf("system[%d].text", i), "text block needs text")
 		}
-		m.Content = append(m.Content, provider.Part{Type: provider.PartText, Text: *b.Text})
+		m.Content = append(m.Content, provider.Part{Type: provider.PartText, Text: *b.Text, CacheControl: b.CacheControl})
 	}
 	if len(m.Content) == 0 {
 		return nil, nil
@@ -243,14 +306,17 @@ func decodeSystem(raw json.RawMessage) ([]provider.Message, error) {
 
 // decodeMessage appends the canonical messages of one Anthropic message to
 // out: the tool results of a user turn as tool messages first, then the
-// turn's other content.
+// turn's other content. A system message (Anthropic's mid-conversation
+// system message) stays a system message in its place; where that is not
+// the upstream's way, the encoders of the other formats decide.
 func decodeMessage(out []provider.Message, w *decodeMsg, i int) ([]provider.Message, error) {
 	at := loc{msg: i, block: -1, sub: -1}
-	if w.Role != provider.RoleUser && w.Role != provider.RoleAssistant {
-		if w.Role == "" {
-			return nil, chorus.Invalid(at.param(".role"), "role is required")
-		}
-		return nil, chorus.Invalid(at.param(".role"), "role must be user or assistant, not %q", w.Role)
+	switch w.Role {
+	case provider.RoleUser, provider.RoleAssistant, provider.RoleSystem:
+	case "":
+		return nil, chorus.Invalid(at.param(".role"), "role is required")
+	default:
+		return nil, chorus.Invalid(at.param(".role"), "role must be user, assistant or system, not %q", w.Role)
 	}
 	content := bytes.TrimSpace(w.Content)
 	if len(content) == 0 || string(content) == "null" {
@@ -291,7 +357,7 @@ func decodeBlock(out []provider.Message, m *provider.Message, b *wireBlock, at l
 		if b.Text == nil {
 			return nil, chorus.Invalid(at.param(".text"), "text block needs text")
 		}
-		m.Content = append(m.Content, provider.Part{Type: provider.PartText, Text: *b.Text})
+		m.Content = append(m.Content, provider.Part{Type: provider.PartText, Text: *b.Text, CacheControl: b.CacheControl})
 	case "image":
 		p, ok, err := decodeImage(b, at)
 		if err != nil {
@@ -299,6 +365,10 @@ func decodeBlock(out []provider.Message, m *provider.Message, b *wireBlock, at l
 		}
 		if ok {
 			m.Content = append(m.Content, p)
+		}
+	case "thinking", "redacted_thinking":
+		if m.Role == provider.RoleAssistant {
+			m.Content = append(m.Content, decodeThinking(b))
 		}
 	case "tool_use":
 		if m.Role != provider.RoleAssistant {
@@ -326,6 +396,19 @@ func decodeBlock(out []provider.Message, m *provider.Message, b *wireBlock, at l
 		}
 	}
 	return out, nil
+}
+
+// decodeThinking returns a thinking or redacted_thinking block as a part;
+// only an Anthropic upstream takes it back, with its signature or data.
+func decodeThinking(b *wireBlock) provider.Part {
+	if b.Type == "redacted_thinking" {
+		return provider.Part{Type: provider.PartRedactedThinking, Data: b.Data, CacheControl: b.CacheControl}
+	}
+	p := provider.Part{Type: provider.PartThinking, Signature: b.Signature, CacheControl: b.CacheControl}
+	if b.Thinking != nil {
+		p.Text = *b.Thinking
+	}
+	return p
 }
 
 func hasToolResult(blocks []wireBlock) bool {
@@ -376,12 +459,12 @@ func decodeImage(b *wireBlock, at loc) (p provider.Part, ok bool, err error) {
 		if s.MediaType == "" || s.Data == "" {
 			return p, false, chorus.Invalid(at.param(".source"), "base64 image source needs media_type and data")
 		}
-		return provider.Part{Type: provider.PartImage, ImageURL: "data:" + s.MediaType + ";base64," + s.Data}, true, nil
+		return provider.Part{Type: provider.PartImage, ImageURL: "data:" + s.MediaType + ";base64," + s.Data, CacheControl: b.CacheControl}, true, nil
 	case "url":
 		if s.URL == "" {
 			return p, false, chorus.Invalid(at.param(".source.url"), "url image source needs a url")
 		}
-		return provider.Part{Type: provider.PartImage, ImageURL: s.URL}, true, nil
+		return provider.Part{Type: provider.PartImage, ImageURL: s.URL, CacheControl: b.CacheControl}, true, nil
 	case "file":
 		return p, false, nil
 	}
@@ -403,8 +486,21 @@ func decodeToolUse(b *wireBlock, at loc) (provider.ToolCall, error) {
 }
 
 // decodeToolResult returns a tool_result block as a tool message. Its
-// is_error flag has no canonical form and is dropped.
+// is_error flag has no canonical form and is dropped; its cache_control
+// goes on its last part (the breakpoint is where the result ends).
 func decodeToolResult(b *wireBlock, at loc) (provider.Message, error) {
+	m, err := decodeToolResultContent(b, at)
+	if err == nil && len(b.CacheControl) > 0 && len(m.Content) > 0 {
+		if last := &m.Content[len(m.Content)-1]; last.CacheControl == nil {
+			last.CacheControl = b.CacheControl
+		}
+	}
+	return m, err
+}
+
+// decodeToolResultContent returns a tool_result block's content as a tool
+// message.
+func decodeToolResultContent(b *wireBlock, at loc) (provider.Message, error) {
 	if b.ToolUseID == "" {
 		return provider.Message{}, chorus.Invalid(at.param(".tool_use_id"), "tool_result block needs a tool_use_id")
 	}
@@ -434,7 +530,7 @@ func decodeToolResult(b *wireBlock, at loc) (provider.Message, error) {
 			if bb.Text == nil {
 				return m, chorus.Invalid(bp.param(".text"), "text block needs text")
 			}
-			m.Content = append(m.Content, provider.Part{Type: provider.PartText, Text: *bb.Text})
+			m.Content = append(m.Content, provider.Part{Type: provider.PartText, Text: *bb.Text, CacheControl: bb.CacheControl})
 		case "image":
 			p, ok, err := decodeImage(bb, bp)
 			if err != nil {
@@ -468,7 +564,8 @@ func decodeTools(req *provider.ChatRequest, w *decodeReq) error {
 		if len(schema) == 0 || schema[0] != '{' {
 			return chorus.Invalid(fmt.Sprintf("tools[%d].input_schema", i), "tool %q needs an input_schema object", t.Name)
 		}
-		req.Tools = append(req.Tools, provider.Tool{Name: t.Name, Description: t.Description, Parameters: schema, Strict: t.Strict})
+		req.Tools = append(req.Tools, provider.Tool{Name: t.Name, Description: t.Description, Parameters: schema,
+			Strict: t.Strict, CacheControl: t.CacheControl})
 	}
 	tc := w.ToolChoice
 	if tc == nil {

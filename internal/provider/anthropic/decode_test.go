@@ -32,7 +32,8 @@ func TestDecodeRequestErrors(t *testing.T) {
 		{"MaxTokensString", `{"model":"m","max_tokens":"5",` + msgs + `}`, "max_tokens", "must be a number"},
 		{"MessagesMissing", `{"model":"m","max_tokens":5}`, "messages", "at least one message"},
 		{"MessagesEmpty", `{"model":"m","max_tokens":5,"messages":[]}`, "messages", "at least one message"},
-		{"RoleSystem", `{"model":"m","max_tokens":5,"messages":[{"role":"system","content":"x"}]}`, "messages[0].role", "user or assistant"},
+		{"RoleTool", `{"model":"m","max_tokens":5,"messages":[{"role":"tool","content":"x"}]}`, "messages[0].role", "user, assistant or system"},
+		{"ThinkingNoBudget", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"}],"thinking":{"type":"enabled"}}`, "thinking.budget_tokens", "budget_tokens"},
 		{"RoleMissing", `{"model":"m","max_tokens":5,"messages":[{"content":"x"}]}`, "messages[0].role", "role is required"},
 		{"ContentMissing", `{"model":"m","max_tokens":5,"messages":[{"role":"user"}]}`, "messages[0].content", "content is required"},
 		{"ContentNumber", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":7}]}`, "messages[0].content", "string or an array"},
@@ -110,15 +111,17 @@ func TestDecodeRequest(t *testing.T) {
 			{"role":"user","content":[
 				{"type":"text","text":"Here you go."},
 				{"type":"tool_result","tool_use_id":"toolu_1","content":"sunny"},
-				{"type":"tool_result","tool_use_id":"toolu_2","content":[{"type":"text","text":"noon"}],"is_error":false}
-			]}
+				{"type":"tool_result","tool_use_id":"toolu_2","content":[{"type":"text","text":"noon"}],"is_error":false,"cache_control":{"type":"ephemeral"}}
+			]},
+			{"role":"system","content":"Now answer in French."},
+			{"role":"assistant","content":[{"type":"redacted_thinking","data":"EmwK"}]}
 		],
 		"stop_sequences": ["END"],
 		"temperature": 0.5,
 		"top_p": 0.9,
 		"top_k": 40,
 		"tools": [
-			{"name":"get_weather","description":"Weather.","input_schema":{"type":"object","properties":{"city":{"type":"string"}}}},
+			{"name":"get_weather","description":"Weather.","input_schema":{"type":"object","properties":{"city":{"type":"string"}}},"cache_control":{"type":"ephemeral","ttl":"1h"}},
 			{"type":"web_search_20250305","name":"web_search","max_uses":3}
 		],
 		"tool_choice": {"type":"any","disable_parallel_tool_use":true},
@@ -132,21 +135,28 @@ func TestDecodeRequest(t *testing.T) {
 		t.Fatalf("DecodeRequest: %v", err)
 	}
 	text := func(s string) provider.Part { return provider.Part{Type: provider.PartText, Text: s} }
+	ephemeral := json.RawMessage(`{"type":"ephemeral"}`)
+	kind := text("Be kind.")
+	kind.CacheControl = ephemeral
+	noon := text("noon")
+	noon.CacheControl = ephemeral
 	want := []provider.Message{
-		{Role: provider.RoleSystem, Content: []provider.Part{text("Be brief."), text("Be kind.")}},
+		{Role: provider.RoleSystem, Content: []provider.Part{text("Be brief."), kind}},
 		provider.TextMessage(provider.RoleAssistant, "I start."),
 		{Role: provider.RoleUser, Content: []provider.Part{
 			text("Look:"),
 			{Type: provider.PartImage, ImageURL: "data:image/png;base64,iVBORw0K"},
 			{Type: provider.PartImage, ImageURL: "https://example.com/a.jpg"},
 		}},
-		{Role: provider.RoleAssistant, Content: []provider.Part{text("Calling.")}, ToolCalls: []provider.ToolCall{
+		{Role: provider.RoleAssistant, Content: []provider.Part{{Type: provider.PartThinking, Text: "hmm", Signature: "sig"}, text("Calling.")}, ToolCalls: []provider.ToolCall{
 			{ID: "toolu_1", Name: "get_weather", Arguments: `{"city":"Paris"}`},
 			{ID: "toolu_2", Name: "get_time", Arguments: `{}`},
 		}},
 		{Role: provider.RoleTool, ToolCallID: "toolu_1", Content: []provider.Part{text("sunny")}, TextOnly: true},
-		{Role: provider.RoleTool, ToolCallID: "toolu_2", Content: []provider.Part{text("noon")}},
+		{Role: provider.RoleTool, ToolCallID: "toolu_2", Content: []provider.Part{noon}},
 		{Role: provider.RoleUser, Content: []provider.Part{text("Here you go.")}},
+		provider.TextMessage(provider.RoleSystem, "Now answer in French."),
+		{Role: provider.RoleAssistant, Content: []provider.Part{{Type: provider.PartRedactedThinking, Data: "EmwK"}}},
 	}
 	if !reflect.DeepEqual(req.Messages, want) {
 		t.Errorf("messages =\n%+v\nwant\n%+v", req.Messages, want)
@@ -159,6 +169,11 @@ func TestDecodeRequest(t *testing.T) {
 	}
 	if len(req.Tools) != 1 || req.Tools[0].Name != "get_weather" || req.Tools[0].Description != "Weather." {
 		t.Errorf("tools = %+v, want get_weather only (web_search is a server tool)", req.Tools)
+	} else if cc := string(req.Tools[0].CacheControl); cc != `{"type":"ephemeral","ttl":"1h"}` {
+		t.Errorf("tool cache_control = %s", cc)
+	}
+	if r := req.Reasoning; r == nil || r.BudgetTokens != 2048 {
+		t.Errorf("reasoning = %+v, want a budget of 2048", r)
 	}
 	if tc := req.ToolChoice; tc == nil || tc.Mode != "required" {
 		t.Errorf("tool choice = %+v, want required", tc)
@@ -226,6 +241,8 @@ func FuzzDecodeRequest(f *testing.F) {
 		`{"model":"m","max_tokens":5,"system":"s","messages":[{"role":"user","content":[{"type":"text","text":"a"},{"type":"image","source":{"type":"base64","media_type":"image/png","data":"AA=="}}]}]}`,
 		`{"model":"m","max_tokens":5,"messages":[{"role":"assistant","content":[{"type":"tool_use","id":"t","name":"n","input":{"a":[1,{"b":"}"}]}}]},{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":[{"type":"text","text":"r"}]}]}],"tools":[{"name":"n","input_schema":{"type":"object"}}],"tool_choice":{"type":"tool","name":"n"}}`,
 		`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"x"}],"x\u0079":1,"thinking":{"type":"enabled"}}`,
+		`{"model":"m","max_tokens":5,"system":[{"type":"text","text":"s","cache_control":{"type":"ephemeral"}}],"messages":[{"role":"user","content":"x"},{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"g"},{"type":"redacted_thinking","data":"d"},{"type":"text","text":"a"}]},{"role":"system","content":[{"type":"text","text":"now"}]}],"thinking":{"type":"adaptive"},"output_config":{"effort":"high"}}`,
+		`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":[{"type":"tool_result","tool_use_id":"t","content":"r","cache_control":{"type":"ephemeral"}}]}],"tools":[{"name":"n","input_schema":{"type":"object"},"cache_control":{"type":"ephemeral"}}]}`,
 		`{"model":"m"}`, `[]`, `{`, `null`, `{"messages":null}`,
 	}
 	for _, s := range seeds {

@@ -209,7 +209,7 @@ func TestAppendResponse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assertJSON(t, anthropic.AppendResponse(nil, &tt.resp), tt.want)
+			assertJSON(t, anthropic.AppendResponse(nil, &tt.resp, false), tt.want)
 		})
 	}
 }

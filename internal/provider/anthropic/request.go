@@ -17,7 +17,18 @@ import (
 //
 // What does not map one to one:
 //   - system and developer messages, wherever they stand, join the top-level
-//     system prompt in order (text parts only: Anthropic's system is text);
+//     system prompt in order (text parts only: Anthropic's system is text).
+//     Claude takes a system message in place (mid-conversation) only on some
+//     models (Opus 4.8 on), so the portable top-level prompt is used; an
+//     Anthropic client's own in-place system messages reach Anthropic
+//     upstreams as sent, since its body is forwarded raw;
+//   - thinking parts go back as thinking blocks only with their signature,
+//     redacted thinking only with its data (reasoning another provider made
+//     cannot be verified by Anthropic and is dropped); cache_control is kept
+//     on system, text, image and tool_result blocks and on tools;
+//   - Reasoning becomes thinking: its budget, or a budget for its effort
+//     (effortBudget), kept below max_tokens; with thinking on, temperature,
+//     top_p and top_k are left out, as Anthropic refuses them with thinking;
 //   - tool messages become tool_result blocks of a user turn;
 //   - consecutive turns of the same Anthropic role are merged into one, as
 //     Anthropic requires, with tool_result blocks first in a merged user turn;
@@ -35,7 +46,7 @@ var requestKeys = map[string]bool{
 	"model": true, "max_tokens": true, "system": true, "messages": true,
 	"stop_sequences": true, "temperature": true, "top_p": true, "top_k": true,
 	"tools": true, "tool_choice": true, "metadata": true, "stream": true,
-	"output_config": true,
+	"output_config": true, "thinking": true,
 }
 
 // appendRequest appends the Anthropic body for req. defMaxTokens is used
@@ -62,26 +73,11 @@ func appendRequest(dst []byte, req *provider.ChatRequest, stream bool, defMaxTok
 	if dst, err = appendMessages(dst, req.Messages); err != nil {
 		return nil, err
 	}
-	if len(req.Stop) > 0 {
-		dst = appendKey(dst, "stop_sequences")
-		dst = append(dst, '[')
-		for i, s := range req.Stop {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = jsonscan.AppendString(dst, s)
-		}
-		dst = append(dst, ']')
+	thinking := thinkingConfig(req, anthropicExtra, maxTokens)
+	if thinking != nil {
+		dst = appendRawField(dst, "thinking", thinking)
 	}
-	if req.Temperature != nil {
-		dst = appendFloatField(dst, "temperature", *req.Temperature)
-	}
-	if req.TopP != nil {
-		dst = appendFloatField(dst, "top_p", *req.TopP)
-	}
-	if req.TopK != nil {
-		dst = appendIntField(dst, "top_k", *req.TopK)
-	}
+	dst = appendSampling(dst, req, thinking != nil && !anthropicExtra)
 	if len(req.Tools) > 0 {
 		if dst, err = appendTools(dst, req); err != nil {
 			return nil, err
@@ -106,6 +102,68 @@ func appendRequest(dst []byte, req *provider.ChatRequest, stream bool, defMaxTok
 		}
 	}
 	return append(dst, '}'), nil
+}
+
+// appendSampling appends stop_sequences, temperature, top_p and top_k; with
+// thinking that Chorus turned on, only the stop sequences.
+func appendSampling(dst []byte, req *provider.ChatRequest, thinking bool) []byte {
+	if len(req.Stop) > 0 {
+		dst = appendKey(dst, "stop_sequences")
+		dst = append(dst, '[')
+		for i, s := range req.Stop {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = jsonscan.AppendString(dst, s)
+		}
+		dst = append(dst, ']')
+	}
+	if thinking {
+		return dst
+	}
+	if req.Temperature != nil {
+		dst = appendFloatField(dst, "temperature", *req.Temperature)
+	}
+	if req.TopP != nil {
+		dst = appendFloatField(dst, "top_p", *req.TopP)
+	}
+	if req.TopK != nil {
+		dst = appendIntField(dst, "top_k", *req.TopK)
+	}
+	return dst
+}
+
+// Thinking budgets for OpenAI's reasoning efforts. Anthropic's minimum
+// budget is 1,024 tokens.
+const minThinkingBudget = 1024
+
+var effortBudget = map[string]int{
+	"minimal": minThinkingBudget, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32768, "max": 32768,
+}
+
+// thinkingConfig returns the thinking member, or nil: an Anthropic client's
+// own (in Extra), else one for req.Reasoning — its budget, or the budget of
+// its effort — below maxTokens, as Anthropic requires. A budget that cannot
+// reach the minimum under maxTokens, or effort "none", turns nothing on.
+func thinkingConfig(req *provider.ChatRequest, anthropicExtra bool, maxTokens int) []byte {
+	if anthropicExtra {
+		if v, ok := req.Extra["thinking"]; ok {
+			return v
+		}
+	}
+	r := req.Reasoning
+	if r == nil {
+		return nil
+	}
+	budget := r.BudgetTokens
+	if budget <= 0 {
+		budget = effortBudget[r.Effort]
+	}
+	budget = min(budget, maxTokens-1)
+	if budget < minThinkingBudget {
+		return nil
+	}
+	return append(strconv.AppendInt([]byte(`{"type":"enabled","budget_tokens":`), int64(budget), 10), '}')
 }
 
 // outputConfig returns the output_config member for req's response_format,
@@ -159,7 +217,7 @@ func appendSystem(dst []byte, msgs []provider.Message) []byte {
 	if n == 0 {
 		return dst
 	}
-	if n == 1 && only.TextOnly {
+	if n == 1 && only.TextOnly && !hasCacheControl(only.Content) {
 		if text := only.Text(); text != "" {
 			return appendStringField(dst, "system", text)
 		}
@@ -173,9 +231,9 @@ func appendSystem(dst []byte, msgs []provider.Message) []byte {
 		if !isSystem(&msgs[i]) {
 			continue
 		}
-		for _, p := range msgs[i].Content {
-			if p.Type == provider.PartText && p.Text != "" {
-				dst = appendTextBlock(appendComma(dst), p.Text)
+		for k := range msgs[i].Content {
+			if p := &msgs[i].Content[k]; p.Type == provider.PartText && p.Text != "" {
+				dst = appendTextBlock(appendComma(dst), p.Text, p.CacheControl)
 				blocks++
 			}
 		}
@@ -184,6 +242,15 @@ func appendSystem(dst []byte, msgs []provider.Message) []byte {
 		return dst[:mark]
 	}
 	return append(dst, ']')
+}
+
+func hasCacheControl(parts []provider.Part) bool {
+	for i := range parts {
+		if len(parts[i].CacheControl) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // anthropicRole returns the Anthropic role m belongs to, "" for system
@@ -247,7 +314,7 @@ func appendTurn(dst []byte, msgs []provider.Message, role string, group []int) (
 	if len(group) == 1 {
 		m := &msgs[group[0]]
 		if m.TextOnly && m.Role != provider.RoleTool && len(m.ToolCalls) == 0 &&
-			len(m.Content) == 1 && m.Content[0].Type == provider.PartText {
+			len(m.Content) == 1 && m.Content[0].Type == provider.PartText && len(m.Content[0].CacheControl) == 0 {
 			if m.Content[0].Text == "" {
 				return dst[:mark], nil
 			}
@@ -272,7 +339,7 @@ func appendTurn(dst []byte, msgs []provider.Message, role string, group []int) (
 		if m.Role == provider.RoleTool {
 			continue
 		}
-		if dst, err = appendParts(dst, m.Content, i); err != nil {
+		if dst, err = appendParts(dst, m.Content, m.Role == provider.RoleAssistant, i); err != nil {
 			return nil, err
 		}
 		for j := range m.ToolCalls {
@@ -288,19 +355,24 @@ func appendTurn(dst []byte, msgs []provider.Message, role string, group []int) (
 }
 
 // appendParts appends text and image blocks for the parts of message i,
-// skipping empty text.
-func appendParts(dst []byte, parts []provider.Part, i int) ([]byte, error) {
+// skipping empty text, and, in an assistant turn, thinking blocks that
+// Anthropic can verify (signed thinking, redacted thinking with its data).
+func appendParts(dst []byte, parts []provider.Part, assistant bool, i int) ([]byte, error) {
 	for k := range parts {
 		p := &parts[k]
 		switch p.Type {
 		case provider.PartText, "":
 			if p.Text != "" {
-				dst = appendTextBlock(appendComma(dst), p.Text)
+				dst = appendTextBlock(appendComma(dst), p.Text, p.CacheControl)
 			}
 		case provider.PartImage:
 			var err error
-			if dst, err = appendImageBlock(appendComma(dst), p.ImageURL, i, k); err != nil {
+			if dst, err = appendImageBlock(appendComma(dst), p, i, k); err != nil {
 				return nil, err
+			}
+		case provider.PartThinking, provider.PartRedactedThinking:
+			if assistant {
+				dst = appendThinkingBlock(dst, p)
 			}
 		default:
 			return nil, chorus.Invalid(fmt.Sprintf("messages[%d].content[%d].type", i, k), "unknown content part type %q", p.Type)
@@ -309,19 +381,48 @@ func appendParts(dst []byte, parts []provider.Part, i int) ([]byte, error) {
 	return dst, nil
 }
 
-func appendTextBlock(dst []byte, text string) []byte {
+// appendTextBlock appends a text block, with its cache_control if any.
+func appendTextBlock(dst []byte, text string, cacheControl []byte) []byte {
 	dst = append(dst, `{"type":"text","text":`...)
 	dst = jsonscan.AppendString(dst, text)
+	return closeBlock(dst, cacheControl)
+}
+
+// closeBlock ends a block, adding cache_control when there is one.
+func closeBlock(dst, cacheControl []byte) []byte {
+	if len(cacheControl) > 0 {
+		dst = appendRawField(dst, "cache_control", cacheControl)
+	}
 	return append(dst, '}')
+}
+
+// appendThinkingBlock appends a thinking part as Anthropic takes it back:
+// thinking with its signature, redacted_thinking with its data. A part
+// without them (reasoning of another provider) is left out.
+func appendThinkingBlock(dst []byte, p *provider.Part) []byte {
+	switch {
+	case p.Type == provider.PartThinking && p.Signature != "":
+		dst = append(appendComma(dst), `{"type":"thinking","thinking":`...)
+		dst = jsonscan.AppendString(dst, p.Text)
+		dst = append(dst, `,"signature":`...)
+		dst = jsonscan.AppendString(dst, p.Signature)
+	case p.Type == provider.PartRedactedThinking && p.Data != "":
+		dst = append(appendComma(dst), `{"type":"redacted_thinking","data":`...)
+		dst = jsonscan.AppendString(dst, p.Data)
+	default:
+		return dst
+	}
+	return closeBlock(dst, p.CacheControl)
 }
 
 // appendImageBlock appends an image block: a data: URI becomes a base64
 // source, an http(s) URL a url source.
-func appendImageBlock(dst []byte, url string, i, k int) ([]byte, error) {
+func appendImageBlock(dst []byte, p *provider.Part, i, k int) ([]byte, error) {
+	url := p.ImageURL
 	if strings.HasPrefix(url, "http://") || strings.HasPrefix(url, "https://") {
 		dst = append(dst, `{"type":"image","source":{"type":"url","url":`...)
 		dst = jsonscan.AppendString(dst, url)
-		return append(dst, "}}"...), nil
+		return closeBlock(append(dst, '}'), p.CacheControl), nil
 	}
 	mediaType, data, ok := parseDataURI(url)
 	if !ok {
@@ -331,7 +432,7 @@ func appendImageBlock(dst []byte, url string, i, k int) ([]byte, error) {
 	dst = jsonscan.AppendString(dst, mediaType)
 	dst = append(dst, `,"data":`...)
 	dst = jsonscan.AppendString(dst, data)
-	return append(dst, "}}"...), nil
+	return closeBlock(append(dst, '}'), p.CacheControl), nil
 }
 
 // parseDataURI splits a base64 data: URI into its media type and data.
@@ -382,7 +483,8 @@ func toolCallParam(i, j int, field string) string {
 }
 
 // appendToolResult appends a tool_result block for a tool message: string
-// content when it is text only, blocks when it holds images.
+// content when it is text only (then the last part's cache_control goes on
+// the block, where DecodeRequest found it), blocks when it holds images.
 func appendToolResult(dst []byte, m *provider.Message, i int) ([]byte, error) {
 	if m.ToolCallID == "" {
 		return nil, chorus.Invalid(fmt.Sprintf("messages[%d].tool_call_id", i), "tool message needs a tool_call_id")
@@ -392,11 +494,15 @@ func appendToolResult(dst []byte, m *provider.Message, i int) ([]byte, error) {
 	dst = append(dst, `,"content":`...)
 	if !slices.ContainsFunc(m.Content, func(p provider.Part) bool { return p.Type == provider.PartImage }) {
 		dst = jsonscan.AppendString(dst, m.Text())
-		return append(dst, '}'), nil
+		var cc []byte
+		if n := len(m.Content); n > 0 {
+			cc = m.Content[n-1].CacheControl
+		}
+		return closeBlock(dst, cc), nil
 	}
 	dst = append(dst, '[')
 	var err error
-	if dst, err = appendParts(dst, m.Content, i); err != nil {
+	if dst, err = appendParts(dst, m.Content, false, i); err != nil {
 		return nil, err
 	}
 	return append(dst, "]}"...), nil
@@ -424,7 +530,7 @@ func appendTools(dst []byte, req *provider.ChatRequest) ([]byte, error) {
 		if t.Strict != nil {
 			dst = strconv.AppendBool(appendKey(dst, "strict"), *t.Strict)
 		}
-		dst = append(dst, '}')
+		dst = closeBlock(dst, t.CacheControl)
 	}
 	dst = append(dst, ']')
 

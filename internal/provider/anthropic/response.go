@@ -13,9 +13,10 @@ import (
 )
 
 // parseResponse turns an Anthropic Message body into a canonical answer
-// that keeps the body in Raw. Text blocks are joined into the message's
-// content; tool_use blocks become tool calls; thinking and server-tool
-// blocks have no canonical form and are left to Raw.
+// that keeps the body in Raw. Thinking and redacted_thinking blocks become
+// thinking parts, ahead of the text blocks joined into one text part;
+// tool_use blocks become tool calls; server-tool blocks have no canonical
+// form and are left to Raw.
 func parseResponse(raw []byte, status int) (*provider.ChatResponse, error) {
 	var w wireResponse
 	if err := json.Unmarshal(raw, &w); err != nil {
@@ -28,22 +29,9 @@ func parseResponse(raw []byte, status int) (*provider.ChatResponse, error) {
 		_ = json.Unmarshal(raw, &e)
 		return nil, &provider.Error{Provider: chorus.ProviderAnthropic, Status: status, Type: e.Error.Type, Message: e.Error.Message}
 	}
-	msg := provider.Message{Role: provider.RoleAssistant}
-	var text strings.Builder
-	for i := range w.Content {
-		b := &w.Content[i]
-		switch b.Type {
-		case "text":
-			if b.Text != nil {
-				text.WriteString(*b.Text)
-			}
-		case "tool_use":
-			msg.ToolCalls = append(msg.ToolCalls, provider.ToolCall{ID: b.ID, Name: b.Name, Arguments: toolArguments(b.Input)})
-		}
-	}
-	if text.Len() > 0 {
-		msg.Content = []provider.Part{{Type: provider.PartText, Text: text.String()}}
-		msg.TextOnly = true
+	ch := provider.Choice{Message: answerMessage(w.Content), FinishReason: finishReason(w.StopReason)}
+	if w.StopReason == stopSequence && w.StopSequence != nil {
+		ch.StopSequence = *w.StopSequence
 	}
 	var u usageTracker
 	u.merge(&w.Usage)
@@ -51,11 +39,35 @@ func parseResponse(raw []byte, status int) (*provider.ChatResponse, error) {
 		ID:        w.ID,
 		Model:     w.Model,
 		Created:   time.Now().Unix(),
-		Choices:   []provider.Choice{{Message: msg, FinishReason: finishReason(w.StopReason)}},
+		Choices:   []provider.Choice{ch},
 		Usage:     u.canonical(),
 		Raw:       raw,
 		RawFormat: provider.FormatAnthropic,
 	}, nil
+}
+
+// answerMessage returns an answer's content blocks as a canonical message.
+func answerMessage(blocks []wireBlock) provider.Message {
+	msg := provider.Message{Role: provider.RoleAssistant}
+	var text strings.Builder
+	for i := range blocks {
+		b := &blocks[i]
+		switch b.Type {
+		case "text":
+			if b.Text != nil {
+				text.WriteString(*b.Text)
+			}
+		case "thinking", "redacted_thinking":
+			msg.Content = append(msg.Content, decodeThinking(b))
+		case "tool_use":
+			msg.ToolCalls = append(msg.ToolCalls, provider.ToolCall{ID: b.ID, Name: b.Name, Arguments: toolArguments(b.Input)})
+		}
+	}
+	if text.Len() > 0 {
+		msg.TextOnly = len(msg.Content) == 0
+		msg.Content = append(msg.Content, provider.Part{Type: provider.PartText, Text: text.String()})
+	}
+	return msg
 }
 
 // toolArguments returns a tool_use input as canonical arguments text.
@@ -69,35 +81,91 @@ func toolArguments(input json.RawMessage) string {
 
 // AppendResponse appends r as an Anthropic Message object, for answering an
 // Anthropic client from a canonical answer of any provider. Only the first
-// choice is written (Anthropic answers have one). Its text becomes a text
-// block and its tool calls tool_use blocks; arguments that are not a JSON
-// object are written as an empty input, as Anthropic's SDKs do with input
-// they cannot parse. Prompt-cache writes are not told apart in the canonical
-// usage, so they are counted in input_tokens.
-func AppendResponse(dst []byte, r *provider.ChatResponse) []byte {
+// choice is written (Anthropic answers have one): its reasoning as a
+// thinking block when thinking is true (the client asked for thinking; see
+// ThinkingRequested), its text as a text block and its tool calls as
+// tool_use blocks; arguments that are not a JSON object are written as an
+// empty input, as Anthropic's SDKs do with input they cannot parse.
+//
+// A thinking block carries the signature the upstream gave it, which is
+// empty for reasoning of a provider other than Anthropic: Anthropic checks
+// signatures only on thinking sent back to it, and Chorus drops unsigned
+// thinking before it reaches an Anthropic upstream.
+func AppendResponse(dst []byte, r *provider.ChatResponse, thinking bool) []byte {
 	dst = append(dst, '{')
 	dst = appendStringField(dst, "id", MessageID(r.ID))
 	dst = append(dst, `,"type":"message","role":"assistant","model":`...)
 	dst = jsonscan.AppendString(dst, r.Model)
 	dst = append(dst, `,"content":[`...)
-	var finish provider.FinishReason
+	var ch provider.Choice
 	if len(r.Choices) > 0 {
-		ch := &r.Choices[0]
-		finish = ch.FinishReason
-		if text := ch.Message.Text(); text != "" {
-			dst = appendTextBlock(dst, text)
-		}
-		for i := range ch.Message.ToolCalls {
-			tc := &ch.Message.ToolCalls[i]
-			dst = appendComma(dst)
-			dst = appendToolUseBlock(dst, toolUseID(tc.ID, i), tc.Name, objectOrEmpty(tc.Arguments))
-		}
+		ch = r.Choices[0]
+		dst = appendAnswerBlocks(dst, &ch.Message, thinking)
 	}
-	dst = append(dst, `],"stop_reason":`...)
-	dst = jsonscan.AppendString(dst, stopReason(finish))
-	dst = append(dst, `,"stop_sequence":null,"usage":`...)
+	dst = append(dst, "],"...)
+	dst = appendStop(dst, ch.FinishReason, ch.StopSequence)
+	dst = append(dst, `,"usage":`...)
 	dst = appendUsage(dst, r.Usage)
 	return append(dst, '}')
+}
+
+// appendAnswerBlocks appends the content blocks of an answer message.
+func appendAnswerBlocks(dst []byte, m *provider.Message, thinking bool) []byte {
+	for i := range m.Content {
+		p := &m.Content[i]
+		switch {
+		case !thinking || !p.IsReasoning():
+		case p.Type == provider.PartThinking:
+			dst = append(appendComma(dst), `{"type":"thinking","thinking":`...)
+			dst = jsonscan.AppendString(dst, p.Text)
+			dst = append(dst, `,"signature":`...)
+			dst = jsonscan.AppendString(dst, p.Signature)
+			dst = append(dst, '}')
+		case p.Data != "":
+			dst = append(appendComma(dst), `{"type":"redacted_thinking","data":`...)
+			dst = jsonscan.AppendString(dst, p.Data)
+			dst = append(dst, '}')
+		}
+	}
+	if text := m.Text(); text != "" {
+		dst = appendTextBlock(appendComma(dst), text, nil)
+	}
+	for i := range m.ToolCalls {
+		tc := &m.ToolCalls[i]
+		dst = appendComma(dst)
+		dst = appendToolUseBlock(dst, toolUseID(tc.ID, i), tc.Name, objectOrEmpty(tc.Arguments))
+	}
+	return dst
+}
+
+// appendStop appends the stop_reason and stop_sequence members.
+func appendStop(dst []byte, f provider.FinishReason, seq string) []byte {
+	reason := stopReason(f)
+	if f == provider.FinishStop && seq != "" {
+		reason = stopSequence
+	}
+	dst = append(dst, `"stop_reason":`...)
+	dst = jsonscan.AppendString(dst, reason)
+	dst = append(dst, `,"stop_sequence":`...)
+	if reason == stopSequence {
+		return jsonscan.AppendString(dst, seq)
+	}
+	return append(dst, "null"...)
+}
+
+// ThinkingRequested reports whether an Anthropic client's request turned
+// thinking on (thinking of type enabled or adaptive), so that reasoning an
+// upstream produced is shown to it as thinking blocks.
+func ThinkingRequested(req *provider.ChatRequest) bool {
+	if req == nil {
+		return false
+	}
+	v, ok := req.Extra["thinking"]
+	if !ok {
+		return false
+	}
+	t, ok, err := jsonscan.GetField(v, "type")
+	return err == nil && ok && (string(t) == `"enabled"` || string(t) == `"adaptive"`)
 }
 
 // appendToolUseBlock appends {"type":"tool_use","id":..,"name":..,"input":input}.
@@ -111,12 +179,18 @@ func appendToolUseBlock(dst []byte, id, name string, input []byte) []byte {
 	return append(dst, '}')
 }
 
-// appendUsage appends Anthropic's usage object for a canonical usage.
+// appendUsage appends Anthropic's usage object for a canonical usage. The
+// canonical InputTokens includes the prompt-cache reads and writes, which
+// Anthropic counts apart: input_tokens is what is left of it.
 func appendUsage(dst []byte, u provider.Usage) []byte {
-	cached := min(max(u.CachedInputTokens, 0), max(u.InputTokens, 0))
+	in := max(u.InputTokens, 0)
+	cached := min(max(u.CachedInputTokens, 0), in)
+	written := min(max(u.CacheWriteTokens, 0), in-cached)
 	dst = append(dst, `{"input_tokens":`...)
-	dst = strconv.AppendInt(dst, int64(max(u.InputTokens, 0)-cached), 10)
-	dst = append(dst, `,"cache_creation_input_tokens":0,"cache_read_input_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(in-cached-written), 10)
+	dst = append(dst, `,"cache_creation_input_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(written), 10)
+	dst = append(dst, `,"cache_read_input_tokens":`...)
 	dst = strconv.AppendInt(dst, int64(cached), 10)
 	dst = append(dst, `,"output_tokens":`...)
 	dst = strconv.AppendInt(dst, int64(max(u.OutputTokens, 0)), 10)

@@ -166,7 +166,7 @@ func TestAppendResponseSDK(t *testing.T) {
 				FinishReason: provider.FinishToolCalls,
 			}},
 			Usage: provider.Usage{InputTokens: 9, OutputTokens: 4},
-		}))
+		}, false))
 	})
 	msg, err := client.Messages.New(context.Background(), sdkParams())
 	if err != nil {

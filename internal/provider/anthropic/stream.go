@@ -136,6 +136,10 @@ func (s *stream) blockStart(c *provider.StreamChunk, ev *wireEvent) {
 		if b.Text != nil && *b.Text != "" {
 			c.Choices = []provider.ChunkChoice{{Content: *b.Text}}
 		}
+	case "thinking":
+		if b.Thinking != nil && *b.Thinking != "" {
+			c.Choices = []provider.ChunkChoice{{Reasoning: *b.Thinking}}
+		}
 	case "tool_use":
 		if s.tools == nil {
 			s.tools, s.argsSeen = map[int]int{}, map[int]bool{}
@@ -162,6 +166,12 @@ func (s *stream) blockDelta(c *provider.StreamChunk, ev *wireEvent) {
 	case "text_delta":
 		if d.Text != "" {
 			c.Choices = []provider.ChunkChoice{{Content: d.Text}}
+		}
+	case "thinking_delta":
+		// A signature_delta has no canonical form: only an Anthropic client,
+		// which is sent the raw events, can send thinking back.
+		if d.Thinking != "" {
+			c.Choices = []provider.ChunkChoice{{Reasoning: d.Thinking}}
 		}
 	case "input_json_delta":
 		n, ok := s.tools[ev.Index]
@@ -195,7 +205,11 @@ func (s *stream) messageDelta(c *provider.StreamChunk, ev *wireEvent) {
 	s.usage.merge(ev.Usage)
 	u := s.usage.canonical()
 	c.Usage = &u
-	if ev.Delta != nil && ev.Delta.StopReason != "" {
-		c.Choices = []provider.ChunkChoice{{FinishReason: finishReason(ev.Delta.StopReason)}}
+	if d := ev.Delta; d != nil && d.StopReason != "" {
+		ch := provider.ChunkChoice{FinishReason: finishReason(d.StopReason)}
+		if d.StopReason == stopSequence && d.StopSequence != nil {
+			ch.StopSequence = *d.StopSequence
+		}
+		c.Choices = []provider.ChunkChoice{ch}
 	}
 }

@@ -45,6 +45,11 @@ type wireBlock struct {
 	ToolUseID string          `json:"tool_use_id"`
 	Content   json.RawMessage `json:"content"` // tool_result: a string or blocks
 	IsError   bool            `json:"is_error"`
+	Thinking  *string         `json:"thinking"`  // thinking
+	Signature string          `json:"signature"` // thinking
+	Data      string          `json:"data"`      // redacted_thinking
+	// CacheControl is kept as sent ({"type":"ephemeral","ttl":"1h"}).
+	CacheControl json.RawMessage `json:"cache_control"`
 }
 
 // wireSource is where an image (or document) comes from.
@@ -90,10 +95,12 @@ type wireEvent struct {
 // wireDelta is the delta of content_block_delta (type, text, partial_json,
 // ...) or of message_delta (stop_reason, stop_sequence).
 type wireDelta struct {
-	Type        string `json:"type"`
-	Text        string `json:"text"`
-	PartialJSON string `json:"partial_json"`
-	StopReason  string `json:"stop_reason"`
+	Type         string  `json:"type"`
+	Text         string  `json:"text"`
+	PartialJSON  string  `json:"partial_json"`
+	Thinking     string  `json:"thinking"`
+	StopReason   string  `json:"stop_reason"`
+	StopSequence *string `json:"stop_sequence"`
 }
 
 // usageTracker accumulates the usage an answer reports. Anthropic counts

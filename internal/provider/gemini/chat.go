@@ -67,10 +67,10 @@ func parseResponse(raw []byte, model string, now time.Time) (*provider.ChatRespo
 	return out, nil
 }
 
-// choiceFrom maps one candidate: answer text joined (thought summaries left
-// out), function calls as tool calls.
+// choiceFrom maps one candidate: thought summaries joined as a thinking
+// part, answer text joined, function calls as tool calls.
 func choiceFrom(cand *candidate) provider.Choice {
-	var text strings.Builder
+	var text, thought strings.Builder
 	var calls []provider.ToolCall
 	if cand.Content != nil {
 		for i := range cand.Content.Parts {
@@ -78,15 +78,20 @@ func choiceFrom(cand *candidate) provider.Choice {
 			switch {
 			case p.FunctionCall != nil:
 				calls = append(calls, toolCallFrom(p))
-			case !p.Thought:
+			case p.Thought:
+				thought.WriteString(p.Text)
+			default:
 				text.WriteString(p.Text)
 			}
 		}
 	}
 	msg := provider.Message{Role: provider.RoleAssistant, ToolCalls: calls}
+	if thought.Len() > 0 {
+		msg.Content = []provider.Part{{Type: provider.PartThinking, Text: thought.String()}}
+	}
 	if text.Len() > 0 || len(calls) == 0 {
-		msg.Content = []provider.Part{{Type: provider.PartText, Text: text.String()}}
-		msg.TextOnly = true
+		msg.Content = append(msg.Content, provider.Part{Type: provider.PartText, Text: text.String()})
+		msg.TextOnly = thought.Len() == 0
 	}
 	// A whole answer always ends; Gemini leaving the reason out means
 	// nothing stopped it early.

@@ -217,7 +217,9 @@ func (s *stream) delta(cand *candidate) provider.ChunkChoice {
 					Index: st.calls, ID: tc.ID, Name: tc.Name, Arguments: tc.Arguments,
 				})
 				st.calls++
-			case !p.Thought:
+			case p.Thought:
+				cc.Reasoning += p.Text
+			default:
 				cc.Content += p.Text
 			}
 		}

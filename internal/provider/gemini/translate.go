@@ -37,6 +37,11 @@ func requestBody(req *provider.ChatRequest) ([]byte, error) {
 }
 
 // toGemini translates a canonical chat request to a generateContent body.
+// System and developer messages, wherever they stand (an Anthropic client's
+// mid-conversation system message included), join systemInstruction in
+// order: Gemini has no system turn, and an instruction kept as system text
+// keeps its authority, where one moved into a user turn would read as the
+// user's words. Thinking parts of earlier turns are dropped.
 func toGemini(req *provider.ChatRequest) (*generateRequest, error) {
 	g := &generateRequest{Contents: make([]content, 0, len(req.Messages))}
 	var system []part
@@ -125,6 +130,8 @@ func contentParts(dst []part, ps []provider.Part) ([]part, error) {
 				return nil, err
 			}
 			dst = append(dst, ip)
+		case provider.PartThinking, provider.PartRedactedThinking:
+			// Reasoning of earlier turns cannot go back to Gemini.
 		default:
 			return nil, chorus.Invalid("messages", "content part type %q is not supported", p.Type)
 		}
@@ -310,14 +317,42 @@ func generationConfigFor(req *provider.ChatRequest) (*generationConfig, error) {
 			return nil, chorus.Invalid("response_format", "unknown response_format type %q", rf.Type)
 		}
 	}
+	gc.ThinkingConfig = thinkingConfigFor(req.Reasoning)
 	if isZeroConfig(&gc) {
 		return nil, nil
 	}
 	return &gc, nil
 }
 
+// effortBudget are thinking budgets for OpenAI's reasoning efforts;
+// "none" turns thinking off where the model allows it.
+var effortBudget = map[string]int{
+	"none": 0, "minimal": 512, "low": 1024, "medium": 8192, "high": 24576, "xhigh": 32768, "max": 32768,
+}
+
+// thinkingConfigFor maps Reasoning to thinkingConfig: a thinking budget
+// (Anthropic's budget_tokens as given, or one for the effort) with the
+// thought summaries asked for, so the answer carries the reasoning.
+func thinkingConfigFor(r *provider.Reasoning) *thinkingConfig {
+	if r == nil {
+		return nil
+	}
+	tc := &thinkingConfig{}
+	if r.BudgetTokens > 0 {
+		b := r.BudgetTokens
+		tc.ThinkingBudget = &b
+	} else if b, ok := effortBudget[r.Effort]; ok {
+		tc.ThinkingBudget = &b
+	}
+	if tc.ThinkingBudget == nil {
+		return nil
+	}
+	tc.IncludeThoughts = *tc.ThinkingBudget > 0
+	return tc
+}
+
 func isZeroConfig(gc *generationConfig) bool {
 	return gc.MaxOutputTokens == nil && gc.Temperature == nil && gc.TopP == nil && gc.TopK == nil &&
 		gc.CandidateCount == nil && len(gc.StopSequences) == 0 && gc.Seed == nil &&
-		gc.PresencePenalty == nil && gc.FrequencyPenalty == nil && gc.ResponseMimeType == ""
+		gc.PresencePenalty == nil && gc.FrequencyPenalty == nil && gc.ResponseMimeType == "" && gc.ThinkingConfig == nil
 }

@@ -319,3 +319,68 @@ func TestCallIDRoundTrip(t *testing.T) {
 		t.Errorf("two generated IDs are both %q", a)
 	}
 }
+
+// TestToGeminiReasoningAndSystem covers what an Anthropic client's request
+// brings: a mid-conversation system message joins systemInstruction, the
+// thinking budget becomes thinkingConfig with thoughts included, thinking
+// parts of earlier turns are dropped.
+func TestToGeminiReasoningAndSystem(t *testing.T) {
+	req := &provider.ChatRequest{
+		Reasoning: &provider.Reasoning{BudgetTokens: 2048},
+		Messages: []provider.Message{
+			text(provider.RoleSystem, "Be brief."),
+			text(provider.RoleUser, "Hi"),
+			{Role: provider.RoleAssistant, Content: []provider.Part{
+				{Type: provider.PartThinking, Text: "greet", Signature: "s"},
+				{Type: provider.PartRedactedThinking, Data: "x"},
+				{Type: provider.PartText, Text: "Hello"},
+			}},
+			text(provider.RoleUser, "And now?"),
+			text(provider.RoleSystem, "Answer in French."),
+		},
+	}
+	g, err := toGemini(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(g)
+	want := `{"contents":[{"role":"user","parts":[{"text":"Hi"}]},{"role":"model","parts":[{"text":"Hello"}]},{"role":"user","parts":[{"text":"And now?"}]}],
+		"systemInstruction":{"parts":[{"text":"Be brief."},{"text":"Answer in French."}]},
+		"generationConfig":{"thinkingConfig":{"thinkingBudget":2048,"includeThoughts":true}}}`
+	if !jsonEq(t, b, want) {
+		t.Errorf("body =\n%s\nwant\n%s", b, want)
+	}
+	// Thinking in a user turn (not Anthropic's, but canonical allows it) is
+	// dropped too rather than refused.
+	req.Messages[1].Content = append(req.Messages[1].Content, provider.Part{Type: provider.PartThinking, Text: "t"})
+	if _, err := toGemini(req); err != nil {
+		t.Errorf("thinking part in a user turn: %v", err)
+	}
+}
+
+func TestThinkingConfigFor(t *testing.T) {
+	for _, tt := range []struct {
+		r    *provider.Reasoning
+		want string
+	}{
+		{nil, "null"},
+		{&provider.Reasoning{Effort: "high"}, `{"thinkingBudget":24576,"includeThoughts":true}`},
+		{&provider.Reasoning{Effort: "none"}, `{"thinkingBudget":0}`},
+		{&provider.Reasoning{Effort: "unknown"}, "null"},
+	} {
+		b, _ := json.Marshal(thinkingConfigFor(tt.r))
+		if string(b) != tt.want {
+			t.Errorf("thinkingConfigFor(%+v) = %s, want %s", tt.r, b, tt.want)
+		}
+	}
+}
+
+func TestChoiceFromThoughts(t *testing.T) {
+	ch := choiceFrom(&candidate{Content: &content{Role: roleModel, Parts: []part{
+		{Text: "Thinking it over.", Thought: true}, {Text: "Answer."},
+	}}, FinishReason: "STOP"})
+	m := ch.Message
+	if m.Reasoning() != "Thinking it over." || m.Text() != "Answer." || m.TextOnly {
+		t.Errorf("message = %+v, want the thought as reasoning and the answer as text", m)
+	}
+}

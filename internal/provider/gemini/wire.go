@@ -92,6 +92,14 @@ type generationConfig struct {
 	FrequencyPenalty   *float64        `json:"frequencyPenalty,omitempty"`
 	ResponseMimeType   string          `json:"responseMimeType,omitempty"`
 	ResponseJSONSchema json.RawMessage `json:"responseJsonSchema,omitempty"`
+	ThinkingConfig     *thinkingConfig `json:"thinkingConfig,omitempty"`
+}
+
+// thinkingConfig sets how much a thinking model thinks and whether its
+// thought summaries come back (as parts with thought set).
+type thinkingConfig struct {
+	ThinkingBudget  *int `json:"thinkingBudget,omitempty"`
+	IncludeThoughts bool `json:"includeThoughts,omitempty"`
 }
 
 // generateResponse is a GenerateContentResponse: the whole answer, or one

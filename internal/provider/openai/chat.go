@@ -85,6 +85,10 @@ func (c *Client) appendChatRequest(b []byte, r *provider.ChatRequest, stream boo
 		b = appendStrings(b, r.Stop)
 	}
 	b = appendTools(b, r)
+	if effort := reasoningEffort(r.Reasoning); effort != "" {
+		b = append(b, `,"reasoning_effort":`...)
+		b = jsonscan.AppendString(b, effort)
+	}
 	if r.ResponseFormat != nil {
 		b = appendResponseFormat(b, r.ResponseFormat)
 	}
@@ -101,7 +105,29 @@ func (c *Client) appendChatRequest(b []byte, r *provider.ChatRequest, stream boo
 	return append(b, '}'), nil
 }
 
-func isChatMember(k string) bool { return knownIndex(k) >= 0 }
+func isChatMember(k string) bool { return knownIndex(k) >= 0 || k == "reasoning_effort" }
+
+// reasoningEffort returns Chat Completions' reasoning_effort for r: its
+// effort (Anthropic's "max" is OpenAI's "xhigh"), or one for its thinking
+// budget — under 4,096 tokens low, under 16,384 medium, else high — or ""
+// when r asks for nothing.
+func reasoningEffort(r *provider.Reasoning) string {
+	switch {
+	case r == nil:
+		return ""
+	case r.Effort == "max":
+		return "xhigh"
+	case r.Effort != "":
+		return r.Effort
+	case r.BudgetTokens <= 0:
+		return ""
+	case r.BudgetTokens < 4096:
+		return "low"
+	case r.BudgetTokens < 16384:
+		return "medium"
+	}
+	return "high"
+}
 
 func appendOptFloat(b []byte, key string, f *float64) []byte {
 	if f == nil {
@@ -187,8 +213,14 @@ func appendToolCall(b []byte, id, name, args string) []byte {
 
 // appendContent writes a string when the content was one (or is only text
 // where the role takes only text), an array of parts otherwise, and null for
-// an assistant turn that only calls tools.
+// an assistant turn that only calls tools. Thinking parts are left out: an
+// OpenAI upstream cannot take reasoning back.
 func appendContent(b []byte, m *provider.Message) ([]byte, error) {
+	if slices.ContainsFunc(m.Content, func(p provider.Part) bool { return p.IsReasoning() }) {
+		mm := *m
+		mm.Content = slices.DeleteFunc(slices.Clone(m.Content), func(p provider.Part) bool { return p.IsReasoning() })
+		m = &mm
+	}
 	if len(m.Content) == 0 {
 		if m.Role == provider.RoleAssistant && len(m.ToolCalls) > 0 {
 			return append(b, "null"...), nil

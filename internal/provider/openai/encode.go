@@ -46,15 +46,20 @@ func appendChoice(dst []byte, ch *provider.Choice) []byte {
 	}
 	dst = jsonscan.AppendString(dst, role)
 	dst = append(dst, `,"content":`...)
-	switch {
-	case len(m.Content) > 0:
-		dst = jsonscan.AppendString(dst, m.Text())
-	case len(m.ToolCalls) > 0:
+	// An assistant message that only calls tools has null content, as
+	// OpenAI writes it; reasoning is not content.
+	if text := m.Text(); text != "" || len(m.ToolCalls) == 0 {
+		dst = jsonscan.AppendString(dst, text)
+	} else {
 		dst = append(dst, "null"...)
-	default:
-		dst = append(dst, `""`...)
 	}
 	dst = append(dst, `,"refusal":null`...)
+	if r := m.Reasoning(); r != "" {
+		// reasoning_content is where OpenAI-compatible reasoning servers
+		// (DeepSeek, vLLM) put the model's visible reasoning.
+		dst = append(dst, `,"reasoning_content":`...)
+		dst = jsonscan.AppendString(dst, r)
+	}
 	if len(m.ToolCalls) > 0 {
 		dst = append(dst, `,"tool_calls":[`...)
 		for i, tc := range m.ToolCalls {
@@ -124,9 +129,21 @@ func appendChunkChoice(dst []byte, ch *provider.ChunkChoice) []byte {
 		dst = jsonscan.AppendString(dst, ch.Role)
 		first = false
 	}
-	if ch.Content != "" || (ch.Role != "" && len(ch.ToolCalls) == 0) {
+	switch {
+	case ch.Content != "" || (ch.Role != "" && len(ch.ToolCalls) == 0):
 		dst = appendKey(dst, "content", first)
 		dst = jsonscan.AppendString(dst, ch.Content)
+		first = false
+	case ch.Role != "":
+		// The first delta of a message that only calls tools: OpenAI sends
+		// "content":null beside the role and the calls.
+		dst = appendKey(dst, "content", first)
+		dst = append(dst, "null"...)
+		first = false
+	}
+	if ch.Reasoning != "" {
+		dst = appendKey(dst, "reasoning_content", first)
+		dst = jsonscan.AppendString(dst, ch.Reasoning)
 		first = false
 	}
 	if len(ch.ToolCalls) > 0 {

@@ -1,6 +1,7 @@
 package openai
 
 import (
+	"slices"
 	"strconv"
 
 	"github.com/chorusgw/chorus/internal/jsonscan"
@@ -77,11 +78,18 @@ func parseAnswerMessage(m *provider.Message, v []byte) {
 			}
 		case "content":
 			if mv[0] == '"' {
-				m.Content = []provider.Part{{Type: provider.PartText, Text: jsonscan.Unquote(mv)}}
+				m.Content = append(m.Content, provider.Part{Type: provider.PartText, Text: jsonscan.Unquote(mv)})
 				m.TextOnly = true
 			}
 		case "refusal":
 			refusal = str(mv)
+		case "reasoning_content", "reasoning":
+			// DeepSeek's and vLLM's visible reasoning (vLLM's newer name
+			// and OpenRouter's is "reasoning"); a non-string (OpenRouter's
+			// reasoning details) is not text.
+			if r := str(mv); r != "" {
+				m.Content = append(m.Content, provider.Part{Type: provider.PartThinking, Text: r})
+			}
 		case "tool_calls":
 			if mv[0] == '[' {
 				m.ToolCalls = make([]provider.ToolCall, 0, jsonscan.CountElements(mv))
@@ -99,10 +107,30 @@ func parseAnswerMessage(m *provider.Message, v []byte) {
 		}
 		return nil
 	})
-	if len(m.Content) == 0 && refusal != "" {
-		m.Content = []provider.Part{{Type: provider.PartText, Text: refusal}}
-		m.TextOnly = true
+	if m.Text() == "" && refusal != "" {
+		m.Content = append(m.Content, provider.Part{Type: provider.PartText, Text: refusal})
+		m.TextOnly = len(m.Content) == 1
 	}
+	orderReasoning(m)
+}
+
+// orderReasoning puts a message's reasoning before its text, the order the
+// model produced them in (members come in any order), and marks a message
+// with reasoning as not text only.
+func orderReasoning(m *provider.Message) {
+	if len(m.Content) < 2 {
+		return
+	}
+	slices.SortStableFunc(m.Content, func(a, b provider.Part) int {
+		if a.IsReasoning() == b.IsReasoning() {
+			return 0
+		}
+		if a.IsReasoning() {
+			return -1
+		}
+		return 1
+	})
+	m.TextOnly = false
 }
 
 // parseToolCallDelta reads a tool call, whole or as a stream delta.

@@ -236,6 +236,8 @@ func parseDelta(ch *provider.ChunkChoice, v []byte) {
 			ch.Content += str(mv)
 		case "refusal":
 			ch.Content += str(mv)
+		case "reasoning_content", "reasoning":
+			ch.Reasoning += str(mv)
 		case "tool_calls":
 			if mv[0] == '[' {
 				ch.ToolCalls = make([]provider.ToolCallDelta, 0, jsonscan.CountElements(mv))

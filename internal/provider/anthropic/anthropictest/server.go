@@ -78,6 +78,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	sc := s.scenario
 	s.mu.Unlock()
 
+	if r.Method == http.MethodPost && r.URL.Path == "/v1/messages/count_tokens" {
+		s.countTokens(w, r, body, sc)
+		return
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/v1/messages" {
 		writeError(w, http.StatusNotFound, "not_found_error", "Not found: "+r.Method+" "+r.URL.Path, "")
 		return
@@ -108,6 +112,35 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("request-id", "req_fake")
 	_, _ = w.Write(message(sc, c.Model))
+}
+
+// countTokens answers POST /v1/messages/count_tokens: the scripted input
+// tokens, or one token per four bytes of the body. Like Anthropic's, it
+// refuses max_tokens and stream, which are not about the prompt.
+func (s *Server) countTokens(w http.ResponseWriter, r *http.Request, body []byte, sc conformance.Scenario) {
+	var req struct {
+		Model     string            `json:"model"`
+		Messages  []json.RawMessage `json:"messages"`
+		MaxTokens *int              `json:"max_tokens"`
+		Stream    *bool             `json:"stream"`
+	}
+	switch {
+	case r.Header.Get("x-api-key") == "":
+		writeError(w, http.StatusUnauthorized, "authentication_error", "x-api-key header is required", "")
+	case json.Unmarshal(body, &req) != nil || req.Model == "" || len(req.Messages) == 0:
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "model and messages are required", "")
+	case req.MaxTokens != nil || req.Stream != nil:
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "max_tokens, stream: Extra inputs are not permitted", "")
+	case sc.Status != 0:
+		writeError(w, sc.Status, sc.ErrType, sc.ErrMessage, sc.RetryAfter)
+	default:
+		n := sc.Usage.InputTokens
+		if n == 0 {
+			n = (len(body) + 3) / 4
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = fmt.Fprintf(w, `{"input_tokens":%d}`, n)
+	}
 }
 
 // writeError writes Anthropic's error body with status.
@@ -351,8 +384,8 @@ func capture(r *http.Request, body []byte) (conformance.Captured, error) {
 	}
 	c.System = sys
 	for i, m := range w.Messages {
-		if m.Role != "user" && m.Role != "assistant" {
-			return c, fmt.Errorf("messages.%d.role: Input should be 'user' or 'assistant'", i)
+		if m.Role != "user" && m.Role != "assistant" && m.Role != "system" {
+			return c, fmt.Errorf("messages.%d.role: Input should be 'user', 'assistant' or 'system'", i)
 		}
 		msgs, err := captureMessage(m.Role, m.Content)
 		if err != nil {

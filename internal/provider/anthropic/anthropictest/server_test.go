@@ -132,8 +132,10 @@ func TestFakeRejects(t *testing.T) {
 			`{}`, 404, "not_found_error"},
 		{"NoMaxTokens", "/v1/messages", map[string]string{"x-api-key": "k", "anthropic-version": "2023-06-01"},
 			`{"model":"m","messages":[{"role":"user","content":"x"}]}`, 400, "invalid_request_error"},
-		{"SystemRole", "/v1/messages", map[string]string{"x-api-key": "k", "anthropic-version": "2023-06-01"},
-			`{"model":"m","max_tokens":1,"messages":[{"role":"system","content":"x"}]}`, 400, "invalid_request_error"},
+		{"ToolRole", "/v1/messages", map[string]string{"x-api-key": "k", "anthropic-version": "2023-06-01"},
+			`{"model":"m","max_tokens":1,"messages":[{"role":"tool","content":"x"}]}`, 400, "invalid_request_error"},
+		{"CountTokensMaxTokens", "/v1/messages/count_tokens", map[string]string{"x-api-key": "k", "anthropic-version": "2023-06-01"},
+			`{"model":"m","max_tokens":1,"messages":[{"role":"user","content":"x"}]}`, 400, "invalid_request_error"},
 		{"EmptyTextBlock", "/v1/messages", map[string]string{"x-api-key": "k", "anthropic-version": "2023-06-01"},
 			`{"model":"m","max_tokens":1,"messages":[{"role":"user","content":[{"type":"text","text":""}]}]}`, 400, "invalid_request_error"},
 	}
