@@ -128,11 +128,12 @@ func authzTable() map[string]authzCase {
 		"GET /metrics": publicRoute,
 
 		// The model API takes API keys only (sessions are for the consoles).
-		"POST /v1/chat/completions":      keyRoute,
-		"POST /v1/messages":              keyRoute,
-		"POST /v1/messages/count_tokens": keyRoute,
-		"POST /v1/embeddings":            keyRoute,
-		"POST /v1/responses":             keyRoute,
+		"POST /v1/chat/completions":       keyRoute,
+		"POST /v1/messages":               keyRoute,
+		"POST /v1/messages/count_tokens":  keyRoute,
+		"POST /v1/embeddings":             keyRoute,
+		"POST /v1/responses/input_tokens": keyRoute,
+		"POST /v1/responses":              keyRoute,
 		// A stored response belongs to the team whose key made it.
 		"GET /v1/responses/{id}":             teamRoute.with(storedResponse),
 		"DELETE /v1/responses/{id}":          teamRoute.with(storedResponse),

@@ -195,6 +195,20 @@ func TestResponsesAPI(t *testing.T) {
 		if err != nil || len(items.Data) != 1 || items.Data[0].Type != "message" || items.Data[0].ID == "" {
 			t.Fatalf("input items of %s: %+v %v", r2.ID, items, err)
 		}
+		// The prompt's tokens, counted with and without the stored turns.
+		alone, err := oc.Responses.InputTokens.Count(ctx, responses.InputTokenCountParams{Model: openai.String("r-gpt"),
+			Input: responses.InputTokenCountParamsInputUnion{OfString: openai.String("What is my name?")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		withHistory, err := oc.Responses.InputTokens.Count(ctx, responses.InputTokenCountParams{Model: openai.String("r-gpt"),
+			PreviousResponseID: openai.String(r1.ID), Input: responses.InputTokenCountParamsInputUnion{OfString: openai.String("What is my name?")}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if alone.InputTokens < 5 || withHistory.InputTokens <= alone.InputTokens+5 {
+			t.Errorf("input tokens %d alone, %d with the conversation", alone.InputTokens, withHistory.InputTokens)
+		}
 		// Another team sees nothing.
 		other := g.openAI(g.customer().Key)
 		if _, err := other.Responses.Get(ctx, r1.ID, responses.ResponseGetParams{}); !isStatus(err, 404) {
@@ -371,4 +385,69 @@ func TestResponsesHostedToolsRefused(t *testing.T) {
 func isStatus(err error, status int) bool {
 	var e *openai.Error
 	return errors.As(err, &e) && e.StatusCode == status
+}
+
+// TestResponsesPassthrough sends Responses requests to a deployment that is
+// OpenAI's Responses API itself: the body goes as received (model
+// rewritten, hosted tools kept), the answer and its events come back as
+// OpenAI sent them, and stored conversations continue there.
+func TestResponsesPassthrough(t *testing.T) {
+	t.Parallel()
+	g := startGateway(t, nil)
+	oai := openaitest.New(t)
+	oai.Script(conformance.Scenario{Text: "Hello from the Responses API.", FinishReason: provider.FinishStop,
+		Usage: provider.Usage{InputTokens: 17, OutputTokens: 5, CachedInputTokens: 8}})
+	c := g.createCredential("resp-cred", chorus.ProviderOpenAI, "sk-openai-secret")
+	m := g.createModel(modelSpec{Name: "r-native", MaxOutput: 4096})
+	g.createDeployment(deploymentSpec{ModelID: m.ID, Name: "r-native-dep", Provider: chorus.ProviderOpenAI, UpstreamModel: "gpt-5-upstream",
+		BaseURL: oai.URL(), CredentialID: &c.ID, Settings: map[string]any{"api": "responses"}, InputPrice: 3_000_000, OutputPrice: 15_000_000})
+	key := g.customer()
+	var log exchangeLog
+	oc := g.openAI(key.Key, log.openAI())
+	ctx := testContext(t, 60*time.Second)
+
+	p := responsesParams("r-native", "Find the news.")
+	p.Tools = []responses.ToolUnionParam{responses.ToolParamOfWebSearch(responses.WebSearchToolTypeWebSearch)}
+	p.Include = []responses.ResponseIncludable{responses.ResponseIncludableReasoningEncryptedContent}
+	r1, err := oc.Responses.New(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := oai.Last()
+	var sent map[string]any
+	_ = json.Unmarshal(last.Body, &sent)
+	if last.Path != "/v1/responses" || sent["model"] != "gpt-5-upstream" || !strings.Contains(string(last.Body), `"web_search"`) ||
+		!strings.Contains(string(last.Body), "reasoning.encrypted_content") {
+		t.Errorf("upstream got %s %s", last.Path, last.Body)
+	}
+	if h := log.Header().Get("X-Chorus-Dropped-Tools"); h != "" {
+		t.Errorf("hosted tools dropped for OpenAI's Responses API: %q", h)
+	}
+	if !strings.HasPrefix(r1.ID, "resp_fake") || r1.OutputText() != "Hello from the Responses API." ||
+		r1.Usage.InputTokens != 17 || r1.Usage.InputTokensDetails.CachedTokens != 8 {
+		t.Errorf("answer %s", r1.RawJSON())
+	}
+
+	// The follow-up carries the stored conversation in input, upstream.
+	p2 := responsesParams("r-native", "And the weather?")
+	p2.PreviousResponseID = openai.String(r1.ID)
+	s := collectResponses(t, oc.Responses.NewStreaming(ctx, p2))
+	checkResponsesOrder(t, s.types)
+	if s.completed == nil || s.text != "Hello from the Responses API." || !strings.HasPrefix(s.completed.ID, "resp_fake") {
+		t.Fatalf("streamed %q %+v", s.text, s.completed)
+	}
+	last = oai.Last()
+	var body struct {
+		Input              []map[string]any `json:"input"`
+		PreviousResponseID *string          `json:"previous_response_id"`
+		Stream             bool             `json:"stream"`
+	}
+	if err := json.Unmarshal(last.Body, &body); err != nil || len(body.Input) != 3 || body.PreviousResponseID != nil || !body.Stream {
+		t.Errorf("follow-up upstream body %s: want the first turn, its answer and the question, no previous_response_id", last.Body)
+	}
+	// The streamed answer was stored under OpenAI's ID.
+	got, err := oc.Responses.Get(ctx, s.completed.ID, responses.ResponseGetParams{})
+	if err != nil || got.OutputText() != s.text || got.PreviousResponseID != r1.ID && got.PreviousResponseID != "" {
+		t.Errorf("stored stream answer: %+v %v", got, err)
+	}
 }

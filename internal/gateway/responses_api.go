@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -9,7 +10,7 @@ import (
 	"github.com/chorusgw/chorus/internal/api"
 )
 
-// The stored-response endpoints: GET /v1/responses/{id}, DELETE
+// The Responses API's other endpoints: the stored responses — GET /v1/responses/{id}, DELETE
 // /v1/responses/{id} and GET /v1/responses/{id}/input_items, for the key's
 // team only (another team's response is not found), in OpenAI's shapes.
 
@@ -138,4 +139,46 @@ func inputItemsQuery(limit, order string) (int, string, error) {
 		return 0, "", chorus.Invalid("order", "order must be asc or desc, got %q", order)
 	}
 	return n, order, nil
+}
+
+// responsesInputTokens serves POST /v1/responses/input_tokens, OpenAI's
+// prompt token count for a Responses request (the stored conversation it
+// continues included): {"object": "response.input_tokens", "input_tokens":
+// N}, counted offline with the meter's tokenizer. Like count_tokens it is
+// rate limited by requests and never charged.
+func (s *Server) responsesInputTokens(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	x := s.begin(ctx, "input_tokens")
+	defer x.finish(ctx)
+	n, err := x.countResponseTokens(ctx, w, r)
+	if err != nil {
+		x.failed(ctx, w, r, api.FormatOpenAI, err)
+		return
+	}
+	x.setHeaders(w)
+	api.WriteJSON(w, http.StatusOK, map[string]any{"object": "response.input_tokens", "input_tokens": n})
+}
+
+// countResponseTokens checks the caller and the request and counts its
+// prompt.
+func (x *exchange) countResponseTokens(ctx context.Context, w http.ResponseWriter, r *http.Request) (int, error) {
+	if err := x.authenticate(r); err != nil {
+		return 0, err
+	}
+	body, release, err := x.s.readBody(w, r)
+	defer release()
+	if err != nil {
+		return 0, err
+	}
+	req, err := decodeResponses(ctx, x, body)
+	if err != nil {
+		return 0, err
+	}
+	if err := x.resolve(req.Model, chorus.KindChat); err != nil {
+		return 0, err
+	}
+	if err := x.admit(ctx, w, 0); err != nil {
+		return 0, err
+	}
+	return x.s.Meter.InputTokens(x.route.Targets[0].Deployment.UpstreamModel, req), nil
 }

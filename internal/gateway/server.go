@@ -82,6 +82,7 @@ func (s *Server) Register(mux *api.Mux) {
 	keyed("POST /v1/messages", s.chat(anthropicChat))
 	keyed("POST /v1/messages/count_tokens", s.countTokens)
 	keyed("POST /v1/responses", s.chat(responsesChat))
+	keyed("POST /v1/responses/input_tokens", s.responsesInputTokens)
 	keyed("GET /v1/responses/{id}", s.getResponse)
 	keyed("DELETE /v1/responses/{id}", s.deleteResponse)
 	keyed("GET /v1/responses/{id}/input_items", s.listInputItems)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/chorusgw/chorus/internal/provider"
@@ -60,11 +61,19 @@ func (s *Server) serveResponses(w http.ResponseWriter, r *http.Request, c confor
 		writeError(w, sc.Status, sc.ErrType, sc.ErrMessage, "")
 		return
 	}
+	// Every response has its own ID, as OpenAI's do: the first is
+	// resp_fake, then resp_fake2, resp_fake3 …
+	id := "resp_fake"
+	if n := s.Requests(); n > 1 {
+		id += strconv.Itoa(n)
+	}
 	if req.Stream {
-		writeResponsesStream(w, r, &sc, req.Model)
+		writeResponsesStream(w, r, &sc, req.Model, id)
 		return
 	}
-	writeJSON(w, responseObject(&sc, req.Model, responseStatus(&sc), outputItems(&sc)))
+	o := responseObject(&sc, req.Model, responseStatus(&sc), outputItems(&sc))
+	o["id"] = id
+	writeJSON(w, o)
 }
 
 // capture checks a Responses request as OpenAI would and records it in c.

@@ -14,6 +14,7 @@ type responsesSSE struct {
 	flusher http.Flusher
 	delay   func() bool
 	model   string
+	id      string // the response's ID, on every response object sent
 	seq     int
 }
 
@@ -22,6 +23,9 @@ func (s *responsesSSE) send(typ string, fields map[string]any) bool {
 		return false
 	}
 	fields["type"], fields["sequence_number"] = typ, s.seq
+	if o, ok := fields["response"].(map[string]any); ok && s.id != "" {
+		o["id"] = s.id
+	}
 	s.seq++
 	b, _ := json.Marshal(fields)
 	if _, err := fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", typ, b); err != nil {
@@ -38,11 +42,11 @@ func (s *responsesSSE) send(typ string, fields map[string]any) bool {
 // message item a word at a time, each tool call as a function_call item with
 // its arguments in two pieces, and response.completed (or .incomplete) with
 // usage. StreamErrorAfter ends it with response.failed instead.
-func writeResponsesStream(w http.ResponseWriter, r *http.Request, sc *conformance.Scenario, model string) {
+func writeResponsesStream(w http.ResponseWriter, r *http.Request, sc *conformance.Scenario, model, id string) {
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	flusher, _ := w.(http.Flusher)
-	s := &responsesSSE{w: w, flusher: flusher, model: model, delay: func() bool { return wait(r, sc.ChunkDelay) }}
+	s := &responsesSSE{w: w, flusher: flusher, model: model, id: id, delay: func() bool { return wait(r, sc.ChunkDelay) }}
 	if !s.send("response.created", map[string]any{"response": responseObject(sc, model, "in_progress", []any{})}) ||
 		!s.send("response.in_progress", map[string]any{"response": responseObject(sc, model, "in_progress", []any{})}) {
 		return
