@@ -11,7 +11,7 @@ import (
 
 // codecVersion is the first byte of an encoded entry. An entry of another
 // version is a miss (and is overwritten on the next Set).
-const codecVersion = 1
+const codecVersion = 2
 
 // Kinds of answer an encoded entry holds.
 const (
@@ -104,6 +104,7 @@ func (w *writer) usage(u provider.Usage) {
 	w.int(int64(u.OutputTokens))
 	w.int(int64(u.CachedInputTokens))
 	w.int(int64(u.ReasoningTokens))
+	w.int(int64(u.CacheWriteTokens))
 }
 
 func (w *writer) chat(r *provider.ChatResponse) {
@@ -117,6 +118,7 @@ func (w *writer) chat(r *provider.ChatResponse) {
 		c := &r.Choices[i]
 		w.int(int64(c.Index))
 		w.str(string(c.FinishReason))
+		w.str(c.StopSequence)
 		w.message(&c.Message)
 	}
 }
@@ -139,6 +141,8 @@ func (w *writer) message(m *provider.Message) {
 		w.str(p.Text)
 		w.str(p.ImageURL)
 		w.str(p.ImageDetail)
+		w.str(p.Signature)
+		w.str(p.Data)
 	}
 	w.uint(uint64(len(m.ToolCalls)))
 	for i := range m.ToolCalls {
@@ -232,7 +236,7 @@ func (r *reader) time() time.Time {
 func (r *reader) usage() provider.Usage {
 	return provider.Usage{
 		InputTokens: int(r.int()), OutputTokens: int(r.int()),
-		CachedInputTokens: int(r.int()), ReasoningTokens: int(r.int()),
+		CachedInputTokens: int(r.int()), ReasoningTokens: int(r.int()), CacheWriteTokens: int(r.int()),
 	}
 }
 
@@ -247,6 +251,7 @@ func (r *reader) chat() *provider.ChatResponse {
 		c := &resp.Choices[i]
 		c.Index = int(r.int())
 		c.FinishReason = provider.FinishReason(r.str())
+		c.StopSequence = r.str()
 		r.message(&c.Message)
 	}
 	return resp
@@ -259,7 +264,7 @@ func (r *reader) message(m *provider.Message) {
 		n-- // written as len+1
 		m.Content = make([]provider.Part, n)
 		for i := 0; i < n && !r.bad; i++ {
-			m.Content[i] = provider.Part{Type: r.str(), Text: r.str(), ImageURL: r.str(), ImageDetail: r.str()}
+			m.Content[i] = provider.Part{Type: r.str(), Text: r.str(), ImageURL: r.str(), ImageDetail: r.str(), Signature: r.str(), Data: r.str()}
 		}
 	}
 	if n := r.count(3); n > 0 {

@@ -13,10 +13,10 @@ func codecEntries() []*Entry {
 		{
 			Response: &provider.ChatResponse{
 				ID: "x", Model: "m", Created: 9, SystemFingerprint: "fp",
-				Usage: provider.Usage{InputTokens: 1, OutputTokens: 2, CachedInputTokens: 3, ReasoningTokens: 4},
+				Usage: provider.Usage{InputTokens: 1, OutputTokens: 2, CachedInputTokens: 3, ReasoningTokens: 4, CacheWriteTokens: 5},
 				Choices: []provider.Choice{
-					{Index: 0, FinishReason: provider.FinishStop, Message: provider.Message{
-						Role: "assistant", TextOnly: true, Content: []provider.Part{{Type: "text", Text: "hé"}, {Type: "image", ImageURL: "u", ImageDetail: "low"}},
+					{Index: 0, FinishReason: provider.FinishStop, StopSequence: "END", Message: provider.Message{
+						Role: "assistant", TextOnly: true, Content: []provider.Part{{Type: "thinking", Text: "hm", Signature: "sig"}, {Type: "redacted_thinking", Data: "opaque"}, {Type: "text", Text: "hé"}, {Type: "image", ImageURL: "u", ImageDetail: "low"}},
 					}},
 					{Index: 1, FinishReason: provider.FinishToolCalls, Message: provider.Message{
 						Role: "assistant", Name: "n", ToolCallID: "t", ToolCalls: []provider.ToolCall{{ID: "a", Name: "b", Arguments: "{}"}},

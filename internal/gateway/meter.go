@@ -85,6 +85,7 @@ func finalChunk(c *provider.StreamChunk) bool {
 // stream's tokens can be counted when the upstream reports no usage.
 func collectText(b *strings.Builder, c *provider.StreamChunk) {
 	for i := range c.Choices {
+		b.WriteString(c.Choices[i].Reasoning)
 		b.WriteString(c.Choices[i].Content)
 		for _, tc := range c.Choices[i].ToolCalls {
 			b.WriteString(tc.Name)

@@ -127,7 +127,7 @@ func (rl *relay) observe(c *provider.StreamChunk) (firstToken bool) {
 	}
 	for i := range c.Choices {
 		ch := &c.Choices[i]
-		n := len(ch.Content)
+		n := len(ch.Content) + len(ch.Reasoning) // thinking is output too: it starts the answer and is billed
 		for _, tc := range ch.ToolCalls {
 			n += len(tc.Arguments) + len(tc.Name)
 		}

@@ -169,8 +169,26 @@ func (d *chatDecoder) member(k []byte, escaped bool, v []byte) error {
 			r.Extra = make(map[string]json.RawMessage, 4)
 		}
 		r.Extra[key] = json.RawMessage(v)
+		if key == "reasoning_effort" {
+			// Kept in Extra for OpenAI upstreams as sent; Reasoning
+			// carries it to the others (Anthropic's thinking budget,
+			// Gemini's thinkingConfig).
+			r.Reasoning, err = decodeReasoningEffort(v)
+		}
 	}
 	return err
+}
+
+// decodeReasoningEffort reads reasoning_effort: a string, or null.
+func decodeReasoningEffort(v []byte) (*provider.Reasoning, error) {
+	if isNull(v) {
+		return nil, nil
+	}
+	effort, err := decodeString(at("reasoning_effort"), v)
+	if err != nil || effort == "" {
+		return nil, err
+	}
+	return &provider.Reasoning{Effort: effort}, nil
 }
 
 // finish runs the checks that span members.

@@ -358,3 +358,32 @@ func TestDecodeEmbeddingRequestErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestDecodeReasoningEffort(t *testing.T) {
+	for name, tc := range map[string]struct {
+		body string
+		want *provider.Reasoning
+	}{
+		"High": {`{"model":"m","messages":[{"role":"user","content":"hi"}],"reasoning_effort":"high"}`, &provider.Reasoning{Effort: "high"}},
+		"Null": {`{"model":"m","messages":[{"role":"user","content":"hi"}],"reasoning_effort":null}`, nil},
+		"None": {`{"model":"m","messages":[{"role":"user","content":"hi"}]}`, nil},
+	} {
+		t.Run(name, func(t *testing.T) {
+			req, err := openai.DecodeChatRequest([]byte(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(req.Reasoning, tc.want) {
+				t.Errorf("Reasoning = %+v, want %+v", req.Reasoning, tc.want)
+			}
+			if tc.want != nil && string(req.Extra["reasoning_effort"]) != `"high"` {
+				t.Errorf("reasoning_effort not kept for OpenAI upstreams: %s", req.Extra["reasoning_effort"])
+			}
+		})
+	}
+	_, err := openai.DecodeChatRequest([]byte(`{"model":"m","messages":[{"role":"user","content":"hi"}],"reasoning_effort":3}`))
+	var ce *chorus.Error
+	if !errors.As(err, &ce) || ce.Param != "reasoning_effort" {
+		t.Errorf("reasoning_effort 3: %v, want an error naming it", err)
+	}
+}
