@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -332,6 +333,41 @@ func TestResponsesAPI(t *testing.T) {
 		}
 	})
 
+	t.Run("CodingAgent", func(t *testing.T) {
+		// What coding agents send on every turn: developer items, reasoning
+		// with encrypted content asked back, namespace and custom tools,
+		// hosted tools, no storage, cache keys and client metadata.
+		body := `{"model":"r-claude","instructions":"You are a coding agent.","stream":true,"store":false,
+			"input":[{"type":"message","role":"developer","content":[{"type":"input_text","text":"<permissions>sandboxed</permissions>"}]},
+				{"type":"message","role":"user","content":[{"type":"input_text","text":"Fix the bug."}]}],
+			"tools":[{"type":"function","name":"shell","description":"Run a command","strict":false,
+					"parameters":{"type":"object","properties":{"command":{"type":"array","items":{"type":"string"}}},"required":["command"]}},
+				{"type":"custom","name":"apply_patch","description":"Apply a patch","format":{"type":"grammar","syntax":"lark","definition":"start: /.+/"}},
+				{"type":"namespace","name":"crm","description":"CRM tools","tools":[{"type":"function","name":"lookup","parameters":{"type":"object","properties":{}}}]},
+				{"type":"web_search"}],
+			"tool_choice":"auto","parallel_tool_calls":false,"reasoning":{"effort":"high","summary":"auto"},
+			"include":["reasoning.encrypted_content"],"prompt_cache_key":"session-1","client_metadata":{"originator":"agent"},
+			"text":{"verbosity":"low"}}`
+		ant.Script(conformance.Scenario{Text: "Done.", FinishReason: provider.FinishStop, Usage: provider.Usage{InputTokens: 50, OutputTokens: 2}})
+		r := g.do("POST", "/v1/responses", key.Key, body)
+		if r.Status != http.StatusOK || !strings.Contains(string(r.Body), "event: response.completed") {
+			t.Fatalf("status %d: %s", r.Status, r.Body)
+		}
+		if got := r.Header.Get("X-Chorus-Dropped-Tools"); got != "web_search" {
+			t.Errorf("dropped tools header %q", got)
+		}
+		last := ant.Last()
+		if !slices.Equal(last.ToolNames, []string{"shell", "apply_patch", "crm__lookup"}) {
+			t.Errorf("upstream tools %v", last.ToolNames)
+		}
+		if !strings.Contains(last.System, "You are a coding agent.") || !strings.Contains(last.System+fmtMessages(last.Messages), "sandboxed") {
+			t.Errorf("upstream system %q messages %+v: instructions and the developer item must arrive", last.System, last.Messages)
+		}
+		if !strings.Contains(string(last.Body), `"thinking"`) {
+			t.Errorf("reasoning.effort high did not turn on thinking upstream: %s", last.Body)
+		}
+	})
+
 	t.Run("Errors", func(t *testing.T) {
 		for name, tc := range map[string]struct {
 			body   string
@@ -379,6 +415,16 @@ func TestResponsesHostedToolsRefused(t *testing.T) {
 	if !strings.Contains(e.Error.Message, "web_search") {
 		t.Errorf("message %q does not name the tool", e.Error.Message)
 	}
+}
+
+// fmtMessages joins captured messages' text.
+func fmtMessages(ms []conformance.CapturedMessage) string {
+	var b strings.Builder
+	for _, m := range ms {
+		b.WriteString(m.Text)
+		b.WriteByte('\n')
+	}
+	return b.String()
 }
 
 // isStatus reports whether err is an OpenAI SDK error with that status.
