@@ -166,9 +166,9 @@ const (
 	AuditKeyRevoked = "key.revoked"
 	AuditKeyUpdated = "key.updated"
 
-	AuditCredentialCreated = "credential.created"
-	AuditCredentialUpdated = "credential.updated"
-	AuditCredentialDeleted = "credential.deleted"
+	AuditCredentialCreated = "credential.created" // #nosec G101 -- an audit action name, not a credential
+	AuditCredentialUpdated = "credential.updated" // #nosec G101 -- an audit action name, not a credential
+	AuditCredentialDeleted = "credential.deleted" // #nosec G101 -- an audit action name, not a credential
 	AuditModelCreated      = "model.created"
 	AuditModelUpdated      = "model.updated"
 	AuditModelDeleted      = "model.deleted"

@@ -172,9 +172,9 @@ const MicroPerCredit = 1_000_000
 // FormatCredits returns micro-credits as a decimal number of credits with
 // six decimals, exactly ("-1.500000" for -1,500,000), for display.
 func FormatCredits(micro int64) string {
-	u, sign := uint64(micro), ""
+	u, sign := uint64(micro), "" // #nosec G115 -- two's complement: negated below, exact for MinInt64 too
 	if micro < 0 {
-		u, sign = -uint64(micro), "-" // two's complement: exact for MinInt64 too
+		u, sign = -uint64(micro), "-" // #nosec G115 -- two's complement: exact for MinInt64 too
 	}
 	frac := strconv.FormatUint(u%MicroPerCredit, 10)
 	return sign + strconv.FormatUint(u/MicroPerCredit, 10) + "." + strings.Repeat("0", 6-len(frac)) + frac

@@ -71,7 +71,7 @@ func VerifyPassword(hash, pw string) (bool, error) {
 	if len(pw) > MaxPasswordLength {
 		return false, nil
 	}
-	got := argon2.IDKey([]byte(pw), salt, p.time, p.memory, p.threads, uint32(len(want)))
+	got := argon2.IDKey([]byte(pw), salt, p.time, p.memory, p.threads, uint32(len(want))) // #nosec G115 -- decodeHash bounds len(want) to 16..128 bytes
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 

@@ -206,11 +206,11 @@ func (r *reader) int() int64 {
 // rejects one that the rest of the input cannot hold.
 func (r *reader) count(minSize int) int {
 	u := r.uint()
-	if r.bad || u > uint64(len(r.b)/minSize) {
+	if r.bad || u > uint64(len(r.b)/minSize) { // #nosec G115 -- len is non-negative, so the conversion is exact
 		r.bad = true
 		return 0
 	}
-	return int(u)
+	return int(u) // #nosec G115 -- u <= len(r.b)/minSize, checked just above, fits in an int
 }
 
 func (r *reader) str() string {

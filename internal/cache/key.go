@@ -151,7 +151,7 @@ func appendArguments(b []byte, args string) []byte {
 	}
 	// Read-only view of the string: AppendCanonical does not keep or
 	// modify its input.
-	return jsonscan.AppendCanonical(b, unsafe.Slice(unsafe.StringData(args), len(args)), "")
+	return jsonscan.AppendCanonical(b, unsafe.Slice(unsafe.StringData(args), len(args)), "") // #nosec G103 -- read-only zero-copy view of an immutable string; AppendCanonical neither keeps nor modifies it
 }
 
 func appendTools(b []byte, req *provider.ChatRequest) []byte {

@@ -176,7 +176,7 @@ func Default() Config {
 func Load(path string, environ []string) (Config, error) {
 	cfg := Default()
 	if path != "" {
-		b, err := os.ReadFile(path)
+		b, err := os.ReadFile(path) // #nosec G304 -- the configuration file the operator named (--config / CHORUS_CONFIG)
 		if err != nil {
 			return cfg, fmt.Errorf("read config: %w", err)
 		}

@@ -209,7 +209,7 @@ func (r *Redis) decide(ctx context.Context, dims []dim, tokens int64) (Decision,
 	member := ""
 	for i := range dims {
 		if dims[i].lim.Concurrency > 0 {
-			member = strconv.FormatUint(rand.Uint64(), 36)
+			member = strconv.FormatUint(rand.Uint64(), 36) // #nosec G404 -- a lease member only needs to be unique among concurrent leases, not unpredictable
 			break
 		}
 	}

@@ -305,7 +305,7 @@ func (s *Server) setSessionCookie(w http.ResponseWriter, r *http.Request, token 
 	if secure {
 		name = secureSessionCookie
 	}
-	http.SetCookie(w, &http.Cookie{
+	http.SetCookie(w, &http.Cookie{ // #nosec G124 -- Secure exactly when the request came over TLS (SecureRequest); a plain-HTTP development install needs the cookie too; HttpOnly and SameSite are always set
 		Name: name, Value: token, Path: "/", Expires: expires,
 		HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode,
 	})
@@ -318,7 +318,7 @@ func (s *Server) clearSessionCookie(w http.ResponseWriter, r *http.Request) {
 		if name == secureSessionCookie && !secure {
 			continue // a browser ignores a __Host- cookie that is not Secure
 		}
-		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1,
+		http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1, // #nosec G124 -- Secure exactly when the request came over TLS (SecureRequest); a plain-HTTP development install needs the cookie too; HttpOnly and SameSite are always set
 			HttpOnly: true, Secure: secure, SameSite: http.SameSiteLaxMode})
 	}
 }

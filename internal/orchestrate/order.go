@@ -90,7 +90,7 @@ func weightedShuffle(cands []candidate, weights []float64) {
 		total += w
 	}
 	for i := 0; i < len(cands)-1; i++ {
-		r := rand.Float64() * total
+		r := rand.Float64() * total // #nosec G404 -- weighted load balancing, not a security decision
 		j := i
 		for ; j < len(cands)-1; j++ {
 			r -= weights[j]

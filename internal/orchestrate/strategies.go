@@ -149,7 +149,7 @@ func backoff(baseMS, n int, err error) time.Duration {
 		baseMS = 100
 	}
 	ceiling := time.Duration(baseMS) * time.Millisecond << min(n, 10)
-	d := time.Duration(rand.Int64N(int64(ceiling) + 1))
+	d := time.Duration(rand.Int64N(int64(ceiling) + 1)) // #nosec G404 -- retry backoff jitter, not a security decision
 	var pe *provider.Error
 	if errors.As(err, &pe) && pe.RetryAfter > d {
 		d = pe.RetryAfter

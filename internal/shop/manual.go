@@ -55,7 +55,7 @@ func FormatAmount(minor int64, cur string) string {
 		scale, _ = currency.Standard.Rounding(u)
 	}
 	neg := minor < 0
-	u := uint64(minor)
+	u := uint64(minor) // #nosec G115 -- two's complement: negated below, exact for MinInt64 too
 	if neg {
 		u = -u
 	}

@@ -14,7 +14,7 @@ import (
 // credential when the DB was opened without a Sealer.
 var ErrNoSecretKey = errors.New("no secret key is configured: set CHORUS_SECRET_KEY (or secret_key_file)")
 
-const credentialColumns = `id, name, provider, hint, created_at, updated_at`
+const credentialColumns = `id, name, provider, hint, created_at, updated_at` // #nosec G101 -- SQL column names, not a credential
 
 // minHintLen is the shortest secret that gets a hint: showing the last four
 // characters of a shorter one would give away too much of it.

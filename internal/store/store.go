@@ -126,7 +126,7 @@ func (db *DB) openSQLite(dsn string, opts Options) error {
 	}
 	// The file holds password and key hashes and sealed credentials: create
 	// it readable by the owner only (SQLite would honour the umask).
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600) // #nosec G304 -- the SQLite file the operator configured (database_url / data_dir)
 	if err != nil {
 		return err
 	}

@@ -27,11 +27,11 @@ type proc struct {
 // start runs path with args and env (added to ours), logging to dir/name.log.
 func start(name, dir, path string, args, env []string) (*proc, error) {
 	logPath := filepath.Join(dir, name+".log")
-	f, err := os.Create(logPath)
+	f, err := os.Create(logPath) // #nosec G304 -- a log file in the benchmark's own temporary directory
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(path, args...)
+	cmd := exec.Command(path, args...) // #nosec G204 -- the benchmark starts the binaries it built, with arguments it chose
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = f, f
 	// Our own process group, so a Ctrl-C to the terminal reaches us first and

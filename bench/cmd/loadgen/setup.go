@@ -115,7 +115,7 @@ func provision(ctx context.Context, a admin, mockBase string) (secret string, ke
 	var cred struct {
 		ID int64 `json:"id"`
 	}
-	if err := a.do(ctx, http.MethodPost, "/api/admin/credentials", map[string]any{
+	if err := a.do(ctx, http.MethodPost, "/api/admin/credentials", map[string]any{ // #nosec G101 -- the benchmark's mock upstream key, accepted only by its local mock
 		"name": "bench-mock-key", "provider": "openai", "secret": "sk-mock-upstream-0123456789",
 	}, &cred); err != nil {
 		return "", 0, 0, err

@@ -262,7 +262,7 @@ func StartRedis(tb testing.TB) *Server {
 func (s *Server) Start() {
 	s.tb.Helper()
 	_, port, _ := net.SplitHostPort(s.Addr)
-	s.cmd = exec.Command(s.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	s.cmd = exec.Command(s.bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no") // #nosec G204 -- test helper: starts the redis-server found on PATH with fixed arguments
 	s.cmd.Dir = s.tb.TempDir()
 	if err := s.cmd.Start(); err != nil {
 		s.tb.Fatal(err)

@@ -24,8 +24,8 @@ import (
 
 // Keys the fake accepts and signs with.
 const (
-	SecretKey     = "sk_test_chorus_fake"
-	WebhookSecret = "whsec_chorus_fake"
+	SecretKey     = "sk_test_chorus_fake" // #nosec G101 -- the local Stripe fake's test key, accepted by nothing else
+	WebhookSecret = "whsec_chorus_fake"   // #nosec G101 -- the local Stripe fake's test key, accepted by nothing else
 )
 
 // Session is a Checkout Session as the fake keeps it.
