@@ -4,11 +4,12 @@ import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
 import jsxA11y from 'eslint-plugin-jsx-a11y';
 import security from 'eslint-plugin-security';
+import noUnsanitized from 'eslint-plugin-no-unsanitized';
 
 export default tseslint.config(
   { ignores: ['dist', 'coverage', 'node_modules', 'test-results', 'playwright-report', 'e2e/screenshots'] },
   {
-    extends: [js.configs.recommended, ...tseslint.configs.strict, security.configs.recommended, jsxA11y.flatConfigs.recommended],
+    extends: [js.configs.recommended, ...tseslint.configs.strict, security.configs.recommended, noUnsanitized.configs.recommended, jsxA11y.flatConfigs.recommended],
     files: ['**/*.{ts,tsx}'],
     languageOptions: { ecmaVersion: 2022, globals: globals.browser },
     plugins: { 'react-hooks': reactHooks },
@@ -35,6 +36,9 @@ export default tseslint.config(
     files: ['e2e/**/*.ts', 'scripts/**/*.mjs', 'vite.config.ts', 'eslint.config.js'],
     languageOptions: { globals: globals.node },
     rules: {
+      // Build scripts and browser tests run on the developer's machine and in CI,
+      // reading and writing paths they compute and starting the binary under
+      // test: no user input reaches them.
       'security/detect-non-literal-fs-filename': 'off',
       'security/detect-child-process': 'off',
       // Playwright fixtures: ({}, use) => … is its documented form, and its use() is no React hook.
