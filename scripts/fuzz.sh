@@ -48,6 +48,13 @@ while read -r dir all; do
     else
       printf 'fuzz FAIL  %-32s %s\n' "$t" "$dir"
       sed 's/^/    /' "$bindir/out"
+      # CI's clone is thrown away: print each new crasher, so it can be
+      # committed from the log (go test fuzz v1 format, as Go wrote it).
+      for f in "$corpus"/*; do
+        [ -f "$f" ] && ! grep -qxF "$(basename "$f")" <<<"$before" || continue
+        echo "    --- $f:"
+        sed 's/^/    /' "$f"
+      done
       failed+=("$dir $t")
     fi
   done
