@@ -93,7 +93,18 @@ type Cache struct {
 	CostFraction float64       `yaml:"cost_fraction"` // what a hit costs, as a fraction of the original answer (0: free)
 	Timeout      time.Duration `yaml:"timeout"`       // Redis: a lookup or store slower than this is skipped
 	Prefix       string        `yaml:"prefix"`        // Redis: key prefix, to share one Redis between deployments
+	// Scope is who shares an answer: "team" (the default) serves a cached
+	// answer only to the team whose request stored it, so no tenant learns
+	// from a hit what another asked; "global" shares answers between every
+	// team (a single-tenant gateway's best hit rate).
+	Scope string `yaml:"scope"`
 }
+
+// Cache scopes (cache.scope).
+const (
+	CacheScopeTeam   = "team"
+	CacheScopeGlobal = "global"
+)
 
 // Log configures logging.
 type Log struct {
@@ -161,7 +172,7 @@ func Default() Config {
 		Health:   Health{ConsecutiveFailures: 10, FailureRate: 0.5, MinCalls: 50, Window: 30 * time.Second, Cooldown: 10 * time.Second},
 		Cache: Cache{
 			Enabled: true, MaxEntries: 100_000, MaxBytes: 256 << 20,
-			Timeout: 50 * time.Millisecond, Prefix: "chorus:cache:",
+			Timeout: 50 * time.Millisecond, Prefix: "chorus:cache:", Scope: CacheScopeTeam,
 		},
 		RateLimits: DefaultRateLimits(),
 		Auth:       DefaultAuth(),
@@ -377,6 +388,9 @@ func (c *Config) cacheErrors() []error {
 	}
 	if cc.Prefix == "" {
 		bad("cache.prefix", "must not be empty")
+	}
+	if cc.Scope != CacheScopeTeam && cc.Scope != CacheScopeGlobal {
+		bad("cache.scope", "must be team or global, got %q", cc.Scope)
 	}
 	return errs
 }
