@@ -156,6 +156,8 @@ const (
 	AuditRoleChanged   = "user.role_changed"
 	AuditUserDisabled  = "user.disabled"
 	AuditUserEnabled   = "user.enabled"
+	AuditUserExported  = "user.exported" // a data subject export was written (chorus users export)
+	AuditUserErased    = "user.erased"   // a data subject's personal data was erased (chorus users erase)
 	AuditTeamCreated   = "team.created"
 	AuditTeamUpdated   = "team.updated"
 	AuditTeamChanged   = "user.team_changed"

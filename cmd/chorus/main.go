@@ -32,6 +32,8 @@ Usage:
   chorus users reset-password --email E   a new password, printed once; signs the user out everywhere
   chorus users reset-mfa --email E        remove a lost second factor
   chorus users disable|enable --email E
+  chorus users export --email E [--out FILE]   everything held about a person, as one JSON document
+  chorus users erase --email E --yes      erase a person's personal data (books and audit log kept)
   chorus audit verify [--json]       check the audit log's hash chain (exit status 1 if tampered)
   chorus secret-key                  print a new random key for CHORUS_SECRET_KEY
 
