@@ -98,6 +98,22 @@ func (s *Server) writeSession(w http.ResponseWriter, r *http.Request, status int
 
 // ---- sign-in
 
+// refuseCrossSite refuses a sign-in or sign-up that the browser says comes
+// from another site (Sec-Fetch-Site: cross-site): a page elsewhere posting
+// the attacker's credentials would sign the victim into the attacker's
+// account (login CSRF), and these two routes have no session, hence no
+// CSRF token, to check. Same-origin, same-site and none (typed in, a
+// bookmark) pass, and so does a request without the header: non-browser
+// clients do not send it, and a browser that does not cannot send a JSON
+// body cross-site without a preflight, which we never grant
+// (api.DecodeJSON requires application/json).
+func refuseCrossSite(r *http.Request) error {
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return &chorus.Error{Code: chorus.EFORBIDDEN, Message: "Cross-site request refused: sign in from this gateway's own pages."}
+	}
+	return nil
+}
+
 type loginInput struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
@@ -109,6 +125,9 @@ type loginInput struct {
 // gets the same answer, so neither the message nor the timing tells
 // whether an account exists.
 func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
+	if err := refuseCrossSite(r); err != nil {
+		return err
+	}
 	var in loginInput
 	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
@@ -204,6 +223,9 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request, _ *chorus.Princi
 	}
 	if mode == config.SignupClosed {
 		return chorus.Errorf(chorus.EFORBIDDEN, "Sign-up is closed on this gateway: ask an administrator for an account.")
+	}
+	if err := refuseCrossSite(r); err != nil {
+		return err
 	}
 	var in signupInput
 	if err := api.DecodeJSON(w, r, &in); err != nil {
