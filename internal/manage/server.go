@@ -56,7 +56,7 @@ type Server struct {
 	MetricsToken string
 	// Security is what /.well-known/security.txt says (zero: the defaults).
 	Security config.Security
-	Now          func() time.Time
+	Now      func() time.Time
 	// ValidateScorers checks a route's config.scorers (a JSON array) when
 	// the route is written. Nil: each must be an object with a string
 	// "type". A *chorus.Error with a Param is passed on as it is; any other
