@@ -13,7 +13,7 @@ import (
 // Security headers on every answer, the JSON 431, request framing and
 // security.txt.
 
-// pathOf fills a route pattern's wildcards with something that parses.
+// wildcard matches a route pattern's path values, filled with "1" for the walk.
 var wildcard = regexp.MustCompile(`\{[^}]*\}`)
 
 func TestSecurityHeadersEveryRoute(t *testing.T) {
