@@ -138,12 +138,15 @@ type AuditEntry struct {
 
 // Audit actions. Each names what happened, in the past tense.
 const (
-	AuditLoginSucceeded   = "auth.login.succeeded"
-	AuditLoginFailed      = "auth.login.failed"
-	AuditLogout           = "auth.logout"
-	AuditSessionRevoked   = "auth.session.revoked"
-	AuditPasswordChanged  = "auth.password.changed"
-	AuditSignup           = "auth.signup"
+	AuditLoginSucceeded  = "auth.login.succeeded"
+	AuditLoginFailed     = "auth.login.failed"
+	AuditLogout          = "auth.logout"
+	AuditSessionRevoked  = "auth.session.revoked"
+	AuditPasswordChanged = "auth.password.changed"
+	AuditSignup          = "auth.signup"
+	// AuditSignupRefused: a sign-up with a valid invitation for an email
+	// that has an account; the invitation was spent.
+	AuditSignupRefused    = "auth.signup.refused"
 	AuditMFAEnrolled      = "auth.mfa.enrolled"
 	AuditMFAVerified      = "auth.mfa.verified"
 	AuditMFAFailed        = "auth.mfa.failed"

@@ -127,6 +127,8 @@ func authzTable() map[string]authzCase {
 		"GET /readyz":  publicRoute,
 		"GET /metrics": publicRoute,
 
+		"GET /.well-known/security.txt": publicRoute,
+
 		// The model API takes API keys only (sessions are for the consoles).
 		"POST /v1/chat/completions":       keyRoute,
 		"POST /v1/messages":               keyRoute,

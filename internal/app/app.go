@@ -221,7 +221,8 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		ReadHeaderTimeout: cfg.Timeouts.ReadHeader,
 		ReadTimeout:       cfg.Timeouts.Read,
 		IdleTimeout:       cfg.Timeouts.Idle,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    api.ServerMaxHeaderBytes, // api.Middleware enforces api.MaxHeaderBytes
+		ConnContext:       api.ConnContext,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return nil
@@ -282,7 +283,7 @@ func (a *App) initServers(health *orchestrate.Health) error {
 	a.Manage = &manage.Server{
 		Registry: a.Registry, Factory: adapters.New, Store: a.DB, Health: health,
 		ValidateScorers: validateScorers(a.Evaluator), QualityStore: a.DB,
-		Metrics: a.Metrics, Logger: log, MetricsToken: cfg.MetricsToken, Auth: cfg.Auth,
+		Metrics: a.Metrics, Logger: log, MetricsToken: cfg.MetricsToken, Auth: cfg.Auth, Security: cfg.Security,
 		Shop: shop.New(a.DB, cfg.Shop, log),
 	}
 	a.Gateway.Sessions = a.Manage.ConsoleKey
@@ -321,7 +322,7 @@ func (a *App) Serve(ln net.Listener) error {
 	go (&shop.Reconciler{Shop: a.Manage.Shop, Interval: a.Config.Shop.ReconcileInterval, Logger: a.Log}).Run(pollCtx)
 	a.Log.Info("chorus serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(),
 		"models", len(a.Registry.Snapshot().Models()))
-	return a.http.Serve(ln)
+	return a.http.Serve(api.Listener(ln))
 }
 
 // Shutdown stops accepting, lets in-flight requests and streams finish

@@ -57,6 +57,8 @@ type Config struct {
 	Shop    Shop    `yaml:"shop"`    // products, orders, payments (shop.go)
 	Sentry  Sentry  `yaml:"sentry"`  // where the consoles' error reports also go
 
+	Security Security `yaml:"security"` // /.well-known/security.txt (security.go)
+
 	Responses Responses `yaml:"responses"` // the Responses API: hosted tools, stored responses (responses.go)
 
 	// Routes are routes the file declares; see Route for how they are
@@ -179,6 +181,7 @@ func Default() Config {
 		Billing:    DefaultBilling(),
 		Shop:       DefaultShop(),
 		Responses:  DefaultResponses(),
+		Security:   DefaultSecurity(),
 	}
 }
 
@@ -224,6 +227,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Billing.errors()...)
 	errs = append(errs, c.Shop.errors()...)
 	errs = append(errs, c.Responses.errors()...)
+	errs = append(errs, c.Security.errors()...)
 	if len(errs) == 0 {
 		return nil
 	}

@@ -494,9 +494,27 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p *chorus.Pri
 }
 
 // revokeOwnKey serves DELETE /api/keys/{id}: a key of the caller's team
-// (an admin too sees only their own team's keys here).
+// (an admin too sees only their own team's keys here). An owner may
+// revoke any key of the team; a member only their own: a member who could
+// revoke the owner's keys could stop the team's production traffic, which
+// is the owner's call (docs/accounts.md). Another member's key answers 403,
+// not 404: every member lists the team's keys, so it is no secret.
 func (s *Server) revokeOwnKey(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
 	team := p.TeamID()
+	if p.User.TeamRole == chorus.TeamOwner {
+		return s.revokeKey(w, r, &team)
+	}
+	id, err := api.PathID(r)
+	if err != nil {
+		return err
+	}
+	k, err := s.Store.KeyByID(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if k.TeamID == team && k.UserID != p.User.ID {
+		return &chorus.Error{Code: chorus.EFORBIDDEN, Message: "Only an owner of the team can revoke another member's key."}
+	}
 	return s.revokeKey(w, r, &team)
 }
 

@@ -54,7 +54,9 @@ type Server struct {
 	Auth    config.Auth // accounts, sessions, sign-in, MFA (config/auth.go)
 	// MetricsToken, when set, guards /metrics (bearer token).
 	MetricsToken string
-	Now          func() time.Time
+	// Security is what /.well-known/security.txt says (zero: the defaults).
+	Security config.Security
+	Now      func() time.Time
 	// ValidateScorers checks a route's config.scorers (a JSON array) when
 	// the route is written. Nil: each must be an object with a string
 	// "type". A *chorus.Error with a Param is passed on as it is; any other
@@ -103,6 +105,7 @@ func (s *Server) Register(mux *api.Mux) {
 	s.handleOps(mux, "GET /livez", s.livez)
 	s.handleOps(mux, "GET /readyz", s.readyz)
 	s.handleOps(mux, "GET /metrics", s.metrics(s.Metrics.Handler()))
+	s.handleOps(mux, "GET /.well-known/security.txt", s.securityTxt)
 }
 
 // Drain marks the server as shutting down: /readyz fails so load balancers
