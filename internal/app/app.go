@@ -187,10 +187,10 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 	}
 	a.Metrics = telemetry.New()
 	a.Registry = registry.New(registrySource{a.DB}, adapters.New, registry.Options{
-		MasterKey:  cfg.MasterKey,
-		HTTPClient: adapters.HTTPClient(cfg.Timeouts.Connect),
-		ClientFor:  adapters.HTTPClient,
-		Logger:     log,
+		MasterKey:            cfg.MasterKey,
+		Connect:              cfg.Timeouts.Connect,
+		AllowPrivateNetworks: cfg.Upstreams.AllowPrivateNetworks,
+		Logger:               log,
 	})
 	if err := a.Registry.Refresh(ctx, true); err != nil {
 		return err
