@@ -283,7 +283,8 @@ func (a *App) initServers(health *orchestrate.Health) error {
 		Registry: a.Registry, Factory: adapters.New, Store: a.DB, Health: health,
 		ValidateScorers: validateScorers(a.Evaluator), QualityStore: a.DB,
 		Metrics: a.Metrics, Logger: log, MetricsToken: cfg.MetricsToken, Auth: cfg.Auth,
-		Shop: shop.New(a.DB, cfg.Shop, log),
+		Shop:                 shop.New(a.DB, cfg.Shop, log),
+		AllowPrivateNetworks: cfg.Upstreams.AllowPrivateNetworks,
 	}
 	a.Gateway.Sessions = a.Manage.ConsoleKey
 	return a.initSentry()
