@@ -187,10 +187,10 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 	}
 	a.Metrics = telemetry.New()
 	a.Registry = registry.New(registrySource{a.DB}, adapters.New, registry.Options{
-		MasterKey:  cfg.MasterKey,
-		HTTPClient: adapters.HTTPClient(cfg.Timeouts.Connect),
-		ClientFor:  adapters.HTTPClient,
-		Logger:     log,
+		MasterKey:            cfg.MasterKey,
+		Connect:              cfg.Timeouts.Connect,
+		AllowPrivateNetworks: cfg.Upstreams.AllowPrivateNetworks,
+		Logger:               log,
 	})
 	if err := a.Registry.Refresh(ctx, true); err != nil {
 		return err
@@ -284,7 +284,8 @@ func (a *App) initServers(health *orchestrate.Health) error {
 		Registry: a.Registry, Factory: adapters.New, Store: a.DB, Health: health,
 		ValidateScorers: validateScorers(a.Evaluator), QualityStore: a.DB,
 		Metrics: a.Metrics, Logger: log, MetricsToken: cfg.MetricsToken, Auth: cfg.Auth, Security: cfg.Security,
-		Shop: shop.New(a.DB, cfg.Shop, log),
+		Shop:                 shop.New(a.DB, cfg.Shop, log),
+		AllowPrivateNetworks: cfg.Upstreams.AllowPrivateNetworks,
 	}
 	a.Gateway.Sessions = a.Manage.ConsoleKey
 	return a.initSentry()

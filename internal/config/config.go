@@ -61,6 +61,8 @@ type Config struct {
 
 	Responses Responses `yaml:"responses"` // the Responses API: hosted tools, stored responses (responses.go)
 
+	Upstreams Upstreams `yaml:"upstreams"` // where deployments may send requests (upstreams.go)
+
 	// Routes are routes the file declares; see Route for how they are
 	// applied at start. The file only: not settable from the environment.
 	Routes []Route `yaml:"routes"`

@@ -74,6 +74,10 @@ type Server struct {
 	// ForwardClientError, when set, also sends each stored client error
 	// report elsewhere (Sentry); it must not block.
 	ForwardClientError func(e *chorus.ClientError)
+	// AllowPrivateNetworks lets every deployment's base URL be a loopback
+	// or private address (upstreams.allow_private_networks); without it
+	// only deployments with settings.allow_private_network may.
+	AllowPrivateNetworks bool
 
 	throttleOnce sync.Once     // builds the default LoginThrottle
 	reports      reportLimiter // error reports per client address
