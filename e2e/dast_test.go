@@ -31,6 +31,7 @@ func TestDAST(t *testing.T) {
 	g := startGateway(t, func(c *config.Config) {
 		c.Timeouts.ReadHeader = time.Second
 		c.Timeouts.Read = 2 * time.Second
+		c.Upstreams.AllowPrivateNetworks = false // the default, which the test harness turns on for its loopback fakes
 	})
 	g.simulated("dast-model", nil)
 	key := g.customer()
