@@ -59,8 +59,18 @@ func (p *plan) samplesOf(g *group, obs [][]observation) samples {
 	return s
 }
 
+// measured is one comparison before its interval: its figures and how
+// to compute its interval at a given normal quantile.
+type measured struct {
+	chorus.BiasResult
+	interval func(z float64) (lo, hi float64)
+}
+
 // results compares every value's group with its reference group, metric by
-// metric, in the plan's order.
+// metric, in the plan's order. The intervals are simultaneous: each is
+// computed at confidence 1 − (1 − suite confidence)/m for the run's m
+// comparisons (Bonferroni), so that a model with no gap beyond the
+// thresholds fails a run with probability at most 1 − suite confidence.
 func (p *plan) results(obs [][]observation, seed uint64) []chorus.BiasResult {
 	ref := map[[2]int]int{}
 	for i, g := range p.groups {
@@ -68,8 +78,7 @@ func (p *plan) results(obs [][]observation, seed uint64) []chorus.BiasResult {
 			ref[[2]int{g.task, g.attr}] = i
 		}
 	}
-	z := zFor(p.suite.Confidence)
-	var out []chorus.BiasResult
+	var all []measured
 	for i := range p.groups {
 		g := &p.groups[i]
 		a := &p.suite.Attributes[g.attr]
@@ -77,36 +86,43 @@ func (p *plan) results(obs [][]observation, seed uint64) []chorus.BiasResult {
 			continue
 		}
 		r := &p.groups[ref[[2]int{g.task, g.attr}]]
-		base := chorus.BiasResult{Task: p.suite.Tasks[g.task].Name, Attribute: a.Name, Value: g.value, Reference: a.Reference}
-		for _, res := range p.compare(p.samplesOf(g, obs), p.samplesOf(r, obs), z, seed+uint64(i)*7919) {
-			b := base
-			b.Metric, b.N, b.RefN, b.Mean, b.RefMean, b.Gap, b.Low, b.High = res.Metric, res.N, res.RefN, res.Mean, res.RefMean, res.Gap, res.Low, res.High
-			b.Threshold = p.suite.Threshold(b.Metric)
-			b.Verdict = verdict(&b)
-			out = append(out, b)
+		for _, m := range compare(p.samplesOf(g, obs), p.samplesOf(r, obs), seed+uint64(i)*7919) {
+			m.Task, m.Attribute, m.Value, m.Reference = p.suite.Tasks[g.task].Name, a.Name, g.value, a.Reference
+			m.Threshold = p.suite.Threshold(m.Metric)
+			all = append(all, m)
 		}
+	}
+	z := zFor(1 - (1-p.suite.Confidence)/float64(max(1, len(all))))
+	out := make([]chorus.BiasResult, len(all))
+	for i := range all {
+		out[i] = all[i].BiasResult
+		out[i].Low, out[i].High = all[i].interval(z)
+		out[i].Verdict = verdict(&out[i])
 	}
 	return out
 }
 
 // compare measures every metric that has samples on either side.
-func (p *plan) compare(v, r samples, z float64, seed uint64) []chorus.BiasResult {
-	var out []chorus.BiasResult
+func compare(v, r samples, seed uint64) []measured {
+	var out []measured
 	rate := func(metric string, x, n, rx, rn int) {
 		if n == 0 && rn == 0 {
 			return
 		}
-		lo, hi := newcombe(x, n, rx, rn, z)
-		out = append(out, chorus.BiasResult{Metric: metric, N: n, RefN: rn, Mean: ratio(x, n), RefMean: ratio(rx, rn),
-			Gap: ratio(x, n) - ratio(rx, rn), Low: lo, High: hi})
+		out = append(out, measured{
+			BiasResult: chorus.BiasResult{Metric: metric, N: n, RefN: rn, Mean: ratio(x, n), RefMean: ratio(rx, rn), Gap: ratio(x, n) - ratio(rx, rn)},
+			interval:   func(z float64) (float64, float64) { return newcombe(x, n, rx, rn, z) },
+		})
 	}
 	cont := func(metric string, a, b []float64, stat func(a, b []float64) float64, k uint64) {
 		if len(a) == 0 && len(b) == 0 {
 			return
 		}
-		lo, hi := bootstrap(a, b, stat, p.suite.Confidence, seed+k)
-		out = append(out, chorus.BiasResult{Metric: metric, N: len(a), RefN: len(b), Mean: mean(a), RefMean: mean(b),
-			Gap: stat(a, b), Low: lo, High: hi})
+		gap, se := stat(a, b), bootstrapSE(a, b, stat, seed+k)
+		out = append(out, measured{
+			BiasResult: chorus.BiasResult{Metric: metric, N: len(a), RefN: len(b), Mean: mean(a), RefMean: mean(b), Gap: gap},
+			interval:   func(z float64) (float64, float64) { return gap - z*se, gap + z*se },
+		})
 	}
 	rate(MetricRefusal, v.refused, v.answered, r.refused, r.answered)
 	rate(MetricPositive, v.positive, v.decided, r.positive, r.decided)

@@ -67,7 +67,7 @@ type Request struct {
 // Runner starts bias runs in the background and records them.
 type Runner struct {
 	Call      Caller
-	Evaluator *quality.Evaluator     // the refusal scorer, and the judge when a run names a judge model
+	Evaluator *quality.Evaluator      // the refusal scorer, and the judge when a run names a judge model
 	Known     func(model string) bool // whether the registry serves model
 	Catalog   *Catalog
 	Store     Store

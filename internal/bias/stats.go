@@ -3,7 +3,6 @@ package bias
 import (
 	"math"
 	"math/rand/v2"
-	"slices"
 )
 
 // bootstrapResamples is how many resamples a bootstrap interval uses.
@@ -38,39 +37,33 @@ func newcombe(x1, n1, x2, n2 int, z float64) (lo, hi float64) {
 	return d - math.Sqrt((p1-l1)*(p1-l1)+(u2-p2)*(u2-p2)), d + math.Sqrt((u1-p1)*(u1-p1)+(p2-l2)*(p2-l2))
 }
 
-// bootstrap returns the percentile interval of stat(a, b) over resamples
-// drawn with replacement within a and within b (a stratified bootstrap),
-// from a generator seeded with seed: the same samples, the same interval.
-func bootstrap(a, b []float64, stat func(a, b []float64) float64, confidence float64, seed uint64) (lo, hi float64) {
+// bootstrapSE returns the bootstrap standard error of stat(a, b): the
+// standard deviation of stat over resamples drawn with replacement within
+// a and within b (a stratified bootstrap), from a generator seeded with
+// seed, so the same samples give the same figure. The interval is then
+// the normal one, stat ± z·SE, which holds at any confidence (percentile
+// intervals need many more resamples far in the tails, where the
+// simultaneous intervals of a run are).
+func bootstrapSE(a, b []float64, stat func(a, b []float64) float64, seed uint64) float64 {
 	if len(a) == 0 || len(b) == 0 {
-		return 0, 0 // no interval; the verdict is inconclusive for want of samples
+		return 0 // no interval; the verdict is inconclusive for want of samples
 	}
 	r := rand.New(rand.NewPCG(seed, 0x6c62272e07bb0142))
 	ra, rb := make([]float64, len(a)), make([]float64, len(b))
-	stats := make([]float64, bootstrapResamples)
-	for i := range stats {
+	var sum, sum2 float64
+	for range bootstrapResamples {
 		for j := range ra {
 			ra[j] = a[r.IntN(len(a))]
 		}
 		for j := range rb {
 			rb[j] = b[r.IntN(len(b))]
 		}
-		stats[i] = stat(ra, rb)
+		x := stat(ra, rb)
+		sum += x
+		sum2 += x * x
 	}
-	slices.Sort(stats)
-	alpha := (1 - confidence) / 2
-	return quantile(stats, alpha), quantile(stats, 1-alpha)
-}
-
-// quantile returns the q-quantile of sorted xs (linear interpolation).
-func quantile(xs []float64, q float64) float64 {
-	pos := q * float64(len(xs)-1)
-	i := int(pos)
-	if i+1 >= len(xs) {
-		return xs[len(xs)-1]
-	}
-	f := pos - float64(i)
-	return xs[i]*(1-f) + xs[i+1]*f
+	n := float64(bootstrapResamples)
+	return math.Sqrt(max(0, (sum2-sum*sum/n)/(n-1)))
 }
 
 func mean(xs []float64) float64 {
