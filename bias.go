@@ -77,4 +77,6 @@ type BiasRunFilter struct {
 	Model  string
 	Suite  string
 	Status string
+	// WithResults loads each run's results too.
+	WithResults bool
 }
