@@ -58,6 +58,7 @@ type Config struct {
 	Sentry  Sentry  `yaml:"sentry"`  // where the consoles' error reports also go
 
 	Responses Responses `yaml:"responses"` // the Responses API: hosted tools, stored responses (responses.go)
+	Bias      Bias      `yaml:"bias"`      // bias testing: suites, caps (bias.go)
 
 	// Routes are routes the file declares; see Route for how they are
 	// applied at start. The file only: not settable from the environment.
@@ -168,6 +169,7 @@ func Default() Config {
 		Billing:    DefaultBilling(),
 		Shop:       DefaultShop(),
 		Responses:  DefaultResponses(),
+		Bias:       DefaultBias(),
 	}
 }
 
@@ -213,6 +215,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Billing.errors()...)
 	errs = append(errs, c.Shop.errors()...)
 	errs = append(errs, c.Responses.errors()...)
+	errs = append(errs, c.Bias.errors()...)
 	if len(errs) == 0 {
 		return nil
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/auth"
+	"github.com/chorusgw/chorus/internal/bias"
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/meter"
 	"github.com/chorusgw/chorus/internal/orchestrate"
@@ -72,6 +73,9 @@ type Server struct {
 	// ForwardClientError, when set, also sends each stored client error
 	// report elsewhere (Sentry); it must not block.
 	ForwardClientError func(e *chorus.ClientError)
+	// Bias runs bias tests and serves the bias admin API (nil: those
+	// routes are not served).
+	Bias *bias.Runner
 
 	throttleOnce sync.Once     // builds the default LoginThrottle
 	reports      reportLimiter // error reports per client address
@@ -99,6 +103,7 @@ func (s *Server) Register(mux *api.Mux) {
 	s.budgetRoutes(mux)
 	s.clientErrorRoutes(mux)
 	s.liveRoutes(mux)
+	s.biasRoutes(mux)
 
 	s.handleOps(mux, "GET /livez", s.livez)
 	s.handleOps(mux, "GET /readyz", s.readyz)
