@@ -53,10 +53,10 @@ type App struct {
 	// QualityStats is per-model quality, refreshed from the scores.
 	QualityStats *quality.Stats
 	// Bias runs bias tests for the admin API (docs/bias-testing.md).
-	Bias *bias.Runner
-	Metrics      *telemetry.Metrics
-	Usage        *usage.Writer
-	Log          *slog.Logger
+	Bias    *bias.Runner
+	Metrics *telemetry.Metrics
+	Usage   *usage.Writer
+	Log     *slog.Logger
 
 	http     *http.Server
 	stopPoll context.CancelFunc
