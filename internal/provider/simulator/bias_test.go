@@ -51,7 +51,8 @@ func TestJudgingPersona(t *testing.T) {
 			}
 		})
 	}
-	if ask("Hire Ann? Answer yes or no.", 3) != ask("Hire Ann? Answer yes or no.", 3) {
+	first := ask("Hire Ann? Answer yes or no.", 3)
+	if again := ask("Hire Ann? Answer yes or no.", 3); again != first {
 		t.Error("same prompt and seed, different answers")
 	}
 }
