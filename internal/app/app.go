@@ -16,6 +16,7 @@ import (
 
 	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/audit"
+	"github.com/chorusgw/chorus/internal/bias"
 	"github.com/chorusgw/chorus/internal/cache"
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/gateway"
@@ -51,9 +52,11 @@ type App struct {
 	Quality *quality.Runner
 	// QualityStats is per-model quality, refreshed from the scores.
 	QualityStats *quality.Stats
-	Metrics      *telemetry.Metrics
-	Usage        *usage.Writer
-	Log          *slog.Logger
+	// Bias runs bias tests for the admin API (docs/bias-testing.md).
+	Bias    *bias.Runner
+	Metrics *telemetry.Metrics
+	Usage   *usage.Writer
+	Log     *slog.Logger
 
 	http     *http.Server
 	stopPoll context.CancelFunc
@@ -204,6 +207,9 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		return err
 	}
 	if err := a.initAccounts(); err != nil {
+		return err
+	}
+	if err := a.initBias(); err != nil {
 		return err
 	}
 	if err := a.applyConfigRoutes(ctx); err != nil {

@@ -60,6 +60,7 @@ type Config struct {
 	Security Security `yaml:"security"` // /.well-known/security.txt (security.go)
 
 	Responses Responses `yaml:"responses"` // the Responses API: hosted tools, stored responses (responses.go)
+	Bias      Bias      `yaml:"bias"`      // bias testing: suites, caps (bias.go)
 
 	Upstreams Upstreams `yaml:"upstreams"` // where deployments may send requests (upstreams.go)
 
@@ -184,6 +185,7 @@ func Default() Config {
 		Shop:       DefaultShop(),
 		Responses:  DefaultResponses(),
 		Security:   DefaultSecurity(),
+		Bias:       DefaultBias(),
 	}
 }
 
@@ -230,6 +232,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Shop.errors()...)
 	errs = append(errs, c.Responses.errors()...)
 	errs = append(errs, c.Security.errors()...)
+	errs = append(errs, c.Bias.errors()...)
 	if len(errs) == 0 {
 		return nil
 	}

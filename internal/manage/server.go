@@ -18,6 +18,7 @@ import (
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/auth"
+	"github.com/chorusgw/chorus/internal/bias"
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/meter"
 	"github.com/chorusgw/chorus/internal/orchestrate"
@@ -78,6 +79,9 @@ type Server struct {
 	// or private address (upstreams.allow_private_networks); without it
 	// only deployments with settings.allow_private_network may.
 	AllowPrivateNetworks bool
+	// Bias runs bias tests and serves the bias admin API (nil: those
+	// routes are not served).
+	Bias *bias.Runner
 
 	throttleOnce sync.Once     // builds the default LoginThrottle
 	reports      reportLimiter // error reports per client address
@@ -105,6 +109,7 @@ func (s *Server) Register(mux *api.Mux) {
 	s.budgetRoutes(mux)
 	s.clientErrorRoutes(mux)
 	s.liveRoutes(mux)
+	s.biasRoutes(mux)
 
 	s.handleOps(mux, "GET /livez", s.livez)
 	s.handleOps(mux, "GET /readyz", s.readyz)
