@@ -23,7 +23,7 @@ import (
 // kind of parameter, malformed and oversized bodies, CSRF, session
 // fixation, slow clients, request smuggling and SSRF through deployment
 // URLs. Authorization across teams and roles on every registered route is
-// TestAuthorization (authz_test.go); security headers on every route are
+// TestAuthorizationTable (authz_test.go); security headers on every route are
 // TestSecurityHeadersEveryRoute. It prints its figures (go test ./e2e -run
 // TestDAST -v); docs/security-assessment.md reports them.
 func TestDAST(t *testing.T) {
