@@ -138,12 +138,15 @@ type AuditEntry struct {
 
 // Audit actions. Each names what happened, in the past tense.
 const (
-	AuditLoginSucceeded   = "auth.login.succeeded"
-	AuditLoginFailed      = "auth.login.failed"
-	AuditLogout           = "auth.logout"
-	AuditSessionRevoked   = "auth.session.revoked"
-	AuditPasswordChanged  = "auth.password.changed"
-	AuditSignup           = "auth.signup"
+	AuditLoginSucceeded  = "auth.login.succeeded"
+	AuditLoginFailed     = "auth.login.failed"
+	AuditLogout          = "auth.logout"
+	AuditSessionRevoked  = "auth.session.revoked"
+	AuditPasswordChanged = "auth.password.changed"
+	AuditSignup          = "auth.signup"
+	// AuditSignupRefused: a sign-up with a valid invitation for an email
+	// that has an account; the invitation was spent.
+	AuditSignupRefused    = "auth.signup.refused"
 	AuditMFAEnrolled      = "auth.mfa.enrolled"
 	AuditMFAVerified      = "auth.mfa.verified"
 	AuditMFAFailed        = "auth.mfa.failed"
@@ -156,6 +159,8 @@ const (
 	AuditRoleChanged   = "user.role_changed"
 	AuditUserDisabled  = "user.disabled"
 	AuditUserEnabled   = "user.enabled"
+	AuditUserExported  = "user.exported" // a data subject export was written (chorus users export)
+	AuditUserErased    = "user.erased"   // a data subject's personal data was erased (chorus users erase)
 	AuditTeamCreated   = "team.created"
 	AuditTeamUpdated   = "team.updated"
 	AuditTeamChanged   = "user.team_changed"

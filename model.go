@@ -1,9 +1,10 @@
 package chorus
 
 import (
-	"net/url"
 	"regexp"
 	"time"
+
+	"github.com/chorusgw/chorus/internal/netguard"
 )
 
 // Model kinds.
@@ -143,6 +144,8 @@ const (
 	maxOwnedBy          = 128
 	maxUpstreamModel    = 256
 	maxHeaderName       = 256
+	maxHeaderValue      = 8192
+	maxHeaders          = 64
 	maxDeploymentWeight = 1_000_000
 )
 
@@ -174,9 +177,10 @@ func (m *Model) Validate() error {
 }
 
 // Validate checks a deployment before it is stored: its model, name,
-// provider, upstream model, base URL, header names, prices (the optional
-// ones too, when set) and weight.
-// Whether the provider accepts its settings is the adapter's to say.
+// provider, upstream model, base URL (validBaseURL), headers
+// (validHeaders), allow_private_network setting, prices (the optional ones
+// too, when set) and weight.
+// Whether the provider accepts its other settings is the adapter's to say.
 // Errors are EINVALID naming the field at fault.
 func (d *Deployment) Validate() error {
 	if d.ModelID < 1 {
@@ -194,15 +198,15 @@ func (d *Deployment) Validate() error {
 	if len(d.UpstreamModel) > maxUpstreamModel {
 		return Invalid("upstream_model", "upstream_model must be at most %d characters", maxUpstreamModel)
 	}
-	if d.BaseURL != "" {
-		u, err := url.Parse(d.BaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return Invalid("base_url", "base_url must be an absolute http(s) URL, got %q", d.BaseURL)
-		}
+	if err := validBaseURL(d.BaseURL, netguard.Policy{AllowPrivate: true}); err != nil {
+		return err
 	}
-	for k := range d.Headers {
-		if k == "" || len(k) > maxHeaderName || !validHeaderName(k) {
-			return Invalid("headers", "header name %q is not a valid HTTP header name", k)
+	if err := validHeaders(d.Headers); err != nil {
+		return err
+	}
+	if v, ok := d.Settings[SettingAllowPrivateNetwork]; ok {
+		if _, isBool := v.(bool); !isBool {
+			return Invalid("settings", "settings.%s must be true or false", SettingAllowPrivateNetwork)
 		}
 	}
 	if d.InputPrice < 0 {
@@ -223,16 +227,6 @@ func (d *Deployment) Validate() error {
 		return Invalid("weight", "weight must be between 0 and %d", maxDeploymentWeight)
 	}
 	return nil
-}
-
-func validHeaderName(k string) bool {
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // Validate checks a credential's name and provider (its secret is checked

@@ -127,6 +127,8 @@ func authzTable() map[string]authzCase {
 		"GET /readyz":  publicRoute,
 		"GET /metrics": publicRoute,
 
+		"GET /.well-known/security.txt": publicRoute,
+
 		// The model API takes API keys only (sessions are for the consoles).
 		"POST /v1/chat/completions":       keyRoute,
 		"POST /v1/messages":               keyRoute,
@@ -180,6 +182,13 @@ func authzTable() map[string]authzCase {
 		"GET /api/admin/client-errors":       adminRoute,
 		"GET /api/events/stream":             authzCase{want: userRoute.want, stream: true},
 		"GET /api/admin/audit":               adminRoute,
+
+		// Bias testing (e2e/bias_test.go).
+		"GET /api/admin/bias/suites":    adminRoute,
+		"POST /api/admin/bias/runs":     adminRoute,
+		"GET /api/admin/bias/runs":      adminRoute,
+		"GET /api/admin/bias/runs/{id}": adminRoute.with(id(func(e *authzEnv) int64 { return e.biasRunFixture() })),
+		"GET /api/admin/bias/compare":   adminRoute,
 
 		// Credits: a customer sees their own team's; {id} of a team's balance is team A's.
 		"GET /api/credits/balance":           userRoute,

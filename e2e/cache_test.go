@@ -61,6 +61,18 @@ func TestResponseCache(t *testing.T) {
 		}
 	}
 
+	t.Run("TeamsDoNotShare", func(t *testing.T) {
+		other := g.customer() // a new user in a team of their own
+		r := g.do("POST", "/v1/chat/completions", other.Key, body("same question", false))
+		if got := r.Header.Get("X-Chorus-Cache"); got != "miss" {
+			t.Fatalf("another team's identical request: x-chorus-cache %q, want miss (cache.scope team)", got)
+		}
+		again := g.do("POST", "/v1/chat/completions", other.Key, body("same question", false))
+		if got := again.Header.Get("X-Chorus-Cache"); got != "hit" {
+			t.Fatalf("the same team again: x-chorus-cache %q, want hit", got)
+		}
+	})
+
 	t.Run("SingleFlight", func(t *testing.T) {
 		k := g.customer()
 		var wg sync.WaitGroup

@@ -32,8 +32,12 @@ Usage:
   chorus users reset-password --email E   a new password, printed once; signs the user out everywhere
   chorus users reset-mfa --email E        remove a lost second factor
   chorus users disable|enable --email E
+  chorus users export --email E [--out FILE]   everything held about a person, as one JSON document
+  chorus users erase --email E --yes      erase a person's personal data (books and audit log kept)
   chorus audit verify [--json]       check the audit log's hash chain (exit status 1 if tampered)
   chorus secret-key                  print a new random key for CHORUS_SECRET_KEY
+  chorus bias suites|run|runs|show|compare   bias tests through a running gateway's admin API
+                                     (chorus bias for the flags; docs/bias-testing.md)
 
 Every command reads the config file named by --config or CHORUS_CONFIG (optional)
 and CHORUS_* environment variables.
@@ -74,6 +78,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdSecretKey(stdout)
 	case "audit":
 		return cmdAudit(ctx, args, stdout)
+	case "bias":
+		return cmdBias(ctx, args, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -16,12 +16,13 @@ import (
 )
 
 // cmdUsers manages accounts from the command line: the way back in for an
-// operator who lost the admin password or second factor, and the way to
-// create accounts on a gateway whose sign-up is closed. Every change is
-// audited as made by the command line.
+// operator who lost the admin password or second factor, the way to
+// create accounts on a gateway whose sign-up is closed, and a data
+// subject's export and erasure. Every change is audited as made by the
+// command line.
 func cmdUsers(ctx context.Context, args []string, out io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("users: want a subcommand: list, create, reset-password, reset-mfa, disable or enable")
+		return fmt.Errorf("users: want a subcommand: list, create, reset-password, reset-mfa, disable, enable, export or erase")
 	}
 	sub, args := args[0], args[1:]
 	fs := flag.NewFlagSet("users "+sub, flag.ContinueOnError)
@@ -29,6 +30,8 @@ func cmdUsers(ctx context.Context, args []string, out io.Writer) error {
 	name := fs.String("name", "", "display name (create)")
 	role := fs.String("role", chorus.RoleCustomer, "admin or customer (create)")
 	query := fs.String("q", "", "match email or name (list)")
+	outPath := fs.String("out", "", "write the export to this file, readable by its owner only (export; default standard output)")
+	yes := fs.Bool("yes", false, "confirm an erasure, which cannot be undone (erase)")
 	cfg, err := loadConfig(fs, args)
 	if err != nil {
 		return err
@@ -38,19 +41,28 @@ func cmdUsers(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	defer db.Close()
-	if sub == "list" {
+	switch {
+	case sub == "list":
 		return listUsers(ctx, db, *query, out)
-	}
-	if *email == "" {
+	case *email == "":
 		return fmt.Errorf("users %s: --email is required", sub)
-	}
-	if sub == "create" {
+	case sub == "create":
 		return createUser(ctx, db, *email, *name, *role, out)
+	case sub == "export":
+		return exportUser(ctx, db, *email, *outPath, out)
 	}
 	u, err := db.UserByEmail(ctx, *email)
 	if err != nil {
 		return fmt.Errorf("user %s: %w", *email, err)
 	}
+	if sub == "erase" {
+		return eraseUser(ctx, db, u, *yes, out)
+	}
+	return changeUser(ctx, db, sub, u, out)
+}
+
+// changeUser applies one of the operator's fixes to an account.
+func changeUser(ctx context.Context, db *store.DB, sub string, u *chorus.User, out io.Writer) error {
 	switch sub {
 	case "reset-password":
 		password := auth.NewPassword()

@@ -50,8 +50,11 @@ func validRequestID(id string) bool {
 }
 
 // Middleware sets the request ID (the caller's X-Request-Id when it is
-// acceptable), recovers panics into a 500 in the route's error shape, and
-// logs every request but probes and scrapes.
+// acceptable) and the security headers every answer carries (handlers may
+// replace them: the console does), refuses a request whose headers are
+// over MaxHeaderBytes (431) or whose body framing is ambiguous (400, see
+// conn.go) in the route's error shape, recovers panics into a 500 in that
+// shape, and logs every request but probes and scrapes.
 func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
@@ -59,6 +62,7 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
+		setSecurityHeaders(w.Header())
 		ctx := WithRequestID(r.Context(), id)
 		r = r.WithContext(ctx)
 		start := time.Now()
@@ -82,6 +86,9 @@ func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 				)
 			}
 		}()
+		if checkHeaderSize(rec, r) || checkFraming(rec, r) {
+			return
+		}
 		next.ServeHTTP(rec, r)
 	})
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/audit"
+	"github.com/chorusgw/chorus/internal/bias"
 	"github.com/chorusgw/chorus/internal/cache"
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/gateway"
@@ -51,9 +52,11 @@ type App struct {
 	Quality *quality.Runner
 	// QualityStats is per-model quality, refreshed from the scores.
 	QualityStats *quality.Stats
-	Metrics      *telemetry.Metrics
-	Usage        *usage.Writer
-	Log          *slog.Logger
+	// Bias runs bias tests for the admin API (docs/bias-testing.md).
+	Bias    *bias.Runner
+	Metrics *telemetry.Metrics
+	Usage   *usage.Writer
+	Log     *slog.Logger
 
 	http     *http.Server
 	stopPoll context.CancelFunc
@@ -187,10 +190,10 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 	}
 	a.Metrics = telemetry.New()
 	a.Registry = registry.New(registrySource{a.DB}, adapters.New, registry.Options{
-		MasterKey:  cfg.MasterKey,
-		HTTPClient: adapters.HTTPClient(cfg.Timeouts.Connect),
-		ClientFor:  adapters.HTTPClient,
-		Logger:     log,
+		MasterKey:            cfg.MasterKey,
+		Connect:              cfg.Timeouts.Connect,
+		AllowPrivateNetworks: cfg.Upstreams.AllowPrivateNetworks,
+		Logger:               log,
 	})
 	if err := a.Registry.Refresh(ctx, true); err != nil {
 		return err
@@ -204,6 +207,9 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		return err
 	}
 	if err := a.initAccounts(); err != nil {
+		return err
+	}
+	if err := a.initBias(); err != nil {
 		return err
 	}
 	if err := a.applyConfigRoutes(ctx); err != nil {
@@ -221,7 +227,8 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		ReadHeaderTimeout: cfg.Timeouts.ReadHeader,
 		ReadTimeout:       cfg.Timeouts.Read,
 		IdleTimeout:       cfg.Timeouts.Idle,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    api.ServerMaxHeaderBytes, // api.Middleware enforces api.MaxHeaderBytes
+		ConnContext:       api.ConnContext,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	return nil
@@ -282,8 +289,9 @@ func (a *App) initServers(health *orchestrate.Health) error {
 	a.Manage = &manage.Server{
 		Registry: a.Registry, Factory: adapters.New, Store: a.DB, Health: health,
 		ValidateScorers: validateScorers(a.Evaluator), QualityStore: a.DB,
-		Metrics: a.Metrics, Logger: log, MetricsToken: cfg.MetricsToken, Auth: cfg.Auth,
-		Shop: shop.New(a.DB, cfg.Shop, log),
+		Metrics: a.Metrics, Logger: log, MetricsToken: cfg.MetricsToken, Auth: cfg.Auth, Security: cfg.Security,
+		Shop:                 shop.New(a.DB, cfg.Shop, log),
+		AllowPrivateNetworks: cfg.Upstreams.AllowPrivateNetworks,
 	}
 	a.Gateway.Sessions = a.Manage.ConsoleKey
 	return a.initSentry()
@@ -321,7 +329,7 @@ func (a *App) Serve(ln net.Listener) error {
 	go (&shop.Reconciler{Shop: a.Manage.Shop, Interval: a.Config.Shop.ReconcileInterval, Logger: a.Log}).Run(pollCtx)
 	a.Log.Info("chorus serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(),
 		"models", len(a.Registry.Snapshot().Models()))
-	return a.http.Serve(ln)
+	return a.http.Serve(api.Listener(ln))
 }
 
 // Shutdown stops accepting, lets in-flight requests and streams finish

@@ -80,9 +80,10 @@ type Webhook struct {
 	MaxAttempts int           `yaml:"max_attempts"` // then the delivery is marked failed
 	Backoff     time.Duration `yaml:"backoff"`      // before the second attempt; doubles each time, at most 1h
 	Poll        time.Duration `yaml:"poll"`         // how often due deliveries are looked for
-	// AllowPrivate lets webhooks reach loopback, private and link-local
-	// addresses. Off by default: budget webhooks are set by customers, and
-	// must not be a way into the operator's network.
+	// AllowPrivate lets webhooks reach loopback and private addresses
+	// (never link-local or cloud metadata ones: see internal/netguard).
+	// Off by default: budget webhooks are set by customers, and must not be
+	// a way into the operator's network.
 	AllowPrivate bool `yaml:"allow_private"`
 }
 

@@ -57,7 +57,12 @@ type Config struct {
 	Shop    Shop    `yaml:"shop"`    // products, orders, payments (shop.go)
 	Sentry  Sentry  `yaml:"sentry"`  // where the consoles' error reports also go
 
+	Security Security `yaml:"security"` // /.well-known/security.txt (security.go)
+
 	Responses Responses `yaml:"responses"` // the Responses API: hosted tools, stored responses (responses.go)
+	Bias      Bias      `yaml:"bias"`      // bias testing: suites, caps (bias.go)
+
+	Upstreams Upstreams `yaml:"upstreams"` // where deployments may send requests (upstreams.go)
 
 	// Routes are routes the file declares; see Route for how they are
 	// applied at start. The file only: not settable from the environment.
@@ -93,7 +98,18 @@ type Cache struct {
 	CostFraction float64       `yaml:"cost_fraction"` // what a hit costs, as a fraction of the original answer (0: free)
 	Timeout      time.Duration `yaml:"timeout"`       // Redis: a lookup or store slower than this is skipped
 	Prefix       string        `yaml:"prefix"`        // Redis: key prefix, to share one Redis between deployments
+	// Scope is who shares an answer: "team" (the default) serves a cached
+	// answer only to the team whose request stored it, so no tenant learns
+	// from a hit what another asked; "global" shares answers between every
+	// team (a single-tenant gateway's best hit rate).
+	Scope string `yaml:"scope"`
 }
+
+// Cache scopes (cache.scope).
+const (
+	CacheScopeTeam   = "team"
+	CacheScopeGlobal = "global"
+)
 
 // Log configures logging.
 type Log struct {
@@ -161,13 +177,15 @@ func Default() Config {
 		Health:   Health{ConsecutiveFailures: 10, FailureRate: 0.5, MinCalls: 50, Window: 30 * time.Second, Cooldown: 10 * time.Second},
 		Cache: Cache{
 			Enabled: true, MaxEntries: 100_000, MaxBytes: 256 << 20,
-			Timeout: 50 * time.Millisecond, Prefix: "chorus:cache:",
+			Timeout: 50 * time.Millisecond, Prefix: "chorus:cache:", Scope: CacheScopeTeam,
 		},
 		RateLimits: DefaultRateLimits(),
 		Auth:       DefaultAuth(),
 		Billing:    DefaultBilling(),
 		Shop:       DefaultShop(),
 		Responses:  DefaultResponses(),
+		Security:   DefaultSecurity(),
+		Bias:       DefaultBias(),
 	}
 }
 
@@ -213,6 +231,8 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Billing.errors()...)
 	errs = append(errs, c.Shop.errors()...)
 	errs = append(errs, c.Responses.errors()...)
+	errs = append(errs, c.Security.errors()...)
+	errs = append(errs, c.Bias.errors()...)
 	if len(errs) == 0 {
 		return nil
 	}
@@ -377,6 +397,9 @@ func (c *Config) cacheErrors() []error {
 	}
 	if cc.Prefix == "" {
 		bad("cache.prefix", "must not be empty")
+	}
+	if cc.Scope != CacheScopeTeam && cc.Scope != CacheScopeGlobal {
+		bad("cache.scope", "must be team or global, got %q", cc.Scope)
 	}
 	return errs
 }

@@ -3,11 +3,13 @@ package gateway
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/cache"
+	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/orchestrate"
 	"github.com/chorusgw/chorus/internal/provider"
 )
@@ -55,6 +57,9 @@ func (s *Server) cacheLookup(ctx context.Context, x *exchange, h http.Header, re
 		return nil, nil
 	}
 	key := cache.Key(x.route.Model.Name, req)
+	if s.CacheConfig.Scope != config.CacheScopeGlobal {
+		key = cache.Scope(key, strconv.FormatInt(x.key.TeamID, 10)) // a hit must not tell one team what another asked
+	}
 	if e, ok := s.Cache.Get(ctx, key); ok {
 		x.cache = cache.StatusHit
 		return e, nil

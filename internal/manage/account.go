@@ -2,6 +2,7 @@ package manage
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -98,6 +99,22 @@ func (s *Server) writeSession(w http.ResponseWriter, r *http.Request, status int
 
 // ---- sign-in
 
+// refuseCrossSite refuses a sign-in or sign-up that the browser says comes
+// from another site (Sec-Fetch-Site: cross-site): a page elsewhere posting
+// the attacker's credentials would sign the victim into the attacker's
+// account (login CSRF), and these two routes have no session, hence no
+// CSRF token, to check. Same-origin, same-site and none (typed in, a
+// bookmark) pass, and so does a request without the header: non-browser
+// clients do not send it, and a browser that does not cannot send a JSON
+// body cross-site without a preflight, which we never grant
+// (api.DecodeJSON requires application/json).
+func refuseCrossSite(r *http.Request) error {
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+		return &chorus.Error{Code: chorus.EFORBIDDEN, Message: "Cross-site request refused: sign in from this gateway's own pages."}
+	}
+	return nil
+}
+
 type loginInput struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
@@ -109,6 +126,9 @@ type loginInput struct {
 // gets the same answer, so neither the message nor the timing tells
 // whether an account exists.
 func (s *Server) login(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
+	if err := refuseCrossSite(r); err != nil {
+		return err
+	}
 	var in loginInput
 	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
@@ -205,6 +225,9 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request, _ *chorus.Princi
 	if mode == config.SignupClosed {
 		return chorus.Errorf(chorus.EFORBIDDEN, "Sign-up is closed on this gateway: ask an administrator for an account.")
 	}
+	if err := refuseCrossSite(r); err != nil {
+		return err
+	}
 	var in signupInput
 	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
@@ -227,7 +250,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request, _ *chorus.Princi
 	var inviteHash []byte
 	if in.InviteToken != "" {
 		if len(in.InviteToken) > maxTokenLength || !strings.HasPrefix(in.InviteToken, auth.InvitePrefix) {
-			return chorus.Invalid("invite_token", "This invitation is not valid: it may have expired or been used already. Ask for a new one.")
+			return errInviteUnusable
 		}
 		inviteHash = auth.HashToken(in.InviteToken)
 	}
@@ -243,11 +266,7 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request, _ *chorus.Princi
 	}
 	u := &chorus.User{Email: email, Name: name, PasswordHash: hash}
 	if _, err := s.Store.Signup(ctx, u, inviteHash); err != nil {
-		if chorus.ErrorCode(err) == chorus.ECONFLICT {
-			return &chorus.Error{Code: chorus.ECONFLICT, Param: "email", Err: err,
-				Message: "An account with this email exists already: sign in instead."}
-		}
-		return err
+		return signupError(err, inviteHash != nil)
 	}
 	attempt.Succeeded(ctx)
 	sess, err := s.issueSession(w, r, u, false)
@@ -255,6 +274,35 @@ func (s *Server) signup(w http.ResponseWriter, r *http.Request, _ *chorus.Princi
 		return err
 	}
 	return s.writeSession(w, r, http.StatusCreated, u, sess)
+}
+
+// errInviteUnusable is the one answer to a sign-up whose invitation cannot
+// be used: unknown, expired, used, revoked — or valid, for an email that has
+// an account already (the invitation is then spent). So the answer does not
+// tell whether an email has an account: only a sign-up that succeeds does,
+// and it spends the invitation too (docs/accounts.md).
+var errInviteUnusable = &chorus.Error{Code: chorus.EINVALID, Param: "invite_token",
+	Message: "This invitation cannot be used: it may have expired or been used already. If you have an account, sign in; otherwise ask for a new invitation."}
+
+// signupError is the answer to a failed Store.Signup.
+func signupError(err error, invited bool) error {
+	var ce *chorus.Error
+	errors.As(err, &ce)
+	switch code := chorus.ErrorCode(err); {
+	case invited && code == chorus.ECONFLICT:
+		// The invitation was spent (store.ErrInviteSpent), or, rarely,
+		// another sign-up took the email between the store's check and
+		// its insert.
+		return errInviteUnusable
+	case invited && code == chorus.EINVALID && ce != nil && ce.Param == "invite_token":
+		return errInviteUnusable
+	case code == chorus.ECONFLICT:
+		// Open sign-up: anyone may try an email, so whether it is taken is
+		// no secret (see docs/accounts.md).
+		return &chorus.Error{Code: chorus.ECONFLICT, Param: "email", Err: err,
+			Message: "An account with this email exists already: sign in instead."}
+	}
+	return err
 }
 
 // ---- the session

@@ -2,6 +2,7 @@ package manage
 
 import (
 	"context"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
@@ -231,6 +232,9 @@ func (s *Server) applyDeployment(in *deploymentInput, d *chorus.Deployment) erro
 	if err := d.Validate(); err != nil {
 		return err
 	}
+	if err := d.CheckNetwork(s.AllowPrivateNetworks); err != nil {
+		return err
+	}
 	// Build the provider now so bad settings fail here, not at request time.
 	if s.Factory != nil {
 		if _, err := s.Factory(provider.Config{Kind: in.Provider, BaseURL: in.BaseURL, Headers: in.Headers, Settings: in.Settings}); err != nil {
@@ -262,10 +266,18 @@ func (s *Server) adminListDeployments(w http.ResponseWriter, r *http.Request, _ 
 	return nil
 }
 
-func (s *Server) adminCreateDeployment(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
+// adminCreateDeployment creates a deployment. One that holds a credential
+// needs a recent step-up: it decides where the provider's key is sent, as
+// creating the credential did.
+func (s *Server) adminCreateDeployment(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
 	var in deploymentInput
 	if err := api.DecodeJSON(w, r, &in); err != nil {
 		return err
+	}
+	if in.CredentialID != nil {
+		if err := s.requireStepUp(r, p); err != nil {
+			return err
+		}
 	}
 	d := &chorus.Deployment{}
 	if err := s.applyDeployment(&in, d); err != nil {
@@ -292,7 +304,11 @@ func (s *Server) adminGetDeployment(w http.ResponseWriter, r *http.Request, _ *c
 	return nil
 }
 
-func (s *Server) adminUpdateDeployment(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
+// adminUpdateDeployment replaces a deployment. A change to where its
+// requests go (upstreamChanged) needs a recent step-up: otherwise a session
+// past its step-up window could re-point a credential at any server and
+// have the provider's key sent there.
+func (s *Server) adminUpdateDeployment(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
 	id, err := api.PathID(r)
 	if err != nil {
 		return err
@@ -305,6 +321,11 @@ func (s *Server) adminUpdateDeployment(w http.ResponseWriter, r *http.Request, _
 	if err != nil {
 		return err
 	}
+	if upstreamChanged(d, &in) {
+		if err := s.requireStepUp(r, p); err != nil {
+			return err
+		}
+	}
 	if err := s.applyDeployment(&in, d); err != nil {
 		return err
 	}
@@ -314,6 +335,22 @@ func (s *Server) adminUpdateDeployment(w http.ResponseWriter, r *http.Request, _
 	s.changed(r.Context())
 	api.WriteJSON(w, http.StatusOK, d)
 	return nil
+}
+
+// upstreamChanged reports whether in sends the deployment's requests, and
+// so its credential, somewhere else than d does: another provider kind
+// (another default host and key header), base URL, credential, headers, or
+// private-network opt-in.
+func upstreamChanged(d *chorus.Deployment, in *deploymentInput) bool {
+	next := chorus.Deployment{Settings: in.Settings}
+	return d.Provider != in.Provider || d.BaseURL != in.BaseURL ||
+		!sameID(d.CredentialID, in.CredentialID) || !maps.Equal(d.Headers, in.Headers) ||
+		d.AllowsPrivateNetwork() != next.AllowsPrivateNetwork()
+}
+
+// sameID reports whether two optional IDs are equal.
+func sameID(a, b *int64) bool {
+	return a == nil && b == nil || a != nil && b != nil && *a == *b
 }
 
 func (s *Server) adminDeleteDeployment(w http.ResponseWriter, r *http.Request, _ *chorus.Principal) error {
@@ -494,9 +531,27 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p *chorus.Pri
 }
 
 // revokeOwnKey serves DELETE /api/keys/{id}: a key of the caller's team
-// (an admin too sees only their own team's keys here).
+// (an admin too sees only their own team's keys here). An owner may
+// revoke any key of the team; a member only their own: a member who could
+// revoke the owner's keys could stop the team's production traffic, which
+// is the owner's call (docs/accounts.md). Another member's key answers 403,
+// not 404: every member lists the team's keys, so it is no secret.
 func (s *Server) revokeOwnKey(w http.ResponseWriter, r *http.Request, p *chorus.Principal) error {
 	team := p.TeamID()
+	if p.User.TeamRole == chorus.TeamOwner {
+		return s.revokeKey(w, r, &team)
+	}
+	id, err := api.PathID(r)
+	if err != nil {
+		return err
+	}
+	k, err := s.Store.KeyByID(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if k.TeamID == team && k.UserID != p.User.ID {
+		return &chorus.Error{Code: chorus.EFORBIDDEN, Message: "Only an owner of the team can revoke another member's key."}
+	}
 	return s.revokeKey(w, r, &team)
 }
 

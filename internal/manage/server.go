@@ -18,6 +18,7 @@ import (
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/auth"
+	"github.com/chorusgw/chorus/internal/bias"
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/meter"
 	"github.com/chorusgw/chorus/internal/orchestrate"
@@ -54,7 +55,9 @@ type Server struct {
 	Auth    config.Auth // accounts, sessions, sign-in, MFA (config/auth.go)
 	// MetricsToken, when set, guards /metrics (bearer token).
 	MetricsToken string
-	Now          func() time.Time
+	// Security is what /.well-known/security.txt says (zero: the defaults).
+	Security config.Security
+	Now      func() time.Time
 	// ValidateScorers checks a route's config.scorers (a JSON array) when
 	// the route is written. Nil: each must be an object with a string
 	// "type". A *chorus.Error with a Param is passed on as it is; any other
@@ -72,6 +75,13 @@ type Server struct {
 	// ForwardClientError, when set, also sends each stored client error
 	// report elsewhere (Sentry); it must not block.
 	ForwardClientError func(e *chorus.ClientError)
+	// AllowPrivateNetworks lets every deployment's base URL be a loopback
+	// or private address (upstreams.allow_private_networks); without it
+	// only deployments with settings.allow_private_network may.
+	AllowPrivateNetworks bool
+	// Bias runs bias tests and serves the bias admin API (nil: those
+	// routes are not served).
+	Bias *bias.Runner
 
 	throttleOnce sync.Once     // builds the default LoginThrottle
 	reports      reportLimiter // error reports per client address
@@ -99,10 +109,12 @@ func (s *Server) Register(mux *api.Mux) {
 	s.budgetRoutes(mux)
 	s.clientErrorRoutes(mux)
 	s.liveRoutes(mux)
+	s.biasRoutes(mux)
 
 	s.handleOps(mux, "GET /livez", s.livez)
 	s.handleOps(mux, "GET /readyz", s.readyz)
 	s.handleOps(mux, "GET /metrics", s.metrics(s.Metrics.Handler()))
+	s.handleOps(mux, "GET /.well-known/security.txt", s.securityTxt)
 }
 
 // Drain marks the server as shutting down: /readyz fails so load balancers

@@ -50,7 +50,10 @@ type Config struct {
 	APIKey     string            // credential secret; may be empty (local vLLM, Ollama)
 	Headers    map[string]string // extra headers on every upstream request
 	Settings   map[string]any    // provider-specific settings (api_version, simulator knobs)
-	HTTPClient *http.Client      // shared client; adapters must not create their own per request
+	HTTPClient *http.Client      // shared client (NewHTTPClient); nil: the adapter builds one in New (Client)
+	// AllowPrivateNetwork lets the client an adapter builds for a nil
+	// HTTPClient dial loopback and private addresses.
+	AllowPrivateNetwork bool
 }
 
 // Error is an error from an upstream: an HTTP error status with the

@@ -102,11 +102,11 @@ func (s *Snapshot) DeploymentErrors() map[string]string { return s.errors }
 // target builds the provider for one deployment.
 func (r *Registry) target(d *Data, m *chorus.Model, dep *chorus.Deployment) (*Target, error) {
 	cfg := provider.Config{
-		Kind:       dep.Provider,
-		BaseURL:    dep.BaseURL,
-		Headers:    dep.Headers,
-		Settings:   dep.Settings,
-		HTTPClient: r.client,
+		Kind:                dep.Provider,
+		BaseURL:             dep.BaseURL,
+		Headers:             dep.Headers,
+		Settings:            dep.Settings,
+		AllowPrivateNetwork: r.allowPrivate || dep.AllowsPrivateNetwork(),
 	}
 	if dep.CredentialID != nil {
 		cfg.APIKey = d.Secrets[*dep.CredentialID]
@@ -126,20 +126,26 @@ func (r *Registry) target(d *Data, m *chorus.Model, dep *chorus.Deployment) (*Ta
 	if err != nil {
 		return nil, err
 	}
-	if connect > 0 && r.clientFor != nil {
-		// One client per distinct timeout, kept across rebuilds so its
-		// connection pool survives them.
-		c, ok := r.clients[connect]
-		if !ok {
-			c = r.clientFor(connect)
-			r.clients[connect] = c
-		}
-		cfg.HTTPClient = c
-	}
+	cfg.HTTPClient = r.client(provider.ClientOptions{Connect: connect, AllowPrivateNetwork: cfg.AllowPrivateNetwork})
 	if t.Provider, err = r.factory(cfg); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// client returns the shared client for o (o.Connect 0 meaning the default
+// timeout), made on first use and kept across rebuilds so its connection
+// pool survives them. The caller holds mu.
+func (r *Registry) client(o provider.ClientOptions) *http.Client {
+	if o.Connect <= 0 {
+		o.Connect = r.connect
+	}
+	c, ok := r.clients[o]
+	if !ok {
+		c = r.clientFor(o)
+		r.clients[o] = c
+	}
+	return c
 }
 
 // settingDuration reads a millisecond setting.
@@ -219,13 +225,14 @@ func HashKey(secret string) [32]byte { return sha256.Sum256([]byte(secret)) }
 
 // Registry owns the current snapshot.
 type Registry struct {
-	src       Source
-	factory   Factory
-	client    *http.Client
-	clientFor func(connect time.Duration) *http.Client
-	clients   map[time.Duration]*http.Client // guarded by mu
-	log       *slog.Logger
-	now       func() time.Time
+	src          Source
+	factory      Factory
+	clientFor    func(provider.ClientOptions) *http.Client
+	connect      time.Duration                           // the default connect timeout
+	allowPrivate bool                                    // every deployment may dial private addresses
+	clients      map[provider.ClientOptions]*http.Client // guarded by mu
+	log          *slog.Logger
+	now          func() time.Time
 
 	masterHash [32]byte
 	master     *chorus.APIKey
@@ -236,18 +243,29 @@ type Registry struct {
 
 // Options configure a Registry.
 type Options struct {
-	MasterKey  string       // admin key for automation; empty disables it
-	HTTPClient *http.Client // shared by every provider
-	// ClientFor returns a client with its own connect timeout, for
-	// deployments that set connect_timeout_ms.
-	ClientFor func(connect time.Duration) *http.Client
-	Logger    *slog.Logger // nil discards the registry's log lines
-	Now       func() time.Time
+	MasterKey string // admin key for automation; empty disables it
+	// ClientFor returns the HTTP client for deployments with the given
+	// options (connect_timeout_ms, allow_private_network); the registry
+	// keeps one per distinct value. Nil means provider.NewHTTPClient.
+	ClientFor func(provider.ClientOptions) *http.Client
+	// Connect is the connect timeout of deployments that set none
+	// (timeouts.connect); 0 means provider.DefaultConnectTimeout.
+	Connect time.Duration
+	// AllowPrivateNetworks lets every deployment dial loopback and private
+	// addresses (upstreams.allow_private_networks); without it only
+	// deployments with settings.allow_private_network may.
+	AllowPrivateNetworks bool
+	Logger               *slog.Logger // nil discards the registry's log lines
+	Now                  func() time.Time
 }
 
 // New returns a registry with an empty snapshot; call Refresh before serving.
 func New(src Source, factory Factory, opts Options) *Registry {
-	r := &Registry{src: src, factory: factory, client: opts.HTTPClient, clientFor: opts.ClientFor, clients: map[time.Duration]*http.Client{}, log: opts.Logger, now: opts.Now}
+	r := &Registry{src: src, factory: factory, clientFor: opts.ClientFor, connect: opts.Connect,
+		allowPrivate: opts.AllowPrivateNetworks, clients: map[provider.ClientOptions]*http.Client{}, log: opts.Logger, now: opts.Now}
+	if r.clientFor == nil {
+		r.clientFor = provider.NewHTTPClient
+	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}

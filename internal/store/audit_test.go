@@ -490,7 +490,7 @@ func TestAuditRecordsActions(t *testing.T) {
 		c.Secret = secret + "-rotated"
 		must(t, db.UpdateCredential(ctx, c))
 		d := mustCreateDeployment(t, db, m.ID, "d1", &c.ID)
-		d.Headers = map[string]string{"X-Api-Key": "header-secret"}
+		d.Headers = map[string]string{"X-Gateway-Token": "header-secret"}
 		must(t, db.UpdateDeployment(ctx, d))
 		r := &chorus.Route{Name: "r1", Strategy: chorus.StrategyFallback, Targets: []chorus.RouteTarget{{Model: "m1"}}}
 		must(t, db.CreateRoute(ctx, r))

@@ -219,12 +219,20 @@ func normEmail(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
 // customer who owns a new team. It returns the invitation used, if any.
 //
 // An invalid invitation is EINVALID about invite_token; one for another
-// email is EFORBIDDEN; an email with an account already is ECONFLICT.
+// email is EFORBIDDEN; an email with an account already is ECONFLICT —
+// ErrInviteSpent, with the invitation spent, when an invitation was given.
 func (db *DB) Signup(ctx context.Context, u *chorus.User, inviteHash []byte) (*chorus.Invite, error) {
 	u.Email = normEmail(u.Email)
 	u.Role, u.TeamID, u.TeamRole = chorus.RoleCustomer, 0, ""
 	if err := u.Validate(); err != nil {
 		return nil, err
+	}
+	var emailMAC string // for the audit entry of a spent invitation, made outside the transaction
+	if inviteHash != nil {
+		var err error
+		if emailMAC, err = db.auditSecret(ctx, u.Email); err != nil {
+			return nil, err
+		}
 	}
 	tx, err := db.begin(ctx)
 	if err != nil {
@@ -243,6 +251,9 @@ func (db *DB) Signup(ctx context.Context, u *chorus.User, inviteHash []byte) (*c
 		if inv.Email != "" && inv.Email != u.Email {
 			return nil, &chorus.Error{Code: chorus.EFORBIDDEN, Param: "email",
 				Message: "This invitation is for another email address: sign up with the address it was sent to."}
+		}
+		if err := spendOnTakenEmail(ctx, tx, u.Email, emailMAC, inv); err != nil {
+			return nil, err
 		}
 		u.Role, u.TeamID, u.TeamRole = inv.Role, inv.TeamID, inv.TeamRole
 	}
@@ -268,6 +279,37 @@ func (db *DB) Signup(ctx context.Context, u *chorus.User, inviteHash []byte) (*c
 		return nil, err
 	}
 	return inv, commit(tx)
+}
+
+// ErrInviteSpent is the error of a sign-up with a valid invitation and an
+// email that has an account: the invitation is spent all the same
+// (spendOnTakenEmail), and the caller answers as for any unusable
+// invitation.
+var ErrInviteSpent = &chorus.Error{Code: chorus.ECONFLICT, Param: "invite_token", Message: "invitation spent on an email that has an account"}
+
+// spendOnTakenEmail commits the claim of inv, with an audit entry, when
+// email has an account already, and returns ErrInviteSpent; nil when the
+// email is free. Spending the invitation makes it an oracle of one
+// question, like a sign-up that succeeds: a leaked invitation cannot be
+// used to test emails one after another.
+func spendOnTakenEmail(ctx context.Context, tx *tx, email, emailMAC string, inv *chorus.Invite) error {
+	var one int
+	err := tx.queryRow(ctx, `SELECT 1 FROM users WHERE email = ?`, email).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("signup: %w", err)
+	}
+	e := auditEntry(chorus.AuditSignupRefused, "invite", idString(inv.ID), inv.TeamID,
+		map[string]any{"reason": "email_taken", "email_hmac": emailMAC})
+	if err := appendAudit(ctx, tx, e); err != nil {
+		return err
+	}
+	if err := commit(tx); err != nil {
+		return err
+	}
+	return ErrInviteSpent
 }
 
 // SearchUsers returns one page of the users matching f, in ID order.

@@ -202,7 +202,7 @@ func TestDispatcher(t *testing.T) {
 	t.Run("ErrPrivateAddress", func(t *testing.T) {
 		rcv := newReceiver(t, http.StatusNoContent)
 		got, _, _ := dispatch(t, hooks(false), delivery(1, rcv.URL, 1))
-		if r := got[1]; r.Delivered || !strings.Contains(r.Error, "is not a public address") || rcv.count() != 0 {
+		if r := got[1]; r.Delivered || !strings.Contains(r.Error, "billing.webhook.allow_private") || rcv.count() != 0 {
 			t.Errorf("result %+v after %d requests, want the dial to 127.0.0.1 refused", r, rcv.count())
 		}
 	})

@@ -123,6 +123,7 @@ func provision(ctx context.Context, a admin, mockBase string) (secret string, ke
 	if err := a.do(ctx, http.MethodPost, "/api/admin/deployments", map[string]any{
 		"model_id": model.ID, "name": benchDeployment, "provider": "openai", "upstream_model": upstreamModel,
 		"base_url": mockBase, "credential_id": cred.ID, "input_price": inputPrice, "output_price": outputPrice,
+		"settings": map[string]any{"allow_private_network": true}, // the mock listens on loopback
 	}, nil); err != nil {
 		return "", 0, 0, err
 	}

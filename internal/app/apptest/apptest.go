@@ -48,6 +48,9 @@ func StartOutput(tb testing.TB, edit func(*config.Config), bootstrapOut io.Write
 	// Gateway tests call with customers' keys that hold no credits:
 	// billing is off unless a test turns it on (e2e/billing_test.go).
 	cfg.Billing.Mode = config.BillingOff
+	// The fake upstreams listen on loopback: allow it, as an operator of
+	// on-premises model servers would (e2e/upstreams_test.go turns it off).
+	cfg.Upstreams.AllowPrivateNetworks = true
 	if edit != nil {
 		edit(&cfg)
 	}

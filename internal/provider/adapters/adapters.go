@@ -4,9 +4,6 @@ package adapters
 
 import (
 	"fmt"
-	"net"
-	"net/http"
-	"time"
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/provider"
@@ -29,21 +26,4 @@ func New(cfg provider.Config) (provider.Provider, error) {
 		return simulator.New(cfg)
 	}
 	return nil, fmt.Errorf("unknown provider %q; want one of %v", cfg.Kind, chorus.ProviderKinds())
-}
-
-// HTTPClient returns the client every adapter shares: pooled keep-alive
-// connections sized for a busy gateway, a bounded connect time, and no
-// overall timeout (streams last as long as their request's deadline).
-func HTTPClient(connect time.Duration) *http.Client {
-	d := &net.Dialer{Timeout: connect, KeepAlive: 30 * time.Second}
-	return &http.Client{Transport: &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           d.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          4096,
-		MaxIdleConnsPerHost:   1024,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   connect,
-		ExpectContinueTimeout: time.Second,
-	}}
 }

@@ -59,7 +59,7 @@ var (
 // default DefaultVersion) and "default_max_tokens" (default
 // DefaultMaxTokens). cfg.Headers are added to every request and may
 // override the defaults (e.g. anthropic-beta). A nil cfg.HTTPClient means
-// http.DefaultClient.
+// a client of the adapter's own (provider.Config.Client).
 func New(cfg provider.Config) (*Client, error) {
 	base := strings.TrimRight(cfg.BaseURL, "/")
 	if base == "" {
@@ -89,11 +89,7 @@ func New(cfg provider.Config) (*Client, error) {
 	for k, v := range cfg.Headers {
 		h.Set(k, v)
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	return &Client{url: base + "/v1/messages", header: h, maxTokens: maxTokens, hc: hc}, nil
+	return &Client{url: base + "/v1/messages", header: h, maxTokens: maxTokens, hc: cfg.Client()}, nil
 }
 
 // Chat sends a non-streaming request and returns the canonical answer, with
@@ -239,6 +235,9 @@ func (c *Client) send(ctx context.Context, url string, req *provider.ChatRequest
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
+		if e := provider.RedirectError(chorus.ProviderAnthropic, resp); e != nil {
+			return nil, e
+		}
 		return nil, httpError(resp)
 	}
 	return resp, nil

@@ -54,6 +54,8 @@ func TestRequestHeadersAndSettings(t *testing.T) {
 		APIKey:   "sk-ant-secret",
 		Headers:  map[string]string{"anthropic-beta": "output-128k-2025-02-19"},
 		Settings: map[string]any{"version": "2099-01-01", "default_max_tokens": 333},
+		// The fake listens on loopback.
+		AllowPrivateNetwork: true,
 	})
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/jsonscan"
@@ -117,6 +118,14 @@ func DecodeCountTokensRequest(body []byte) (*provider.ChatRequest, error) {
 }
 
 func decodeRequest(body []byte, count bool) (*provider.ChatRequest, error) {
+	// encoding/json would quietly turn invalid UTF-8 into U+FFFD, so the
+	// prompt billed, cached and sent on would not be the one received; the
+	// OpenAI decoder refuses it, and so does this one. Outside strings any
+	// byte above 0x7f is a syntax error anyway, so checking the whole body
+	// checks the strings.
+	if !utf8.Valid(body) {
+		return nil, chorus.Invalid("", "request body is not valid JSON: it holds bytes that are not UTF-8")
+	}
 	var w decodeReq
 	if err := json.Unmarshal(body, &w); err != nil {
 		return nil, jsonError(err)

@@ -162,7 +162,7 @@ func upstream(t *testing.T, contentType, body string) (*anthropic.Client, *http.
 		_, _ = io.WriteString(w, body)
 	}))
 	t.Cleanup(srv.Close)
-	c, err := anthropic.New(provider.Config{BaseURL: srv.URL, APIKey: "k", Headers: map[string]string{"anthropic-beta": "context-1m-2025-08-07"}})
+	c, err := anthropic.New(provider.Config{BaseURL: srv.URL, APIKey: "k", AllowPrivateNetwork: true, Headers: map[string]string{"anthropic-beta": "context-1m-2025-08-07"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +352,7 @@ func TestStreamEncoderStartUsageFromFirstChunk(t *testing.T) {
 func TestCountTokens(t *testing.T) {
 	fake := anthropictest.NewServer(t)
 	fake.Script(conformance.Scenario{Usage: provider.Usage{InputTokens: 321}})
-	c, err := anthropic.New(provider.Config{BaseURL: fake.URL(), APIKey: "k"})
+	c, err := anthropic.New(provider.Config{BaseURL: fake.URL(), APIKey: "k", AllowPrivateNetwork: true})
 	if err != nil {
 		t.Fatal(err)
 	}

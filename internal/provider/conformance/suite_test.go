@@ -148,7 +148,7 @@ func TestMutant(t *testing.T) {
 		Format:  provider.FormatOpenAI,
 		NewFake: func(t *testing.T) conformance.Fake { return openaitest.New(t) },
 		NewProvider: func(t *testing.T, baseURL string) provider.Provider {
-			c, err := openai.New(provider.Config{BaseURL: baseURL})
+			c, err := openai.New(provider.Config{BaseURL: baseURL, AllowPrivateNetwork: true})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -41,7 +41,7 @@ var (
 )
 
 // New returns a client for cfg. An empty BaseURL means DefaultBaseURL; a nil
-// HTTPClient means http.DefaultClient.
+// HTTPClient means a client of the adapter's own (provider.Config.Client).
 func New(cfg provider.Config) (*Client, error) {
 	base := strings.TrimRight(cfg.BaseURL, "/")
 	if base == "" {
@@ -51,10 +51,7 @@ func New(cfg provider.Config) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("gemini: invalid base URL %q", cfg.BaseURL)
 	}
-	hc := cfg.HTTPClient
-	if hc == nil {
-		hc = http.DefaultClient
-	}
+	hc := cfg.Client()
 	headers := make(map[string]string, len(cfg.Headers))
 	for k, v := range cfg.Headers {
 		headers[k] = v
@@ -107,6 +104,9 @@ func (c *Client) post(ctx context.Context, target string, body []byte, stream bo
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		defer resp.Body.Close()
+		if e := provider.RedirectError(kind, resp); e != nil {
+			return nil, e
+		}
 		return nil, responseError(ctx, resp)
 	}
 	return resp, nil

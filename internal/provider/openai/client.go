@@ -11,11 +11,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/provider"
@@ -111,9 +109,7 @@ func New(cfg provider.Config) (*Client, error) {
 	if api, _ := cfg.Settings["api"].(string); api == APIResponses {
 		c.responsesURL = c.base + "/responses"
 	}
-	if c.http == nil {
-		c.http = newHTTPClient()
-	}
+	c.http = cfg.Client()
 	return c, nil
 }
 
@@ -145,24 +141,6 @@ func (c *Client) applySettings(s map[string]any) error {
 	return nil
 }
 
-// newHTTPClient returns the client a Client uses when Config has none: one
-// per Client, pooled for many concurrent requests to one host, with no
-// overall timeout because streams may run for minutes (callers bound calls
-// with their context).
-func newHTTPClient() *http.Client {
-	t := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          512,
-		MaxIdleConnsPerHost:   256,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}
-	return &http.Client{Transport: t}
-}
-
 // endpoint returns the URL of an operation ("chat/completions" or
 // "embeddings") for model.
 func (c *Client) endpoint(op, model string) string {
@@ -192,6 +170,9 @@ func (c *Client) post(ctx context.Context, url string, body []byte, stream bool)
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
+		if e := provider.RedirectError(c.kind, resp); e != nil {
+			return nil, e
+		}
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		return nil, c.statusError(resp, b)
 	}

@@ -24,8 +24,10 @@ func userRequest() *provider.ChatRequest {
 	return &provider.ChatRequest{Model: "up-model", Messages: []provider.Message{provider.TextMessage(provider.RoleUser, "hi")}}
 }
 
+// mustNew returns a client for cfg that may dial the local fakes.
 func mustNew(t *testing.T, cfg provider.Config) *openai.Client {
 	t.Helper()
+	cfg.AllowPrivateNetwork = true
 	c, err := openai.New(cfg)
 	if err != nil {
 		t.Fatal(err)

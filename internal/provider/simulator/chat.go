@@ -50,6 +50,8 @@ func (c *Client) generate(req *provider.ChatRequest, r *rng) []answer {
 func (c *Client) textAnswer(req *provider.ChatRequest, r *rng, limit int) answer {
 	var words []string
 	switch {
+	case c.s.HasBias:
+		words = c.judgingWords(req)
 	case c.s.Text == "echo":
 		words = strings.Fields(lastUserText(req))
 	case c.s.Text != "":

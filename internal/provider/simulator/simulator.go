@@ -56,6 +56,13 @@ type Settings struct {
 	// those classes.
 	CachedFraction  float64
 	ReasoningTokens int
+	// Bias, when set (even empty), makes the simulator the judging persona
+	// (bias.go): it answers decisions, scores and descriptions of people,
+	// less favourably (and sometimes not at all) when the prompt contains
+	// one of the map's terms, by the term's weight in [-1, 1]. Empty: a
+	// neutral judge. It proves that bias tests catch bias.
+	Bias    map[string]float64
+	HasBias bool
 }
 
 // Client is one simulated deployment.
@@ -140,6 +147,13 @@ func ParseSettings(m map[string]any) (Settings, error) {
 	}
 	if !ttftSet {
 		s.TTFT = s.Latency
+	}
+	if v, ok := m["bias"]; ok && v != nil {
+		b, err := parseBias(v)
+		if err != nil {
+			return s, err
+		}
+		s.Bias, s.HasBias = b, true
 	}
 	if v, ok := m["text"]; ok {
 		t, ok := v.(string)

@@ -1,0 +1,76 @@
+package provider
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/chorusgw/chorus/internal/netguard"
+)
+
+// DefaultConnectTimeout bounds a TCP and TLS connect when ClientOptions
+// give none.
+const DefaultConnectTimeout = 10 * time.Second
+
+// ClientOptions choose the HTTP client upstream calls go through. Clients
+// with equal options are interchangeable, so callers share one per value.
+type ClientOptions struct {
+	Connect time.Duration // TCP and TLS connect; 0 means DefaultConnectTimeout
+	// AllowPrivateNetwork lets the client dial loopback and private
+	// addresses (on-premises vLLM, Ollama); see netguard.
+	AllowPrivateNetwork bool
+}
+
+// NewHTTPClient returns the one kind of client every adapter calls its
+// upstream with. It never follows a redirect: the request carries the
+// provider's key (Authorization, x-api-key, api-key, x-goog-api-key), and a
+// redirect would send it wherever the upstream points; the adapter gets
+// the 3xx and reports it (RedirectError). It dials only what netguard
+// allows, checked on the address actually dialled, after DNS. It ignores
+// HTTP(S)_PROXY: through a proxy, the guard would see the proxy and not the
+// upstream. Its connections are pooled for a busy gateway, and it has no
+// overall timeout: streams last as long as their request's deadline.
+func NewHTTPClient(o ClientOptions) *http.Client {
+	if o.Connect <= 0 {
+		o.Connect = DefaultConnectTimeout
+	}
+	policy := netguard.Policy{AllowPrivate: o.AllowPrivateNetwork,
+		Setting: "upstreams.allow_private_networks or the deployment's settings.allow_private_network"}
+	return &http.Client{
+		Transport: &http.Transport{
+			DialContext:            policy.Dialer(o.Connect).DialContext,
+			ForceAttemptHTTP2:      true,
+			MaxIdleConns:           4096,
+			MaxIdleConnsPerHost:    1024,
+			IdleConnTimeout:        90 * time.Second,
+			TLSHandshakeTimeout:    o.Connect,
+			ExpectContinueTimeout:  time.Second,
+			MaxResponseHeaderBytes: 1 << 20,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+}
+
+// Client returns cfg.HTTPClient or, when it is nil, a new client from
+// NewHTTPClient (allowing private networks when cfg.AllowPrivateNetwork
+// says so). Adapters call it once, in New.
+func (cfg *Config) Client() *http.Client {
+	if cfg.HTTPClient != nil {
+		return cfg.HTTPClient
+	}
+	return NewHTTPClient(ClientOptions{AllowPrivateNetwork: cfg.AllowPrivateNetwork})
+}
+
+// RedirectError returns the error for a 3xx answer, nil for any other
+// status. Upstream clients do not follow redirects (NewHTTPClient), so a
+// redirect is a misconfigured base URL, or an upstream trying to send the
+// provider's key elsewhere: either way the call fails, not retried here,
+// and the log has the target.
+func RedirectError(kind string, resp *http.Response) *Error {
+	if resp.StatusCode < 300 || resp.StatusCode > 399 {
+		return nil
+	}
+	return &Error{Provider: kind, Status: resp.StatusCode, Type: "redirect",
+		Message: fmt.Sprintf("the upstream answered with a redirect (HTTP %d), and Chorus does not follow upstream redirects; set the deployment's base_url to the final address", resp.StatusCode),
+		Err:     fmt.Errorf("redirect to %q", resp.Header.Get("Location"))}
+}
