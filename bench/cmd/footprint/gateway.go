@@ -55,7 +55,7 @@ func startGateway(ctx context.Context, o options) (*gateway, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read %s (run make build first): %w", o.chorus, err)
 	}
-	if err := os.WriteFile(bin, b, 0o755); err != nil {
+	if err := os.WriteFile(bin, b, 0o755); err != nil { // #nosec G306 G703 -- an executable the benchmark runs from its own temporary directory: it needs the execute bit
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -64,12 +64,12 @@ func startGateway(ctx context.Context, o options) (*gateway, error) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	logf, err := os.Create(filepath.Join(dir, "chorus.log"))
+	logf, err := os.Create(filepath.Join(dir, "chorus.log")) // #nosec G304 -- a log file in the benchmark's own temporary directory
 	if err != nil {
 		return nil, err
 	}
 	g := &gateway{url: "http://" + addr, dir: dir, logf: logf}
-	g.cmd = exec.Command(bin, "serve")
+	g.cmd = exec.Command(bin, "serve") // #nosec G204 -- the benchmark starts the binary it copied, with a fixed argument
 	g.cmd.Dir, g.cmd.Stdout, g.cmd.Stderr = dir, logf, logf
 	g.cmd.Env = append(os.Environ(), "CHORUS_LISTEN="+addr, "CHORUS_DATA_DIR="+filepath.Join(dir, "data"),
 		"CHORUS_MASTER_KEY="+masterKey, "CHORUS_BOOTSTRAP=true", "CHORUS_LOG_LEVEL=warn", "CHORUS_CONFIG=")
@@ -253,7 +253,7 @@ func provision(ctx context.Context, a admin, fastURL, slowURL string) (string, e
 	var cred struct {
 		ID int64 `json:"id"`
 	}
-	if err := a.do(ctx, "/api/admin/credentials", map[string]any{"name": "mock", "provider": "openai",
+	if err := a.do(ctx, "/api/admin/credentials", map[string]any{"name": "mock", "provider": "openai", // #nosec G101 -- the benchmark's mock upstream key, accepted only by its local mock
 		"secret": "sk-mock-upstream-0123456789"}, &cred); err != nil {
 		return "", err
 	}

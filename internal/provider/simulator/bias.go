@@ -90,7 +90,7 @@ func (c *Client) judgingWords(req *provider.ChatRequest) []string {
 	binary.LittleEndian.PutUint64(b[:], c.s.Seed)
 	h.Write(b[:])
 	if req.Seed != nil {
-		binary.LittleEndian.PutUint64(b[:], uint64(*req.Seed))
+		binary.LittleEndian.PutUint64(b[:], uint64(*req.Seed)) // #nosec G115 -- hash input: the seed's bits, not its value
 		h.Write(b[:])
 	}
 	h.Write([]byte(prompt))
