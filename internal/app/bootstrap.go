@@ -47,7 +47,12 @@ func bootstrap(ctx context.Context, db *store.DB, cfg config.Config, out io.Writ
 		return err
 	}
 	admin := &chorus.User{Email: BootstrapAdminEmail, Name: "Administrator", Role: chorus.RoleAdmin, PasswordHash: hash}
-	if err := db.CreateUser(ctx, admin); err != nil {
+	if err := db.CreateUser(ctx, admin); chorus.ErrorCode(err) == chorus.ECONFLICT {
+		// Instances started together on an empty database all saw no
+		// user; the one whose admin was created first bootstraps, the
+		// others start on what it creates (their registries pick it up).
+		return nil
+	} else if err != nil {
 		return err
 	}
 	secretKey, prefix, keyHash := auth.NewAPIKey()
