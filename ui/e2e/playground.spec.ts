@@ -57,6 +57,8 @@ test('the playground streams an answer, shows its cost and timings, and stores a
   await shot(page, 'playground-chat-dark');
   await page.emulateMedia({ colorScheme: 'light' });
   await page.setViewportSize({ width: 375, height: 800 });
+  // Colors ease back from dark (transition-colors): axe must see them settled.
+  await page.waitForTimeout(400);
   await noHorizontalScroll(page);
   await checkA11y(page, 'playground (375 px)');
   await shot(page, 'playground-chat-375');

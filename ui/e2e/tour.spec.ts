@@ -29,7 +29,7 @@ test('every page: loads, passes axe, fits 375 px, dark mode', async ({ page, sta
     await checkA11y(page, `${p.path} (dark)`);
     await page.emulateMedia({ colorScheme: 'light' });
     await page.setViewportSize({ width: 375, height: 800 });
-    await page.waitForTimeout(300); // charts re-measure on their ResizeObserver's next frame
+    await page.waitForTimeout(400); // charts re-measure on their ResizeObserver's next frame; colors ease back from dark
     await noHorizontalScroll(page);
     await shot(page, `${name}-375`);
     await checkA11y(page, `${p.path} (375 px)`);
