@@ -1,6 +1,9 @@
 package jsonscan
 
-import "slices"
+import (
+	"bytes"
+	"slices"
+)
 
 // GetField returns the value of the top-level member key of the JSON object
 // obj, and whether there is one. The first of repeated keys wins; a key
@@ -86,4 +89,18 @@ func findField(obj []byte, key string) (m Members, found bool, err error) {
 		}
 	}
 	return m, false, m.Err()
+}
+
+// CaseVariant returns the name in names that key equals only when case is
+// ignored ("Model", "streAm", "ſtream" for "model" and "stream"), if any.
+// encoding/json matches member names that way and most other parsers do
+// not, so a decoder refuses such a key rather than read it one way while an
+// upstream reads it the other.
+func CaseVariant(key []byte, names []string) (string, bool) {
+	for _, n := range names {
+		if string(key) != n && bytes.EqualFold(key, []byte(n)) {
+			return n, true
+		}
+	}
+	return "", false
 }

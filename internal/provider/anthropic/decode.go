@@ -76,6 +76,12 @@ var canonicalKeys = map[string]bool{
 	"tools": true, "tool_choice": true, "metadata": true, "stream": true,
 }
 
+// readKeys are the top-level members decodeReq reads.
+var readKeys = []string{
+	"model", "max_tokens", "system", "messages", "stop_sequences", "temperature", "top_p",
+	"top_k", "tools", "tool_choice", "metadata", "stream", "output_config", "thinking",
+}
+
 // droppedBlocks are content block types of the Messages API that have no
 // canonical form (documents, server tools; thinking outside an assistant
 // turn). They are accepted and left out of the canonical request: an
@@ -125,6 +131,19 @@ func decodeRequest(body []byte, count bool) (*provider.ChatRequest, error) {
 	// checks the strings.
 	if !utf8.Valid(body) {
 		return nil, chorus.Invalid("", "request body is not valid JSON: it holds bytes that are not UTF-8")
+	}
+	// encoding/json matches member names ignoring case; Anthropic does
+	// not, so "MODEL" or "Stream" would be read here and not upstream.
+	if err := jsonscan.EachMember(body, func(key []byte, _ bool, _ []byte) error {
+		if n, ok := jsonscan.CaseVariant(key, readKeys); ok {
+			return chorus.Invalid(string(key), "%s: Extra inputs are not permitted (member names are case-sensitive; did you mean %s?)", key, n)
+		}
+		return nil
+	}); err != nil {
+		var ce *chorus.Error
+		if errors.As(err, &ce) {
+			return nil, err
+		}
 	}
 	var w decodeReq
 	if err := json.Unmarshal(body, &w); err != nil {

@@ -27,6 +27,8 @@ func TestDecodeRequestErrors(t *testing.T) {
 		{"InvalidUTF8InKey", `{"model":"m","max_tokens":5,"metadata":{"` + "\xff" + `":1},` + msgs + `}`, "", "not UTF-8"},
 		{"SurrogateBytes", `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"` + "\xed\xa0\x80" + `"}]}`, "", "not UTF-8"},
 		{"ModelMissing", `{"max_tokens":5,` + msgs + `}`, "model", "model is required"},
+		{"CaseVariantModel", `{"model":"m","MODEL":"n","max_tokens":5,` + msgs + `}`, "MODEL", "did you mean model"},
+		{"CaseVariantStream", `{"model":"m","max_tokens":5,"Stream":true,` + msgs + `}`, "Stream", "case-sensitive"},
 		{"ModelEmpty", `{"model":"","max_tokens":5,` + msgs + `}`, "model", "model is required"},
 		{"ModelWrongType", `{"model":5,"max_tokens":5,` + msgs + `}`, "model", "must be a string"},
 		{"MaxTokensMissing", `{"model":"m",` + msgs + `}`, "max_tokens", "max_tokens is required"},

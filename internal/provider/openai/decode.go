@@ -82,6 +82,18 @@ var knownMembers = [...]string{
 	"functions", "function_call",
 }
 
+// caseVariant refuses a member named like one Chorus reads but for case
+// ("Model", "STREAM"): Chorus reads names exactly, as OpenAI does, but an
+// upstream parsing with encoding/json (Ollama, vLLM's Go proxies) would take
+// it for the real one, and what Chorus routed, billed and forwarded would
+// differ from what the upstream ran.
+func caseVariant(key []byte, names []string) error {
+	if n, ok := jsonscan.CaseVariant(key, names); ok {
+		return chorus.Invalid(string(key), "Unrecognized request argument supplied: '%s'. Parameter names are case-sensitive; did you mean '%s'?", key, n)
+	}
+	return nil
+}
+
 func knownIndex(key string) int {
 	for i, k := range knownMembers {
 		if k == key {
@@ -103,6 +115,8 @@ func (d *chatDecoder) member(k []byte, escaped bool, v []byte) error {
 			return chorus.Invalid(key, "Duplicate parameter: '%s' appears more than once.", key)
 		}
 		d.known |= 1 << i
+	} else if err := caseVariant(k, knownMembers[:]); err != nil {
+		return err
 	}
 	r := d.req
 	var err error

@@ -33,6 +33,9 @@ func DecodeEmbeddingRequest(body []byte) (*provider.EmbeddingRequest, error) {
 			return chorus.Invalid(key, "Duplicate parameter: '%s' appears more than once.", key)
 		}
 		seen[key] = true
+		if err := caseVariant(k, embeddingMembers); err != nil {
+			return err
+		}
 		var err error
 		switch key {
 		case "model":
@@ -148,3 +151,6 @@ func decodeTokens(p path, v []byte) ([]int, error) {
 	})
 	return toks, err
 }
+
+// embeddingMembers are the members DecodeEmbeddingRequest reads.
+var embeddingMembers = []string{"model", "input", "encoding_format", "dimensions", "user"}

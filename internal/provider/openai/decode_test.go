@@ -182,6 +182,10 @@ func TestDecodeChatRequestErrors(t *testing.T) {
 		{"ModelDuplicate", `{"model":"a","model":"b",` + hi + `}`, "model", "Duplicate parameter"},
 		{"ExtraDuplicate", `{"model":"a","x":1,"x":2,` + hi + `}`, "x", "Duplicate parameter"},
 		{"EscapedKey", `{"mod\u0065l":"a",` + hi + `}`, "", "escaped characters"},
+		{"CaseVariantStream", `{"model":"m","streAm":true,` + hi + `}`, "streAm", "did you mean 'stream'"},
+		{"CaseVariantModel", `{"model":"m","MODEL":"other",` + hi + `}`, "MODEL", "case-sensitive"},
+		{"FoldedLongS", `{"model":"m","\u017ftream":true,` + hi + `}`, "", "escaped characters"},
+		{"FoldedLongSRaw", `{"model":"m","ſtream":true,` + hi + `}`, "ſtream", "did you mean 'stream'"},
 		{"MessagesMissing", `{"model":"m"}`, "messages", "Missing required parameter: 'messages'"},
 		{"MessagesEmpty", `{"model":"m","messages":[]}`, "messages", "empty array"},
 		{"MessagesNotArray", `{"model":"m","messages":{}}`, "messages", "expected an array, but got an object"},
@@ -338,6 +342,7 @@ func TestDecodeEmbeddingRequestErrors(t *testing.T) {
 	for _, tc := range []struct{ name, body, param, msg string }{
 		{"Malformed", `{"input":`, "", "could not parse"},
 		{"ModelMissing", `{"input":"x"}`, "model", "you must provide a model parameter"},
+		{"CaseVariant", `{"model":"e","Model":"f","input":"x"}`, "Model", "did you mean 'model'"},
 		{"InputMissing", `{"model":"e"}`, "input", "Missing required parameter"},
 		{"InputNull", `{"model":"e","input":null}`, "input", "Missing required parameter"},
 		{"EmptyString", `{"model":"e","input":""}`, "input", "empty string"},

@@ -143,6 +143,9 @@ func (d *responsesDecoder) member(k []byte, escaped bool, v []byte) error {
 	if handled, err := d.known(key, v); handled {
 		return err
 	}
+	if err := caseVariant(k, responsesMembers); err != nil {
+		return err
+	}
 	c := d.r.Chat
 	if c.Extra == nil {
 		c.Extra = make(map[string]json.RawMessage, 4)
@@ -398,4 +401,11 @@ func decodeTextFormat(p path, v []byte) (*provider.ResponseFormat, error) {
 		return nil, chorus.Invalid(param, "Invalid value: '%s'. Supported values are: 'text', 'json_object', and 'json_schema'.", rf.Type)
 	}
 	return rf, nil
+}
+
+// responsesMembers are the members responsesDecoder.known reads.
+var responsesMembers = []string{
+	"model", "input", "instructions", "tools", "tool_choice", "parallel_tool_calls", "text",
+	"max_output_tokens", "temperature", "top_p", "reasoning", "stream", "store", "background",
+	"previous_response_id", "include", "user", "metadata",
 }

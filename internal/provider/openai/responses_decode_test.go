@@ -150,6 +150,7 @@ func TestDecodeResponsesRequestErrors(t *testing.T) {
 		{"NotJSON", `{"model":`, "", "could not parse"},
 		{"InvalidUTF8", "{\"model\":\"m\xff\",\"input\":\"x\"}", "", "could not parse"},
 		{"NoModel", `{"input":"x"}`, "model", "model parameter"},
+		{"CaseVariant", `{"model":"m","input":"x","Stream":true}`, "Stream", "did you mean 'stream'"},
 		{"NoInput", `{"model":"m"}`, "input", "Missing required parameter"},
 		{"InputNumber", `{"model":"m","input":5}`, "input", "Invalid type"},
 		{"ItemNotObject", `{"model":"m","input":["x"]}`, "input[0]", "Invalid type"},
