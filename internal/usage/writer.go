@@ -5,6 +5,8 @@ package usage
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -60,6 +62,9 @@ func (w *Writer) Record(rec chorus.Usage) error {
 	defer w.mu.RUnlock()
 	if w.closed {
 		return fmt.Errorf("usage writer closed")
+	}
+	if rec.Key == "" {
+		rec.Key = newKey() // so a retried batch stores the record once
 	}
 	select {
 	case w.queue <- rec:
@@ -214,4 +219,11 @@ func Import(ctx context.Context, db Inserter, dir string) (int, error) {
 		total += len(recs)
 	}
 	return total, nil
+}
+
+// newKey returns a random record key for a record its caller gave none.
+func newKey() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return hex.EncodeToString(b[:])
 }

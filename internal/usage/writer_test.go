@@ -19,6 +19,8 @@ type fakeDB struct {
 	batches int
 	fail    atomic.Int32
 	down    atomic.Bool // fails every insert while set
+	lost    atomic.Int32 // the next n inserts commit, then report an error (a reset mid-commit)
+	keys    map[string]bool
 }
 
 func (f *fakeDB) InsertUsage(ctx context.Context, recs []chorus.Usage) error {
@@ -27,8 +29,19 @@ func (f *fakeDB) InsertUsage(ctx context.Context, recs []chorus.Usage) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.recs = append(f.recs, recs...)
+	if f.keys == nil {
+		f.keys = make(map[string]bool)
+	}
+	for _, r := range recs { // the store's ON CONFLICT (record_key) DO NOTHING
+		if r.Key == "" || !f.keys[r.Key] {
+			f.recs = append(f.recs, r)
+			f.keys[r.Key] = r.Key != ""
+		}
+	}
 	f.batches++
+	if f.lost.Add(-1) >= 0 {
+		return errors.New("connection reset by peer")
+	}
 	return nil
 }
 
@@ -83,6 +96,24 @@ func TestWriter(t *testing.T) {
 		}
 		if got := db.count(); got != 10 {
 			t.Fatalf("written %d, want 10", got)
+		}
+	})
+	t.Run("RetryAfterLostCommitWritesOnce", func(t *testing.T) {
+		db := &fakeDB{}
+		db.lost.Store(2) // the first two writes commit but say they failed
+		w := newWriter(db, t.TempDir(), 100)
+		go w.Run()
+		for i := 0; i < 10; i++ {
+			_ = w.Record(chorus.Usage{RequestID: "same-request-id"})
+		}
+		if err := w.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if db.batches < 3 {
+			t.Fatalf("%d writes: the lost commits were not retried", db.batches)
+		}
+		if got := db.count(); got != 10 {
+			t.Fatalf("stored %d, want 10: a retried batch must not store its records twice", got)
 		}
 	})
 	t.Run("SpillAndImport", func(t *testing.T) {
