@@ -18,7 +18,10 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -226,4 +229,108 @@ func TestBillingRig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkStrictOneTeam is one team's requests in strict billing mode on
+// PostgreSQL, from c concurrent clients at once: sustained requests per
+// second (req/s) and the latency of each request (p50-ms, p99-ms), through
+// the meter alone (Reserve then Settle: the two database round trips strict
+// mode adds to a request) and through the whole gateway (HTTP, billing, the
+// usage record). Each client sends b.N/c requests back to back.
+//
+//	CHORUS_TEST_POSTGRES_URL=… go test ./bench -run '^$' -bench StrictOneTeam -benchtime 4000x -count 3
+func BenchmarkStrictOneTeam(b *testing.B) {
+	base := os.Getenv("CHORUS_TEST_POSTGRES_URL")
+	if base == "" {
+		b.Skip("set CHORUS_TEST_POSTGRES_URL: strict billing of one team is measured on PostgreSQL")
+	}
+	for _, c := range []int{1, 64, 256} {
+		b.Run(fmt.Sprintf("meter/c=%d", c), func(b *testing.B) {
+			r := newBillingRig(b, config.BillingStrict, benchSchema(b, base))
+			m, k, q := r.meterRequest(b)
+			runClients(b, c, func(i int) error {
+				h, err := m.Reserve(context.Background(), k, fmt.Sprintf("bench-%d", i), q)
+				if err != nil {
+					return err
+				}
+				_, err = m.Settle(context.Background(), h, 100)
+				return err
+			})
+		})
+		b.Run(fmt.Sprintf("gateway/c=%d", c), func(b *testing.B) {
+			r := newBillingRig(b, config.BillingStrict, benchSchema(b, base))
+			rds := make([]*bufio.Reader, c)
+			for i := range rds {
+				rds[i] = bufio.NewReaderSize(nil, 16<<10)
+			}
+			runClients(b, c, func(i int) error {
+				_, err := r.do(r.chorusURL, chatBody, false, rds[i%c])
+				return err
+			})
+		})
+	}
+}
+
+// meterRequest returns the rig's meter, its customer's key and the quote
+// of the benchmark's chat request, for calling the meter directly.
+func (r *rig) meterRequest(b *testing.B) (*meter.Meter, *chorus.APIKey, meter.Quote) {
+	ctx := context.Background()
+	ks, err := r.gw.App.DB.ListKeys(ctx, chorus.KeyFilter{}, chorus.Page{Limit: 10})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var k *chorus.APIKey
+	for _, key := range ks {
+		if key.Name == "bench" {
+			k = key
+		}
+	}
+	rt := r.gw.App.Registry.Snapshot().Route("bench-model")
+	if k == nil || rt == nil {
+		b.Fatal("the rig has no bench key or model")
+	}
+	k.Role = chorus.RoleCustomer
+	max := 64
+	req := &provider.ChatRequest{Model: "bench-model", MaxTokens: &max,
+		Messages: []provider.Message{provider.TextMessage(provider.RoleUser, "Say hello in a few words.")}}
+	return r.gw.App.Gateway.Meter, k, meter.ChatQuote(rt, req)
+}
+
+// runClients runs b.N calls of do from c goroutines (call i goes to client
+// i mod c), after a warm-up of 2c calls, and reports the rate and the
+// latency percentiles of the timed calls.
+func runClients(b *testing.B, c int, do func(i int) error) {
+	var wg sync.WaitGroup
+	run := func(from, n int, lat []time.Duration) {
+		var failed atomic.Bool
+		for g := range c {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := g; i < n && !failed.Load(); i += c {
+					start := time.Now()
+					if err := do(from + i); err != nil {
+						failed.Store(true)
+						b.Error(err)
+						return
+					}
+					if lat != nil {
+						lat[i] = time.Since(start)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+	}
+	run(0, 2*c, nil)
+	lat := make([]time.Duration, b.N)
+	b.ResetTimer()
+	start := time.Now()
+	run(2*c, b.N, lat)
+	el := time.Since(start)
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(b.N)/el.Seconds(), "req/s")
+	b.ReportMetric(float64(lat[b.N/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[b.N*99/100].Microseconds())/1000, "p99-ms")
 }
