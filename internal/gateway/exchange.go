@@ -98,10 +98,10 @@ func (x *exchange) finish(ctx context.Context) {
 		x.s.Metrics.Observe(&telemetry.Request{Endpoint: x.endpoint, Status: x.status, ErrorCode: x.code, Duration: x.s.Now().Sub(x.start)})
 		return
 	}
-	attempts, in, out, cost := x.usage()
+	_, in, out, _ := x.usage()
 	x.limit.Done(in + out) // correct the token estimate; free the concurrency slot
 	dur := x.s.Now().Sub(x.start)
-	model, route, deployment, prov := x.names()
+	_, _, _, prov := x.names()
 	x.s.Metrics.Observe(&telemetry.Request{
 		Endpoint: x.endpoint, Model: x.publicName(), Provider: prov, Status: x.status, ErrorCode: x.code,
 		Duration: dur, TTFT: x.ttft, InputTokens: in, OutputTokens: out,
@@ -109,7 +109,19 @@ func (x *exchange) finish(ctx context.Context) {
 	if x.route == nil {
 		return // rejected before a model was resolved: nothing consumed
 	}
-	rec := chorus.Usage{
+	if err := x.s.Usage.Record(x.record(dur)); err != nil {
+		x.s.Logger.ErrorContext(ctx, "usage record not queued", "err", err)
+	}
+}
+
+// record is the request's usage record as it stands dur after it began.
+// A strict settlement stores it first (settle), with what is known then;
+// finish writes it again at the end, under the same key, which completes
+// the fields known only then (response ID, latency, status).
+func (x *exchange) record(dur time.Duration) chorus.Usage {
+	attempts, in, out, cost := x.usage()
+	model, route, deployment, prov := x.names()
+	return chorus.Usage{
 		RequestID: x.reqID, ResponseID: x.respID,
 		KeyID: x.key.ID, UserID: x.key.UserID, TeamID: x.key.TeamID,
 		Model: model, Route: route, Deployment: deployment, Provider: prov,
@@ -118,9 +130,6 @@ func (x *exchange) finish(ctx context.Context) {
 		LatencyMS: float64(dur.Microseconds()) / 1000, TTFTMS: float64(x.ttft.Microseconds()) / 1000,
 		Status: x.status, ErrorCode: x.code, Cost: cost, Attempts: attempts, CreatedAt: x.start.UTC(),
 		Key: x.recordKey(),
-	}
-	if err := x.s.Usage.Record(rec); err != nil {
-		x.s.Logger.ErrorContext(ctx, "usage record not queued", "err", err)
 	}
 }
 

@@ -46,13 +46,15 @@ func (x *exchange) reserve(ctx context.Context, q meter.Quote) error {
 // settle charges the request what its attempts cost and releases the rest
 // of its hold. The pipeline calls it exactly once, whatever happened. In
 // strict mode an error means the charge could not be written: the answer
-// must not complete.
+// must not complete; and the request's usage record is stored with the
+// charge, so that the books are complete even if the instance dies before
+// finish writes the record (which then completes it).
 func (x *exchange) settle(ctx context.Context) error {
 	if x.hold == nil {
 		return nil
 	}
-	_, _, _, cost := x.usage()
-	st, err := x.s.Meter.Settle(ctx, x.hold, cost)
+	rec := x.record(x.s.Now().Sub(x.start))
+	st, err := x.s.Meter.SettleUsage(ctx, x.hold, &rec)
 	if err != nil {
 		return err
 	}

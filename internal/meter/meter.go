@@ -7,15 +7,20 @@
 // the response, Settle charges what every upstream attempt actually cost and
 // releases the rest. Two modes (config billing.mode):
 //
-// Strict: the hold is a database row and a conditional update of the
-// wallet's reservations (balance − reserved ≥ amount), so any number of
+// Strict: the hold is a database row and an update of the wallet's
+// reservations made only if the wallet, read under its row lock, has the
+// amount available (balance − reserved ≥ amount), so any number of
 // instances on one database can never together overspend a wallet or a
-// hard budget. Settle runs in one transaction — spend posting, hold
-// release, budget spend, alerts — before the response completes (before
-// the body of a plain answer, before the final event of a stream), so a
-// killed instance loses no completed request's charge. A hold whose
-// instance died is released by any instance's reaper after
-// billing.hold_expiry.
+// hard budget. The settlement — spend posting, hold release, budget spend,
+// alerts, and the request's usage record (SettleUsage) — is one fact,
+// written in one transaction before the response completes (before the
+// body of a plain answer, before the final event of a stream), so a killed
+// instance loses no completed request's charge, and every charge has its
+// usage record. Holds and settlements are group-committed (groupcommit.go):
+// the steps of many concurrent requests share one transaction, each
+// admitted or refused on its own, and Reserve and Settle return once their
+// step's transaction committed. A hold whose instance died is released by
+// any instance's reaper after billing.hold_expiry.
 //
 // Fast: the request path touches no database. Each instance leases credit
 // from a team's wallet in chunks (a database hold of at most
@@ -59,7 +64,7 @@ import (
 
 // Store is what the meter needs from the database.
 type Store interface {
-	Hold(ctx context.Context, h chorus.HoldSpec) error
+	StrictCommit(ctx context.Context, ops []chorus.StrictOp) ([]chorus.StrictOutcome, error)
 	Lease(ctx context.Context, s chorus.LeaseSpec) (chorus.LeaseState, error)
 	ReturnLease(ctx context.Context, ref string, amount int64) (int64, error)
 	RenewLeases(ctx context.Context, owner string, expiresAt time.Time) (int64, error)
@@ -99,7 +104,8 @@ type Meter struct {
 	statesMu  sync.Mutex
 	states    map[int64]*budgetState
 
-	fast fastState
+	fast   fastState
+	strict committer // strict mode's group commit
 
 	stats stats
 
@@ -129,6 +135,9 @@ type Stats struct {
 	Flushes                    int64 // fast: batches written
 	FlushErrors                int64
 	Alerts                     int64 // budget alerts raised
+	// GroupCommits and GroupSteps (strict): the transactions written and
+	// the holds and settlements they carried.
+	GroupCommits, GroupSteps int64
 }
 
 // Stats returns the meter's counters.
@@ -137,7 +146,7 @@ func (m *Meter) Stats() Stats {
 	return Stats{Admitted: s.admitted.Load(), Refused: s.refused.Load(), Settled: s.settled.Load(), Cost: s.cost.Load(),
 		Charged: s.charged.Load(), Uncollected: s.uncollected.Load(), Tokenized: s.tokenized.Load(),
 		LeaseWaits: s.leaseWaits.Load(), Flushes: s.flushes.Load(), FlushErrors: s.flushErrors.Load(),
-		Alerts: s.alerts.Load()}
+		Alerts: s.alerts.Load(), GroupCommits: m.strict.batches.Load(), GroupSteps: m.strict.steps.Load()}
 }
 
 // New returns a meter; Start runs its background work (flushes, budget
@@ -160,6 +169,9 @@ func New(db Store, opts Options) *Meter {
 		m.opts.HoldExpiry = 11 * time.Minute
 	}
 	m.budgets.Store(&budgetIndex{})
+	m.strict.commit = func(ctx context.Context, ops []chorus.StrictOp) ([]chorus.StrictOutcome, error) {
+		return m.db.StrictCommit(ctx, ops)
+	}
 	return m
 }
 
@@ -250,8 +262,8 @@ func (m *Meter) reserve(ctx context.Context, h *Hold) error {
 	return m.reserveFast(ctx, h)
 }
 
-// reserveStrict writes the hold (wallet and hard budgets) in one
-// transaction.
+// reserveStrict places the hold (wallet and hard budgets) through the
+// group commit.
 func (m *Meter) reserveStrict(ctx context.Context, h *Hold) error {
 	if h.ref == "" {
 		var b [4]byte
@@ -267,7 +279,11 @@ func (m *Meter) reserveStrict(ctx context.Context, h *Hold) error {
 			spec.Budgets = append(spec.Budgets, chorus.BudgetHold{BudgetID: b.id, PeriodStart: h.periods[i], Amount: h.amount})
 		}
 	}
-	return m.db.Hold(ctx, spec)
+	out, err := m.strict.do(ctx, chorus.StrictOp{Hold: &spec})
+	if err != nil {
+		return err
+	}
+	return out.Err
 }
 
 // Settlement is what settling a request did.
@@ -291,6 +307,29 @@ var strictRetries = []time.Duration{20 * time.Millisecond, 100 * time.Millisecon
 // retries: the caller must then not complete the response. In fast mode it
 // only records the charge in memory.
 func (m *Meter) Settle(ctx context.Context, h *Hold, cost int64) (Settlement, error) {
+	return m.settle(ctx, h, cost, nil)
+}
+
+// SettleUsage is Settle for a request whose usage record rec says what it
+// cost (rec.Cost). In strict mode rec is stored in the settlement's
+// transaction, so a charged request always has its record, whatever
+// happens to the instance afterwards; the caller's own later write of the
+// record (the same rec.Key) then completes the fields known only at the end
+// of the request (see store.InsertUsage). rec.Key must be set; a record
+// without one is not stored here. Fast mode stores no record.
+func (m *Meter) SettleUsage(ctx context.Context, h *Hold, rec *chorus.Usage) (Settlement, error) {
+	if rec == nil {
+		return m.settle(ctx, h, 0, nil)
+	}
+	var stored *chorus.Usage
+	if rec.Key != "" {
+		c := *rec
+		stored = &c
+	}
+	return m.settle(ctx, h, rec.Cost, stored)
+}
+
+func (m *Meter) settle(ctx context.Context, h *Hold, cost int64, rec *chorus.Usage) (Settlement, error) {
 	out := Settlement{Available: -1}
 	if h == nil || !h.settled.CompareAndSwap(false, true) {
 		return out, nil
@@ -301,39 +340,52 @@ func (m *Meter) Settle(ctx context.Context, h *Hold, cost int64) (Settlement, er
 	if m.opts.Mode != config.BillingStrict {
 		return m.settleFast(h, cost), nil
 	}
-	bill := int64(0)
-	if h.bill {
-		bill = cost
-	}
-	c := chorus.Charge{TeamID: h.teamID, Ref: h.requestID, Requests: 1, Cost: cost, Bill: bill, Hold: h.ref}
-	for i, b := range h.budgets {
-		c.Spend = append(c.Spend, chorus.BudgetSpend{BudgetID: b.id, PeriodStart: h.periods[i], Amount: cost})
-	}
-	ctx = context.WithoutCancel(ctx)
-	var res chorus.SettleResult
-	var err error
-	for i := 0; ; i++ {
-		res, err = m.db.Settle(ctx, h.ref, []chorus.Charge{c})
-		if err == nil || i == len(strictRetries) || chorus.ErrorCode(err) == chorus.EINVALID {
-			break
-		}
-		time.Sleep(strictRetries[i])
-	}
+	res, err := m.settleStrict(context.WithoutCancel(ctx), h, cost, rec)
 	if err != nil {
 		m.log.ErrorContext(ctx, "billing: settlement failed", "cost", cost, "err", err)
 		return out, &chorus.Error{Code: chorus.EUNAVAILABLE, Message: "Billing is unavailable: the answer could not be charged.", Err: err}
 	}
 	if res.Applied {
-		m.account(bill, res.Charged[0], res.Alerts)
-		out.Charged = res.Charged[0]
+		bill := int64(0)
 		if h.bill {
-			out.Available = res.Balances[0].Available
+			bill = cost
+			out.Available = res.Balance.Available
 		}
+		m.account(bill, res.Charged, res.Alerts)
+		out.Charged = res.Charged
 		if res.Alerts > 0 {
 			m.alerted()
 		}
 	}
 	return out, nil
+}
+
+// settleStrict writes h's settlement, with rec when not nil, through the
+// group commit, retrying a failure (the settlement is idempotent by its
+// key, so a retry cannot charge twice).
+func (m *Meter) settleStrict(ctx context.Context, h *Hold, cost int64, rec *chorus.Usage) (chorus.StrictOutcome, error) {
+	bill := int64(0)
+	if h.bill {
+		bill = cost
+	}
+	if rec != nil {
+		rec.Cost = cost
+	}
+	s := &chorus.StrictSettlement{Key: h.ref, Record: rec,
+		Charge: chorus.Charge{TeamID: h.teamID, Ref: h.requestID, Requests: 1, Cost: cost, Bill: bill, Hold: h.ref}}
+	for i, b := range h.budgets {
+		s.Charge.Spend = append(s.Charge.Spend, chorus.BudgetSpend{BudgetID: b.id, PeriodStart: h.periods[i], Amount: cost})
+	}
+	for i := 0; ; i++ {
+		res, err := m.strict.do(ctx, chorus.StrictOp{Settle: s})
+		if err == nil {
+			err = res.Err
+		}
+		if err == nil || i == len(strictRetries) || chorus.ErrorCode(err) == chorus.EINVALID {
+			return res, err
+		}
+		time.Sleep(strictRetries[i])
+	}
 }
 
 // account counts a settlement's charge.

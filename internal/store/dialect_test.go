@@ -60,7 +60,7 @@ func TestUsageChunkFits(t *testing.T) {
 	if n := usageChunk * usageColumnCount; n > sqlite3.SQLITE_MAX_VARIABLE_NUMBER || n > 65535 {
 		t.Fatalf("a full usage chunk binds %d parameters: more than a statement may carry", n)
 	}
-	if got := strings.Count(buildUsageInsert(dialect{name: DialectSQLite}, 3), "?"); got != 3*usageColumnCount {
+	if got := strings.Count(buildUsageInsert(dialect{name: DialectSQLite}, 3, usageOnConflictNothing), "?"); got != 3*usageColumnCount {
 		t.Fatalf("3-record INSERT has %d placeholders, want %d", got, 3*usageColumnCount)
 	}
 }

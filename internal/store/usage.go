@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/chorusgw/chorus"
 )
@@ -25,10 +26,14 @@ const usageChunk = 500
 
 // InsertUsage stores usage records in one transaction, as multi-row INSERTs
 // of up to 500 records each. Records without CreatedAt get the current
-// time. IDs are not set on recs. A record whose Key is already stored is
-// skipped, so writing a batch again (a retry after a commit whose outcome
-// was lost, a spool replayed) stores each request's record once; records
-// without a Key are always inserted.
+// time. IDs are not set on recs. Records without a Key are always inserted.
+// A record whose Key is already stored is not inserted again, so writing a
+// batch again (a retry after a commit whose outcome was lost, a spool
+// replayed) stores each request's record once; the stored record takes the
+// fields only known when the request ended (endFields: the response ID,
+// latency, time to first token, status and error code) and keeps the rest.
+// That completes the record a strict-mode settlement stored with its charge
+// (StrictCommit): the tokens and cost it charged never change.
 func (db *DB) InsertUsage(ctx context.Context, recs []chorus.Usage) error {
 	if len(recs) == 0 {
 		return nil
@@ -38,51 +43,103 @@ func (db *DB) InsertUsage(ctx context.Context, recs []chorus.Usage) error {
 		return err
 	}
 	defer tx.Rollback()
+	if err := db.insertUsageTx(ctx, tx, lastByKey(recs), usageOnConflictUpdate); err != nil {
+		return err
+	}
+	return commit(tx)
+}
+
+// What an INSERT of usage records does with a record whose key is stored.
+const (
+	// usageOnConflictUpdate completes the stored record with the fields
+	// known only at the end of the request.
+	usageOnConflictUpdate = ` ON CONFLICT (record_key) DO UPDATE SET response_id = excluded.response_id,
+		latency_ms = excluded.latency_ms, ttft_ms = excluded.ttft_ms, status = excluded.status, error_code = excluded.error_code`
+	// usageOnConflictNothing keeps the stored record as it is.
+	usageOnConflictNothing = ` ON CONFLICT (record_key) DO NOTHING`
+)
+
+// insertUsageTx inserts recs inside tx in chunks of usageChunk, with
+// onConflict (usageOnConflict*) for records whose key is stored.
+func (db *DB) insertUsageTx(ctx context.Context, tx *tx, recs []chorus.Usage, onConflict string) error {
 	now := db.timeNow()
 	args := make([]any, 0, min(len(recs), usageChunk)*usageColumnCount)
 	for start := 0; start < len(recs); start += usageChunk {
 		chunk := recs[start:min(start+usageChunk, len(recs))]
 		args = args[:0]
 		for i := range chunk {
-			u := &chunk[i]
-			at := u.CreatedAt
-			if at.IsZero() {
-				at = now
-			}
-			attempts, err := attemptsJSON(u.Attempts)
-			if err != nil {
+			var err error
+			if args, err = appendUsageArgs(args, &chunk[i], now); err != nil {
 				return fmt.Errorf("insert usage: %w", err)
 			}
-			var key any // NULL: no idempotency (the unique index ignores NULLs)
-			if u.Key != "" {
-				key = u.Key
-			}
-			args = append(args, key, u.RequestID, u.ResponseID, u.KeyID, u.UserID, u.TeamID, u.Model, u.Deployment, u.Provider, u.Endpoint,
-				u.Stream, u.InputTokens, u.OutputTokens, u.CachedInputTokens, u.CacheWriteTokens, u.ReasoningTokens, u.LatencyMS, u.TTFTMS, u.Status, u.ErrorCode, u.Cost,
-				u.Route, attempts, at)
 		}
-		if _, err := tx.exec(ctx, db.usageInsertSQL(len(chunk)), args...); err != nil {
+		if _, err := tx.exec(ctx, db.usageInsertSQL(len(chunk), onConflict), args...); err != nil {
 			return fmt.Errorf("insert usage: %w", err)
 		}
 	}
-	return commit(tx)
+	return nil
 }
 
-// usageInsertSQL returns the INSERT for n records, rebound for the dialect.
-// The full-chunk statement is built once per DB (and, on PostgreSQL, stays
-// in pgx's prepared statement cache).
-func (db *DB) usageInsertSQL(n int) string {
-	if n == usageChunk {
-		db.usageOnce.Do(func() { db.usageFull = buildUsageInsert(db.d, usageChunk) })
+// appendUsageArgs appends the values of one record's row.
+func appendUsageArgs(args []any, u *chorus.Usage, now time.Time) ([]any, error) {
+	at := u.CreatedAt
+	if at.IsZero() {
+		at = now
+	}
+	attempts, err := attemptsJSON(u.Attempts)
+	if err != nil {
+		return args, err
+	}
+	var key any // NULL: no idempotency (the unique index ignores NULLs)
+	if u.Key != "" {
+		key = u.Key
+	}
+	return append(args, key, u.RequestID, u.ResponseID, u.KeyID, u.UserID, u.TeamID, u.Model, u.Deployment, u.Provider, u.Endpoint,
+		u.Stream, u.InputTokens, u.OutputTokens, u.CachedInputTokens, u.CacheWriteTokens, u.ReasoningTokens, u.LatencyMS, u.TTFTMS, u.Status, u.ErrorCode, u.Cost,
+		u.Route, attempts, at), nil
+}
+
+// lastByKey returns recs with only the last of the records sharing a key
+// (one statement may not update a row twice on PostgreSQL). It returns recs
+// itself when no key repeats, the usual case.
+func lastByKey(recs []chorus.Usage) []chorus.Usage {
+	seen := make(map[string]int, len(recs))
+	dup := false
+	for i := range recs {
+		if k := recs[i].Key; k != "" {
+			if _, ok := seen[k]; ok {
+				dup = true
+			}
+			seen[k] = i
+		}
+	}
+	if !dup {
+		return recs
+	}
+	out := make([]chorus.Usage, 0, len(seen))
+	for i := range recs {
+		if k := recs[i].Key; k == "" || seen[k] == i {
+			out = append(out, recs[i])
+		}
+	}
+	return out
+}
+
+// usageInsertSQL returns the INSERT for n records with onConflict, rebound
+// for the dialect. The writer's full-chunk statement is built once per DB
+// (and, on PostgreSQL, stays in pgx's prepared statement cache).
+func (db *DB) usageInsertSQL(n int, onConflict string) string {
+	if n == usageChunk && onConflict == usageOnConflictUpdate {
+		db.usageOnce.Do(func() { db.usageFull = buildUsageInsert(db.d, usageChunk, usageOnConflictUpdate) })
 		return db.usageFull
 	}
-	return buildUsageInsert(db.d, n)
+	return buildUsageInsert(db.d, n, onConflict)
 }
 
-func buildUsageInsert(d dialect, n int) string {
+func buildUsageInsert(d dialect, n int, onConflict string) string {
 	row := "(?" + strings.Repeat(", ?", usageColumnCount-1) + ")"
 	var b strings.Builder
-	b.Grow(64 + n*(len(row)+2))
+	b.Grow(len(onConflict) + 64 + n*(len(row)+2))
 	b.WriteString("INSERT INTO usage_records (record_key, " + usageInsertColumns + ") VALUES ")
 	for i := range n {
 		if i > 0 {
@@ -90,7 +147,7 @@ func buildUsageInsert(d dialect, n int) string {
 		}
 		b.WriteString(row)
 	}
-	b.WriteString(" ON CONFLICT (record_key) DO NOTHING")
+	b.WriteString(onConflict)
 	return d.rebind(b.String())
 }
 
