@@ -43,7 +43,7 @@ func (db *DB) InsertUsage(ctx context.Context, recs []chorus.Usage) error {
 		return err
 	}
 	defer tx.Rollback()
-	if err := db.insertUsageTx(ctx, tx, lastByKey(recs), usageOnConflictUpdate); err != nil {
+	if err := db.insertUsageTx(ctx, tx, firstByKey(recs), usageOnConflictUpdate); err != nil {
 		return err
 	}
 	return commit(tx)
@@ -99,26 +99,27 @@ func appendUsageArgs(args []any, u *chorus.Usage, now time.Time) ([]any, error) 
 		u.Route, attempts, at), nil
 }
 
-// lastByKey returns recs with only the last of the records sharing a key
+// firstByKey returns recs with only the first of the records sharing a key
 // (one statement may not update a row twice on PostgreSQL). It returns recs
 // itself when no key repeats, the usual case.
-func lastByKey(recs []chorus.Usage) []chorus.Usage {
-	seen := make(map[string]int, len(recs))
+func firstByKey(recs []chorus.Usage) []chorus.Usage {
+	first := make(map[string]int, len(recs))
 	dup := false
 	for i := range recs {
 		if k := recs[i].Key; k != "" {
-			if _, ok := seen[k]; ok {
+			if _, ok := first[k]; ok {
 				dup = true
+				continue
 			}
-			seen[k] = i
+			first[k] = i
 		}
 	}
 	if !dup {
 		return recs
 	}
-	out := make([]chorus.Usage, 0, len(seen))
+	out := make([]chorus.Usage, 0, len(first))
 	for i := range recs {
-		if k := recs[i].Key; k == "" || seen[k] == i {
+		if k := recs[i].Key; k == "" || first[k] == i {
 			out = append(out, recs[i])
 		}
 	}
