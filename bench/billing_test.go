@@ -256,6 +256,7 @@ func BenchmarkStrictOneTeam(b *testing.B) {
 				_, err = m.Settle(context.Background(), h, 100)
 				return err
 			})
+			reportBatches(b, m)
 		})
 		b.Run(fmt.Sprintf("gateway/c=%d", c), func(b *testing.B) {
 			r := newBillingRig(b, config.BillingStrict, benchSchema(b, base))
@@ -267,6 +268,7 @@ func BenchmarkStrictOneTeam(b *testing.B) {
 				_, err := r.do(r.chorusURL, chatBody, false, rds[i%c])
 				return err
 			})
+			reportBatches(b, r.gw.App.Gateway.Meter)
 		})
 	}
 }
@@ -294,6 +296,14 @@ func (r *rig) meterRequest(b *testing.B) (*meter.Meter, *chorus.APIKey, meter.Qu
 	req := &provider.ChatRequest{Model: "bench-model", MaxTokens: &max,
 		Messages: []provider.Message{provider.TextMessage(provider.RoleUser, "Say hello in a few words.")}}
 	return r.gw.App.Gateway.Meter, k, meter.ChatQuote(rt, req)
+}
+
+// reportBatches reports how many holds and settlements the meter wrote
+// per transaction, on average.
+func reportBatches(b *testing.B, m *meter.Meter) {
+	if st := m.Stats(); st.GroupCommits > 0 {
+		b.ReportMetric(float64(st.GroupSteps)/float64(st.GroupCommits), "steps/commit")
+	}
 }
 
 // runClients runs b.N calls of do from c goroutines (call i goes to client

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -86,6 +87,18 @@ func (d dialect) timeArg(t time.Time) any {
 		return t.Format(sqliteTime)
 	}
 	return t
+}
+
+// oneShot marks a statement whose text varies with its number of rows (a
+// multi-row INSERT, an IN list) as not worth preparing: on PostgreSQL it
+// then takes one round trip (pgx's exec mode) instead of a prepare and an
+// execute, and does not crowd the prepared statements that are reused out
+// of pgx's cache. Put its result first in the statement's arguments.
+func (d dialect) oneShot(args []any) []any {
+	if d.name != DialectPostgres {
+		return args
+	}
+	return append([]any{pgx.QueryExecModeExec}, args...)
 }
 
 // args converts args in place (see arg) and returns them.

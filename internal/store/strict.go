@@ -40,7 +40,7 @@ func (db *DB) StrictCommit(ctx context.Context, ops []chorus.StrictOp) ([]chorus
 		wallets: map[int64]*walletRow{}, periods: map[chorus.BudgetPeriod]*periodRow{}}
 	b.validate()
 	for _, step := range []func(context.Context) error{
-		b.claimSettlements, b.releaseHolds, b.findPlaced, b.lockWallets, b.lockPeriods,
+		b.claimSettlements, b.releaseHolds, b.lockWallets, b.lockPeriods,
 	} {
 		if err := step(ctx); err != nil {
 			return out, err
@@ -68,7 +68,7 @@ type strictBatch struct {
 	ops  []chorus.StrictOp
 	out  []chorus.StrictOutcome
 	now  time.Time
-	skip []bool // invalid steps, settlements settled before, holds placed before
+	skip []bool // invalid steps, settlements settled before
 
 	settlementIDs map[int]int64         // op index → its new settlements row
 	released      map[string][]released // hold ref → the rows its settlement deleted
@@ -221,7 +221,7 @@ func (b *strictBatch) releaseHolds(ctx context.Context) error {
 	}
 	return inChunks(refs, func(chunk []any) error {
 		rows, err := b.tx.query(ctx, `DELETE FROM credit_holds WHERE kind = ? AND ref IN (`+placeholders(len(chunk))+`)
-			RETURNING ref, team_id, budget_id, period_start, amount`, append([]any{chorus.HoldRequest}, chunk...)...)
+			RETURNING ref, team_id, budget_id, period_start, amount`, b.tx.d.oneShot(append([]any{chorus.HoldRequest}, chunk...))...)
 		if err != nil {
 			return fmt.Errorf("settle: release holds: %w", err)
 		}
@@ -233,41 +233,6 @@ func (b *strictBatch) releaseHolds(ctx context.Context) error {
 				return err
 			}
 			b.released[ref] = append(b.released[ref], r)
-		}
-		return rows.Err()
-	})
-}
-
-// findPlaced skips the holds whose rows exist already: placed by an
-// earlier try of this step whose commit's outcome was lost.
-func (b *strictBatch) findPlaced(ctx context.Context) error {
-	byRef := map[string][]int{}
-	var refs []any
-	for i, op := range b.ops {
-		if op.Hold != nil && !b.skip[i] {
-			if byRef[op.Hold.Ref] == nil {
-				refs = append(refs, op.Hold.Ref)
-			}
-			byRef[op.Hold.Ref] = append(byRef[op.Hold.Ref], i)
-		}
-	}
-	if len(refs) == 0 {
-		return nil
-	}
-	return inChunks(refs, func(chunk []any) error {
-		rows, err := b.tx.query(ctx, `SELECT DISTINCT ref FROM credit_holds WHERE ref IN (`+placeholders(len(chunk))+`)`, chunk...)
-		if err != nil {
-			return fmt.Errorf("hold: %w", err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var ref string
-			if err := rows.Scan(&ref); err != nil {
-				return err
-			}
-			for _, i := range byRef[ref] {
-				b.skip[i] = true
-			}
 		}
 		return rows.Err()
 	})
@@ -375,9 +340,6 @@ func (b *strictBatch) lockPeriod(ctx context.Context, k chorus.BudgetPeriod, p *
 // apply applies step i to the locked rows in memory, or refuses it.
 func (b *strictBatch) apply(i int) {
 	if b.skip[i] {
-		if h := b.ops[i].Hold; h != nil && b.out[i].Err == nil {
-			b.out[i].Balance = b.balance(h.TeamID) // placed before
-		}
 		return
 	}
 	if h := b.ops[i].Hold; h != nil {
@@ -492,12 +454,12 @@ func derefTime(t *time.Time) time.Time {
 	return *t
 }
 
-// write stores what the steps did: wallets, budget periods and their
-// alerts, the revenue shards, the spend postings, the hold rows and the
+// write stores what the steps did: the hold rows, wallets, budget periods
+// and their alerts, the revenue shards, the spend postings and the
 // settlements charged less than billed.
 func (b *strictBatch) write(ctx context.Context) error {
 	for _, step := range []func(context.Context) error{
-		b.writeWallets, b.writePeriods, b.writeRevenue, b.writePostings, b.writeHolds, b.writeFixes,
+		b.writeHolds, b.writeWallets, b.writePeriods, b.writeRevenue, b.writePostings, b.writeFixes,
 	} {
 		if err := step(ctx); err != nil {
 			return err
@@ -543,7 +505,8 @@ func (b *strictBatch) writePeriods(ctx context.Context) error {
 }
 
 // writeRevenue credits each revenue shard with what the batch charged the
-// teams it serves, in ascending account order (the lock order).
+// teams it serves, in name order: the same order in every batch, and any
+// other transaction moves one revenue shard at most.
 func (b *strictBatch) writeRevenue(ctx context.Context) error {
 	sums := map[string]int64{}
 	for _, p := range b.postings {
@@ -553,25 +516,38 @@ func (b *strictBatch) writeRevenue(ctx context.Context) error {
 	for name := range sums {
 		names = append(names, name)
 	}
-	accounts, err := resolveAccounts(ctx, b.tx, names)
-	if err != nil {
-		return err
-	}
-	slices.SortFunc(accounts, func(x, y account) int { return cmpInt64(x.id, y.id) })
-	b.revenue = make(map[string]int64, len(accounts))
-	for _, a := range accounts {
-		b.revenue[a.name] = a.id
-		amount := sums[a.name]
-		res, err := b.tx.exec(ctx, `UPDATE ledger_accounts SET balance = balance + ? WHERE id = ? AND balance <= ?`,
-			amount, a.id, int64(math.MaxInt64)-amount)
+	slices.Sort(names)
+	b.revenue = make(map[string]int64, len(names))
+	for _, name := range names {
+		id, err := b.credit(ctx, name, sums[name])
 		if err != nil {
-			return fmt.Errorf("settle: update %s: %w", a.name, err)
+			return err
 		}
-		if n, err := affected(res); err != nil || n != 1 {
-			return errors.Join(err, chorus.Invalid("entries", "the balance of %s would overflow", a.name))
-		}
+		b.revenue[name] = id
 	}
 	return nil
+}
+
+// credit adds amount to a system account's row, creating it if needed,
+// and returns its ID.
+func (b *strictBatch) credit(ctx context.Context, name string, amount int64) (int64, error) {
+	for try := 0; ; try++ {
+		var id int64
+		err := b.tx.queryRow(ctx, `UPDATE ledger_accounts SET balance = balance + ? WHERE name = ? AND balance <= ? RETURNING id`,
+			amount, name, int64(math.MaxInt64)-amount).Scan(&id)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, fmt.Errorf("settle: update %s: %w", name, err)
+		}
+		if try > 0 {
+			return 0, chorus.Invalid("entries", "the balance of %s would overflow", name)
+		}
+		if _, err := ensureAccount(ctx, b.tx, name); err != nil {
+			return 0, err
+		}
+	}
 }
 
 // writePostings writes one spend posting per charged settlement, with its
@@ -612,6 +588,12 @@ func (b *strictBatch) writePostings(ctx context.Context) error {
 	return nil
 }
 
+// writeHolds inserts the hold rows of the holds placed. A hold whose rows
+// exist already (placed by an earlier try of the step, whose commit's
+// outcome was lost) inserts nothing and reserves nothing again: its
+// amounts come off the batch's reservations before they are written. (The
+// batch's later steps were admitted as if it had reserved them: a rare
+// retry errs on the side of refusing, never of overspending.)
 func (b *strictBatch) writeHolds(ctx context.Context) error {
 	if len(b.holds) == 0 {
 		return nil
@@ -620,13 +602,32 @@ func (b *strictBatch) writeHolds(ctx context.Context) error {
 	for _, h := range b.holds {
 		args = append(args, h.ref, chorus.HoldRequest, h.teamID, h.budgetID, h.periodStart, h.amount, h.owner, h.expires, b.now)
 	}
+	type row struct {
+		ref    string
+		budget int64
+	}
+	inserted := make(map[row]bool, len(b.holds))
 	err := bulkExec(ctx, b.tx, `INSERT INTO credit_holds (ref, kind, team_id, budget_id, period_start, amount, owner, expires_at, created_at)`,
-		9, args, "", nil)
-	switch {
-	case b.tx.d.isUnique(err):
-		return conflict(err, "a hold of the batch exists already")
-	case err != nil:
+		9, args, ` ON CONFLICT (ref, budget_id) DO NOTHING RETURNING ref, budget_id`, func(rows *sql.Rows) error {
+			var r row
+			if err := rows.Scan(&r.ref, &r.budget); err != nil {
+				return err
+			}
+			inserted[r] = true
+			return nil
+		})
+	if err != nil {
 		return fmt.Errorf("hold: insert: %w", err)
+	}
+	for _, h := range b.holds {
+		if inserted[row{h.ref, h.budgetID}] {
+			continue
+		}
+		if h.budgetID == 0 {
+			b.wallets[h.teamID].dReserve -= h.amount
+		} else if p := b.period(h.budgetID, derefTime(h.periodStart)); p != nil && p.budget != nil {
+			p.dReserved -= h.amount
+		}
 	}
 	return nil
 }
@@ -654,12 +655,12 @@ func bulkExec(ctx context.Context, tx *tx, head string, cols int, args []any, ta
 		chunk := args[start:min(start+per, len(args))]
 		q := head + " VALUES " + row + strings.Repeat(", "+row, len(chunk)/cols-1) + tail
 		if scan == nil {
-			if _, err := tx.exec(ctx, q, chunk...); err != nil {
+			if _, err := tx.exec(ctx, q, tx.d.oneShot(chunk)...); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := queryEach(ctx, tx, q, chunk, scan); err != nil {
+		if err := queryEach(ctx, tx, q, tx.d.oneShot(chunk), scan); err != nil {
 			return err
 		}
 	}

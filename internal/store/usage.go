@@ -73,7 +73,11 @@ func (db *DB) insertUsageTx(ctx context.Context, tx *tx, recs []chorus.Usage, on
 				return fmt.Errorf("insert usage: %w", err)
 			}
 		}
-		if _, err := tx.exec(ctx, db.usageInsertSQL(len(chunk), onConflict), args...); err != nil {
+		q, full := db.usageInsertSQL(len(chunk), onConflict)
+		if !full {
+			args = tx.d.oneShot(args)
+		}
+		if _, err := tx.exec(ctx, q, args...); err != nil {
 			return fmt.Errorf("insert usage: %w", err)
 		}
 	}
@@ -127,14 +131,15 @@ func firstByKey(recs []chorus.Usage) []chorus.Usage {
 }
 
 // usageInsertSQL returns the INSERT for n records with onConflict, rebound
-// for the dialect. The writer's full-chunk statement is built once per DB
-// (and, on PostgreSQL, stays in pgx's prepared statement cache).
-func (db *DB) usageInsertSQL(n int, onConflict string) string {
+// for the dialect, and whether it is the writer's full-chunk statement,
+// built once per DB and kept in pgx's prepared statement cache on
+// PostgreSQL (the others are one-shot: see dialect.oneShot).
+func (db *DB) usageInsertSQL(n int, onConflict string) (string, bool) {
 	if n == usageChunk && onConflict == usageOnConflictUpdate {
 		db.usageOnce.Do(func() { db.usageFull = buildUsageInsert(db.d, usageChunk, usageOnConflictUpdate) })
-		return db.usageFull
+		return db.usageFull, true
 	}
-	return buildUsageInsert(db.d, n, onConflict)
+	return buildUsageInsert(db.d, n, onConflict), false
 }
 
 func buildUsageInsert(d dialect, n int, onConflict string) string {
