@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,11 +27,15 @@ import (
 
 // TestBillingKill runs the chorus binary in each billing mode, on SQLite
 // and (when CHORUS_TEST_POSTGRES_URL is set) PostgreSQL, puts 16 clients'
-// load on it, SIGKILLs it mid-load and compares what the clients fully
-// received with what the database charged:
+// load on it, SIGKILLs it mid-load (strict: twice, restarting it on the
+// same database in between) and compares what the clients fully received
+// with what the database charged:
 //
 //   - strict: every response a client received whole has its charge
-//     (spend posting with the request's ID and cost): 0 missing;
+//     (spend posting with the request's ID and cost): 0 missing; and the
+//     books are complete: every charged request has exactly one usage
+//     record, whose cost is its charge, and no record has a cost that was
+//     not charged;
 //   - fast: the charges missing are within the documented bound, the
 //     requests served in the last flush interval plus the batch being
 //     written (measured: received rate × 2 × billing.flush_interval);
@@ -121,48 +126,22 @@ type killLoad struct {
 
 func killUnderLoad(t *testing.T, bin, data, dsn, mode string) {
 	setup := prepareKill(t, dsn)
-	listen := freePort(t)
 	flush := config.DefaultBilling().FlushInterval
-	env := chorusEnv("CHORUS_DATA_DIR="+data, "CHORUS_LISTEN="+listen, "CHORUS_MASTER_KEY="+apptest.MasterKey,
-		"CHORUS_BOOTSTRAP=false", "CHORUS_LOG_LEVEL=warn", "CHORUS_BILLING_MODE="+mode)
-	if !strings.HasSuffix(dsn, ".db") {
-		env = append(env, "CHORUS_DATABASE_URL="+dsn)
-	}
-	p := startProcess(t, bin, listen, env)
-
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
-	defer client.CloseIdleConnections()
 	load := &killLoad{received: map[string]int64{}}
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	for c := range 16 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for n := 0; !stop.Load(); n++ {
-				id := fmt.Sprintf("kill-%s-%d-%d", mode, c, n)
-				atomic.AddInt64(&load.sent, 1)
-				cost, ok := killRequest(client, p.url, setup.key, id, c%2 == 1)
-				if ok {
-					load.mu.Lock()
-					load.received[id] = cost
-					now := time.Now()
-					if load.first.IsZero() {
-						load.first = now
-					}
-					load.last = now
-					load.mu.Unlock()
-				}
-			}
-		}()
+	rounds := 1
+	if mode == config.BillingStrict {
+		rounds = 2 // the restarted instance writes on books the first one left
 	}
-	time.Sleep(3 * time.Second) // the load runs; then the process dies in the middle of it
-	if err := p.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
+	for round := range rounds {
+		listen := freePort(t)
+		env := chorusEnv("CHORUS_DATA_DIR="+data, "CHORUS_LISTEN="+listen, "CHORUS_MASTER_KEY="+apptest.MasterKey,
+			"CHORUS_BOOTSTRAP=false", "CHORUS_LOG_LEVEL=warn", "CHORUS_BILLING_MODE="+mode)
+		if !strings.HasSuffix(dsn, ".db") {
+			env = append(env, "CHORUS_DATABASE_URL="+dsn)
+		}
+		p := startProcess(t, bin, listen, env)
+		loadThenKill(t, p, setup.key, fmt.Sprintf("kill-%s-%d", mode, round), load, 3*time.Second/time.Duration(rounds))
 	}
-	<-p.done
-	stop.Store(true)
-	wg.Wait()
 
 	load.mu.Lock()
 	defer load.mu.Unlock()
@@ -226,6 +205,7 @@ func killUnderLoad(t *testing.T, bin, data, dsn, mode string) {
 		if missing != 0 || twice != 0 {
 			t.Errorf("%d responses received without their charge, %d charged twice; want 0 and 0", missing, twice)
 		}
+		checkBooks(t, db, setup.team, refs)
 	case config.BillingFast:
 		chargedReqs := charged / unit
 		missing := max(received-chargedReqs, 0)
@@ -236,6 +216,44 @@ func killUnderLoad(t *testing.T, bin, data, dsn, mode string) {
 			t.Errorf("%d charges missing, above the bound of %d", missing, bound)
 		}
 	}
+}
+
+// loadThenKill loads p from 16 clients (request IDs prefix-<client>-<n>)
+// for d, SIGKILLs it in the middle of that load and records in load what
+// the clients received.
+func loadThenKill(t *testing.T, p *process, key, prefix string, load *killLoad, d time.Duration) {
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 32}}
+	defer client.CloseIdleConnections()
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for c := range 16 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; !stop.Load(); n++ {
+				id := fmt.Sprintf("%s-%d-%d", prefix, c, n)
+				atomic.AddInt64(&load.sent, 1)
+				cost, ok := killRequest(client, p.url, key, id, c%2 == 1)
+				if ok {
+					load.mu.Lock()
+					load.received[id] = cost
+					now := time.Now()
+					if load.first.IsZero() {
+						load.first = now
+					}
+					load.last = now
+					load.mu.Unlock()
+				}
+			}
+		}()
+	}
+	time.Sleep(d) // the load runs; then the process dies in the middle of it
+	if err := p.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-p.done
+	stop.Store(true)
+	wg.Wait()
 }
 
 // killRequest sends one chat request and reports its cost if the whole
@@ -311,5 +329,57 @@ func spendRefs(t *testing.T, db *store.DB, team int64) map[string][]int64 {
 			return out
 		}
 		page.After = ps[len(ps)-1].ID
+	}
+}
+
+// checkBooks checks that a team's strict-mode books are complete: every
+// charged request (spend posting, by request ID) has exactly one usage
+// record and that record's cost is what was charged; and every usage
+// record that has a cost was charged that cost.
+func checkBooks(t *testing.T, db *store.DB, team int64, charged map[string][]int64) {
+	t.Helper()
+	recs := usageByRequest(t, db, team)
+	unrecorded, twice, wrong, uncharged := 0, 0, 0, 0
+	for id, c := range charged {
+		switch got := recs[id]; {
+		case len(got) == 0:
+			unrecorded++
+		case len(got) > 1:
+			twice++
+		case got[0] != c[0]:
+			wrong++
+			t.Errorf("request %s: usage record's cost %d, charged %d", id, got[0], c[0])
+		}
+	}
+	for id, costs := range recs {
+		if len(charged[id]) == 0 && slices.ContainsFunc(costs, func(c int64) bool { return c > 0 }) {
+			uncharged++
+		}
+	}
+	t.Logf("books: %d charged requests, %d usage records; %d charged without a record, %d with two or more, %d with another cost, %d records with a cost never charged",
+		len(charged), len(recs), unrecorded, twice, wrong, uncharged)
+	if unrecorded != 0 || twice != 0 || wrong != 0 || uncharged != 0 {
+		t.Errorf("strict books incomplete: %d charged requests without their usage record, %d with more than one, %d whose record's cost differs, %d records of a cost never charged; want 0 of each",
+			unrecorded, twice, wrong, uncharged)
+	}
+}
+
+// usageByRequest returns the costs of a team's usage records by request ID.
+func usageByRequest(t *testing.T, db *store.DB, team int64) map[string][]int64 {
+	t.Helper()
+	out := map[string][]int64{}
+	page := chorus.Page{Limit: chorus.MaxPageSize}
+	for {
+		us, err := db.ListUsage(context.Background(), chorus.UsageFilter{TeamID: &team}, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range us {
+			out[u.RequestID] = append(out[u.RequestID], u.Cost)
+		}
+		if len(us) < page.Limit {
+			return out
+		}
+		page.After = us[len(us)-1].ID
 	}
 }
