@@ -322,7 +322,7 @@ func (m *Meter) SettleUsage(ctx context.Context, h *Hold, rec *chorus.Usage) (Se
 		return m.settle(ctx, h, 0, nil)
 	}
 	var stored *chorus.Usage
-	if rec.Key != "" {
+	if rec.Key != "" && m.Mode() == config.BillingStrict {
 		c := *rec
 		stored = &c
 	}
