@@ -17,6 +17,12 @@ import (
 // each other instead of deadlocking: hold rows, then the wallet's ledger
 // account, then budget periods (ascending budget ID), then the accounts of
 // the spend posting (postTx: ascending account ID), then the audit head.
+// StrictCommit (strict.go), which writes many requests' holds and
+// settlements at once, keeps it with several of each: hold rows, wallets in
+// ascending team order, budget periods in ascending budget order, then the
+// revenue shards in name order. Hold and Settle remain the one-request
+// forms (strict mode's meter goes through StrictCommit; fast mode settles
+// its batches with Settle).
 
 // Hold reserves h in one transaction, all or nothing: the wallet must have
 // h.Wallet available (balance minus what is reserved) and every budget
