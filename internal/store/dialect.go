@@ -89,13 +89,15 @@ func (d dialect) timeArg(t time.Time) any {
 	return t
 }
 
-// oneShot marks a statement whose text varies with its number of rows (a
-// multi-row INSERT, an IN list) as not worth preparing: on PostgreSQL it
-// then takes one round trip (pgx's exec mode) instead of a prepare and an
-// execute, and does not crowd the prepared statements that are reused out
-// of pgx's cache. Put its result first in the statement's arguments.
-func (d dialect) oneShot(args []any) []any {
-	if d.name != DialectPostgres {
+// oneShot marks a statement of rows rows whose text varies with their
+// number (a multi-row INSERT, an IN list) as not worth preparing when it
+// has more than one: on PostgreSQL it then takes one round trip (pgx's exec
+// mode) instead of a prepare and an execute, and does not crowd the
+// prepared statements that are reused out of pgx's cache. The one-row form,
+// which every lone request uses, stays prepared. Put its result first in
+// the statement's arguments.
+func (d dialect) oneShot(rows int, args []any) []any {
+	if d.name != DialectPostgres || rows <= 1 {
 		return args
 	}
 	return append([]any{pgx.QueryExecModeExec}, args...)

@@ -221,7 +221,7 @@ func (b *strictBatch) releaseHolds(ctx context.Context) error {
 	}
 	return inChunks(refs, func(chunk []any) error {
 		rows, err := b.tx.query(ctx, `DELETE FROM credit_holds WHERE kind = ? AND ref IN (`+placeholders(len(chunk))+`)
-			RETURNING ref, team_id, budget_id, period_start, amount`, b.tx.d.oneShot(append([]any{chorus.HoldRequest}, chunk...))...)
+			RETURNING ref, team_id, budget_id, period_start, amount`, b.tx.d.oneShot(len(chunk), append([]any{chorus.HoldRequest}, chunk...))...)
 		if err != nil {
 			return fmt.Errorf("settle: release holds: %w", err)
 		}
@@ -655,12 +655,12 @@ func bulkExec(ctx context.Context, tx *tx, head string, cols int, args []any, ta
 		chunk := args[start:min(start+per, len(args))]
 		q := head + " VALUES " + row + strings.Repeat(", "+row, len(chunk)/cols-1) + tail
 		if scan == nil {
-			if _, err := tx.exec(ctx, q, tx.d.oneShot(chunk)...); err != nil {
+			if _, err := tx.exec(ctx, q, tx.d.oneShot(len(chunk)/cols, chunk)...); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := queryEach(ctx, tx, q, tx.d.oneShot(chunk), scan); err != nil {
+		if err := queryEach(ctx, tx, q, tx.d.oneShot(len(chunk)/cols, chunk), scan); err != nil {
 			return err
 		}
 	}

@@ -75,7 +75,7 @@ func (db *DB) insertUsageTx(ctx context.Context, tx *tx, recs []chorus.Usage, on
 		}
 		q, full := db.usageInsertSQL(len(chunk), onConflict)
 		if !full {
-			args = tx.d.oneShot(args)
+			args = tx.d.oneShot(len(chunk), args)
 		}
 		if _, err := tx.exec(ctx, q, args...); err != nil {
 			return fmt.Errorf("insert usage: %w", err)
