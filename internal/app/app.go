@@ -5,7 +5,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -160,6 +159,7 @@ func (s registrySource) LoadRegistry(ctx context.Context) (*registry.Data, error
 // New opens everything the gateway needs. bootstrapOut receives the
 // first-start credentials (printed once).
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOut io.Writer) (*App, error) {
+	log = log.With("instance_id", cfg.Instance.ID) // every line says which instance wrote it
 	db, err := OpenStore(ctx, cfg, log, cfg.AutoMigrate)
 	if err != nil {
 		return nil, err
@@ -310,7 +310,8 @@ func (a *App) handler() (http.Handler, error) {
 		return nil, err
 	}
 	a.Mux.Handle("/", console)
-	return api.Middleware(a.Log, a.Mux), nil
+	a.registerInstance()
+	return api.Instance(a.Config.Instance.ID, a.Manage.Draining(), api.Middleware(a.Log, a.Mux)), nil
 }
 
 // Routes lists every registered route with who may call it.
@@ -332,19 +333,13 @@ func (a *App) Serve(ln net.Listener) error {
 	return a.http.Serve(api.Listener(ln))
 }
 
-// Shutdown stops accepting, lets in-flight requests and streams finish
-// within the drain timeout, waits for their usage to be recorded, flushes
+// Shutdown fails readiness, keeps accepting for the pre-drain delay, stops
+// accepting, lets in-flight requests and streams finish within the drain
+// timeout (stopServing), waits for their usage to be recorded, flushes
 // the usage writer and closes the database.
 func (a *App) Shutdown() error {
+	a.stopServing()
 	drain := a.Config.Timeouts.Drain
-	a.Log.Info("shutting down: draining in-flight requests", "timeout", drain)
-	a.Manage.Drain()
-	ctx, cancel := context.WithTimeout(context.Background(), drain)
-	defer cancel()
-	if err := a.http.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
-		a.Log.Warn("drain timeout passed; closing remaining connections")
-		_ = a.http.Close()
-	}
 	if a.stopPoll != nil {
 		a.stopPoll()
 	}

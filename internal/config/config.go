@@ -64,6 +64,8 @@ type Config struct {
 
 	Upstreams Upstreams `yaml:"upstreams"` // where deployments may send requests (upstreams.go)
 
+	Instance Instance `yaml:"instance"` // this process's identity in a fleet (instance.go)
+
 	// Routes are routes the file declares; see Route for how they are
 	// applied at start. The file only: not settable from the environment.
 	Routes []Route `yaml:"routes"`
@@ -133,6 +135,10 @@ type Timeouts struct {
 	Upstream   time.Duration `yaml:"upstream"`    // one request to an upstream, end to end
 	Connect    time.Duration `yaml:"connect"`     // TCP+TLS connect to an upstream
 	Drain      time.Duration `yaml:"drain"`       // on SIGTERM, in-flight requests get this long
+	// PreDrain is how long, on SIGTERM, the instance keeps accepting while
+	// /readyz says draining, so load balancers stop sending to it before it
+	// stops listening (docs/deployment-ha.md). 0: stop accepting at once.
+	PreDrain time.Duration `yaml:"pre_drain"`
 }
 
 // Usage configures the batched usage writer.
@@ -186,6 +192,7 @@ func Default() Config {
 		Responses:  DefaultResponses(),
 		Security:   DefaultSecurity(),
 		Bias:       DefaultBias(),
+		Instance:   DefaultInstance(),
 	}
 }
 
@@ -233,6 +240,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Responses.errors()...)
 	errs = append(errs, c.Security.errors()...)
 	errs = append(errs, c.Bias.errors()...)
+	errs = append(errs, c.instanceErrors()...)
 	if len(errs) == 0 {
 		return nil
 	}

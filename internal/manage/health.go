@@ -61,3 +61,6 @@ func (s *Server) metrics(h http.Handler) http.HandlerFunc {
 		h.ServeHTTP(w, r)
 	}
 }
+
+// Draining is closed once Drain is called (after Register).
+func (s *Server) Draining() <-chan struct{} { return s.draining }
