@@ -343,6 +343,9 @@ func testKillFailover(t *testing.T, bin, pg, redis string) {
 		if ups := attempts[o.id].upstreams; len(ups) == 0 || ups[len(ups)-1] != during.addr {
 			t.Errorf("request failed during the kill of chorus-%d (%s), but nginx sent it to %v: %v", during.instance+1, during.addr, ups, o)
 		}
+		if failed == 1 || o.stream && cut == 0 {
+			t.Logf("what a client saw of a request in flight on a killed instance: %v", o)
+		}
 		switch {
 		case o.stream && o.status == http.StatusOK:
 			cut++
