@@ -26,8 +26,10 @@ import (
 	"github.com/chorusgw/chorus/internal/store"
 )
 
-// The failover tests' model: every answer is foTokens tokens at
-// foTokensPerSecond (about 300 ms), so a kill finds streams in flight.
+// The failover tests' model: a whole answer takes 250 ms, a stream 20 ms
+// to its first token and foTokens tokens at foTokensPerSecond (300 ms), so
+// a kill finds requests and streams in flight; 8 clients make about 30
+// requests a second.
 const (
 	foModel           = "failover-sim"
 	foTokens          = 30
@@ -67,7 +69,8 @@ func TestFailover(t *testing.T) {
 	bin := buildChorus(t)
 	// One at a time: each runs four processes and eight clients on a
 	// machine other tests share.
-	t.Run("Kill", func(t *testing.T) { testKillFailover(t, bin, pg, redis) })
+	t.Run("Kill/strict", func(t *testing.T) { testKillFailover(t, bin, pg, redis, config.BillingStrict) })
+	t.Run("Kill/fast", func(t *testing.T) { testKillFailover(t, bin, pg, redis, config.BillingFast) })
 	t.Run("Rolling", func(t *testing.T) { testRollingRestart(t, bin, pg, redis) })
 }
 
@@ -85,9 +88,9 @@ type fleet struct {
 }
 
 // startFleet prepares the database (a funded customer, the simulated
-// model), starts the instances and nginx in front of them. preDrain is
-// the instances' timeouts.pre_drain.
-func startFleet(t *testing.T, bin, pg, redis string, preDrain time.Duration) *fleet {
+// model), starts the instances in billing mode and nginx in front of
+// them. preDrain is the instances' timeouts.pre_drain.
+func startFleet(t *testing.T, bin, pg, redis, mode string, preDrain time.Duration) *fleet {
 	t.Helper()
 	f := &fleet{bin: bin, dsn: postgresSchema(t, pg)}
 	f.team, f.key = prepareFleet(t, f.dsn)
@@ -96,7 +99,7 @@ func startFleet(t *testing.T, bin, pg, redis string, preDrain time.Duration) *fl
 		"CHORUS_DATABASE_URL=" + f.dsn, "CHORUS_REDIS_URL=" + redis,
 		"CHORUS_CACHE_PREFIX=" + prefix + "cache:", "CHORUS_RATE_LIMITS_PREFIX=" + prefix + "rl:",
 		"CHORUS_MASTER_KEY=" + apptest.MasterKey, "CHORUS_SECRET_KEY=" + secret.GenerateKey(),
-		"CHORUS_BOOTSTRAP=false", "CHORUS_LOG_LEVEL=warn", "CHORUS_BILLING_MODE=" + config.BillingStrict,
+		"CHORUS_BOOTSTRAP=false", "CHORUS_LOG_LEVEL=warn", "CHORUS_BILLING_MODE=" + mode,
 		"CHORUS_TIMEOUTS_PRE_DRAIN=" + preDrain.String(), "CHORUS_TIMEOUTS_DRAIN=10s",
 	}
 	for i := range 3 {
@@ -142,7 +145,7 @@ func prepareFleet(t *testing.T, dsn string) (team int64, key string) {
 		t.Fatal(err)
 	}
 	if err := db.CreateDeployment(ctx, &chorus.Deployment{ModelID: m.ID, Name: foModel + "-dep", Provider: chorus.ProviderSimulator,
-		UpstreamModel: foModel, Settings: map[string]any{"output_tokens": foTokens, "tokens_per_second": foTokensPerSecond, "latency_ms": 5, "seed": 1},
+		UpstreamModel: foModel, Settings: map[string]any{"output_tokens": foTokens, "tokens_per_second": foTokensPerSecond, "latency_ms": 250, "ttft_ms": 20, "seed": 1},
 		InputPrice: foInputPrice, OutputPrice: foOutputPrice, Weight: 1, Enabled: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -287,8 +290,8 @@ type foKill struct {
 // overlaps says whether o was in flight while the instance died.
 func (k foKill) overlaps(o *foOutcome) bool { return o.start.Before(k.gone) && o.end.After(k.at) }
 
-func testKillFailover(t *testing.T, bin, pg, redis string) {
-	f := startFleet(t, bin, pg, redis, 0)
+func testKillFailover(t *testing.T, bin, pg, redis, mode string) {
+	f := startFleet(t, bin, pg, redis, mode, 0)
 	load := runLoad(f, "kill")
 	var kills []foKill
 	const every, downFor = 10 * time.Second, 6 * time.Second
@@ -343,12 +346,11 @@ func testKillFailover(t *testing.T, bin, pg, redis string) {
 		if ups := attempts[o.id].upstreams; len(ups) == 0 || ups[len(ups)-1] != during.addr {
 			t.Errorf("request failed during the kill of chorus-%d (%s), but nginx sent it to %v: %v", during.instance+1, during.addr, ups, o)
 		}
-		if failed == 1 || o.stream && cut == 0 {
-			t.Logf("what a client saw of a request in flight on a killed instance: %v", o)
-		}
 		switch {
 		case o.stream && o.status == http.StatusOK:
-			cut++
+			if cut++; cut == 1 {
+				t.Logf("a stream cut by a kill: %v", o)
+			}
 			if o.err == nil {
 				t.Errorf("stream cut by the kill ended cleanly without [DONE]; want a read error: %v", o)
 			}
@@ -356,6 +358,9 @@ func testKillFailover(t *testing.T, bin, pg, redis string) {
 				t.Errorf("stream cut by the kill ended %v after the instance died; want within 2s: %v", late, o)
 			}
 		case o.status == http.StatusBadGateway:
+			if failed-cut == 1 {
+				t.Logf("a request in flight on a killed instance: %v", o)
+			}
 			if !strings.Contains(o.body, `"gateway_unavailable"`) {
 				t.Errorf("nginx's 502 is not the JSON error of deploy/nginx/chorus.conf: %v", o)
 			}
@@ -373,6 +378,10 @@ func testKillFailover(t *testing.T, bin, pg, redis string) {
 		t.Error("nginx retried no request on another instance: the refused connections to a dead instance were not exercised")
 	}
 	f.stopAll(t)
+	if mode == config.BillingFast {
+		f.checkFastBooks(t, outcomes, len(kills))
+		return
+	}
 	f.checkBooks(t, outcomes, true)
 }
 
@@ -380,7 +389,7 @@ func testRollingRestart(t *testing.T, bin, pg, redis string) {
 	// pre_drain longer than nginx's upstream keepalive_timeout (4 s), as
 	// deploy/compose sets it (6 s).
 	const preDrain = 5 * time.Second
-	f := startFleet(t, bin, pg, redis, preDrain)
+	f := startFleet(t, bin, pg, redis, config.BillingStrict, preDrain)
 	load := runLoad(f, "rolling")
 	time.Sleep(2 * time.Second)
 	for i := range 3 {
@@ -550,4 +559,77 @@ func usageByRequest(t *testing.T, db *store.DB, team int64) map[string][]*chorus
 		}
 		page.After = us[len(us)-1].ID
 	}
+}
+
+// checkFastBooks checks a fast-mode run that SIGKILLed kills instances
+// against docs/billing.md's loss window: each kill loses at most the
+// charges and usage records of one flush interval plus the batch being
+// written (bound: the measured rate × 2 × flush_interval, per kill); no
+// request is recorded twice, nothing is charged beyond what was sent, and
+// the spend and the usage records' cost differ by at most the bound.
+func (f *fleet) checkFastBooks(t *testing.T, outcomes []*foOutcome, kills int) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, f.dsn, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var whole, unit int64
+	first, last := outcomes[0].end, outcomes[0].end
+	for _, o := range outcomes {
+		if !o.whole {
+			continue
+		}
+		whole++
+		unit = chorus.RequestCost(o.usage.input, o.usage.output, foInputPrice, foOutputPrice)
+		first, last = minTime(first, o.end), maxTime(last, o.end)
+	}
+	var spend, cost, records int64
+	for _, amounts := range spendRefs(t, db, f.team) {
+		for _, a := range amounts {
+			spend += a
+		}
+	}
+	for id, rs := range usageByRequest(t, db, f.team) {
+		if len(rs) > 1 {
+			t.Errorf("request %s has %d usage records", id, len(rs))
+		}
+		for _, r := range rs {
+			cost += r.Cost
+			records++
+		}
+	}
+	flush := config.DefaultBilling().FlushInterval
+	rate := float64(whole) / last.Sub(first).Seconds()
+	bound := int64(kills) * (int64(rate*2*flush.Seconds()) + 1)
+	charged := spend / unit
+	t.Logf("books (fast): %d whole answers (%.0f/s); %d charged (spend %d), %d usage records (cost %d); bound %d (%d kills × 2 × flush_interval %v at the measured rate)",
+		whole, rate, charged, spend, records, cost, bound, kills, flush)
+	if spend%unit != 0 || spend > int64(len(outcomes))*unit {
+		t.Errorf("spend %d for %d requests sent at %d each: something was charged twice or in part", spend, len(outcomes), unit)
+	}
+	if missing := whole - charged; missing > bound {
+		t.Errorf("%d whole answers not charged, above the bound of %d", missing, bound)
+	}
+	if missing := whole - records; missing > bound {
+		t.Errorf("%d whole answers without a usage record, above the bound of %d", missing, bound)
+	}
+	if gap := max(spend-cost, cost-spend); gap > bound*unit {
+		t.Errorf("spend %d and usage cost %d differ by %d, above the bound of %d requests (%d)", spend, cost, gap, bound, bound*unit)
+	}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
