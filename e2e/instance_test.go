@@ -3,11 +3,13 @@ package e2e_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/app"
@@ -15,20 +17,17 @@ import (
 	"github.com/chorusgw/chorus/internal/config"
 )
 
-// TestInstanceIdentity: the configured instance ID is on every response
-// (answers, errors, probes, the console), on every log line, and in the
-// chorus_instance_info metric; once draining, responses close their
-// connections and chorus_draining is 1.
-func TestInstanceIdentity(t *testing.T) {
-	t.Parallel()
+// serveApp runs app.New with cfg and a JSON logger into logs; the caller
+// shuts it down. It returns the app, its URL and Serve's result.
+func serveApp(t *testing.T, edit func(*config.Config), logs io.Writer) (*app.App, string, <-chan error) {
+	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
 	cfg.Listen = "127.0.0.1:0"
 	cfg.MasterKey = apptest.MasterKey
 	cfg.Bootstrap = false
-	cfg.Instance.ID = "chorus-test-7"
-	var logs lockedBuffer
-	a, err := app.New(context.Background(), cfg, app.NewLogger(config.Log{Level: "info", Format: "json"}, &logs), io.Discard)
+	edit(&cfg)
+	a, err := app.New(context.Background(), cfg, app.NewLogger(config.Log{Level: "info", Format: "json"}, logs), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +37,17 @@ func TestInstanceIdentity(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Serve(ln) }()
-	base := "http://" + ln.Addr().String()
+	return a, "http://" + ln.Addr().String(), done
+}
+
+// TestInstanceIdentity: the configured instance ID is on every response
+// (answers, errors, probes, the console), on every log line, and in the
+// chorus_instance_info metric; once draining, responses close their
+// connections and chorus_draining is 1.
+func TestInstanceIdentity(t *testing.T) {
+	t.Parallel()
+	var logs lockedBuffer
+	a, base, done := serveApp(t, func(c *config.Config) { c.Instance.ID = "chorus-test-7" }, &logs)
 	get := func(path string) *http.Response {
 		t.Helper()
 		resp, err := httpClient.Get(base + path)
@@ -86,5 +95,49 @@ func TestInstanceIdentity(t *testing.T) {
 		if !strings.Contains(l, `"instance_id":"chorus-test-7"`) {
 			t.Errorf("log line without the instance: %s", l)
 		}
+	}
+}
+
+// TestPreDrain: after Shutdown begins, the instance keeps accepting and
+// serving for timeouts.pre_drain — readiness 503 draining, responses with
+// Connection: close — and only then refuses connections.
+func TestPreDrain(t *testing.T) {
+	t.Parallel()
+	const preDrain = 600 * time.Millisecond
+	a, base, done := serveApp(t, func(c *config.Config) { c.Timeouts.PreDrain = preDrain }, io.Discard)
+	start := time.Now()
+	shut := make(chan error, 1)
+	go func() { shut <- a.Shutdown() }()
+	fresh := &http.Client{Timeout: time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	eventually(t, time.Second, func() string {
+		resp, err := fresh.Get(base + "/readyz")
+		if err != nil {
+			return err.Error()
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable {
+			return fmt.Sprintf("readyz = %d after Shutdown began, want 503", resp.StatusCode)
+		}
+		return ""
+	})
+	resp, err := fresh.Get(base + "/livez")
+	if err != nil || time.Since(start) > preDrain/2 {
+		t.Fatalf("a new connection %v after Shutdown began: %v; want it served (pre_drain %v)", time.Since(start), err, preDrain)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !resp.Close {
+		t.Errorf("during pre_drain: %d, Close %v; want 200 with Connection: close", resp.StatusCode, resp.Close)
+	}
+	if err := <-shut; err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < preDrain {
+		t.Errorf("Shutdown returned after %v, before pre_drain %v", took, preDrain)
+	}
+	if err := <-done; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		t.Fatal(err)
+	}
+	if _, err := fresh.Get(base + "/livez"); err == nil {
+		t.Error("a new connection was served after the drain")
 	}
 }
