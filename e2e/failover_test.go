@@ -40,19 +40,22 @@ const (
 )
 
 // TestFailover runs three `chorus serve` processes on one PostgreSQL and
-// Redis behind Debian's nginx with deploy/nginx/chorus.conf, strict
-// billing, and 8 clients (half streaming) of steady load:
+// Redis behind Debian's nginx with deploy/nginx/chorus.conf, and 8 clients
+// (half streaming) of steady load:
 //
-//   - Kill: one instance SIGKILLed every 10 s and restarted. Requests that
-//     start after a kill see 0 errors; the requests that fail were in
-//     flight on the killed instance (nginx's log says so); a stream cut by
-//     a kill ends within 2 s with a read error before [DONE] (no hang, no
-//     clean end that passes for a whole answer) and is charged only if all
-//     its content was relayed; no request is charged or recorded twice;
-//     the ledger's spend equals the usage records' cost.
-//   - Rolling: each instance in turn SIGTERMed (readiness fails at once,
-//     exit 0), restarted and ready before the next: 0 client errors of any
-//     kind, and the books match exactly.
+//   - Kill/strict, Kill/fast: one instance SIGKILLed every 10 s and
+//     restarted 6 s later. Requests that start after a kill see 0 errors;
+//     the requests that fail were in flight on the killed instance (nginx's
+//     log says so); a stream cut by a kill ends within 2 s with a read
+//     error before [DONE] (no hang, no clean end that passes for a whole
+//     answer); nginx retried a refused connection on another instance; no
+//     request is recorded twice. Strict: every whole answer charged once, a
+//     cut stream only if all its content was relayed, and the ledger's
+//     spend equals the usage records' cost. Fast: charges and records
+//     within docs/billing.md's loss window.
+//   - Rolling (strict): each instance in turn SIGTERMed (readiness fails at
+//     once, exit 0), restarted and ready before the next: 0 client errors
+//     of any kind, and the books match exactly.
 func TestFailover(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary, nginx, PostgreSQL and Redis")
