@@ -188,9 +188,11 @@ func (g *gateway) checkProbes() []error {
 	return errs
 }
 
-// checkGracePeriod: the kubelet waits for preStop, then sends SIGTERM,
-// then kills at terminationGracePeriodSeconds; Chorus drains for up to
-// timeouts.drain after SIGTERM. The grace period must cover both.
+// checkGracePeriod: the kubelet runs preStop, then sends SIGTERM, and
+// kills the container terminationGracePeriodSeconds after it began; on
+// SIGTERM Chorus keeps accepting for timeouts.pre_drain (readiness failing),
+// then drains for up to timeouts.drain. The grace period must cover all
+// three.
 func (g *gateway) checkGracePeriod() []error {
 	preStop, err := preStopDuration(g.ctr)
 	if err != nil {
@@ -200,9 +202,9 @@ func (g *gateway) checkGracePeriod() []error {
 		return []error{errors.New("terminationGracePeriodSeconds: unset (30 s default); set it above the preStop sleep plus timeouts.drain")}
 	}
 	grace := time.Duration(*g.pod.TerminationGracePeriodSeconds) * time.Second
-	if need := preStop + g.cfg.Drain; grace <= need {
-		return []error{fmt.Errorf("terminationGracePeriodSeconds: %s is not longer than preStop %s + timeouts.drain %s = %s: the kubelet would kill pods mid-drain",
-			grace, preStop, g.cfg.Drain, need)}
+	if need := preStop + g.cfg.PreDrain + g.cfg.Drain; grace <= need {
+		return []error{fmt.Errorf("terminationGracePeriodSeconds: %s is not longer than preStop %s + timeouts.pre_drain %s + timeouts.drain %s = %s: the kubelet would kill pods mid-drain",
+			grace, preStop, g.cfg.PreDrain, g.cfg.Drain, need)}
 	}
 	return nil
 }

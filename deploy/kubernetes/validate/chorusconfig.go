@@ -20,14 +20,16 @@ const ConfigFileKey = "chorus.yaml"
 type chorusConfig struct {
 	Listen   string `json:"listen"`
 	Timeouts struct {
-		Drain string `json:"drain"`
+		Drain    string `json:"drain"`
+		PreDrain string `json:"pre_drain"`
 	} `json:"timeouts"`
 }
 
 // gatewayConfig is what the invariants read from the configuration file.
 type gatewayConfig struct {
-	Port  int           // the port of listen
-	Drain time.Duration // timeouts.drain
+	Port     int           // the port of listen
+	Drain    time.Duration // timeouts.drain
+	PreDrain time.Duration // timeouts.pre_drain: 0 (Chorus's default) when unset
 }
 
 // readConfig parses the configuration file in cm. The drain must be stated
@@ -55,6 +57,11 @@ func readConfig(cm *corev1.ConfigMap) (gatewayConfig, error) {
 	}
 	if g.Drain, err = time.ParseDuration(c.Timeouts.Drain); err != nil {
 		return gatewayConfig{}, fmt.Errorf("%s: timeouts.drain: %w", ConfigFileKey, err)
+	}
+	if c.Timeouts.PreDrain != "" {
+		if g.PreDrain, err = time.ParseDuration(c.Timeouts.PreDrain); err != nil {
+			return gatewayConfig{}, fmt.Errorf("%s: timeouts.pre_drain: %w", ConfigFileKey, err)
+		}
 	}
 	return g, nil
 }

@@ -83,7 +83,10 @@ func TestCheckCatches(t *testing.T) {
 	}{
 		{"GraceShorterThanDrain", func(s *validate.Set) {
 			s.Deployments[0].Spec.Template.Spec.TerminationGracePeriodSeconds = ptr(int64(60))
-		}, "terminationGracePeriodSeconds: 1m0s is not longer than preStop 5s + timeouts.drain 1m0s"},
+		}, "terminationGracePeriodSeconds: 1m0s is not longer than preStop 5s + timeouts.pre_drain 0s + timeouts.drain 1m0s"},
+		{"PreDrainBeyondGrace", func(s *validate.Set) {
+			setConfig(s, "drain: 60s", "drain: 60s\n  pre_drain: 30s")
+		}, "timeouts.pre_drain 30s + timeouts.drain 1m0s = 1m35s"},
 		{"DrainLongerThanGrace", func(s *validate.Set) {
 			setConfig(s, "drain: 60s", "drain: 120s")
 		}, "timeouts.drain 2m0s"},
