@@ -24,7 +24,8 @@ var envOutsideConfig = map[string]string{
 // is checked like any other once Config has it; until then its subtest
 // skips, naming the work it waits for.
 var envPending = map[string]string{
-	"CHORUS_INSTANCE_ID": "instance.id (issue #14, instance identity)",
+	"CHORUS_INSTANCE_ID":        "instance.id (issue #14, instance identity)",
+	"CHORUS_TIMEOUTS_PRE_DRAIN": "timeouts.pre_drain (issue #14, the drain Kubernetes and nginx understand)",
 }
 
 var chorusEnv = regexp.MustCompile(`\bCHORUS_[A-Z0-9_]+\b`)

@@ -73,7 +73,8 @@ func resolve(s *Set) (*gateway, error) {
 		return nil, objErr("Deployment", d.Name, "CHORUS_CONFIG names key %q of ConfigMap %s, want %s", key, cm.Name, ConfigFileKey)
 	}
 	g.cfgMap = cm
-	if g.cfg, err = readConfig(cm); err != nil {
+	env := func(name string) (string, bool) { return s.envValue(g.ctr, name) }
+	if g.cfg, err = readConfig(cm, env); err != nil {
 		return nil, err
 	}
 	return g, nil
@@ -229,7 +230,7 @@ func (g *gateway) checkPorts() []error {
 		return []error{fmt.Errorf("container %s: no port named http", g.ctr.Name)}
 	}
 	if int(cp.ContainerPort) != g.cfg.Port {
-		errs = append(errs, fmt.Errorf("container port http is %d, but %s listens on %d", cp.ContainerPort, ConfigFileKey, g.cfg.Port))
+		errs = append(errs, fmt.Errorf("container port http is %d, but Chorus listens on %d", cp.ContainerPort, g.cfg.Port))
 	}
 	if len(g.set.Services) != 1 {
 		return append(errs, fmt.Errorf("want exactly one Service, got %d", len(g.set.Services)))

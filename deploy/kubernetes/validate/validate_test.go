@@ -83,13 +83,18 @@ func TestCheckCatches(t *testing.T) {
 	}{
 		{"GraceShorterThanDrain", func(s *validate.Set) {
 			s.Deployments[0].Spec.Template.Spec.TerminationGracePeriodSeconds = ptr(int64(60))
-		}, "terminationGracePeriodSeconds: 1m0s is not longer than preStop 5s + timeouts.pre_drain 0s + timeouts.drain 1m0s"},
+		}, "terminationGracePeriodSeconds: 1m0s is not longer than preStop 5s + timeouts.pre_drain 5s + timeouts.drain 1m0s"},
 		{"PreDrainBeyondGrace", func(s *validate.Set) {
+			delete(configMap(s, "chorus-env").Data, "CHORUS_TIMEOUTS_PRE_DRAIN")
 			setConfig(s, "drain: 60s", "drain: 60s\n  pre_drain: 30s")
 		}, "timeouts.pre_drain 30s + timeouts.drain 1m0s = 1m35s"},
 		{"DrainLongerThanGrace", func(s *validate.Set) {
 			setConfig(s, "drain: 60s", "drain: 120s")
 		}, "timeouts.drain 2m0s"},
+		{"DrainOverriddenByEnv", func(s *validate.Set) { setEnv(gw(s), "CHORUS_TIMEOUTS_DRAIN", "100s") }, "timeouts.drain 1m40s"},
+		{"PreDrainOverriddenByEnv", func(s *validate.Set) {
+			configMap(s, "chorus-env").Data["CHORUS_TIMEOUTS_PRE_DRAIN"] = "40s"
+		}, "timeouts.pre_drain 40s"},
 		{"NoPreStop", func(s *validate.Set) { gw(s).Lifecycle = nil }, "preStop: unset"},
 		{"ProbeOnUnservedPath", func(s *validate.Set) {
 			gw(s).ReadinessProbe.HTTPGet.Path = "/healthz"
@@ -102,7 +107,7 @@ func TestCheckCatches(t *testing.T) {
 		}, "startupProbe: port admin is not a port of container"},
 		{"ListenOtherPort", func(s *validate.Set) {
 			setConfig(s, `listen: ":8080"`, `listen: ":9090"`)
-		}, "container port http is 8080, but chorus.yaml listens on 9090"},
+		}, "container port http is 8080, but Chorus listens on 9090"},
 		{"NoDrainInFile", func(s *validate.Set) {
 			setConfig(s, "drain: 60s", "read: 60s")
 		}, "timeouts.drain must be set explicitly"},
@@ -236,6 +241,16 @@ func ptr[T any](v T) *T { return &v }
 func gw(s *validate.Set) *corev1.Container { return &s.Deployments[0].Spec.Template.Spec.Containers[0] }
 func backup(s *validate.Set) *corev1.Container {
 	return &s.CronJobs[0].Spec.JobTemplate.Spec.Template.Spec.Containers[0]
+}
+
+// configMap returns the rendered ConfigMap name.
+func configMap(s *validate.Set, name string) *corev1.ConfigMap {
+	for _, cm := range s.ConfigMaps {
+		if cm.Name == name {
+			return cm
+		}
+	}
+	panic("no ConfigMap " + name)
 }
 
 // setConfig edits the configuration file in the chorus-config ConfigMap.
