@@ -219,6 +219,8 @@ func TestKubernetesProbesAndScrape(t *testing.T) {
 		"CHORUS_REDIS_URL":     "",
 		"CHORUS_SECRET_KEY":    "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
 		"CHORUS_METRICS_TOKEN": token,
+		// The test's own shutdown need not wait for load balancers.
+		"CHORUS_TIMEOUTS_PRE_DRAIN": "0s",
 	})
 	loaded, err := config.Load(file, environ)
 	if err != nil {
