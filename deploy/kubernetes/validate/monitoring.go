@@ -73,14 +73,17 @@ type egress struct {
 func (g *gateway) checkNetworkPolicies() []error {
 	db, redis := g.databasePorts()
 	dns := []egress{{corev1.ProtocolUDP, 53}, {corev1.ProtocolTCP, 53}}
-	errs := g.checkPolicy("gateway", g.dep.Spec.Template.Labels, append(dns, egress{"TCP", db}, egress{"TCP", redis}, egress{"TCP", 443}))
+	errs := g.checkPolicy("gateway", g.dep.Spec.Template.Labels, true, append(dns, egress{"TCP", db}, egress{"TCP", redis}, egress{"TCP", 443}))
 	if l := g.backupPodLabels(); l != nil {
-		errs = append(errs, g.checkPolicy("backup", l, append(dns, egress{"TCP", db}))...)
+		errs = append(errs, g.checkPolicy("backup", l, false, append(dns, egress{"TCP", db}))...)
 	}
 	return errs
 }
 
-func (g *gateway) checkPolicy(what string, pods map[string]string, need []egress) []error {
+// checkPolicy checks the NetworkPolicies selecting pods: both directions
+// restricted, ingress only on Chorus's http port (or none at all unless
+// serving), egress to at least need.
+func (g *gateway) checkPolicy(what string, pods map[string]string, serving bool, need []egress) []error {
 	idx := g.set.policiesFor(pods)
 	if len(idx) == 0 {
 		return []error{fmt.Errorf("no NetworkPolicy selects the %s pods (labels %v)", what, pods)}
@@ -94,13 +97,19 @@ func (g *gateway) checkPolicy(what string, pods map[string]string, need []egress
 		for _, t := range p.Spec.PolicyTypes {
 			types[t] = true
 		}
+		if !serving && len(p.Spec.Ingress) > 0 {
+			errs = append(errs, objErr("NetworkPolicy", p.Name, "lets traffic in to the %s pods, which serve nothing", what))
+		}
 		for _, r := range p.Spec.Ingress {
+			if len(r.Ports) == 0 {
+				errs = append(errs, objErr("NetworkPolicy", p.Name, "an ingress rule allows every port; allow Chorus's http port only"))
+			}
 			for _, port := range r.Ports {
 				if port.Port == nil {
 					continue
 				}
-				if cp, ok := containerPort(g.ctr, *port.Port); what != "gateway" || !ok || int(cp.ContainerPort) != g.cfg.Port {
-					errs = append(errs, fmt.Errorf("NetworkPolicy %s: ingress port %s is not Chorus's http port", p.Name, port.Port.String()))
+				if cp, ok := containerPort(g.ctr, *port.Port); !ok || int(cp.ContainerPort) != g.cfg.Port {
+					errs = append(errs, objErr("NetworkPolicy", p.Name, "ingress port %s is not Chorus's http port", port.Port.String()))
 				}
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -163,11 +164,19 @@ func TestCheckCatches(t *testing.T) {
 		{"ScrapeWrongPath", func(s *validate.Set) { s.ServiceMonitors[0].Spec.Endpoints[0].Path = "/metricz" }, `path is "/metricz", want /metrics`},
 		{"ScrapeWrongPort", func(s *validate.Set) { s.ServiceMonitors[0].Spec.Endpoints[0].Port = "web" }, `port "web" is not a port of Service chorus`},
 		{"NoEgressToRedis", func(s *validate.Set) {
-			s.NetworkPolicies[0].Spec.Egress[1].Ports = s.NetworkPolicies[0].Spec.Egress[1].Ports[:1]
+			egress := policy(s, "chorus-gateway").Spec.Egress
+			egress[1].Ports = egress[1].Ports[:1]
 		}, "the gateway pods' NetworkPolicies do not allow egress to TCP port 6379"},
-		{"BackupPodsUnpoliced", func(s *validate.Set) { s.NetworkPolicies = s.NetworkPolicies[:1] }, "no NetworkPolicy selects the backup pods"},
+		{"IngressOnAnyPort", func(s *validate.Set) { policy(s, "chorus-gateway").Spec.Ingress[0].Ports = nil }, "an ingress rule allows every port"},
+		{"IngressToBackup", func(s *validate.Set) {
+			policy(s, "chorus-backup").Spec.Ingress = policy(s, "chorus-gateway").Spec.Ingress
+		}, "NetworkPolicy chorus-backup: lets traffic in to the backup pods"},
+		{"BackupPodsUnpoliced", func(s *validate.Set) {
+			s.NetworkPolicies = []*networkingv1.NetworkPolicy{policy(s, "chorus-gateway")}
+		}, "no NetworkPolicy selects the backup pods"},
 		{"IngressOnlyPolicy", func(s *validate.Set) {
-			s.NetworkPolicies[0].Spec.PolicyTypes = s.NetworkPolicies[0].Spec.PolicyTypes[:1]
+			p := policy(s, "chorus-gateway")
+			p.Spec.PolicyTypes = p.Spec.PolicyTypes[:1]
 		}, "must restrict both Ingress and Egress"},
 		{"BackupsConcurrent", func(s *validate.Set) { s.CronJobs[0].Spec.ConcurrencyPolicy = "Allow" }, `concurrencyPolicy is "Allow", want Forbid`},
 		{"BackupOtherImage", func(s *validate.Set) { backup(s).Image = "chorus:old" }, `image "chorus:old" differs from the gateway's`},
@@ -251,6 +260,16 @@ func configMap(s *validate.Set, name string) *corev1.ConfigMap {
 		}
 	}
 	panic("no ConfigMap " + name)
+}
+
+// policy returns the rendered NetworkPolicy name.
+func policy(s *validate.Set, name string) *networkingv1.NetworkPolicy {
+	for _, p := range s.NetworkPolicies {
+		if p.Name == name {
+			return p
+		}
+	}
+	panic("no NetworkPolicy " + name)
 }
 
 // setConfig edits the configuration file in the chorus-config ConfigMap.
