@@ -16,7 +16,7 @@ import (
 // ServedPaths are the paths Chorus answers without authentication for
 // probes (internal/manage/server.go registers them; the main module's
 // e2e/kubernetes_manifest_test.go checks that the probes in
-// deployment.yaml get 200 from a real gateway).
+// deployment.yaml get the health handlers' answer from a real gateway).
 var ServedPaths = map[string]bool{"/livez": true, "/readyz": true}
 
 // Environment variables whose values are secrets: they must come from a

@@ -2,6 +2,7 @@ package validate
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	corev1 "k8s.io/api/core/v1"
@@ -39,7 +40,9 @@ func (g *gateway) containers() []*corev1.Container {
 // privilege escalation and no capabilities.
 func (g *gateway) checkSecurity() []error {
 	var errs []error
-	for what, pod := range g.pods() {
+	pods := g.pods()
+	for _, what := range slices.Sorted(maps.Keys(pods)) {
+		pod := pods[what]
 		bad := func(format string, args ...any) {
 			errs = append(errs, fmt.Errorf("%s: "+format, append([]any{what}, args...)...))
 		}
