@@ -9,21 +9,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chorusgw/chorus"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 )
 
-// Replica statuses (ReplicaState.Status). Only ReplicaOK takes reads.
-const (
-	ReplicaOK          = "ok"          // streaming, replay running, lag within the max
-	ReplicaLagging     = "lagging"     // lag above the max
-	ReplicaPaused      = "paused"      // replay paused (pg_wal_replay_pause): it will not catch up by itself
-	ReplicaUnreachable = "unreachable" // the last check failed
-	ReplicaNotStandby  = "not_standby" // answers but is not in recovery (promoted, or not a replica at all)
-	ReplicaUnknown     = "unknown"     // not checked yet, or the primary's position could not be read
-)
-
-// Where a lag-tolerant read went and why (OnReplicaRead).
+// Where a lag-tolerant read went and why (SetReplicaReadHook).
 const (
 	ReadTargetReplica = "replica"
 	ReadTargetPrimary = "primary"
@@ -37,17 +28,6 @@ const (
 // DefaultReplicaMaxLag is Options.ReplicaMaxLag's default.
 const DefaultReplicaMaxLag = 5 * time.Second
 
-// ReplicaState is what the last check of a read replica found.
-type ReplicaState struct {
-	Name      string        // host:port/database, without credentials
-	Status    string        // ReplicaOK, ReplicaLagging, …
-	Lag       time.Duration // how stale its data was at CheckedAt (see walHistory)
-	LagBytes  int64         // WAL bytes the primary had that it had not replayed
-	ReplayLSN string        // the position it had replayed, as pg_lsn text
-	CheckedAt time.Time     // zero before the first check
-	Err       string        // why it is unreachable or unknown
-}
-
 // replica is one read replica's pool and its last measured state.
 type replica struct {
 	name  string
@@ -58,7 +38,7 @@ type replica struct {
 // replicaCheck is a check's result: the state it reports and the replay
 // position it found, as a number to compare.
 type replicaCheck struct {
-	ReplicaState
+	chorus.ReplicaState
 	replay lsn
 }
 
@@ -68,7 +48,7 @@ type replicaSet struct {
 	maxLag  time.Duration
 	history walHistory
 	next    atomic.Uint64 // round-robin among the fresh replicas
-	onRead  func(target, reason string)
+	onRead  atomic.Pointer[func(target, reason string)]
 	now     func() time.Time
 }
 
@@ -86,7 +66,7 @@ func (db *DB) openReplicas(urls []string, opts Options) error {
 	if maxLag <= 0 {
 		maxLag = DefaultReplicaMaxLag
 	}
-	set := &replicaSet{maxLag: maxLag, onRead: opts.OnReplicaRead, now: db.now}
+	set := &replicaSet{maxLag: maxLag, now: db.now}
 	// Keep the WAL history well past the max lag, so that a replica
 	// further behind than everything remembered is surely lagging.
 	set.history.keep = max(4*maxLag, 30*time.Second)
@@ -105,7 +85,7 @@ func (db *DB) openReplicas(urls []string, opts Options) error {
 		pool.SetMaxIdleConns(n)
 		pool.SetConnMaxIdleTime(5 * time.Minute)
 		r := &replica{name: replicaName(cfg), db: pool}
-		r.state.Store(&replicaCheck{ReplicaState: ReplicaState{Name: r.name, Status: ReplicaUnknown, Err: "not checked yet"}})
+		r.state.Store(&replicaCheck{ReplicaState: chorus.ReplicaState{Name: r.name, Status: chorus.ReplicaUnknown, Err: "not checked yet"}})
 		set.list = append(set.list, r)
 	}
 	db.replicas = set
@@ -141,11 +121,11 @@ func (s *replicaSet) close() error {
 
 // Replicas returns the last measured state of each read replica, in
 // configuration order (none without database_replicas).
-func (db *DB) Replicas() []ReplicaState {
+func (db *DB) Replicas() []chorus.ReplicaState {
 	if db.replicas == nil {
 		return nil
 	}
-	out := make([]ReplicaState, len(db.replicas.list))
+	out := make([]chorus.ReplicaState, len(db.replicas.list))
 	for i, r := range db.replicas.list {
 		out[i] = r.state.Load().ReplicaState
 	}
@@ -172,7 +152,7 @@ func (db *DB) beginLagged(ctx context.Context) (*tx, error) {
 			return nil, fmt.Errorf("begin: %w", err)
 		}
 		// It went away since its last check: the primary answers instead.
-		reason = ReplicaUnreachable
+		reason = chorus.ReplicaUnreachable
 	}
 	db.replicas.count(ReadTargetPrimary, reason)
 	return db.beginRead(ctx)
@@ -180,8 +160,18 @@ func (db *DB) beginLagged(ctx context.Context) (*tx, error) {
 
 // count reports where a lag-tolerant read went.
 func (s *replicaSet) count(target, reason string) {
-	if s.onRead != nil {
-		s.onRead(target, reason)
+	if fn := s.onRead.Load(); fn != nil {
+		(*fn)(target, reason)
+	}
+}
+
+// SetReplicaReadHook has fn told where each lag-tolerant read goes
+// (ReadTargetReplica or ReadTargetPrimary) and why: ReadReasonFresh, a
+// replica status such as chorus.ReplicaPaused, or ReadReasonReadYourWrites.
+// Without replicas it does nothing.
+func (db *DB) SetReplicaReadHook(fn func(target, reason string)) {
+	if db.replicas != nil {
+		db.replicas.onRead.Store(&fn)
 	}
 }
 
@@ -193,16 +183,16 @@ func (s *replicaSet) count(target, reason string) {
 func (s *replicaSet) pick(ctx context.Context) (*replica, string) {
 	minPos, _ := ctx.Value(readAfterKey{}).(lsn)
 	now := s.now()
-	reason := ReplicaUnknown
+	reason := chorus.ReplicaUnknown
 	start := s.next.Add(1)
 	for i := range s.list {
 		r := s.list[(int(start)+i)%len(s.list)]
 		st := r.state.Load()
 		switch {
-		case st.Status != ReplicaOK:
+		case st.Status != chorus.ReplicaOK:
 			reason = st.Status
 		case st.Lag+now.Sub(st.CheckedAt) > s.maxLag:
-			reason = ReplicaLagging
+			reason = chorus.ReplicaLagging
 		case st.replay < minPos:
 			reason = ReadReasonReadYourWrites
 		default:

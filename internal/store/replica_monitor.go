@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"github.com/chorusgw/chorus"
 )
 
 // replicaCheckTimeout bounds one replica's check, so that a hung replica
@@ -30,8 +32,8 @@ func (db *DB) CheckReplicas(ctx context.Context) error {
 	if err != nil {
 		at := s.now()
 		for _, r := range s.list {
-			r.state.Store(&replicaCheck{ReplicaState: ReplicaState{
-				Name: r.name, Status: ReplicaUnknown, CheckedAt: at, Err: "primary position unknown: " + err.Error(),
+			r.state.Store(&replicaCheck{ReplicaState: chorus.ReplicaState{
+				Name: r.name, Status: chorus.ReplicaUnknown, CheckedAt: at, Err: "primary position unknown: " + err.Error(),
 			}})
 		}
 		return err
@@ -61,13 +63,13 @@ func (s *replicaSet) check(ctx context.Context, r *replica, primary lsn) *replic
 	ctx, cancel := context.WithTimeout(ctx, replicaCheckTimeout)
 	defer cancel()
 	info, err := readReplay(ctx, r.db)
-	c := &replicaCheck{ReplicaState: ReplicaState{Name: r.name, CheckedAt: s.now()}}
+	c := &replicaCheck{ReplicaState: chorus.ReplicaState{Name: r.name, CheckedAt: s.now()}}
 	switch {
 	case err != nil:
-		c.Status, c.Err = ReplicaUnreachable, err.Error()
+		c.Status, c.Err = chorus.ReplicaUnreachable, err.Error()
 		return c
 	case !info.inRecovery:
-		c.Status, c.Err = ReplicaNotStandby, "not in recovery: promoted, or not a replica"
+		c.Status, c.Err = chorus.ReplicaNotStandby, "not in recovery: promoted, or not a replica"
 		return c
 	}
 	c.replay, c.ReplayLSN = info.replay, info.replay.String()
@@ -77,11 +79,11 @@ func (s *replicaSet) check(ctx context.Context, r *replica, primary lsn) *replic
 	c.Lag, _ = s.history.lag(c.CheckedAt, info.replay)
 	switch {
 	case info.paused:
-		c.Status = ReplicaPaused
+		c.Status = chorus.ReplicaPaused
 	case c.Lag > s.maxLag:
-		c.Status = ReplicaLagging
+		c.Status = chorus.ReplicaLagging
 	default:
-		c.Status = ReplicaOK
+		c.Status = chorus.ReplicaOK
 	}
 	return c
 }

@@ -114,8 +114,9 @@ func (env replicaEnv) open(t *testing.T, maxLag time.Duration) (*store.DB, *read
 	log := &readLog{}
 	db := MustOpenDB(t, backend{name: store.DialectPostgres, newDSN: func(testing.TB) string { return env.primaryDSN }},
 		func(o *store.Options) {
-			o.Replicas, o.ReplicaMaxLag, o.OnReplicaRead = []string{env.replicaDSN}, maxLag, log.record
+			o.Replicas, o.ReplicaMaxLag = []string{env.replicaDSN}, maxLag
 		})
+	db.SetReplicaReadHook(log.record)
 	return db, log
 }
 
@@ -131,7 +132,7 @@ func (env replicaEnv) setReplay(t *testing.T, run bool) {
 }
 
 // waitStatus checks the replicas until the first is in status want.
-func waitStatus(t *testing.T, db *store.DB, want string) store.ReplicaState {
+func waitStatus(t *testing.T, db *store.DB, want string) chorus.ReplicaState {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
@@ -207,11 +208,11 @@ func TestReplicaReads(t *testing.T) {
 	// paused and listings go to the primary, which has the fresh rows.
 	env.setReplay(t, false)
 	second := mustOrder(t, db, u, 20)
-	st := waitStatus(t, db, store.ReplicaPaused)
+	st := waitStatus(t, db, chorus.ReplicaPaused)
 	if ids := listOrderIDs(t, ctx, db, u.TeamID); !slices.Contains(ids, second.ID) {
 		t.Errorf("read while paused: %v, want order %d", ids, second.ID)
 	}
-	if got, want := log.last(), "primary/"+store.ReplicaPaused; got != want {
+	if got, want := log.last(), "primary/"+chorus.ReplicaPaused; got != want {
 		t.Errorf("read while paused went to %s, want %s", got, want)
 	}
 	t.Logf("paused replica: %+v", st)
@@ -272,17 +273,17 @@ func TestReplicaUnreachable(t *testing.T) {
 	log := &readLog{}
 	db := MustOpenDB(t, b, func(o *store.Options) {
 		o.Replicas = []string{"postgres://postgres:secret@127.0.0.1:1/test?sslmode=disable&connect_timeout=1"}
-		o.OnReplicaRead = log.record
 	})
+	db.SetReplicaReadHook(log.record)
 	ctx := context.Background()
-	if st := db.Replicas()[0]; st.Status != store.ReplicaUnknown || st.Name != "127.0.0.1:1/test" {
+	if st := db.Replicas()[0]; st.Status != chorus.ReplicaUnknown || st.Name != "127.0.0.1:1/test" {
 		t.Errorf("before the first check: %+v", st)
 	}
 	if err := db.CheckReplicas(ctx); err != nil {
 		t.Fatal(err)
 	}
 	st := db.Replicas()[0]
-	if st.Status != store.ReplicaUnreachable || st.Err == "" {
+	if st.Status != chorus.ReplicaUnreachable || st.Err == "" {
 		t.Errorf("state %+v, want unreachable with the error", st)
 	}
 	u := mustCreateUser(t, db, "ada@example.com")
@@ -290,7 +291,7 @@ func TestReplicaUnreachable(t *testing.T) {
 	if ids := listOrderIDs(t, ctx, db, u.TeamID); !slices.Contains(ids, o.ID) {
 		t.Errorf("listing %v lacks order %d", ids, o.ID)
 	}
-	if got, want := log.last(), "primary/"+store.ReplicaUnreachable; got != want {
+	if got, want := log.last(), "primary/"+chorus.ReplicaUnreachable; got != want {
 		t.Errorf("read went to %s, want %s", got, want)
 	}
 }

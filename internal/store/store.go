@@ -56,9 +56,6 @@ type Options struct {
 	// (DefaultReplicaMaxLag when 0); see replica.go and CheckReplicas.
 	Replicas      []string
 	ReplicaMaxLag time.Duration
-	// OnReplicaRead, when set, is told where each lag-tolerant read went
-	// (ReadTargetReplica or ReadTargetPrimary) and why.
-	OnReplicaRead func(target, reason string)
 }
 
 // DB is a handle on the Chorus database. It is safe for concurrent use.
