@@ -314,3 +314,29 @@ func TestReplicaOptions(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkReplicaCosts measures what replicas add: the check each
+// instance runs every second, and the write position a successful
+// management write fetches for read-your-writes.
+func BenchmarkReplicaCosts(b *testing.B) {
+	base, replicaBase := os.Getenv("CHORUS_TEST_POSTGRES_URL"), os.Getenv("CHORUS_TEST_REPLICA_URL")
+	if base == "" || replicaBase == "" {
+		b.Skip("set CHORUS_TEST_POSTGRES_URL and CHORUS_TEST_REPLICA_URL")
+	}
+	db := mustOpen(b, base, func(o *store.Options) { o.Replicas = []string{replicaBase} })
+	ctx := context.Background()
+	b.Run("CheckReplicas", func(b *testing.B) {
+		for b.Loop() {
+			if err := db.CheckReplicas(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("WritePosition", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := db.WritePosition(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
