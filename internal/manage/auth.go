@@ -61,6 +61,7 @@ func (s *Server) handle(mux *api.Mux, pattern string, a access, h handlerFunc) {
 		// account data: no shared or browser cache keeps them.
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w, r = s.readYourWrites(w, r) // listings on a replica still show the client's own writes
 		p, err := s.authorize(r, a)
 		if err == nil {
 			if p != nil {

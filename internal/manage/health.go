@@ -45,6 +45,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write([]byte("ok\n"))
+	s.writeReplicaReadiness(w)
 }
 
 // metrics serves the Prometheus scrape, behind MetricsToken when one is set.
