@@ -26,7 +26,7 @@ func newRateLimiter(cfg config.Config, log *slog.Logger, m *telemetry.Metrics) (
 	lm := newLimiterMetrics(m.Registry())
 	r := limit.NewRedis(c, limit.RedisOptions{
 		Prefix: rl.Prefix, FailOpen: rl.FailOpen, Timeout: rl.Timeout,
-		Trip: rl.TripAfter, Cooldown: rl.Cooldown, Share: rl.FallbackShare,
+		Trip: rl.TripAfter, ProbeEvery: rl.ProbeEvery, Share: rl.FallbackShare,
 		Logger:    log,
 		OnFault:   func(error) { m.RateLimitFaults.Inc() },
 		OnCircuit: lm.circuit, Observe: lm.observe,

@@ -14,10 +14,10 @@ type RateLimits struct {
 	// of every limit in process (true), or requests are refused with 503.
 	FailOpen bool          `yaml:"fail_open"`
 	Timeout  time.Duration `yaml:"timeout"` // one Redis call, at most
-	// TripAfter faults in a row open the circuit: decisions stop trying
-	// Redis for Cooldown, then one call probes it.
-	TripAfter int           `yaml:"trip_after"`
-	Cooldown  time.Duration `yaml:"cooldown"`
+	// TripAfter faults in a row open the circuit: requests stop trying
+	// Redis, and a background call probes it every ProbeEvery.
+	TripAfter  int           `yaml:"trip_after"`
+	ProbeEvery time.Duration `yaml:"probe_every"`
 	// FallbackShare divides every limit while Redis cannot decide: each
 	// instance enforces ⌈limit/FallbackShare⌉. 0 divides by the live
 	// instances last counted on Redis.
@@ -43,13 +43,14 @@ type RateLimit struct {
 	Concurrency int64 `yaml:"concurrency"` // requests in flight at once
 }
 
-// DefaultRateLimits are the defaults: nothing limited, fail open, 250 ms
+// DefaultRateLimits are the defaults: nothing limited, fail open, 500 ms
 // per Redis call (above the jitter of a busy machine; see
-// docs/rate-limits.md), the circuit open after 3 faults in a row for 1 s,
-// the fleet counted on Redis, wait at most 250 ms for a deployment.
+// docs/rate-limits.md), the circuit open after 3 faults in a row and probed
+// every second, the fleet counted on Redis, wait at most 250 ms for a
+// deployment.
 func DefaultRateLimits() RateLimits {
-	return RateLimits{Prefix: "chorus:rl:", FailOpen: true, Timeout: 250 * time.Millisecond,
-		TripAfter: 3, Cooldown: time.Second, DeploymentWait: 250 * time.Millisecond}
+	return RateLimits{Prefix: "chorus:rl:", FailOpen: true, Timeout: 500 * time.Millisecond,
+		TripAfter: 3, ProbeEvery: time.Second, DeploymentWait: 250 * time.Millisecond}
 }
 
 // rateLimitErrors checks the rate_limits section.
@@ -61,13 +62,13 @@ func (c *Config) rateLimitErrors() []error {
 		bad("rate_limits.prefix", "must not be empty")
 	}
 	if rl.Timeout <= 0 || rl.Timeout > 10*time.Second {
-		bad("rate_limits.timeout", "must be a duration in (0, 10s], such as 250ms, got %s", rl.Timeout)
+		bad("rate_limits.timeout", "must be a duration in (0, 10s], such as 500ms, got %s", rl.Timeout)
 	}
 	if rl.TripAfter < 1 || rl.TripAfter > 100 {
 		bad("rate_limits.trip_after", "must be a count of faults in a row in [1, 100], got %d", rl.TripAfter)
 	}
-	if rl.Cooldown <= 0 || rl.Cooldown > time.Minute {
-		bad("rate_limits.cooldown", "must be a duration in (0, 1m], such as 1s, got %s", rl.Cooldown)
+	if rl.ProbeEvery <= 0 || rl.ProbeEvery > time.Minute {
+		bad("rate_limits.probe_every", "must be a duration in (0, 1m], such as 1s, got %s", rl.ProbeEvery)
 	}
 	if rl.FallbackShare < 0 {
 		bad("rate_limits.fallback_share", "must be 0 (the live instances) or a number of instances, got %d", rl.FallbackShare)

@@ -73,10 +73,11 @@ var fleetSrc string
 var fleetScript = redis.NewScript(fleetSrc)
 
 // heartbeat tells Redis this instance is alive for three Heartbeat periods
-// and learns how many are: the divisor of the local shares.
+// and learns how many are: the divisor of the local shares. It tries Redis
+// even with the circuit open: it is the probe that closes it.
 func (r *Redis) heartbeat() {
 	ttl := 3 * r.opts.Heartbeat
-	res, err := r.call(context.Background(), fleetScript, []string{r.opts.Prefix + "instances"},
+	res, err := r.try(context.Background(), fleetScript, []string{r.opts.Prefix + "instances"},
 		[]any{r.nowArg(), int64(ttl / time.Microsecond), r.id})
 	if err == nil && len(res) == 1 && res[0] > 0 {
 		r.fb.fleet.Store(res[0])

@@ -34,9 +34,10 @@ import (
 // without Redis. With FailOpen that decision is made in process, on this
 // instance's share of every limit (see Share), so limits hold roughly across
 // a fleet that lost Redis; without, it is refused with EUNAVAILABLE (a 503).
-// After Trip faults in a row the circuit opens: for Cooldown no decision
-// tries Redis, then one call probes it, and its success closes the circuit.
-// Opening and closing are each logged once.
+// After Trip faults in a row the circuit opens: no request tries Redis
+// (none waits on it) while a background call probes it every ProbeEvery;
+// the probe's success closes the circuit. Opening and closing are each
+// logged once.
 //
 // All of one request's keys are touched by one script, so on Redis Cluster
 // they must share a hash slot: give the Prefix a hash tag ("{chorus-rl}:").
@@ -69,9 +70,9 @@ type RedisOptions struct {
 	Timeout time.Duration
 	// Trip is how many faults in a row open the circuit; default 3.
 	Trip int
-	// Cooldown is how long an open circuit skips Redis before one call
-	// probes it; default 1s.
-	Cooldown time.Duration
+	// ProbeEvery is how often an open circuit is probed, off the request
+	// path; default 1s.
+	ProbeEvery time.Duration
 	// Share divides every limit for the in-process decisions made while
 	// Redis cannot: each instance enforces ⌈L/Share⌉. 0 (the default)
 	// divides by the live instances counted on Redis by their heartbeats.
@@ -95,10 +96,12 @@ type RedisOptions struct {
 }
 
 // DefaultTimeout is the default bound on one Redis call. On a busy two-core
-// machine a healthy Redis answers 4% of calls after more than 50 ms and a
-// few after 100 ms (bench/limitload_test.go): the bound must sit above that
-// jitter, or ordinary load counts as an outage.
-const DefaultTimeout = 250 * time.Millisecond
+// machine a healthy Redis answers 4–6% of calls after more than 50 ms and
+// a few in ten thousand after 250 ms (bench/limitload_test.go): the bound
+// must sit above that jitter, or ordinary load counts as an outage. With
+// the circuit open no request waits on Redis at all, so only the requests
+// in flight when Redis goes pay it.
+const DefaultTimeout = 500 * time.Millisecond
 
 // ErrCircuitOpen is the fault of a decision made without trying Redis,
 // while the circuit is open after faults in a row.
@@ -132,8 +135,8 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 	if opts.Trip <= 0 {
 		opts.Trip = 3
 	}
-	if opts.Cooldown <= 0 {
-		opts.Cooldown = time.Second
+	if opts.ProbeEvery <= 0 {
+		opts.ProbeEvery = time.Second
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 5 * time.Second
@@ -146,7 +149,7 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 	}
 	return &Redis{
 		c: client, opts: opts, id: instanceID(), live: make(map[*Ticket]struct{}),
-		circuit: newCircuit(opts.Trip, opts.Cooldown), fb: newFallback(opts.Share, opts.Now),
+		circuit: newCircuit(opts.Trip), fb: newFallback(opts.Share, opts.Now),
 	}
 }
 
@@ -162,6 +165,7 @@ func NewRedisClient(url string, timeout time.Duration) (*redis.Client, error) {
 	}
 	o.ContextTimeoutEnabled = true
 	o.MaxRetries = -1
+	o.DialerRetries = 1
 	o.DisableIdentity = true
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	if timeout > 0 {
@@ -306,13 +310,18 @@ func randUint64() uint64 {
 	return rand.Uint64() // #nosec G404 -- only needs to be unique among concurrent leases and instances, not unpredictable
 }
 
-// call runs a script within Timeout when the circuit lets it try Redis, and
-// tells the circuit how it went. A call the caller abandoned (its own
-// context ended) says nothing about Redis.
+// call runs a script on Redis unless the circuit is open.
 func (r *Redis) call(ctx context.Context, s *redis.Script, keys []string, args []any) ([]int64, error) {
-	if !r.circuit.allow() {
+	if r.circuit.isOpen() {
 		return nil, ErrCircuitOpen
 	}
+	return r.try(ctx, s, keys, args)
+}
+
+// try runs a script within Timeout and tells the circuit how it went. A
+// call the caller abandoned (its own context ended) says nothing about
+// Redis.
+func (r *Redis) try(ctx context.Context, s *redis.Script, keys []string, args []any) ([]int64, error) {
 	cctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	start := time.Now()
 	res, err := s.Run(cctx, r.c, keys, args...).Int64Slice()
@@ -347,11 +356,11 @@ func (r *Redis) opened(err error) {
 	}
 	if r.opts.FailOpen {
 		r.opts.Logger.Warn("rate limiter: redis unavailable, enforcing this instance's share of every limit in process",
-			"err", err, "faults_in_a_row", r.opts.Trip, "share", "1/"+strconv.FormatInt(r.fb.divisor(), 10), "probe_every", r.opts.Cooldown)
+			"err", err, "faults_in_a_row", r.opts.Trip, "share", "1/"+strconv.FormatInt(r.fb.divisor(), 10), "probe_every", r.opts.ProbeEvery)
 		return
 	}
 	r.opts.Logger.Warn("rate limiter: redis unavailable, refusing requests (fail-closed)",
-		"err", err, "faults_in_a_row", r.opts.Trip, "probe_every", r.opts.Cooldown)
+		"err", err, "faults_in_a_row", r.opts.Trip, "probe_every", r.opts.ProbeEvery)
 }
 
 // closed logs the circuit closing: shared limits again.
@@ -406,21 +415,27 @@ func (r *Redis) start() {
 	go r.background(r.stop, r.stopped)
 }
 
+// background renews leases every Lease/3 and beats every Heartbeat; while
+// the circuit is open the heartbeat is the probe, every ProbeEvery.
 func (r *Redis) background(stop, stopped chan struct{}) {
 	defer close(stopped)
 	r.heartbeat()
+	last := time.Now()
 	renew := time.NewTicker(r.opts.Lease / 3)
 	defer renew.Stop()
-	beat := time.NewTicker(r.opts.Heartbeat)
-	defer beat.Stop()
+	tick := time.NewTicker(min(r.opts.ProbeEvery, r.opts.Heartbeat))
+	defer tick.Stop()
 	for {
 		select {
 		case <-stop:
 			return
 		case <-renew.C:
 			r.renew()
-		case <-beat.C:
-			r.heartbeat()
+		case now := <-tick.C:
+			if r.circuit.isOpen() || now.Sub(last) >= r.opts.Heartbeat {
+				r.heartbeat()
+				last = now
+			}
 		}
 	}
 }
