@@ -63,22 +63,31 @@ func TestFallbackTooLarge(t *testing.T) {
 
 func TestCircuit(t *testing.T) {
 	c := newCircuit(3)
-	if c.failure() || c.failure() || c.isOpen() {
-		t.Fatal("open after 2 faults, trip is 3")
+	steps := []struct {
+		name    string
+		fail    bool
+		changed bool // opened (a failure) or closed (a success)
+		open    bool
+	}{
+		{"Fault1", true, false, false},
+		{"Fault2", true, false, false},
+		{"SuccessResets", false, false, false},
+		{"Fault1Again", true, false, false},
+		{"Fault2Again", true, false, false},
+		{"Fault3Opens", true, true, true},
+		{"Fault4StaysOpen", true, false, true},
+		{"SuccessCloses", false, true, false},
+		{"SuccessClosed", false, false, false},
 	}
-	if c.success() {
-		t.Fatal("a success of a closed circuit reported closing it")
-	}
-	if c.failure() || c.failure() {
-		t.Fatal("faults not in a row opened it")
-	}
-	if !c.failure() || !c.isOpen() {
-		t.Fatal("3 faults in a row did not open it")
-	}
-	if c.failure() {
-		t.Fatal("a further fault reported opening it again")
-	}
-	if !c.success() || c.isOpen() {
-		t.Fatal("a success did not close it")
+	for _, st := range steps {
+		var changed bool
+		if st.fail {
+			changed = c.failure()
+		} else {
+			changed = c.success()
+		}
+		if changed != st.changed || c.isOpen() != st.open {
+			t.Fatalf("%s: changed %v, open %v; want %v, %v", st.name, changed, c.isOpen(), st.changed, st.open)
+		}
 	}
 }
