@@ -50,6 +50,7 @@ type Redis struct {
 	fb      *fallback
 	local   atomic.Int64 // decisions made without Redis since the circuit opened
 
+	running atomic.Bool // the background loop runs: start's fast path
 	mu      sync.Mutex
 	live    map[*Ticket]struct{} // tickets holding leases, to renew
 	started bool
@@ -181,6 +182,7 @@ func (r *Redis) Close() {
 	r.mu.Lock()
 	started, stop, stopped := r.started, r.stop, r.stopped
 	r.started = false
+	r.running.Store(false)
 	r.mu.Unlock()
 	if started {
 		close(stop)
@@ -405,12 +407,16 @@ func (r *Redis) hold(t *Ticket) {
 // start starts the background loop (lease renewal, heartbeat) on the
 // first decision.
 func (r *Redis) start() {
+	if r.running.Load() {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.started {
 		return
 	}
 	r.started = true
+	r.running.Store(true)
 	r.stop, r.stopped = make(chan struct{}), make(chan struct{})
 	go r.background(r.stop, r.stopped)
 }
