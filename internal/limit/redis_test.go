@@ -53,7 +53,7 @@ func closedPort(t *testing.T) string {
 // longer than the short timeout under test.
 func faulty(t *testing.T, addr string, failOpen bool, logs *logBuffer) (*limit.Redis, *atomic.Int64) {
 	t.Helper()
-	c, err := limit.NewRedisClient("redis://"+addr, 100*time.Millisecond)
+	c, err := limit.NewRedisClient("redis://"+addr, 200*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func faulty(t *testing.T, addr string, failOpen bool, logs *logBuffer) (*limit.R
 	}
 	r := limit.NewRedis(c, limit.RedisOptions{
 		Prefix: "chorus-test:" + strings.ReplaceAll(t.Name(), "/", "_") + ":", FailOpen: failOpen,
-		Timeout: 100 * time.Millisecond, ProbeEvery: 200 * time.Millisecond, Share: 1,
+		Timeout: 200 * time.Millisecond, ProbeEvery: 200 * time.Millisecond, Share: 1,
 		Logger:  slog.New(slog.NewTextHandler(logs, nil)),
 		OnFault: func(error) { faults.Add(1) },
 	})
@@ -107,7 +107,7 @@ func TestRedisUnreachable(t *testing.T) {
 	t.Run("FailOpenDecidesLocally", func(t *testing.T) {
 		r, faults := faulty(t, addr, true, nil)
 		for range 3 {
-			d, tk, err := timedAdmit(t, r, 500*time.Millisecond)
+			d, tk, err := timedAdmit(t, r, 700*time.Millisecond)
 			if err != nil || !d.Allowed || !d.Degraded || tk == nil {
 				t.Fatalf("got %+v %v %v, want allowed in process (degraded, with a local ticket)", d, tk, err)
 			}
@@ -119,7 +119,7 @@ func TestRedisUnreachable(t *testing.T) {
 	})
 	t.Run("FailClosedRefuses", func(t *testing.T) {
 		r, faults := faulty(t, addr, false, nil)
-		_, _, err := timedAdmit(t, r, 500*time.Millisecond)
+		_, _, err := timedAdmit(t, r, 700*time.Millisecond)
 		var ce *chorus.Error
 		if !errors.As(err, &ce) || ce.Code != chorus.EUNAVAILABLE || ce.RetryAfter <= 0 {
 			t.Fatalf("err = %v, want EUNAVAILABLE with a Retry-After", err)
@@ -162,7 +162,7 @@ func TestRedisHung(t *testing.T) {
 	var allowed atomic.Int64
 	for range 20 {
 		wg.Go(func() {
-			d, _, err := timedAdmit(t, r, 500*time.Millisecond)
+			d, _, err := timedAdmit(t, r, 700*time.Millisecond)
 			if err != nil || !d.Degraded {
 				t.Errorf("got %+v %v, want decided in process", d, err)
 			}
@@ -210,7 +210,7 @@ func TestRedisGoneMidRun(t *testing.T) {
 			for i := range 50 {
 				start := time.Now()
 				d, _, err := r.Admit(ctx, &req)
-				if took := time.Since(start); took > 300*time.Millisecond {
+				if took := time.Since(start); took > 600*time.Millisecond {
 					t.Fatalf("decision %d without Redis took %v", i, took)
 				}
 				if failOpen && (err != nil || !d.Degraded) {
@@ -318,7 +318,7 @@ func TestRedisRestarted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if took := time.Since(start); took > 300*time.Millisecond {
+		if took := time.Since(start); took > 600*time.Millisecond {
 			t.Fatalf("Admit took %v", took)
 		}
 		return d

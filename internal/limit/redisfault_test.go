@@ -27,7 +27,7 @@ type faultRig struct {
 }
 
 const (
-	rigTimeout = 100 * time.Millisecond
+	rigTimeout = 200 * time.Millisecond
 	rigProbe   = 200 * time.Millisecond
 	// rigBound is the longest a decision may take with Redis slow or gone:
 	// the timeout plus slack for a busy machine. A hang would be the
