@@ -38,18 +38,19 @@ func newRateLimiter(cfg config.Config, log *slog.Logger, m *telemetry.Metrics) (
 // chorus_ratelimit_faults_total (telemetry): how its calls went and whether
 // it is deciding in process.
 type limiterMetrics struct {
-	calls *prometheus.HistogramVec
-	open  prometheus.Gauge
-	opens prometheus.Counter
+	ok, failed prometheus.Observer // chorus_ratelimit_redis_seconds{result}
+	open       prometheus.Gauge
+	opens      prometheus.Counter
 }
 
 func newLimiterMetrics(reg prometheus.Registerer) *limiterMetrics {
+	calls := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "chorus_ratelimit_redis_seconds",
+		Help:    "Duration of the rate limiter's Redis calls, by result (ok, error).",
+		Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1},
+	}, []string{"result"})
 	lm := &limiterMetrics{
-		calls: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "chorus_ratelimit_redis_seconds",
-			Help:    "Duration of the rate limiter's Redis calls, by result (ok, error).",
-			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1},
-		}, []string{"result"}),
+		ok: calls.WithLabelValues("ok"), failed: calls.WithLabelValues("error"),
 		open: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "chorus_ratelimit_circuit_open",
 			Help: "1 while the rate limiter's circuit to Redis is open: limits are enforced in process on this instance's share (or refused, fail-closed).",
@@ -59,16 +60,16 @@ func newLimiterMetrics(reg prometheus.Registerer) *limiterMetrics {
 			Help: "Times the rate limiter's circuit to Redis opened after faults in a row.",
 		}),
 	}
-	reg.MustRegister(lm.calls, lm.open, lm.opens)
+	reg.MustRegister(calls, lm.open, lm.opens)
 	return lm
 }
 
 func (lm *limiterMetrics) observe(took time.Duration, err error) {
-	result := "ok"
 	if err != nil {
-		result = "error"
+		lm.failed.Observe(took.Seconds())
+		return
 	}
-	lm.calls.WithLabelValues(result).Observe(took.Seconds())
+	lm.ok.Observe(took.Seconds())
 }
 
 func (lm *limiterMetrics) circuit(open bool) {
