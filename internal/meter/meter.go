@@ -439,6 +439,9 @@ func (m *Meter) Close(ctx context.Context) error {
 // flusher does it).
 func (m *Meter) refreshLoop(ctx context.Context) {
 	periodic.Every(ctx, m.opts.BudgetRefresh, false, func(ctx context.Context) {
+		if m.dbDown() {
+			return
+		}
 		if err := m.RefreshBudgets(ctx); err != nil && ctx.Err() == nil {
 			m.log.Warn("billing: budget refresh failed", "err", err)
 		}
