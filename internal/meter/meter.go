@@ -151,7 +151,7 @@ func (m *Meter) Stats() Stats {
 // refreshes, the reaper) and Close stops it.
 func New(db Store, opts Options) *Meter {
 	m := &Meter{db: db, opts: opts, log: opts.Logger, now: opts.Now, tok: newTokenizers(),
-		states: map[int64]*budgetState{}}
+		states: map[int64]*budgetState{}, outage: outageState{wake: make(chan struct{}, 1)}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -452,7 +452,7 @@ func (m *Meter) refreshLoop(ctx context.Context) {
 // once at start: every instance may have restarted), and the holds of
 // settlements the database's loss cut.
 func (m *Meter) reapLoop(ctx context.Context) {
-	periodic.Every(ctx, m.opts.ReapInterval, true, func(ctx context.Context) {
+	reap := func(ctx context.Context) {
 		if m.dbDown() {
 			return
 		}
@@ -464,5 +464,7 @@ func (m *Meter) reapLoop(ctx context.Context) {
 		case n > 0:
 			m.log.Info("billing: released expired holds", "holds", n)
 		}
-	})
+	}
+	reap(ctx)
+	periodic.EveryOrWake(ctx, m.opts.ReapInterval, m.outage.wake, reap)
 }

@@ -89,6 +89,8 @@ type outageState struct {
 
 	reapMu     sync.Mutex
 	lastReaped map[int64]time.Time // team → its last ReapTeam
+
+	wake chan struct{} // the database is back: run the reaper now
 }
 
 // OutageStats are the meter's outage counters.
@@ -247,6 +249,19 @@ func (m *Meter) replaySpool(ctx context.Context) error {
 		m.log.Info("billing: charges spooled by an earlier run written", "batches", n)
 	}
 	return err
+}
+
+// Recovered tells the meter the database is back after an outage: the
+// holds the outage cut are released at once, not at the next reap. (Fast
+// mode's waiting charges are written at the next flush.)
+func (m *Meter) Recovered() {
+	if m == nil {
+		return
+	}
+	select {
+	case m.outage.wake <- struct{}{}:
+	default:
+	}
 }
 
 // cutHold remembers a strict hold whose settlement failed, to release it
