@@ -53,13 +53,21 @@ func (h *DBHealth) Down() bool { return h != nil && h.down.Load() }
 // DownSince returns when the current outage began (zero when up) and the
 // error that began it.
 func (h *DBHealth) DownSince() (time.Time, error) {
+	if h == nil {
+		return time.Time{}, nil
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.downSince, h.lastErr
 }
 
 // Outages returns how many times the database went away.
-func (h *DBHealth) Outages() int64 { return h.outages.Load() }
+func (h *DBHealth) Outages() int64 {
+	if h == nil {
+		return 0
+	}
+	return h.outages.Load()
+}
 
 // Failed tells the circuit that a store call failed: unless err is a
 // domain error (a *chorus.Error: not found, conflict, quota …) or a
@@ -80,10 +88,17 @@ func (h *DBHealth) Failed(err error) {
 
 // OnRecover registers fn to run when the database returns after an outage
 // (call before Run).
-func (h *DBHealth) OnRecover(fn func()) { h.recovered = append(h.recovered, fn) }
+func (h *DBHealth) OnRecover(fn func()) {
+	if h != nil {
+		h.recovered = append(h.recovered, fn)
+	}
+}
 
-// Run pings until ctx ends.
+// Run pings until ctx ends (a nil *DBHealth returns at once).
 func (h *DBHealth) Run(ctx context.Context) {
+	if h == nil {
+		return
+	}
 	t := time.NewTimer(h.interval)
 	defer t.Stop()
 	for {

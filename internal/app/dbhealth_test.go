@@ -117,4 +117,9 @@ func TestDBHealthNil(t *testing.T) {
 		t.Fatal("a nil circuit says down")
 	}
 	h.Failed(errors.New("x")) // must not panic
+	h.OnRecover(func() {})
+	h.Run(context.Background()) // returns at once
+	if since, err := h.DownSince(); !since.IsZero() || err != nil || h.Outages() != 0 {
+		t.Fatal("a nil circuit reports an outage")
+	}
 }

@@ -31,8 +31,10 @@ func (a *App) initMeter(ctx context.Context) error {
 	}
 	hooks.Start(ctx)
 	a.Gateway.Meter, a.Manage.Meter = m, m
-	a.Manage.Database = a.outage.health
-	a.outage.health.OnRecover(m.Recovered)
+	if h := a.outage.health; h != nil { // nil on SQLite: the readiness pings
+		a.Manage.Database = h
+		h.OnRecover(m.Recovered)
+	}
 	a.registerOutageMetrics()
 	a.Metrics.RegisterBilling(func() telemetry.BillingSample {
 		st, ws := m.Stats(), hooks.Stats()
