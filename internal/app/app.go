@@ -94,7 +94,7 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate
 			return nil, err
 		}
 	}
-	opts := store.Options{Sealer: sealer}
+	opts := store.Options{Sealer: sealer, Replicas: cfg.DatabaseReplicas, ReplicaMaxLag: cfg.ReplicaMaxLag}
 	if key != nil {
 		opts.AuditKey = audit.DeriveKey(key)
 	}
@@ -214,6 +214,7 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 	if err := a.initServers(health); err != nil {
 		return err
 	}
+	a.initReplicas()
 	if err := a.initAccounts(); err != nil {
 		return err
 	}
@@ -335,6 +336,7 @@ func (a *App) Serve(ln net.Listener) error {
 	a.runQuality(pollCtx)
 	go a.Manage.RunLive(pollCtx)
 	go a.purgeResponses(pollCtx)
+	go a.checkReplicas(pollCtx)
 	go (&shop.Reconciler{Shop: a.Manage.Shop, Interval: a.Config.Shop.ReconcileInterval, Logger: a.Log}).Run(pollCtx)
 	a.Log.Info("chorus serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(),
 		"models", len(a.Registry.Snapshot().Models()))

@@ -33,6 +33,14 @@ type Config struct {
 	Bootstrap     bool   `yaml:"bootstrap"`       // create an admin, a key and simulator models on first start
 	AutoMigrate   bool   `yaml:"auto_migrate"`    // apply pending migrations at start; off: refuse to start on an old schema
 	PublicURL     string `yaml:"public_url"`      // how clients reach us, for printed examples
+
+	// DatabaseReplicas are PostgreSQL read replicas of DatabaseURL
+	// (postgres://… URLs; comma-separated in CHORUS_DATABASE_REPLICAS):
+	// listings that may lag go to one whose lag is under ReplicaMaxLag
+	// (replicas.go, docs/read-replicas.md).
+	DatabaseReplicas []string      `yaml:"database_replicas"`
+	ReplicaMaxLag    time.Duration `yaml:"replica_max_lag"`
+
 	// RedisURL (redis://, rediss:// or unix://) shares state between
 	// instances: the response cache (and what else uses Redis). Empty: all
 	// in process.
@@ -189,6 +197,8 @@ func Default() Config {
 		Security:   DefaultSecurity(),
 		Bias:       DefaultBias(),
 		Outage:     DefaultOutage(),
+
+		ReplicaMaxLag: DefaultReplicaMaxLag,
 	}
 }
 
@@ -237,6 +247,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Security.errors()...)
 	errs = append(errs, c.Bias.errors()...)
 	errs = append(errs, c.Outage.errors()...)
+	errs = append(errs, c.replicaErrors()...)
 	if len(errs) == 0 {
 		return nil
 	}
@@ -504,6 +515,9 @@ func setValue(f reflect.Value, s string) error {
 			return fmt.Errorf("want a duration such as 30s or 2m, got %q", s)
 		}
 		f.SetInt(int64(d))
+		return nil
+	case []string: // a comma-separated list
+		f.Set(reflect.ValueOf(splitList(s)))
 		return nil
 	}
 	switch f.Kind() {

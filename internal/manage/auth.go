@@ -61,7 +61,8 @@ func (s *Server) handle(mux *api.Mux, pattern string, a access, h handlerFunc) {
 		// account data: no shared or browser cache keeps them.
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		err := s.databaseGate() // outage.go
+		w, r = s.readYourWrites(w, r) // listings on a replica still show the client's own writes
+		err := s.databaseGate()       // outage.go
 		var p *chorus.Principal
 		if err == nil {
 			p, err = s.authorize(r, a)

@@ -49,11 +49,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	if degraded != "" {
-		_, _ = w.Write([]byte("ok\n" + degraded + "\n"))
-		return
-	}
 	_, _ = w.Write([]byte("ok\n"))
+	if degraded != "" {
+		_, _ = w.Write([]byte(degraded + "\n"))
+	}
+	s.writeReplicaReadiness(w)
 }
 
 // metrics serves the Prometheus scrape, behind MetricsToken when one is set.
