@@ -85,6 +85,7 @@ type Writer struct {
 
 	spooled, replayed atomic.Int64
 	spooling          bool // Run's: batches are going to the spool (logged once)
+	spoolRefused      bool // Run's: the spool refused a batch (logged once)
 }
 
 // Stats returns the writer's spool counters.
@@ -215,9 +216,13 @@ func (w *Writer) writeOrSpool(batch []chorus.Usage) bool {
 		}
 	}
 	if err := w.opts.Spool.Append(batch); err != nil {
-		w.opts.Logger.Error("usage: the spool cannot take records; keeping them in memory", "records", len(batch), "err", err)
+		if !w.spoolRefused {
+			w.spoolRefused = true
+			w.opts.Logger.Error("usage: the spool cannot take records; keeping them in memory (requests wait when the queue is full)", "err", err)
+		}
 		return false
 	}
+	w.spoolRefused = false
 	if !w.spooling {
 		w.spooling = true
 		w.opts.Logger.Warn("usage: records are spooled to disk until the database returns")
