@@ -57,6 +57,10 @@ type App struct {
 	Metrics *telemetry.Metrics
 	Usage   *usage.Writer
 	Log     *slog.Logger
+	// DBHealth says whether the database is reachable (dbhealth.go).
+	DBHealth *DBHealth
+
+	outage outage // the circuit and the spools (outage.go)
 
 	http     *http.Server
 	stopPoll context.CancelFunc
@@ -198,9 +202,13 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 	if err := a.Registry.Refresh(ctx, true); err != nil {
 		return err
 	}
+	if err := a.initOutage(); err != nil {
+		return err
+	}
 	a.Usage = usage.NewWriter(a.DB, usage.Options{
 		QueueSize: cfg.Usage.QueueSize, BatchSize: cfg.Usage.BatchSize, FlushInterval: cfg.Usage.FlushInterval,
 		SpillDir: cfg.DataDir, Metrics: a.Metrics, Logger: log,
+		Spool: a.outage.usageSpool, Database: a.outage.health,
 	})
 	health := a.initOrchestrator()
 	if err := a.initServers(health); err != nil {
@@ -322,6 +330,7 @@ func (a *App) Serve(ln net.Listener) error {
 	go a.Usage.Run()
 	pollCtx, stop := context.WithCancel(context.Background())
 	a.stopPoll = stop
+	go a.DBHealth.Run(pollCtx)
 	go a.Registry.Run(pollCtx, a.Config.Registry.PollInterval)
 	go a.listenRegistry(pollCtx)
 	a.runQuality(pollCtx)

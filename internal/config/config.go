@@ -72,6 +72,8 @@ type Config struct {
 
 	Upstreams Upstreams `yaml:"upstreams"` // where deployments may send requests (upstreams.go)
 
+	Outage Outage `yaml:"outage"` // when the database goes away (outage.go)
+
 	// Routes are routes the file declares; see Route for how they are
 	// applied at start. The file only: not settable from the environment.
 	Routes []Route `yaml:"routes"`
@@ -194,6 +196,7 @@ func Default() Config {
 		Responses:  DefaultResponses(),
 		Security:   DefaultSecurity(),
 		Bias:       DefaultBias(),
+		Outage:     DefaultOutage(),
 
 		ReplicaMaxLag: DefaultReplicaMaxLag,
 	}
@@ -243,6 +246,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Responses.errors()...)
 	errs = append(errs, c.Security.errors()...)
 	errs = append(errs, c.Bias.errors()...)
+	errs = append(errs, c.Outage.errors()...)
 	errs = append(errs, c.replicaErrors()...)
 	if len(errs) == 0 {
 		return nil

@@ -62,7 +62,11 @@ func (s *Server) handle(mux *api.Mux, pattern string, a access, h handlerFunc) {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w, r = s.readYourWrites(w, r) // listings on a replica still show the client's own writes
-		p, err := s.authorize(r, a)
+		err := s.databaseGate()       // outage.go
+		var p *chorus.Principal
+		if err == nil {
+			p, err = s.authorize(r, a)
+		}
 		if err == nil {
 			if p != nil {
 				r = r.WithContext(chorus.NewContextWithActor(r.Context(), s.actor(r, p)))

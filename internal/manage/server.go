@@ -82,6 +82,9 @@ type Server struct {
 	// Bias runs bias tests and serves the bias admin API (nil: those
 	// routes are not served).
 	Bias *bias.Runner
+	// Database is the database circuit (outage.go); nil: the database is
+	// pinged by readiness only.
+	Database Database
 
 	throttleOnce sync.Once     // builds the default LoginThrottle
 	reports      reportLimiter // error reports per client address
