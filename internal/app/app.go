@@ -327,6 +327,7 @@ func (a *App) Serve(ln net.Listener) error {
 	go a.Manage.RunLive(pollCtx)
 	go a.purgeResponses(pollCtx)
 	go (&shop.Reconciler{Shop: a.Manage.Shop, Interval: a.Config.Shop.ReconcileInterval, Logger: a.Log}).Run(pollCtx)
+	a.runBackups(pollCtx)
 	a.Log.Info("chorus serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(),
 		"models", len(a.Registry.Snapshot().Models()))
 	return a.http.Serve(api.Listener(ln))

@@ -303,4 +303,3 @@ func TestSchedulerRecordsFailure(t *testing.T) {
 		t.Errorf("status %+v, want the error and no success", st)
 	}
 }
-

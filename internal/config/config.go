@@ -64,6 +64,8 @@ type Config struct {
 
 	Upstreams Upstreams `yaml:"upstreams"` // where deployments may send requests (upstreams.go)
 
+	Backup Backup `yaml:"backup"` // backups: directory, schedule, retention, verification (backup.go)
+
 	// Routes are routes the file declares; see Route for how they are
 	// applied at start. The file only: not settable from the environment.
 	Routes []Route `yaml:"routes"`
@@ -186,6 +188,7 @@ func Default() Config {
 		Responses:  DefaultResponses(),
 		Security:   DefaultSecurity(),
 		Bias:       DefaultBias(),
+		Backup:     DefaultBackup(),
 	}
 }
 
@@ -233,6 +236,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Responses.errors()...)
 	errs = append(errs, c.Security.errors()...)
 	errs = append(errs, c.Bias.errors()...)
+	errs = append(errs, c.Backup.errors()...)
 	if len(errs) == 0 {
 		return nil
 	}

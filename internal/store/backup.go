@@ -80,11 +80,11 @@ func tableNames(ctx context.Context, q sqlQueryer, d dialect) ([]string, error) 
 }
 
 // CopySQLite writes a consistent copy of a SQLite database to path with
-// VACUUM INTO and returns the row counts of what it copied. It holds the
-// one write connection meanwhile, so this process's writers wait (and
-// nothing changes between the count and the copy); a write by another
-// process in between is caught by counting again, and the copy is
-// refused. path must not exist.
+// VACUUM INTO (the copy is one transaction's snapshot) and returns the
+// copy's row counts. It holds the one write connection meanwhile, so this
+// process's writers wait; when no other process wrote either (the source's
+// counts before and after agree), the copy's counts must equal the
+// source's or the copy is refused. path must not exist.
 func (db *DB) CopySQLite(ctx context.Context, path string) (map[string]int64, error) {
 	if db.d.name != DialectSQLite {
 		return nil, errors.New("copy: not a SQLite database")
@@ -105,10 +105,24 @@ func (db *DB) CopySQLite(ctx context.Context, path string) (map[string]int64, er
 	if err != nil {
 		return nil, fmt.Errorf("copy: %w", err)
 	}
-	if !maps.Equal(before, after) {
-		return nil, errors.New("copy: another process wrote to the database during the copy; try again")
+	copied, err := sqliteCounts(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("copy: count the copy: %w", err)
 	}
-	return after, nil
+	if maps.Equal(before, after) && !maps.Equal(copied, after) {
+		return nil, fmt.Errorf("copy: the copy's row counts %v differ from the database's %v", copied, after)
+	}
+	return copied, nil
+}
+
+// sqliteCounts counts the rows of the SQLite file at path.
+func sqliteCounts(ctx context.Context, path string) (map[string]int64, error) {
+	c, err := sql.Open("sqlite", path+"?_query_only=1")
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return tableCounts(ctx, c, dialect{name: DialectSQLite})
 }
 
 // WithSnapshot runs fn while a read-only REPEATABLE READ transaction holds
