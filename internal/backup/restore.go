@@ -95,11 +95,11 @@ func restoreSQLite(ctx context.Context, m *Manifest, dsn string, opts RestoreOpt
 		}
 		res.TargetHasData = has
 	}
-	if res.TargetHasData && !opts.Force {
-		return ErrTargetHasData
-	}
 	if opts.DryRun {
 		return nil
+	}
+	if res.TargetHasData && !opts.Force {
+		return ErrTargetHasData
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("restore: %w", err)
@@ -145,11 +145,11 @@ func (b *Backuper) restorePostgres(ctx context.Context, m *Manifest, dsn string,
 			return err
 		}
 	}
-	if res.TargetHasData && !opts.Force {
-		return ErrTargetHasData
-	}
 	if opts.DryRun {
 		return nil
+	}
+	if res.TargetHasData && !opts.Force {
+		return ErrTargetHasData
 	}
 	if !exists {
 		if err := createDatabase(ctx, t, t.database); err != nil {
