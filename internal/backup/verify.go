@@ -120,7 +120,7 @@ func (b *Backuper) withPostgresScratch(ctx context.Context, m *Manifest, fn func
 		defer func() {
 			// A fresh context: the scratch database must go even when
 			// the run was cancelled.
-			dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			dctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 			if err := dropDatabase(dctx, src, scratch.database); err != nil {
 				b.opts.Log.Error("verify: could not drop the scratch database", "database", scratch.database, "err", err)
