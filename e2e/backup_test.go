@@ -43,8 +43,8 @@ func TestBackupCLI(t *testing.T) {
 		t.Fatalf("backup output:\n%s", out)
 	}
 	var list []struct {
-		ID           string           `json:"id"`
-		Tables       map[string]int64 `json:"tables"`
+		ID           string            `json:"id"`
+		Tables       map[string]int64  `json:"tables"`
 		Verification struct{ OK bool } `json:"verification"`
 	}
 	if err := json.Unmarshal([]byte(must("backup", "list", "--dir", backups, "--json")), &list); err != nil {
