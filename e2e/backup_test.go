@@ -4,9 +4,13 @@ import (
 	"encoding/json"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chorusgw/chorus/internal/backup"
+	"github.com/chorusgw/chorus/internal/config"
 )
 
 // TestBackupCLI drives the operator's interface on a SQLite install, as
@@ -76,4 +80,44 @@ func TestBackupCLI(t *testing.T) {
 	if out := must("help"); !strings.Contains(out, "chorus backup") || !strings.Contains(out, "chorus restore") {
 		t.Errorf("chorus help does not list backup and restore:\n%s", out)
 	}
+}
+
+// TestBackupSchedule starts a gateway with backup.schedule set: the slot
+// it starts in has not run, so it takes a backup at once, verifies it, and
+// /metrics reports it.
+func TestBackupSchedule(t *testing.T) {
+	dir := t.TempDir()
+	g := startGateway(t, func(c *config.Config) {
+		c.Backup.Dir, c.Backup.Schedule = dir, "24h at 00:00"
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	var metrics string
+	for {
+		metrics = string(g.do("GET", "/metrics", "", nil).Body)
+		if m := regexp.MustCompile(`(?m)^chorus_backup_last_verified_timestamp_seconds (\S+)$`).FindStringSubmatch(metrics); m != nil && m[1] != "0" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no verified scheduled backup in the metrics after 30s:\n%s", grepLines(metrics, "chorus_backup_"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(metrics, "chorus_backup_failures_total 0") || strings.Contains(metrics, "chorus_backup_last_size_bytes 0\n") {
+		t.Errorf("backup metrics:\n%s", grepLines(metrics, "chorus_backup_"))
+	}
+	list, err := backup.List(dir)
+	if err != nil || len(list) != 1 || !list[0].Verified() {
+		t.Fatalf("backups in %s: %v, %v; want one verified", dir, list, err)
+	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
