@@ -109,6 +109,27 @@ func TestBackupSchedule(t *testing.T) {
 	if err != nil || len(list) != 1 || !list[0].Verified() {
 		t.Fatalf("backups in %s: %v, %v; want one verified", dir, list, err)
 	}
+
+	// The admin API shows the same: the fleet's status and the backups.
+	var rep struct {
+		Object string `json:"object"`
+		Status struct {
+			LastID       string    `json:"last_id"`
+			LastVerified time.Time `json:"last_verified"`
+			LastError    string    `json:"last_error"`
+		} `json:"status"`
+		Backups []struct {
+			ID           string `json:"id"`
+			Verification struct {
+				OK bool `json:"ok"`
+			} `json:"verification"`
+		} `json:"backups"`
+	}
+	g.mustAdmin("GET", "/api/admin/backups", nil, 200, &rep)
+	if rep.Object != "backups" || rep.Status.LastID != list[0].ID || rep.Status.LastVerified.IsZero() || rep.Status.LastError != "" ||
+		len(rep.Backups) != 1 || rep.Backups[0].ID != list[0].ID || !rep.Backups[0].Verification.OK {
+		t.Errorf("GET /api/admin/backups: %+v", rep)
+	}
 }
 
 // grepLines returns the lines of s that contain sub.

@@ -294,6 +294,7 @@ func (a *App) initServers(health *orchestrate.Health) error {
 		AllowPrivateNetworks: cfg.Upstreams.AllowPrivateNetworks,
 	}
 	a.Gateway.Sessions = a.Manage.ConsoleKey
+	a.Manage.Backups = a.reportBackups
 	return a.initSentry()
 }
 

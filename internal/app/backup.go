@@ -29,6 +29,39 @@ func NewBackuper(cfg config.Config, dir string, log *slog.Logger) *backup.Backup
 	})
 }
 
+// backupReport is GET /api/admin/backups: the configuration, the
+// scheduled backups' status (from the database: the fleet's) and the
+// backups in backup.dir (as this instance sees it), oldest first.
+type backupReport struct {
+	Object   string             `json:"object"` // "backups"
+	Dir      string             `json:"dir"`
+	Schedule string             `json:"schedule"`
+	Verify   bool               `json:"verify"`
+	Status   backup.Status      `json:"status"`
+	Backups  []*backup.Manifest `json:"backups"`
+}
+
+// reportBackups builds the backups' admin report.
+func (a *App) reportBackups(ctx context.Context) (any, error) {
+	cfg := a.Config.Backup
+	rep := backupReport{Object: "backups", Dir: cfg.Dir, Schedule: cfg.Schedule, Verify: cfg.Verify, Backups: []*backup.Manifest{}}
+	st, err := backup.ReadStatus(ctx, a.DB)
+	if err != nil {
+		return nil, err
+	}
+	rep.Status = st
+	if cfg.Dir != "" {
+		ms, err := backup.List(cfg.Dir)
+		if err != nil {
+			return nil, err
+		}
+		if ms != nil {
+			rep.Backups = ms
+		}
+	}
+	return rep, nil
+}
+
 // backupState is what the backup metrics report: the fleet's status read
 // from the database, and this instance's failed runs.
 type backupState struct {

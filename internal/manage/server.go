@@ -82,6 +82,9 @@ type Server struct {
 	// Bias runs bias tests and serves the bias admin API (nil: those
 	// routes are not served).
 	Bias *bias.Runner
+	// Backups reports the backups for GET /api/admin/backups (nil: the
+	// route is not served).
+	Backups BackupReport
 
 	throttleOnce sync.Once     // builds the default LoginThrottle
 	reports      reportLimiter // error reports per client address
@@ -110,6 +113,7 @@ func (s *Server) Register(mux *api.Mux) {
 	s.clientErrorRoutes(mux)
 	s.liveRoutes(mux)
 	s.biasRoutes(mux)
+	s.backupRoutes(mux)
 
 	s.handleOps(mux, "GET /livez", s.livez)
 	s.handleOps(mux, "GET /readyz", s.readyz)
