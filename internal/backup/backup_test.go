@@ -303,3 +303,30 @@ func TestSchedulerRecordsFailure(t *testing.T) {
 		t.Errorf("status %+v, want the error and no success", st)
 	}
 }
+
+// TestRestoreOverCorruptSQLite replaces a database file that is not a
+// database any more: refused without --force, done with it.
+func TestRestoreOverCorruptSQLite(t *testing.T) {
+	ctx := testContext(t)
+	db, dsn := openSQLite(t)
+	seed(t, db, "corrupt", 2)
+	b := New(Options{Dir: t.TempDir(), DSN: dsn})
+	m, err := b.Run(ctx, db, true, Retention{Daily: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	for _, suffix := range []string{"", "-wal", "-shm"} {
+		_ = os.Remove(dsn + suffix)
+	}
+	if err := os.WriteFile(dsn, []byte("this is not a SQLite database, it is garbage of some length"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Restore(ctx, m, dsn, RestoreOptions{}); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Fatalf("restore over a corrupt file without --force: %v, want a refusal naming --force", err)
+	}
+	res, err := b.Restore(ctx, m, dsn, RestoreOptions{Force: true})
+	if err != nil || !res.Restored || !res.After.OK {
+		t.Fatalf("restore --force over a corrupt file: %+v, %v", res, err)
+	}
+}

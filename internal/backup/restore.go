@@ -90,8 +90,11 @@ func restoreSQLite(ctx context.Context, m *Manifest, dsn string, opts RestoreOpt
 	res.Target = path
 	if _, err := os.Stat(path); err == nil {
 		has, err := hasData(ctx, dsn)
-		if err != nil {
-			return err
+		switch {
+		case err != nil && !opts.Force:
+			return fmt.Errorf("%w (pass --force to replace it)", err)
+		case err != nil:
+			has = true // unreadable, perhaps the very corruption being repaired: replaced
 		}
 		res.TargetHasData = has
 	}
