@@ -303,6 +303,7 @@ func (a *App) initServers(health *orchestrate.Health) error {
 		AllowPrivateNetworks: cfg.Upstreams.AllowPrivateNetworks,
 	}
 	a.Gateway.Sessions = a.Manage.ConsoleKey
+	a.Manage.Backups = a.reportBackups
 	return a.initSentry()
 }
 
@@ -338,6 +339,7 @@ func (a *App) Serve(ln net.Listener) error {
 	go a.purgeResponses(pollCtx)
 	go a.checkReplicas(pollCtx)
 	go (&shop.Reconciler{Shop: a.Manage.Shop, Interval: a.Config.Shop.ReconcileInterval, Logger: a.Log}).Run(pollCtx)
+	a.runBackups(pollCtx)
 	a.Log.Info("chorus serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(),
 		"models", len(a.Registry.Snapshot().Models()))
 	return a.http.Serve(api.Listener(ln))

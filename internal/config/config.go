@@ -73,6 +73,7 @@ type Config struct {
 	Upstreams Upstreams `yaml:"upstreams"` // where deployments may send requests (upstreams.go)
 
 	Outage Outage `yaml:"outage"` // when the database goes away (outage.go)
+	Backup Backup `yaml:"backup"` // backups: directory, schedule, retention, verification (backup.go)
 
 	// Routes are routes the file declares; see Route for how they are
 	// applied at start. The file only: not settable from the environment.
@@ -199,6 +200,7 @@ func Default() Config {
 		Outage:     DefaultOutage(),
 
 		ReplicaMaxLag: DefaultReplicaMaxLag,
+		Backup:     DefaultBackup(),
 	}
 }
 
@@ -248,6 +250,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Bias.errors()...)
 	errs = append(errs, c.Outage.errors()...)
 	errs = append(errs, c.replicaErrors()...)
+	errs = append(errs, c.Backup.errors()...)
 	if len(errs) == 0 {
 		return nil
 	}

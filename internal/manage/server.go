@@ -85,6 +85,9 @@ type Server struct {
 	// Database is the database circuit (outage.go); nil: the database is
 	// pinged by readiness only.
 	Database Database
+	// Backups reports the backups for GET /api/admin/backups (nil: the
+	// route is not served).
+	Backups BackupReport
 
 	throttleOnce sync.Once     // builds the default LoginThrottle
 	reports      reportLimiter // error reports per client address
@@ -113,6 +116,7 @@ func (s *Server) Register(mux *api.Mux) {
 	s.clientErrorRoutes(mux)
 	s.liveRoutes(mux)
 	s.biasRoutes(mux)
+	s.backupRoutes(mux)
 
 	s.handleOps(mux, "GET /livez", s.livez)
 	s.handleOps(mux, "GET /readyz", s.readyz)
