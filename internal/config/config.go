@@ -200,7 +200,7 @@ func Default() Config {
 		Outage:     DefaultOutage(),
 
 		ReplicaMaxLag: DefaultReplicaMaxLag,
-		Backup:     DefaultBackup(),
+		Backup:        DefaultBackup(),
 	}
 }
 
