@@ -52,8 +52,13 @@ func (k *APIKey) Allows(model string) bool {
 
 // Usage is the record of one request through the gateway.
 type Usage struct {
-	ID           int64  `json:"id"`
-	RequestID    string `json:"request_id"`
+	ID        int64  `json:"id"`
+	RequestID string `json:"request_id"`
+	// Key is the record's idempotency key, unique per request and set by
+	// the gateway (the request ID is the caller's to choose and may repeat):
+	// a record written twice — a batch retried after its commit was lost, a
+	// spool replayed after a crash — is stored once. Only writes carry it.
+	Key          string `json:"record_key,omitempty"`
 	ResponseID   string `json:"response_id,omitempty"` // the ID the client saw in the answer (chatcmpl-…, msg_…)
 	KeyID        int64  `json:"key_id"`
 	UserID       int64  `json:"user_id"`

@@ -56,6 +56,10 @@ type App struct {
 	Metrics *telemetry.Metrics
 	Usage   *usage.Writer
 	Log     *slog.Logger
+	// DBHealth says whether the database is reachable (dbhealth.go).
+	DBHealth *DBHealth
+
+	outage outage // the circuit and the spools (outage.go)
 
 	http     *http.Server
 	stopPoll context.CancelFunc
@@ -89,7 +93,7 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate
 			return nil, err
 		}
 	}
-	opts := store.Options{Sealer: sealer}
+	opts := store.Options{Sealer: sealer, Replicas: cfg.DatabaseReplicas, ReplicaMaxLag: cfg.ReplicaMaxLag}
 	if key != nil {
 		opts.AuditKey = audit.DeriveKey(key)
 	}
@@ -198,14 +202,19 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 	if err := a.Registry.Refresh(ctx, true); err != nil {
 		return err
 	}
+	if err := a.initOutage(); err != nil {
+		return err
+	}
 	a.Usage = usage.NewWriter(a.DB, usage.Options{
 		QueueSize: cfg.Usage.QueueSize, BatchSize: cfg.Usage.BatchSize, FlushInterval: cfg.Usage.FlushInterval,
 		SpillDir: cfg.DataDir, Metrics: a.Metrics, Logger: log,
+		Spool: a.outage.usageSpool, Database: a.outage.health,
 	})
 	health := a.initOrchestrator()
 	if err := a.initServers(health); err != nil {
 		return err
 	}
+	a.initReplicas()
 	if err := a.initAccounts(); err != nil {
 		return err
 	}
@@ -294,6 +303,7 @@ func (a *App) initServers(health *orchestrate.Health) error {
 		AllowPrivateNetworks: cfg.Upstreams.AllowPrivateNetworks,
 	}
 	a.Gateway.Sessions = a.Manage.ConsoleKey
+	a.Manage.Backups = a.reportBackups
 	return a.initSentry()
 }
 
@@ -322,12 +332,15 @@ func (a *App) Serve(ln net.Listener) error {
 	go a.Usage.Run()
 	pollCtx, stop := context.WithCancel(context.Background())
 	a.stopPoll = stop
+	go a.DBHealth.Run(pollCtx)
 	go a.Registry.Run(pollCtx, a.Config.Registry.PollInterval)
 	go a.listenRegistry(pollCtx)
 	a.runQuality(pollCtx)
 	go a.Manage.RunLive(pollCtx)
 	go a.purgeResponses(pollCtx)
+	go a.checkReplicas(pollCtx)
 	go (&shop.Reconciler{Shop: a.Manage.Shop, Interval: a.Config.Shop.ReconcileInterval, Logger: a.Log}).Run(pollCtx)
+	a.runBackups(pollCtx)
 	a.Log.Info("chorus serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(),
 		"models", len(a.Registry.Snapshot().Models()))
 	return a.http.Serve(api.Listener(ln))

@@ -3,6 +3,8 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"strconv"
@@ -57,6 +59,7 @@ type exchange struct {
 	credits  int64         // the team's available credit after settlement; -1 unknown
 	clamped  string        // "asked->sent" when max_tokens was clamped (clampedHeader)
 	conv     *conversation // the Responses API request (responses.go); nil elsewhere
+	recKey   string        // the usage record's idempotency key (recordKey)
 
 	summed        bool // the usage below is computed (see usage)
 	lines         []chorus.UsageAttempt
@@ -114,10 +117,23 @@ func (x *exchange) finish(ctx context.Context) {
 		CachedInputTokens: x.cachedIn, CacheWriteTokens: x.cacheWrite, ReasoningTokens: x.reasoning,
 		LatencyMS: float64(dur.Microseconds()) / 1000, TTFTMS: float64(x.ttft.Microseconds()) / 1000,
 		Status: x.status, ErrorCode: x.code, Cost: cost, Attempts: attempts, CreatedAt: x.start.UTC(),
+		Key: x.recordKey(),
 	}
 	if err := x.s.Usage.Record(rec); err != nil {
 		x.s.Logger.ErrorContext(ctx, "usage record not queued", "err", err)
 	}
+}
+
+// recordKey is the exchange's usage record idempotency key: random, made
+// once, so every write of the record (the settlement's, the writer's, a
+// retry, a replay) names the same record.
+func (x *exchange) recordKey() string {
+	if x.recKey == "" {
+		var b [16]byte
+		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+		x.recKey = hex.EncodeToString(b[:])
+	}
+	return x.recKey
 }
 
 // names are the usage record's model, route, deployment and provider: the

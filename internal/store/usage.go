@@ -15,9 +15,9 @@ const usageInsertColumns = `request_id, response_id, key_id, user_id, team_id, m
 	input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
 	latency_ms, ttft_ms, status, error_code, cost, route, attempts, created_at`
 
-const usageColumnCount = 23
+const usageColumnCount = 24
 
-// usageChunk is how many records one INSERT carries: 11,500 parameters, well
+// usageChunk is how many records one INSERT carries: 12,000 parameters, well
 // within SQLite's 32,766 and PostgreSQL's 65,535. Chunks from 50 to 2,000
 // records measured within noise of each other on both databases: the
 // commit, not the statement, dominates.
@@ -25,7 +25,10 @@ const usageChunk = 500
 
 // InsertUsage stores usage records in one transaction, as multi-row INSERTs
 // of up to 500 records each. Records without CreatedAt get the current
-// time. IDs are not set on recs.
+// time. IDs are not set on recs. A record whose Key is already stored is
+// skipped, so writing a batch again (a retry after a commit whose outcome
+// was lost, a spool replayed) stores each request's record once; records
+// without a Key are always inserted.
 func (db *DB) InsertUsage(ctx context.Context, recs []chorus.Usage) error {
 	if len(recs) == 0 {
 		return nil
@@ -50,7 +53,11 @@ func (db *DB) InsertUsage(ctx context.Context, recs []chorus.Usage) error {
 			if err != nil {
 				return fmt.Errorf("insert usage: %w", err)
 			}
-			args = append(args, u.RequestID, u.ResponseID, u.KeyID, u.UserID, u.TeamID, u.Model, u.Deployment, u.Provider, u.Endpoint,
+			var key any // NULL: no idempotency (the unique index ignores NULLs)
+			if u.Key != "" {
+				key = u.Key
+			}
+			args = append(args, key, u.RequestID, u.ResponseID, u.KeyID, u.UserID, u.TeamID, u.Model, u.Deployment, u.Provider, u.Endpoint,
 				u.Stream, u.InputTokens, u.OutputTokens, u.CachedInputTokens, u.CacheWriteTokens, u.ReasoningTokens, u.LatencyMS, u.TTFTMS, u.Status, u.ErrorCode, u.Cost,
 				u.Route, attempts, at)
 		}
@@ -76,19 +83,21 @@ func buildUsageInsert(d dialect, n int) string {
 	row := "(?" + strings.Repeat(", ?", usageColumnCount-1) + ")"
 	var b strings.Builder
 	b.Grow(64 + n*(len(row)+2))
-	b.WriteString("INSERT INTO usage_records (" + usageInsertColumns + ") VALUES ")
+	b.WriteString("INSERT INTO usage_records (record_key, " + usageInsertColumns + ") VALUES ")
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		b.WriteString(row)
 	}
+	b.WriteString(" ON CONFLICT (record_key) DO NOTHING")
 	return d.rebind(b.String())
 }
 
 // ListUsage returns one page of usage records in ID order.
+// A read replica may serve it (see beginLagged and ReadAfter).
 func (db *DB) ListUsage(ctx context.Context, f chorus.UsageFilter, page chorus.Page) ([]*chorus.Usage, error) {
-	tx, err := db.beginRead(ctx)
+	tx, err := db.beginLagged(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -71,6 +71,35 @@ func TestInsertUsage(t *testing.T) {
 			}
 		})
 
+		t.Run("Idempotent", func(t *testing.T) {
+			db := MustOpenDB(t, b)
+			recs := make([]chorus.Usage, 6)
+			for i := range recs {
+				recs[i] = usageRecord(i, 1, 1, usageEpoch)
+				recs[i].Key = fmt.Sprintf("key-%d", i%3) // three keyed records, each twice in the batch
+			}
+			recs[5].Key = "" // and keyless ones, which are always stored
+			recs[4].Key = ""
+			if err := db.InsertUsage(ctx, recs); err != nil {
+				t.Fatal(err)
+			}
+			// The batch again, as a retry after a lost commit would write it.
+			if err := db.InsertUsage(ctx, recs); err != nil {
+				t.Fatal(err)
+			}
+			// Same keys, same request ID: one record per key, whatever the request IDs say.
+			if got, err := db.CountUsage(ctx); err != nil || got != 3+4 {
+				t.Fatalf("CountUsage: got %d, %v; want 7 (3 keyed once, 2 keyless twice)", got, err)
+			}
+			items, err := db.ListUsage(ctx, chorus.UsageFilter{}, chorus.Page{Limit: 10})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if items[0].RequestID != "req-000000" || items[1].RequestID != "req-000001" || items[2].RequestID != "req-000002" {
+				t.Fatalf("the first writes of each key must be the ones kept: %s %s %s", items[0].RequestID, items[1].RequestID, items[2].RequestID)
+			}
+		})
+
 		t.Run("Empty", func(t *testing.T) {
 			db := MustOpenDB(t, b)
 			if err := db.InsertUsage(ctx, nil); err != nil {
