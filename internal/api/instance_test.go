@@ -69,3 +69,18 @@ func TestInstance(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkInstance measures what the middleware adds to every request
+// (the header and the drain check as the head is written).
+func BenchmarkInstance(b *testing.B) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })
+	r := httptest.NewRequest("GET", "/v1/models", nil)
+	for name, h := range map[string]http.Handler{"Bare": ok, "Instance": api.Instance("chorus-2", make(chan struct{}), ok)} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				h.ServeHTTP(httptest.NewRecorder(), r)
+			}
+		})
+	}
+}
