@@ -104,6 +104,11 @@ func TestComposeFile(t *testing.T) {
 		}
 	}
 	sort.Strings(chorus)
+	for _, name := range chorus {
+		if _, err := config.Load("", composeEnviron(cf.Services[name].Environment)); err != nil {
+			t.Errorf("service %s: Chorus refuses its environment: %v", name, err)
+		}
+	}
 	if len(chorus) != 3 {
 		t.Errorf("Chorus services %v, want 3", chorus)
 	}
@@ -145,6 +150,25 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("proxy_read_timeout %v is shorter than timeouts.upstream %v: nginx would cut answers Chorus still waits for", read, up)
 		}
 	})
+}
+
+var composeVar = regexp.MustCompile(`\$\{([A-Z_]+)(?::([?-])([^}]*))?\}`)
+
+// composeEnviron is a service's environment as compose would pass it, with
+// ${VAR:-default} at its default and ${VAR:?…} (required) at a value long
+// enough for any key.
+func composeEnviron(env map[string]string) []string {
+	var out []string
+	for k, v := range env {
+		v = composeVar.ReplaceAllStringFunc(v, func(m string) string {
+			if sub := composeVar.FindStringSubmatch(m); sub[2] == "-" {
+				return sub[3]
+			}
+			return "0123456789abcdef0123456789abcdef"
+		})
+		out = append(out, k+"="+v)
+	}
+	return out
 }
 
 // durationOf reads one nginx time argument ("4s", "600s", "10m").
