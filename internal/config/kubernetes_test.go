@@ -20,14 +20,6 @@ var envOutsideConfig = map[string]string{
 	"CHORUS_CONFIG": "cmd/chorus: the configuration file every command reads",
 }
 
-// envPending are variables other parts of issue #14 add to Config. Each
-// is checked like any other once Config has it; until then its subtest
-// skips, naming the work it waits for.
-var envPending = map[string]string{
-	"CHORUS_INSTANCE_ID":        "instance.id (issue #14, instance identity)",
-	"CHORUS_TIMEOUTS_PRE_DRAIN": "timeouts.pre_drain (issue #14, the drain Kubernetes and nginx understand)",
-}
-
 var chorusEnv = regexp.MustCompile(`\bCHORUS_[A-Z0-9_]+\b`)
 
 // Every CHORUS_* name in the Kubernetes manifests (an env entry, a
@@ -44,9 +36,6 @@ func TestKubernetesEnvNamesAreKnown(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if known[name] {
 				return
-			}
-			if why, ok := envPending[name]; ok {
-				t.Skipf("%s (in %s) is not in Config yet: waits for %s", name, used[name], why)
 			}
 			t.Errorf("%s (in %s) is not a variable Chorus reads", name, used[name])
 		})
