@@ -197,6 +197,7 @@ func authzTable() map[string]authzCase {
 		"GET /api/admin/teams/{id}/balance":  adminRoute.with(id(func(e *authzEnv) int64 { return e.userA.TeamID })),
 		"GET /api/admin/ledger":              adminRoute,
 		"GET /api/admin/ledger/check":        adminRoute,
+		"GET /api/admin/backups":             adminRoute,
 		"POST /api/admin/credits/grant":      adminRoute,
 		"POST /api/admin/codes":              adminRoute,
 		"GET /api/admin/codes":               adminRoute,

@@ -36,9 +36,10 @@ func TestRateLimitFleet(t *testing.T) {
 			c.RedisURL = "redis://127.0.0.1:6379/0"
 			c.RateLimits.Prefix = prefix
 			c.RateLimits.Key = config.RateLimit{RPM: rpm}
-			// A loaded CI machine can stall a Redis call past the default
-			// 50 ms; failing open would then admit unchecked, which is what
-			// fail-open means but not what this test measures.
+			// A loaded CI machine can stall a Redis call past the timeout;
+			// failing open would then decide that request in process on a
+			// third of the limit, which is what fail-open means but not
+			// what this test measures.
 			c.RateLimits.Timeout = 2 * time.Second
 			c.RateLimits.FailOpen = false
 		})

@@ -35,6 +35,12 @@ Usage:
   chorus users export --email E [--out FILE]   everything held about a person, as one JSON document
   chorus users erase --email E --yes      erase a person's personal data (books and audit log kept)
   chorus audit verify [--json]       check the audit log's hash chain (exit status 1 if tampered)
+  chorus backup [--dir DIR] [--verify=false]   take a backup, verify it by restoring it into a
+                                     scratch database, prune old ones (docs/backups.md)
+  chorus backup list [--dir DIR] [--json]      the backups and their verification
+  chorus backup verify --from BACKUP           verify a backup again
+  chorus restore --from BACKUP [--dry-run] [--force]   replace the database with a verified backup
+                                     (BACKUP: a backup's directory, or a directory of backups)
   chorus secret-key                  print a new random key for CHORUS_SECRET_KEY
   chorus bias suites|run|runs|show|compare   bias tests through a running gateway's admin API
                                      (chorus bias for the flags; docs/bias-testing.md)
@@ -80,6 +86,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdAudit(ctx, args, stdout)
 	case "bias":
 		return cmdBias(ctx, args, stdout)
+	case "backup":
+		return cmdBackup(ctx, args, stdout)
+	case "restore":
+		return cmdRestore(ctx, args, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

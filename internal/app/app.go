@@ -5,7 +5,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -57,6 +56,10 @@ type App struct {
 	Metrics *telemetry.Metrics
 	Usage   *usage.Writer
 	Log     *slog.Logger
+	// DBHealth says whether the database is reachable (dbhealth.go).
+	DBHealth *DBHealth
+
+	outage outage // the circuit and the spools (outage.go)
 
 	http     *http.Server
 	stopPoll context.CancelFunc
@@ -90,7 +93,7 @@ func OpenStore(ctx context.Context, cfg config.Config, log *slog.Logger, migrate
 			return nil, err
 		}
 	}
-	opts := store.Options{Sealer: sealer}
+	opts := store.Options{Sealer: sealer, Replicas: cfg.DatabaseReplicas, ReplicaMaxLag: cfg.ReplicaMaxLag}
 	if key != nil {
 		opts.AuditKey = audit.DeriveKey(key)
 	}
@@ -160,6 +163,7 @@ func (s registrySource) LoadRegistry(ctx context.Context) (*registry.Data, error
 // New opens everything the gateway needs. bootstrapOut receives the
 // first-start credentials (printed once).
 func New(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOut io.Writer) (*App, error) {
+	log = log.With("instance_id", cfg.Instance.ID) // every line says which instance wrote it
 	db, err := OpenStore(ctx, cfg, log, cfg.AutoMigrate)
 	if err != nil {
 		return nil, err
@@ -198,14 +202,19 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 	if err := a.Registry.Refresh(ctx, true); err != nil {
 		return err
 	}
+	if err := a.initOutage(); err != nil {
+		return err
+	}
 	a.Usage = usage.NewWriter(a.DB, usage.Options{
 		QueueSize: cfg.Usage.QueueSize, BatchSize: cfg.Usage.BatchSize, FlushInterval: cfg.Usage.FlushInterval,
 		SpillDir: cfg.DataDir, Metrics: a.Metrics, Logger: log,
+		Spool: a.outage.usageSpool, Database: a.outage.health,
 	})
 	health := a.initOrchestrator()
 	if err := a.initServers(health); err != nil {
 		return err
 	}
+	a.initReplicas()
 	if err := a.initAccounts(); err != nil {
 		return err
 	}
@@ -294,6 +303,7 @@ func (a *App) initServers(health *orchestrate.Health) error {
 		AllowPrivateNetworks: cfg.Upstreams.AllowPrivateNetworks,
 	}
 	a.Gateway.Sessions = a.Manage.ConsoleKey
+	a.Manage.Backups = a.reportBackups
 	return a.initSentry()
 }
 
@@ -310,7 +320,8 @@ func (a *App) handler() (http.Handler, error) {
 		return nil, err
 	}
 	a.Mux.Handle("/", console)
-	return api.Middleware(a.Log, a.Mux), nil
+	a.registerInstance()
+	return api.Instance(a.Config.Instance.ID, a.Manage.Draining(), api.Middleware(a.Log, a.Mux)), nil
 }
 
 // Routes lists every registered route with who may call it.
@@ -321,30 +332,27 @@ func (a *App) Serve(ln net.Listener) error {
 	go a.Usage.Run()
 	pollCtx, stop := context.WithCancel(context.Background())
 	a.stopPoll = stop
+	go a.DBHealth.Run(pollCtx)
 	go a.Registry.Run(pollCtx, a.Config.Registry.PollInterval)
 	go a.listenRegistry(pollCtx)
 	a.runQuality(pollCtx)
 	go a.Manage.RunLive(pollCtx)
 	go a.purgeResponses(pollCtx)
+	go a.checkReplicas(pollCtx)
 	go (&shop.Reconciler{Shop: a.Manage.Shop, Interval: a.Config.Shop.ReconcileInterval, Logger: a.Log}).Run(pollCtx)
+	a.runBackups(pollCtx)
 	a.Log.Info("chorus serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(),
 		"models", len(a.Registry.Snapshot().Models()))
 	return a.http.Serve(api.Listener(ln))
 }
 
-// Shutdown stops accepting, lets in-flight requests and streams finish
-// within the drain timeout, waits for their usage to be recorded, flushes
+// Shutdown fails readiness, keeps accepting for the pre-drain delay, stops
+// accepting, lets in-flight requests and streams finish within the drain
+// timeout (stopServing), waits for their usage to be recorded, flushes
 // the usage writer and closes the database.
 func (a *App) Shutdown() error {
+	a.stopServing()
 	drain := a.Config.Timeouts.Drain
-	a.Log.Info("shutting down: draining in-flight requests", "timeout", drain)
-	a.Manage.Drain()
-	ctx, cancel := context.WithTimeout(context.Background(), drain)
-	defer cancel()
-	if err := a.http.Shutdown(ctx); errors.Is(err, context.DeadlineExceeded) {
-		a.Log.Warn("drain timeout passed; closing remaining connections")
-		_ = a.http.Close()
-	}
 	if a.stopPoll != nil {
 		a.stopPoll()
 	}

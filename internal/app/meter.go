@@ -24,12 +24,18 @@ func (a *App) initMeter(ctx context.Context) error {
 	hooks := webhook.New(a.DB, webhook.Options{Webhook: b.Webhook, Logger: a.Log})
 	reg := a.Registry
 	m := meter.New(a.DB, meter.Options{Billing: b, Logger: a.Log, OnAlert: hooks.Kick,
-		Routes: func(name string) *registry.Route { return reg.Snapshot().Route(name) }})
+		Routes: func(name string) *registry.Route { return reg.Snapshot().Route(name) },
+		Outage: meter.Outage{Database: a.outage.health, Spool: a.outage.billingSpool, UsageSpoolFull: a.usageSpoolFull}})
 	if err := m.Start(ctx); err != nil {
 		return err
 	}
 	hooks.Start(ctx)
 	a.Gateway.Meter, a.Manage.Meter = m, m
+	if h := a.outage.health; h != nil { // nil on SQLite: the readiness pings
+		a.Manage.Database = h
+		h.OnRecover(m.Recovered)
+	}
+	a.registerOutageMetrics()
 	a.Metrics.RegisterBilling(func() telemetry.BillingSample {
 		st, ws := m.Stats(), hooks.Stats()
 		return telemetry.BillingSample{Admitted: st.Admitted, Refused: st.Refused, Settled: st.Settled,
@@ -44,6 +50,7 @@ func (a *App) initMeter(ctx context.Context) error {
 		if err := m.Close(ctx); err != nil {
 			a.Log.Error("billing: closing the meter", "err", err)
 		}
+		a.closeOutage() // after the meter's last spooling
 	})
 	return nil
 }

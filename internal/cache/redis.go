@@ -166,9 +166,12 @@ func (r *Redis) up() bool {
 	return r.downUntil.CompareAndSwap(until, now+int64(r.opt.Backoff))
 }
 
+// ok records a call that Redis answered: the shared tier is back, said
+// once per outage.
 func (r *Redis) ok() {
-	if r.downUntil.Load() != 0 {
-		r.downUntil.Store(0)
+	until := r.downUntil.Load()
+	if until != 0 && r.downUntil.CompareAndSwap(until, 0) && r.opt.Logger != nil {
+		r.opt.Logger.Info("response cache: redis reachable again, shared tier restored")
 	}
 }
 

@@ -150,7 +150,9 @@ func TestRedisFaults(t *testing.T) {
 		}
 		defer client.Close()
 		var f faults
-		r := cache.NewRedis(client, cache.RedisOptions{Timeout: timeout, Backoff: 200 * time.Millisecond, Prefix: testPrefix(t, real), OnFault: f.add})
+		var logs syncBuffer
+		r := cache.NewRedis(client, cache.RedisOptions{Timeout: timeout, Backoff: 200 * time.Millisecond, Prefix: testPrefix(t, real), OnFault: f.add,
+			Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		r.Set(ctx, numKey(1), textEntry(1), time.Hour)
 		if ok, _ := timedGet(r, ctx, numKey(1)); !ok {
 			t.Fatal("miss through the proxy before the cut")
@@ -168,6 +170,10 @@ func TestRedisFaults(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 		if ok, _ := timedGet(r, ctx, numKey(1)); !ok {
 			t.Fatal("no hit once Redis is back")
+		}
+		timedGet(r, ctx, numKey(1))
+		if n, m := strings.Count(logs.String(), "redis fault"), strings.Count(logs.String(), "reachable again"); n != 1 || m != 1 {
+			t.Fatalf("%d fault and %d recovery log lines, want 1 each:\n%s", n, m, logs.String())
 		}
 	})
 

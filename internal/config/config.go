@@ -33,6 +33,14 @@ type Config struct {
 	Bootstrap     bool   `yaml:"bootstrap"`       // create an admin, a key and simulator models on first start
 	AutoMigrate   bool   `yaml:"auto_migrate"`    // apply pending migrations at start; off: refuse to start on an old schema
 	PublicURL     string `yaml:"public_url"`      // how clients reach us, for printed examples
+
+	// DatabaseReplicas are PostgreSQL read replicas of DatabaseURL
+	// (postgres://… URLs; comma-separated in CHORUS_DATABASE_REPLICAS):
+	// listings that may lag go to one whose lag is under ReplicaMaxLag
+	// (replicas.go, docs/read-replicas.md).
+	DatabaseReplicas []string      `yaml:"database_replicas"`
+	ReplicaMaxLag    time.Duration `yaml:"replica_max_lag"`
+
 	// RedisURL (redis://, rediss:// or unix://) shares state between
 	// instances: the response cache (and what else uses Redis). Empty: all
 	// in process.
@@ -63,6 +71,10 @@ type Config struct {
 	Bias      Bias      `yaml:"bias"`      // bias testing: suites, caps (bias.go)
 
 	Upstreams Upstreams `yaml:"upstreams"` // where deployments may send requests (upstreams.go)
+
+	Outage   Outage   `yaml:"outage"`   // when the database goes away (outage.go)
+	Backup   Backup   `yaml:"backup"`   // backups: directory, schedule, retention, verification (backup.go)
+	Instance Instance `yaml:"instance"` // this process's identity in a fleet (instance.go)
 
 	// Routes are routes the file declares; see Route for how they are
 	// applied at start. The file only: not settable from the environment.
@@ -133,6 +145,10 @@ type Timeouts struct {
 	Upstream   time.Duration `yaml:"upstream"`    // one request to an upstream, end to end
 	Connect    time.Duration `yaml:"connect"`     // TCP+TLS connect to an upstream
 	Drain      time.Duration `yaml:"drain"`       // on SIGTERM, in-flight requests get this long
+	// PreDrain is how long, on SIGTERM, the instance keeps accepting while
+	// /readyz says draining, so load balancers stop sending to it before it
+	// stops listening (docs/deployment-ha.md). 0: stop accepting at once.
+	PreDrain time.Duration `yaml:"pre_drain"`
 }
 
 // Usage configures the batched usage writer.
@@ -186,6 +202,11 @@ func Default() Config {
 		Responses:  DefaultResponses(),
 		Security:   DefaultSecurity(),
 		Bias:       DefaultBias(),
+		Outage:     DefaultOutage(),
+
+		ReplicaMaxLag: DefaultReplicaMaxLag,
+		Backup:        DefaultBackup(),
+		Instance:      DefaultInstance(),
 	}
 }
 
@@ -233,6 +254,10 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Responses.errors()...)
 	errs = append(errs, c.Security.errors()...)
 	errs = append(errs, c.Bias.errors()...)
+	errs = append(errs, c.Outage.errors()...)
+	errs = append(errs, c.replicaErrors()...)
+	errs = append(errs, c.Backup.errors()...)
+	errs = append(errs, c.instanceErrors()...)
 	if len(errs) == 0 {
 		return nil
 	}
@@ -500,6 +525,9 @@ func setValue(f reflect.Value, s string) error {
 			return fmt.Errorf("want a duration such as 30s or 2m, got %q", s)
 		}
 		f.SetInt(int64(d))
+		return nil
+	case []string: // a comma-separated list
+		f.Set(reflect.ValueOf(splitList(s)))
 		return nil
 	}
 	switch f.Kind() {

@@ -9,9 +9,19 @@ import (
 // minute; 0 means unlimited. Limits are in process unless the top-level
 // redis_url is set, when every instance on that Redis shares them.
 type RateLimits struct {
-	Prefix   string        `yaml:"prefix"`    // Redis key prefix; on Redis Cluster give it a hash tag ("{chorus-rl}:")
-	FailOpen bool          `yaml:"fail_open"` // Redis unreachable: allow unchecked (true) or refuse with 503
-	Timeout  time.Duration `yaml:"timeout"`   // one Redis call, at most
+	Prefix string `yaml:"prefix"` // Redis key prefix; on Redis Cluster give it a hash tag ("{chorus-rl}:")
+	// FailOpen: when Redis cannot decide, each instance enforces its share
+	// of every limit in process (true), or requests are refused with 503.
+	FailOpen bool          `yaml:"fail_open"`
+	Timeout  time.Duration `yaml:"timeout"` // one Redis call, at most
+	// TripAfter faults in a row open the circuit: requests stop trying
+	// Redis, and a background call probes it every ProbeEvery.
+	TripAfter  int           `yaml:"trip_after"`
+	ProbeEvery time.Duration `yaml:"probe_every"`
+	// FallbackShare divides every limit while Redis cannot decide: each
+	// instance enforces ⌈limit/FallbackShare⌉. 0 divides by the live
+	// instances last counted on Redis.
+	FallbackShare int `yaml:"fallback_share"`
 	// DeploymentWait is the longest the orchestrator waits for a
 	// deployment's own limits (settings rpm, tpm, max_concurrency) before
 	// it routes elsewhere.
@@ -33,10 +43,14 @@ type RateLimit struct {
 	Concurrency int64 `yaml:"concurrency"` // requests in flight at once
 }
 
-// DefaultRateLimits are the defaults: nothing limited, fail open, 50 ms
-// per Redis call, wait at most 250 ms for a deployment.
+// DefaultRateLimits are the defaults: nothing limited, fail open, 500 ms
+// per Redis call (above the jitter of a busy machine; see
+// docs/rate-limits.md), the circuit open after 3 faults in a row and probed
+// every second, the fleet counted on Redis, wait at most 250 ms for a
+// deployment.
 func DefaultRateLimits() RateLimits {
-	return RateLimits{Prefix: "chorus:rl:", FailOpen: true, Timeout: 50 * time.Millisecond, DeploymentWait: 250 * time.Millisecond}
+	return RateLimits{Prefix: "chorus:rl:", FailOpen: true, Timeout: 500 * time.Millisecond,
+		TripAfter: 3, ProbeEvery: time.Second, DeploymentWait: 250 * time.Millisecond}
 }
 
 // rateLimitErrors checks the rate_limits section.
@@ -48,7 +62,16 @@ func (c *Config) rateLimitErrors() []error {
 		bad("rate_limits.prefix", "must not be empty")
 	}
 	if rl.Timeout <= 0 || rl.Timeout > 10*time.Second {
-		bad("rate_limits.timeout", "must be a duration in (0, 10s], such as 50ms, got %s", rl.Timeout)
+		bad("rate_limits.timeout", "must be a duration in (0, 10s], such as 500ms, got %s", rl.Timeout)
+	}
+	if rl.TripAfter < 1 || rl.TripAfter > 100 {
+		bad("rate_limits.trip_after", "must be a count of faults in a row in [1, 100], got %d", rl.TripAfter)
+	}
+	if rl.ProbeEvery <= 0 || rl.ProbeEvery > time.Minute {
+		bad("rate_limits.probe_every", "must be a duration in (0, 1m], such as 1s, got %s", rl.ProbeEvery)
+	}
+	if rl.FallbackShare < 0 {
+		bad("rate_limits.fallback_share", "must be 0 (the live instances) or a number of instances, got %d", rl.FallbackShare)
 	}
 	if rl.DeploymentWait < 0 {
 		bad("rate_limits.deployment_wait", "must not be negative, got %s", rl.DeploymentWait)

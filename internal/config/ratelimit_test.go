@@ -13,9 +13,10 @@ import (
 func TestRateLimitsConfig(t *testing.T) {
 	t.Run("Defaults", func(t *testing.T) {
 		got := config.Default().RateLimits
-		if !got.FailOpen || got.Timeout != 50*time.Millisecond || got.DeploymentWait != 250*time.Millisecond || got.Prefix == "" ||
+		if !got.FailOpen || got.Timeout != 500*time.Millisecond || got.DeploymentWait != 250*time.Millisecond || got.Prefix == "" ||
+			got.TripAfter != 3 || got.ProbeEvery != time.Second || got.FallbackShare != 0 ||
 			got.Key != (config.RateLimit{}) || got.User != (config.RateLimit{}) || got.Team != (config.RateLimit{}) || len(got.Models) != 0 {
-			t.Fatalf("defaults = %+v: want nothing limited, fail open, 50ms, 250ms", got)
+			t.Fatalf("defaults = %+v: want nothing limited, fail open, 500ms, trip after 3, probe every 1s, share by the fleet, 250ms", got)
 		}
 	})
 	t.Run("OK", func(t *testing.T) {
@@ -32,7 +33,8 @@ rate_limits:
 			t.Fatal(err)
 		}
 		c, err := config.Load(p, []string{"CHORUS_RATE_LIMITS_KEY_RPM=60", "CHORUS_RATE_LIMITS_FAIL_OPEN=false",
-			"CHORUS_RATE_LIMITS_TIMEOUT=20ms", "CHORUS_RATE_LIMITS_TEAM_CONCURRENCY=100", "CHORUS_RATE_LIMITS_DEPLOYMENT_WAIT=0s"})
+			"CHORUS_RATE_LIMITS_TIMEOUT=20ms", "CHORUS_RATE_LIMITS_TEAM_CONCURRENCY=100", "CHORUS_RATE_LIMITS_DEPLOYMENT_WAIT=0s",
+			"CHORUS_RATE_LIMITS_TRIP_AFTER=5", "CHORUS_RATE_LIMITS_PROBE_EVERY=2s", "CHORUS_RATE_LIMITS_FALLBACK_SHARE=3"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +46,7 @@ rate_limits:
 			Models: map[string]config.RateLimit{"gpt-4o": {RPM: 60, TPM: 30000}},
 		}
 		if got.Prefix != want.Prefix || got.FailOpen != want.FailOpen || got.Timeout != want.Timeout ||
-			got.DeploymentWait != want.DeploymentWait || got.Key != want.Key || got.User != want.User ||
+			got.DeploymentWait != want.DeploymentWait || got.TripAfter != 5 || got.ProbeEvery != 2*time.Second || got.FallbackShare != 3 || got.Key != want.Key || got.User != want.User ||
 			got.Team != want.Team || len(got.Models) != 1 || got.Models["gpt-4o"] != want.Models["gpt-4o"] {
 			t.Fatalf("got  %+v\nwant %+v", got, want)
 		}
@@ -69,6 +71,9 @@ rate_limits:
 		"ErrLongTimeout":   {[]string{"CHORUS_RATE_LIMITS_TIMEOUT=1m"}, "rate_limits.timeout"},
 		"ErrWait":          {[]string{"CHORUS_RATE_LIMITS_DEPLOYMENT_WAIT=-1s"}, "rate_limits.deployment_wait"},
 		"ErrPrefix":        {[]string{"CHORUS_RATE_LIMITS_PREFIX="}, "rate_limits.prefix"},
+		"ErrTrip":          {[]string{"CHORUS_RATE_LIMITS_TRIP_AFTER=0"}, "rate_limits.trip_after"},
+		"ErrProbe":         {[]string{"CHORUS_RATE_LIMITS_PROBE_EVERY=0s"}, "rate_limits.probe_every"},
+		"ErrShare":         {[]string{"CHORUS_RATE_LIMITS_FALLBACK_SHARE=-1"}, "rate_limits.fallback_share"},
 		"ErrModelsFromEnv": {[]string{"CHORUS_RATE_LIMITS_MODELS=gpt-4o"}, "CHORUS_RATE_LIMITS_MODELS"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -140,8 +140,9 @@ type Decision struct {
 	// TooLarge: the request's token estimate exceeds the TPM limit itself,
 	// so waiting will not help.
 	TooLarge bool
-	// Degraded: the limits could not be checked (Redis unreachable) and
-	// fail-open allowed the request unchecked.
+	// Degraded: the shared limits could not be checked (Redis slow or
+	// unreachable) and, failing open, this instance decided alone on its
+	// share of every limit (see Redis). Headers then show that share.
 	Degraded bool
 }
 

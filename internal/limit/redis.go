@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/chorusgw/chorus"
 )
@@ -26,23 +27,30 @@ import (
 // of an instance that died (or whose release could not reach Redis) expire,
 // at most Lease later.
 //
-// When Redis is slow or gone, a call gives up after Timeout, and for
-// Cooldown afterwards decisions do not try Redis at all: each is a fault
-// (OnFault, a log line at most every LogEvery) and is allowed (FailOpen) or
-// refused with EUNAVAILABLE. A request never waits on Redis longer than
-// Timeout.
+// # Faults
+//
+// A Redis call gives up after Timeout; a request never waits on Redis
+// longer. A call that failed is a fault (OnFault): its decision is made
+// without Redis. With FailOpen that decision is made in process, on this
+// instance's share of every limit (see Share), so limits hold roughly across
+// a fleet that lost Redis; without, it is refused with EUNAVAILABLE (a 503).
+// After Trip faults in a row the circuit opens: no request tries Redis
+// (none waits on it) while a background call probes it every ProbeEvery;
+// the probe's success closes the circuit. Opening and closing are each
+// logged once.
 //
 // All of one request's keys are touched by one script, so on Redis Cluster
 // they must share a hash slot: give the Prefix a hash tag ("{chorus-rl}:").
 type Redis struct {
 	c    redis.UniversalClient
 	opts RedisOptions
+	id   string // this instance in the fleet count
 
-	coolUntil atomic.Int64 // unix ns: until then decisions skip Redis
-	down      atomic.Bool  // a fault since the last success
-	faults    atomic.Int64 // since the last log line
-	lastLog   atomic.Int64 // unix ns
+	circuit *circuit
+	fb      *fallback
+	local   atomic.Int64 // decisions made without Redis since the circuit opened
 
+	running atomic.Bool // the background loop runs: start's fast path
 	mu      sync.Mutex
 	live    map[*Ticket]struct{} // tickets holding leases, to renew
 	started bool
@@ -57,23 +65,48 @@ var (
 
 // RedisOptions configure a Redis limiter. Zero values take the defaults.
 type RedisOptions struct {
-	Prefix   string        // key prefix; default "chorus:rl:"
-	FailOpen bool          // when Redis cannot be reached: allow (true) or refuse with EUNAVAILABLE
-	Timeout  time.Duration // per Redis call; default 50ms
-	Cooldown time.Duration // after a fault, decide without Redis this long; default 1s
-	Lease    time.Duration // concurrency lease, renewed every Lease/3 while held; default 30s
-	LogEvery time.Duration // at most one fault log line this often; default 10s
-	Logger   *slog.Logger  // Redis faults and recoveries; nil discards them
+	Prefix   string // key prefix; default "chorus:rl:"
+	FailOpen bool   // Redis cannot decide: decide in process on the local share (true) or refuse with EUNAVAILABLE
+	// Timeout bounds one Redis call; default DefaultTimeout.
+	Timeout time.Duration
+	// Trip is how many faults in a row open the circuit; default 3.
+	Trip int
+	// ProbeEvery is how often an open circuit is probed, off the request
+	// path; default 1s.
+	ProbeEvery time.Duration
+	// Share divides every limit for the in-process decisions made while
+	// Redis cannot: each instance enforces ⌈L/Share⌉. 0 (the default)
+	// divides by the live instances counted on Redis by their heartbeats.
+	Share int
+	// Heartbeat is how often this instance says it is alive and counts the
+	// fleet; default 5s.
+	Heartbeat time.Duration
+	Lease     time.Duration // concurrency lease, renewed every Lease/3 while held; default 30s
+	Logger    *slog.Logger  // the circuit opening and closing; nil discards them
 	// OnFault is called for every decision or release made without Redis
 	// (count it in chorus_ratelimit_faults_total).
 	OnFault func(err error)
-	// Now, for tests, replaces Redis's clock (TIME) in decisions.
+	// OnCircuit is told when the circuit opens (true) and closes (false).
+	OnCircuit func(open bool)
+	// Observe, if set, is told how long every Redis call took and how it
+	// ended (chorus_ratelimit_redis_seconds).
+	Observe func(took time.Duration, err error)
+	// Now, for tests, replaces Redis's clock (TIME) in decisions and the
+	// clock of the in-process fallback.
 	Now func() time.Time
 }
 
-// ErrCooling is the fault of a decision made without trying Redis, in the
-// Cooldown after a failed call.
-var ErrCooling = errors.New("rate limit store unavailable (cooling down after a fault)")
+// DefaultTimeout is the default bound on one Redis call. On a busy two-core
+// machine a healthy Redis answers 4–6% of calls after more than 50 ms and
+// a few in ten thousand after 250 ms (bench/limitload_test.go): the bound
+// must sit above that jitter, or ordinary load counts as an outage. With
+// the circuit open no request waits on Redis at all, so only the requests
+// in flight when Redis goes pay it.
+const DefaultTimeout = 500 * time.Millisecond
+
+// ErrCircuitOpen is the fault of a decision made without trying Redis,
+// while the circuit is open after faults in a row.
+var ErrCircuitOpen = errors.New("rate limit store unavailable (circuit open after repeated faults)")
 
 //go:embed admit.lua
 var admitSrc string
@@ -92,32 +125,40 @@ var (
 
 // NewRedis returns a limiter on client. The client should give up when a
 // call's context does (NewRedisClient makes such a client). Close stops
-// the lease renewal.
+// the lease renewal and the heartbeat.
 func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 	if opts.Prefix == "" {
 		opts.Prefix = "chorus:rl:"
 	}
 	if opts.Timeout <= 0 {
-		opts.Timeout = 50 * time.Millisecond
+		opts.Timeout = DefaultTimeout
 	}
-	if opts.Cooldown <= 0 {
-		opts.Cooldown = time.Second
+	if opts.Trip <= 0 {
+		opts.Trip = 3
+	}
+	if opts.ProbeEvery <= 0 {
+		opts.ProbeEvery = time.Second
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = 5 * time.Second
 	}
 	if opts.Lease <= 0 {
 		opts.Lease = 30 * time.Second
 	}
-	if opts.LogEvery <= 0 {
-		opts.LogEvery = 10 * time.Second
-	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Redis{c: client, opts: opts, live: make(map[*Ticket]struct{})}
+	return &Redis{
+		c: client, opts: opts, id: instanceID(), live: make(map[*Ticket]struct{}),
+		circuit: newCircuit(opts.Trip), fb: newFallback(opts.Share, opts.Now),
+	}
 }
 
 // NewRedisClient returns a client for url (redis://, rediss:// or unix://)
 // fit for limiting: it honours each call's deadline, and never retries a
-// call, which could apply a script twice.
+// call, which could apply a script twice. A new connection costs one round
+// trip (no identity or maintenance-notification handshakes), so replacing
+// one that a timeout closed stays cheap.
 func NewRedisClient(url string, timeout time.Duration) (*redis.Client, error) {
 	o, err := redis.ParseURL(url)
 	if err != nil {
@@ -125,6 +166,9 @@ func NewRedisClient(url string, timeout time.Duration) (*redis.Client, error) {
 	}
 	o.ContextTimeoutEnabled = true
 	o.MaxRetries = -1
+	o.DialerRetries = 1
+	o.DisableIdentity = true
+	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	if timeout > 0 {
 		o.DialTimeout, o.ReadTimeout, o.WriteTimeout = timeout, timeout, timeout
 		o.PoolTimeout = timeout
@@ -132,16 +176,18 @@ func NewRedisClient(url string, timeout time.Duration) (*redis.Client, error) {
 	return redis.NewClient(o), nil
 }
 
-// Close stops renewing leases. Tickets still held keep their slots until
-// their leases expire.
+// Close stops renewing leases and leaves the fleet count. Tickets still
+// held keep their slots until their leases expire.
 func (r *Redis) Close() {
 	r.mu.Lock()
 	started, stop, stopped := r.started, r.stop, r.stopped
 	r.started = false
+	r.running.Store(false)
 	r.mu.Unlock()
 	if started {
 		close(stop)
 		<-stopped
+		r.leave()
 	}
 }
 
@@ -205,11 +251,12 @@ func (r *Redis) decide(ctx context.Context, dims []dim, tokens int64) (Decision,
 	if len(dims) == 0 {
 		return Decision{Allowed: true}, nil, nil
 	}
+	r.start()
 	tokens = max(tokens, 0)
 	member := ""
 	for i := range dims {
 		if dims[i].lim.Concurrency > 0 {
-			member = strconv.FormatUint(rand.Uint64(), 36) // #nosec G404 -- a lease member only needs to be unique among concurrent leases, not unpredictable
+			member = strconv.FormatUint(randUint64(), 36)
 			break
 		}
 	}
@@ -219,16 +266,9 @@ func (r *Redis) decide(ctx context.Context, dims []dim, tokens int64) (Decision,
 		l := &dims[i].lim
 		args = append(args, max(l.RPM, 0), max(l.TPM, 0), max(l.Concurrency, 0))
 	}
-	res, err := r.run(ctx, admitScript, r.keys(dims), args)
+	res, err := r.call(ctx, admitScript, r.keys(dims), args)
 	if err != nil {
-		if ctx.Err() != nil {
-			return Decision{}, nil, ctx.Err()
-		}
-		if r.opts.FailOpen {
-			return Decision{Allowed: true, Degraded: true}, nil, nil
-		}
-		return Decision{}, nil, &chorus.Error{Code: chorus.EUNAVAILABLE, RetryAfter: time.Second,
-			Message: "Rate limits cannot be checked right now; please try again shortly.", Err: err}
+		return r.without(ctx, dims, tokens, err)
 	}
 	if len(res) != 5+5*len(dims) {
 		return Decision{}, nil, &chorus.Error{Code: chorus.EINTERNAL, Message: "The rate limiter failed.",
@@ -252,47 +292,85 @@ func (r *Redis) decide(ctx context.Context, dims []dim, tokens int64) (Decision,
 	return d, t, nil
 }
 
-// run calls a script within Timeout, unless a recent fault says not to try.
-func (r *Redis) run(ctx context.Context, s *redis.Script, keys []string, args []any) ([]int64, error) {
-	if time.Now().UnixNano() < r.coolUntil.Load() {
-		r.fault(ErrCooling)
-		return nil, ErrCooling
+// without decides when Redis could not: in process on the local share
+// (FailOpen), else refused with EUNAVAILABLE. A caller that gave up gets
+// its context's error.
+func (r *Redis) without(ctx context.Context, dims []dim, tokens int64, err error) (Decision, *Ticket, error) {
+	if ctx.Err() != nil {
+		return Decision{}, nil, ctx.Err()
 	}
+	r.fault(err)
+	if !r.opts.FailOpen {
+		return Decision{}, nil, &chorus.Error{Code: chorus.EUNAVAILABLE, RetryAfter: time.Second,
+			Message: "Rate limits cannot be checked right now; please try again shortly.", Err: err}
+	}
+	return r.fb.decide(dims, tokens)
+}
+
+// randUint64 returns a random lease member or instance ID.
+func randUint64() uint64 {
+	return rand.Uint64() // #nosec G404 -- only needs to be unique among concurrent leases and instances, not unpredictable
+}
+
+// call runs a script on Redis unless the circuit is open.
+func (r *Redis) call(ctx context.Context, s *redis.Script, keys []string, args []any) ([]int64, error) {
+	if r.circuit.isOpen() {
+		return nil, ErrCircuitOpen
+	}
+	return r.try(ctx, s, keys, args)
+}
+
+// try runs a script within Timeout and tells the circuit how it went. A
+// call the caller abandoned (its own context ended) says nothing about
+// Redis.
+func (r *Redis) try(ctx context.Context, s *redis.Script, keys []string, args []any) ([]int64, error) {
 	cctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	start := time.Now()
 	res, err := s.Run(cctx, r.c, keys, args...).Int64Slice()
 	cancel()
+	if r.opts.Observe != nil {
+		r.opts.Observe(time.Since(start), err)
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, err // the caller gave up: not Redis's fault
+		if ctx.Err() == nil && r.circuit.failure() {
+			r.opened(err)
 		}
-		r.coolUntil.Store(time.Now().Add(r.opts.Cooldown).UnixNano())
-		r.down.Store(true)
-		r.fault(err)
 		return nil, err
 	}
-	if r.down.Load() && r.down.CompareAndSwap(true, false) {
-		r.opts.Logger.Info("rate limiter: redis reachable again")
+	if r.circuit.success() {
+		r.closed()
 	}
 	return res, nil
 }
 
-// fault counts a decision made without Redis and logs at most every LogEvery.
+// fault counts a decision or release made without Redis.
 func (r *Redis) fault(err error) {
+	r.local.Add(1)
 	if r.opts.OnFault != nil {
 		r.opts.OnFault(err)
 	}
-	n := r.faults.Add(1)
-	now := time.Now().UnixNano()
-	last := r.lastLog.Load()
-	if now-last < int64(r.opts.LogEvery) || !r.lastLog.CompareAndSwap(last, now) {
+}
+
+// opened logs the circuit opening: once per outage, not per request.
+func (r *Redis) opened(err error) {
+	if r.opts.OnCircuit != nil {
+		r.opts.OnCircuit(true)
+	}
+	if r.opts.FailOpen {
+		r.opts.Logger.Warn("rate limiter: redis unavailable, enforcing this instance's share of every limit in process",
+			"err", err, "faults_in_a_row", r.opts.Trip, "share", "1/"+strconv.FormatInt(r.fb.divisor(), 10), "probe_every", r.opts.ProbeEvery)
 		return
 	}
-	r.faults.Add(-n)
-	mode := "refusing requests (fail-closed)"
-	if r.opts.FailOpen {
-		mode = "allowing requests unchecked (fail-open)"
+	r.opts.Logger.Warn("rate limiter: redis unavailable, refusing requests (fail-closed)",
+		"err", err, "faults_in_a_row", r.opts.Trip, "probe_every", r.opts.ProbeEvery)
+}
+
+// closed logs the circuit closing: shared limits again.
+func (r *Redis) closed() {
+	if r.opts.OnCircuit != nil {
+		r.opts.OnCircuit(false)
 	}
-	r.opts.Logger.Warn("rate limiter: redis unavailable, "+mode, "faults", n, "err", err)
+	r.opts.Logger.Info("rate limiter: redis reachable again, shared limits restored", "decided_without_redis", r.local.Swap(0))
 }
 
 // release implements releaser: one script call, bounded by Timeout and
@@ -314,31 +392,56 @@ func (r *Redis) release(t *Ticket, actual int64) {
 		args = append(args, max(dims[i].lim.TPM, 0), held)
 	}
 	// A failed release is a fault like any other; the lease then expires.
-	_, _ = r.run(context.Background(), releaseScript, r.keys(dims), args)
-}
-
-// hold registers a ticket's lease for renewal, starting the renewer.
-func (r *Redis) hold(t *Ticket) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.live[t] = struct{}{}
-	if !r.started {
-		r.started = true
-		r.stop, r.stopped = make(chan struct{}), make(chan struct{})
-		go r.renewLoop(r.stop, r.stopped)
+	if _, err := r.call(context.Background(), releaseScript, r.keys(dims), args); err != nil {
+		r.fault(err)
 	}
 }
 
-func (r *Redis) renewLoop(stop, stopped chan struct{}) {
+// hold registers a ticket's lease for renewal.
+func (r *Redis) hold(t *Ticket) {
+	r.mu.Lock()
+	r.live[t] = struct{}{}
+	r.mu.Unlock()
+}
+
+// start starts the background loop (lease renewal, heartbeat) on the
+// first decision.
+func (r *Redis) start() {
+	if r.running.Load() {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.started {
+		return
+	}
+	r.started = true
+	r.running.Store(true)
+	r.stop, r.stopped = make(chan struct{}), make(chan struct{})
+	go r.background(r.stop, r.stopped)
+}
+
+// background renews leases every Lease/3 and beats every Heartbeat; while
+// the circuit is open the heartbeat is the probe, every ProbeEvery.
+func (r *Redis) background(stop, stopped chan struct{}) {
 	defer close(stopped)
-	tick := time.NewTicker(r.opts.Lease / 3)
+	r.heartbeat()
+	last := time.Now()
+	renew := time.NewTicker(r.opts.Lease / 3)
+	defer renew.Stop()
+	tick := time.NewTicker(min(r.opts.ProbeEvery, r.opts.Heartbeat))
 	defer tick.Stop()
 	for {
 		select {
 		case <-stop:
 			return
-		case <-tick.C:
+		case <-renew.C:
 			r.renew()
+		case now := <-tick.C:
+			if r.circuit.isOpen() || now.Sub(last) >= r.opts.Heartbeat {
+				r.heartbeat()
+				last = now
+			}
 		}
 	}
 }
@@ -361,7 +464,7 @@ func (r *Redis) renew() {
 	)
 	flush := func() {
 		if len(keys) > 0 {
-			_, _ = r.run(context.Background(), renewScript, keys, args)
+			_, _ = r.call(context.Background(), renewScript, keys, args)
 		}
 		keys, args = keys[:0], nil
 	}

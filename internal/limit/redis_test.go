@@ -53,7 +53,7 @@ func closedPort(t *testing.T) string {
 // longer than the short timeout under test.
 func faulty(t *testing.T, addr string, failOpen bool, logs *logBuffer) (*limit.Redis, *atomic.Int64) {
 	t.Helper()
-	c, err := limit.NewRedisClient("redis://"+addr, 50*time.Millisecond)
+	c, err := limit.NewRedisClient("redis://"+addr, 200*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func faulty(t *testing.T, addr string, failOpen bool, logs *logBuffer) (*limit.R
 	}
 	r := limit.NewRedis(c, limit.RedisOptions{
 		Prefix: "chorus-test:" + strings.ReplaceAll(t.Name(), "/", "_") + ":", FailOpen: failOpen,
-		Timeout: 50 * time.Millisecond, Cooldown: 200 * time.Millisecond,
+		Timeout: 200 * time.Millisecond, ProbeEvery: 200 * time.Millisecond, Share: 1,
 		Logger:  slog.New(slog.NewTextHandler(logs, nil)),
 		OnFault: func(error) { faults.Add(1) },
 	})
@@ -104,13 +104,14 @@ func timedAdmit(t *testing.T, l limit.Limiter, within time.Duration) (limit.Deci
 
 func TestRedisUnreachable(t *testing.T) {
 	addr := closedPort(t)
-	t.Run("FailOpenAllows", func(t *testing.T) {
+	t.Run("FailOpenDecidesLocally", func(t *testing.T) {
 		r, faults := faulty(t, addr, true, nil)
 		for range 3 {
-			d, tk, err := timedAdmit(t, r, 500*time.Millisecond)
-			if err != nil || !d.Allowed || !d.Degraded || tk != nil {
-				t.Fatalf("got %+v %v %v, want allowed, degraded, no ticket", d, tk, err)
+			d, tk, err := timedAdmit(t, r, 700*time.Millisecond)
+			if err != nil || !d.Allowed || !d.Degraded || tk == nil {
+				t.Fatalf("got %+v %v %v, want allowed in process (degraded, with a local ticket)", d, tk, err)
 			}
+			tk.Done(10)
 		}
 		if faults.Load() != 3 {
 			t.Fatalf("faults = %d, want 3", faults.Load())
@@ -118,7 +119,7 @@ func TestRedisUnreachable(t *testing.T) {
 	})
 	t.Run("FailClosedRefuses", func(t *testing.T) {
 		r, faults := faulty(t, addr, false, nil)
-		_, _, err := timedAdmit(t, r, 500*time.Millisecond)
+		_, _, err := timedAdmit(t, r, 700*time.Millisecond)
 		var ce *chorus.Error
 		if !errors.As(err, &ce) || ce.Code != chorus.EUNAVAILABLE || ce.RetryAfter <= 0 {
 			t.Fatalf("err = %v, want EUNAVAILABLE with a Retry-After", err)
@@ -146,7 +147,8 @@ func TestRedisUnreachable(t *testing.T) {
 }
 
 // TestRedisHung: Redis accepts connections and never answers. Every
-// decision still returns within the timeout, in parallel too.
+// decision still returns within the timeout, in parallel too, decided in
+// process.
 func TestRedisHung(t *testing.T) {
 	target, err := limittest.Addr(limittest.RedisURL())
 	if err != nil {
@@ -157,20 +159,28 @@ func TestRedisHung(t *testing.T) {
 	r, _ := faulty(t, p.Addr, true, nil)
 	p.Blackhole()
 	var wg sync.WaitGroup
+	var allowed atomic.Int64
 	for range 20 {
 		wg.Go(func() {
-			d, _, err := timedAdmit(t, r, 400*time.Millisecond)
-			if err != nil || !d.Allowed || !d.Degraded {
-				t.Errorf("got %+v %v, want allowed unchecked", d, err)
+			d, _, err := timedAdmit(t, r, 700*time.Millisecond)
+			if err != nil || !d.Degraded {
+				t.Errorf("got %+v %v, want decided in process", d, err)
+			}
+			if d.Allowed {
+				allowed.Add(1) // the ticket is kept: its slot stays taken
 			}
 		})
 	}
 	wg.Wait()
+	if allowed.Load() != 2 {
+		t.Fatalf("%d of 20 allowed in process, want the 2 concurrent slots", allowed.Load())
+	}
 }
 
 // TestRedisGoneMidRun cuts Redis off mid-run and brings it back: the
 // limiter fails open (or closed) at once, logs once, and when Redis is
-// back enforces the limits it had, with the state Redis kept.
+// back enforces the limits it had, with the state Redis kept. Failing open,
+// the limit holds in process meanwhile.
 func TestRedisGoneMidRun(t *testing.T) {
 	target, err := limittest.Addr(limittest.RedisURL())
 	if err != nil {
@@ -196,18 +206,26 @@ func TestRedisGoneMidRun(t *testing.T) {
 			}
 
 			p.Cut()
+			allowed := 0
 			for i := range 50 {
 				start := time.Now()
 				d, _, err := r.Admit(ctx, &req)
-				if took := time.Since(start); took > 300*time.Millisecond {
+				if took := time.Since(start); took > 600*time.Millisecond {
 					t.Fatalf("decision %d without Redis took %v", i, took)
 				}
-				if failOpen && (err != nil || !d.Allowed || !d.Degraded) {
-					t.Fatalf("fail-open while cut: %+v %v", d, err)
+				if failOpen && (err != nil || !d.Degraded) {
+					t.Fatalf("fail-open while cut: %+v %v, want a decision in process", d, err)
 				}
 				if !failOpen && chorus.ErrorCode(err) != chorus.EUNAVAILABLE {
 					t.Fatalf("fail-closed while cut: %+v %v", d, err)
 				}
+				if d.Allowed {
+					allowed++
+				}
+			}
+			// In process, on the whole limit (Share 1): 3 of the 50 fit.
+			if want := map[bool]int{true: 3, false: 0}[failOpen]; allowed != want {
+				t.Fatalf("%d of 50 allowed while cut, want %d", allowed, want)
 			}
 			if faults.Load() != 50 {
 				t.Fatalf("faults = %d, want 50", faults.Load())
@@ -300,7 +318,7 @@ func TestRedisRestarted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if took := time.Since(start); took > 300*time.Millisecond {
+		if took := time.Since(start); took > 600*time.Millisecond {
 			t.Fatalf("Admit took %v", took)
 		}
 		return d
@@ -311,10 +329,18 @@ func TestRedisRestarted(t *testing.T) {
 		t.Fatal("3rd request allowed on 2 RPM")
 	}
 	srv.Stop()
+	allowed := 0
 	for range 10 {
-		if d := admit(); !d.Allowed || !d.Degraded {
-			t.Fatalf("Redis stopped: %+v, want allowed unchecked", d)
+		d := admit()
+		if !d.Degraded {
+			t.Fatalf("Redis stopped: %+v, want decided in process", d)
 		}
+		if d.Allowed {
+			allowed++
+		}
+	}
+	if allowed != 2 {
+		t.Fatalf("Redis stopped: %d of 10 allowed in process, want the 2 RPM", allowed)
 	}
 	srv.Start()
 	deadline := time.Now().Add(5 * time.Second)

@@ -61,7 +61,12 @@ func (s *Server) handle(mux *api.Mux, pattern string, a access, h handlerFunc) {
 		// account data: no shared or browser cache keeps them.
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		p, err := s.authorize(r, a)
+		w, r = s.readYourWrites(w, r) // listings on a replica still show the client's own writes
+		err := s.databaseGate()       // outage.go
+		var p *chorus.Principal
+		if err == nil {
+			p, err = s.authorize(r, a)
+		}
 		if err == nil {
 			if p != nil {
 				r = r.WithContext(chorus.NewContextWithActor(r.Context(), s.actor(r, p)))

@@ -16,7 +16,9 @@ func (s *Server) livez(w http.ResponseWriter, r *http.Request) {
 }
 
 // readyz answers 200 when the database is reachable, its schema is current
-// and the server is not draining; 503 with the reason otherwise.
+// and the server is not draining; 503 with the reason otherwise. While the
+// database is down an instance that still serves model requests (fast
+// billing) answers 200 with a "degraded:" line (databaseReadiness).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	fail := func(reason string) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -31,13 +33,16 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
-	if err := s.Store.Ping(ctx); err != nil {
-		fail("database unreachable: " + err.Error())
-		return
-	}
-	if err := s.Store.CheckSchema(ctx); err != nil {
+	degraded, err := s.databaseReadiness(ctx) // outage.go
+	if err != nil {
 		fail(err.Error())
 		return
+	}
+	if degraded == "" {
+		if err := s.Store.CheckSchema(ctx); err != nil {
+			fail(err.Error())
+			return
+		}
 	}
 	if s.Registry.Snapshot().Version < 0 {
 		fail("registry not loaded")
@@ -45,6 +50,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	_, _ = w.Write([]byte("ok\n"))
+	if degraded != "" {
+		_, _ = w.Write([]byte(degraded + "\n"))
+	}
+	s.writeReplicaReadiness(w)
 }
 
 // metrics serves the Prometheus scrape, behind MetricsToken when one is set.
@@ -61,3 +70,6 @@ func (s *Server) metrics(h http.Handler) http.HandlerFunc {
 		h.ServeHTTP(w, r)
 	}
 }
+
+// Draining is closed once Drain is called (after Register).
+func (s *Server) Draining() <-chan struct{} { return s.draining }

@@ -82,6 +82,12 @@ type Server struct {
 	// Bias runs bias tests and serves the bias admin API (nil: those
 	// routes are not served).
 	Bias *bias.Runner
+	// Database is the database circuit (outage.go); nil: the database is
+	// pinged by readiness only.
+	Database Database
+	// Backups reports the backups for GET /api/admin/backups (nil: the
+	// route is not served).
+	Backups BackupReport
 
 	throttleOnce sync.Once     // builds the default LoginThrottle
 	reports      reportLimiter // error reports per client address
@@ -110,6 +116,7 @@ func (s *Server) Register(mux *api.Mux) {
 	s.clientErrorRoutes(mux)
 	s.liveRoutes(mux)
 	s.biasRoutes(mux)
+	s.backupRoutes(mux)
 
 	s.handleOps(mux, "GET /livez", s.livez)
 	s.handleOps(mux, "GET /readyz", s.readyz)

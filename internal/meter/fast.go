@@ -28,6 +28,7 @@ type fastState struct {
 	// the same keys, before anything newer (so a write that did commit
 	// but reported an error is not applied twice).
 	retry     []*batch
+	waiting   atomic.Int64 // len(retry), for the metrics
 	lastRenew time.Time
 	lastLoad  time.Time // budgets
 }
@@ -116,6 +117,9 @@ func (m *Meter) admitWallet(ctx context.Context, teamID, amount int64) (*teamSta
 		}
 		if dead {
 			continue
+		}
+		if m.dbDown() {
+			return nil, unavailable("The database is unreachable and this team's credit on this instance is used up. Try again shortly.")
 		}
 		m.stats.leaseWaits.Add(1)
 		t.growMu.Lock()
@@ -233,7 +237,11 @@ type batch struct {
 	charges  []chorus.Charge
 	teams    []*teamState
 	flushing []int64 // per team: what moved from used to flushing
+	spooled  bool    // written to the spool too
 }
+
+// writeTimeout bounds one batch's write.
+const writeTimeout = 10 * time.Second
 
 // flushLoop writes charges every flush interval until ctx ends.
 func (m *Meter) flushLoop(ctx context.Context) {
@@ -247,6 +255,9 @@ func (m *Meter) flush(ctx context.Context) {
 	m.fast.flushMu.Lock()
 	defer m.fast.flushMu.Unlock()
 	m.writePending(ctx)
+	if m.dbDown() {
+		return // the leases are kept, and relied on, until their validity ends
+	}
 	now := m.now()
 	if now.Sub(m.fast.lastRenew) >= m.opts.LeaseTTL/3 {
 		m.renew(ctx, now)
@@ -260,21 +271,38 @@ func (m *Meter) flush(ctx context.Context) {
 	}
 }
 
-// writePending writes the batches that failed before, then new ones.
-// It reports whether everything was written.
+// writePending writes the batches that failed before, oldest first, then
+// new ones, and stops at the first that fails: the rest wait, spooled,
+// for the next flush (writing them now would fail the same way, and
+// logging each would flood the log). It reports whether everything was
+// written.
 func (m *Meter) writePending(ctx context.Context) bool {
-	pending := append(m.fast.retry, m.collect()...)
-	m.fast.retry = nil
-	for _, b := range pending {
-		if err := m.writeBatch(ctx, b); err != nil {
-			m.stats.flushErrors.Add(1)
-			if ctx.Err() == nil {
-				m.log.Error("billing: writing charges failed; retrying", "batch", b.key, "teams", len(b.teams), "err", err)
+	m.fast.retry = append(m.fast.retry, m.collect()...)
+	defer func() { m.fast.waiting.Store(int64(len(m.fast.retry))) }()
+	cause := errDatabaseDown
+	if !m.dbDown() {
+		for len(m.fast.retry) > 0 {
+			err := m.writeBatch(ctx, m.fast.retry[0])
+			if err != nil {
+				m.stats.flushErrors.Add(1)
+				m.failed(err)
+				cause = err
+				break
 			}
-			m.fast.retry = append(m.fast.retry, b)
+			m.fast.retry[0] = nil
+			m.fast.retry = m.fast.retry[1:]
 		}
 	}
-	return len(m.fast.retry) == 0
+	if len(m.fast.retry) == 0 {
+		m.fast.retry = nil
+		m.chargesWritten()
+		return true
+	}
+	m.spoolPending()
+	if ctx.Err() == nil {
+		m.chargesWaiting(cause)
+	}
+	return false
 }
 
 // collect moves every team's unflushed charges into batches.
@@ -327,7 +355,11 @@ func (m *Meter) writeBatch(ctx context.Context, b *batch) error {
 			t.growMu.Unlock()
 		}
 	}()
-	res, err := m.db.Settle(context.WithoutCancel(ctx), b.key, b.charges)
+	// Not cancelled with ctx (a write cut in the middle is retried), but
+	// bounded: a database that stalls must not stall the flusher.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), writeTimeout)
+	defer cancel()
+	res, err := m.db.Settle(ctx, b.key, b.charges)
 	if err != nil {
 		return err
 	}
@@ -437,40 +469,60 @@ func (m *Meter) drop(t *teamState) {
 	m.fast.teams.CompareAndDelete(t.id, t)
 }
 
-// closeFast writes what is left and returns the leases, within ctx.
+// closeFast writes what is left, within ctx, and stops admitting on the
+// leases; Close then releases them (releaseOwn). While the database is
+// down it does not wait: what is left is in the spool, written by the next
+// start.
 func (m *Meter) closeFast(ctx context.Context) error {
 	m.fast.flushMu.Lock()
 	defer m.fast.flushMu.Unlock()
 	for !m.writePending(ctx) {
+		if m.dbDown() || ctx.Err() != nil {
+			return m.leftAtClose(ctx)
+		}
 		select {
 		case <-ctx.Done():
-			var lost int64
-			for _, b := range m.fast.retry {
-				for _, c := range b.charges {
-					lost += c.Bill
-				}
-			}
-			m.stats.lost.Add(lost)
-			m.log.Error("billing: charges not written at shutdown", "micro_credits", lost, "batches", len(m.fast.retry))
-			return ctx.Err()
 		case <-time.After(m.opts.FlushInterval):
 		}
 	}
-	var err error
 	m.fast.teams.Range(func(_, v any) bool {
 		t := v.(*teamState)
 		t.growMu.Lock()
 		defer t.growMu.Unlock()
 		t.mu.Lock()
-		held := t.granted > 0 || t.lastGrant > 0
-		t.granted = 0
+		t.granted = 0 // every request has settled: the whole lease is unused
 		t.mu.Unlock()
-		if held { // every request has settled: the whole lease is unused
-			if _, e := m.db.ReturnLease(ctx, t.ref, math.MaxInt64); e != nil {
-				err = e
-			}
-		}
 		return true
 	})
-	return err
+	return nil
+}
+
+// leftAtClose reports the charges not written at Close: spooled, they are
+// written at the next start; otherwise they are lost. Call with
+// fast.flushMu held.
+func (m *Meter) leftAtClose(ctx context.Context) error {
+	var spooled, lost int64
+	for _, b := range m.fast.retry {
+		for _, c := range b.charges {
+			if b.spooled {
+				spooled += c.Bill
+			} else {
+				lost += c.Bill
+			}
+		}
+	}
+	m.stats.lost.Add(lost)
+	if lost > 0 {
+		m.log.Error("billing: charges not written at shutdown", "micro_credits", lost, "batches", len(m.fast.retry))
+	}
+	if spooled > 0 {
+		m.log.Warn("billing: charges spooled at shutdown; the next start writes them", "micro_credits", spooled)
+	}
+	if lost > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return errDatabaseDown
+	}
+	return nil
 }

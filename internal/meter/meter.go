@@ -71,6 +71,10 @@ type Store interface {
 	ReapHolds(ctx context.Context, limit int) (int, error)
 	Settle(ctx context.Context, key string, charges []chorus.Charge) (chorus.SettleResult, error)
 	AllBudgets(ctx context.Context) ([]*chorus.Budget, error)
+	// Releasing holds before they expire (outage.go).
+	ReleaseOwner(ctx context.Context, owner string) (int, error)
+	ReleaseHold(ctx context.Context, ref string) (bool, error)
+	ReapTeam(ctx context.Context, teamID int64) (int, error)
 }
 
 // Options configure a Meter.
@@ -88,6 +92,8 @@ type Options struct {
 	OnAlert func()
 	// Instance names this instance in lease and hold rows; random if empty.
 	Instance string
+	// Outage is what to do when the database goes away (outage.go).
+	Outage
 }
 
 // Meter reserves and settles requests' credits. Its methods are safe for
@@ -106,6 +112,7 @@ type Meter struct {
 
 	fast   fastState
 	strict committer // strict mode's group commit
+	outage outageState
 
 	stats stats
 
@@ -153,7 +160,7 @@ func (m *Meter) Stats() Stats {
 // refreshes, the reaper) and Close stops it.
 func New(db Store, opts Options) *Meter {
 	m := &Meter{db: db, opts: opts, log: opts.Logger, now: opts.Now, tok: newTokenizers(),
-		states: map[int64]*budgetState{}}
+		states: map[int64]*budgetState{}, outage: outageState{wake: make(chan struct{}, 1)}}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -226,6 +233,9 @@ func (m *Meter) Reserve(ctx context.Context, k *chorus.APIKey, requestID string,
 	if !bill && len(bs) == 0 {
 		return nil, nil
 	}
+	if err := m.admitOutage(); err != nil {
+		return nil, err
+	}
 	h := &Hold{requestID: requestID, teamID: k.TeamID, bill: bill, budgets: bs}
 	if len(bs) > 0 {
 		now := m.now()
@@ -244,10 +254,14 @@ func (m *Meter) Reserve(ctx context.Context, k *chorus.APIKey, requestID string,
 		}
 	}
 	if err != nil {
-		if chorus.ErrorCode(err) == chorus.EQUOTA {
+		switch chorus.ErrorCode(err) {
+		case chorus.EQUOTA:
 			m.stats.refused.Add(1)
 			return nil, err
+		case chorus.EUNAVAILABLE: // the database is away: said once, by the circuit
+			return nil, err
 		}
+		m.failed(err)
 		m.log.ErrorContext(ctx, "billing: reserve failed", "err", err)
 		return nil, &chorus.Error{Code: chorus.EUNAVAILABLE, Message: "Billing is unavailable; try again shortly.", Err: err}
 	}
@@ -255,7 +269,18 @@ func (m *Meter) Reserve(ctx context.Context, k *chorus.APIKey, requestID string,
 	return h, nil
 }
 
+// reserve reserves h in the meter's mode; when that is refused and the
+// team had expired holds (a dead instance's), it releases them and tries
+// once more.
 func (m *Meter) reserve(ctx context.Context, h *Hold) error {
+	err := m.reserveMode(ctx, h)
+	if chorus.ErrorCode(err) == chorus.EQUOTA && m.reapTeam(ctx, h.teamID) {
+		err = m.reserveMode(ctx, h)
+	}
+	return err
+}
+
+func (m *Meter) reserveMode(ctx context.Context, h *Hold) error {
 	if m.opts.Mode == config.BillingStrict {
 		return m.reserveStrict(ctx, h)
 	}
@@ -342,6 +367,8 @@ func (m *Meter) settle(ctx context.Context, h *Hold, cost int64, rec *chorus.Usa
 	}
 	res, err := m.settleStrict(context.WithoutCancel(ctx), h, cost, rec)
 	if err != nil {
+		m.failed(err)
+		m.cutHold(h) // released when the database returns
 		m.log.ErrorContext(ctx, "billing: settlement failed", "cost", cost, "err", err)
 		return out, &chorus.Error{Code: chorus.EUNAVAILABLE, Message: "Billing is unavailable: the answer could not be charged.", Err: err}
 	}
@@ -416,6 +443,9 @@ func (m *Meter) Start(ctx context.Context) error {
 	if err := m.RefreshBudgets(ctx); err != nil {
 		return err
 	}
+	if err := m.replaySpool(ctx); err != nil {
+		return err
+	}
 	ctx, m.stop = context.WithCancel(context.WithoutCancel(ctx))
 	m.done = make(chan struct{})
 	var wg sync.WaitGroup
@@ -449,6 +479,10 @@ func (m *Meter) Close(ctx context.Context) error {
 		if m.opts.Mode == config.BillingFast {
 			err = m.closeFast(ctx)
 		}
+		if err == nil && m.fast.waiting.Load() == 0 { // nothing left to pay from the leases
+			m.releaseCut(ctx)
+			err = m.releaseOwn(ctx)
+		}
 	})
 	return err
 }
@@ -457,15 +491,24 @@ func (m *Meter) Close(ctx context.Context) error {
 // flusher does it).
 func (m *Meter) refreshLoop(ctx context.Context) {
 	periodic.Every(ctx, m.opts.BudgetRefresh, false, func(ctx context.Context) {
+		if m.dbDown() {
+			return
+		}
 		if err := m.RefreshBudgets(ctx); err != nil && ctx.Err() == nil {
 			m.log.Warn("billing: budget refresh failed", "err", err)
 		}
 	})
 }
 
-// reapLoop releases the expired holds and leases of dead instances.
+// reapLoop releases the expired holds and leases of dead instances (at
+// once at start: every instance may have restarted), and the holds of
+// settlements the database's loss cut.
 func (m *Meter) reapLoop(ctx context.Context) {
-	periodic.Every(ctx, m.opts.ReapInterval, false, func(ctx context.Context) {
+	reap := func(ctx context.Context) {
+		if m.dbDown() {
+			return
+		}
+		m.releaseCut(ctx)
 		n, err := m.db.ReapHolds(ctx, 500)
 		switch {
 		case err != nil && ctx.Err() == nil:
@@ -473,5 +516,7 @@ func (m *Meter) reapLoop(ctx context.Context) {
 		case n > 0:
 			m.log.Info("billing: released expired holds", "holds", n)
 		}
-	})
+	}
+	reap(ctx)
+	periodic.EveryOrWake(ctx, m.opts.ReapInterval, m.outage.wake, reap)
 }

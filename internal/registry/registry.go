@@ -321,10 +321,22 @@ func (r *Registry) Refresh(ctx context.Context, force bool) error {
 }
 
 // Run polls for changes made by other instances until ctx is done.
+//
+// While refreshes fail (the database is away) the snapshot in memory is
+// served as it is; the first failure and the first success after are
+// logged, not every poll.
 func (r *Registry) Run(ctx context.Context, every time.Duration) {
+	failing := false
 	periodic.Every(ctx, every, false, func(ctx context.Context) {
-		if err := r.Refresh(ctx, false); err != nil && ctx.Err() == nil {
-			r.log.Warn("registry refresh failed; serving the previous snapshot", "err", err)
+		err := r.Refresh(ctx, false)
+		switch {
+		case ctx.Err() != nil:
+		case err != nil && !failing:
+			failing = true
+			r.log.Warn("registry refresh failed; serving the previous snapshot until it succeeds", "err", err)
+		case err == nil && failing:
+			failing = false
+			r.log.Info("registry refresh succeeded again")
 		}
 	})
 }

@@ -211,12 +211,13 @@ func (db *DB) auditHMACKey(ctx context.Context) ([]byte, error) {
 
 // ListAudit returns one page of audit entries matching f, newest (highest
 // seq) first.
+// A read replica may serve it (see beginLagged and ReadAfter).
 func (db *DB) ListAudit(ctx context.Context, f chorus.AuditFilter, page chorus.AuditPage) ([]*chorus.AuditEntry, error) {
 	where, args, err := auditWhere(f, page)
 	if err != nil {
 		return nil, err
 	}
-	tx, err := db.beginRead(ctx)
+	tx, err := db.beginLagged(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -36,8 +36,9 @@ func (db *DB) InsertClientError(ctx context.Context, e *chorus.ClientError) erro
 
 // ListClientErrors returns one page of client error reports, oldest first
 // (page.After is the last id of the previous page).
+// A read replica may serve it (see beginLagged and ReadAfter).
 func (db *DB) ListClientErrors(ctx context.Context, f chorus.ClientErrorFilter, page chorus.Page) ([]*chorus.ClientError, error) {
-	tx, err := db.beginRead(ctx)
+	tx, err := db.beginLagged(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -52,8 +52,9 @@ func (db *DB) UpsertFeedback(ctx context.Context, f *chorus.Feedback) (created b
 }
 
 // ListFeedback returns one page of feedback in ID order.
+// A read replica may serve it (see beginLagged and ReadAfter).
 func (db *DB) ListFeedback(ctx context.Context, f chorus.FeedbackFilter, page chorus.Page) ([]*chorus.Feedback, error) {
-	tx, err := db.beginRead(ctx)
+	tx, err := db.beginLagged(ctx)
 	if err != nil {
 		return nil, err
 	}

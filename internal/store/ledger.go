@@ -435,8 +435,9 @@ func (db *DB) Balance(ctx context.Context, teamID int64) (chorus.Balance, error)
 
 // ListPostings returns one page of postings, with their entries, in ID
 // order.
+// A read replica may serve it (see beginLagged and ReadAfter).
 func (db *DB) ListPostings(ctx context.Context, f chorus.PostingFilter, page chorus.Page) ([]*chorus.Posting, error) {
-	tx, err := db.beginRead(ctx)
+	tx, err := db.beginLagged(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -206,8 +206,9 @@ func (db *DB) OrderByID(ctx context.Context, id int64) (*chorus.Order, error) {
 
 // ListOrders returns one page of orders, with their items and payments, in
 // ID order.
+// A read replica may serve it (see beginLagged and ReadAfter).
 func (db *DB) ListOrders(ctx context.Context, f chorus.OrderFilter, page chorus.Page) ([]*chorus.Order, error) {
-	tx, err := db.beginRead(ctx)
+	tx, err := db.beginLagged(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -12,8 +12,9 @@ const paymentColumns = `id, order_id, team_id, provider, status, amount, currenc
 
 // ListPayments returns one page of payments in ID order. Payments change
 // only with their order (see TransitionOrder).
+// A read replica may serve it (see beginLagged and ReadAfter).
 func (db *DB) ListPayments(ctx context.Context, f chorus.PaymentFilter, page chorus.Page) ([]*chorus.Payment, error) {
-	tx, err := db.beginRead(ctx)
+	tx, err := db.beginLagged(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -60,8 +60,9 @@ func (db *DB) InsertScores(ctx context.Context, recs []chorus.ScoreRecord) error
 }
 
 // ListScores returns one page of score records in ID order.
+// A read replica may serve it (see beginLagged and ReadAfter).
 func (db *DB) ListScores(ctx context.Context, f chorus.ScoreFilter, page chorus.Page) ([]*chorus.ScoreRecord, error) {
-	tx, err := db.beginRead(ctx)
+	tx, err := db.beginLagged(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -110,8 +111,9 @@ func timeWindow(where []string, args []any, since, until time.Time) ([]string, [
 
 // QualityAggregates groups the scores and feedback created in the filter's
 // window by model, route (and scorer), in SQL, in one snapshot.
+// A read replica may serve it (see beginLagged and ReadAfter).
 func (db *DB) QualityAggregates(ctx context.Context, f chorus.AggregateFilter) (*chorus.QualityAggregates, error) {
-	tx, err := db.beginRead(ctx)
+	tx, err := db.beginLagged(ctx)
 	if err != nil {
 		return nil, err
 	}

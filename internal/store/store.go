@@ -51,6 +51,11 @@ type Options struct {
 	// Without one, a random key is generated once per database and kept in
 	// the meta table.
 	AuditKey []byte
+	// Replicas are PostgreSQL read replicas (connection URLs) that serve
+	// the lag-tolerant listings when their lag is within ReplicaMaxLag
+	// (DefaultReplicaMaxLag when 0); see replica.go and CheckReplicas.
+	Replicas      []string
+	ReplicaMaxLag time.Duration
 }
 
 // DB is a handle on the Chorus database. It is safe for concurrent use.
@@ -65,6 +70,8 @@ type DB struct {
 	usageFull string // the INSERT for a full chunk of usage records
 
 	auditKeys auditKeys
+
+	replicas *replicaSet // nil without read replicas
 }
 
 // Open connects to the database named by dsn. A dsn starting with
@@ -82,6 +89,12 @@ func Open(ctx context.Context, dsn string, opts Options) (*DB, error) {
 		err = db.openPostgres(dsn, opts)
 	} else {
 		err = db.openSQLite(dsn, opts)
+	}
+	if err == nil {
+		err = db.openReplicas(opts.Replicas, opts)
+		if err != nil {
+			db.Close()
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("open db: %w", err)
@@ -180,7 +193,7 @@ func (db *DB) Close() error {
 	if db.rdb != db.wdb {
 		err = errors.Join(err, db.rdb.Close())
 	}
-	return err
+	return errors.Join(err, db.replicas.close())
 }
 
 // Ping checks that the database answers.

@@ -158,8 +158,9 @@ func buildUsageInsert(d dialect, n int, onConflict string) string {
 }
 
 // ListUsage returns one page of usage records in ID order.
+// A read replica may serve it (see beginLagged and ReadAfter).
 func (db *DB) ListUsage(ctx context.Context, f chorus.UsageFilter, page chorus.Page) ([]*chorus.Usage, error) {
-	tx, err := db.beginRead(ctx)
+	tx, err := db.beginLagged(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -1,5 +1,14 @@
 // Package usage writes one usage record per request through a bounded,
 // batched writer off the request path, and flushes it on shutdown.
+//
+// When the database is unreachable (a failed batch, or the database
+// circuit open) a batch goes to the spool — a bounded, fsync'd file — at
+// once, so requests never wait on the outage; the writer replays the spool
+// when the database returns, and at its next start after a crash. Records
+// carry their key (chorus.Usage.Key, unique in the database), so a batch
+// replayed twice is stored once. Only when the spool is full does the
+// writer fall back to retrying in memory, and then a full queue makes
+// Record wait (back-pressure).
 package usage
 
 import (
@@ -13,6 +22,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chorusgw/chorus"
@@ -32,6 +42,32 @@ type Options struct {
 	SpillDir      string // where records that could not be written at shutdown are saved
 	Metrics       *telemetry.Metrics
 	Logger        *slog.Logger // failed, retried and spilled batches; nil discards them
+	// Spool, when set, takes the batches the database cannot take, at
+	// once; nil: they are retried in memory and spilled at shutdown.
+	Spool Spool
+	// Database is the database circuit: while it says down, batches go
+	// straight to the spool. Nil: every batch is tried.
+	Database Database
+}
+
+// Spool is where batches wait for the database (spool.Spool).
+type Spool interface {
+	Append(v any) error
+	Replay(fn func(entry json.RawMessage) error) (int, error)
+	Size() int64
+}
+
+// Database says whether the database is reachable, and hears of failed
+// calls (the app's circuit).
+type Database interface {
+	Down() bool
+	Failed(err error)
+}
+
+// Stats are the writer's spool counters.
+type Stats struct {
+	Spooled  int64 // records written to the spool
+	Replayed int64 // spooled records written to the database since
 }
 
 // Writer batches usage records. Record never drops a record: when the queue
@@ -46,6 +82,15 @@ type Writer struct {
 	once   sync.Once
 	mu     sync.RWMutex // guards closed against Record racing Close
 	closed bool
+
+	spooled, replayed atomic.Int64
+	spooling          bool // Run's: batches are going to the spool (logged once)
+	spoolRefused      bool // Run's: the spool refused a batch (logged once)
+}
+
+// Stats returns the writer's spool counters.
+func (w *Writer) Stats() Stats {
+	return Stats{Spooled: w.spooled.Load(), Replayed: w.replayed.Load()}
 }
 
 // NewWriter returns a writer; call Run to start it.
@@ -83,11 +128,13 @@ func (w *Writer) Run() {
 	batch := make([]chorus.Usage, 0, w.opts.BatchSize)
 	tick := time.NewTicker(w.opts.FlushInterval)
 	defer tick.Stop()
+	w.replay() // what an earlier process spooled
 	for {
 		select {
 		case rec, ok := <-w.queue:
 			if !ok {
 				w.flush(batch, true)
+				w.replay()
 				return
 			}
 			batch = append(batch, rec)
@@ -108,6 +155,7 @@ func (w *Writer) Run() {
 			}
 		case <-tick.C:
 			batch = w.flush(batch, false)
+			w.replay()
 		}
 		if w.opts.Metrics != nil {
 			w.opts.Metrics.UsageQueue.Set(float64(len(w.queue)))
@@ -120,6 +168,9 @@ func (w *Writer) Run() {
 func (w *Writer) flush(batch []chorus.Usage, final bool) []chorus.Usage {
 	if len(batch) == 0 {
 		return batch
+	}
+	if w.opts.Spool != nil && w.writeOrSpool(batch) {
+		return batch[:0]
 	}
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {
@@ -143,6 +194,85 @@ func (w *Writer) flush(batch []chorus.Usage, final bool) []chorus.Usage {
 		time.Sleep(backoff)
 		backoff = min(backoff*2, 5*time.Second)
 	}
+}
+
+// writeOrSpool writes batch once, or spools it when the database is down
+// or the write fails. It reports false when the spool is full too: the
+// caller then retries in memory.
+func (w *Writer) writeOrSpool(batch []chorus.Usage) bool {
+	if w.opts.Database == nil || !w.opts.Database.Down() {
+		err := w.insert(batch)
+		if err == nil {
+			return true
+		}
+		if w.opts.Database != nil {
+			w.opts.Database.Failed(err)
+		}
+		if w.opts.Metrics != nil {
+			w.opts.Metrics.UsageRetries.Inc()
+		}
+		if !w.spooling {
+			w.opts.Logger.Warn("usage: writing records failed; spooling them until the database takes them", "err", err)
+		}
+	}
+	if err := w.opts.Spool.Append(batch); err != nil {
+		if !w.spoolRefused {
+			w.spoolRefused = true
+			w.opts.Logger.Error("usage: the spool cannot take records; keeping them in memory (requests wait when the queue is full)", "err", err)
+		}
+		return false
+	}
+	w.spoolRefused = false
+	if !w.spooling {
+		w.spooling = true
+		w.opts.Logger.Warn("usage: records are spooled to disk until the database returns")
+	}
+	w.spooled.Add(int64(len(batch)))
+	return true
+}
+
+// insert writes one batch, bounded in time.
+func (w *Writer) insert(batch []chorus.Usage) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := w.db.InsertUsage(ctx, batch)
+	if err == nil && w.opts.Metrics != nil {
+		w.opts.Metrics.UsageWritten.Add(float64(len(batch)))
+	}
+	return err
+}
+
+// replay writes the spooled batches while the database is up, and says
+// once when the spool is empty again.
+func (w *Writer) replay() {
+	sp := w.opts.Spool
+	if sp == nil || sp.Size() == 0 || (w.opts.Database != nil && w.opts.Database.Down()) {
+		return
+	}
+	var recs int64
+	_, err := sp.Replay(func(entry json.RawMessage) error {
+		var batch []chorus.Usage
+		if err := json.Unmarshal(entry, &batch); err != nil {
+			w.opts.Logger.Error("usage: skipping an unreadable spool entry", "err", err)
+			return nil
+		}
+		if err := w.insert(batch); err != nil {
+			return err
+		}
+		recs += int64(len(batch))
+		return nil
+	})
+	w.replayed.Add(recs)
+	if err != nil {
+		if w.opts.Database != nil {
+			w.opts.Database.Failed(err)
+		}
+		return
+	}
+	if recs > 0 || w.spooling {
+		w.opts.Logger.Info("usage: spooled records written to the database", "records", recs)
+	}
+	w.spooling = false
 }
 
 // spill saves records that could not be written to a JSON-lines file.

@@ -1,14 +1,19 @@
 package usage_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/spool"
 	"github.com/chorusgw/chorus/internal/usage"
 )
 
@@ -18,7 +23,7 @@ type fakeDB struct {
 	recs    []chorus.Usage
 	batches int
 	fail    atomic.Int32
-	down    atomic.Bool // fails every insert while set
+	down    atomic.Bool  // fails every insert while set
 	lost    atomic.Int32 // the next n inserts commit, then report an error (a reset mid-commit)
 	keys    map[string]bool
 }
@@ -149,6 +154,140 @@ func TestWriter(t *testing.T) {
 		_ = w.Close(context.Background())
 		if err := w.Record(chorus.Usage{}); err == nil {
 			t.Fatal("Record after Close succeeded")
+		}
+	})
+}
+
+// circuit is a hand-set database circuit.
+type circuit struct{ down atomic.Bool }
+
+func (c *circuit) Down() bool   { return c.down.Load() }
+func (c *circuit) Failed(error) {}
+func (f *fakeDB) keyCount() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.keys) }
+
+// lockedBuffer is a log sink safe for Run's goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestWriterSpool(t *testing.T) {
+	open := func(t *testing.T, dir string, max int64) *spool.Spool {
+		sp, err := spool.Open(dir, "usage", max)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = sp.Close() })
+		return sp
+	}
+	waitFor := func(t *testing.T, what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	t.Run("OutageSpoolsThenReplaysOnce", func(t *testing.T) {
+		db := &fakeDB{}
+		db.down.Store(true)
+		c := &circuit{}
+		c.down.Store(true)
+		var logs lockedBuffer
+		sp := open(t, t.TempDir(), 1<<20)
+		// A queue far smaller than the records: without the spool, Record
+		// would wait for the database.
+		w := usage.NewWriter(db, usage.Options{QueueSize: 4, BatchSize: 10, FlushInterval: 5 * time.Millisecond,
+			Spool: sp, Database: c, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		go w.Run()
+		recorded := make(chan struct{})
+		go func() {
+			for i := range 500 {
+				_ = w.Record(chorus.Usage{RequestID: fmt.Sprintf("r%d", i)})
+			}
+			close(recorded)
+		}()
+		select {
+		case <-recorded:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Record blocked while the database was down")
+		}
+		waitFor(t, "every record spooled", func() bool { return w.Stats().Spooled == 500 })
+		if db.count() != 0 || sp.Size() == 0 {
+			t.Fatalf("stored %d, spool %d bytes: want all spooled", db.count(), sp.Size())
+		}
+		db.down.Store(false)
+		c.down.Store(false)
+		waitFor(t, "the spool replayed", func() bool { return db.count() == 500 })
+		if err := w.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if got := db.keyCount(); got != 500 || db.count() != 500 {
+			t.Fatalf("stored %d records with %d keys, want 500 once each", db.count(), got)
+		}
+		if sp.Size() != 0 {
+			t.Fatalf("spool holds %d bytes after replay", sp.Size())
+		}
+		if n := strings.Count(logs.String(), "level=WARN"); n > 2 {
+			t.Fatalf("%d warnings for one outage, want at most 2 (one per state change):\n%s", n, logs.String())
+		}
+	})
+	t.Run("ReplayAfterCrashStoresOnce", func(t *testing.T) {
+		dir := t.TempDir()
+		db := &fakeDB{}
+		db.down.Store(true)
+		w := usage.NewWriter(db, usage.Options{QueueSize: 100, BatchSize: 10, FlushInterval: 5 * time.Millisecond,
+			Spool: open(t, dir, 1<<20)})
+		go w.Run()
+		for i := range 25 {
+			_ = w.Record(chorus.Usage{RequestID: fmt.Sprintf("r%d", i)})
+		}
+		_ = w.Close(context.Background()) // the database never came back
+		if db.count() != 0 {
+			t.Fatal("records stored while the database was down")
+		}
+		// The next process replays; a crash before it deleted the segment
+		// makes a third replay the same entries.
+		db.down.Store(false)
+		db.lost.Store(1) // and the first replayed batch's commit is lost
+		for range 2 {
+			w2 := usage.NewWriter(db, usage.Options{QueueSize: 10, BatchSize: 10, FlushInterval: time.Hour,
+				Spool: open(t, dir, 1<<20)})
+			go w2.Run()
+			_ = w2.Close(context.Background())
+		}
+		if got := db.count(); got != 25 {
+			t.Fatalf("stored %d, want 25: a replayed record must be stored exactly once", got)
+		}
+	})
+	t.Run("FullSpoolKeepsRecordsInMemory", func(t *testing.T) {
+		db := &fakeDB{}
+		db.down.Store(true)
+		sp := open(t, t.TempDir(), 10) // no batch fits
+		w := usage.NewWriter(db, usage.Options{QueueSize: 100, BatchSize: 10, FlushInterval: 5 * time.Millisecond, Spool: sp})
+		go w.Run()
+		for i := range 5 {
+			_ = w.Record(chorus.Usage{RequestID: fmt.Sprintf("r%d", i)})
+		}
+		time.Sleep(50 * time.Millisecond)
+		db.down.Store(false)
+		if err := w.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if db.count() != 5 {
+			t.Fatalf("stored %d, want 5: records the spool refused must be retried", db.count())
 		}
 	})
 }

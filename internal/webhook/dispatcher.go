@@ -71,6 +71,7 @@ type Dispatcher struct {
 	client *http.Client
 
 	delivered, failed atomic.Int64
+	claimFailing      bool // the loop's: claims fail (the database is away); logged once
 
 	wake    chan struct{} // a delivery may be due
 	stop    context.CancelFunc
@@ -146,10 +147,15 @@ func (d *Dispatcher) dispatch(ctx context.Context) bool {
 	// A claim outlasts an attempt, so no other instance sends it meanwhile.
 	ds, err := d.db.ClaimDeliveries(ctx, dispatchBatch, 2*d.opts.Timeout+10*time.Second)
 	if err != nil {
-		if ctx.Err() == nil {
-			d.log.Warn("billing: claiming webhook deliveries failed", "err", err)
+		if ctx.Err() == nil && !d.claimFailing {
+			d.claimFailing = true
+			d.log.Warn("billing: claiming webhook deliveries failed; retrying every poll", "err", err)
 		}
 		return false
+	}
+	if d.claimFailing {
+		d.claimFailing = false
+		d.log.Info("billing: claiming webhook deliveries works again")
 	}
 	for _, dl := range ds {
 		r := d.deliver(ctx, dl)

@@ -72,7 +72,8 @@ func startGateway(ctx context.Context, o options) (*gateway, error) {
 	g.cmd = exec.Command(bin, "serve") // #nosec G204 -- the benchmark starts the binary it copied, with a fixed argument
 	g.cmd.Dir, g.cmd.Stdout, g.cmd.Stderr = dir, logf, logf
 	g.cmd.Env = append(os.Environ(), "CHORUS_LISTEN="+addr, "CHORUS_DATA_DIR="+filepath.Join(dir, "data"),
-		"CHORUS_MASTER_KEY="+masterKey, "CHORUS_BOOTSTRAP=true", "CHORUS_LOG_LEVEL=warn", "CHORUS_CONFIG=")
+		"CHORUS_MASTER_KEY="+masterKey, "CHORUS_BOOTSTRAP=true", "CHORUS_LOG_LEVEL=warn", "CHORUS_CONFIG=",
+		"CHORUS_UPSTREAMS_ALLOW_PRIVATE_NETWORKS=true") // the mock upstream is on loopback
 	g.cmd.Env = append(g.cmd.Env, o.env...)
 	if err := g.cmd.Start(); err != nil {
 		return nil, err
@@ -267,7 +268,9 @@ func provision(ctx context.Context, a admin, fastURL, slowURL string) (string, e
 		}
 		if err := a.do(ctx, "/api/admin/deployments", map[string]any{"model_id": model.ID, "name": name + "-mock",
 			"provider": "openai", "upstream_model": "mock-model", "base_url": base, "credential_id": cred.ID,
-			"input_price": 150_000, "output_price": 600_000}, nil); err != nil {
+			"input_price": 150_000, "output_price": 600_000,
+			"settings": map[string]any{"allow_private_network": true}, // the mock listens on loopback
+		}, nil); err != nil {
 			return "", err
 		}
 	}

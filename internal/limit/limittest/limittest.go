@@ -8,7 +8,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -93,7 +92,9 @@ func DeletePrefix(tb testing.TB, c redis.UniversalClient, prefix string) {
 
 // Proxy relays TCP connections to a target until it is cut. Cut closes
 // every connection and refuses new ones (Redis gone); Blackhole keeps
-// accepting but never answers (Redis hung); Restore relays again.
+// accepting but never answers (Redis hung); Pause stops forwarding bytes on
+// every connection, open or new, without closing any (Redis stalled);
+// Delay slows every forwarded read (Redis slow); Restore relays again.
 type Proxy struct {
 	Addr   string // where to connect instead of the target
 	target string
@@ -102,6 +103,8 @@ type Proxy struct {
 	mu        sync.Mutex
 	cut       bool
 	blackhole bool
+	paused    chan struct{} // non-nil while paused: closed by Resume
+	delay     time.Duration // added before every forwarded read
 	conns     map[net.Conn]struct{}
 }
 
@@ -160,7 +163,7 @@ func (p *Proxy) relay(c net.Conn) {
 	p.mu.Unlock()
 	done := make(chan struct{}, 2)
 	pipe := func(dst, src net.Conn) {
-		_, _ = io.Copy(dst, src)
+		p.forward(dst, src)
 		done <- struct{}{}
 	}
 	go pipe(u, c)
@@ -184,6 +187,60 @@ func (p *Proxy) closeAll() {
 	clear(p.conns)
 }
 
+// forward copies src to dst until either fails, holding every read while
+// the proxy is paused and delaying it by the proxy's delay.
+func (p *Proxy) forward(dst, src net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			paused, delay := p.paused, p.delay
+			p.mu.Unlock()
+			if paused != nil {
+				<-paused
+			}
+			if delay > 0 {
+				time.Sleep(delay)
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return // EOF or a closed connection: the relay closes both
+		}
+	}
+}
+
+// Pause stops forwarding bytes, on the connections open and on new ones,
+// which stay open: Redis seems hung. Resume (or Restore) forwards what was
+// held.
+func (p *Proxy) Pause() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.paused == nil {
+		p.paused = make(chan struct{})
+	}
+}
+
+// Resume forwards again after Pause.
+func (p *Proxy) Resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.paused != nil {
+		close(p.paused)
+		p.paused = nil
+	}
+}
+
+// Delay adds d before every forwarded read: Redis seems slow. 0 removes it.
+func (p *Proxy) Delay(d time.Duration) {
+	p.mu.Lock()
+	p.delay = d
+	p.mu.Unlock()
+}
+
 // Cut closes every relayed connection and refuses new ones.
 func (p *Proxy) Cut() {
 	p.mu.Lock()
@@ -204,7 +261,11 @@ func (p *Proxy) Blackhole() {
 // Restore relays new connections again.
 func (p *Proxy) Restore() {
 	p.mu.Lock()
-	p.cut, p.blackhole = false, false
+	p.cut, p.blackhole, p.delay = false, false, 0
+	if p.paused != nil {
+		close(p.paused)
+		p.paused = nil
+	}
 	p.mu.Unlock()
 	p.closeAll() // held blackholed connections
 }
