@@ -385,7 +385,7 @@ func testKillFailover(t *testing.T, bin, pg, redis, mode string) {
 		f.checkFastBooks(t, outcomes, len(kills))
 		return
 	}
-	f.checkBooks(t, outcomes, true)
+	f.checkBooks(t, outcomes)
 }
 
 func testRollingRestart(t *testing.T, bin, pg, redis string) {
@@ -431,7 +431,7 @@ func testRollingRestart(t *testing.T, bin, pg, redis string) {
 		t.Errorf("requests were served by %v, want the three instances", served)
 	}
 	f.stopAll(t)
-	f.checkBooks(t, outcomes, false)
+	f.checkBooks(t, outcomes)
 }
 
 // waitDraining waits for a SIGTERMed instance's /readyz to say draining.
@@ -472,10 +472,9 @@ func (f *fleet) stopAll(t *testing.T) {
 // checkBooks compares what the clients saw with the database: no request
 // charged or recorded twice; every whole answer charged (strict); a stream
 // cut short charged only if all its content was relayed; the spend
-// postings equal the usage records, request by request. killed says the
-// run SIGKILLed instances: then a charge without its usage record is the
-// known loss of issue #14 and skips that last check, naming it.
-func (f *fleet) checkBooks(t *testing.T, outcomes []*foOutcome, killed bool) {
+// postings equal the usage records, request by request — SIGKILL or not,
+// since strict mode stores a request's usage record with its settlement.
+func (f *fleet) checkBooks(t *testing.T, outcomes []*foOutcome) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, f.dsn, store.Options{})
@@ -485,7 +484,6 @@ func (f *fleet) checkBooks(t *testing.T, outcomes []*foOutcome, killed bool) {
 	defer db.Close()
 	charges := spendRefs(t, db, f.team)
 	records := usageByRequest(t, db, f.team)
-	var wholeCost int64
 	for _, o := range outcomes {
 		if !o.whole {
 			continue
@@ -493,9 +491,6 @@ func (f *fleet) checkBooks(t *testing.T, outcomes []*foOutcome, killed bool) {
 		want := chorus.RequestCost(o.usage.input, o.usage.output, foInputPrice, foOutputPrice)
 		if got := charges[o.id]; len(got) != 1 || got[0] != want {
 			t.Errorf("whole answer %s charged %v, want once %d", o.id, got, want)
-		}
-		if wholeCost == 0 {
-			wholeCost = want
 		}
 	}
 	for _, o := range outcomes {
@@ -536,11 +531,6 @@ func (f *fleet) checkBooks(t *testing.T, outcomes []*foOutcome, killed bool) {
 		return
 	}
 	sort.Strings(lost)
-	if killed && len(lost) > 0 && spend-cost == int64(len(lost))*wholeCost {
-		t.Skipf("spend %d != usage cost %d: %d charged requests lost their usage record to SIGKILL (%v): "+
-			"issue #14, \"Usage records lost on SIGKILL in strict mode\"; remove this skip when that fix lands",
-			spend, cost, len(lost), lost)
-	}
 	t.Errorf("the ledger's spend %d != the usage records' cost %d (%d charged without a record: %v)", spend, cost, len(lost), lost)
 }
 
