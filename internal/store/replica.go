@@ -186,7 +186,7 @@ func (s *replicaSet) pick(ctx context.Context) (*replica, string) {
 	reason := chorus.ReplicaUnknown
 	start := s.next.Add(1)
 	for i := range s.list {
-		r := s.list[(int(start)+i)%len(s.list)]
+		r := s.list[int((start+uint64(i))%uint64(len(s.list)))] // #nosec G115 -- the modulus is a slice length, so it fits an int
 		st := r.state.Load()
 		switch {
 		case st.Status != chorus.ReplicaOK:

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -74,7 +75,7 @@ func (s *replicaSet) check(ctx context.Context, r *replica, primary lsn) *replic
 	}
 	c.replay, c.ReplayLSN = info.replay, info.replay.String()
 	if primary > info.replay {
-		c.LagBytes = int64(primary - info.replay)
+		c.LagBytes = int64(min(uint64(primary-info.replay), math.MaxInt64)) // #nosec G115 -- clamped to MaxInt64 first
 	}
 	c.Lag, _ = s.history.lag(c.CheckedAt, info.replay)
 	switch {

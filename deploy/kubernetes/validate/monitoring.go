@@ -160,7 +160,7 @@ func (g *gateway) databasePorts() (db, redis int32) {
 			raw = string(sec.Data[ref.Key])
 		}
 		if u, err := url.Parse(raw); err == nil && u.Port() != "" {
-			if n, err := strconv.Atoi(u.Port()); err == nil {
+			if n, err := strconv.ParseInt(u.Port(), 10, 32); err == nil {
 				*v.port = int32(n)
 			}
 		}
