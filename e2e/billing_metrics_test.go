@@ -41,4 +41,15 @@ func TestBillingMetrics(t *testing.T) {
 			t.Errorf("/metrics lacks %q", want)
 		}
 	}
+	// Strict mode's group commit: the answered request's hold and its
+	// settlement went through it (the refusal may too), in at most as many
+	// transactions as steps.
+	var commits, steps int
+	for _, line := range strings.Split(string(r.Body), "\n") {
+		fmt.Sscanf(line, "chorus_billing_group_commits_total %d", &commits)
+		fmt.Sscanf(line, "chorus_billing_group_steps_total %d", &steps)
+	}
+	if commits < 1 || steps < 2 || steps < commits {
+		t.Errorf("group commit metrics: %d commits, %d steps; want ≥ 1 commit and ≥ 2 steps (a hold and a settlement)", commits, steps)
+	}
 }

@@ -41,7 +41,8 @@ func (a *App) initMeter(ctx context.Context) error {
 		return telemetry.BillingSample{Admitted: st.Admitted, Refused: st.Refused, Settled: st.Settled,
 			Cost: st.Cost, Charged: st.Charged, Uncollected: st.Uncollected, Tokenized: st.Tokenized,
 			LeaseWaits: st.LeaseWaits, Flushes: st.Flushes, FlushErrors: st.FlushErrors, Alerts: st.Alerts,
-			WebhooksDelivered: ws.Delivered, WebhooksFailed: ws.Failed}
+			WebhooksDelivered: ws.Delivered, WebhooksFailed: ws.Failed,
+			GroupCommits: st.GroupCommits, GroupSteps: st.GroupSteps}
 	})
 	drain := a.Config.Timeouts.Drain
 	a.closers = append(a.closers, hooks.Close, func() {

@@ -10,6 +10,7 @@ type BillingSample struct {
 	Tokenized, LeaseWaits                     int64
 	Flushes, FlushErrors                      int64
 	Alerts, WebhooksDelivered, WebhooksFailed int64
+	GroupCommits, GroupSteps                  int64
 }
 
 // RegisterBilling exports the meter's counters, read from fn at each scrape.
@@ -33,6 +34,8 @@ var billingCounters = []billingCounter{
 	{prometheus.NewDesc("chorus_billing_lease_waits_total", "Fast mode: requests that waited for a lease to grow.", nil, nil), func(s *BillingSample) int64 { return s.LeaseWaits }},
 	{prometheus.NewDesc("chorus_billing_flushes_total", "Fast mode: batches of charges written, by result.", nil, prometheus.Labels{"result": "ok"}), func(s *BillingSample) int64 { return s.Flushes }},
 	{prometheus.NewDesc("chorus_billing_flushes_total", "Fast mode: batches of charges written, by result.", nil, prometheus.Labels{"result": "error"}), func(s *BillingSample) int64 { return s.FlushErrors }},
+	{prometheus.NewDesc("chorus_billing_group_commits_total", "Strict mode: transactions the group commit wrote (each holds many requests' holds and settlements).", nil, nil), func(s *BillingSample) int64 { return s.GroupCommits }},
+	{prometheus.NewDesc("chorus_billing_group_steps_total", "Strict mode: holds and settlements written by the group commit; divided by chorus_billing_group_commits_total, the mean batch.", nil, nil), func(s *BillingSample) int64 { return s.GroupSteps }},
 	{prometheus.NewDesc("chorus_budget_alerts_total", "Soft budget alerts raised.", nil, nil), func(s *BillingSample) int64 { return s.Alerts }},
 	{prometheus.NewDesc("chorus_webhook_deliveries_total", "Budget webhook attempts, by result.", nil, prometheus.Labels{"result": "delivered"}), func(s *BillingSample) int64 { return s.WebhooksDelivered }},
 	{prometheus.NewDesc("chorus_webhook_deliveries_total", "Budget webhook attempts, by result.", nil, prometheus.Labels{"result": "failed"}), func(s *BillingSample) int64 { return s.WebhooksFailed }},
