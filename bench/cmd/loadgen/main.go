@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -63,6 +64,9 @@ type options struct {
 	waitQuiet   time.Duration
 	nice        int
 	proxy       bool
+	nginx       string // -nginx: "auto", "off" or a path
+	nginxBin    string // the resolved binary; empty: no nginx baseline
+	needNginx   bool
 	chorusEnv   []string
 	procs       int
 	chorusProcs int
@@ -119,6 +123,9 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Second, "per-request timeout")
 	flag.StringVar(&chorusEnv, "chorus-env", "", "extra environment for Chorus, comma-separated KEY=VALUE (e.g. GOGC=400,CHORUS_USAGE_BATCH_SIZE=1000)")
 	flag.BoolVar(&o.proxy, "proxy", true, "also measure a bare Go reverse proxy (net/http/httputil) in front of the mock, to tell the cost of any extra hop from Chorus's own")
+	flag.StringVar(&o.nginx, "nginx", nginxAuto, "also measure Debian's nginx as a bare keepalive proxy in front of the mock (the floor issue #17 measures against): "+
+		"\"auto\" looks in PATH and at "+debianNginx+" and skips the baseline when absent, \"off\" disables it, or a path")
+	flag.BoolVar(&o.needNginx, "require-nginx", false, "fail instead of skipping the nginx baseline when nginx is absent")
 	flag.IntVar(&o.nice, "nice", 0, "run the load generator, mock and Chorus at this nice value (-20..19; below 0 needs root): on a shared machine, -20 keeps other work from skewing the figures")
 	flag.DurationVar(&o.waitQuiet, "wait-quiet", 0, "before each measurement, wait up to this long for other processes to leave the CPUs idle (a shared machine)")
 	flag.IntVar(&o.procs, "procs", 0, "GOMAXPROCS of the load generator (0: Go's default)")
@@ -153,6 +160,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "loadgen: -rate, -duration, -concurrency and -runs must be positive and -scenarios non-empty")
 		os.Exit(2)
 	}
+	bin, err := findNginx(o.nginx, exec.LookPath, os.Stat)
+	switch {
+	case err != nil && (o.needNginx || o.nginx != nginxAuto):
+		fmt.Fprintln(os.Stderr, "loadgen: -nginx:", err)
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "loadgen: skipping the nginx baseline:", err, "(-require-nginx makes this an error)")
+	case bin == "" && o.needNginx:
+		fmt.Fprintln(os.Stderr, "loadgen: -require-nginx with -nginx off")
+		os.Exit(2)
+	}
+	o.nginxBin = bin
 	if o.procs > 0 {
 		runtime.GOMAXPROCS(o.procs)
 	}
@@ -209,6 +228,7 @@ type env struct {
 	mock      *proc
 	chorus    *proc
 	proxy     *proc // bare reverse proxy, when -proxy
+	nginx     *proc // nginx baseline, when found
 	chorusEnv []string
 	chorusURL string
 	pprofURL  string // Chorus's /debug/pprof, when -cpuprofile is set
@@ -216,6 +236,7 @@ type env struct {
 	admin     admin
 	direct    *target
 	viaProxy  *target // nil without -proxy
+	viaNginx  *target // nil without nginx
 	through   *target
 	keyID     int64
 	teamID    int64 // the benchmark customer's team, whose wallet pays
@@ -247,6 +268,9 @@ func run(ctx context.Context, o options) (err error) {
 		if e.proxy != nil {
 			_ = e.proxy.stop(5 * time.Second)
 		}
+		if e.nginx != nil {
+			_ = e.nginx.stop(5 * time.Second)
+		}
 		if e.mock != nil {
 			_ = e.mock.stop(5 * time.Second)
 		}
@@ -261,8 +285,10 @@ func run(ctx context.Context, o options) (err error) {
 		rr := runResult{Run: r + 1}
 		for _, sc := range o.scenarios {
 			order := []*target{e.direct}
-			if e.viaProxy != nil {
-				order = append(order, e.viaProxy)
+			for _, b := range []*target{e.viaProxy, e.viaNginx} {
+				if b != nil {
+					order = append(order, b)
+				}
 			}
 			order = append(order, e.through)
 			if r%2 == 1 {
@@ -283,6 +309,8 @@ func run(ctx context.Context, o options) (err error) {
 					res.Direct = st
 				case e.viaProxy:
 					res.Proxy = st
+				case e.viaNginx:
+					res.Nginx = st
 				default:
 					res.Chorus = st
 				}
@@ -317,6 +345,12 @@ func (e *env) startAll(ctx context.Context) error {
 			return err
 		}
 	}
+	var nginxAddr string
+	if e.o.nginxBin != "" {
+		if nginxAddr, err = e.startNginx(ctx, e.o.nginxBin, mockAddr); err != nil {
+			return err
+		}
+	}
 	if err := e.configureChorus(ctx); err != nil {
 		return err
 	}
@@ -330,7 +364,7 @@ func (e *env) startAll(ctx context.Context) error {
 		return fmt.Errorf("provision: %w", err)
 	}
 	e.keyID, e.teamID = keyID, teamID
-	e.setTargets(mockBase, proxyAddr, secret)
+	e.setTargets(mockBase, proxyAddr, nginxAddr, secret)
 	return e.tryTargets(ctx)
 }
 
@@ -407,8 +441,8 @@ func (e *env) configureChorus(ctx context.Context) error {
 }
 
 // setTargets sets the targets to measure: the mock directly, Chorus with
-// the provisioned key, and the bare proxy when it runs.
-func (e *env) setTargets(mockBase, proxyAddr, secret string) {
+// the provisioned key, and the bare proxy and nginx when they run.
+func (e *env) setTargets(mockBase, proxyAddr, nginxAddr, secret string) {
 	e.direct = &target{name: "direct", url: mockBase + "/chat/completions", auth: "Bearer sk-mock-upstream-0123456789",
 		client: newClient(e.o.timeout)}
 	e.through = &target{name: "chorus", url: e.chorusURL + "/v1/chat/completions", auth: "Bearer " + secret,
@@ -417,14 +451,20 @@ func (e *env) setTargets(mockBase, proxyAddr, secret string) {
 		e.viaProxy = &target{name: "proxy", url: "http://" + proxyAddr + "/v1/chat/completions",
 			auth: "Bearer sk-mock-upstream-0123456789", client: newClient(e.o.timeout)}
 	}
+	if e.nginx != nil {
+		e.viaNginx = &target{name: "nginx", url: "http://" + nginxAddr + "/v1/chat/completions",
+			auth: "Bearer sk-mock-upstream-0123456789", client: newClient(e.o.timeout)}
+	}
 }
 
 // tryTargets sends one request of each kind to every target first, so a
 // broken setup fails here clearly.
 func (e *env) tryTargets(ctx context.Context) error {
 	all := []*target{e.direct, e.through}
-	if e.viaProxy != nil {
-		all = append(all, e.viaProxy)
+	for _, b := range []*target{e.viaProxy, e.viaNginx} {
+		if b != nil {
+			all = append(all, b)
+		}
 	}
 	for _, t := range all {
 		for _, stream := range []bool{false, true} {
@@ -440,7 +480,7 @@ func (e *env) tryTargets(ctx context.Context) error {
 
 // checkAlive fails when a child process has ended during the run.
 func (e *env) checkAlive() error {
-	for _, p := range []*proc{e.mock, e.proxy, e.chorus} {
+	for _, p := range []*proc{e.mock, e.proxy, e.nginx, e.chorus} {
 		if p == nil {
 			continue
 		}
@@ -487,6 +527,9 @@ func (e *env) measure(ctx context.Context, sc string, t *target, first bool) sta
 	if e.proxy != nil {
 		meter.proxyPID = e.proxy.cmd.Process.Pid
 	}
+	if e.nginx != nil {
+		meter.nginxPID = e.nginx.cmd.Process.Pid
+	}
 	if e.o.waitQuiet > 0 {
 		waitQuiet(ctx, meter, e.o.waitQuiet)
 	}
@@ -527,6 +570,8 @@ func (e *env) measure(ctx context.Context, sc string, t *target, first bool) sta
 		gateway = spent.chorus
 	case e.viaProxy:
 		gateway = spent.proxy
+	case e.viaNginx:
+		gateway = spent.nginx
 	}
 	return summarise(t.name, samples, w, spent, gateway)
 }

@@ -141,15 +141,15 @@ func machineBusy() time.Duration {
 
 // cpuSpent is the CPU time each process used during a window, and what the
 // whole machine used (other processes: a busy machine skews figures).
-type cpuSpent struct{ loadgen, mock, chorus, proxy, machine time.Duration }
+type cpuSpent struct{ loadgen, mock, chorus, proxy, nginx, machine time.Duration }
 
 // other is the CPU time used by processes other than ours.
 func (c cpuSpent) other() time.Duration {
-	return max(0, c.machine-c.loadgen-c.mock-c.chorus-c.proxy)
+	return max(0, c.machine-c.loadgen-c.mock-c.chorus-c.proxy-c.nginx)
 }
 
 // cpuMeter samples our processes' CPU clocks (a zero PID reads as zero).
-type cpuMeter struct{ mockPID, chorusPID, proxyPID int }
+type cpuMeter struct{ mockPID, chorusPID, proxyPID, nginxPID int }
 
 func (m cpuMeter) read() cpuSpent {
 	c := cpuSpent{loadgen: selfCPU(), machine: machineBusy()}
@@ -161,12 +161,15 @@ func (m cpuMeter) read() cpuSpent {
 			*p.dst, _ = cpuTime(p.pid)
 		}
 	}
+	if m.nginxPID != 0 {
+		c.nginx = treeCPU(m.nginxPID) // master and workers
+	}
 	return c
 }
 
 func (c cpuSpent) since(before cpuSpent) cpuSpent {
 	return cpuSpent{c.loadgen - before.loadgen, c.mock - before.mock, c.chorus - before.chorus,
-		c.proxy - before.proxy, c.machine - before.machine}
+		c.proxy - before.proxy, c.nginx - before.nginx, c.machine - before.machine}
 }
 
 // freeAddr returns a loopback address with a port that was free a moment ago.

@@ -16,10 +16,10 @@ type runResult struct {
 }
 
 // scenarioResult is one scenario against every target. Proxy is empty
-// without -proxy.
+// without -proxy, Nginx without nginx.
 type scenarioResult struct {
-	Scenario              string
-	Direct, Proxy, Chorus stats
+	Scenario                     string
+	Direct, Proxy, Nginx, Chorus stats
 }
 
 func printSetup(o options, e *env) {
@@ -33,6 +33,11 @@ func printSetup(o options, e *env) {
 		fmt.Printf(", env %s", strings.Join(o.chorusEnv, " "))
 	}
 	fmt.Println()
+	if o.nginxBin != "" {
+		fmt.Printf("nginx baseline: %s, %d worker(s), keepalive 64 to the mock, access log off\n", o.nginxBin, nginxWorkers(o.chorusProcs))
+	} else {
+		fmt.Println("nginx baseline: off")
+	}
 	fmt.Printf("GOMAXPROCS: loadgen %s, mock %s, chorus %s; nice %d\n", procs(o.procs), procs(o.mockProcs), procs(o.chorusProcs), o.nice)
 	fmt.Printf("scenarios: %s; open loop %d req/s, closed loop %d workers; %s measured after %s warm-up; %d run(s); stream %d chunks, delay %s\n\n",
 		strings.Join(o.scenarios, ", "), o.rate, o.concurrency, o.duration, o.warmup, o.runs, o.chunks, o.chunkDelay)
@@ -84,31 +89,38 @@ type added struct {
 
 // agg is one scenario's figures over every run: medians, with errors summed.
 type agg struct {
-	sc                    string
-	direct, proxy, chorus stats
-	viaProxy, viaChorus   added
-	chorusOverProxy       float64 // throughput ratio
-	hasProxy              bool
+	sc                             string
+	direct, proxy, nginx, chorus   stats
+	viaProxy, viaNginx, viaChorus  added
+	chorusOverProxy, chorusOverNgx float64 // throughput ratios, medians of the per-run ratios
+	hasProxy, hasNginx             bool
 }
 
 func aggregate(runs []runResult) []agg {
 	var out []agg
 	for i, first := range runs[0].Scenarios {
-		a := agg{sc: first.Scenario, hasProxy: first.Proxy.Target != ""}
-		var ds, ps, cs []stats
-		var cp []float64
+		a := agg{sc: first.Scenario, hasProxy: first.Proxy.Target != "", hasNginx: first.Nginx.Target != ""}
+		var ds, ps, ns, cs []stats
+		var cp, cn []float64
 		for _, r := range runs {
 			s := r.Scenarios[i]
-			ds, ps, cs = append(ds, s.Direct), append(ps, s.Proxy), append(cs, s.Chorus)
+			ds, ps, ns, cs = append(ds, s.Direct), append(ps, s.Proxy), append(ns, s.Nginx), append(cs, s.Chorus)
 			if s.Proxy.Rate > 0 {
 				cp = append(cp, s.Chorus.Rate/s.Proxy.Rate)
 			}
+			if s.Nginx.Rate > 0 {
+				cn = append(cn, s.Chorus.Rate/s.Nginx.Rate)
+			}
 		}
-		a.direct, a.proxy, a.chorus = medianStats(ds), medianStats(ps), medianStats(cs)
+		a.direct, a.proxy, a.nginx, a.chorus = medianStats(ds), medianStats(ps), medianStats(ns), medianStats(cs)
 		a.viaChorus = addedBy(ds, cs)
 		if a.hasProxy {
 			a.viaProxy = addedBy(ds, ps)
 			a.chorusOverProxy = median(cp)
+		}
+		if a.hasNginx {
+			a.viaNginx = addedBy(ds, ns)
+			a.chorusOverNgx = median(cn)
 		}
 		out = append(out, a)
 	}
@@ -194,6 +206,8 @@ func targetLabel(t string) string {
 	switch t {
 	case "proxy":
 		return "bare Go proxy"
+	case "nginx":
+		return "nginx"
 	case "chorus":
 		return "Chorus"
 	}
@@ -202,10 +216,14 @@ func targetLabel(t string) string {
 
 // targets returns a's targets in table order.
 func (a agg) targets() []stats {
+	out := []stats{a.direct}
 	if a.hasProxy {
-		return []stats{a.direct, a.proxy, a.chorus}
+		out = append(out, a.proxy)
 	}
-	return []stats{a.direct, a.chorus}
+	if a.hasNginx {
+		out = append(out, a.nginx)
+	}
+	return append(out, a.chorus)
 }
 
 // report prints Markdown tables of the medians over runs.
@@ -230,6 +248,9 @@ func report(w io.Writer, o options, runs []runResult) {
 		throughputTable(w, o, of, closed)
 	}
 	cpuTable(w, o, of, aggs)
+	if len(aggs) > 0 && aggs[0].hasNginx {
+		nginxTable(w, o, of, aggs)
+	}
 	fmt.Fprintln(w)
 	for _, a := range open {
 		aimVerdicts(w, o, a)
@@ -258,6 +279,9 @@ func latencyTable(w io.Writer, o options, of string, open []agg) {
 		if a.hasProxy {
 			addedRow(w, "added by the bare proxy", a.viaProxy, false, streamed)
 		}
+		if a.hasNginx {
+			addedRow(w, "added by nginx", a.viaNginx, false, streamed)
+		}
 		addedRow(w, "added by Chorus", a.viaChorus, true, streamed)
 	}
 }
@@ -276,25 +300,44 @@ func addedRow(w io.Writer, name string, ad added, bold, streamed bool) {
 	fmt.Fprintf(w, "| | %s%s%s | | | %s%s%s | | %s%s%s | | | %s | %s |\n", b, name, b, b, signedUS(ad.P50), b, b, signedUS(ad.P99), b, t50, t99)
 }
 
-// throughputTable prints the closed-loop scenarios' throughput.
+// throughputTable prints the closed-loop scenarios' throughput, with a
+// column for each baseline that ran.
 func throughputTable(w io.Writer, o options, of string, closed []agg) {
 	fmt.Fprintf(w, "\n### Maximum throughput, closed loop%s\n\n", of)
-	if len(closed) > 0 && closed[0].hasProxy {
-		fmt.Fprintln(w, "| scenario | direct req/s | bare proxy req/s | Chorus req/s | Chorus / direct | Chorus / bare proxy | Chorus p50 | Chorus p99 | errors |")
-		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-	} else {
-		fmt.Fprintln(w, "| scenario | direct req/s | Chorus req/s | Chorus / direct | Chorus p50 | Chorus p99 | errors |")
-		fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|")
+	a0 := closed[0]
+	head, rule := "| scenario | direct req/s |", "|---|---:|"
+	if a0.hasProxy {
+		head, rule = head+" bare proxy req/s |", rule+"---:|"
 	}
+	if a0.hasNginx {
+		head, rule = head+" nginx req/s |", rule+"---:|"
+	}
+	head, rule = head+" Chorus req/s | Chorus / direct |", rule+"---:|---:|"
+	if a0.hasProxy {
+		head, rule = head+" Chorus / bare proxy |", rule+"---:|"
+	}
+	if a0.hasNginx {
+		head, rule = head+" Chorus / nginx |", rule+"---:|"
+	}
+	fmt.Fprintln(w, head+" Chorus p50 | Chorus p99 | errors |")
+	fmt.Fprintln(w, rule+"---:|---:|---:|")
 	for _, a := range closed {
-		errs := a.direct.Errors + a.proxy.Errors + a.chorus.Errors
-		if a.hasProxy {
-			fmt.Fprintf(w, "| %s | %.0f | %.0f | %.0f | %.2f | %.2f | %s | %s | %d |\n", scenarioLabel(o, a.sc), a.direct.Rate, a.proxy.Rate,
-				a.chorus.Rate, a.viaChorus.Ratio, a.chorusOverProxy, us(a.chorus.Lat.P50), us(a.chorus.Lat.P99), errs)
-		} else {
-			fmt.Fprintf(w, "| %s | %.0f | %.0f | %.2f | %s | %s | %d |\n", scenarioLabel(o, a.sc), a.direct.Rate, a.chorus.Rate,
-				a.viaChorus.Ratio, us(a.chorus.Lat.P50), us(a.chorus.Lat.P99), errs)
+		var b strings.Builder
+		errs := 0
+		fmt.Fprintf(&b, "| %s |", scenarioLabel(o, a.sc))
+		for _, s := range a.targets() {
+			fmt.Fprintf(&b, " %.0f |", s.Rate)
+			errs += s.Errors
 		}
+		fmt.Fprintf(&b, " %.2f |", a.viaChorus.Ratio)
+		if a.hasProxy {
+			fmt.Fprintf(&b, " %.2f |", a.chorusOverProxy)
+		}
+		if a.hasNginx {
+			fmt.Fprintf(&b, " %.2f |", a.chorusOverNgx)
+		}
+		fmt.Fprintf(&b, " %s | %s | %d |", us(a.chorus.Lat.P50), us(a.chorus.Lat.P99), errs)
+		fmt.Fprintln(w, b.String())
 	}
 }
 
@@ -327,6 +370,9 @@ func aimVerdicts(w io.Writer, o options, a agg) {
 	if a.hasProxy {
 		fmt.Fprintf(w, "; a bare proxy adds p50 %s, p99 %s", signedUS(a.viaProxy.P50), signedUS(a.viaProxy.P99))
 	}
+	if a.hasNginx {
+		fmt.Fprintf(w, "; nginx adds p50 %s, p99 %s", signedUS(a.viaNginx.P50), signedUS(a.viaNginx.P99))
+	}
 	fmt.Fprintln(w)
 }
 
@@ -356,4 +402,66 @@ func noiseWarnings(w io.Writer, a agg) {
 			fmt.Fprintf(w, "note: %s, %s: the load generator sent late (send lag p99 %s); the machine was short of CPU\n", a.sc, s.Target, us(s.Lag.P99))
 		}
 	}
+}
+
+// nginxAimFactor is issue #17's aim: Chorus adds at most twice what nginx
+// adds (latency), and serves at least half nginx's maximum throughput.
+const nginxAimFactor = 2
+
+// nginxTable prints Chorus against the nginx baseline, the ratios issue
+// #17's aims name: added latency Chorus ÷ nginx (the ratio of the medians
+// over runs of each one's added figure) and maximum throughput Chorus ÷
+// nginx (the median of the per-run ratios).
+func nginxTable(w io.Writer, o options, of string, aggs []agg) {
+	fmt.Fprintf(w, "\n### Chorus against nginx (issue #17's aims)%s\n\n", of)
+	fmt.Fprintln(w, "| scenario | figure | Chorus | nginx | Chorus ÷ nginx | aim |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---|")
+	for _, a := range aggs {
+		label := scenarioLabel(o, a.sc)
+		if strings.HasPrefix(a.sc, "open") {
+			fmt.Fprintf(w, "| %s | added p50 | %s | %s | %s | ≤ %d× nginx: %s |\n", label, signedUS(a.viaChorus.P50), signedUS(a.viaNginx.P50),
+				ratioText(addedRatio(a.viaChorus.P50, a.viaNginx.P50)), nginxAimFactor, latencyVerdict(a.viaChorus.P50, a.viaNginx.P50))
+			fmt.Fprintf(w, "| | added p99 | %s | %s | %s | ≤ 1 ms: %s |\n", signedUS(a.viaChorus.P99), signedUS(a.viaNginx.P99),
+				ratioText(addedRatio(a.viaChorus.P99, a.viaNginx.P99)), verdict(a.viaChorus.P99, time.Millisecond))
+			if a.direct.TTFT.P50 > 0 {
+				fmt.Fprintf(w, "| | added TTFT p50 | %s | %s | %s | ≤ %d× nginx: %s |\n", signedUS(a.viaChorus.TTFT50), signedUS(a.viaNginx.TTFT50),
+					ratioText(addedRatio(a.viaChorus.TTFT50, a.viaNginx.TTFT50)), nginxAimFactor, latencyVerdict(a.viaChorus.TTFT50, a.viaNginx.TTFT50))
+			}
+			continue
+		}
+		v := "NOT met"
+		if a.chorusOverNgx >= 1.0/nginxAimFactor {
+			v = "met"
+		}
+		fmt.Fprintf(w, "| %s | max req/s | %.0f | %.0f | %.2f | ≥ %.1f× nginx: %s |\n", label, a.chorus.Rate, a.nginx.Rate, a.chorusOverNgx, 1.0/nginxAimFactor, v)
+	}
+}
+
+// addedRatio is what Chorus added over what nginx added; ok is false when
+// nginx's figure is not positive (noise: no ratio means anything).
+func addedRatio(chorus, nginx time.Duration) (ratio float64, ok bool) {
+	if nginx <= 0 {
+		return 0, false
+	}
+	return float64(chorus) / float64(nginx), true
+}
+
+func ratioText(r float64, ok bool) string {
+	if !ok {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.1f", r)
+}
+
+// latencyVerdict says whether Chorus's added latency was within
+// nginxAimFactor times nginx's.
+func latencyVerdict(chorus, nginx time.Duration) string {
+	r, ok := addedRatio(chorus, nginx)
+	switch {
+	case !ok:
+		return "inconclusive: nginx added nothing measurable"
+	case r <= nginxAimFactor:
+		return "met"
+	}
+	return "NOT met"
 }
