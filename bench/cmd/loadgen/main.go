@@ -133,7 +133,7 @@ func main() {
 	flag.IntVar(&o.mockProcs, "mock-procs", 0, "GOMAXPROCS of the mock (0: Go's default)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir (logs, SQLite file) and the PostgreSQL database")
 	flag.StringVar(&o.jsonOut, "json", "", "also write every run's figures to this JSON file")
-	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "save CPU profiles of Chorus (one per scenario, first run) in this directory; "+
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "save CPU, allocation, mutex and block profiles of Chorus (one set per scenario, first run) in this directory; "+
 		"needs a -chorus that serves pprof: go build -o bin/chorus-pprof ./bench/cmd/chorus-pprof")
 	flag.Parse()
 	for _, s := range strings.Split(scen, ",") {
@@ -545,7 +545,7 @@ func (e *env) measure(ctx context.Context, sc string, t *target, first bool) sta
 		profDone = make(chan error, 1)
 		go func() {
 			time.Sleep(e.o.warmup)
-			profDone <- e.fetchProfile(ctx, sc)
+			profDone <- e.fetchProfiles(ctx, sc)
 		}()
 	}
 	var samples []sample
@@ -576,10 +576,31 @@ func (e *env) measure(ctx context.Context, sc string, t *target, first bool) sta
 	return summarise(t.name, samples, w, spent, gateway)
 }
 
-// fetchProfile saves a CPU profile of Chorus over the measured window.
-func (e *env) fetchProfile(ctx context.Context, sc string) error {
+// profileKinds are the profiles of Chorus saved over the measured window,
+// by pprof endpoint: CPU, then the delta of allocations, mutex contention
+// and blocking over the same seconds. The last two are empty unless the
+// binary sets runtime.SetMutexProfileFraction and SetBlockProfileRate.
+var profileKinds = []struct{ endpoint, suffix string }{
+	{"profile", ""}, {"allocs", "-allocs"}, {"mutex", "-mutex"}, {"block", "-block"},
+}
+
+// fetchProfiles saves every profile of profileKinds, taken at once.
+func (e *env) fetchProfiles(ctx context.Context, sc string) error {
+	errs := make(chan error, len(profileKinds))
+	for _, k := range profileKinds {
+		go func() { errs <- e.fetchProfile(ctx, k.endpoint, "chorus-"+sc+k.suffix+".pprof") }()
+	}
+	var all []error
+	for range profileKinds {
+		all = append(all, <-errs)
+	}
+	return errors.Join(all...)
+}
+
+// fetchProfile saves one profile of Chorus over the measured window.
+func (e *env) fetchProfile(ctx context.Context, endpoint, name string) error {
 	secs := max(1, int(e.o.duration/time.Second))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/profile?seconds=%d", e.pprofURL, secs), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/%s?seconds=%d", e.pprofURL, endpoint, secs), nil)
 	if err != nil {
 		return err
 	}
@@ -594,7 +615,7 @@ func (e *env) fetchProfile(ctx context.Context, sc string) error {
 	if err := os.MkdirAll(e.o.cpuprofile, 0o755); err != nil { // #nosec G301 -- the profile directory the operator named on the command line
 		return err
 	}
-	path := filepath.Join(e.o.cpuprofile, "chorus-"+sc+".pprof")
+	path := filepath.Join(e.o.cpuprofile, name)
 	f, err := os.Create(path) // #nosec G304 -- a path the operator named on the command line
 	if err != nil {
 		return err
@@ -603,7 +624,7 @@ func (e *env) fetchProfile(ctx context.Context, sc string) error {
 		f.Close()
 		return err
 	}
-	fmt.Println("CPU profile of Chorus saved to", path)
+	fmt.Printf("%s profile of Chorus saved to %s\n", endpoint, path)
 	return f.Close()
 }
 
