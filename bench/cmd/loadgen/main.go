@@ -580,15 +580,15 @@ func (e *env) measure(ctx context.Context, sc string, t *target, first bool) sta
 // by pprof endpoint: CPU, then the delta of allocations, mutex contention
 // and blocking over the same seconds. The last two are empty unless the
 // binary sets runtime.SetMutexProfileFraction and SetBlockProfileRate.
-var profileKinds = []struct{ endpoint, suffix string }{
-	{"profile", ""}, {"allocs", "-allocs"}, {"mutex", "-mutex"}, {"block", "-block"},
+var profileKinds = []struct{ endpoint, suffix, label string }{
+	{"profile", "", "CPU"}, {"allocs", "-allocs", "allocation"}, {"mutex", "-mutex", "mutex"}, {"block", "-block", "block"},
 }
 
 // fetchProfiles saves every profile of profileKinds, taken at once.
 func (e *env) fetchProfiles(ctx context.Context, sc string) error {
 	errs := make(chan error, len(profileKinds))
 	for _, k := range profileKinds {
-		go func() { errs <- e.fetchProfile(ctx, k.endpoint, "chorus-"+sc+k.suffix+".pprof") }()
+		go func() { errs <- e.fetchProfile(ctx, k.endpoint, k.label, "chorus-"+sc+k.suffix+".pprof") }()
 	}
 	var all []error
 	for range profileKinds {
@@ -598,7 +598,7 @@ func (e *env) fetchProfiles(ctx context.Context, sc string) error {
 }
 
 // fetchProfile saves one profile of Chorus over the measured window.
-func (e *env) fetchProfile(ctx context.Context, endpoint, name string) error {
+func (e *env) fetchProfile(ctx context.Context, endpoint, label, name string) error {
 	secs := max(1, int(e.o.duration/time.Second))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/%s?seconds=%d", e.pprofURL, endpoint, secs), nil)
 	if err != nil {
@@ -624,7 +624,7 @@ func (e *env) fetchProfile(ctx context.Context, endpoint, name string) error {
 		f.Close()
 		return err
 	}
-	fmt.Printf("%s profile of Chorus saved to %s\n", endpoint, path)
+	fmt.Printf("%s profile of Chorus saved to %s\n", label, path)
 	return f.Close()
 }
 
