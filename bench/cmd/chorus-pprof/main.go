@@ -16,6 +16,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -32,6 +33,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "chorus-pprof: takes no arguments but serve; configure it with CHORUS_* variables")
 		os.Exit(2)
 	}
+	// Contention profiles (loadgen -cpuprofile saves them): about one
+	// mutex event in 10 and blocking of 10 µs or more.
+	runtime.SetMutexProfileFraction(10)
+	runtime.SetBlockProfileRate(10000)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx); err != nil {
