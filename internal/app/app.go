@@ -28,6 +28,7 @@ import (
 	"github.com/chorusgw/chorus/internal/shop"
 	"github.com/chorusgw/chorus/internal/store"
 	"github.com/chorusgw/chorus/internal/telemetry"
+	"github.com/chorusgw/chorus/internal/tracing"
 	"github.com/chorusgw/chorus/internal/usage"
 	"github.com/chorusgw/chorus/internal/web"
 	"github.com/chorusgw/chorus/ui"
@@ -58,6 +59,8 @@ type App struct {
 	Log     *slog.Logger
 	// DBHealth says whether the database is reachable (dbhealth.go).
 	DBHealth *DBHealth
+	// Tracer exports OpenTelemetry traces (tracing.go); nil when tracing is off.
+	Tracer *tracing.Tracer
 
 	outage outage // the circuit and the spools (outage.go)
 
@@ -162,19 +165,26 @@ func (s registrySource) LoadRegistry(ctx context.Context) (*registry.Data, error
 
 // New opens everything the gateway needs. bootstrapOut receives the
 // first-start credentials (printed once).
-func New(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOut io.Writer) (*App, error) {
+func New(ctx context.Context, cfg config.Config, log *slog.Logger, bootstrapOut io.Writer, opts ...Option) (*App, error) {
 	log = log.With("instance_id", cfg.Instance.ID) // every line says which instance wrote it
-	db, err := OpenStore(ctx, cfg, log, cfg.AutoMigrate)
+	tracer, log, err := newTracer(ctx, cfg, log, opts)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, DB: db, Log: log}
+	db, err := OpenStore(ctx, cfg, log, cfg.AutoMigrate)
+	if err != nil {
+		_ = tracer.Shutdown(ctx)
+		return nil, err
+	}
+	a := &App{Config: cfg, DB: db, Log: log, Tracer: tracer}
+	a.closers = append(a.closers, a.shutdownTracer)
 	if _, err := recordConfig(ctx, db, cfg); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("record the configuration in the audit log: %w", err)
 	}
 	if err := a.init(ctx, bootstrapOut); err != nil {
 		db.Close()
+		_ = tracer.Shutdown(ctx)
 		return nil, err
 	}
 	return a, nil
@@ -253,7 +263,7 @@ func (a *App) initOrchestrator() *orchestrate.Health {
 		MinCalls: cfg.Health.MinCalls, Window: cfg.Health.Window, Cooldown: cfg.Health.Cooldown,
 	}, nil)
 	a.Orchestrator = &orchestrate.Orchestrator{
-		Health: health,
+		Health: health, Tracer: a.Tracer,
 		Observe: func(at *orchestrate.Attempt) {
 			metrics.Attempt(at.Target.Deployment.Name, at.Target.Deployment.Provider, at.Outcome)
 		},
@@ -291,7 +301,7 @@ func (a *App) initServers(health *orchestrate.Health) error {
 		RateLimiter: rl, RateLimits: ratePolicy(cfg.RateLimits),
 		Cache: respCache, CacheGroup: &cache.Group{}, CacheConfig: cfg.Cache, CacheMetrics: cacheMetrics,
 		Orchestrator: a.Orchestrator, Quality: a.Quality,
-		Registry: a.Registry, Usage: a.Usage, Metrics: a.Metrics, Logger: log,
+		Registry: a.Registry, Usage: a.Usage, Metrics: a.Metrics, Tracer: a.Tracer, Logger: log,
 		Limits: cfg.Limits, Upstream: cfg.Timeouts.Upstream,
 		Responses: a.DB, ResponsesConfig: cfg.Responses,
 	}
@@ -321,7 +331,8 @@ func (a *App) handler() (http.Handler, error) {
 	}
 	a.Mux.Handle("/", console)
 	a.registerInstance()
-	return api.Instance(a.Config.Instance.ID, a.Manage.Draining(), api.Middleware(a.Log, a.Mux)), nil
+	// The server span (tracing on) wraps the access log, so its line has the trace ID.
+	return api.Instance(a.Config.Instance.ID, a.Manage.Draining(), a.Tracer.Middleware(a.Mux, api.Middleware(a.Log, a.Mux))), nil
 }
 
 // Routes lists every registered route with who may call it.

@@ -75,6 +75,7 @@ type Config struct {
 	Outage   Outage   `yaml:"outage"`   // when the database goes away (outage.go)
 	Backup   Backup   `yaml:"backup"`   // backups: directory, schedule, retention, verification (backup.go)
 	Instance Instance `yaml:"instance"` // this process's identity in a fleet (instance.go)
+	Tracing  Tracing  `yaml:"tracing"`  // OpenTelemetry traces over OTLP (tracing.go); also the OTEL_* variables
 
 	// Routes are routes the file declares; see Route for how they are
 	// applied at start. The file only: not settable from the environment.
@@ -207,6 +208,7 @@ func Default() Config {
 		ReplicaMaxLag: DefaultReplicaMaxLag,
 		Backup:        DefaultBackup(),
 		Instance:      DefaultInstance(),
+		Tracing:       DefaultTracing(),
 	}
 }
 
@@ -225,8 +227,14 @@ func Load(path string, environ []string) (Config, error) {
 			return cfg, fmt.Errorf("config file %s: %w", path, err)
 		}
 	}
+	if errs := applyOTelEnv(&cfg.Tracing, environ); len(errs) > 0 {
+		return cfg, fmt.Errorf("invalid environment:\n  %w", joinLines(errs))
+	}
 	if err := applyEnv(&cfg, environ); err != nil {
 		return cfg, err
+	}
+	if otelDisabled(environ) {
+		cfg.Tracing.Enabled = false
 	}
 	if err := cfg.Validate(); err != nil {
 		return cfg, err
@@ -258,6 +266,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.replicaErrors()...)
 	errs = append(errs, c.Backup.errors()...)
 	errs = append(errs, c.instanceErrors()...)
+	errs = append(errs, c.tracingErrors()...)
 	if len(errs) == 0 {
 		return nil
 	}

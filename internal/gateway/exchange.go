@@ -94,6 +94,9 @@ func (x *exchange) failed(ctx context.Context, w http.ResponseWriter, r *http.Re
 // finish records the request's usage and metrics. It runs once, last.
 func (x *exchange) finish(ctx context.Context) {
 	defer x.s.inflight.Done()
+	if x.s.Tracer != nil {
+		defer x.annotate(ctx)
+	}
 	if x.key == nil {
 		x.s.Metrics.Observe(&telemetry.Request{Endpoint: x.endpoint, Status: x.status, ErrorCode: x.code, Duration: x.s.Now().Sub(x.start)})
 		return

@@ -24,6 +24,7 @@ import (
 	"github.com/chorusgw/chorus/internal/quality"
 	"github.com/chorusgw/chorus/internal/registry"
 	"github.com/chorusgw/chorus/internal/telemetry"
+	"github.com/chorusgw/chorus/internal/tracing"
 )
 
 // UsageRecorder takes one usage record per request.
@@ -48,6 +49,7 @@ type Server struct {
 	Usage        UsageRecorder
 	Meter        *meter.Meter // reserves and settles credits (meter.go); nil meters nothing
 	Metrics      *telemetry.Metrics
+	Tracer       *tracing.Tracer // adds the request's GenAI attributes to its server span; nil: off
 	Logger       *slog.Logger
 	Limits       config.Limits
 	Upstream     time.Duration // end-to-end deadline of one upstream call

@@ -11,6 +11,8 @@ import (
 	"github.com/chorusgw/chorus/internal/limit"
 	"github.com/chorusgw/chorus/internal/provider"
 	"github.com/chorusgw/chorus/internal/registry"
+	"github.com/chorusgw/chorus/internal/tracing"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Attempt outcomes.
@@ -42,6 +44,9 @@ type Orchestrator struct {
 	// MaxWait, else skipped for the next. Nil disables them.
 	Limits  limit.Limiter
 	MaxWait time.Duration
+	// Tracer traces routings, attempts and scorings (trace.go); nil: off,
+	// and then nothing here calls into OpenTelemetry.
+	Tracer *tracing.Tracer
 }
 
 // Attempt is one upstream call.
@@ -62,6 +67,7 @@ type Attempt struct {
 	done   func()        // ends the in-flight count
 	ticket *limit.Ticket // the deployment-limit reservation
 	epoch  uint64        // the deployment circuit's epoch when the call started
+	tr     *attemptTrace // the attempt's span; nil when tracing is off
 }
 
 // Result is the outcome of a non-streamed request.
@@ -89,7 +95,8 @@ type StreamResult struct {
 	Attempts []*Attempt
 	Tier     int
 	o        *Orchestrator
-	replayed bool // a cascade or ensemble answered; its attempts are already final
+	replayed bool       // a cascade or ensemble answered; its attempts are already final
+	span     trace.Span // the routing span, ended with the stream (nil when not traced)
 }
 
 // Finish records the winner's usage and outcome (err nil or io.EOF for a
@@ -109,6 +116,9 @@ func (s *StreamResult) Finish(usage provider.Usage, err error) {
 		}
 	}
 	s.o.finish(a, a.Err)
+	if a.tr != nil {
+		s.o.endStream(s)
+	}
 }
 
 // tryElsewhere reports whether another deployment may succeed where this
@@ -137,6 +147,13 @@ func noCancel() {}
 
 // Chat answers a non-streamed chat request.
 func (o *Orchestrator) Chat(ctx context.Context, rt *registry.Route, req *provider.ChatRequest) (*Result, error) {
+	if o.Tracer != nil {
+		return o.tracedChat(ctx, rt, req)
+	}
+	return o.chat(ctx, rt, req)
+}
+
+func (o *Orchestrator) chat(ctx context.Context, rt *registry.Route, req *provider.ChatRequest) (*Result, error) {
 	ctx, cancel := withDeadline(ctx, rt)
 	defer cancel()
 	switch rt.Strategy {
@@ -166,6 +183,13 @@ func (o *Orchestrator) Chat(ctx context.Context, rt *registry.Route, req *provid
 // to score: they run unstreamed upstream and the chosen answer is replayed
 // as a stream.
 func (o *Orchestrator) ChatStream(ctx context.Context, rt *registry.Route, req *provider.ChatRequest) (*StreamResult, error) {
+	if o.Tracer != nil {
+		return o.tracedChatStream(ctx, rt, req)
+	}
+	return o.chatStream(ctx, rt, req)
+}
+
+func (o *Orchestrator) chatStream(ctx context.Context, rt *registry.Route, req *provider.ChatRequest) (*StreamResult, error) {
 	if rt.Strategy == chorus.StrategyCascade || rt.Strategy == chorus.StrategyEnsemble {
 		whole := *req
 		whole.Stream, whole.IncludeUsage = false, false
@@ -197,6 +221,13 @@ func (o *Orchestrator) ChatStream(ctx context.Context, rt *registry.Route, req *
 
 // Embed answers an embeddings request (fallback and balance only).
 func (o *Orchestrator) Embed(ctx context.Context, rt *registry.Route, req *provider.EmbeddingRequest) (*EmbedResult, error) {
+	if o.Tracer != nil {
+		return o.tracedEmbed(ctx, rt, req)
+	}
+	return o.embed(ctx, rt, req)
+}
+
+func (o *Orchestrator) embed(ctx context.Context, rt *registry.Route, req *provider.EmbeddingRequest) (*EmbedResult, error) {
 	ctx, cancel := withDeadline(ctx, rt)
 	defer cancel()
 	try := func(ctx context.Context, t *registry.Target, tier int) *Attempt {
@@ -211,6 +242,9 @@ func (o *Orchestrator) Embed(ctx context.Context, rt *registry.Route, req *provi
 		defer cancel()
 		r := *req
 		r.Model = t.Deployment.UpstreamModel
+		if o.Tracer != nil {
+			actx = o.traceAttempt(actx, a, tracing.OpEmbeddings, nil)
+		}
 		a.emb, a.Err = e.Embed(actx, &r)
 		if a.Err == nil {
 			a.Usage = a.emb.Usage
@@ -251,6 +285,9 @@ func (o *Orchestrator) finish(a *Attempt, err error) {
 	if o.Observe != nil {
 		o.Observe(a)
 	}
+	if a.tr != nil {
+		a.tr.end = time.Now()
+	}
 }
 
 // attemptContext bounds one attempt by the deployment's own timeouts. For
@@ -274,6 +311,9 @@ func (o *Orchestrator) tryChat(ctx context.Context, t *registry.Target, tier int
 	defer cancel()
 	r := *req
 	r.Model = t.Deployment.UpstreamModel
+	if o.Tracer != nil {
+		actx = o.traceAttempt(actx, a, tracing.OpChat, &r)
+	}
 	a.resp, a.Err = t.Provider.Chat(actx, &r)
 	if a.Err == nil {
 		a.Usage = a.resp.Usage
@@ -301,7 +341,13 @@ func (o *Orchestrator) tryStream(ctx context.Context, t *registry.Target, tier i
 	if t.FirstTokenTimeout > 0 {
 		timer = time.AfterFunc(t.FirstTokenTimeout, cancel)
 	}
+	if o.Tracer != nil {
+		sctx = o.traceAttempt(sctx, a, tracing.OpChat, &r)
+	}
 	st, err := t.Provider.ChatStream(sctx, &r)
+	if err == nil && a.tr != nil {
+		st = o.traceStream(a, st)
+	}
 	var first *provider.StreamChunk
 	if err == nil {
 		first, err = st.Next()

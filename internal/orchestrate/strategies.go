@@ -328,13 +328,15 @@ func (o *Orchestrator) score(ctx context.Context, rt *registry.Route, req *provi
 	s := 1.0
 	var judged []*Attempt
 	if o.Evaluator != nil {
+		ectx, span := o.Tracer.StartEvaluate(ctx, rt.Model.Name, a.Target.Deployment.Name)
 		var err error
-		if s, judged, err = o.Evaluator.Evaluate(ctx, rt, req, a.resp); err != nil {
+		if s, judged, err = o.Evaluator.Evaluate(ectx, rt, req, a.resp); err != nil {
 			s = 0
 		}
 		for _, j := range judged {
 			j.Outcome = OutcomeJudge
 		}
+		o.Tracer.EndEvaluate(span, s, len(judged))
 	}
 	a.Score = &s
 	return s, judged

@@ -39,6 +39,17 @@ func Start(tb testing.TB, edit func(*config.Config)) *Gateway {
 // when the config's Bootstrap is on) to bootstrapOut.
 func StartOutput(tb testing.TB, edit func(*config.Config), bootstrapOut io.Writer) *Gateway {
 	tb.Helper()
+	return start(tb, edit, bootstrapOut)
+}
+
+// StartWith is Start with options for app.New (a span exporter, say).
+func StartWith(tb testing.TB, edit func(*config.Config), opts ...app.Option) *Gateway {
+	tb.Helper()
+	return start(tb, edit, io.Discard, opts...)
+}
+
+func start(tb testing.TB, edit func(*config.Config), bootstrapOut io.Writer, opts ...app.Option) *Gateway {
+	tb.Helper()
 	cfg := config.Default()
 	cfg.DataDir = tb.TempDir()
 	cfg.Listen = "127.0.0.1:0"
@@ -62,7 +73,7 @@ func StartOutput(tb testing.TB, edit func(*config.Config), bootstrapOut io.Write
 		w = os.Stderr
 	}
 	log := app.NewLogger(cfg.Log, w)
-	a, err := app.New(context.Background(), cfg, log, bootstrapOut)
+	a, err := app.New(context.Background(), cfg, log, bootstrapOut, opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
