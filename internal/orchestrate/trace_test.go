@@ -206,8 +206,8 @@ func TestTraceStream(t *testing.T) {
 	won := spanNamed(t, rec, "chat b")
 	wantAttrs(t, won, map[string]string{"gen_ai.usage.input_tokens": "7", "gen_ai.usage.output_tokens": "3",
 		"gen_ai.response.finish_reasons": `["stop"]`, "gen_ai.response.id": "b", "chorus.stream": "true",
-		"gen_ai.input.messages": `[{"role":"user","parts":[{"type":"text","content":"hi"}]}]`,
-		"gen_ai.output.messages": `[{"role":"assistant","parts":[{"type":"text","content":"streamed"}],"finish_reason":"stop"}]`,
+		"gen_ai.input.messages":    `[{"role":"user","parts":[{"type":"text","content":"hi"}]}]`,
+		"gen_ai.output.messages":   `[{"role":"assistant","parts":[{"type":"text","content":"streamed"}],"finish_reason":"stop"}]`,
 		"chorus.content.truncated": "true"})
 	if won.EndTime().Before(end) {
 		t.Errorf("stream span ended at %v, before the stream did (%v)", won.EndTime(), end)
@@ -280,5 +280,3 @@ func TestTraceOffAddsNothing(t *testing.T) {
 		t.Fatal("a span context reached the upstream call with tracing off")
 	}
 }
-
-

@@ -24,18 +24,18 @@ const (
 
 // Chorus's own attributes, beside the semantic conventions'.
 const (
-	AttrDeployment = attribute.Key("chorus.deployment")     // the deployment an attempt called
-	AttrModel      = attribute.Key("chorus.model")          // the registry model (or route) name
-	AttrTier       = attribute.Key("chorus.tier")           // the route tier of an attempt (0-based)
+	AttrDeployment = attribute.Key("chorus.deployment")      // the deployment an attempt called
+	AttrModel      = attribute.Key("chorus.model")           // the registry model (or route) name
+	AttrTier       = attribute.Key("chorus.tier")            // the route tier of an attempt (0-based)
 	AttrOutcome    = attribute.Key("chorus.attempt.outcome") // ok, error, canceled, rejected, not_chosen, judge
-	AttrStrategy   = attribute.Key("chorus.route.strategy") // fallback, balance, hedge, cascade, ensemble
-	AttrAttempts   = attribute.Key("chorus.route.attempts") // upstream calls a routing made
-	AttrWinner     = attribute.Key("chorus.route.winner")   // the deployment that answered
-	AttrRequestID  = attribute.Key("chorus.request_id")     // X-Request-Id
-	AttrKeyID      = attribute.Key("chorus.key_id")         // the API key's ID (never the key)
+	AttrStrategy   = attribute.Key("chorus.route.strategy")  // fallback, balance, hedge, cascade, ensemble
+	AttrAttempts   = attribute.Key("chorus.route.attempts")  // upstream calls a routing made
+	AttrWinner     = attribute.Key("chorus.route.winner")    // the deployment that answered
+	AttrRequestID  = attribute.Key("chorus.request_id")      // X-Request-Id
+	AttrKeyID      = attribute.Key("chorus.key_id")          // the API key's ID (never the key)
 	AttrTeamID     = attribute.Key("chorus.team_id")
-	AttrCache      = attribute.Key("chorus.cache")        // hit, miss, bypass
-	AttrEndpoint   = attribute.Key("chorus.endpoint")     // chat, messages, responses, embeddings
+	AttrCache      = attribute.Key("chorus.cache")         // hit, miss, bypass
+	AttrEndpoint   = attribute.Key("chorus.endpoint")      // chat, messages, responses, embeddings
 	AttrScore      = attribute.Key("chorus.quality.score") // an answer's score in a cascade or ensemble
 	AttrTruncated  = attribute.Key("chorus.content.truncated")
 	AttrStream     = attribute.Key("chorus.stream")
