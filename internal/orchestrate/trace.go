@@ -42,9 +42,13 @@ type attemptTrace struct {
 // upstream call is made in.
 func (o *Orchestrator) traceAttempt(ctx context.Context, a *Attempt, op string, chat *provider.ChatRequest) context.Context {
 	t := a.Target
+	upstream := t.Deployment.UpstreamModel
+	if upstream == "" { // the simulator's deployments name none
+		upstream = t.Model.Name
+	}
 	ctx, span := o.Tracer.StartAttempt(ctx, tracing.AttemptStart{
 		Operation: op, Provider: t.Deployment.Provider, Deployment: t.Deployment.Name,
-		Model: t.Model.Name, UpstreamModel: t.Deployment.UpstreamModel, BaseURL: t.Deployment.BaseURL,
+		Model: t.Model.Name, UpstreamModel: upstream, BaseURL: t.Deployment.BaseURL,
 		Tier: a.Tier, Chat: chat,
 	})
 	a.tr = &attemptTrace{span: span, capture: o.Tracer.CapturesContent()}

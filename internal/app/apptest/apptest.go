@@ -39,16 +39,23 @@ func Start(tb testing.TB, edit func(*config.Config)) *Gateway {
 // when the config's Bootstrap is on) to bootstrapOut.
 func StartOutput(tb testing.TB, edit func(*config.Config), bootstrapOut io.Writer) *Gateway {
 	tb.Helper()
-	return start(tb, edit, bootstrapOut)
+	return start(tb, edit, bootstrapOut, nil)
 }
 
 // StartWith is Start with options for app.New (a span exporter, say).
 func StartWith(tb testing.TB, edit func(*config.Config), opts ...app.Option) *Gateway {
 	tb.Helper()
-	return start(tb, edit, io.Discard, opts...)
+	return start(tb, edit, io.Discard, nil, opts...)
 }
 
-func start(tb testing.TB, edit func(*config.Config), bootstrapOut io.Writer, opts ...app.Option) *Gateway {
+// StartLogged is StartWith that writes the gateway's log to logw (at the
+// configured log level: edit sets it).
+func StartLogged(tb testing.TB, edit func(*config.Config), logw io.Writer, opts ...app.Option) *Gateway {
+	tb.Helper()
+	return start(tb, edit, io.Discard, logw, opts...)
+}
+
+func start(tb testing.TB, edit func(*config.Config), bootstrapOut, logw io.Writer, opts ...app.Option) *Gateway {
 	tb.Helper()
 	cfg := config.Default()
 	cfg.DataDir = tb.TempDir()
@@ -69,7 +76,10 @@ func start(tb testing.TB, edit func(*config.Config), bootstrapOut io.Writer, opt
 		tb.Fatal(err)
 	}
 	var w io.Writer = io.Discard
-	if os.Getenv("CHORUS_TEST_LOG") != "" {
+	switch {
+	case logw != nil:
+		w = logw
+	case os.Getenv("CHORUS_TEST_LOG") != "":
 		w = os.Stderr
 	}
 	log := app.NewLogger(cfg.Log, w)
