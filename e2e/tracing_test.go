@@ -422,7 +422,7 @@ func TestTracingOTLPExport(t *testing.T) {
 			if route == nil || hexID(route.ParentSpanId) != hexID(srv.SpanId) {
 				t.Fatalf("routing span %v, want a child of the server span", route)
 			}
-			call := spans["chat "+sim.Model.Name] // the simulator names no upstream model: the model's name
+			call := spans["chat "+sim.Deployment.UpstreamModel]
 			if call == nil || hexID(call.ParentSpanId) != hexID(route.SpanId) || call.Kind != tracepb.Span_SPAN_KIND_CLIENT {
 				t.Fatalf("attempt span %v, want a client child of the routing span (spans %v)", call, keys(spans))
 			}
