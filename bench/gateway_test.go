@@ -27,8 +27,10 @@ import (
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/bench/mockupstream"
+	"github.com/chorusgw/chorus/internal/app"
 	"github.com/chorusgw/chorus/internal/app/apptest"
 	"github.com/chorusgw/chorus/internal/auth"
+	"github.com/chorusgw/chorus/internal/config"
 )
 
 // rig is a gateway in front of the mock.
@@ -41,12 +43,15 @@ type rig struct {
 	client    *http.Client
 }
 
-func newRig(tb testing.TB) *rig {
+func newRig(tb testing.TB) *rig { tb.Helper(); return newRigWith(tb, nil) }
+
+// newRigWith is newRig with the gateway's config edited and app options.
+func newRigWith(tb testing.TB, edit func(*config.Config), opts ...app.Option) *rig {
 	tb.Helper()
 	mock := mockupstream.New(mockupstream.Options{})
 	ms := httptest.NewServer(mock)
 	tb.Cleanup(ms.Close)
-	gw := apptest.Start(tb, nil)
+	gw := apptest.StartWith(tb, edit, opts...)
 	ctx := context.Background()
 	db := gw.App.DB
 	user := &chorus.User{Email: "bench@example.com", Name: "Bench", Role: chorus.RoleCustomer}
@@ -167,7 +172,11 @@ func (r *rig) measureDirect(tb testing.TB, n int, body []byte, stream bool) base
 }
 
 func benchPassthrough(b *testing.B, body []byte, stream bool) {
-	r := newRig(b)
+	benchPassthroughOn(b, newRig(b), body, stream)
+}
+
+// benchPassthroughOn is benchPassthrough through r's Chorus.
+func benchPassthroughOn(b *testing.B, r *rig, body []byte, stream bool) {
 	base := r.measureDirect(b, 2000, body, stream)
 	rd := bufio.NewReaderSize(nil, 16<<10)
 	for range 200 { // warm Chorus's pools too

@@ -187,6 +187,14 @@ func (t *Tracer) Shutdown(ctx context.Context) error {
 	return t.tp.Shutdown(ctx)
 }
 
+// ForceFlush exports the spans ended so far. Safe on nil.
+func (t *Tracer) ForceFlush(ctx context.Context) error {
+	if t == nil {
+		return nil
+	}
+	return t.tp.ForceFlush(ctx)
+}
+
 // Start starts a span as a child of ctx's span. Off (nil t), it returns
 // ctx and a non-recording span without allocating.
 func (t *Tracer) Start(ctx context.Context, name string, opts ...trace.SpanStartOption) (context.Context, trace.Span) {
