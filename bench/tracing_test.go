@@ -21,8 +21,12 @@ var tracingModes = []struct {
 	edit func(*config.Config)
 }{
 	{"off", nil},
-	{"on", func(c *config.Config) { c.Tracing.Enabled, c.Tracing.Sampler, c.Tracing.SampleRatio = true, "parentbased_traceidratio", 1 }},
-	{"unsampled", func(c *config.Config) { c.Tracing.Enabled, c.Tracing.Sampler, c.Tracing.SampleRatio = true, "parentbased_traceidratio", 0 }},
+	{"on", func(c *config.Config) {
+		c.Tracing.Enabled, c.Tracing.Sampler, c.Tracing.SampleRatio = true, "parentbased_traceidratio", 1
+	}},
+	{"unsampled", func(c *config.Config) {
+		c.Tracing.Enabled, c.Tracing.Sampler, c.Tracing.SampleRatio = true, "parentbased_traceidratio", 0
+	}},
 }
 
 // BenchmarkTracing is BenchmarkChatPassthrough and
