@@ -51,7 +51,9 @@ func (o *Orchestrator) traceAttempt(ctx context.Context, a *Attempt, op string, 
 		Model: t.Model.Name, UpstreamModel: upstream, BaseURL: t.Deployment.BaseURL,
 		Tier: a.Tier, Chat: chat,
 	})
-	a.tr = &attemptTrace{span: span, capture: o.Tracer.CapturesContent()}
+	if span.IsRecording() { // unsampled: the context still carries the trace upstream
+		a.tr = &attemptTrace{span: span, capture: o.Tracer.CapturesContent()}
+	}
 	return ctx
 }
 

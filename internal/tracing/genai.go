@@ -81,6 +81,10 @@ func (t *Tracer) StartAttempt(ctx context.Context, a AttemptStart) (context.Cont
 	if t == nil {
 		return ctx, trace.SpanFromContext(ctx)
 	}
+	ctx, span := t.tracer.Start(ctx, a.Operation+" "+a.UpstreamModel, trace.WithSpanKind(trace.SpanKindClient))
+	if !span.IsRecording() {
+		return ctx, span
+	}
 	attrs := make([]attribute.KeyValue, 0, 16)
 	attrs = append(attrs,
 		semconv.GenAIOperationNameKey.String(a.Operation),
@@ -94,11 +98,10 @@ func (t *Tracer) StartAttempt(ctx context.Context, a AttemptStart) (context.Cont
 	if r := a.Chat; r != nil {
 		attrs = appendRequestParams(attrs, r)
 	}
-	ctx, span := t.tracer.Start(ctx, a.Operation+" "+a.UpstreamModel,
-		trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
-	if t.content > 0 && a.Chat != nil && span.IsRecording() {
-		span.SetAttributes(inputContent(a.Chat, t.content)...)
+	if t.content > 0 && a.Chat != nil {
+		attrs = append(attrs, inputContent(a.Chat, t.content)...)
 	}
+	span.SetAttributes(attrs...)
 	return ctx, span
 }
 
@@ -267,8 +270,11 @@ func (t *Tracer) StartRoute(ctx context.Context, op, model, strategy string) (co
 	if t == nil {
 		return ctx, trace.SpanFromContext(ctx)
 	}
-	return t.tracer.Start(ctx, "route "+model, trace.WithAttributes(
-		semconv.GenAIOperationNameKey.String(op), AttrModel.String(model), AttrStrategy.String(strategy)))
+	ctx, span := t.tracer.Start(ctx, "route "+model)
+	if span.IsRecording() {
+		span.SetAttributes(semconv.GenAIOperationNameKey.String(op), AttrModel.String(model), AttrStrategy.String(strategy))
+	}
+	return ctx, span
 }
 
 // EndRoute ends a routing span with how many calls it made, which
@@ -297,8 +303,11 @@ func (t *Tracer) StartEvaluate(ctx context.Context, model, deployment string) (c
 	if t == nil {
 		return ctx, trace.SpanFromContext(ctx)
 	}
-	return t.tracer.Start(ctx, "evaluate "+model, trace.WithAttributes(
-		semconv.GenAIEvaluationName("chorus.route"), AttrModel.String(model), AttrDeployment.String(deployment)))
+	ctx, span := t.tracer.Start(ctx, "evaluate "+model)
+	if span.IsRecording() {
+		span.SetAttributes(semconv.GenAIEvaluationName("chorus.route"), AttrModel.String(model), AttrDeployment.String(deployment))
+	}
+	return ctx, span
 }
 
 // EndEvaluate ends a scoring span with the score and the judges' calls.

@@ -41,10 +41,14 @@ func (t *Tracer) Middleware(router Router, next http.Handler) http.Handler {
 		if route != "" {
 			name += " " + route
 		}
-		ctx, span := t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(serverAttributes(r, route)...))
+		ctx, span := t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
 		w.Header().Set(TraceIDHeader, span.SpanContext().TraceID().String())
+		if !span.IsRecording() { // unsampled: IDs, propagation and log correlation only
+			next.ServeHTTP(w, r.WithContext(ctx))
+			return
+		}
+		span.SetAttributes(serverAttributes(r, route)...)
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(sw, r.WithContext(ctx))
 		span.SetAttributes(semconv.HTTPResponseStatusCode(sw.status))
