@@ -81,10 +81,11 @@ func (t *Tracer) StartAttempt(ctx context.Context, a AttemptStart) (context.Cont
 	if t == nil {
 		return ctx, trace.SpanFromContext(ctx)
 	}
-	ctx, span := t.tracer.Start(ctx, a.Operation+" "+a.UpstreamModel, trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := t.tracer.Start(ctx, a.Operation, trace.WithSpanKind(trace.SpanKindClient))
 	if !span.IsRecording() {
 		return ctx, span
 	}
+	span.SetName(a.Operation + " " + a.UpstreamModel)
 	attrs := make([]attribute.KeyValue, 0, 16)
 	attrs = append(attrs,
 		semconv.GenAIOperationNameKey.String(a.Operation),
@@ -270,8 +271,9 @@ func (t *Tracer) StartRoute(ctx context.Context, op, model, strategy string) (co
 	if t == nil {
 		return ctx, trace.SpanFromContext(ctx)
 	}
-	ctx, span := t.tracer.Start(ctx, "route "+model)
+	ctx, span := t.tracer.Start(ctx, "route")
 	if span.IsRecording() {
+		span.SetName("route " + model)
 		span.SetAttributes(semconv.GenAIOperationNameKey.String(op), AttrModel.String(model), AttrStrategy.String(strategy))
 	}
 	return ctx, span
@@ -303,8 +305,9 @@ func (t *Tracer) StartEvaluate(ctx context.Context, model, deployment string) (c
 	if t == nil {
 		return ctx, trace.SpanFromContext(ctx)
 	}
-	ctx, span := t.tracer.Start(ctx, "evaluate "+model)
+	ctx, span := t.tracer.Start(ctx, "evaluate")
 	if span.IsRecording() {
+		span.SetName("evaluate " + model)
 		span.SetAttributes(semconv.GenAIEvaluationName("chorus.route"), AttrModel.String(model), AttrDeployment.String(deployment))
 	}
 	return ctx, span

@@ -32,21 +32,20 @@ func (t *Tracer) Middleware(router Router, next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := t.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		route := ""
-		if router != nil {
-			_, pattern := router.Handler(r)
-			route = routeOf(pattern)
-		}
-		name := r.Method
-		if route != "" {
-			name += " " + route
-		}
-		ctx, span := t.tracer.Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer))
+		ctx, span := t.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
 		w.Header().Set(TraceIDHeader, span.SpanContext().TraceID().String())
 		if !span.IsRecording() { // unsampled: IDs, propagation and log correlation only
 			next.ServeHTTP(w, r.WithContext(ctx))
 			return
+		}
+		route := ""
+		if router != nil {
+			_, pattern := router.Handler(r)
+			route = routeOf(pattern)
+		}
+		if route != "" {
+			span.SetName(r.Method + " " + route)
 		}
 		span.SetAttributes(serverAttributes(r, route)...)
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
