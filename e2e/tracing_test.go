@@ -139,7 +139,7 @@ func inTrace(rec *tracetest.SpanRecorder, traceID string) map[string]sdktrace.Re
 func spanAttr(s sdktrace.ReadOnlySpan, key string) string {
 	for _, kv := range s.Attributes() {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""

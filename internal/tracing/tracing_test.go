@@ -42,7 +42,7 @@ func newTestTracer(t *testing.T, edit func(*config.Tracing)) (*Tracer, *tracetes
 func attrOf(s sdktrace.ReadOnlySpan, key string) string {
 	for _, kv := range s.Attributes() {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
@@ -251,7 +251,7 @@ func TestContentCapture(t *testing.T) {
 		attrs := inputContent(req, 1000)
 		got := map[string]string{}
 		for _, kv := range attrs {
-			got[string(kv.Key)] = kv.Value.Emit()
+			got[string(kv.Key)] = kv.Value.String()
 		}
 		if want := `[{"type":"text","content":"be brief"}]`; got["gen_ai.system_instructions"] != want {
 			t.Errorf("system = %s, want %s", got["gen_ai.system_instructions"], want)
