@@ -280,3 +280,28 @@ func TestTraceOffAddsNothing(t *testing.T) {
 		t.Fatal("a span context reached the upstream call with tracing off")
 	}
 }
+
+func TestTraceStreamFails(t *testing.T) {
+	o, rec, ctx, root := traced(t, nil)
+	_, err := o.ChatStream(ctx, route(chorus.StrategyFallback, chorus.RouteConfig{}, failing("a", 503), failing("b", 500)), req())
+	if err == nil {
+		t.Fatal("want an error")
+	}
+	root.End()
+	rs := spanNamed(t, rec, "route r")
+	wantAttrs(t, rs, map[string]string{"chorus.route.attempts": "2", "chorus.route.winner": "", "error.type": "500"})
+	wantAttrs(t, spanNamed(t, rec, "chat b"), map[string]string{"chorus.attempt.outcome": "error"})
+}
+
+func TestTraceStreamKeepsReady(t *testing.T) {
+	o, _, ctx, _ := traced(t, nil)
+	sr, err := o.ChatStream(ctx, route(chorus.StrategyFallback, chorus.RouteConfig{}, answer("a", "some words", 0)), req())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sr.Finish(provider.Usage{}, nil)
+	r, ok := sr.Stream.(interface{ Ready() bool })
+	if !ok || !r.Ready() {
+		t.Fatal("the traced stream hides the replayed stream's Ready, which the relay batches by")
+	}
+}

@@ -317,3 +317,123 @@ func TestAttemptSpan(t *testing.T) {
 		t.Errorf("span %q ended %v, want %v", s.Name(), s.EndTime(), end)
 	}
 }
+
+func TestRouteAndEvaluateSpans(t *testing.T) {
+	tr, rec := newTestTracer(t, nil)
+	ctx, route := tr.StartRoute(context.Background(), OpChat, "support", "cascade")
+	_, eval := tr.StartEvaluate(ctx, "support", "cheap")
+	tr.EndEvaluate(eval, 0.75, 2)
+	tr.EndRoute(route, 3, "strong", 1, &chorus.Error{Code: chorus.EUNAVAILABLE, Message: "none"})
+	_, ok := tr.StartRoute(context.Background(), OpEmbeddings, "emb", "fallback")
+	tr.EndRoute(ok, 1, "e1", -1, nil)
+	spans := rec.Ended()
+	if len(spans) != 3 {
+		t.Fatalf("%d spans", len(spans))
+	}
+	e, r, o := spans[0], spans[1], spans[2]
+	if e.Name() != "evaluate support" || attrOf(e, "gen_ai.evaluation.score.value") != "0.75" || attrOf(e, "chorus.judge.calls") != "2" ||
+		e.Parent().SpanID() != r.SpanContext().SpanID() {
+		t.Errorf("evaluate span %q %v", e.Name(), e.Attributes())
+	}
+	if r.Name() != "route support" || attrOf(r, "chorus.route.attempts") != "3" || attrOf(r, "chorus.route.winner") != "strong" ||
+		attrOf(r, "chorus.tier") != "1" || attrOf(r, "error.type") != chorus.EUNAVAILABLE || r.Status().Code != codes.Error {
+		t.Errorf("route span %q %v %v", r.Name(), r.Attributes(), r.Status())
+	}
+	if attrOf(o, "chorus.tier") != "" || attrOf(o, "gen_ai.operation.name") != OpEmbeddings || o.Status().Code == codes.Error {
+		t.Errorf("embeddings route span %v", o.Attributes())
+	}
+}
+
+func TestAnnotate(t *testing.T) {
+	tr, rec := newTestTracer(t, nil)
+	ctx, span := tr.Start(context.Background(), "server")
+	tr.Annotate(ctx, Exchange{Endpoint: "embeddings", RequestID: "req_1", KeyID: 4, TeamID: 5, Model: "route-a",
+		ResponseModel: "member", Provider: chorus.ProviderGemini, Deployment: "g1", Cache: "miss", Stream: true,
+		InputTokens: 9, OutputTokens: 1, Status: 503, ErrorCode: chorus.EUNAVAILABLE})
+	span.End()
+	tr.Annotate(context.Background(), Exchange{Endpoint: "chat"}) // no span: nothing to do
+	s := rec.Ended()[0]
+	for k, v := range map[string]string{"gen_ai.operation.name": "embeddings", "chorus.request_id": "req_1", "chorus.key_id": "4",
+		"chorus.team_id": "5", "gen_ai.request.model": "route-a", "gen_ai.response.model": "member", "gen_ai.provider.name": "gcp.gemini",
+		"chorus.deployment": "g1", "chorus.cache": "miss", "chorus.stream": "true", "gen_ai.usage.input_tokens": "9",
+		"gen_ai.usage.output_tokens": "1", "error.type": chorus.EUNAVAILABLE} {
+		if got := attrOf(s, k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+}
+
+func TestEndAttemptFailedWholeAnswer(t *testing.T) {
+	tr, rec := newTestTracer(t, func(c *config.Tracing) { c.CaptureContent = true })
+	resp := &provider.ChatResponse{ID: "r1", Model: "m-2024", Choices: []provider.Choice{
+		{Message: provider.TextMessage(provider.RoleAssistant, "a"), FinishReason: provider.FinishLength},
+		{Index: 1, Message: provider.TextMessage(provider.RoleAssistant, "b")}}}
+	if got := FinishReasons(resp); len(got) != 1 || got[0] != "length" {
+		t.Errorf("FinishReasons = %v", got)
+	}
+	if FinishReasons(nil) != nil {
+		t.Error("FinishReasons(nil) must be nil")
+	}
+	_, span := tr.StartAttempt(context.Background(), AttemptStart{Operation: OpChat, UpstreamModel: "m", BaseURL: "http://vllm.internal/v1"})
+	score := 0.5
+	tr.EndAttempt(span, AttemptEnd{Outcome: "rejected", Chat: resp, ResponseModel: resp.Model, FinishReasons: FinishReasons(resp), Score: &score})
+	_, failed := tr.StartAttempt(context.Background(), AttemptStart{Operation: OpChat, UpstreamModel: "m"})
+	tr.EndAttempt(failed, AttemptEnd{Outcome: "error", Err: &provider.Error{Status: 500}})
+	_, canceled := tr.StartAttempt(context.Background(), AttemptStart{Operation: OpChat, UpstreamModel: "m"})
+	tr.EndAttempt(canceled, AttemptEnd{Outcome: "canceled", Err: context.Canceled})
+	spans := rec.Ended()
+	if got := attrOf(spans[0], "gen_ai.output.messages"); !strings.Contains(got, `"finish_reason":"length"`) || !strings.Contains(got, `"content":"b"`) {
+		t.Errorf("output messages %s", got)
+	}
+	if attrOf(spans[0], "server.port") != "80" || attrOf(spans[0], "chorus.quality.score") != "0.5" || attrOf(spans[0], "chorus.attempt.outcome") != "rejected" {
+		t.Errorf("attempt attributes %v", spans[0].Attributes())
+	}
+	if spans[1].Status().Code != codes.Error || attrOf(spans[1], "error.type") != "500" {
+		t.Errorf("failed attempt %v %v", spans[1].Status(), spans[1].Attributes())
+	}
+	if spans[2].Status().Code == codes.Error || attrOf(spans[2], "error.type") != "" {
+		t.Errorf("canceled attempt %v %v", spans[2].Status(), spans[2].Attributes())
+	}
+}
+
+func TestMiddlewareUnsampled(t *testing.T) {
+	tr, rec := newTestTracer(t, func(c *config.Tracing) { c.SampleRatio = 0 })
+	var inner trace.SpanContext
+	h := tr.Middleware(nil, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		inner = trace.SpanContextFromContext(r.Context())
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/x", nil))
+	if len(rec.Ended()) != 0 {
+		t.Fatal("an unsampled request recorded a span")
+	}
+	if !inner.IsValid() || inner.IsSampled() || w.Header().Get(TraceIDHeader) != inner.TraceID().String() {
+		t.Errorf("unsampled: context span %v, header %q", inner, w.Header().Get(TraceIDHeader))
+	}
+	// A sampled client's parent wins over the ratio.
+	req := httptest.NewRequest("GET", "/x", nil)
+	req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if n := len(rec.Ended()); n != 1 {
+		t.Fatalf("a sampled parent's request recorded %d spans, want 1", n)
+	}
+}
+
+func TestStatusWriterForwards(t *testing.T) {
+	w := httptest.NewRecorder()
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	if sw.Unwrap() != w {
+		t.Error("Unwrap must return the wrapped writer")
+	}
+	sw.WriteHeader(http.StatusContinue) // informational: the final status follows
+	sw.WriteHeader(http.StatusAccepted)
+	_, _ = sw.Write([]byte("x"))
+	sw.Flush()
+	if sw.status != http.StatusAccepted || !w.Flushed {
+		t.Errorf("status %d flushed %v", sw.status, w.Flushed)
+	}
+	if routeOf("GET example.com/a/{id}") != "/a/{id}" || routeOf("/") != "" || routeOf("POST /v1/x") != "/v1/x" {
+		t.Error("routeOf")
+	}
+}
