@@ -329,6 +329,9 @@ func (o *Orchestrator) score(ctx context.Context, rt *registry.Route, req *provi
 	var judged []*Attempt
 	if o.Evaluator != nil {
 		ectx, span := o.Tracer.StartEvaluate(ctx, rt.Model.Name, a.Target.Deployment.Name)
+		if o.Tracer != nil {
+			ectx = judging(ectx)
+		}
 		var err error
 		if s, judged, err = o.Evaluator.Evaluate(ectx, rt, req, a.resp); err != nil {
 			s = 0

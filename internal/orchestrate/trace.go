@@ -57,14 +57,19 @@ func (o *Orchestrator) traceAttempt(ctx context.Context, a *Attempt, op string, 
 	return ctx
 }
 
-// endAttempt ends a's span with its final outcome, once.
-func (o *Orchestrator) endAttempt(a *Attempt) {
+// endAttempt ends a's span with its final outcome, once. A judge's call
+// that answered is OutcomeJudge (score marks it so only after the judge's
+// routing, and so its span, ended).
+func (o *Orchestrator) endAttempt(a *Attempt, judge bool) {
 	tr := a.tr
 	if tr == nil || tr.ended {
 		return
 	}
 	tr.ended = true
 	e := tracing.AttemptEnd{Outcome: a.Outcome, Err: a.Err, Usage: a.Usage, Score: a.Score, End: tr.end}
+	if judge && a.Outcome == OutcomeOK {
+		e.Outcome = OutcomeJudge
+	}
 	switch {
 	case a.resp != nil:
 		e.ResponseModel, e.ResponseID, e.FinishReasons, e.Chat = a.resp.Model, a.resp.ID, tracing.FinishReasons(a.resp), a.resp
@@ -78,13 +83,21 @@ func (o *Orchestrator) endAttempt(a *Attempt) {
 
 // endAttempts ends the spans of every attempt but keep (a stream still
 // being relayed).
-func (o *Orchestrator) endAttempts(attempts []*Attempt, keep *Attempt) {
+func (o *Orchestrator) endAttempts(ctx context.Context, attempts []*Attempt, keep *Attempt) {
+	judge := ctx.Value(judgingKey{}) != nil
 	for _, a := range attempts {
 		if a != keep {
-			o.endAttempt(a)
+			o.endAttempt(a, judge)
 		}
 	}
 }
+
+// judgingKey marks the context of a scoring: the calls made in it are a
+// judge's.
+type judgingKey struct{}
+
+// judging returns ctx marked as a scoring's (tracing on only).
+func judging(ctx context.Context) context.Context { return context.WithValue(ctx, judgingKey{}, true) }
 
 // winnerName is the answering deployment's name, "" when none answered.
 func winnerName(w *Attempt) string {
@@ -97,7 +110,7 @@ func winnerName(w *Attempt) string {
 func (o *Orchestrator) tracedChat(ctx context.Context, rt *registry.Route, req *provider.ChatRequest) (*Result, error) {
 	ctx, span := o.Tracer.StartRoute(ctx, tracing.OpChat, rt.Model.Name, rt.Strategy)
 	res, err := o.chat(ctx, rt, req)
-	o.endAttempts(res.Attempts, nil)
+	o.endAttempts(ctx, res.Attempts, nil)
 	o.Tracer.EndRoute(span, len(res.Attempts), winnerName(res.Winner), res.Tier, err)
 	return res, err
 }
@@ -105,7 +118,7 @@ func (o *Orchestrator) tracedChat(ctx context.Context, rt *registry.Route, req *
 func (o *Orchestrator) tracedEmbed(ctx context.Context, rt *registry.Route, req *provider.EmbeddingRequest) (*EmbedResult, error) {
 	ctx, span := o.Tracer.StartRoute(ctx, tracing.OpEmbeddings, rt.Model.Name, rt.Strategy)
 	res, err := o.embed(ctx, rt, req)
-	o.endAttempts(res.Attempts, nil)
+	o.endAttempts(ctx, res.Attempts, nil)
 	o.Tracer.EndRoute(span, len(res.Attempts), winnerName(res.Winner), -1, err)
 	return res, err
 }
@@ -119,7 +132,7 @@ func (o *Orchestrator) tracedChatStream(ctx context.Context, rt *registry.Route,
 	}
 	ctx, span := o.Tracer.StartRoute(ctx, tracing.OpChat, rt.Model.Name, rt.Strategy)
 	res, err := o.chatStream(ctx, rt, req)
-	o.endAttempts(res.Attempts, res.Winner)
+	o.endAttempts(ctx, res.Attempts, res.Winner)
 	if err != nil || res.Winner == nil {
 		o.Tracer.EndRoute(span, len(res.Attempts), "", -1, err)
 		return res, err
@@ -130,7 +143,7 @@ func (o *Orchestrator) tracedChatStream(ctx context.Context, rt *registry.Route,
 
 // endStream ends a finished stream's winner span and its routing span.
 func (o *Orchestrator) endStream(s *StreamResult) {
-	o.endAttempt(s.Winner)
+	o.endAttempt(s.Winner, false)
 	if s.span != nil {
 		o.Tracer.EndRoute(s.span, len(s.Attempts), winnerName(s.Winner), -1, s.Winner.Err)
 	}

@@ -177,6 +177,7 @@ func TestTraceCascadeJudge(t *testing.T) {
 	wantParent(t, judgeCall, judgeRoute)
 	wantParent(t, spanNamed(t, rec, "chat cheap"), outer)
 	wantAttrs(t, eval, map[string]string{"gen_ai.evaluation.score.value": "0.9", "chorus.judge.calls": "1", "chorus.deployment": "cheap"})
+	wantAttrs(t, judgeCall, map[string]string{"chorus.attempt.outcome": "judge"})
 	wantAttrs(t, spanNamed(t, rec, "chat cheap"), map[string]string{"chorus.quality.score": "0.9", "chorus.tier": "0"})
 	wantAttrs(t, outer, map[string]string{"chorus.route.strategy": "cascade", "chorus.tier": "0", "chorus.route.winner": "cheap"})
 }
