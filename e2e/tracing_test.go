@@ -454,3 +454,54 @@ func keys(m map[string]*tracepb.Span) []string {
 	}
 	return out
 }
+
+// TestTracingFlushedAtShutdown: spans still queued in the batch (the
+// schedule is far off) reach the collector when Chorus shuts down
+// gracefully.
+func TestTracingFlushedAtShutdown(t *testing.T) {
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "600000") // 10 minutes: only the shutdown can send them
+	recv := &otlpReceiver{}
+	srv := httptest.NewServer(recv)
+	t.Cleanup(srv.Close)
+	cfg := config.Default()
+	cfg.DataDir, cfg.Listen, cfg.MasterKey, cfg.Bootstrap = t.TempDir(), "127.0.0.1:0", apptest.MasterKey, false
+	cfg.Log.Level, cfg.Billing.Mode = "warn", config.BillingOff
+	cfg.Tracing.Enabled, cfg.Tracing.Endpoint = true, srv.URL
+	a, err := app.New(context.Background(), cfg, apptest.Logger(), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ln) }()
+	req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/v1/models", nil)
+	req.Header.Set("traceparent", "00-"+clientTraceID+"-"+clientSpanID+"-01")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	time.Sleep(50 * time.Millisecond) // the server span ends just after the answer
+	recv.mu.Lock()
+	early := len(recv.spans)
+	recv.mu.Unlock()
+	if early != 0 {
+		t.Fatalf("%d spans exported before shutdown; the test needs them queued", early)
+	}
+	if err := a.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	recv.mu.Lock()
+	defer recv.mu.Unlock()
+	var found bool
+	for _, s := range recv.spans {
+		found = found || (hexID(s.TraceId) == clientTraceID && s.Name == "GET /v1/models")
+	}
+	if !found {
+		t.Fatalf("the request's server span was not exported at shutdown (%d spans)", len(recv.spans))
+	}
+}
