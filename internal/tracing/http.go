@@ -25,12 +25,18 @@ type Router interface {
 // traceparent, tracestate and baggage are its parent, it is named
 // "METHOD route", carries the HTTP server attributes and answers the trace
 // ID in TraceIDHeader. Handlers further down add to it (Annotate) and
-// start its children from the request's context. Off (nil t), it is next.
+// start its children from the request's context. Probes and scrapes
+// (/livez, /readyz, /metrics), which would bury the requests under their
+// own traces every few seconds, get none. Off (nil t), it is next.
 func (t *Tracer) Middleware(router Router, next http.Handler) http.Handler {
 	if t == nil {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if untraced(r.URL.Path) {
+			next.ServeHTTP(w, r)
+			return
+		}
 		ctx := t.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 		ctx, span := t.tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer))
 		defer span.End()
@@ -58,6 +64,11 @@ func (t *Tracer) Middleware(router Router, next http.Handler) http.Handler {
 			}
 		}
 	})
+}
+
+// untraced is true for probes and scrapes.
+func untraced(p string) bool {
+	return p == "/livez" || p == "/readyz" || p == "/metrics"
 }
 
 // routeOf is the path of a ServeMux pattern ("POST /v1/chat/completions" →

@@ -408,6 +408,11 @@ func TestMiddlewareUnsampled(t *testing.T) {
 	if len(rec.Ended()) != 0 {
 		t.Fatal("an unsampled request recorded a span")
 	}
+	probe := httptest.NewRecorder()
+	tr.Middleware(nil, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})).ServeHTTP(probe, httptest.NewRequest("GET", "/livez", nil))
+	if probe.Header().Get(TraceIDHeader) != "" {
+		t.Error("a probe was traced")
+	}
 	if !inner.IsValid() || inner.IsSampled() || w.Header().Get(TraceIDHeader) != inner.TraceID().String() {
 		t.Errorf("unsampled: context span %v, header %q", inner, w.Header().Get(TraceIDHeader))
 	}
@@ -432,6 +437,9 @@ func TestStatusWriterForwards(t *testing.T) {
 	sw.Flush()
 	if sw.status != http.StatusAccepted || !w.Flushed {
 		t.Errorf("status %d flushed %v", sw.status, w.Flushed)
+	}
+	if !untraced("/readyz") || untraced("/v1/models") {
+		t.Error("untraced")
 	}
 	if routeOf("GET example.com/a/{id}") != "/a/{id}" || routeOf("/") != "" || routeOf("POST /v1/x") != "/v1/x" {
 		t.Error("routeOf")
