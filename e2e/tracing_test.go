@@ -289,9 +289,10 @@ func TestTracingGateway(t *testing.T) {
 
 // otlpHTTPReceiver decodes OTLP/HTTP protobuf exports.
 type otlpReceiver struct {
-	mu    sync.Mutex
-	spans []*tracepb.Span
-	auth  []string
+	mu       sync.Mutex
+	spans    []*tracepb.Span
+	auth     []string
+	resource map[string]string // the last export's resource attributes
 }
 
 func (o *otlpReceiver) add(req *coltracepb.ExportTraceServiceRequest, auth string) {
@@ -299,6 +300,10 @@ func (o *otlpReceiver) add(req *coltracepb.ExportTraceServiceRequest, auth strin
 	defer o.mu.Unlock()
 	o.auth = append(o.auth, auth)
 	for _, rs := range req.ResourceSpans {
+		o.resource = map[string]string{}
+		for _, kv := range rs.Resource.GetAttributes() {
+			o.resource[kv.Key] = kv.Value.GetStringValue()
+		}
 		for _, ss := range rs.ScopeSpans {
 			o.spans = append(o.spans, ss.Spans...)
 		}
@@ -434,6 +439,12 @@ func TestTracingOTLPExport(t *testing.T) {
 			}
 			if provider != "chorus.simulator" {
 				t.Errorf("gen_ai.provider.name %q", provider)
+			}
+			recv.mu.Lock()
+			res := recv.resource
+			recv.mu.Unlock()
+			if res["service.name"] != "chorus-e2e" || res["service.instance.id"] != g.App.Config.Instance.ID || res["telemetry.sdk.language"] != "go" {
+				t.Errorf("resource %v: want OTEL_SERVICE_NAME's service.name and the instance ID", res)
 			}
 			if protocol == config.TracingHTTP {
 				recv.mu.Lock()
