@@ -18,6 +18,7 @@ import (
 	"github.com/chorusgw/chorus/internal/bias"
 	"github.com/chorusgw/chorus/internal/cache"
 	"github.com/chorusgw/chorus/internal/config"
+	"github.com/chorusgw/chorus/internal/energy"
 	"github.com/chorusgw/chorus/internal/gateway"
 	"github.com/chorusgw/chorus/internal/manage"
 	"github.com/chorusgw/chorus/internal/orchestrate"
@@ -55,7 +56,10 @@ type App struct {
 	Bias    *bias.Runner
 	Metrics *telemetry.Metrics
 	Usage   *usage.Writer
-	Log     *slog.Logger
+	// Energy estimates the energy and CO2e of upstream calls (energy.go);
+	// nil when energy.enabled is false.
+	Energy *energy.Model
+	Log    *slog.Logger
 	// DBHealth says whether the database is reachable (dbhealth.go).
 	DBHealth *DBHealth
 
@@ -214,6 +218,7 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 	if err := a.initServers(health); err != nil {
 		return err
 	}
+	a.initEnergy()
 	a.initReplicas()
 	if err := a.initAccounts(); err != nil {
 		return err

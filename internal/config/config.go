@@ -75,6 +75,7 @@ type Config struct {
 	Outage   Outage   `yaml:"outage"`   // when the database goes away (outage.go)
 	Backup   Backup   `yaml:"backup"`   // backups: directory, schedule, retention, verification (backup.go)
 	Instance Instance `yaml:"instance"` // this process's identity in a fleet (instance.go)
+	Energy   Energy   `yaml:"energy"`   // energy and carbon estimates, efficiency targets (energy.go)
 
 	// Routes are routes the file declares; see Route for how they are
 	// applied at start. The file only: not settable from the environment.
@@ -207,6 +208,7 @@ func Default() Config {
 		ReplicaMaxLag: DefaultReplicaMaxLag,
 		Backup:        DefaultBackup(),
 		Instance:      DefaultInstance(),
+		Energy:        DefaultEnergy(),
 	}
 }
 
@@ -258,6 +260,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.replicaErrors()...)
 	errs = append(errs, c.Backup.errors()...)
 	errs = append(errs, c.instanceErrors()...)
+	errs = append(errs, c.Energy.errors()...)
 	if len(errs) == 0 {
 		return nil
 	}

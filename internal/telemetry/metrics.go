@@ -4,6 +4,7 @@ package telemetry
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,7 @@ type Metrics struct {
 	// RateLimitFaults counts limit decisions made without Redis (fail-open or fail-closed).
 	RateLimitFaults prometheus.Counter
 	rateRefused     *prometheus.CounterVec
+	served          atomic.Int64 // requests observed, for chorus_process_wh_per_1k_requests (energy.go)
 }
 
 // latencyBuckets span 1 ms to 5 minutes: gateways see both cache hits and
@@ -98,6 +100,7 @@ type Request struct {
 
 // Observe records a finished request.
 func (m *Metrics) Observe(r *Request) {
+	m.served.Add(1)
 	status := strconv.Itoa(r.Status)
 	m.requests.WithLabelValues(r.Endpoint, r.Model, r.Provider, status).Inc()
 	m.latency.WithLabelValues(r.Endpoint, r.Model, r.Provider).Observe(r.Duration.Seconds())
