@@ -219,6 +219,9 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		return err
 	}
 	a.initEnergy()
+	if err := a.initReadiness(); err != nil {
+		return err
+	}
 	a.initReplicas()
 	if err := a.initAccounts(); err != nil {
 		return err

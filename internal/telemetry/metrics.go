@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Metrics are the gateway's Prometheus collectors, on their own registry so
@@ -169,3 +170,13 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 
 // RateRefused counts a request refused by a rate limit.
 func (m *Metrics) RateRefused(scope, kind string) { m.rateRefused.WithLabelValues(scope, kind).Inc() }
+
+// UsageQueueDepth is chorus_usage_queue_length as the usage writer last
+// set it (after each batch it takes), for readiness.
+func (m *Metrics) UsageQueueDepth() int {
+	var d dto.Metric
+	if err := m.UsageQueue.Write(&d); err != nil {
+		return 0
+	}
+	return int(d.GetGauge().GetValue())
+}
