@@ -49,6 +49,10 @@ type Config struct {
 	// <token>" on /metrics (Prometheus: authorization.credentials). Empty
 	// leaves /metrics open to whoever reaches the port.
 	MetricsToken string `yaml:"metrics_token"`
+	// LedgerCheckInterval is how often each instance verifies the credits
+	// ledger's invariants (what GET /api/admin/ledger/check does) and
+	// exports the result as chorus_ledger_check_ok; 0 turns it off.
+	LedgerCheckInterval time.Duration `yaml:"ledger_check_interval"`
 
 	Log      Log      `yaml:"log"`
 	Limits   Limits   `yaml:"limits"`
@@ -209,6 +213,8 @@ func Default() Config {
 		Backup:        DefaultBackup(),
 		Instance:      DefaultInstance(),
 		Energy:        DefaultEnergy(),
+
+		LedgerCheckInterval: time.Hour,
 	}
 }
 
@@ -301,6 +307,9 @@ func (c *Config) serverErrors() []error {
 	}
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
 		bad("metrics_token", "must be at least 16 characters so it cannot be guessed")
+	}
+	if c.LedgerCheckInterval < 0 || (c.LedgerCheckInterval > 0 && c.LedgerCheckInterval < time.Minute) {
+		bad("ledger_check_interval", "must be 0 (off) or at least 1m, got %s", c.LedgerCheckInterval)
 	}
 	if c.MasterKey != "" && len(c.MasterKey) < 16 {
 		bad("master_key", "must be at least 16 characters so it cannot be guessed")

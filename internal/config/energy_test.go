@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chorusgw/chorus/internal/config"
 )
@@ -117,4 +118,24 @@ func TestEnergy(t *testing.T) {
 			t.Errorf("Validate = %v", err)
 		}
 	})
+}
+
+func TestLedgerCheckInterval(t *testing.T) {
+	if d := config.Default().LedgerCheckInterval; d != time.Hour {
+		t.Errorf("default %v, want 1h", d)
+	}
+	for _, tc := range []struct {
+		name string
+		d    time.Duration
+		ok   bool
+	}{{"Off", 0, true}, {"Minute", time.Minute, true}, {"ErrShort", time.Second, false}, {"ErrNegative", -time.Minute, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := config.Default()
+			c.LedgerCheckInterval = tc.d
+			err := c.Validate()
+			if (err == nil) != tc.ok || (err != nil && !strings.Contains(err.Error(), "ledger_check_interval (")) {
+				t.Errorf("Validate(%v) = %v", tc.d, err)
+			}
+		})
+	}
 }
