@@ -55,8 +55,11 @@ type Model struct {
 	deployments []config.EnergyDeployment
 	targets     map[string]float64
 
-	cache sync.Map // key → Rates
+	mu    sync.RWMutex
+	cache map[rateKey]Rates // resolved rates (the registry's names are few)
 }
+
+type rateKey struct{ provider, deployment, model string }
 
 // New builds the model from a validated configuration (config.Energy's
 // checks have run); nil when energy is disabled.
@@ -69,6 +72,7 @@ func New(cfg config.Energy) *Model {
 		models:      cfg.Models,
 		deployments: cfg.Deployments,
 		targets:     make(map[string]float64, len(cfg.Targets)),
+		cache:       map[rateKey]Rates{},
 	}
 	for k, v := range cfg.Regions {
 		m.regions[strings.ToUpper(k)] = v
@@ -109,12 +113,17 @@ func (m *Model) intensity(region string) (float64, bool) {
 
 // Rates returns the rates of a deployment of a model.
 func (m *Model) Rates(provider, deployment, model string) Rates {
-	key := provider + "\x00" + deployment + "\x00" + model
-	if r, ok := m.cache.Load(key); ok {
-		return r.(Rates)
+	key := rateKey{provider, deployment, model}
+	m.mu.RLock()
+	r, ok := m.cache[key]
+	m.mu.RUnlock()
+	if ok {
+		return r
 	}
-	r := m.resolve(provider, deployment, model)
-	m.cache.Store(key, r)
+	r = m.resolve(provider, deployment, model)
+	m.mu.Lock()
+	m.cache[key] = r
+	m.mu.Unlock()
 	return r
 }
 
