@@ -4,7 +4,7 @@ BIN     := bin/chorus
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
 
-.PHONY: run build ui test test-ui test-short vet scan tools fuzz coverage bench fmt clean
+.PHONY: run build ui test test-rules test-ui test-short vet scan tools fuzz coverage bench fmt clean
 
 # The scanners, pinned (make tools installs them into $(GOBIN)); see docs/security-scanning.md.
 STATICCHECK_VERSION := v0.8.2
@@ -30,8 +30,14 @@ test: vet
 	$(GO) test -count=1 -timeout 20m -coverpkg=./... -coverprofile=$(COVER_PROFILE) ./...
 	$(GO) test -count=1 -race -timeout 20m ./internal/usage/... ./internal/registry/... ./internal/api/... ./internal/gateway/... ./internal/manage/... ./internal/provider/... ./internal/orchestrate/... ./internal/limit/... ./internal/cache/... ./internal/quality/... ./internal/meter/... ./internal/webhook/... ./internal/auth/... ./internal/shop/...
 	cd deploy/kubernetes/validate && $(GO) vet ./... && $(GO) test -count=1 ./...
+	$(MAKE) test-rules
 	$(MAKE) test-ui
 	scripts/coverage.sh
+
+## test-rules: check the Prometheus rules and run their unit tests (promtool: Debian's prometheus package)
+test-rules:
+	promtool check rules deploy/prometheus/*.yaml
+	promtool test rules deploy/prometheus/tests/*.yaml
 
 ## test-ui: the console's lint, unit tests with coverage, and browser tests against bin/chorus (Chromium at /usr/bin/chromium)
 test-ui: build

@@ -80,6 +80,8 @@ type Usage struct {
 	Status            int            `json:"status"`  // HTTP status returned to the client
 	ErrorCode         string         `json:"error_code,omitempty"`
 	Cost              int64          `json:"cost"`               // micro-credits, the sum of the attempts' costs
+	EnergyWh          float64        `json:"energy_wh"`          // estimated upstream energy, watt-hours (internal/energy)
+	CO2eGrams         float64        `json:"co2e_g"`             // estimated emissions of that energy, grams CO2e (internal/energy)
 	Route             string         `json:"route,omitempty"`    // the route asked for, when it is not a plain model
 	Attempts          []UsageAttempt `json:"attempts,omitempty"` // every upstream call made, in order
 	CreatedAt         time.Time      `json:"created_at"`

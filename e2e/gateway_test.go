@@ -284,10 +284,11 @@ func TestMetrics(t *testing.T) {
 func TestHealth(t *testing.T) {
 	t.Parallel()
 	g := startGateway(t, nil)
-	for _, path := range []string{"/livez", "/readyz"} {
-		if r := g.do("GET", path, "", nil); r.Status != 200 || strings.TrimSpace(string(r.Body)) != "ok" {
-			t.Errorf("%s = %d %q, want 200 ok", path, r.Status, r.Body)
-		}
+	if r := g.do("GET", "/livez", "", nil); r.Status != 200 || strings.TrimSpace(string(r.Body)) != "ok" {
+		t.Errorf("/livez = %d %q, want 200 ok", r.Status, r.Body)
+	}
+	if r := g.do("GET", "/readyz", "", nil); r.Status != 200 || readyStatus(t, r) != "ok" {
+		t.Errorf("/readyz = %d %s, want 200 ok", r.Status, r.Body)
 	}
 	g.App.Manage.Drain()
 	if r := g.do("GET", "/readyz", "", nil); r.Status != http.StatusServiceUnavailable || !strings.Contains(string(r.Body), "draining") {

@@ -18,6 +18,7 @@ import (
 	"github.com/chorusgw/chorus/internal/bias"
 	"github.com/chorusgw/chorus/internal/cache"
 	"github.com/chorusgw/chorus/internal/config"
+	"github.com/chorusgw/chorus/internal/energy"
 	"github.com/chorusgw/chorus/internal/gateway"
 	"github.com/chorusgw/chorus/internal/manage"
 	"github.com/chorusgw/chorus/internal/orchestrate"
@@ -56,7 +57,10 @@ type App struct {
 	Bias    *bias.Runner
 	Metrics *telemetry.Metrics
 	Usage   *usage.Writer
-	Log     *slog.Logger
+	// Energy estimates the energy and CO2e of upstream calls (energy.go);
+	// nil when energy.enabled is false.
+	Energy *energy.Model
+	Log    *slog.Logger
 	// DBHealth says whether the database is reachable (dbhealth.go).
 	DBHealth *DBHealth
 	// Tracer exports OpenTelemetry traces (tracing.go); nil when tracing is off.
@@ -224,6 +228,10 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 	if err := a.initServers(health); err != nil {
 		return err
 	}
+	a.initEnergy()
+	if err := a.initReadiness(); err != nil {
+		return err
+	}
 	a.initReplicas()
 	if err := a.initAccounts(); err != nil {
 		return err
@@ -350,6 +358,7 @@ func (a *App) Serve(ln net.Listener) error {
 	go a.Manage.RunLive(pollCtx)
 	go a.purgeResponses(pollCtx)
 	go a.checkReplicas(pollCtx)
+	go a.checkLedger(pollCtx)
 	go (&shop.Reconciler{Shop: a.Manage.Shop, Interval: a.Config.Shop.ReconcileInterval, Logger: a.Log}).Run(pollCtx)
 	a.runBackups(pollCtx)
 	a.Log.Info("chorus serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(),

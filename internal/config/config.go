@@ -49,6 +49,10 @@ type Config struct {
 	// <token>" on /metrics (Prometheus: authorization.credentials). Empty
 	// leaves /metrics open to whoever reaches the port.
 	MetricsToken string `yaml:"metrics_token"`
+	// LedgerCheckInterval is how often each instance verifies the credits
+	// ledger's invariants (what GET /api/admin/ledger/check does) and
+	// exports the result as chorus_ledger_check_ok; 0 turns it off.
+	LedgerCheckInterval time.Duration `yaml:"ledger_check_interval"`
 
 	Log      Log      `yaml:"log"`
 	Limits   Limits   `yaml:"limits"`
@@ -76,6 +80,7 @@ type Config struct {
 	Backup   Backup   `yaml:"backup"`   // backups: directory, schedule, retention, verification (backup.go)
 	Instance Instance `yaml:"instance"` // this process's identity in a fleet (instance.go)
 	Tracing  Tracing  `yaml:"tracing"`  // OpenTelemetry traces over OTLP (tracing.go); also the OTEL_* variables
+	Energy   Energy   `yaml:"energy"`   // energy and carbon estimates, efficiency targets (energy.go)
 
 	// Routes are routes the file declares; see Route for how they are
 	// applied at start. The file only: not settable from the environment.
@@ -209,6 +214,9 @@ func Default() Config {
 		Backup:        DefaultBackup(),
 		Instance:      DefaultInstance(),
 		Tracing:       DefaultTracing(),
+		Energy:        DefaultEnergy(),
+
+		LedgerCheckInterval: time.Hour,
 	}
 }
 
@@ -267,6 +275,7 @@ func (c *Config) Validate() error {
 	errs = append(errs, c.Backup.errors()...)
 	errs = append(errs, c.instanceErrors()...)
 	errs = append(errs, c.tracingErrors()...)
+	errs = append(errs, c.Energy.errors()...)
 	if len(errs) == 0 {
 		return nil
 	}
@@ -307,6 +316,9 @@ func (c *Config) serverErrors() []error {
 	}
 	if c.MetricsToken != "" && len(c.MetricsToken) < 16 {
 		bad("metrics_token", "must be at least 16 characters so it cannot be guessed")
+	}
+	if c.LedgerCheckInterval < 0 || (c.LedgerCheckInterval > 0 && c.LedgerCheckInterval < time.Minute) {
+		bad("ledger_check_interval", "must be 0 (off) or at least 1m, got %s", c.LedgerCheckInterval)
 	}
 	if c.MasterKey != "" && len(c.MasterKey) < 16 {
 		bad("master_key", "must be at least 16 characters so it cannot be guessed")

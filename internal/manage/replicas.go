@@ -3,7 +3,6 @@ package manage
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -112,20 +111,8 @@ func (p *positionWriter) stamp() {
 	})
 }
 
-// writeReplicaReadiness adds a line per read replica to a readiness
-// answer. A replica that lags, is paused or is down degrades where
-// listings are read (the primary serves them), never readiness itself.
-func (s *Server) writeReplicaReadiness(w io.Writer) {
-	rr, ok := s.Store.(replicaReporter)
-	if !ok {
-		return
-	}
-	for _, st := range rr.Replicas() {
-		_, _ = io.WriteString(w, replicaLine(st))
-	}
-}
-
-// replicaLine describes one replica's state in a line.
+// replicaLine describes one replica's state in a line (its readiness
+// check's message).
 func replicaLine(st chorus.ReplicaState) string {
 	lag := fmt.Sprintf("lag %.3fs, %d bytes", st.Lag.Seconds(), st.LagBytes)
 	switch st.Status {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
 	"time"
 
@@ -97,12 +96,21 @@ func TestReplicaReadiness(t *testing.T) {
 		{Name: "db3:5432/chorus", Status: chorus.ReplicaPaused, Lag: 7 * time.Second, LagBytes: 9000},
 		{Name: "db4:5432/chorus", Status: chorus.ReplicaUnreachable, Err: "connection refused"},
 	}}}
-	var b strings.Builder
-	s.writeReplicaReadiness(&b)
-	want := "replica db2:5432/chorus: ok (lag 0.012s, 512 bytes)\n" +
-		"replica db3:5432/chorus: degraded: paused (lag 7.000s, 9000 bytes); its reads go to the primary\n" +
-		"replica db4:5432/chorus: degraded: unreachable (connection refused); its reads go to the primary\n"
-	if got := b.String(); got != want {
-		t.Errorf("readiness lines:\n%s\nwant:\n%s", got, want)
+	got := s.replicaChecks()
+	want := []struct{ name, status, message string }{
+		{"db2:5432/chorus", CheckOK, "replica db2:5432/chorus: ok (lag 0.012s, 512 bytes)"},
+		{"db3:5432/chorus", CheckDegraded, "replica db3:5432/chorus: degraded: paused (lag 7.000s, 9000 bytes); its reads go to the primary"},
+		{"db4:5432/chorus", CheckDegraded, "replica db4:5432/chorus: degraded: unreachable (connection refused); its reads go to the primary"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("%d checks, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		if g := got[i]; g.Name != w.name || g.Status != w.status || g.Message != w.message {
+			t.Errorf("check %d = %+v, want %+v", i, g, w)
+		}
+	}
+	if *got[1].Lag != 7 || *got[1].LagBytes != 9000 {
+		t.Errorf("paused replica's lag = %v s, %v bytes", *got[1].Lag, *got[1].LagBytes)
 	}
 }

@@ -88,6 +88,12 @@ type Server struct {
 	// Backups reports the backups for GET /api/admin/backups (nil: the
 	// route is not served).
 	Backups BackupReport
+	// Readiness reports the dependencies /readyz shows beside the database
+	// (health.go); its nil fields are not reported.
+	Readiness Readiness
+	// RollupLag is how far the usage rollups trail the newest usage
+	// record (nil: not reported by /readyz).
+	RollupLag func(context.Context) (time.Duration, error)
 
 	throttleOnce sync.Once     // builds the default LoginThrottle
 	reports      reportLimiter // error reports per client address

@@ -4,11 +4,13 @@ package telemetry
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // Metrics are the gateway's Prometheus collectors, on their own registry so
@@ -30,6 +32,7 @@ type Metrics struct {
 	// RateLimitFaults counts limit decisions made without Redis (fail-open or fail-closed).
 	RateLimitFaults prometheus.Counter
 	rateRefused     *prometheus.CounterVec
+	served          atomic.Int64 // requests observed, for chorus_process_wh_per_1k_requests (energy.go)
 }
 
 // latencyBuckets span 1 ms to 5 minutes: gateways see both cache hits and
@@ -98,6 +101,7 @@ type Request struct {
 
 // Observe records a finished request.
 func (m *Metrics) Observe(r *Request) {
+	m.served.Add(1)
 	status := strconv.Itoa(r.Status)
 	m.requests.WithLabelValues(r.Endpoint, r.Model, r.Provider, status).Inc()
 	m.latency.WithLabelValues(r.Endpoint, r.Model, r.Provider).Observe(r.Duration.Seconds())
@@ -166,3 +170,13 @@ func (c *healthCollector) Collect(ch chan<- prometheus.Metric) {
 
 // RateRefused counts a request refused by a rate limit.
 func (m *Metrics) RateRefused(scope, kind string) { m.rateRefused.WithLabelValues(scope, kind).Inc() }
+
+// UsageQueueDepth is chorus_usage_queue_length as the usage writer last
+// set it (after each batch it takes), for readiness.
+func (m *Metrics) UsageQueueDepth() int {
+	var d dto.Metric
+	if err := m.UsageQueue.Write(&d); err != nil {
+		return 0
+	}
+	return int(d.GetGauge().GetValue())
+}
