@@ -429,7 +429,7 @@ func TestTracingOTLPExport(t *testing.T) {
 			}
 			call := spans["chat "+sim.Deployment.UpstreamModel]
 			if call == nil || hexID(call.ParentSpanId) != hexID(route.SpanId) || call.Kind != tracepb.Span_SPAN_KIND_CLIENT {
-				t.Fatalf("attempt span %v, want a client child of the routing span (spans %v)", call, keys(spans))
+				t.Fatalf("attempt span %v, want a client child of the routing span (spans %v)", call, spanKeys(spans))
 			}
 			var provider string
 			for _, kv := range call.Attributes {
@@ -458,7 +458,7 @@ func TestTracingOTLPExport(t *testing.T) {
 	}
 }
 
-func keys(m map[string]*tracepb.Span) []string {
+func spanKeys(m map[string]*tracepb.Span) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)
