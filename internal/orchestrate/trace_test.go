@@ -221,10 +221,15 @@ func TestTracePropagatesUpstream(t *testing.T) {
 	var mu sync.Mutex
 	var sent http.Header
 	f := &fake{name: "up", chat: func(ctx context.Context) (*provider.ChatResponse, error) {
-		h := http.Header{}
-		provider.InjectTrace(ctx, h) // what every adapter does on its request
+		shared := http.Header{"Authorization": {"Bearer k"}} // adapters may share one header map
+		r, _ := http.NewRequestWithContext(ctx, "POST", "http://up.test/v1", nil)
+		r.Header = shared
+		provider.InjectTrace(ctx, r) // what every adapter does on its request
+		if len(shared) != 1 {
+			t.Error("InjectTrace wrote into the shared header map")
+		}
 		mu.Lock()
-		sent = h
+		sent = r.Header
 		mu.Unlock()
 		return answer("up", "ok", 0).chat(ctx)
 	}}
@@ -240,10 +245,10 @@ func TestTracePropagatesUpstream(t *testing.T) {
 		t.Fatalf("upstream traceparent %q, want the attempt span's %q", got, want)
 	}
 	// Off, nothing is sent.
-	h := http.Header{}
-	provider.InjectTrace(context.Background(), h)
-	if len(h) != 0 {
-		t.Fatalf("headers without a span: %v", h)
+	r, _ := http.NewRequest("POST", "http://up.test/v1", nil)
+	provider.InjectTrace(context.Background(), r)
+	if len(r.Header) != 0 {
+		t.Fatalf("headers without a span: %v", r.Header)
 	}
 }
 

@@ -43,14 +43,14 @@ func BenchmarkRequestHooks(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer func() { _ = tr.Shutdown(context.Background()) }()
+			upstream := httptest.NewRequest("POST", "http://up.test/v1", nil)
 			mux := http.NewServeMux()
 			mux.HandleFunc("POST /v1/chat/completions", func(w http.ResponseWriter, r *http.Request) {
 				ctx := r.Context()
 				rctx, route := tr.StartRoute(ctx, OpChat, "bench-model", "fallback")
 				actx, call := tr.StartAttempt(rctx, AttemptStart{Operation: OpChat, Provider: "openai", Deployment: "d",
 					Model: "bench-model", UpstreamModel: "mock-model", BaseURL: "http://127.0.0.1:9001/v1", Chat: chat})
-				h := http.Header{}
-				provider.InjectTrace(actx, h)
+				provider.InjectTrace(actx, upstream)
 				if tr != nil {
 					tr.EndAttempt(call, AttemptEnd{Outcome: "ok", Usage: provider.Usage{InputTokens: 24, OutputTokens: 16},
 						ResponseModel: "mock-model", ResponseID: "chatcmpl-1", FinishReasons: []string{"stop"}})

@@ -58,6 +58,7 @@ func TestOff(t *testing.T) {
 		t.Error("Middleware off must be next itself")
 	}
 	ctx := context.Background()
+	upstream := httptest.NewRequest("POST", "http://up.test/v1", nil)
 	allocs := testing.AllocsPerRun(100, func() {
 		c, span := tr.StartAttempt(ctx, AttemptStart{Operation: OpChat})
 		tr.EndAttempt(span, AttemptEnd{})
@@ -66,10 +67,9 @@ func TestOff(t *testing.T) {
 		_, span = tr.StartEvaluate(c, "m", "d")
 		tr.EndEvaluate(span, 1, 0)
 		tr.Annotate(c, Exchange{})
-		h := http.Header{}
-		provider.InjectTrace(c, h)
+		provider.InjectTrace(c, upstream)
 	})
-	if allocs > 1 { // the header map of the test itself
+	if allocs > 0 {
 		t.Errorf("tracing off allocates %v times per request's hooks", allocs)
 	}
 	if tr.Shutdown(ctx) != nil || tr.ForceFlush(ctx) != nil || tr.CapturesContent() {

@@ -98,7 +98,7 @@ func (c *Client) post(ctx context.Context, target string, body []byte, stream bo
 	if c.apiKey != "" {
 		req.Header.Set("x-goog-api-key", c.apiKey)
 	}
-	provider.InjectTrace(ctx, req.Header)
+	provider.InjectTrace(ctx, req)
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, provider.TransportError(kind, ctx, err)

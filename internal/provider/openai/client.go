@@ -164,7 +164,7 @@ func (c *Client) post(ctx context.Context, url string, body []byte, stream bool)
 	if stream {
 		req.Header["Accept"] = []string{"text/event-stream"}
 	}
-	provider.InjectTrace(ctx, req.Header)
+	provider.InjectTrace(ctx, req)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, provider.TransportError(c.kind, ctx, err)
