@@ -98,7 +98,7 @@ func (c *Client) post(ctx context.Context, target string, body []byte, stream bo
 	if c.apiKey != "" {
 		req.Header.Set("x-goog-api-key", c.apiKey)
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := provider.Do(c.hc, req)
 	if err != nil {
 		return nil, provider.TransportError(kind, ctx, err)
 	}
