@@ -36,9 +36,9 @@ const (
 // Client is a provider.Provider and provider.Embedder for one
 // OpenAI-compatible upstream. It is safe for concurrent use.
 type Client struct {
-	kind       string // chorus.ProviderOpenAI or chorus.ProviderAzure
-	base       string // without a trailing slash
-	apiVersion string // Azure only
+	kind       string      // chorus.ProviderOpenAI or chorus.ProviderAzure
+	base       string      // without a trailing slash
+	apiVersion string      // Azure only
 	header     http.Header // every request's headers; shared by all requests, never modified after New
 	sseHeader  http.Header // header and Accept: text/event-stream, for streams
 	http       *http.Client
