@@ -30,6 +30,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := app.NewLogger(cfg.Log, stderr)
+	setMemoryLimit("/", os.Getenv, log)
 	a, err := app.New(ctx, cfg, log, stdout)
 	if err != nil {
 		return err

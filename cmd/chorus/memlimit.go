@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"log/slog"
+	"math"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+)
+
+// memoryLimitShare is the part of the container's memory limit Chorus
+// gives the Go runtime as its soft limit when the operator has not set
+// GOMEMLIMIT: the collector works harder as the heap nears it instead of
+// the kernel killing the process, and the rest covers what the runtime
+// does not count (stacks' guard pages, the binary, cgo's SQLite pages).
+const memoryLimitShare = 0.9
+
+// setMemoryLimit sets the Go runtime's soft memory limit to
+// memoryLimitShare of the container's memory limit (cgroup v2 memory.max
+// or v1 memory.limit_in_bytes, the smallest on the process's cgroup path)
+// unless GOMEMLIMIT is set, which wins. It returns the limit it set, 0 if
+// none. root is "/" but in tests.
+func setMemoryLimit(root string, getenv func(string) string, log *slog.Logger) int64 {
+	if getenv("GOMEMLIMIT") != "" {
+		return 0
+	}
+	limit, ok := cgroupMemoryLimit(root)
+	if !ok {
+		return 0
+	}
+	soft := int64(float64(limit) * memoryLimitShare)
+	debug.SetMemoryLimit(soft)
+	log.Info("memory limit from the container", "cgroup_limit_bytes", limit, "gomemlimit_bytes", soft)
+	return soft
+}
+
+// cgroupMemoryLimit returns the smallest memory limit set on the process's
+// cgroup or any of its ancestors, in cgroup v2 or v1 (a hybrid host has
+// both), and false when there is none.
+func cgroupMemoryLimit(root string) (int64, bool) {
+	f, err := os.ReadFile(filepath.Join(root, "proc/self/cgroup"))
+	if err != nil {
+		return 0, false
+	}
+	best := int64(math.MaxInt64)
+	sc := bufio.NewScanner(bytes.NewReader(f))
+	for sc.Scan() {
+		// hierarchy-ID:controller-list:cgroup-path
+		parts := strings.SplitN(sc.Text(), ":", 3)
+		if len(parts) != 3 {
+			continue
+		}
+		var dir, file string
+		switch {
+		case parts[0] == "0" && parts[1] == "":
+			dir, file = "sys/fs/cgroup", "memory.max"
+		case hasController(parts[1], "memory"):
+			dir, file = "sys/fs/cgroup/memory", "memory.limit_in_bytes"
+		default:
+			continue
+		}
+		// A cgroup namespace mounts the process's own cgroup at the root
+		// while /proc/self/cgroup may name the host's path: every ancestor
+		// is tried, the mount's root included.
+		for p := path.Clean("/" + parts[2]); ; p = path.Dir(p) {
+			if n, ok := readLimit(filepath.Join(root, dir, p, file)); ok && n < best {
+				best = n
+			}
+			if p == "/" {
+				break
+			}
+		}
+	}
+	return best, best != math.MaxInt64
+}
+
+func hasController(list, name string) bool {
+	for c := range strings.SplitSeq(list, ",") {
+		if c == name {
+			return true
+		}
+	}
+	return false
+}
+
+// readLimit reads a cgroup memory limit file: a byte count, or "max" (v2)
+// or a page-rounded 2^63 (v1) for no limit.
+func readLimit(name string) (int64, bool) {
+	b, err := os.ReadFile(name) // #nosec G304 -- a cgroup file under a fixed root
+	if err != nil {
+		return 0, false
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "max" {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 || n >= 1<<62 {
+		return 0, false
+	}
+	return n, true
+}
