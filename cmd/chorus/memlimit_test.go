@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"math"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"testing"
+	"time"
 )
 
 // fakeRoot writes files (path → content) under a temp dir.
@@ -127,4 +129,37 @@ func TestSetMemoryLimit(t *testing.T) {
 			t.Fatalf("set %d without a cgroup limit", got)
 		}
 	})
+}
+
+func TestShouldRelease(t *testing.T) {
+	const mb = 1 << 20
+	for _, tc := range []struct {
+		name                           string
+		free, objects, live, allocated uint64
+		want                           bool
+	}{
+		{"IdleAfterBurst", 100 * mb, 640 * mb, 300 * mb, 1 * mb, true},
+		{"IdleFreeOnly", 500 * mb, 60 * mb, 55 * mb, 0, true},
+		{"UnderLoad", 100 * mb, 640 * mb, 300 * mb, 900 * mb, false},
+		{"IdleNothingToGive", 10 * mb, 60 * mb, 58 * mb, 0, false},
+		{"IdleAfterRelease", 0, 45 * mb, 45 * mb, 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := shouldRelease(tc.free, tc.objects, tc.live, tc.allocated); got != tc.want {
+				t.Fatalf("shouldRelease(%d, %d, %d, %d) = %v, want %v", tc.free, tc.objects, tc.live, tc.allocated, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestReleaseIdleMemoryStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { releaseIdleMemory(ctx, slog.New(slog.NewTextHandler(io.Discard, nil))); close(done) }()
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("releaseIdleMemory did not return after its context ended")
+	}
 }
