@@ -120,7 +120,7 @@ const releaseFloor = 64 << 20
 // ends. Go's background scavenger returns free memory slowly, and with no
 // allocation no collection runs to free the burst's garbage at all (Go
 // forces one only every two minutes): after 10,000 streams ended, RSS
-// stayed at its peak. When less than 1 % of the heap was allocated since
+// stayed at its peak. When less than 5 % of the heap was allocated since
 // the last check (idle) and the garbage and free heap together are over
 // releaseFloor, it runs debug.FreeOSMemory (a collection and a full
 // scavenge) once. Under load it does nothing.
@@ -153,12 +153,13 @@ func releaseIdleMemory(ctx context.Context, log *slog.Logger) {
 }
 
 // shouldRelease reports whether a forced collection and scavenge is worth
-// it: idle (allocated under 1 % of the heap since the last check) with
+// it: idle (allocated under 5 % of the heap since the last check: a
+// metrics scrape or a trickle of requests, not load) with
 // more than releaseFloor of garbage and free heap to give back.
 func shouldRelease(free, objects, live, allocated uint64) bool {
 	garbage := uint64(0)
 	if objects > live {
 		garbage = objects - live
 	}
-	return allocated < objects/100 && free+garbage > releaseFloor
+	return allocated < objects/20 && free+garbage > releaseFloor
 }
