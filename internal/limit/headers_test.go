@@ -35,3 +35,13 @@ func TestHeadersWriteShared(t *testing.T) {
 		t.Fatalf("no limits wrote %v", empty)
 	}
 }
+
+func BenchmarkHeadersWrite(b *testing.B) {
+	h := limit.Headers{LimitRequests: 60, RemainingRequests: 59, ResetRequests: 1500 * time.Millisecond,
+		LimitTokens: 1000, RemainingTokens: 900, ResetTokens: 20 * time.Millisecond}
+	hd := make(http.Header, 8)
+	b.ReportAllocs()
+	for b.Loop() {
+		h.Write(hd)
+	}
+}
