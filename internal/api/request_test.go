@@ -71,11 +71,12 @@ func TestRequestIDOutsideARequest(t *testing.T) {
 	if got := api.RequestID(context.Background()); got != "" {
 		t.Fatalf("RequestID = %q outside a request, want empty", got)
 	}
-	ctx := api.WithRequestID(context.WithValue(context.Background(), struct{}{}, "v"), "req_1")
+	type parentKey struct{}
+	ctx := api.WithRequestID(context.WithValue(context.Background(), parentKey{}, "v"), "req_1")
 	if got := api.RequestID(ctx); got != "req_1" {
 		t.Fatalf("RequestID = %q, want req_1", got)
 	}
-	if got := ctx.Value(struct{}{}); got != "v" {
+	if got := ctx.Value(parentKey{}); got != "v" {
 		t.Fatalf("a parent's value = %v through the request ID context, want v", got)
 	}
 }
