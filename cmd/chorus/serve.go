@@ -30,6 +30,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := app.NewLogger(cfg.Log, stderr)
+	setMemoryLimit("/", os.Getenv, log)
 	a, err := app.New(ctx, cfg, log, stdout)
 	if err != nil {
 		return err
@@ -39,6 +40,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		a.DB.Close()
 		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
+	rctx, stopRelease := context.WithCancel(ctx)
+	defer stopRelease()
+	go releaseIdleMemory(rctx, log)
 	errc := make(chan error, 1)
 	go func() { errc <- a.Serve(ln) }()
 	select {

@@ -24,13 +24,26 @@ const (
 // on its pages and caches its assets): no MIME sniffing, no referrer, no
 // framing, nothing run from an API answer, and no caching of API answers,
 // which carry keys, tokens and account data.
+//
+// The values are shared, never-modified slices assigned under canonical
+// keys: Header.Set would allocate one slice per header per request.
+// Replacing a value (Set) or adding one (Add: the slices are full) never
+// writes into them.
 func setSecurityHeaders(h http.Header) {
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-	h.Set("Cache-Control", "no-store")
+	h["X-Content-Type-Options"] = hdrNosniff
+	h["Referrer-Policy"] = hdrNoReferrer
+	h["X-Frame-Options"] = hdrDeny
+	h["Content-Security-Policy"] = hdrCSP
+	h["Cache-Control"] = hdrNoStore
 }
+
+var (
+	hdrNosniff    = []string{"nosniff"}
+	hdrNoReferrer = []string{"no-referrer"}
+	hdrDeny       = []string{"DENY"}
+	hdrCSP        = []string{"default-src 'none'; frame-ancestors 'none'"}
+	hdrNoStore    = []string{"no-store"}
+)
 
 // headerBytes is the size of r's request line and header fields as they
 // were sent, give or take white space.

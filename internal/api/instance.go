@@ -13,8 +13,9 @@ const InstanceHeader = "X-Chorus-Instance"
 // instead of finding it closed under a request it has just sent, which it
 // could not safely retry for a POST.
 func Instance(id string, draining <-chan struct{}, next http.Handler) http.Handler {
+	value := []string{id} // shared by every response, never written to
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set(InstanceHeader, id)
+		w.Header()[InstanceHeader] = value
 		next.ServeHTTP(&drainWriter{ResponseWriter: w, draining: draining}, r)
 	})
 }

@@ -19,20 +19,40 @@ const requestIDKey ctxKey = 0
 
 // RequestID returns the request ID stored in ctx ("" outside a request).
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if c, ok := ctx.Value(requestIDKey).(*idCtx); ok {
+		return c.id
+	}
+	return ""
 }
 
 // WithRequestID returns ctx carrying the request ID id.
 func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, requestIDKey, id)
+	return &idCtx{Context: ctx, id: id}
 }
 
-// newRequestID returns "req_" and 12 random bytes in hex.
+// idCtx carries the request ID: one allocation per request where
+// context.WithValue would take two (the context and the boxed string).
+// Value gives the *idCtx itself, so reading the ID allocates nothing.
+type idCtx struct {
+	context.Context
+	id string
+}
+
+func (c *idCtx) Value(key any) any {
+	if key == any(requestIDKey) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// newRequestID returns "req_" and 12 random bytes in hex (one allocation).
 func newRequestID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
-	return "req_" + hex.EncodeToString(b[:])
+	var s [4 + 24]byte
+	copy(s[:], "req_")
+	hex.Encode(s[4:], b[:])
+	return string(s[:])
 }
 
 // validRequestID accepts a caller's ID when it is short and printable, so a
@@ -57,12 +77,14 @@ func validRequestID(id string) bool {
 // shape, and logs every request but probes and scrapes.
 func Middleware(log *slog.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-Id")
-		if !validRequestID(id) {
-			id = newRequestID()
+		h := w.Header()
+		if ids := r.Header["X-Request-Id"]; len(ids) > 0 && validRequestID(ids[0]) {
+			h["X-Request-Id"] = ids[:1:1] // the caller's own value, never written to
+		} else {
+			h["X-Request-Id"] = []string{newRequestID()}
 		}
-		w.Header().Set("X-Request-Id", id)
-		setSecurityHeaders(w.Header())
+		id := h["X-Request-Id"][0]
+		setSecurityHeaders(h)
 		ctx := WithRequestID(r.Context(), id)
 		r = r.WithContext(ctx)
 		start := time.Now()

@@ -205,7 +205,7 @@ func (x *exchange) deliver(ctx context.Context, w http.ResponseWriter, f *chatFo
 	}
 	x.setHeaders(w)
 	x.setCredits(w)
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonContentType
 	_, _ = w.Write(out)
 }
 

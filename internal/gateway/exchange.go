@@ -143,7 +143,9 @@ func (x *exchange) recordKey() string {
 	if x.recKey == "" {
 		var b [16]byte
 		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-		x.recKey = hex.EncodeToString(b[:])
+		var s [32]byte
+		hex.Encode(s[:], b[:])
+		x.recKey = string(s[:]) // one allocation (EncodeToString makes two)
 	}
 	return x.recKey
 }
@@ -202,32 +204,44 @@ func (x *exchange) resolve(name, kind string) error {
 	return nil
 }
 
-// setHeaders writes the x-chorus-* headers that say what happened.
+// setHeaders writes the x-chorus-* headers that say what happened. The
+// values share one backing array, each a full one-element slice under its
+// canonical key (a later Add copies it): one allocation, where Header.Set
+// would make one per header.
 func (x *exchange) setHeaders(w http.ResponseWriter) {
 	h := w.Header()
+	vals := make([]string, 0, 8)
+	set := func(key, v string) {
+		vals = append(vals, v)
+		h[key] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
 	if x.route != nil {
-		h.Set("X-Chorus-Model", x.route.Model.Name)
+		set("X-Chorus-Model", x.route.Model.Name)
 	}
 	if x.target != nil {
-		h.Set("X-Chorus-Deployment", x.target.Deployment.Name)
-		h.Set("X-Chorus-Provider", x.target.Deployment.Provider)
+		set("X-Chorus-Deployment", x.target.Deployment.Name)
+		set("X-Chorus-Provider", x.target.Deployment.Provider)
 	}
 	if len(x.attempts) > 0 {
-		h.Set("X-Chorus-Attempts", strconv.Itoa(len(x.attempts)))
+		set("X-Chorus-Attempts", strconv.Itoa(len(x.attempts)))
 	}
 	if x.route != nil && x.route.Routed {
-		h.Set("X-Chorus-Strategy", x.route.Strategy)
+		set("X-Chorus-Strategy", x.route.Strategy)
 	}
 	if x.tier >= 0 {
-		h.Set("X-Chorus-Cascade-Tier", strconv.Itoa(x.tier+1))
+		set("X-Chorus-Cascade-Tier", strconv.Itoa(x.tier+1))
 	}
 	if x.cache != "" {
-		h.Set(cache.Header, x.cache)
+		set(cache.Header, x.cache)
 	}
 	if x.clamped != "" {
-		h.Set(clampedHeader, x.clamped)
+		set(clampedHeader, x.clamped)
 	}
 }
+
+// jsonContentType is the Content-Type of every JSON answer, shared and
+// never written to (see setHeaders).
+var jsonContentType = []string{"application/json"}
 
 // admit applies the rate limits of the key, its user and the model, with
 // the request's estimated tokens (limit.Estimate*; the actual count

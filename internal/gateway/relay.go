@@ -42,7 +42,7 @@ type relay struct {
 	cw  chunkWriter
 	sr  *orchestrate.StreamResult
 	req *provider.ChatRequest
-	bp  *[]byte // the pooled buffer behind buf
+	bp  *[]byte // the pooled buffer behind buf, nil while nothing is pending
 	buf []byte  // frames not written yet
 
 	usage    provider.Usage // the last usage the upstream reported (when hasUsage)
@@ -80,8 +80,6 @@ func (x *exchange) openStream(ctx context.Context, w http.ResponseWriter, cw chu
 	if record && hit == nil {
 		rl.rec = cache.NewRecorder(1 << 20)
 	}
-	rl.bp = streamBufs.Get().(*[]byte)
-	rl.buf = (*rl.bp)[:0]
 	if sr.First != nil && hit == nil {
 		x.respID = cw.responseID(sr.First)
 	}
@@ -151,20 +149,35 @@ func (rl *relay) observe(c *provider.StreamChunk) (firstToken bool) {
 // together leaves in one write; the first token goes out at once, whatever
 // follows it. The upstream's own end of stream is held for end, which comes
 // after the settlement. It reports false when the client is gone.
+//
+// The buffer goes back to the pool once written: a slow stream waits for
+// its upstream most of the time, and at 10,000 open streams a buffer held
+// by each would be 40 MB.
 func (rl *relay) push(c *provider.StreamChunk, firstToken bool) bool {
 	if finalChunk(c) {
 		rl.final = c
 	} else {
-		rl.buf = rl.cw.chunk(rl.buf, c)
+		rl.buf = rl.cw.chunk(rl.pending(), c)
 	}
 	if len(rl.buf) > 0 && (firstToken || len(rl.buf) >= maxPendingStream || !ready(rl.sr.Stream)) {
-		if _, err := rl.w.Write(rl.buf); err != nil { // #nosec G705 -- encoded SSE frames sent as text/event-stream, not HTML
+		_, err := rl.w.Write(rl.buf) // #nosec G705 -- encoded SSE frames sent as text/event-stream, not HTML
+		rl.release()
+		if err != nil {
 			return false
 		}
 		rl.flush()
-		rl.buf = rl.buf[:0]
 	}
 	return true
+}
+
+// pending returns the buffer of frames not written yet, taking one from the
+// pool when there is none.
+func (rl *relay) pending() []byte {
+	if rl.bp == nil {
+		rl.bp = streamBufs.Get().(*[]byte)
+		rl.buf = (*rl.bp)[:0]
+	}
+	return rl.buf
 }
 
 // end closes the stream after the settlement: the final frames of a
@@ -181,13 +194,14 @@ func (rl *relay) end(ctx context.Context, serr error) {
 		ce := upstreamError(rl.err)
 		x.fail(ce)
 		x.s.Logger.WarnContext(ctx, "upstream stream failed after the first byte", "err", rl.err)
-		rl.buf = rl.cw.error(rl.buf, ce)
+		rl.buf = rl.cw.error(rl.pending(), ce)
 	case serr != nil:
 		ce := asChorusError(serr)
 		x.fail(ce)
 		x.s.Logger.ErrorContext(ctx, "stream not completed: its charge could not be written", "err", serr)
-		rl.buf = rl.cw.error(rl.buf, ce)
+		rl.buf = rl.cw.error(rl.pending(), ce)
 	default:
+		rl.pending()
 		if rl.final != nil {
 			rl.buf = rl.cw.chunk(rl.buf, rl.final)
 		}
@@ -234,12 +248,16 @@ func (rl *relay) scoredAnswer() *provider.ChatResponse {
 		Message: provider.TextMessage(provider.RoleAssistant, rl.text.String()), FinishReason: provider.FinishStop}}}
 }
 
-// release returns the relay's buffer to the pool.
+// release returns the relay's buffer, if it has one, to the pool.
 func (rl *relay) release() {
-	*rl.bp = rl.buf
+	if rl.bp == nil {
+		return
+	}
+	*rl.bp = rl.buf[:0]
 	if cap(rl.buf) <= maxPendingStream*2 {
 		streamBufs.Put(rl.bp)
 	}
+	rl.bp, rl.buf = nil, nil
 }
 
 // keeper is a chunkWriter that stores the finished answer before its

@@ -175,16 +175,28 @@ type Headers struct {
 // x-ratelimit-reset-requests: 1s, and the same for tokens. Resets are
 // rounded up to the millisecond and written as OpenAI does ("6m0s",
 // "1.5s", "20ms").
+//
+// The values share one backing array (one allocation for up to six
+// headers on every request), each a full one-element slice, so that a
+// later Add copies it instead of writing into its neighbour.
 func (h *Headers) Write(hd http.Header) {
+	if h.LimitRequests <= 0 && h.LimitTokens <= 0 {
+		return
+	}
+	vals := make([]string, 0, 6)
+	set := func(key, v string) {
+		vals = append(vals, v)
+		hd[key] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
 	if h.LimitRequests > 0 {
-		hd["X-Ratelimit-Limit-Requests"] = []string{strconv.FormatInt(h.LimitRequests, 10)}
-		hd["X-Ratelimit-Remaining-Requests"] = []string{strconv.FormatInt(h.RemainingRequests, 10)}
-		hd["X-Ratelimit-Reset-Requests"] = []string{FormatReset(h.ResetRequests)}
+		set("X-Ratelimit-Limit-Requests", strconv.FormatInt(h.LimitRequests, 10))
+		set("X-Ratelimit-Remaining-Requests", strconv.FormatInt(h.RemainingRequests, 10))
+		set("X-Ratelimit-Reset-Requests", FormatReset(h.ResetRequests))
 	}
 	if h.LimitTokens > 0 {
-		hd["X-Ratelimit-Limit-Tokens"] = []string{strconv.FormatInt(h.LimitTokens, 10)}
-		hd["X-Ratelimit-Remaining-Tokens"] = []string{strconv.FormatInt(h.RemainingTokens, 10)}
-		hd["X-Ratelimit-Reset-Tokens"] = []string{FormatReset(h.ResetTokens)}
+		set("X-Ratelimit-Limit-Tokens", strconv.FormatInt(h.LimitTokens, 10))
+		set("X-Ratelimit-Remaining-Tokens", strconv.FormatInt(h.RemainingTokens, 10))
+		set("X-Ratelimit-Reset-Tokens", FormatReset(h.ResetTokens))
 	}
 }
 

@@ -40,8 +40,8 @@ func DefaultBreaker() BreakerConfig {
 type Health struct {
 	cfg   BreakerConfig
 	now   func() time.Time
-	mu    sync.Mutex
-	byDep map[string]*DeploymentHealth
+	base  time.Time // outcome times are kept as offsets from it
+	byDep sync.Map  // deployment name → *DeploymentHealth; read on every call without a lock
 }
 
 // NewHealth returns an empty tracker.
@@ -52,29 +52,28 @@ func NewHealth(cfg BreakerConfig, now func() time.Time) *Health {
 	if now == nil {
 		now = time.Now
 	}
-	return &Health{cfg: cfg, now: now, byDep: map[string]*DeploymentHealth{}}
+	return &Health{cfg: cfg, now: now, base: now()}
 }
 
 // Of returns the state of the named deployment, creating it on first use.
 func (h *Health) Of(name string) *DeploymentHealth {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	d := h.byDep[name]
-	if d == nil {
-		d = &DeploymentHealth{h: h, name: name}
-		h.byDep[name] = d
+	if d, ok := h.byDep.Load(name); ok {
+		return d.(*DeploymentHealth)
 	}
-	return d
+	d := &DeploymentHealth{h: h, name: name}
+	d.closed.Store(true)
+	d.coolNs.Store(math.MinInt64)
+	got, _ := h.byDep.LoadOrStore(name, d)
+	return got.(*DeploymentHealth)
 }
 
 // Snapshot returns every deployment's state, for the admin API and metrics.
 func (h *Health) Snapshot() []Status {
-	h.mu.Lock()
-	deps := make([]*DeploymentHealth, 0, len(h.byDep))
-	for _, d := range h.byDep {
-		deps = append(deps, d)
-	}
-	h.mu.Unlock()
+	var deps []*DeploymentHealth
+	h.byDep.Range(func(_, d any) bool {
+		deps = append(deps, d.(*DeploymentHealth))
+		return true
+	})
 	out := make([]Status, 0, len(deps))
 	for _, d := range deps {
 		out = append(out, d.Status())
@@ -105,10 +104,20 @@ type Status struct {
 }
 
 // DeploymentHealth is one deployment's breaker and statistics.
+//
+// Every upstream call passes through Allow, Start and Done, from every
+// request at once, so the common case takes no lock (Allow of a closed
+// circuit, Start) or holds it for O(1) work (Done: the failure-rate window
+// is a ring with running counts, never copied).
 type DeploymentHealth struct {
 	h        *Health
 	name     string
 	inflight atomic.Int64
+	// Mirrors of state, coolUntil and epoch, written under mu and read
+	// without it on the fast paths.
+	closed atomic.Bool  // state == ""
+	coolNs atomic.Int64 // coolUntil as an offset from h.base (MinInt64: never)
+	epochA atomic.Uint64
 
 	mu          sync.Mutex
 	state       string // "" means closed
@@ -117,17 +126,76 @@ type DeploymentHealth struct {
 	coolUntil   time.Time // rate limited (429) until: skipped without tripping the breaker
 	probing     bool      // a half-open probe is out
 	consecutive int
-	window      []outcome // calls in the failure-rate window, oldest first
-	ewma        float64   // seconds
+	window      outcomes // calls in the failure-rate window, oldest first
+	ewma        float64  // seconds
 	recent      [128]float64
 	nRecent     int
 	successes   int64
 	failures    int64
 }
 
-type outcome struct {
-	at     time.Time
-	failed bool
+// outcomes is the failure-rate window: a ring of calls' times (offsets
+// from Health.base, shifted left one bit) with the failure in the low bit,
+// oldest first, and the count of failures in it. Pushing and expiring are
+// O(1) (amortized: the ring doubles when full and halves when mostly
+// empty), so the breaker's lock is held for a few nanoseconds however
+// many calls the window holds.
+type outcomes struct {
+	buf   []int64
+	head  int // index of the oldest
+	n     int
+	fails int
+}
+
+func (w *outcomes) push(at time.Duration, failed bool) {
+	if w.n == len(w.buf) {
+		w.resize(max(64, 2*len(w.buf)))
+	}
+	v := int64(at) << 1
+	if failed {
+		v |= 1
+		w.fails++
+	}
+	w.buf[(w.head+w.n)%len(w.buf)] = v
+	w.n++
+}
+
+// expire drops the calls made before cutoff.
+func (w *outcomes) expire(cutoff time.Duration) {
+	for w.n > 0 {
+		v := w.buf[w.head]
+		if time.Duration(v>>1) >= cutoff {
+			break
+		}
+		w.fails -= int(v & 1)
+		w.head = (w.head + 1) % len(w.buf)
+		w.n--
+	}
+	if len(w.buf) > 1024 && w.n < len(w.buf)/8 {
+		w.resize(len(w.buf) / 2)
+	}
+}
+
+func (w *outcomes) resize(size int) {
+	buf := make([]int64, size)
+	for i := range w.n {
+		buf[i] = w.buf[(w.head+i)%len(w.buf)]
+	}
+	w.buf, w.head = buf, 0
+}
+
+func (w *outcomes) reset() { w.head, w.n, w.fails = 0, 0, 0 }
+
+// setCool sets coolUntil and its mirror; d.mu is held.
+func (d *DeploymentHealth) setCool(t time.Time) {
+	d.coolUntil = t
+	d.coolNs.Store(int64(t.Sub(d.h.base)))
+}
+
+// setState sets state and its mirror; d.mu is held.
+func (d *DeploymentHealth) setState(state string) {
+	d.state = state
+	d.closed.Store(state == "")
 }
 
 // InFlight returns the calls now in flight.
@@ -138,6 +206,9 @@ func (d *DeploymentHealth) InFlight() int64 { return d.inflight.Load() }
 // must report with Done.
 func (d *DeploymentHealth) Allow() bool {
 	now := d.h.now()
+	if d.closed.Load() && int64(now.Sub(d.h.base)) >= d.coolNs.Load() {
+		return true // closed and not resting: the common case takes no lock
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if now.Before(d.coolUntil) {
@@ -148,7 +219,7 @@ func (d *DeploymentHealth) Allow() bool {
 		if now.Before(d.openUntil) {
 			return false
 		}
-		d.state = StateHalfOpen
+		d.setState(StateHalfOpen)
 		d.probing = true
 		return true
 	case StateHalfOpen:
@@ -176,16 +247,10 @@ func (d *DeploymentHealth) RetryAt() time.Time {
 func (d *DeploymentHealth) SuccessRatio() float64 {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if len(d.window) == 0 {
+	if d.window.n == 0 {
 		return 0
 	}
-	ok := 0
-	for _, o := range d.window {
-		if !o.failed {
-			ok++
-		}
-	}
-	return float64(ok) / float64(len(d.window))
+	return float64(d.window.n-d.window.fails) / float64(d.window.n)
 }
 
 // RateLimited reports whether the deployment is resting after a 429.
@@ -199,10 +264,7 @@ func (d *DeploymentHealth) RateLimited() bool {
 // identifies the circuit's era the call started in, for Done.
 func (d *DeploymentHealth) Start() (end func(), epoch uint64) {
 	d.inflight.Add(1)
-	d.mu.Lock()
-	epoch = d.epoch
-	d.mu.Unlock()
-	return func() { d.inflight.Add(-1) }, epoch
+	return func() { d.inflight.Add(-1) }, d.epochA.Load()
 }
 
 // Done records the outcome of a call that started in epoch (from Start):
@@ -229,7 +291,7 @@ func (d *DeploymentHealth) Done(epoch uint64, err error, latency time.Duration) 
 		if errors.As(err, &pe) && pe.RetryAfter > 0 {
 			wait = pe.RetryAfter
 		}
-		d.coolUntil = now.Add(min(wait, cfg.Cooldown*6))
+		d.setCool(now.Add(min(wait, cfg.Cooldown*6)))
 		if d.state == StateHalfOpen {
 			d.probing = false
 		}
@@ -245,14 +307,9 @@ func (d *DeploymentHealth) Done(epoch uint64, err error, latency time.Duration) 
 	// probe; a call from an earlier epoch is a straggler.
 	probe := d.state == StateHalfOpen && epoch == d.epoch
 	straggler := d.state != "" && !probe
-	d.window = append(d.window, outcome{at: now, failed: failed})
-	cut := 0
-	for cut < len(d.window) && now.Sub(d.window[cut].at) > cfg.Window {
-		cut++
-	}
-	if cut > 0 {
-		d.window = append(d.window[:0], d.window[cut:]...)
-	}
+	at := now.Sub(d.h.base)
+	d.window.push(at, failed)
+	d.window.expire(at - cfg.Window)
 	if !failed {
 		d.successes++
 		d.consecutive = 0
@@ -265,8 +322,9 @@ func (d *DeploymentHealth) Done(epoch uint64, err error, latency time.Duration) 
 		d.recent[d.nRecent%len(d.recent)] = s
 		d.nRecent++
 		if probe {
-			d.state, d.probing = "", false // a good probe closes the circuit
-			d.window = d.window[:0]
+			d.setState("") // a good probe closes the circuit
+			d.probing = false
+			d.window.reset()
 		}
 		return
 	}
@@ -279,21 +337,16 @@ func (d *DeploymentHealth) Done(epoch uint64, err error, latency time.Duration) 
 	if straggler {
 		return
 	}
-	fails := 0
-	for _, o := range d.window {
-		if o.failed {
-			fails++
-		}
-	}
 	if d.consecutive >= cfg.ConsecutiveFailures ||
-		(len(d.window) >= cfg.MinCalls && float64(fails)/float64(len(d.window)) >= cfg.FailureRate) {
+		(d.window.n >= cfg.MinCalls && float64(d.window.fails)/float64(d.window.n) >= cfg.FailureRate) {
 		d.open(now)
 	}
 }
 
 func (d *DeploymentHealth) open(now time.Time) {
 	d.epoch++
-	d.state = StateOpen
+	d.epochA.Store(d.epoch)
+	d.setState(StateOpen)
 	d.openUntil = now.Add(d.h.cfg.Cooldown)
 	d.probing = false
 }
@@ -343,12 +396,7 @@ func (d *DeploymentHealth) Status() Status {
 	defer d.mu.Unlock()
 	st.LatencyEWMAMS = d.ewma * 1000
 	st.Consecutive = d.consecutive
-	st.WindowCalls = len(d.window)
-	for _, o := range d.window {
-		if o.failed {
-			st.WindowFails++
-		}
-	}
+	st.WindowCalls, st.WindowFails = d.window.n, d.window.fails
 	st.Successes, st.Failures = d.successes, d.failures
 	if d.state == StateOpen {
 		t := d.openUntil

@@ -74,6 +74,11 @@ type options struct {
 	keep        bool
 	jsonOut     string
 	cpuprofile  string
+	mode        string        // "bench" (the scenarios), "streams" or "soak" (hold.go)
+	streams     int           // -mode streams: streams to hold open
+	openOver    time.Duration // -mode streams: opened evenly over this
+	settle      time.Duration // -mode streams: wait after the last stream before reading memory
+	sample      time.Duration // -mode soak: memory sampling interval
 }
 
 // optionalURL is a flag that may be given bare (-postgres) or with a value
@@ -135,7 +140,42 @@ func main() {
 	flag.StringVar(&o.jsonOut, "json", "", "also write every run's figures to this JSON file")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "save CPU, allocation, mutex and block profiles of Chorus (one set per scenario, first run) in this directory; "+
 		"needs a -chorus that serves pprof: go build -o bin/chorus-pprof ./bench/cmd/chorus-pprof")
+	flag.StringVar(&o.mode, "mode", "bench", "bench: the scenarios against every target; streams: hold -streams slow streams open through Chorus and follow its memory; "+
+		"soak: a steady mixed load at -rate for -warmup + -duration, following Chorus's memory and goroutines for growth")
+	flag.IntVar(&o.streams, "streams", 9000, "-mode streams: concurrent slow streams (each takes 2 of Chorus's file descriptors; mind ulimit -n)")
+	flag.DurationVar(&o.openOver, "open-over", 10*time.Second, "-mode streams: open the streams evenly over this time")
+	flag.DurationVar(&o.settle, "settle", 10*time.Second, "-mode streams: wait this long after the last stream ended before reading memory")
+	flag.DurationVar(&o.sample, "sample", 10*time.Second, "-mode soak: sample Chorus's memory and goroutines this often")
 	flag.Parse()
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch o.mode {
+	case "bench":
+	case "streams", "soak":
+		// Chorus alone: the baselines measure latency, not memory.
+		o.proxy, o.nginx, o.needNginx = false, "off", false
+		if o.mode == "streams" {
+			if !set["chunks"] {
+				o.chunks = 100
+			}
+			if !set["chunk-delay"] {
+				o.chunkDelay = 100 * time.Millisecond
+			}
+		}
+		if !set["rate"] {
+			o.rate = 500
+		}
+		if floor := time.Duration(o.chunks)*o.chunkDelay + time.Minute; o.timeout < floor {
+			o.timeout = floor
+		}
+		if o.streams < 1 || o.openOver <= 0 || o.sample <= 0 {
+			fmt.Fprintln(os.Stderr, "loadgen: -streams, -open-over and -sample must be positive")
+			os.Exit(2)
+		}
+	default:
+		fmt.Fprintf(os.Stderr, "loadgen: -mode %q: want bench, streams or soak\n", o.mode)
+		os.Exit(2)
+	}
 	for _, s := range strings.Split(scen, ",") {
 		if s = strings.TrimSpace(s); s == "" {
 			continue
@@ -279,6 +319,12 @@ func run(ctx context.Context, o options) (err error) {
 		return err
 	}
 	printSetup(o, e)
+	switch o.mode {
+	case "streams":
+		return e.runStreams(ctx)
+	case "soak":
+		return e.runSoak(ctx)
+	}
 
 	var runs []runResult
 	for r := 0; r < o.runs; r++ {

@@ -39,8 +39,16 @@ func printSetup(o options, e *env) {
 		fmt.Println("nginx baseline: off")
 	}
 	fmt.Printf("GOMAXPROCS: loadgen %s, mock %s, chorus %s; nice %d\n", procs(o.procs), procs(o.mockProcs), procs(o.chorusProcs), o.nice)
-	fmt.Printf("scenarios: %s; open loop %d req/s, closed loop %d workers; %s measured after %s warm-up; %d run(s); stream %d chunks, delay %s\n\n",
-		strings.Join(o.scenarios, ", "), o.rate, o.concurrency, o.duration, o.warmup, o.runs, o.chunks, o.chunkDelay)
+	switch o.mode {
+	case "streams":
+		fmt.Printf("mode streams: %d streams opened over %s; stream %d chunks, delay %s\n\n", o.streams, o.openOver, o.chunks, o.chunkDelay)
+	case "soak":
+		fmt.Printf("mode soak: %d req/s, every 4th streamed; %s measured after %s warm-up, a sample every %s; stream %d chunks, delay %s\n\n",
+			o.rate, o.duration, o.warmup, o.sample, o.chunks, o.chunkDelay)
+	default:
+		fmt.Printf("scenarios: %s; open loop %d req/s, closed loop %d workers; %s measured after %s warm-up; %d run(s); stream %d chunks, delay %s\n\n",
+			strings.Join(o.scenarios, ", "), o.rate, o.concurrency, o.duration, o.warmup, o.runs, o.chunks, o.chunkDelay)
+	}
 }
 
 func procs(n int) string {

@@ -230,7 +230,7 @@ func (c *Client) send(ctx context.Context, url string, req *provider.ChatRequest
 		hreq.Header.Set("Accept", "application/json")
 	}
 	provider.InjectTrace(ctx, hreq)
-	resp, err := c.hc.Do(hreq)
+	resp, err := provider.Do(c.hc, hreq)
 	if err != nil {
 		return nil, provider.TransportError(chorus.ProviderAnthropic, ctx, err)
 	}

@@ -99,7 +99,7 @@ func (c *Client) post(ctx context.Context, target string, body []byte, stream bo
 		req.Header.Set("x-goog-api-key", c.apiKey)
 	}
 	provider.InjectTrace(ctx, req)
-	resp, err := c.hc.Do(req)
+	resp, err := provider.Do(c.hc, req)
 	if err != nil {
 		return nil, provider.TransportError(kind, ctx, err)
 	}

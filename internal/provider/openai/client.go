@@ -36,10 +36,11 @@ const (
 // Client is a provider.Provider and provider.Embedder for one
 // OpenAI-compatible upstream. It is safe for concurrent use.
 type Client struct {
-	kind       string // chorus.ProviderOpenAI or chorus.ProviderAzure
-	base       string // without a trailing slash
-	apiVersion string // Azure only
-	header     http.Header
+	kind       string      // chorus.ProviderOpenAI or chorus.ProviderAzure
+	base       string      // without a trailing slash
+	apiVersion string      // Azure only
+	header     http.Header // every request's headers; shared by all requests, never modified after New
+	sseHeader  http.Header // header and Accept: text/event-stream, for streams
 	http       *http.Client
 	chatURL    string // non-Azure
 	embedURL   string // non-Azure
@@ -102,6 +103,8 @@ func New(cfg provider.Config) (*Client, error) {
 	for k, v := range cfg.Headers {
 		c.header.Set(k, v)
 	}
+	c.sseHeader = c.header.Clone()
+	c.sseHeader["Accept"] = []string{"text/event-stream"}
 	if c.kind != chorus.ProviderAzure {
 		c.chatURL = c.base + "/chat/completions"
 		c.embedURL = c.base + "/embeddings"
@@ -160,12 +163,14 @@ func (c *Client) post(ctx context.Context, url string, body []byte, stream bool)
 	if err != nil {
 		return nil, fmt.Errorf("openai: new request: %w", err)
 	}
-	req.Header = c.header.Clone()
+	// The transport only reads a request's headers, so every request can
+	// share the client's (no copy per call).
+	req.Header = c.header
 	if stream {
-		req.Header["Accept"] = []string{"text/event-stream"}
+		req.Header = c.sseHeader
 	}
 	provider.InjectTrace(ctx, req)
-	resp, err := c.http.Do(req)
+	resp, err := provider.Do(c.http, req)
 	if err != nil {
 		return nil, provider.TransportError(c.kind, ctx, err)
 	}

@@ -22,7 +22,7 @@ func (c *Client) responsesStreamCall(ctx context.Context, req *provider.ChatRequ
 	if err != nil {
 		return nil, err
 	}
-	br := bufio.NewReaderSize(resp.Body, 16<<10)
+	br := bufio.NewReaderSize(resp.Body, provider.SSEBufferSize)
 	return &responsesStream{kind: c.kind, body: resp.Body, br: br, sse: provider.NewSSEReader(br), ctxErr: ctx.Err}, nil
 }
 

@@ -30,7 +30,7 @@ func (c *Client) ChatStream(ctx context.Context, req *provider.ChatRequest) (pro
 	}
 	// The SSE reader reads through br (NewSSEReader keeps a large enough
 	// bufio.Reader as it is), so Ready can look at what has arrived.
-	br := bufio.NewReaderSize(resp.Body, 16<<10)
+	br := bufio.NewReaderSize(resp.Body, provider.SSEBufferSize)
 	return &stream{kind: c.kind, body: resp.Body, br: br, sse: provider.NewSSEReader(br), ctxErr: ctx.Err}, nil
 }
 
