@@ -88,6 +88,9 @@ type Server struct {
 	// Backups reports the backups for GET /api/admin/backups (nil: the
 	// route is not served).
 	Backups BackupReport
+	// Analytics serves the usage reports, exports and cost alerts from the
+	// rollups (analytics.go; nil: those routes are not served).
+	Analytics AnalyticsStore
 
 	throttleOnce sync.Once     // builds the default LoginThrottle
 	reports      reportLimiter // error reports per client address
@@ -117,6 +120,7 @@ func (s *Server) Register(mux *api.Mux) {
 	s.liveRoutes(mux)
 	s.biasRoutes(mux)
 	s.backupRoutes(mux)
+	s.analyticsRoutes(mux)
 
 	s.handleOps(mux, "GET /livez", s.livez)
 	s.handleOps(mux, "GET /readyz", s.readyz)

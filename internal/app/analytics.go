@@ -1,0 +1,22 @@
+package app
+
+import (
+	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/analytics"
+)
+
+// initAnalytics builds the rollup worker (config usage: rollups,
+// retention, cost alerts) and serves the analytics API from the store.
+// kick wakes the webhook dispatcher when a cost alert fires. Serve runs
+// the worker.
+func (a *App) initAnalytics(kick func()) {
+	u := a.Config.Usage
+	a.Analytics = analytics.NewWorker(a.DB, analytics.Options{
+		Interval: u.RollupInterval, Batch: u.RollupBatch, FinalizeAfter: u.FinalizeAfter,
+		Retention: u.Retention, HourlyRetention: u.HourlyRetention, DailyRetention: u.DailyRetention,
+		PurgeInterval: u.PurgeInterval, AlertInterval: u.AlertInterval,
+		Metrics: analytics.NewMetrics(a.Metrics.Registry()), Logger: a.Log,
+		Fired: func(*chorus.CostAlertFiring) { kick() },
+	})
+	a.Manage.Analytics = a.DB
+}
