@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -87,10 +85,8 @@ func (db *DB) RollUsage(ctx context.Context, o RollOptions) (int, error) {
 		table string
 		rows  map[rollKey]*rollAgg
 	}{{"usage_hourly", hourly}, {"usage_daily", daily}} {
-		for k, a := range t.rows {
-			if err := upsertRollup(ctx, tx, t.table, k, a); err != nil {
-				return 0, err
-			}
+		if err := upsertRollups(ctx, tx, t.table, t.rows); err != nil {
+			return 0, err
 		}
 	}
 	if err := markRolled(ctx, tx, ids); err != nil {
@@ -183,47 +179,94 @@ func addRollup(rows map[rollKey]*rollAgg, k rollKey, u *chorus.Usage) {
 	}
 }
 
-const rollupKeyWhere = `bucket = ? AND team_id = ? AND key_id = ? AND user_id = ? AND model = ? AND deployment = ? AND provider = ? AND status = ?`
+// rollupChunk is how many rollup rows one statement reads or writes (9
+// and 27 parameters each: within both databases' limits).
+const rollupChunk = 500
 
-// upsertRollup adds a to its row of table: the counters in SQL, the
-// sketches merged here with the row's (read in this transaction, which
-// the rollup lock makes the only writer of the rollups).
-func upsertRollup(ctx context.Context, tx *tx, table string, k rollKey, a *rollAgg) error {
-	var lat, ttft string
-	err := tx.queryRow(ctx, `SELECT latency_sketch, ttft_sketch FROM `+table+` WHERE `+rollupKeyWhere,
-		k.bucket, k.team, k.key, k.user, k.model, k.deployment, k.prv, k.status).Scan(&lat, &ttft)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+const rollupKeyColumns = `bucket, team_id, key_id, user_id, model, deployment, provider, status`
+
+// upsertRollups adds rows to their rows of table, a chunk at a time: the
+// chunk's stored sketches read in one statement and merged here (this
+// transaction is the only writer of the rollups: the rollup lock), then
+// one multi-row upsert adding the counters in SQL.
+func upsertRollups(ctx context.Context, tx *tx, table string, rows map[rollKey]*rollAgg) error {
+	keys := make([]rollKey, 0, len(rows))
+	for k := range rows {
+		keys = append(keys, k)
+	}
+	for start := 0; start < len(keys); start += rollupChunk {
+		chunk := keys[start:min(start+rollupChunk, len(keys))]
+		if err := mergeStoredSketches(ctx, tx, table, chunk, rows); err != nil {
+			return err
+		}
+		if err := writeRollups(ctx, tx, table, chunk, rows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mergeStoredSketches adds the stored sketches of keys' rows to rows'.
+func mergeStoredSketches(ctx context.Context, tx *tx, table string, keys []rollKey, rows map[rollKey]*rollAgg) error {
+	args := make([]any, 0, len(keys)*8)
+	for _, k := range keys {
+		args = append(args, k.bucket, k.team, k.key, k.user, k.model, k.deployment, k.prv, k.status)
+	}
+	tuple := "(?, ?, ?, ?, ?, ?, ?, ?)"
+	q := `SELECT ` + rollupKeyColumns + `, latency_sketch, ttft_sketch FROM ` + table + ` WHERE (` + rollupKeyColumns + `) IN (VALUES ` +
+		tuple + strings.Repeat(", "+tuple, len(keys)-1) + `)`
+	rs, err := tx.query(ctx, q, tx.d.oneShot(len(keys), args)...)
+	if err != nil {
 		return fmt.Errorf("roll usage: read %s: %w", table, err)
 	}
-	if err := a.latency.ParseSketch(lat); err != nil {
-		return fmt.Errorf("roll usage: %s: %w", table, err)
+	defer rs.Close()
+	for rs.Next() {
+		var k rollKey
+		var lat, ttft string
+		if err := rs.Scan(scanTime(&k.bucket), &k.team, &k.key, &k.user, &k.model, &k.deployment, &k.prv, &k.status, &lat, &ttft); err != nil {
+			return fmt.Errorf("roll usage: read %s: %w", table, err)
+		}
+		a := rows[k]
+		if a == nil {
+			return fmt.Errorf("roll usage: read %s: a row the batch does not have (%v)", table, k)
+		}
+		if err := a.latency.ParseSketch(lat); err != nil {
+			return fmt.Errorf("roll usage: %s: %w", table, err)
+		}
+		if err := a.ttft.ParseSketch(ttft); err != nil {
+			return fmt.Errorf("roll usage: %s: %w", table, err)
+		}
 	}
-	if err := a.ttft.ParseSketch(ttft); err != nil {
-		return fmt.Errorf("roll usage: %s: %w", table, err)
+	return rs.Err()
+}
+
+// writeRollups upserts keys' rows: counters added to the stored ones, the
+// merged sketches replacing theirs.
+func writeRollups(ctx context.Context, tx *tx, table string, keys []rollKey, rows map[rollKey]*rollAgg) error {
+	const cols = 27
+	args := make([]any, 0, len(keys)*cols)
+	for _, k := range keys {
+		a := rows[k]
+		args = append(args, k.bucket, k.team, k.key, k.user, k.model, k.deployment, k.prv, k.status,
+			a.requests, a.errors, a.in, a.out, a.cachedIn, a.cacheWrite, a.reasoning,
+			a.cost, a.revenue, a.providerCost, a.saved, a.cacheHits, a.energy, a.co2e, a.latencySum, a.ttftCount, a.ttftSum,
+			a.latency.String(), a.ttft.String())
 	}
-	_, err = tx.exec(ctx, `INSERT INTO `+table+` (bucket, team_id, key_id, user_id, model, deployment, provider, status,
+	row := "(?" + strings.Repeat(", ?", cols-1) + ")"
+	add := func(c string) string { return c + ` = ` + table + `.` + c + ` + excluded.` + c }
+	var set []string
+	for _, c := range []string{"requests", "errors", "input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
+		"reasoning_tokens", "cost", "revenue", "provider_cost", "saved", "cache_hits", "energy_wh", "co2e_g", "latency_ms_sum",
+		"ttft_count", "ttft_ms_sum"} {
+		set = append(set, add(c))
+	}
+	q := `INSERT INTO ` + table + ` (` + rollupKeyColumns + `,
 		requests, errors, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
 		cost, revenue, provider_cost, saved, cache_hits, energy_wh, co2e_g, latency_ms_sum, ttft_count, ttft_ms_sum,
-		latency_sketch, ttft_sketch)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (bucket, team_id, key_id, user_id, model, deployment, provider, status) DO UPDATE SET
-		requests = `+table+`.requests + excluded.requests, errors = `+table+`.errors + excluded.errors,
-		input_tokens = `+table+`.input_tokens + excluded.input_tokens, output_tokens = `+table+`.output_tokens + excluded.output_tokens,
-		cached_input_tokens = `+table+`.cached_input_tokens + excluded.cached_input_tokens,
-		cache_write_tokens = `+table+`.cache_write_tokens + excluded.cache_write_tokens,
-		reasoning_tokens = `+table+`.reasoning_tokens + excluded.reasoning_tokens,
-		cost = `+table+`.cost + excluded.cost, revenue = `+table+`.revenue + excluded.revenue,
-		provider_cost = `+table+`.provider_cost + excluded.provider_cost, saved = `+table+`.saved + excluded.saved,
-		cache_hits = `+table+`.cache_hits + excluded.cache_hits,
-		energy_wh = `+table+`.energy_wh + excluded.energy_wh, co2e_g = `+table+`.co2e_g + excluded.co2e_g,
-		latency_ms_sum = `+table+`.latency_ms_sum + excluded.latency_ms_sum,
-		ttft_count = `+table+`.ttft_count + excluded.ttft_count, ttft_ms_sum = `+table+`.ttft_ms_sum + excluded.ttft_ms_sum,
-		latency_sketch = excluded.latency_sketch, ttft_sketch = excluded.ttft_sketch`,
-		k.bucket, k.team, k.key, k.user, k.model, k.deployment, k.prv, k.status,
-		a.requests, a.errors, a.in, a.out, a.cachedIn, a.cacheWrite, a.reasoning,
-		a.cost, a.revenue, a.providerCost, a.saved, a.cacheHits, a.energy, a.co2e, a.latencySum, a.ttftCount, a.ttftSum,
-		a.latency.String(), a.ttft.String())
-	if err != nil {
+		latency_sketch, ttft_sketch) VALUES ` + row + strings.Repeat(", "+row, len(keys)-1) + `
+		ON CONFLICT (` + rollupKeyColumns + `) DO UPDATE SET ` + strings.Join(set, ", ") + `,
+		latency_sketch = excluded.latency_sketch, ttft_sketch = excluded.ttft_sketch`
+	if _, err := tx.exec(ctx, q, tx.d.oneShot(len(keys), args)...); err != nil {
 		return fmt.Errorf("roll usage: write %s: %w", table, err)
 	}
 	return nil

@@ -79,14 +79,70 @@ func (db *DB) UsageReport(ctx context.Context, q chorus.UsageQuery, page chorus.
 		return nil, err
 	}
 	defer tx.Rollback()
+	stmt, args, group := usageReportSQL(tx.d, &q, page)
+	rows, err := tx.query(ctx, stmt, args...)
+	if err != nil {
+		return nil, fmt.Errorf("usage report: %w", err)
+	}
+	defer rows.Close()
+	var out []*chorus.UsageRow
+	for rows.Next() {
+		r, err := scanReportRow(rows, group, q.Percentiles)
+		if err != nil {
+			return nil, fmt.Errorf("usage report: %w", err)
+		}
+		r.ID = page.After + int64(len(out)) + 1
+		if len(group) == 0 && r.Requests == 0 {
+			continue // no rollup in the range: no row
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ExplainUsageReport returns PostgreSQL's EXPLAIN (ANALYZE, BUFFERS) of the
+// statement UsageReport runs for q (for benchmarks and operators).
+func (db *DB) ExplainUsageReport(ctx context.Context, q chorus.UsageQuery, page chorus.Page) (string, error) {
+	if err := ValidateUsageQuery(&q); err != nil {
+		return "", err
+	}
+	if db.d.name != DialectPostgres {
+		return "", fmt.Errorf("explain: PostgreSQL only")
+	}
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer tx.Rollback()
+	stmt, args, _ := usageReportSQL(tx.d, &q, page)
+	rows, err := tx.query(ctx, `EXPLAIN (ANALYZE, BUFFERS) `+stmt, args...)
+	if err != nil {
+		return "", fmt.Errorf("explain usage report: %w", err)
+	}
+	defer rows.Close()
+	var b strings.Builder
+	b.WriteString(stmt + "\n")
+	for rows.Next() {
+		var line string
+		if err := rows.Scan(&line); err != nil {
+			return "", err
+		}
+		b.WriteString(line + "\n")
+	}
+	return b.String(), rows.Err()
+}
+
+// usageReportSQL builds q's statement: its text, its arguments and the
+// grouped columns (bucket first) that scanReportRow reads.
+func usageReportSQL(d dialect, q *chorus.UsageQuery, page chorus.Page) (string, []any, []string) {
 	var group []string
 	if q.Interval != "" {
 		group = append(group, "bucket")
 	}
-	for _, d := range chorus.UsageDims() { // a fixed order, whatever the query's
+	for _, dim := range chorus.UsageDims() { // a fixed order, whatever the query's
 		for _, g := range q.GroupBy {
-			if g == d {
-				group = append(group, dimColumns[d])
+			if g == dim {
+				group = append(group, dimColumns[dim])
 			}
 		}
 	}
@@ -114,7 +170,7 @@ func (db *DB) UsageReport(ctx context.Context, q chorus.UsageQuery, page chorus.
 		add("provider = ?", *q.Provider)
 	}
 	concat := "group_concat(%s, '|')"
-	if tx.d.name == DialectPostgres {
+	if d.name == DialectPostgres {
 		concat = "string_agg(%s, '|')"
 	}
 	sel := append([]string{}, group...)
@@ -126,30 +182,12 @@ func (db *DB) UsageReport(ctx context.Context, q chorus.UsageQuery, page chorus.
 	if q.Percentiles {
 		sel = append(sel, "COALESCE("+fmt.Sprintf(concat, "latency_sketch")+", '')", "COALESCE("+fmt.Sprintf(concat, "ttft_sketch")+", '')")
 	}
-	stmt := `SELECT ` + strings.Join(sel, ", ") + ` FROM ` + rollupTable(&q) + ` WHERE ` + strings.Join(where, " AND ")
+	stmt := `SELECT ` + strings.Join(sel, ", ") + ` FROM ` + rollupTable(q) + ` WHERE ` + strings.Join(where, " AND ")
 	if len(group) > 0 {
 		stmt += ` GROUP BY ` + strings.Join(group, ", ") + ` ORDER BY ` + strings.Join(group, ", ")
 	}
 	stmt += ` LIMIT ? OFFSET ?`
-	args = append(args, limit(page), page.After)
-	rows, err := tx.query(ctx, stmt, args...)
-	if err != nil {
-		return nil, fmt.Errorf("usage report: %w", err)
-	}
-	defer rows.Close()
-	var out []*chorus.UsageRow
-	for rows.Next() {
-		r, err := scanReportRow(rows, group, q.Percentiles)
-		if err != nil {
-			return nil, fmt.Errorf("usage report: %w", err)
-		}
-		r.ID = page.After + int64(len(out)) + 1
-		if len(group) == 0 && r.Requests == 0 {
-			continue // no rollup in the range: no row
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return d.rebind(stmt), d.args(append(args, limit(page), page.After)), group
 }
 
 // scanReportRow scans one report row: the grouped columns, the sums, and
