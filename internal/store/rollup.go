@@ -213,6 +213,9 @@ func mergeStoredSketches(ctx context.Context, tx *tx, table string, keys []rollK
 		args = append(args, k.bucket, k.team, k.key, k.user, k.model, k.deployment, k.prv, k.status)
 	}
 	tuple := "(?, ?, ?, ?, ?, ?, ?, ?)"
+	if tx.d.name == DialectPostgres { // a VALUES list's types are not inferred from the IN
+		tuple = "(?::timestamptz, ?::bigint, ?::bigint, ?::bigint, ?::text, ?::text, ?::text, ?::integer)"
+	}
 	q := `SELECT ` + rollupKeyColumns + `, latency_sketch, ttft_sketch FROM ` + table + ` WHERE (` + rollupKeyColumns + `) IN (VALUES ` +
 		tuple + strings.Repeat(", "+tuple, len(keys)-1) + `)`
 	rs, err := tx.query(ctx, q, tx.d.oneShot(len(keys), args)...)

@@ -182,7 +182,7 @@ func TestRollupsExact(t *testing.T) {
 		for step := range 300 {
 			switch op := w.rng.IntN(10); {
 			case op < 4: // the writer's batch
-				batch := make([]chorus.Usage, 1+w.rng.IntN(60))
+				batch := make([]chorus.Usage, 1+w.rng.IntN(150)) // from 64 records on, PostgreSQL takes them through COPY
 				for i := range batch {
 					batch[i] = w.record(team)
 				}

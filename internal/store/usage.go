@@ -54,6 +54,9 @@ func (db *DB) InsertUsage(ctx context.Context, recs []chorus.Usage) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	if db.d.name == DialectPostgres && len(recs) >= usageCopyMin {
+		return db.insertUsageCopy(ctx, firstByKey(recs))
+	}
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return err

@@ -22,7 +22,6 @@ ALTER TABLE usage_records ADD COLUMN written_at {{timestamp}};
 -- cost the teams (no cache hit was told apart then).
 UPDATE usage_records SET provider_cost = cost;
 CREATE INDEX usage_records_unrolled ON usage_records (id) WHERE rolled = 0;
-CREATE INDEX usage_records_team_created ON usage_records (team_id, created_at);
 
 CREATE TABLE usage_hourly (
     bucket              {{timestamp}} NOT NULL,
