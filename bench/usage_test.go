@@ -279,7 +279,7 @@ SELECT 'bench-' || g, 'req-' || g, 'chatcmpl-' || g, k, 1 + k %% 120, 1 + k %% 5
 	50 + (g * 31337) %% 5000, CASE WHEN g %% 3 = 0 THEN 10 + (g * 17) %% 300 ELSE 0 END,
 	CASE WHEN g %% 50 = 0 THEN 429 WHEN g %% 97 = 0 THEN 500 ELSE 200 END, '', 1000 + g %% 5000, '', '[]',
 	TIMESTAMPTZ '%s' - make_interval(secs => g * %g), 1000 + g %% 5000, 1000 + g %% 5000, 0, g %% 10 = 0, 0.3, 0.12, 1, 1, now()
-FROM (SELECT g, 1 + (g * 7919) %% 200 AS k, ((1 + (g * 7919) %% 200) + g %% 2) %% 10 AS m FROM generate_series(1, %d) AS g) s`, endTS, span, n)
+FROM (SELECT g, 1 + (g * 7919) %% 200 AS k, ((1 + (g * 7919) %% 200) + g %% 2) %% 10 AS m FROM generate_series(1::bigint, %d) AS g) s`, endTS, span, n)
 	rollup := func(table, trunc string) []string {
 		cells := `team_id, key_id, user_id, model, deployment, provider, status`
 		return []string{
