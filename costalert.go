@@ -22,7 +22,7 @@ const (
 	AlertCO2e = "co2e_g"
 	// AlertWhPer1kTokens is an efficiency target: watt-hours per 1,000
 	// input and output tokens over the period.
-	AlertWhPer1kTokens = "wh_per_1k_tokens"
+	AlertWhPer1kTokens = "wh_per_1k_tokens" // #nosec G101 -- a metric name, not a credential
 
 	// EventCostAlert: a cost alert's metric went above its threshold in a
 	// period (once per alert and period).
