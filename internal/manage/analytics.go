@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -286,10 +287,11 @@ func (s *Server) exportUsage(w http.ResponseWriter, r *http.Request, team *int64
 	w.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{}) // an export of millions of records outlasts any write timeout
+	out := &sentWriter{w: w}
 	var write func(*chorus.Usage) error
 	var flush func() error
 	if format == "csv" {
-		cw := csv.NewWriter(w)
+		cw := csv.NewWriter(out)
 		if err := cw.Write(exportColumns); err != nil {
 			return nil
 		}
@@ -297,7 +299,7 @@ func (s *Server) exportUsage(w http.ResponseWriter, r *http.Request, team *int64
 		write = func(u *chorus.Usage) error { return cw.Write(csvRow(row, u)) }
 		flush = func() error { cw.Flush(); return cw.Error() }
 	} else {
-		enc := json.NewEncoder(w)
+		enc := json.NewEncoder(out)
 		write = func(u *chorus.Usage) error { return enc.Encode(u) }
 		flush = func() error { return nil }
 	}
@@ -314,6 +316,11 @@ func (s *Server) exportUsage(w http.ResponseWriter, r *http.Request, team *int64
 		}
 		return nil
 	})
+	if err != nil && !out.sent {
+		// Nothing sent yet: an error answer instead.
+		w.Header().Del("Content-Disposition")
+		return err
+	}
 	if ferr := flush(); err == nil {
 		err = ferr
 	}
@@ -322,6 +329,17 @@ func (s *Server) exportUsage(w http.ResponseWriter, r *http.Request, team *int64
 		panic(http.ErrAbortHandler) // the client must not take a truncated export for a whole one
 	}
 	return nil
+}
+
+// sentWriter tells whether anything was written to w.
+type sentWriter struct {
+	w    io.Writer
+	sent bool
+}
+
+func (s *sentWriter) Write(p []byte) (int, error) {
+	s.sent = s.sent || len(p) > 0
+	return s.w.Write(p)
 }
 
 // csvRow fills row with u's fields in exportColumns' order.
