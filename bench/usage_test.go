@@ -17,10 +17,13 @@ package bench_test
 import (
 	"context"
 	"database/sql"
+	"encoding/csv"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -208,17 +211,30 @@ func TestUsageReports10M(t *testing.T) {
 	if err := conn.QueryRowContext(ctx, `SELECT COUNT(*) FROM usage_records`).Scan(&have); err != nil {
 		t.Fatal(err)
 	}
+	var hourly, daily int64
+	_ = conn.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM usage_hourly), (SELECT COUNT(*) FROM usage_daily)`).Scan(&hourly, &daily)
+	load, hourlySQL, dailySQL := loadUsageSQL(records, end)
+	var steps []string // what is missing of the data set (a run cut short resumes)
 	if have != records {
+		steps = slices.Concat(load, hourlySQL, dailySQL)
+	} else {
+		if hourly == 0 {
+			steps = append(steps, hourlySQL...)
+		}
+		if daily == 0 {
+			steps = append(steps, dailySQL...)
+		}
+	}
+	if len(steps) > 0 {
 		start := time.Now()
-		for _, q := range loadUsageSQL(records, end) {
+		for _, q := range append(steps, `ANALYZE usage_records`, `ANALYZE usage_hourly`, `ANALYZE usage_daily`) {
 			if _, err := conn.ExecContext(ctx, q); err != nil {
 				t.Fatalf("%s: %v", q, err)
 			}
 		}
-		t.Logf("loaded %d records and their rollups in %v", records, time.Since(start).Round(time.Second))
+		t.Logf("loaded the data set in %v", time.Since(start).Round(time.Second))
+		_ = conn.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM usage_hourly), (SELECT COUNT(*) FROM usage_daily)`).Scan(&hourly, &daily)
 	}
-	var hourly, daily int64
-	_ = conn.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM usage_hourly), (SELECT COUNT(*) FROM usage_daily)`).Scan(&hourly, &daily)
 	t.Logf("data set: %d usage records over 90 days; %d hourly and %d daily rollup rows", records, hourly, daily)
 
 	var plans strings.Builder
@@ -253,6 +269,40 @@ func TestUsageReports10M(t *testing.T) {
 		}
 		fmt.Fprintf(&plans, "## %s\n\np50 %.2f ms, max %.2f ms over 15 runs, %d rows\n\n```\n%s```\n\n", name, ms(times[len(times)/2]), ms(times[len(times)-1]), rows, plan)
 	}
+	// The export streams: its heap stays flat however many records.
+	team := int64(7)
+	var peak uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapAlloc)
+			}
+		}
+	}()
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	t0 := time.Now()
+	exported := 0
+	cw := csv.NewWriter(io.Discard)
+	if err := db.ExportUsage(ctx, chorus.UsageFilter{TeamID: &team}, func(u *chorus.Usage) error {
+		exported++
+		return cw.Write([]string{u.RequestID, u.Model, strconv.Itoa(u.Status)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	<-sampled
+	t.Logf("export of team %d: %d records in %v (%.0f records/s); heap %d MB before, peak %d MB", team, exported,
+		time.Since(t0).Round(time.Millisecond), float64(exported)/time.Since(t0).Seconds(), before.HeapAlloc>>20, peak>>20)
 	if out := os.Getenv("CHORUS_BENCH_REPORTS_OUT"); out != "" {
 		if err := os.WriteFile(out, []byte(plans.String()), 0o600); err != nil {
 			t.Fatal(err)
@@ -268,7 +318,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // bucket indexes ceil(ln(v)/ln(1.04))) — the worker itself would take
 // hours for 10 million records on this machine, and the reports read only
 // the rollups.
-func loadUsageSQL(n int, end time.Time) []string {
+func loadUsageSQL(n int, end time.Time) (records, hourly, daily []string) {
 	span := 90 * 24 * 3600.0 / float64(n)
 	endTS := end.Format(time.RFC3339)
 	gen := fmt.Sprintf(`INSERT INTO usage_records (record_key, request_id, response_id, key_id, user_id, team_id, model, deployment, provider,
@@ -306,7 +356,7 @@ FROM (SELECT g, 1 + (g * 7919) %% 200 AS k, ((1 + (g * 7919) %% 200) + g %% 2) %
 			`DROP TABLE lat`, `DROP TABLE tt`,
 		}
 	}
-	out := []string{`TRUNCATE usage_records`, `SET work_mem = '256MB'`,
+	records = []string{`TRUNCATE usage_records`, `SET work_mem = '256MB'`,
 		`DROP INDEX IF EXISTS usage_records_record_key`, `DROP INDEX IF EXISTS usage_records_created_at`,
 		`DROP INDEX IF EXISTS usage_records_key_id`, `DROP INDEX IF EXISTS usage_records_user_id`,
 		gen,
@@ -314,7 +364,5 @@ FROM (SELECT g, 1 + (g * 7919) %% 200 AS k, ((1 + (g * 7919) %% 200) + g %% 2) %
 		`CREATE INDEX usage_records_created_at ON usage_records (created_at)`,
 		`CREATE INDEX usage_records_key_id ON usage_records (key_id, id)`,
 		`CREATE INDEX usage_records_user_id ON usage_records (user_id, id)`}
-	out = append(out, rollup("usage_hourly", "hour")...)
-	out = append(out, rollup("usage_daily", "day")...)
-	return append(out, `ANALYZE usage_records`, `ANALYZE usage_hourly`, `ANALYZE usage_daily`)
+	return records, append([]string{`SET work_mem = '256MB'`}, rollup("usage_hourly", "hour")...), append([]string{`SET work_mem = '256MB'`}, rollup("usage_daily", "day")...)
 }
