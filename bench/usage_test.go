@@ -213,21 +213,27 @@ func TestUsageReports10M(t *testing.T) {
 	}
 	var hourly, daily int64
 	_ = conn.QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM usage_hourly), (SELECT COUNT(*) FROM usage_daily)`).Scan(&hourly, &daily)
-	load, hourlySQL, dailySQL := loadUsageSQL(records, end)
+	load, hourlySQL, _ := loadUsageSQL(records, end)
 	var steps []string // what is missing of the data set (a run cut short resumes)
 	if have != records {
-		steps = slices.Concat(load, hourlySQL, dailySQL)
+		steps = slices.Concat(load, hourlySQL)
 	} else {
 		if hourly == 0 {
 			steps = append(steps, hourlySQL...)
 		}
-		if daily == 0 {
-			steps = append(steps, dailySQL...)
-		}
 	}
-	if len(steps) > 0 {
+	if len(steps) > 0 || daily == 0 {
 		start := time.Now()
-		for _, q := range append(steps, `ANALYZE usage_records`, `ANALYZE usage_hourly`, `ANALYZE usage_daily`) {
+		for _, q := range steps {
+			if _, err := conn.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		t.Logf("records and hourly rollups in %v", time.Since(start).Round(time.Second))
+		if err := dailyFromHourly(ctx, conn); err != nil {
+			t.Fatalf("daily rollups: %v", err)
+		}
+		for _, q := range []string{`ANALYZE usage_hourly`, `ANALYZE usage_daily`} {
 			if _, err := conn.ExecContext(ctx, q); err != nil {
 				t.Fatalf("%s: %v", q, err)
 			}
@@ -340,6 +346,7 @@ FROM (SELECT g, 1 + (g * 7919) %% 200 AS k, ((1 + (g * 7919) %% 200) + g %% 2) %
 			`CREATE TEMP TABLE tt AS SELECT bucket, ` + cells + `, string_agg(i || ':' || c, ' ' ORDER BY i) AS sketch
 				FROM (SELECT date_trunc('` + trunc + `', created_at) AS bucket, ` + cells + `, ceil(ln(ttft_ms) / ln(1.04))::int AS i, COUNT(*) AS c
 				FROM usage_records WHERE ttft_ms > 0 GROUP BY 1, ` + cells + `, 9) x GROUP BY 1, ` + cells,
+			`ANALYZE lat`, `ANALYZE tt`, // temporary tables have no statistics: without them the join is a nested loop
 			`INSERT INTO ` + table + ` (bucket, ` + cells + `, requests, errors, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens,
 				reasoning_tokens, cost, revenue, provider_cost, saved, cache_hits, energy_wh, co2e_g, latency_ms_sum, ttft_count, ttft_ms_sum,
 				latency_sketch, ttft_sketch)
@@ -363,6 +370,82 @@ FROM (SELECT g, 1 + (g * 7919) %% 200 AS k, ((1 + (g * 7919) %% 200) + g %% 2) %
 		`CREATE UNIQUE INDEX usage_records_record_key ON usage_records (record_key)`,
 		`CREATE INDEX usage_records_created_at ON usage_records (created_at)`,
 		`CREATE INDEX usage_records_key_id ON usage_records (key_id, id)`,
-		`CREATE INDEX usage_records_user_id ON usage_records (user_id, id)`}
-	return records, append([]string{`SET work_mem = '256MB'`}, rollup("usage_hourly", "hour")...), append([]string{`SET work_mem = '256MB'`}, rollup("usage_daily", "day")...)
+		`CREATE INDEX usage_records_user_id ON usage_records (user_id, id)`, `ANALYZE usage_records`}
+	return records, append([]string{`SET work_mem = '256MB'`, `ANALYZE usage_records`}, rollup("usage_hourly", "hour")...), nil
+}
+
+// dailyFromHourly builds the daily rollups from the hourly ones, merging
+// the sketches as the rollup worker does (chorus.Sketch).
+func dailyFromHourly(ctx context.Context, conn *sql.Conn) error {
+	cells := `team_id, key_id, user_id, model, deployment, provider, status`
+	if _, err := conn.ExecContext(ctx, `TRUNCATE usage_daily`); err != nil {
+		return err
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT date_trunc('day', bucket), `+cells+`, SUM(requests), SUM(errors), SUM(input_tokens),
+		SUM(output_tokens), SUM(cost), SUM(revenue), SUM(provider_cost), SUM(cache_hits), SUM(energy_wh), SUM(co2e_g), SUM(latency_ms_sum),
+		SUM(ttft_count), SUM(ttft_ms_sum), string_agg(latency_sketch, '|'), string_agg(ttft_sketch, '|')
+		FROM usage_hourly GROUP BY 1, `+cells)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		vals    []any
+		lat, tt string
+	}
+	var all []row
+	for rows.Next() {
+		var bucket time.Time
+		var team, key, user, status, req, errs, in, out, cost, rev, pc, hits, ttc int64
+		var model, dep, prov, lat, tt string
+		var energy, co2e, latSum, ttSum float64
+		if err := rows.Scan(&bucket, &team, &key, &user, &model, &dep, &prov, &status, &req, &errs, &in, &out, &cost, &rev, &pc, &hits,
+			&energy, &co2e, &latSum, &ttc, &ttSum, &lat, &tt); err != nil {
+			rows.Close()
+			return err
+		}
+		v := []any{bucket, team, key, user, model, dep, prov, status, req, errs, in, out, cost, rev, pc, hits, energy, co2e, latSum, ttc, ttSum}
+		all = append(all, row{v, lat, tt})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	merge := func(parts string) (string, error) {
+		var sk chorus.Sketch
+		for _, p := range strings.Split(parts, "|") {
+			if err := sk.ParseSketch(p); err != nil {
+				return "", err
+			}
+		}
+		return sk.String(), nil
+	}
+	const chunk = 500
+	for start := 0; start < len(all); start += chunk {
+		part := all[start:min(start+chunk, len(all))]
+		var args []any
+		var tuples []string
+		for i, r := range part {
+			lat, err := merge(r.lat)
+			if err != nil {
+				return err
+			}
+			tt, err := merge(r.tt)
+			if err != nil {
+				return err
+			}
+			args = append(args, r.vals...)
+			args = append(args, lat, tt)
+			ph := make([]string, 23)
+			for j := range ph {
+				ph[j] = "$" + strconv.Itoa(i*23+j+1)
+			}
+			tuples = append(tuples, "("+strings.Join(ph, ", ")+")")
+		}
+		if _, err := conn.ExecContext(ctx, `INSERT INTO usage_daily (bucket, `+cells+`, requests, errors, input_tokens, output_tokens, cost,
+			revenue, provider_cost, cache_hits, energy_wh, co2e_g, latency_ms_sum, ttft_count, ttft_ms_sum, latency_sketch, ttft_sketch) VALUES `+
+			strings.Join(tuples, ", "), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
