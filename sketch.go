@@ -117,31 +117,58 @@ func (s *Sketch) String() string {
 	return b.String()
 }
 
-// ParseSketch decodes what String wrote, adding it to s.
+// ParseSketch decodes what String wrote, adding it to s. It parses in
+// place, without allocating per bucket: reports merge many sketches.
 func (s *Sketch) ParseSketch(text string) error {
 	if text == "" {
 		return nil
 	}
-	fields := strings.Fields(text)
-	if len(fields) == 0 || !strings.HasPrefix(fields[0], "z") {
+	if text[0] != 'z' {
 		return fmt.Errorf("sketch: missing zero count")
 	}
-	z, err := strconv.ParseInt(fields[0][1:], 10, 64)
-	if err != nil || z < 0 {
-		return fmt.Errorf("sketch: bad zero count %q", fields[0])
+	z, rest, ok := parseSketchInt(text[1:])
+	if !ok || z < 0 || (rest != "" && rest[0] != ' ') {
+		return fmt.Errorf("sketch: bad zero count in %q", text)
 	}
 	s.Zero += z
-	if len(fields) > 1 && s.Buckets == nil {
-		s.Buckets = make(map[int32]int64, len(fields)-1)
-	}
-	for _, f := range fields[1:] {
-		is, cs, ok := strings.Cut(f, ":")
-		i, err1 := strconv.ParseInt(is, 10, 32)
-		c, err2 := strconv.ParseInt(cs, 10, 64)
-		if !ok || err1 != nil || err2 != nil || c < 0 {
-			return fmt.Errorf("sketch: bad bucket %q", f)
+	for rest != "" {
+		rest = rest[1:] // the space
+		i, r, ok := parseSketchInt(rest)
+		if !ok || r == "" || r[0] != ':' || i < math.MinInt32 || i > math.MaxInt32 {
+			return fmt.Errorf("sketch: bad bucket in %q", text)
 		}
-		s.Buckets[int32(i)] += c
+		c, r2, ok := parseSketchInt(r[1:])
+		if !ok || c < 0 || (r2 != "" && r2[0] != ' ') {
+			return fmt.Errorf("sketch: bad bucket in %q", text)
+		}
+		if s.Buckets == nil {
+			s.Buckets = make(map[int32]int64)
+		}
+		s.Buckets[int32(i)] += c // #nosec G115 -- range checked above
+		rest = r2
 	}
 	return nil
+}
+
+// parseSketchInt reads a decimal integer (optionally negative) at the
+// start of t and returns it with what follows.
+func parseSketchInt(t string) (int64, string, bool) {
+	neg := false
+	if t != "" && t[0] == '-' {
+		neg, t = true, t[1:]
+	}
+	n, i := int64(0), 0
+	for ; i < len(t) && t[i] >= '0' && t[i] <= '9'; i++ {
+		if n > (math.MaxInt64-9)/10 {
+			return 0, t, false
+		}
+		n = n*10 + int64(t[i]-'0')
+	}
+	if i == 0 {
+		return 0, t, false
+	}
+	if neg {
+		n = -n
+	}
+	return n, t[i:], true
 }
