@@ -72,19 +72,34 @@ type Usage struct {
 	OutputTokens int64  `json:"output_tokens"`
 	// Parts of InputTokens and OutputTokens priced apart: input read from
 	// and written to the providers' prompt caches, output spent reasoning.
-	CachedInputTokens int64          `json:"cached_input_tokens"`
-	CacheWriteTokens  int64          `json:"cache_write_tokens"`
-	ReasoningTokens   int64          `json:"reasoning_tokens"`
-	LatencyMS         float64        `json:"latency_ms"`
-	TTFTMS            float64        `json:"ttft_ms"` // time to first token; 0 for non-streaming
-	Status            int            `json:"status"`  // HTTP status returned to the client
-	ErrorCode         string         `json:"error_code,omitempty"`
-	Cost              int64          `json:"cost"`               // micro-credits, the sum of the attempts' costs
-	EnergyWh          float64        `json:"energy_wh"`          // estimated upstream energy, watt-hours (internal/energy)
-	CO2eGrams         float64        `json:"co2e_g"`             // estimated emissions of that energy, grams CO2e (internal/energy)
-	Route             string         `json:"route,omitempty"`    // the route asked for, when it is not a plain model
-	Attempts          []UsageAttempt `json:"attempts,omitempty"` // every upstream call made, in order
-	CreatedAt         time.Time      `json:"created_at"`
+	CachedInputTokens int64   `json:"cached_input_tokens"`
+	CacheWriteTokens  int64   `json:"cache_write_tokens"`
+	ReasoningTokens   int64   `json:"reasoning_tokens"`
+	LatencyMS         float64 `json:"latency_ms"`
+	TTFTMS            float64 `json:"ttft_ms"` // time to first token; 0 for non-streaming
+	Status            int     `json:"status"`  // HTTP status returned to the client
+	ErrorCode         string  `json:"error_code,omitempty"`
+	Cost              int64   `json:"cost"` // micro-credits, the sum of the attempts' costs
+	// Revenue is what the team was billed for the request (micro-credits):
+	// Cost when its key is billed, 0 for exempt keys and when billing is off.
+	Revenue int64 `json:"revenue"`
+	// ProviderCost is what the upstream calls cost at the deployments'
+	// prices (micro-credits): the attempts' costs without a cache hit's
+	// line, which called no provider.
+	ProviderCost int64 `json:"provider_cost"`
+	// Saved is what the cache or a cascade saved (micro-credits; see
+	// docs/cost-monitoring.md): a cache hit's original answer's cost, or
+	// what the answer would have cost at the cascade's strongest tier less
+	// what the cascade's calls cost; 0 otherwise.
+	Saved    int64 `json:"saved"`
+	CacheHit bool  `json:"cache_hit"` // answered from the response cache
+	// EnergyWh and CO2eGrams are the request's estimated energy (watt-hours)
+	// and emissions (grams CO2e), filled by the usage writer's Energy hook.
+	EnergyWh  float64        `json:"energy_wh"`
+	CO2eGrams float64        `json:"co2e_g"`
+	Route     string         `json:"route,omitempty"`    // the route asked for, when it is not a plain model
+	Attempts  []UsageAttempt `json:"attempts,omitempty"` // every upstream call made, in order
+	CreatedAt time.Time      `json:"created_at"`
 }
 
 // User is a person (or automation) that signs in and owns keys. Every user

@@ -122,6 +122,7 @@ func authzTable() map[string]authzCase {
 	}
 	order := id(func(e *authzEnv) int64 { return e.g.pendingOrder(e.userA) })
 	budget := id(func(e *authzEnv) int64 { return e.g.budgetFixture(e.userA) })
+	costAlert := id(func(e *authzEnv) int64 { return e.g.costAlertFixture() })
 	return map[string]authzCase{
 		"GET /livez":   publicRoute,
 		"GET /readyz":  publicRoute,
@@ -182,6 +183,20 @@ func authzTable() map[string]authzCase {
 		"GET /api/admin/client-errors":       adminRoute,
 		"GET /api/events/stream":             authzCase{want: userRoute.want, stream: true},
 		"GET /api/admin/audit":               adminRoute,
+
+		// Usage analytics and cost monitoring (e2e/analytics_test.go).
+		"GET /api/usage/summary":             userRoute,
+		"GET /api/usage/export":              userRoute,
+		"GET /api/admin/usage/summary":       adminRoute,
+		"GET /api/admin/usage/export":        adminRoute,
+		"GET /api/admin/costs":               adminRoute,
+		"GET /api/admin/energy":              adminRoute,
+		"GET /api/admin/cost-alerts":         adminRoute,
+		"POST /api/admin/cost-alerts":        adminRoute,
+		"GET /api/admin/cost-alerts/{id}":    adminRoute.with(costAlert),
+		"PUT /api/admin/cost-alerts/{id}":    adminRoute.with(costAlert),
+		"DELETE /api/admin/cost-alerts/{id}": adminRoute.with(costAlert),
+		"GET /api/admin/cost-alert-firings":  adminRoute,
 
 		// Bias testing (e2e/bias_test.go).
 		"GET /api/admin/bias/suites":    adminRoute,

@@ -100,17 +100,21 @@ func TestUsageRecords(t *testing.T) {
 	wantOpenAIError(t, err, 400, "invalid_request_error", "")
 	want[raw.Header.Get("X-Request-Id")] = wantUsage{model: "sim", endpoint: "chat", status: 400, errorCode: chorus.EINVALID}
 
-	// Not recorded for this key: unknown model, bad key, another key's request.
-	_, err = oc.Chat.Completions.New(ctx, chatParams("nope", "x"))
+	// 9. Refused before a model was resolved: recorded with model "", so
+	// an operator sees why a client integration fails.
+	_, err = oc.Chat.Completions.New(ctx, chatParams("nope", "x"), option.WithResponseInto(&raw))
 	wantOpenAIError(t, err, 404, "invalid_request_error", "model_not_found")
+	want[raw.Header.Get("X-Request-Id")] = wantUsage{endpoint: "chat", status: 404, errorCode: chorus.ENOTFOUND}
+
+	// Not recorded for this key: a bad key (recorded under key 0), another key's request.
 	_, err = g.openAI("sk-bogus-key-000000000000000000").Chat.Completions.New(ctx, chatParams("sim", "x"))
 	wantOpenAIError(t, err, 401, "authentication_error", "invalid_api_key")
 	if _, err := g.openAI(other.Key).Chat.Completions.New(ctx, chatParams("sim", "x")); err != nil {
 		t.Fatal(err)
 	}
 
-	if len(want) != 8 {
-		t.Fatalf("collected %d distinct request IDs, want 8: %v", len(want), want)
+	if len(want) != 9 {
+		t.Fatalf("collected %d distinct request IDs, want 9: %v", len(want), want)
 	}
 	recs := g.waitUsage(key.ID, len(want))
 	for _, r := range recs {

@@ -13,6 +13,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/chorusgw/chorus/internal/analytics"
 	"github.com/chorusgw/chorus/internal/api"
 	"github.com/chorusgw/chorus/internal/audit"
 	"github.com/chorusgw/chorus/internal/bias"
@@ -60,7 +61,10 @@ type App struct {
 	// Energy estimates the energy and CO2e of upstream calls (energy.go);
 	// nil when energy.enabled is false.
 	Energy *energy.Model
-	Log    *slog.Logger
+	// Analytics keeps the usage rollups, their retention and the cost
+	// alerts (analytics.go); RollupLag is its readiness figure.
+	Analytics *analytics.Worker
+	Log       *slog.Logger
 	// DBHealth says whether the database is reachable (dbhealth.go).
 	DBHealth *DBHealth
 	// Tracer exports OpenTelemetry traces (tracing.go); nil when tracing is off.
@@ -359,6 +363,7 @@ func (a *App) Serve(ln net.Listener) error {
 	go a.purgeResponses(pollCtx)
 	go a.checkReplicas(pollCtx)
 	go a.checkLedger(pollCtx)
+	go a.Analytics.Run(pollCtx)
 	go (&shop.Reconciler{Shop: a.Manage.Shop, Interval: a.Config.Shop.ReconcileInterval, Logger: a.Log}).Run(pollCtx)
 	a.runBackups(pollCtx)
 	a.Log.Info("chorus serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(),

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"github.com/chorusgw/chorus/internal/analytics"
 	"github.com/chorusgw/chorus/internal/gateway"
 	"github.com/chorusgw/chorus/internal/manage"
 	"github.com/chorusgw/chorus/internal/meter"
@@ -20,5 +21,7 @@ var (
 	_ quality.ScoreStore      = (*store.DB)(nil)
 	_ quality.AggregateSource = (*store.DB)(nil)
 	_ webhook.Store           = (*store.DB)(nil)
+	_ analytics.Store         = (*store.DB)(nil)
+	_ manage.AnalyticsStore   = (*store.DB)(nil)
 	_ gateway.ResponseStore   = (*store.DB)(nil)
 )

@@ -30,6 +30,7 @@ func (a *App) initMeter(ctx context.Context) error {
 		return err
 	}
 	hooks.Start(ctx)
+	a.initAnalytics(hooks.Kick)
 	a.Gateway.Meter, a.Manage.Meter = m, m
 	if h := a.outage.health; h != nil { // nil on SQLite: the readiness pings
 		a.Manage.Database = h

@@ -10,7 +10,8 @@ import (
 // initReadiness gives /readyz what it reports beyond the database: the
 // usage queue and, with redis_url set, a Redis ping on a connection of its
 // own (so a pool busy with rate-limit calls does not make it look down).
-// The rollup lag (manage.Server.RollupLag) is wired where the rollups are.
+// The rollup lag (manage.Server.RollupLag) is wired where the rollups are
+// (initAnalytics).
 func (a *App) initReadiness() error {
 	a.Manage.Readiness.UsageQueue = func() (int, int) { return a.Metrics.UsageQueueDepth(), a.Config.Usage.QueueSize }
 	if a.Config.RedisURL == "" {

@@ -157,11 +157,32 @@ type Timeouts struct {
 	PreDrain time.Duration `yaml:"pre_drain"`
 }
 
-// Usage configures the batched usage writer.
+// Usage configures the batched usage writer, the usage rollups and the
+// retention of both (docs/usage-analytics.md).
 type Usage struct {
 	QueueSize     int           `yaml:"queue_size"`
 	BatchSize     int           `yaml:"batch_size"`
 	FlushInterval time.Duration `yaml:"flush_interval"`
+	// Retention is how long raw usage records are kept (0: for ever); the
+	// rollups keep their sums.
+	Retention time.Duration `yaml:"retention"`
+	// RollupInterval is how often the rollup worker looks for new records
+	// once caught up; RollupBatch how many records one rollup transaction
+	// takes.
+	RollupInterval time.Duration `yaml:"rollup_interval"`
+	RollupBatch    int           `yaml:"rollup_batch"`
+	// FinalizeAfter is how long a strict-mode record stored with its
+	// settlement waits for the usage writer to complete it before the
+	// rollups take it as it is.
+	FinalizeAfter time.Duration `yaml:"finalize_after"`
+	// HourlyRetention and DailyRetention are how long the hourly and daily
+	// rollups are kept (0: for ever).
+	HourlyRetention time.Duration `yaml:"hourly_retention"`
+	DailyRetention  time.Duration `yaml:"daily_retention"`
+	// PurgeInterval is how often retention runs; AlertInterval how often
+	// the cost alerts are evaluated (docs/cost-monitoring.md).
+	PurgeInterval time.Duration `yaml:"purge_interval"`
+	AlertInterval time.Duration `yaml:"alert_interval"`
 }
 
 // Registry configures the in-memory snapshot of models and keys.
@@ -194,7 +215,10 @@ func Default() Config {
 			Connect:    10 * time.Second,
 			Drain:      30 * time.Second,
 		},
-		Usage:    Usage{QueueSize: 65536, BatchSize: 512, FlushInterval: 200 * time.Millisecond},
+		Usage: Usage{QueueSize: 65536, BatchSize: 512, FlushInterval: 200 * time.Millisecond,
+			Retention: 90 * 24 * time.Hour, RollupInterval: 5 * time.Second, RollupBatch: 5000, FinalizeAfter: 5 * time.Minute,
+			HourlyRetention: 400 * 24 * time.Hour, DailyRetention: 5 * 365 * 24 * time.Hour,
+			PurgeInterval: time.Hour, AlertInterval: time.Minute},
 		Registry: Registry{PollInterval: time.Second},
 		Health:   Health{ConsecutiveFailures: 10, FailureRate: 0.5, MinCalls: 50, Window: 30 * time.Second, Cooldown: 10 * time.Second},
 		Cache: Cache{
@@ -372,6 +396,8 @@ func (c *Config) durationErrors() []error {
 		"timeouts.idle": c.Timeouts.Idle, "timeouts.upstream": c.Timeouts.Upstream,
 		"timeouts.connect": c.Timeouts.Connect, "timeouts.drain": c.Timeouts.Drain,
 		"usage.flush_interval": c.Usage.FlushInterval, "registry.poll_interval": c.Registry.PollInterval,
+		"usage.rollup_interval": c.Usage.RollupInterval, "usage.finalize_after": c.Usage.FinalizeAfter,
+		"usage.purge_interval": c.Usage.PurgeInterval, "usage.alert_interval": c.Usage.AlertInterval,
 		"health.window": c.Health.Window, "health.cooldown": c.Health.Cooldown,
 	} {
 		if d <= 0 {
@@ -390,6 +416,15 @@ func (c *Config) usageErrors() []error {
 	}
 	if c.Usage.BatchSize < 1 || c.Usage.BatchSize > 10000 {
 		bad("usage.batch_size", "must be 1-10000, got %d", c.Usage.BatchSize)
+	}
+	if c.Usage.RollupBatch < 1 || c.Usage.RollupBatch > 100000 {
+		bad("usage.rollup_batch", "must be 1-100000, got %d", c.Usage.RollupBatch)
+	}
+	for key, d := range map[string]time.Duration{"usage.retention": c.Usage.Retention,
+		"usage.hourly_retention": c.Usage.HourlyRetention, "usage.daily_retention": c.Usage.DailyRetention} {
+		if d != 0 && d < 24*time.Hour {
+			bad(key, "must be 0 (keep for ever) or at least 24h, got %s", d)
+		}
 	}
 	return errs
 }

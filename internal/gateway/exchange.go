@@ -98,7 +98,13 @@ func (x *exchange) finish(ctx context.Context) {
 		defer x.annotate(ctx)
 	}
 	if x.key == nil {
-		x.s.Metrics.Observe(&telemetry.Request{Endpoint: x.endpoint, Status: x.status, ErrorCode: x.code, Duration: x.s.Now().Sub(x.start)})
+		dur := x.s.Now().Sub(x.start)
+		x.s.Metrics.Observe(&telemetry.Request{Endpoint: x.endpoint, Status: x.status, ErrorCode: x.code, Duration: dur})
+		// Refused before a key was known (a missing or bad key): recorded
+		// under key, user and team 0.
+		if err := x.s.Usage.Record(x.record(dur)); err != nil {
+			x.s.Logger.ErrorContext(ctx, "usage record not queued", "err", err)
+		}
 		return
 	}
 	_, in, out, _ := x.usage()
@@ -109,9 +115,10 @@ func (x *exchange) finish(ctx context.Context) {
 		Endpoint: x.endpoint, Model: x.publicName(), Provider: prov, Status: x.status, ErrorCode: x.code,
 		Duration: dur, TTFT: x.ttft, InputTokens: in, OutputTokens: out,
 	})
-	if x.route == nil {
-		return // rejected before a model was resolved: nothing consumed
-	}
+	// A request refused before a model was resolved (bad JSON, an
+	// unsupported field, an unknown model) consumed nothing, but its
+	// record — model "", its status and error code — is what an operator
+	// debugs a failing client integration with.
 	if err := x.s.Usage.Record(x.record(dur)); err != nil {
 		x.s.Logger.ErrorContext(ctx, "usage record not queued", "err", err)
 	}
@@ -124,16 +131,46 @@ func (x *exchange) finish(ctx context.Context) {
 func (x *exchange) record(dur time.Duration) chorus.Usage {
 	attempts, in, out, cost := x.usage()
 	model, route, deployment, prov := x.names()
-	return chorus.Usage{
+	u := chorus.Usage{
 		RequestID: x.reqID, ResponseID: x.respID,
-		KeyID: x.key.ID, UserID: x.key.UserID, TeamID: x.key.TeamID,
 		Model: model, Route: route, Deployment: deployment, Provider: prov,
 		Endpoint: x.endpoint, Stream: x.stream, InputTokens: in, OutputTokens: out,
 		CachedInputTokens: x.cachedIn, CacheWriteTokens: x.cacheWrite, ReasoningTokens: x.reasoning,
 		LatencyMS: float64(dur.Microseconds()) / 1000, TTFTMS: float64(x.ttft.Microseconds()) / 1000,
 		Status: x.status, ErrorCode: x.code, Cost: cost, Attempts: attempts, CreatedAt: x.start.UTC(),
-		Key: x.recordKey(),
+		Key: x.recordKey(), CacheHit: x.cached != nil, ProviderCost: cost,
 	}
+	if x.key != nil {
+		u.KeyID, u.UserID, u.TeamID = x.key.ID, x.key.UserID, x.key.TeamID
+	}
+	if x.hold != nil && x.hold.Bills() {
+		u.Revenue = cost
+	}
+	switch {
+	case x.cached != nil:
+		u.ProviderCost, u.Saved = 0, x.cached.Cost // no provider call; the original answer's cost avoided
+	case x.tier >= 0 && x.route != nil && len(x.route.Tiers) > 1:
+		u.Saved = x.cascadeSaved(cost)
+	}
+	return u
+}
+
+// cascadeSaved is what a cascade's answer saved against asking the route's
+// strongest (last) tier at once: the answer's tokens at the strongest
+// tier's first deployment's prices, less what the cascade's calls cost;
+// never negative (a cascade that escalated may cost more: it saved nothing).
+func (x *exchange) cascadeSaved(cost int64) int64 {
+	last := x.route.Tiers[len(x.route.Tiers)-1]
+	if len(last.Targets) == 0 || x.route.Strategy != chorus.StrategyCascade {
+		return 0
+	}
+	for _, a := range x.attempts {
+		if a.Target == x.target && a.Err == nil {
+			would := chorus.TokenCost(tokenCounts(a.Usage), last.Targets[0].Deployment.Prices())
+			return max(0, would-cost)
+		}
+	}
+	return 0
 }
 
 // recordKey is the exchange's usage record idempotency key: random, made

@@ -94,6 +94,9 @@ type Server struct {
 	// RollupLag is how far the usage rollups trail the newest usage
 	// record (nil: not reported by /readyz).
 	RollupLag func(context.Context) (time.Duration, error)
+	// Analytics serves the usage reports, exports and cost alerts from the
+	// rollups (analytics.go; nil: those routes are not served).
+	Analytics AnalyticsStore
 
 	throttleOnce sync.Once     // builds the default LoginThrottle
 	reports      reportLimiter // error reports per client address
@@ -123,6 +126,7 @@ func (s *Server) Register(mux *api.Mux) {
 	s.liveRoutes(mux)
 	s.biasRoutes(mux)
 	s.backupRoutes(mux)
+	s.analyticsRoutes(mux)
 
 	s.handleOps(mux, "GET /livez", s.livez)
 	s.handleOps(mux, "GET /readyz", s.readyz)

@@ -213,6 +213,10 @@ type Hold struct {
 	settled   atomic.Bool
 }
 
+// Bills reports whether the team's wallet pays the request (false for an
+// exempt key).
+func (h *Hold) Bills() bool { return h != nil && h.bill }
+
 // Amount returns the credit the hold reserves (micro-credits).
 func (h *Hold) Amount() int64 { return h.amount }
 

@@ -437,17 +437,22 @@ func (db *DB) ClaimDeliveries(ctx context.Context, limit int, claim time.Duratio
 	rows, err := tx.query(ctx, `UPDATE webhook_deliveries SET attempts = attempts + 1, next_attempt_at = ?
 		WHERE id IN (SELECT id FROM webhook_deliveries WHERE status = ? AND next_attempt_at <= ? ORDER BY id LIMIT ?)
 		AND status = ? AND next_attempt_at <= ?
-		RETURNING id, event_id, budget_id, team_id, url, attempts`,
+		RETURNING id, event_id, budget_id, alert_id, team_id, url, attempts`,
 		now.Add(claim), chorus.DeliveryPending, now, limit, chorus.DeliveryPending, now)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
 	var out []*chorus.Delivery
+	alerts := map[*chorus.Delivery]int64{} // a cost alert's deliveries: their alert
 	for rows.Next() {
 		d := &chorus.Delivery{}
-		if err := rows.Scan(&d.ID, &d.EventID, &d.BudgetID, &d.TeamID, &d.URL, &d.Attempt); err != nil {
+		var alert int64
+		if err := rows.Scan(&d.ID, &d.EventID, &d.BudgetID, &alert, &d.TeamID, &d.URL, &d.Attempt); err != nil {
 			rows.Close()
 			return nil, err
+		}
+		if alert > 0 {
+			alerts[d] = alert
 		}
 		out = append(out, d)
 	}
@@ -463,6 +468,12 @@ func (db *DB) ClaimDeliveries(ctx context.Context, limit int, claim time.Duratio
 			return nil, fmt.Errorf("claim deliveries: event %d: %w", d.EventID, err)
 		}
 		d.Event.Data = json.RawMessage(data)
+		if alert, ok := alerts[d]; ok {
+			if d.Secret, err = db.alertSecret(ctx, tx, alert); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		var sealed []byte
 		err = tx.queryRow(ctx, `SELECT webhook_secret_enc FROM budgets WHERE id = ?`, d.BudgetID).Scan(&sealed)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -502,4 +513,22 @@ func (db *DB) FinishDelivery(ctx context.Context, id int64, r chorus.DeliveryRes
 		return fmt.Errorf("finish delivery %d: %w", id, err)
 	}
 	return commit(tx)
+}
+
+// alertSecret returns a cost alert's webhook secret ("" when the alert is
+// gone or has none).
+func (db *DB) alertSecret(ctx context.Context, tx *tx, id int64) (string, error) {
+	var sealed []byte
+	err := tx.queryRow(ctx, `SELECT webhook_secret_enc FROM cost_alerts WHERE id = ?`, id).Scan(&sealed)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("claim deliveries: cost alert %d: %w", id, err)
+	}
+	if len(sealed) == 0 || db.sealer == nil {
+		return "", nil
+	}
+	pt, err := db.sealer.Open(sealed, alertWebhookAD(id))
+	if err != nil {
+		return "", fmt.Errorf("cost alert %d: webhook secret cannot be decrypted: %w", id, err)
+	}
+	return string(pt), nil
 }

@@ -52,7 +52,7 @@ func (db *DB) StrictCommit(ctx context.Context, ops []chorus.StrictOp) ([]chorus
 	if err := b.write(ctx); err != nil {
 		return out, err
 	}
-	if err := db.insertUsageTx(ctx, tx, b.records, usageOnConflictNothing); err != nil {
+	if err := db.insertUsageTx(ctx, tx, b.records, usageOnConflictNothing, usageNotFinal); err != nil {
 		return out, err
 	}
 	if err := commit(tx); err != nil {

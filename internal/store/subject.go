@@ -131,7 +131,7 @@ func exportActivity(ctx context.Context, tx *tx, x *chorus.SubjectExport) error 
 	id := x.User.ID
 	var err error
 	if x.Usage, err = queryAll(ctx, tx, scanUsage,
-		`SELECT id, `+usageInsertColumns+` FROM usage_records WHERE user_id = ? ORDER BY id`, id); err != nil {
+		`SELECT id, `+usageColumns+` FROM usage_records WHERE user_id = ? ORDER BY id`, id); err != nil {
 		return err
 	}
 	if x.Feedback, err = queryAll(ctx, tx, scanFeedback,

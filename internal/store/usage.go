@@ -12,11 +12,27 @@ import (
 	"github.com/chorusgw/chorus"
 )
 
-const usageInsertColumns = `request_id, response_id, key_id, user_id, team_id, model, deployment, provider, endpoint, stream,
+// usageColumns are a usage record's columns as read back (after its id).
+const usageColumns = `request_id, response_id, key_id, user_id, team_id, model, deployment, provider, endpoint, stream,
 	input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
-	latency_ms, ttft_ms, status, error_code, cost, route, attempts, created_at`
+	latency_ms, ttft_ms, status, error_code, cost, route, attempts, created_at,
+	revenue, provider_cost, saved, cache_hit, energy_wh, co2e_g`
 
-const usageColumnCount = 24
+// usageInsertColumns are the columns an INSERT writes: the key, the
+// record, whether it is final (see usageFinal) and when it was written.
+const usageInsertColumns = `record_key, ` + usageColumns + `, final, written_at`
+
+const usageColumnCount = 32
+
+// Whether a stored record is final: a strict-mode settlement stores its
+// request's record before the request ends (usageNotFinal); the usage
+// writer's record is final, and completes the settlement's. The rollup
+// worker waits for a record to be final (or for its completion to be
+// overdue) before adding it to the rollups.
+const (
+	usageNotFinal = 0
+	usageFinal    = 1
+)
 
 // usageChunk is how many records one INSERT carries: 12,000 parameters, well
 // within SQLite's 32,766 and PostgreSQL's 65,535. Chunks from 50 to 2,000
@@ -38,12 +54,15 @@ func (db *DB) InsertUsage(ctx context.Context, recs []chorus.Usage) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	if db.d.name == DialectPostgres && len(recs) >= usageCopyMin {
+		return db.insertUsageCopy(ctx, firstByKey(recs))
+	}
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	if err := db.insertUsageTx(ctx, tx, firstByKey(recs), usageOnConflictUpdate); err != nil {
+	if err := db.insertUsageTx(ctx, tx, firstByKey(recs), usageOnConflictUpdate, usageFinal); err != nil {
 		return err
 	}
 	return commit(tx)
@@ -52,16 +71,23 @@ func (db *DB) InsertUsage(ctx context.Context, recs []chorus.Usage) error {
 // What an INSERT of usage records does with a record whose key is stored.
 const (
 	// usageOnConflictUpdate completes the stored record with the fields
-	// known only at the end of the request.
+	// known only at the end of the request (and the energy estimate, which
+	// the writer's hook adds), and makes it final — unless the rollups
+	// have it already: a rolled record never changes, so the rollups
+	// always equal the sum of the records (a completion that comes after
+	// usage.finalize_after keeps the settlement's latency and status).
 	usageOnConflictUpdate = ` ON CONFLICT (record_key) DO UPDATE SET response_id = excluded.response_id,
-		latency_ms = excluded.latency_ms, ttft_ms = excluded.ttft_ms, status = excluded.status, error_code = excluded.error_code`
+		latency_ms = excluded.latency_ms, ttft_ms = excluded.ttft_ms, status = excluded.status, error_code = excluded.error_code,
+		energy_wh = excluded.energy_wh, co2e_g = excluded.co2e_g, final = excluded.final
+		WHERE usage_records.rolled = 0`
 	// usageOnConflictNothing keeps the stored record as it is.
 	usageOnConflictNothing = ` ON CONFLICT (record_key) DO NOTHING`
 )
 
 // insertUsageTx inserts recs inside tx in chunks of usageChunk, with
-// onConflict (usageOnConflict*) for records whose key is stored.
-func (db *DB) insertUsageTx(ctx context.Context, tx *tx, recs []chorus.Usage, onConflict string) error {
+// onConflict (usageOnConflict*) for records whose key is stored, final
+// (usageFinal or usageNotFinal).
+func (db *DB) insertUsageTx(ctx context.Context, tx *tx, recs []chorus.Usage, onConflict string, final int) error {
 	now := db.timeNow()
 	args := make([]any, 0, min(len(recs), usageChunk)*usageColumnCount)
 	for start := 0; start < len(recs); start += usageChunk {
@@ -69,7 +95,7 @@ func (db *DB) insertUsageTx(ctx context.Context, tx *tx, recs []chorus.Usage, on
 		args = args[:0]
 		for i := range chunk {
 			var err error
-			if args, err = appendUsageArgs(args, &chunk[i], now); err != nil {
+			if args, err = appendUsageArgs(args, &chunk[i], now, final); err != nil {
 				return fmt.Errorf("insert usage: %w", err)
 			}
 		}
@@ -85,7 +111,7 @@ func (db *DB) insertUsageTx(ctx context.Context, tx *tx, recs []chorus.Usage, on
 }
 
 // appendUsageArgs appends the values of one record's row.
-func appendUsageArgs(args []any, u *chorus.Usage, now time.Time) ([]any, error) {
+func appendUsageArgs(args []any, u *chorus.Usage, now time.Time, final int) ([]any, error) {
 	at := u.CreatedAt
 	if at.IsZero() {
 		at = now
@@ -100,7 +126,7 @@ func appendUsageArgs(args []any, u *chorus.Usage, now time.Time) ([]any, error) 
 	}
 	return append(args, key, u.RequestID, u.ResponseID, u.KeyID, u.UserID, u.TeamID, u.Model, u.Deployment, u.Provider, u.Endpoint,
 		u.Stream, u.InputTokens, u.OutputTokens, u.CachedInputTokens, u.CacheWriteTokens, u.ReasoningTokens, u.LatencyMS, u.TTFTMS, u.Status, u.ErrorCode, u.Cost,
-		u.Route, attempts, at), nil
+		u.Route, attempts, at, u.Revenue, u.ProviderCost, u.Saved, u.CacheHit, u.EnergyWh, u.CO2eGrams, final, now), nil
 }
 
 // firstByKey returns recs with only the first of the records sharing a key
@@ -146,7 +172,7 @@ func buildUsageInsert(d dialect, n int, onConflict string) string {
 	row := "(?" + strings.Repeat(", ?", usageColumnCount-1) + ")"
 	var b strings.Builder
 	b.Grow(len(onConflict) + 64 + n*(len(row)+2))
-	b.WriteString("INSERT INTO usage_records (record_key, " + usageInsertColumns + ") VALUES ")
+	b.WriteString("INSERT INTO usage_records (" + usageInsertColumns + ") VALUES ")
 	for i := range n {
 		if i > 0 {
 			b.WriteString(", ")
@@ -160,12 +186,20 @@ func buildUsageInsert(d dialect, n int, onConflict string) string {
 // ListUsage returns one page of usage records in ID order.
 // A read replica may serve it (see beginLagged and ReadAfter).
 func (db *DB) ListUsage(ctx context.Context, f chorus.UsageFilter, page chorus.Page) ([]*chorus.Usage, error) {
+	return db.listUsage(ctx, f, page.After, limit(page))
+}
+
+// exportPage is how many records one read of ExportUsage takes.
+const exportPage = 5000
+
+// listUsage returns up to n records f selects after the ID after.
+func (db *DB) listUsage(ctx context.Context, f chorus.UsageFilter, after int64, n int) ([]*chorus.Usage, error) {
 	tx, err := db.beginLagged(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback()
-	where, args := []string{"id > ?"}, []any{page.After}
+	where, args := []string{"id > ?"}, []any{after}
 	if f.KeyID != nil {
 		where, args = append(where, "key_id = ?"), append(args, *f.KeyID)
 	}
@@ -184,8 +218,14 @@ func (db *DB) ListUsage(ctx context.Context, f chorus.UsageFilter, page chorus.P
 	if !f.Until.IsZero() {
 		where, args = append(where, "created_at < ?"), append(args, f.Until)
 	}
-	args = append(args, limit(page))
-	rows, err := tx.query(ctx, `SELECT id, `+usageInsertColumns+` FROM usage_records WHERE `+
+	if f.Model != nil {
+		where, args = append(where, "model = ?"), append(args, *f.Model)
+	}
+	if f.Status != nil {
+		where, args = append(where, "status = ?"), append(args, *f.Status)
+	}
+	args = append(args, n)
+	rows, err := tx.query(ctx, `SELECT id, `+usageColumns+` FROM usage_records WHERE `+
 		strings.Join(where, " AND ")+` ORDER BY id LIMIT ?`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list usage: %w", err)
@@ -219,7 +259,7 @@ func (db *DB) UsageByResponseID(ctx context.Context, responseID string, teamID *
 		return nil, err
 	}
 	defer tx.Rollback()
-	q, args := `SELECT id, `+usageInsertColumns+` FROM usage_records WHERE response_id = ?`, []any{responseID}
+	q, args := `SELECT id, `+usageColumns+` FROM usage_records WHERE response_id = ?`, []any{responseID}
 	if teamID != nil {
 		q, args = q+` AND team_id = ?`, append(args, *teamID)
 	}
@@ -233,12 +273,13 @@ func (db *DB) UsageByResponseID(ctx context.Context, responseID string, teamID *
 	return u, nil
 }
 
-// scanUsage scans the columns "id, " + usageInsertColumns.
+// scanUsage scans the columns "id, " + usageColumns.
 func scanUsage(s scanner) (*chorus.Usage, error) {
 	var u chorus.Usage
 	if err := s.Scan(&u.ID, &u.RequestID, &u.ResponseID, &u.KeyID, &u.UserID, &u.TeamID, &u.Model, &u.Deployment, &u.Provider,
 		&u.Endpoint, &u.Stream, &u.InputTokens, &u.OutputTokens, &u.CachedInputTokens, &u.CacheWriteTokens, &u.ReasoningTokens, &u.LatencyMS, &u.TTFTMS, &u.Status,
-		&u.ErrorCode, &u.Cost, &u.Route, jsonCol{&u.Attempts}, scanTime(&u.CreatedAt)); err != nil {
+		&u.ErrorCode, &u.Cost, &u.Route, jsonCol{&u.Attempts}, scanTime(&u.CreatedAt),
+		&u.Revenue, &u.ProviderCost, &u.Saved, &u.CacheHit, &u.EnergyWh, &u.CO2eGrams); err != nil {
 		return nil, err
 	}
 	if len(u.Attempts) == 0 {

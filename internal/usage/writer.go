@@ -48,6 +48,9 @@ type Options struct {
 	// Database is the database circuit: while it says down, batches go
 	// straight to the spool. Nil: every batch is tried.
 	Database Database
+	// Energy, when set, fills a record's energy and emissions estimates
+	// (EnergyWh, CO2eGrams) before it is written, off the request path.
+	Energy func(*chorus.Usage)
 }
 
 // Spool is where batches wait for the database (spool.Spool).
@@ -137,7 +140,7 @@ func (w *Writer) Run() {
 				w.replay()
 				return
 			}
-			batch = append(batch, rec)
+			batch = append(batch, w.estimate(rec))
 			// Take what is already queued without waiting, up to a batch.
 			for len(batch) < w.opts.BatchSize {
 				select {
@@ -148,7 +151,7 @@ func (w *Writer) Run() {
 				if !ok {
 					break
 				}
-				batch = append(batch, rec)
+				batch = append(batch, w.estimate(rec))
 			}
 			if len(batch) >= w.opts.BatchSize {
 				batch = w.flush(batch, false)
@@ -161,6 +164,14 @@ func (w *Writer) Run() {
 			w.opts.Metrics.UsageQueue.Set(float64(len(w.queue)))
 		}
 	}
+}
+
+// estimate applies the Energy hook to rec.
+func (w *Writer) estimate(rec chorus.Usage) chorus.Usage {
+	if w.opts.Energy != nil {
+		w.opts.Energy(&rec)
+	}
+	return rec
 }
 
 // flush writes batch, retrying on error. While running it retries until it

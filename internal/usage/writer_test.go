@@ -291,3 +291,31 @@ func TestWriterSpool(t *testing.T) {
 		}
 	})
 }
+
+func TestWriterEnergyHook(t *testing.T) {
+	db := &fakeDB{}
+	// A deterministic estimate: 1 Wh per 1,000 tokens, 400 g per kWh.
+	energy := func(u *chorus.Usage) {
+		u.EnergyWh = float64(u.InputTokens+u.OutputTokens) / 1000
+		u.CO2eGrams = u.EnergyWh * 0.4
+	}
+	w := usage.NewWriter(db, usage.Options{QueueSize: 10, BatchSize: 10, FlushInterval: 5 * time.Millisecond, Energy: energy})
+	go w.Run()
+	for i := range 5 {
+		if err := w.Record(chorus.Usage{RequestID: "r", InputTokens: int64(1000 * i), OutputTokens: 500}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if db.count() != 5 {
+		t.Fatalf("written %d, want 5", db.count())
+	}
+	for _, r := range db.recs {
+		want := float64(r.InputTokens+500) / 1000
+		if r.EnergyWh != want || r.CO2eGrams != want*0.4 {
+			t.Errorf("record of %d input tokens: %g Wh, %g g; want %g Wh, %g g", r.InputTokens, r.EnergyWh, r.CO2eGrams, want, want*0.4)
+		}
+	}
+}

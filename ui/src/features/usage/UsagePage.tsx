@@ -11,8 +11,8 @@ import { toCSV } from '../../lib/csv';
 import { downloadText } from '../../lib/download';
 import { compact, credits, dateTime, integer } from '../../lib/format';
 import { keysKey, listKeys } from '../keys/api';
-import { aggregate, daysBetween, filterRecords, type GroupBy, type Metric, type UsageFilter } from './aggregate';
-import { fetchUsage, MAX_PAGES, sinceFor, type UsageRecord } from './api';
+import { aggregate, daysBetween, filterRecords, filterRows, type GroupBy, type Metric, type UsageFilter } from './aggregate';
+import { fetchSummary, fetchUsage, MAX_PAGES, sinceFor, type UsageRecord, type UsageRow } from './api';
 import { UsageChart } from './UsageChart';
 
 const RANGES = [7, 14, 30, 90];
@@ -27,15 +27,19 @@ export default function UsagePage() {
   const [days, setDays] = useState(7);
   const [by, setBy] = useState<GroupBy>('model');
   const [filter, setFilter] = useState<UsageFilter>({ model: '', keyId: '', outcome: '' });
+  // Totals and charts read the rollups; the list of requests reads the records.
+  const summary = useQuery({ queryKey: ['usage-summary', days], queryFn: ({ signal }) => fetchSummary(days, signal) });
   const usage = useQuery({ queryKey: ['usage', days], queryFn: ({ signal }) => fetchUsage(days, signal) });
   const keys = useQuery({ queryKey: keysKey, queryFn: listKeys });
   const keyNames = useMemo(() => new Map((keys.data ?? []).map((k) => [k.id, k.name])), [keys.data]);
 
   const records = useMemo(() => usage.data?.items ?? [], [usage.data]);
+  const rows = useMemo(() => summary.data?.items ?? [], [summary.data]);
   const dayList = useMemo(() => daysBetween(sinceFor(days)), [days]);
   const filtered = useMemo(() => filterRecords(records, filter), [records, filter]);
-  const models = useMemo(() => [...new Set(records.map((r) => r.model))].sort(), [records]);
-  const keyIds = useMemo(() => [...new Set(records.map((r) => r.key_id))].sort((a, b) => a - b), [records]);
+  const filteredRows = useMemo(() => filterRows(rows, filter), [rows, filter]);
+  const models = useMemo(() => [...new Set(rows.map((r) => r.model))].sort(), [rows]);
+  const keyIds = useMemo(() => [...new Set(rows.map((r) => r.key_id))].sort((a, b) => a - b), [rows]);
 
   return (
     <div>
@@ -52,18 +56,24 @@ export default function UsagePage() {
           </SelectField>
         }
       />
-      {usage.isPending ? (
+      {usage.isPending || summary.isPending ? (
         <Loading label="Loading usage…" />
-      ) : usage.isError ? (
-        <ErrorState error={usage.error} onRetry={() => void usage.refetch()} />
+      ) : usage.isError || summary.isError ? (
+        <ErrorState
+          error={usage.error ?? summary.error}
+          onRetry={() => {
+            void usage.refetch();
+            void summary.refetch();
+          }}
+        />
       ) : (
         <>
           {usage.data.truncated && (
             <p role="status" className="mb-4 rounded-md bg-amber-50 px-3 py-2 text-sm text-amber-900 dark:bg-amber-950 dark:text-amber-100">
-              This period has more than {integer(MAX_PAGES * 500)} requests: the figures cover the first {integer(records.length)}. Choose a shorter period for complete figures.
+              This period has more than {integer(MAX_PAGES * 500)} requests: the list below shows the first {integer(records.length)}; the totals and charts count them all.
             </p>
           )}
-          <Totals records={filtered} />
+          <Totals rows={filteredRows} />
           <Section
             title="By day"
             id="charts-heading"
@@ -74,7 +84,7 @@ export default function UsagePage() {
               </SelectField>
             }
           >
-            {records.length === 0 ? (
+            {rows.length === 0 ? (
               <EmptyState title="No requests in this period">Requests made with your team's API keys show up here.</EmptyState>
             ) : (
               <Tabs.Root defaultValue="requests">
@@ -91,7 +101,7 @@ export default function UsagePage() {
                 </Tabs.List>
                 {METRICS.map((m) => (
                   <Tabs.Content key={m.id} value={m.id} className="focus:outline-none focus-visible:ring-2 focus-visible:ring-indigo-600">
-                    <UsageChart series={aggregate(filtered, m.id, by, dayList, keyNames)} format={m.format} label={`${m.label} per day by ${by}`} />
+                    <UsageChart series={aggregate(filteredRows, m.id, by, dayList, keyNames)} format={m.format} label={`${m.label} per day by ${by}`} />
                   </Tabs.Content>
                 ))}
               </Tabs.Root>
@@ -135,9 +145,9 @@ export default function UsagePage() {
   );
 }
 
-function Totals({ records }: { records: UsageRecord[] }) {
-  const t = records.reduce(
-    (a, r) => ({ requests: a.requests + 1, tokens: a.tokens + r.input_tokens + r.output_tokens, cost: a.cost + r.cost, errors: a.errors + (r.status >= 400 ? 1 : 0) }),
+function Totals({ rows }: { rows: UsageRow[] }) {
+  const t = rows.reduce(
+    (a, r) => ({ requests: a.requests + r.requests, tokens: a.tokens + r.input_tokens + r.output_tokens, cost: a.cost + r.cost, errors: a.errors + r.errors }),
     { requests: 0, tokens: 0, cost: 0, errors: 0 },
   );
   const cards = [

@@ -1,4 +1,4 @@
-import type { UsageRecord } from './api';
+import type { UsageRecord, UsageRow } from './api';
 
 export type Metric = 'requests' | 'tokens' | 'cost';
 export type GroupBy = 'model' | 'key';
@@ -30,23 +30,23 @@ export function daysBetween(since: Date, now = new Date()): string[] {
   return out;
 }
 
-export function valueOf(r: UsageRecord, m: Metric): number {
-  if (m === 'requests') return 1;
+export function valueOf(r: UsageRow, m: Metric): number {
+  if (m === 'requests') return r.requests;
   if (m === 'tokens') return r.input_tokens + r.output_tokens;
   return r.cost;
 }
 
-export function groupOf(r: UsageRecord, by: GroupBy, keyNames: Map<number, string>): string {
+export function groupOf(r: UsageRow, by: GroupBy, keyNames: Map<number, string>): string {
   if (by === 'model') return r.model || '(none)';
   return keyNames.get(r.key_id) ?? `key #${r.key_id}`;
 }
 
-/** aggregate sums a metric per day and group, zero-filled over days, keeping the top `limit` groups. */
-export function aggregate(records: UsageRecord[], metric: Metric, by: GroupBy, days: string[], keyNames: Map<number, string>, limit = 6): Series {
+/** aggregate sums a metric of rollup rows per day and group, zero-filled over days, keeping the top `limit` groups. */
+export function aggregate(rows: UsageRow[], metric: Metric, by: GroupBy, days: string[], keyNames: Map<number, string>, limit = 6): Series {
   const inRange = new Set(days);
-  records = records.filter((r) => inRange.has(dayOf(r.created_at)));
+  rows = rows.filter((r) => inRange.has(dayOf(r.bucket)));
   const totals = new Map<string, number>();
-  for (const r of records) {
+  for (const r of rows) {
     const g = groupOf(r, by, keyNames);
     totals.set(g, (totals.get(g) ?? 0) + valueOf(r, metric));
   }
@@ -62,8 +62,8 @@ export function aggregate(records: UsageRecord[], metric: Metric, by: GroupBy, d
     byDay.set(d, row);
   }
   let total = 0;
-  for (const r of records) {
-    const row = byDay.get(dayOf(r.created_at));
+  for (const r of rows) {
+    const row = byDay.get(dayOf(r.bucket));
     if (!row) continue; // unreachable: filtered above
     const g0 = groupOf(r, by, keyNames);
     const g = keep.has(g0) ? g0 : OTHER;
@@ -82,6 +82,16 @@ export interface UsageFilter {
 
 export function filterRecords(records: UsageRecord[], f: UsageFilter): UsageRecord[] {
   return records.filter(
+    (r) =>
+      (!f.model || r.model === f.model) &&
+      (!f.keyId || String(r.key_id) === f.keyId) &&
+      (!f.outcome || (f.outcome === 'ok' ? r.status < 400 : r.status >= 400)),
+  );
+}
+
+/** filterRows applies the filter to rollup rows (a row is one status: its outcome is the row's). */
+export function filterRows(rows: UsageRow[], f: UsageFilter): UsageRow[] {
+  return rows.filter(
     (r) =>
       (!f.model || r.model === f.model) &&
       (!f.keyId || String(r.key_id) === f.keyId) &&

@@ -33,3 +33,26 @@ export function sinceFor(days: number, now = new Date()): Date {
 export function fetchUsage(days: number, signal?: AbortSignal) {
   return fetchAll<UsageRecord>(`/api/usage?since=${encodeURIComponent(sinceFor(days).toISOString().replace(/\.\d{3}Z$/, 'Z'))}`, MAX_PAGES, signal);
 }
+
+/** UsageRow is one row of GET /api/usage/summary: a day × key × model × status of the rollups. */
+export interface UsageRow {
+  id: number;
+  bucket: string;
+  key_id: number;
+  model: string;
+  status: number;
+  requests: number;
+  errors: number;
+  input_tokens: number;
+  output_tokens: number;
+  cost: number;
+}
+
+/**
+ * fetchSummary reads the team's usage per UTC day, key, model and status from the rollups
+ * (docs/usage-analytics.md): totals and charts count every request, however many there were.
+ */
+export function fetchSummary(days: number, signal?: AbortSignal) {
+  const since = encodeURIComponent(sinceFor(days).toISOString().replace(/\.\d{3}Z$/, 'Z'));
+  return fetchAll<UsageRow>(`/api/usage/summary?interval=day&group_by=key,model,status&since=${since}`, MAX_PAGES, signal);
+}

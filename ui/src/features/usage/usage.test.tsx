@@ -2,8 +2,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { screen, waitFor, within } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { customerSession, errorBody, list, mockApi, renderApp } from '../../test/utils';
-import { aggregate, daysBetween, filterRecords, OTHER } from './aggregate';
-import { sinceFor, type UsageRecord } from './api';
+import { aggregate, daysBetween, filterRecords, filterRows, OTHER } from './aggregate';
+import { sinceFor, type UsageRecord, type UsageRow } from './api';
 import { usageCSV } from './UsagePage';
 
 const rec = (id: number, model: string, key_id: number, day: string, over: Partial<UsageRecord> = {}): UsageRecord => ({
@@ -24,25 +24,45 @@ const rec = (id: number, model: string, key_id: number, day: string, over: Parti
   ...over,
 });
 
+/** rollup sums records into GET /api/usage/summary rows (day × key × model × status), as the server's rollups do. */
+const rollup = (records: UsageRecord[]): UsageRow[] => {
+  const rows = new Map<string, UsageRow>();
+  for (const r of records) {
+    const bucket = `${r.created_at.slice(0, 10)}T00:00:00Z`;
+    const k = `${bucket}|${r.key_id}|${r.model}|${r.status}`;
+    const row = rows.get(k) ?? { id: rows.size + 1, bucket, key_id: r.key_id, model: r.model, status: r.status, requests: 0, errors: 0, input_tokens: 0, output_tokens: 0, cost: 0 };
+    row.requests++;
+    row.errors += r.status >= 400 ? 1 : 0;
+    row.input_tokens += r.input_tokens;
+    row.output_tokens += r.output_tokens;
+    row.cost += r.cost;
+    rows.set(k, row);
+  }
+  return [...rows.values()];
+};
+
 describe('aggregate', () => {
   const days = ['2026-12-01', '2026-12-02'];
   const names = new Map([[1, 'web']]);
   const records = [rec(1, 'a', 1, '2026-12-01'), rec(2, 'a', 1, '2026-12-02'), rec(3, 'b', 2, '2026-12-02', { cost: 5000 }), rec(4, 'c', 2, '2026-11-01')];
+  const rows = rollup(records);
 
   it('sums per day and group, zero-filled', () => {
-    const s = aggregate(records, 'requests', 'model', days, names);
+    const s = aggregate(rows, 'requests', 'model', days, names);
     expect(s.groups).toEqual(['a', 'b']);
     expect(s.rows).toEqual([
       { day: '2026-12-01', a: 1, b: 0 },
       { day: '2026-12-02', a: 1, b: 1 },
     ]);
     expect(s.total).toBe(3); // the record outside the days is not counted
-    expect(aggregate(records, 'tokens', 'key', days, names).groups).toEqual(['web', 'key #2']);
-    expect(aggregate(records, 'cost', 'model', days, names).rows[1]).toMatchObject({ a: 1000, b: 5000 });
+    expect(aggregate(rows, 'tokens', 'key', days, names).groups).toEqual(['web', 'key #2']);
+    expect(aggregate(rows, 'cost', 'model', days, names).rows[1]).toMatchObject({ a: 1000, b: 5000 });
+    // A row counts all its requests.
+    expect(aggregate(rollup([rec(5, 'a', 1, '2026-12-01'), rec(6, 'a', 1, '2026-12-01')]), 'requests', 'model', days, names).total).toBe(2);
   });
 
   it('folds small groups into Other', () => {
-    const s = aggregate(records, 'requests', 'model', days, names, 1);
+    const s = aggregate(rows, 'requests', 'model', days, names, 1);
     expect(s.groups).toEqual(['a', OTHER]);
     expect(s.rows[1]).toEqual({ day: '2026-12-02', a: 1, [OTHER]: 1 });
   });
@@ -53,6 +73,7 @@ describe('aggregate', () => {
     const failed = rec(5, 'a', 1, '2026-12-01', { status: 429 });
     expect(filterRecords([...records, failed], { model: 'a', keyId: '', outcome: 'error' })).toEqual([failed]);
     expect(filterRecords(records, { model: '', keyId: '2', outcome: 'ok' }).map((r) => r.id)).toEqual([3, 4]);
+    expect(filterRows(rollup([...records, failed]), { model: 'a', keyId: '', outcome: 'error' })).toMatchObject([{ status: 429, requests: 1 }]);
   });
 
   it('CSV', () => {
@@ -69,6 +90,7 @@ describe('UsagePage', () => {
     const { calls } = mockApi({
       'GET /api/auth/session': { body: customerSession() },
       'GET /api/usage': { body: list(records) },
+      'GET /api/usage/summary': { body: list(rollup(records)) },
       'GET /api/keys': { body: list([{ id: 1, name: 'web', prefix: 'sk', created_at: '' }]) },
     });
     const create = vi.fn(() => 'blob:x');
@@ -79,6 +101,7 @@ describe('UsagePage', () => {
     expect(screen.getByTestId('total-failed')).toHaveTextContent('1');
     expect(screen.getByTestId('total-tokens')).toHaveTextContent('900');
     expect(calls.find((c) => c.path === '/api/usage')?.url).toMatch(/since=\d{4}-\d{2}-\d{2}T00%3A00%3A00Z/);
+    expect(calls.find((c) => c.path === '/api/usage/summary')?.url).toMatch(/interval=day&group_by=key,model,status&since=\d{4}-\d{2}-\d{2}T00%3A00%3A00Z/);
     expect(screen.getByRole('tab', { name: 'Requests' })).toHaveAttribute('aria-selected', 'true');
     await userEvent.click(screen.getByRole('tab', { name: 'Tokens' }));
     expect(screen.getByRole('tab', { name: 'Tokens' })).toHaveAttribute('aria-selected', 'true');
@@ -100,15 +123,27 @@ describe('UsagePage', () => {
   });
 
   it('Empty, truncated and error', async () => {
-    mockApi({ 'GET /api/auth/session': { body: customerSession() }, 'GET /api/usage': { body: list([]) }, 'GET /api/keys': { body: list([]) } });
+    mockApi({ 'GET /api/auth/session': { body: customerSession() }, 'GET /api/usage': { body: list([]) }, 'GET /api/usage/summary': { body: list([]) }, 'GET /api/keys': { body: list([]) } });
     renderApp('/usage');
     expect(await screen.findByText('No requests in this period')).toBeInTheDocument();
 
-    mockApi({ 'GET /api/auth/session': { body: customerSession() }, 'GET /api/usage': { body: list([rec(1, 'a', 1, '2026-12-01')], true, 1) }, 'GET /api/keys': { body: list([]) } });
+    const many = rollup([rec(1, 'a', 1, '2026-12-01')]).map((r) => ({ ...r, requests: 12345 }));
+    mockApi({
+      'GET /api/auth/session': { body: customerSession() },
+      'GET /api/usage': { body: list([rec(1, 'a', 1, '2026-12-01')], true, 1) },
+      'GET /api/usage/summary': { body: list(many) },
+      'GET /api/keys': { body: list([]) },
+    });
     renderApp('/usage');
     expect(await screen.findByText(/This period has more than 10,000 requests/)).toBeInTheDocument();
+    expect(screen.getAllByTestId('total-requests').at(-1)).toHaveTextContent('12,345'); // the totals count them all
 
-    mockApi({ 'GET /api/auth/session': { body: customerSession() }, 'GET /api/usage': { status: 400, body: errorBody('since must be RFC 3339') }, 'GET /api/keys': { body: list([]) } });
+    mockApi({
+      'GET /api/auth/session': { body: customerSession() },
+      'GET /api/usage': { status: 400, body: errorBody('since must be RFC 3339') },
+      'GET /api/usage/summary': { body: list([]) },
+      'GET /api/keys': { body: list([]) },
+    });
     renderApp('/usage');
     expect(await screen.findByText('since must be RFC 3339')).toBeInTheDocument();
   });
