@@ -1,0 +1,357 @@
+package quality
+
+import (
+	"math"
+	"slices"
+	"sort"
+
+	"github.com/chorusgw/chorus"
+)
+
+// LearnedReport is what the admin API shows of a learned scorer: how much
+// it has learned, and how good it is on the held-out examples it never
+// trained on.
+type LearnedReport struct {
+	Scope    string           `json:"scope"`
+	Version  int64            `json:"version"`  // the last saved version (0: none yet)
+	Examples int64            `json:"examples"` // labelled examples seen
+	Train    int              `json:"train"`
+	Holdout  int              `json:"holdout"`
+	Sources  map[string]int64 `json:"sources"`
+	Weights  int              `json:"weights"` // non-zero weights
+	// Held-out measures (nil with no held-out example): accuracy at 0.5,
+	// Brier score, log loss, area under the ROC curve, and the share of
+	// good answers (the accuracy of always guessing the majority is
+	// max(BaseRate, 1-BaseRate)).
+	Accuracy    *float64      `json:"holdout_accuracy"`
+	Brier       *float64      `json:"holdout_brier"`
+	LogLoss     *float64      `json:"holdout_log_loss"`
+	AUC         *float64      `json:"holdout_auc"`
+	BaseRate    *float64      `json:"holdout_base_rate"`
+	Calibration []CalibBucket `json:"calibration"`
+	Models      []ModelLabels `json:"models"`
+}
+
+// CalibBucket is the held-out examples whose prediction fell in [Lo, Hi):
+// a calibrated scorer's MeanPredicted is close to Observed.
+type CalibBucket struct {
+	Lo            float64 `json:"lo"`
+	Hi            float64 `json:"hi"`
+	Count         int     `json:"count"`
+	MeanPredicted float64 `json:"mean_predicted"`
+	Observed      float64 `json:"observed"`
+}
+
+// ModelLabels is the examples of one model and the share that were good.
+type ModelLabels struct {
+	Model    string  `json:"model"`
+	Examples int     `json:"examples"`
+	Good     float64 `json:"good"`
+}
+
+// Scopes returns the names of every learned scorer, sorted.
+func (l *Learner) Scopes() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := make([]string, 0, len(l.scopes))
+	for k := range l.scopes {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Report measures a scope on its held-out examples, or returns nil when the
+// scope has learned nothing.
+func (l *Learner) Report(scopeName string) *LearnedReport {
+	s := l.lookup(scopeName)
+	if s == nil {
+		return nil
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	r := &LearnedReport{Scope: scopeName, Version: s.version, Examples: s.seq, Train: len(s.train), Holdout: len(s.holdout),
+		Sources: mapsString(s.sources)}
+	for _, z := range s.m.z {
+		if math.Abs(z) > ftrlL1 {
+			r.Weights++
+		}
+	}
+	preds := make([]float64, len(s.holdout))
+	labels := make([]float64, len(s.holdout))
+	for i, e := range s.holdout {
+		preds[i], labels[i] = s.m.predict(e.feats), e.label
+	}
+	measure(r, preds, labels)
+	r.Models = modelLabels(s.train, s.holdout)
+	return r
+}
+
+// measure fills the held-out measures.
+func measure(r *LearnedReport, preds, labels []float64) {
+	n := len(preds)
+	if n == 0 {
+		return
+	}
+	var right, brier, logloss, base float64
+	buckets := make([]CalibBucket, 10)
+	for i := range buckets {
+		buckets[i].Lo, buckets[i].Hi = float64(i)/10, float64(i+1)/10
+	}
+	for i, p := range preds {
+		y := labels[i]
+		if (p >= 0.5) == (y >= 0.5) {
+			right++
+		}
+		brier += (p - y) * (p - y)
+		q := math.Min(math.Max(p, 1e-9), 1-1e-9)
+		logloss -= y*math.Log(q) + (1-y)*math.Log(1-q)
+		base += y
+		b := &buckets[min(int(p*10), 9)]
+		b.Count++
+		b.MeanPredicted += p
+		b.Observed += y
+	}
+	f := float64(n)
+	r.Accuracy, r.Brier, r.LogLoss, r.BaseRate = ptr(right/f), ptr(brier/f), ptr(logloss/f), ptr(base/f)
+	if auc, ok := rocAUC(preds, labels); ok {
+		r.AUC = &auc
+	}
+	for _, b := range buckets {
+		if b.Count > 0 {
+			b.MeanPredicted /= float64(b.Count)
+			b.Observed /= float64(b.Count)
+			r.Calibration = append(r.Calibration, b)
+		}
+	}
+}
+
+func ptr(v float64) *float64 { return &v }
+
+// rocAUC is the probability that a good answer is ranked above a bad one
+// (ties count half); false when one class is missing.
+func rocAUC(preds, labels []float64) (float64, bool) {
+	idx := make([]int, len(preds))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return preds[idx[a]] < preds[idx[b]] })
+	var pos, neg, rankSum float64
+	for i := 0; i < len(idx); {
+		j := i
+		for j < len(idx) && preds[idx[j]] == preds[idx[i]] {
+			j++
+		}
+		avgRank := float64(i+j+1) / 2 // 1-based ranks i+1..j
+		for k := i; k < j; k++ {
+			if labels[idx[k]] >= 0.5 {
+				pos++
+				rankSum += avgRank
+			} else {
+				neg++
+			}
+		}
+		i = j
+	}
+	if pos == 0 || neg == 0 {
+		return 0, false
+	}
+	return (rankSum - pos*(pos+1)/2) / (pos * neg), true
+}
+
+func modelLabels(sets ...[]example) []ModelLabels {
+	acc := map[string]*ModelLabels{}
+	for _, xs := range sets {
+		for _, e := range xs {
+			m := acc[e.model]
+			if m == nil {
+				m = &ModelLabels{Model: e.model}
+				acc[e.model] = m
+			}
+			m.Examples++
+			m.Good += e.label
+		}
+	}
+	out := make([]ModelLabels, 0, len(acc))
+	for _, m := range acc {
+		m.Good /= float64(m.Examples)
+		out = append(out, *m)
+	}
+	slices.SortFunc(out, func(a, b ModelLabels) int {
+		if a.Model < b.Model {
+			return -1
+		}
+		if a.Model > b.Model {
+			return 1
+		}
+		return 0
+	})
+	return out
+}
+
+// minCalibration is how many unbiased held-out examples of the first tier
+// a target needs before its threshold is calibrated, and minStrong how
+// many labelled answers of the strongest tier.
+const (
+	minCalibration = 20
+	minStrong      = 5
+)
+
+// Calibration is a cascade's threshold calibrated to its target, with what
+// it is expected to give on traffic like the held-out examples.
+type Calibration struct {
+	Calibrated bool    `json:"calibrated"`
+	Reason     string  `json:"reason,omitempty"` // why not, when not
+	Threshold  float64 `json:"threshold"`
+	Examples   int     `json:"examples"` // held-out first-tier answers it was calibrated on
+	// Expected figures: the share of answers good, the strongest tier's
+	// alone, their ratio; the cost per request in micro-credits, the
+	// strongest tier's, their ratio; and the share escalated.
+	ExpectedQuality      float64 `json:"expected_quality"`
+	StrongQuality        float64 `json:"strong_quality"`
+	ExpectedQualityRatio float64 `json:"expected_quality_ratio"`
+	ExpectedCost         float64 `json:"expected_cost"`
+	StrongCost           float64 `json:"strong_cost"`
+	ExpectedCostRatio    float64 `json:"expected_cost_ratio"`
+	Escalated            float64 `json:"escalated"`
+	Target               chorus.CascadeTarget
+}
+
+// never is a threshold no score reaches: escalate everything.
+const never = 1.000001
+
+// Tier is a cascade tier as calibration sees it: its model and prices.
+type Tier struct {
+	Model  string
+	Prices chorus.Prices
+}
+
+// Calibrate picks the threshold that meets target for a two-way decision
+// between the first tier and the strongest (last): on the first tier's
+// unbiased held-out answers (explored or imported), accepting those whose
+// prediction reaches the threshold and escalating the rest, whose quality
+// and cost are the strongest tier's means over its labelled answers. Of
+// the thresholds that meet a quality target it takes the cheapest; of
+// those that meet a cost target, the best. When none meets the target it
+// escalates everything (quality target) or takes the cheapest (cost
+// target), and says so.
+func (l *Learner) Calibrate(scopeName string, cheap, strong Tier, target chorus.CascadeTarget) Calibration {
+	c := Calibration{Threshold: never, Target: target}
+	s := l.lookup(scopeName)
+	if s == nil {
+		c.Reason = "the learned scorer has no examples yet"
+		return c
+	}
+	type point struct{ p, y, cost float64 }
+	var pts []point
+	var strongN int
+	var strongGood, strongCost, cheapIn, cheapOut float64
+	s.mu.RLock()
+	for _, e := range s.holdout {
+		if e.model == cheap.Model && e.unbiased {
+			pts = append(pts, point{s.m.predict(e.feats), e.label, tokenCost(e.in, e.out, cheap.Prices)})
+			cheapIn += float64(e.in)
+			cheapOut += float64(e.out)
+		}
+	}
+	for _, xs := range [][]example{s.train, s.holdout} {
+		for _, e := range xs {
+			if e.model == strong.Model {
+				strongN++
+				strongGood += e.label
+				strongCost += tokenCost(e.in, e.out, strong.Prices)
+			}
+		}
+	}
+	s.mu.RUnlock()
+	c.Examples = len(pts)
+	switch {
+	case len(pts) < minCalibration:
+		c.Reason = "too few unbiased held-out answers of the first tier (explored or imported) to calibrate on"
+		return c
+	case strongN < minStrong:
+		c.Reason = "too few labelled answers of the strongest tier to know its quality"
+		return c
+	}
+	n := float64(len(pts))
+	q1 := strongGood / float64(strongN)
+	c1 := strongCost / float64(strongN)
+	if c1 == 0 { // its answers' tokens unknown: the first tier's at its prices
+		c1 = float64(tokenCost(int64(cheapIn/n), int64(cheapOut/n), strong.Prices))
+	}
+	c.StrongQuality, c.StrongCost = q1, c1
+	slices.SortFunc(pts, func(a, b point) int {
+		switch {
+		case a.p > b.p:
+			return -1
+		case a.p < b.p:
+			return 1
+		}
+		return 0
+	})
+	var cheapCost float64
+	for _, p := range pts {
+		cheapCost += p.cost
+	}
+	cheapCost /= n
+	// Threshold k: accept the k highest predictions (ties together).
+	eval := func(accepted int, goodAccepted float64) (q, cost float64) {
+		esc := n - float64(accepted)
+		return (goodAccepted + esc*q1) / n, cheapCost + esc/n*c1
+	}
+	type option struct {
+		th, q, cost, esc float64
+	}
+	opts := []option{}
+	q, cost := eval(0, 0)
+	opts = append(opts, option{never, q, cost, 1})
+	good := 0.0
+	for i := 0; i < len(pts); {
+		j := i
+		for j < len(pts) && pts[j].p == pts[i].p {
+			good += pts[j].y
+			j++
+		}
+		q, cost := eval(j, good)
+		opts = append(opts, option{pts[i].p, q, cost, (n - float64(j)) / n})
+		i = j
+	}
+	ratioQ := func(o option) float64 { return safeDiv(o.q, q1) }
+	ratioC := func(o option) float64 { return safeDiv(o.cost, c1) }
+	best := -1
+	for i, o := range opts {
+		if target.MinQualityRatio > 0 {
+			if ratioQ(o) >= target.MinQualityRatio && (best < 0 || o.cost < opts[best].cost) {
+				best = i
+			}
+		} else if ratioC(o) <= target.MaxCostRatio && (best < 0 || o.q > opts[best].q) {
+			best = i
+		}
+	}
+	if best < 0 {
+		if target.MinQualityRatio > 0 {
+			best = 0
+			c.Reason = "no threshold meets the quality target on the held-out answers: every request escalates"
+		} else {
+			best = len(opts) - 1
+			c.Reason = "no threshold meets the cost target on the held-out answers: the cheapest is used"
+		}
+	}
+	o := opts[best]
+	c.Calibrated = true
+	c.Threshold = o.th
+	c.ExpectedQuality, c.ExpectedCost, c.Escalated = o.q, o.cost, o.esc
+	c.ExpectedQualityRatio, c.ExpectedCostRatio = ratioQ(o), ratioC(o)
+	return c
+}
+
+func tokenCost(in, out int64, p chorus.Prices) float64 {
+	return float64(chorus.TokenCost(chorus.TokenCounts{Input: in, Output: out}, p))
+}
+
+func safeDiv(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
