@@ -193,7 +193,7 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		}
 	}
 	a.Metrics = telemetry.New()
-	a.Registry = registry.New(registrySource{a.DB}, adapters.New, registry.Options{
+	a.Registry = registry.New(registrySource{a.DB}, adapters.WithReplayDir(cfg.Upstreams.ReplayDir), registry.Options{
 		MasterKey:            cfg.MasterKey,
 		Connect:              cfg.Timeouts.Connect,
 		AllowPrivateNetworks: cfg.Upstreams.AllowPrivateNetworks,
