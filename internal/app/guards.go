@@ -19,6 +19,7 @@ var (
 	_ shop.Store              = (*store.DB)(nil)
 	_ quality.ScoreStore      = (*store.DB)(nil)
 	_ quality.AggregateSource = (*store.DB)(nil)
+	_ quality.LearnedStore    = (*store.DB)(nil)
 	_ webhook.Store           = (*store.DB)(nil)
 	_ gateway.ResponseStore   = (*store.DB)(nil)
 )

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/provider"
 )
 
 // The learned scorer predicts P(answer good) per scope (a route's or a
@@ -247,6 +248,11 @@ type Labelled struct {
 // holdout slice, else one online step (and a refit now and then). It is
 // stored when the learner has a store.
 func (l *Learner) Learn(ctx context.Context, x Labelled) error {
+	return l.learn(ctx, x, true)
+}
+
+// learn is Learn; batch false leaves refits and saves to the caller.
+func (l *Learner) learn(ctx context.Context, x Labelled, batch bool) error {
 	if !(x.Label >= 0 && x.Label <= 1) {
 		return chorus.Invalid("label", "label must be between 0 and 1, got %v", x.Label)
 	}
@@ -287,10 +293,10 @@ func (l *Learner) Learn(ctx context.Context, x Labelled) error {
 			Weight: x.Weight, Holdout: holdout, Features: raw, InputTokens: x.In, OutputTokens: x.Out,
 		})
 	}
-	if refit {
+	if refit && batch {
 		l.refit(s)
 	}
-	if save && err == nil {
+	if save && batch && err == nil {
 		_, err = l.Save(ctx, x.Scope, "")
 	}
 	return err
@@ -613,4 +619,68 @@ func sameTier(a, b Tier) bool {
 	return a.Model == b.Model && a.Prices.Input == b.Prices.Input && a.Prices.Output == b.Prices.Output &&
 		p(a.Prices.CachedInput) == p(b.Prices.CachedInput) && p(a.Prices.CacheWrite) == p(b.Prices.CacheWrite) &&
 		p(a.Prices.Reasoning) == p(b.Prices.Reasoning)
+}
+
+// ImportedExample is an operator's labelled example.
+type ImportedExample struct {
+	Example
+	Label float64 // in [0, 1]
+}
+
+// Import learns from an operator's labelled examples (source "import",
+// unbiased: usable to calibrate a target), refits once at the end and saves
+// a version. It returns how many were learned.
+func (l *Learner) Import(ctx context.Context, scopeName string, xs []ImportedExample) (int, error) {
+	for i, x := range xs {
+		fs := Featurize(x.Example)
+		in := int64(provider.EstimateTokens(x.Question) + 7) // a system-less chat request's framing
+		out := int64(provider.EstimateTokens(x.Answer))
+		err := l.learn(ctx, Labelled{Scope: scopeName, Model: x.Model, Features: fs, Label: x.Label, Source: chorus.LearnedFromImport,
+			Unbiased: true, In: in, Out: out, key: "import:" + x.Model + "\x00" + x.Question + "\x00" + x.Answer}, false)
+		if err != nil {
+			return i, err
+		}
+	}
+	if len(xs) == 0 {
+		return 0, nil
+	}
+	s := l.scope(scopeName)
+	l.refit(s)
+	if l.o.Store != nil {
+		if _, err := l.Save(ctx, scopeName, fmt.Sprintf("import of %d examples", len(xs))); err != nil {
+			return len(xs), err
+		}
+	}
+	return len(xs), nil
+}
+
+// Versions lists a scope's saved versions, newest first (none without a
+// store).
+func (l *Learner) Versions(ctx context.Context, scopeName string) ([]*chorus.LearnedModel, error) {
+	if l.o.Store == nil {
+		return []*chorus.LearnedModel{}, nil
+	}
+	return l.o.Store.ListLearnedModels(ctx, scopeName)
+}
+
+// Flush saves a version of every scope that learned something since its
+// last one (at shutdown: examples are stored as they come, so nothing is
+// lost without it, but a restart then replays them).
+func (l *Learner) Flush(ctx context.Context) error {
+	if l.o.Store == nil {
+		return nil
+	}
+	var errs []error
+	for _, name := range l.Scopes() {
+		s := l.lookup(name)
+		s.mu.RLock()
+		dirty := s.sinceSave > 0
+		s.mu.RUnlock()
+		if dirty {
+			if _, err := l.Save(ctx, name, "saved at shutdown"); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
