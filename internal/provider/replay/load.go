@@ -39,7 +39,8 @@ func Load(path, model string) ([]Record, error) {
 // ReadCSV reads a CSV in the columns of RouteLLM's evaluation files: a
 // prompt column, and for the model a True/False column named after it and
 // its answer in "<model>_response". A file without the response column
-// (MMLU's) gives answers that only say whether the model was right.
+// (MMLU's), or an empty answer, gives a placeholder answer that does not
+// say whether the model was right.
 func ReadCSV(r io.Reader, model string) ([]Record, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
@@ -80,20 +81,18 @@ func ReadCSV(r io.Reader, model string) ([]Record, error) {
 		}
 		if hasResp {
 			rec.Response = strings.TrimSpace(field(row, resp))
-		} else {
-			rec.Response = outcomeText(rec.Correct)
+		}
+		if rec.Response == "" {
+			rec.Response = noText
 		}
 		recs = append(recs, rec)
 	}
 }
 
-// outcomeText is the answer of a dataset that records only the outcome.
-func outcomeText(ok *bool) string {
-	if ok != nil && *ok {
-		return "(recorded outcome: correct)"
-	}
-	return "(recorded outcome: incorrect)"
-}
+// noText is the answer of a dataset that records only whether the model
+// was right (MMLU's): it never says which, or a scorer could read the
+// answer key.
+const noText = "(no recorded answer text)"
 
 func field(row []string, i int) string {
 	if i < len(row) {
@@ -143,7 +142,7 @@ func ReadJSONL(r io.Reader, model string) ([]Record, error) {
 			rec.Latency = time.Duration(*x.LatencyMS * float64(time.Millisecond))
 		}
 		if rec.Response == "" {
-			rec.Response = outcomeText(rec.Correct)
+			rec.Response = noText
 		}
 		recs = append(recs, rec)
 	}
