@@ -84,10 +84,11 @@ type RouteConfig struct {
 	// threshold by one calibrated from held-out feedback to meet it
 	// (Threshold stays the threshold until there is enough feedback).
 	Target *CascadeTarget `json:"target,omitempty"`
-	// Explore is the share of a cascade's requests that its first tier
-	// answers whatever the score (0): the feedback on those answers shows a
-	// learned scorer what the cheap tier's answers are worth, unbiased by
-	// its own choices, and is what a target is calibrated on.
+	// Explore is the share of a cascade's requests answered by a tier picked
+	// at random (the first in three cases of four), whatever the score (0):
+	// the feedback on those answers shows
+	// a learned scorer what each tier's answers are worth, unbiased by its
+	// own choices, and is what a target is calibrated on.
 	Explore float64 `json:"explore,omitempty"`
 }
 

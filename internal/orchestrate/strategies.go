@@ -348,6 +348,16 @@ func (o *Orchestrator) cascadeThreshold(rt *registry.Route) float64 {
 	return threshold(rt)
 }
 
+// exploreTier picks the tier an exploring request goes to: the first in
+// three cases of four (its answers are what a learned scorer judges), else
+// another at random (to know how good the stronger tiers are).
+func exploreTier(tiers int) int {
+	if tiers < 2 || rand.IntN(4) > 0 { // #nosec G404 -- exploration, not a secret
+		return 0
+	}
+	return 1 + rand.IntN(tiers-1) // #nosec G404 -- exploration, not a secret
+}
+
 // exploringKey marks the context of a cascade request that explores.
 type exploringKey struct{}
 
@@ -395,20 +405,23 @@ func (o *Orchestrator) score(ctx context.Context, rt *registry.Route, req *provi
 // score reaches the threshold (calibrated to config.target when set); when
 // none does, the best one seen (the later, stronger tier on a tie). A tier
 // that fails counts as a score of 0. A tier a prompt-only scorer rules out
-// is not called. A request that explores (config.explore) returns the
-// first tier's answer whatever its score.
+// is not called. A request that explores (config.explore) goes to a tier
+// picked at random (exploreTier) and returns its answer whatever its score, so that
+// feedback shows what each tier's answers are worth, unbiased by the
+// scorer's choices.
 func (o *Orchestrator) cascade(ctx context.Context, rt *registry.Route, req *provider.ChatRequest) (*Result, error) {
 	res := &Result{Tier: -1}
 	var best *Attempt
 	var last error
 	try := func(ctx context.Context, t *registry.Target, tier int) *Attempt { return o.tryChat(ctx, t, tier, req) }
 	th := o.cascadeThreshold(rt)
-	explore := rt.Config.Explore > 0 && rand.Float64() < rt.Config.Explore // #nosec G404 -- exploration, not a secret
-	if explore {
+	explore := -1                                                    // the tier that answers whatever its score, when exploring
+	if rt.Config.Explore > 0 && rand.Float64() < rt.Config.Explore { // #nosec G404 -- exploration, not a secret
+		explore = exploreTier(len(rt.Tiers))
 		ctx = context.WithValue(ctx, exploringKey{}, true)
 	}
 	for i, tier := range rt.Tiers {
-		if !explore && o.skipTier(rt, req, i, th) {
+		if i < explore || explore < 0 && o.skipTier(rt, req, i, th) {
 			continue
 		}
 		w, attempts, err := o.sequence(ctx, rt, o.tierOrder(rt, tier, i), provider.EstimateChatTokens(req), try)
@@ -422,7 +435,7 @@ func (o *Orchestrator) cascade(ctx context.Context, rt *registry.Route, req *pro
 		}
 		s, judged := o.score(ctx, rt, req, w)
 		res.Attempts = append(res.Attempts, judged...)
-		if s >= th || (explore && i == 0) {
+		if s >= th || i == explore {
 			res.Response, res.Winner, res.Tier = w.resp, w, i
 			if best != nil {
 				best.Outcome = OutcomeRejected

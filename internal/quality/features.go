@@ -136,6 +136,22 @@ func answerFeatures(f *featurizer, a string, qnums []string) {
 			f.dense("hedge="+h, 1)
 		}
 	}
+	ar := checkArithmetic(a)
+	f.dense("calc.steps", math.Log1p(float64(ar.steps)))
+	if ar.steps == 0 {
+		f.dense("calc.none", 1)
+	}
+	if ar.wrong > 0 {
+		f.dense("calc.wrong", 1)
+		f.dense("calc.wrongshare", float64(ar.wrong)/float64(ar.steps))
+	}
+	if final != "" && ar.last != "" {
+		if final == ar.last {
+			f.dense("final.fromcalc", 1)
+		} else {
+			f.dense("final.notfromcalc", 1)
+		}
+	}
 	if strings.Contains(a, "<<") {
 		f.dense("a.calc", 1)
 	}

@@ -191,9 +191,10 @@ type scope struct {
 	m          *weights
 	train      []example
 	holdout    []example
-	seq        int64 // the last example's
-	gen        int64 // counts refits and rollbacks: the weights changed
-	version    int64 // the last saved version
+	seq        int64             // the last example's
+	gen        int64             // counts refits and rollbacks: the weights changed
+	oof        map[int64]float64 // out-of-fold predictions of unbiased training examples, by seq (the last refit's)
+	version    int64             // the last saved version
 	sources    map[string]int64
 	sinceRefit int
 	sinceSave  int
@@ -279,7 +280,9 @@ func (l *Learner) learn(ctx context.Context, x Labelled, batch bool) error {
 	}
 	s.sources[x.Source]++
 	s.sinceSave++
-	refit := s.sinceRefit >= l.o.RefitEvery
+	// Refits cost a pass over every example: as examples grow they come
+	// less often, so their total cost stays linear in the examples.
+	refit := s.sinceRefit >= max(l.o.RefitEvery, len(s.train)/10)
 	save := l.o.SaveEvery > 0 && s.sinceSave >= l.o.SaveEvery
 	s.mu.Unlock()
 	var err error
@@ -318,11 +321,17 @@ func appendBounded(xs []example, e example, limit int) []example {
 	return xs
 }
 
+// folds is how many parts a refit splits the training examples into to
+// predict each part with weights that never saw it (out-of-fold), so that
+// a target can be calibrated on every unbiased example, not only the
+// held-out ones.
+const folds = 5
+
 // refit retrains the scope from its training examples: several passes in a
-// shuffled order fixed by the example count, so a refit is reproducible.
-// The weights are swapped in at the end; predictions never wait on it.
-// Online steps taken while it ran are in the examples, so the next refit
-// has them.
+// shuffled order fixed by the example count, so a refit is reproducible;
+// and, for calibration, out-of-fold predictions of the unbiased ones. The
+// weights are swapped in at the end; predictions never wait on it. Online
+// steps taken while it ran are in the examples, so the next refit has them.
 func (l *Learner) refit(s *scope) {
 	if !s.refitting.TryLock() {
 		return
@@ -331,11 +340,44 @@ func (l *Learner) refit(s *scope) {
 	s.mu.RLock()
 	train := slices.Clone(s.train)
 	s.mu.RUnlock()
+	m := l.fit(train, -1)
+	oof := l.outOfFold(train)
+	s.mu.Lock()
+	s.m = m
+	s.oof = oof
+	s.gen++
+	s.sinceRefit = 0
+	s.mu.Unlock()
+}
+
+// outOfFold predicts each unbiased training example with weights fitted
+// on the other folds.
+func (l *Learner) outOfFold(train []example) map[int64]float64 {
+	oof := map[int64]float64{}
+	for k := range folds {
+		var mk *weights
+		for i, e := range train {
+			if i%folds == k && e.unbiased {
+				if mk == nil {
+					mk = l.fit(train, k)
+				}
+				oof[e.seq] = mk.predict(e.feats)
+			}
+		}
+	}
+	return oof
+}
+
+// fit trains new weights on the examples, leaving out those of fold skip
+// (by index modulo folds; -1 leaves none out).
+func (l *Learner) fit(train []example, skip int) *weights {
 	m := newWeights()
 	r := rand.New(rand.NewPCG(uint64(len(train)), 0x5eed)) // #nosec G404 -- training order, not a secret
-	order := make([]int, len(train))
-	for i := range order {
-		order[i] = i
+	order := make([]int, 0, len(train))
+	for i := range train {
+		if skip < 0 || i%folds != skip {
+			order = append(order, i)
+		}
 	}
 	for range l.o.Epochs {
 		r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
@@ -343,11 +385,7 @@ func (l *Learner) refit(s *scope) {
 			m.update(train[i].feats, train[i].label, train[i].weight)
 		}
 	}
-	s.mu.Lock()
-	s.m = m
-	s.gen++
-	s.sinceRefit = 0
-	s.mu.Unlock()
+	return m
 }
 
 // snapshot is a saved version's weights and counts.
@@ -474,6 +512,14 @@ func (l *Learner) Load(ctx context.Context) error {
 		if err := l.loadExamples(ctx, s, m.Seq); err != nil {
 			return err
 		}
+		s.mu.RLock()
+		train := slices.Clone(s.train)
+		s.mu.RUnlock()
+		oof := l.outOfFold(train)
+		s.mu.Lock()
+		s.oof = oof
+		s.gen++
+		s.mu.Unlock()
 	}
 	return nil
 }

@@ -203,7 +203,7 @@ type Calibration struct {
 	Calibrated bool    `json:"calibrated"`
 	Reason     string  `json:"reason,omitempty"` // why not, when not
 	Threshold  float64 `json:"threshold"`
-	Examples   int     `json:"examples"` // held-out first-tier answers it was calibrated on
+	Examples   int     `json:"examples"` // unbiased first-tier answers it was calibrated on
 	// Expected figures: the share of answers good, the strongest tier's
 	// alone, their ratio; the cost per request in micro-credits, the
 	// strongest tier's, their ratio; and the share escalated.
@@ -228,9 +228,13 @@ type Tier struct {
 
 // Calibrate picks the threshold that meets target for a two-way decision
 // between the first tier and the strongest (last): on the first tier's
-// unbiased held-out answers (explored or imported), accepting those whose
-// prediction reaches the threshold and escalating the rest, whose quality
-// and cost are the strongest tier's means over its labelled answers. Of
+// unbiased answers (explored or imported) — held-out ones with the
+// current weights' predictions, training ones with out-of-fold predictions
+// from the last refit — accepting those whose prediction reaches the
+// threshold and escalating the rest, whose quality and cost are the
+// strongest tier's means over its unbiased labelled answers. (That assumes
+// the strong tier does as well on the questions escalated as on any; they
+// are the harder ones, so the expected quality is an upper estimate.) Of
 // the thresholds that meet a quality target it takes the cheapest; of
 // those that meet a cost target, the best. When none meets the target it
 // escalates everything (quality target) or takes the cheapest (cost
@@ -247,16 +251,24 @@ func (l *Learner) Calibrate(scopeName string, cheap, strong Tier, target chorus.
 	var strongN int
 	var strongGood, strongCost, cheapIn, cheapOut float64
 	s.mu.RLock()
+	add := func(e example, p float64) {
+		pts = append(pts, point{p, e.label, tokenCost(e.in, e.out, cheap.Prices)})
+		cheapIn += float64(e.in)
+		cheapOut += float64(e.out)
+	}
 	for _, e := range s.holdout {
 		if e.model == cheap.Model && e.unbiased {
-			pts = append(pts, point{s.m.predict(e.feats), e.label, tokenCost(e.in, e.out, cheap.Prices)})
-			cheapIn += float64(e.in)
-			cheapOut += float64(e.out)
+			add(e, s.m.predict(e.feats))
+		}
+	}
+	for _, e := range s.train {
+		if p, ok := s.oof[e.seq]; ok && e.model == cheap.Model {
+			add(e, p)
 		}
 	}
 	for _, xs := range [][]example{s.train, s.holdout} {
 		for _, e := range xs {
-			if e.model == strong.Model {
+			if e.model == strong.Model && e.unbiased {
 				strongN++
 				strongGood += e.label
 				strongCost += tokenCost(e.in, e.out, strong.Prices)
@@ -267,10 +279,10 @@ func (l *Learner) Calibrate(scopeName string, cheap, strong Tier, target chorus.
 	c.Examples = len(pts)
 	switch {
 	case len(pts) < minCalibration:
-		c.Reason = "too few unbiased held-out answers of the first tier (explored or imported) to calibrate on"
+		c.Reason = "too few unbiased answers of the first tier (explored or imported) to calibrate on"
 		return c
 	case strongN < minStrong:
-		c.Reason = "too few labelled answers of the strongest tier to know its quality"
+		c.Reason = "too few unbiased labelled answers of the strongest tier (explored or imported) to know its quality"
 		return c
 	}
 	n := float64(len(pts))

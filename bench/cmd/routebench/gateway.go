@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/bench/sim"
@@ -59,7 +60,23 @@ func (c *client) feedback(ctx context.Context, key, responseID string, good bool
 	if good {
 		rating = "up"
 	}
-	return c.post(ctx, key, "/v1/feedback", map[string]any{"response_id": responseID, "rating": rating}, nil)
+	// The gateway finds the answer by its usage record, which the usage
+	// writer stores in batches: under load that may take longer than the
+	// gateway waits (1 s), and the answer is then 404 for a moment. A user
+	// would try again; so does the benchmark, a few times.
+	var err error
+	for try := 0; try < 10; try++ {
+		err = c.post(ctx, key, "/v1/feedback", map[string]any{"response_id": responseID, "rating": rating}, nil)
+		if err == nil || !strings.Contains(err.Error(), "= 404 ") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+	return err
 }
 
 func (c *client) post(ctx context.Context, key, path string, body, out any) error {
