@@ -27,6 +27,10 @@ type LearnedExample struct {
 	Weight     float64         `json:"weight"` // of the example in training
 	Holdout    bool            `json:"holdout"`
 	Features   json.RawMessage `json:"features"`
+	// PriorFeatures, for an answer of a cascade's later tier, are the
+	// features of the first tier's answer to the same request: calibration
+	// pairs the two.
+	PriorFeatures json.RawMessage `json:"prior_features,omitempty"`
 	// Tokens of the answer, for the cost a cascade's target calibrates on.
 	InputTokens  int64     `json:"input_tokens"`
 	OutputTokens int64     `json:"output_tokens"`

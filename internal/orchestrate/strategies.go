@@ -358,14 +358,29 @@ func exploreTier(tiers int) int {
 	return 1 + rand.IntN(tiers-1) // #nosec G404 -- exploration, not a secret
 }
 
-// exploringKey marks the context of a cascade request that explores.
-type exploringKey struct{}
+// trailKey is the context key of a cascade request's Trail.
+type trailKey struct{}
 
-// Exploring reports whether ctx is a cascade request its first tier
-// answers to explore (config.explore), whatever the answer's score.
+// Trail is what a cascade request carries from tier to tier for its
+// evaluator: whether it explores, and what the evaluator kept of the first
+// tier's answer (so that feedback on a later tier's answer can be paired
+// with it). One request's tiers run one after another.
+type Trail struct {
+	Explored bool
+	First    any
+}
+
+// TrailOf returns the cascade request's trail, or nil outside a cascade.
+func TrailOf(ctx context.Context) *Trail {
+	t, _ := ctx.Value(trailKey{}).(*Trail)
+	return t
+}
+
+// Exploring reports whether ctx is a cascade request that explores
+// (config.explore): a tier picked at random answers, whatever its score.
 func Exploring(ctx context.Context) bool {
-	v, _ := ctx.Value(exploringKey{}).(bool)
-	return v
+	t := TrailOf(ctx)
+	return t != nil && t.Explored
 }
 
 // skipTier reports whether a prompt-only scorer predicts, before the call,
@@ -405,9 +420,9 @@ func (o *Orchestrator) score(ctx context.Context, rt *registry.Route, req *provi
 // score reaches the threshold (calibrated to config.target when set); when
 // none does, the best one seen (the later, stronger tier on a tie). A tier
 // that fails counts as a score of 0. A tier a prompt-only scorer rules out
-// is not called. A request that explores (config.explore) goes to a tier
-// picked at random (exploreTier) and returns its answer whatever its score, so that
-// feedback shows what each tier's answers are worth, unbiased by the
+// is not called. A request that explores (config.explore) returns the
+// answer of a tier picked at random (exploreTier) whatever its score, so
+// that feedback shows what each tier's answers are worth, unbiased by the
 // scorer's choices.
 func (o *Orchestrator) cascade(ctx context.Context, rt *registry.Route, req *provider.ChatRequest) (*Result, error) {
 	res := &Result{Tier: -1}
@@ -415,13 +430,15 @@ func (o *Orchestrator) cascade(ctx context.Context, rt *registry.Route, req *pro
 	var last error
 	try := func(ctx context.Context, t *registry.Target, tier int) *Attempt { return o.tryChat(ctx, t, tier, req) }
 	th := o.cascadeThreshold(rt)
+	trail := &Trail{}
 	explore := -1                                                    // the tier that answers whatever its score, when exploring
 	if rt.Config.Explore > 0 && rand.Float64() < rt.Config.Explore { // #nosec G404 -- exploration, not a secret
 		explore = exploreTier(len(rt.Tiers))
-		ctx = context.WithValue(ctx, exploringKey{}, true)
+		trail.Explored = true
 	}
+	ctx = context.WithValue(ctx, trailKey{}, trail)
 	for i, tier := range rt.Tiers {
-		if i < explore || explore < 0 && o.skipTier(rt, req, i, th) {
+		if explore < 0 && o.skipTier(rt, req, i, th) {
 			continue
 		}
 		w, attempts, err := o.sequence(ctx, rt, o.tierOrder(rt, tier, i), provider.EstimateChatTokens(req), try)
@@ -435,7 +452,10 @@ func (o *Orchestrator) cascade(ctx context.Context, rt *registry.Route, req *pro
 		}
 		s, judged := o.score(ctx, rt, req, w)
 		res.Attempts = append(res.Attempts, judged...)
-		if s >= th || i == explore {
+		// Exploring, the tiers before the chosen one are called and scored
+		// (their scores are what the chosen answer's feedback is paired
+		// with) but never answer.
+		if i == explore || explore < 0 && s >= th {
 			res.Response, res.Winner, res.Tier = w.resp, w, i
 			if best != nil {
 				best.Outcome = OutcomeRejected

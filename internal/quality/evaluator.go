@@ -276,6 +276,11 @@ type Subject struct {
 	Scope    string // the route's name, or the model's for an answer without a route
 	Model    string // the registry model that answered
 	Explored bool   // a cascade served the answer to explore, whatever its score
+	// Trail, in a cascade, pairs a later tier's answer with the first
+	// tier's: the learned scorer keeps the first answer's features there
+	// (First: this answer is the first tier's).
+	Trail *orchestrate.Trail
+	First bool
 }
 
 // EvaluateFor is Evaluate for an answer on a route or model. Learned

@@ -80,7 +80,9 @@ type calibEntry struct {
 	c             Calibration
 }
 
-// calibrated is Calibrate, cached until the scope learns something new.
+// calibrated is Calibrate, cached until the scope's next refit (or
+// rollback): between refits the weights move by online steps only, and
+// calibration, a pass over every example, stays off most requests.
 func (l *Learner) calibrated(scopeName string, cheap, strong Tier, target chorus.CascadeTarget) Calibration {
 	s := l.lookup(scopeName)
 	var seq, gen int64
@@ -91,7 +93,7 @@ func (l *Learner) calibrated(scopeName string, cheap, strong Tier, target chorus
 	}
 	k := calibKey{scopeName, target}
 	if v, ok := l.calib.Load(k); ok {
-		if e := v.(calibEntry); e.seq == seq && e.gen == gen && sameTier(e.cheap, cheap) && sameTier(e.strong, strong) {
+		if e := v.(calibEntry); (e.gen == gen && gen > 0 || e.seq == seq) && sameTier(e.cheap, cheap) && sameTier(e.strong, strong) {
 			return e.c
 		}
 	}
@@ -182,6 +184,7 @@ type example struct {
 	source   string
 	unbiased bool // not chosen by the scorer's own decision: usable to calibrate
 	in, out  int64
+	prior    []Feature // a later tier's answer: the first tier's answer to the same request
 }
 
 // scope is one learned scorer.
@@ -241,7 +244,8 @@ type Labelled struct {
 	Weight     float64 // 0 means 1
 	Source     string  // chorus.LearnedFrom*
 	Unbiased   bool
-	In, Out    int64 // the answer's tokens
+	In, Out    int64     // the answer's tokens
+	Prior      []Feature // for a later tier's answer, the first tier's answer's features
 	key        string
 }
 
@@ -266,7 +270,7 @@ func (l *Learner) learn(ctx context.Context, x Labelled, batch bool) error {
 	}
 	s := l.scope(x.Scope)
 	e := example{feats: x.Features, label: x.Label, weight: x.Weight, model: x.Model, source: x.Source,
-		unbiased: x.Unbiased, in: x.In, out: x.Out}
+		unbiased: x.Unbiased, in: x.In, out: x.Out, prior: x.Prior}
 	holdout := l.heldOut(key)
 	s.mu.Lock()
 	s.seq++
@@ -283,7 +287,7 @@ func (l *Learner) learn(ctx context.Context, x Labelled, batch bool) error {
 	// Refits cost a pass over every example: as examples grow they come
 	// less often, so their total cost stays linear in the examples.
 	refit := s.sinceRefit >= max(l.o.RefitEvery, len(s.train)/10)
-	save := l.o.SaveEvery > 0 && s.sinceSave >= l.o.SaveEvery
+	save := l.o.Store != nil && l.o.SaveEvery > 0 && s.sinceSave >= l.o.SaveEvery
 	s.mu.Unlock()
 	var err error
 	if l.o.Store != nil {
@@ -291,9 +295,15 @@ func (l *Learner) learn(ctx context.Context, x Labelled, batch bool) error {
 		if merr != nil {
 			return merr
 		}
+		var prior []byte
+		if e.prior != nil {
+			if prior, merr = json.Marshal(e.prior); merr != nil {
+				return merr
+			}
+		}
 		err = l.o.Store.InsertLearnedExample(ctx, &chorus.LearnedExample{
 			Scope: x.Scope, Seq: e.seq, ResponseID: x.ResponseID, Model: x.Model, Source: x.Source, Label: x.Label,
-			Weight: x.Weight, Holdout: holdout, Features: raw, InputTokens: x.In, OutputTokens: x.Out,
+			Weight: x.Weight, Holdout: holdout, Features: raw, PriorFeatures: prior, InputTokens: x.In, OutputTokens: x.Out,
 		})
 	}
 	if refit && batch {
@@ -542,6 +552,12 @@ func (l *Learner) loadExamples(ctx context.Context, s *scope, seq int64) error {
 			}
 			e := example{seq: x.Seq, feats: fs, label: x.Label, weight: x.Weight, model: x.Model, source: x.Source,
 				unbiased: x.Source == chorus.LearnedFromExplore || x.Source == chorus.LearnedFromImport, in: x.InputTokens, out: x.OutputTokens}
+			if len(x.PriorFeatures) > 0 {
+				if err := json.Unmarshal(x.PriorFeatures, &e.prior); err != nil {
+					s.mu.Unlock()
+					return fmt.Errorf("load learned scorer %s example %d: prior: %w", s.name, x.Seq, err)
+				}
+			}
 			if x.Holdout {
 				s.holdout = appendBounded(s.holdout, e, l.o.MaxExamples/4)
 			} else {
@@ -566,6 +582,7 @@ type pendingAnswer struct {
 	scope    string
 	model    string
 	feats    []Feature
+	prior    []Feature
 	explored bool
 	judged   bool
 	in, out  int64
@@ -607,9 +624,11 @@ func (p *pendingSet) get(id string) *pendingAnswer {
 	return p.m[id]
 }
 
-// Remember keeps a scored answer's features until its feedback comes.
-func (l *Learner) Remember(responseID, scopeName, model string, fs []Feature, explored bool, in, out int64) {
-	l.pending.put(responseID, &pendingAnswer{scope: scopeName, model: model, feats: fs, explored: explored, in: in, out: out})
+// Remember keeps a scored answer's features (and, for a later cascade
+// tier's answer, the first tier's answer's: prior) until its feedback
+// comes.
+func (l *Learner) Remember(responseID, scopeName, model string, fs, prior []Feature, explored bool, in, out int64) {
+	l.pending.put(responseID, &pendingAnswer{scope: scopeName, model: model, feats: fs, prior: prior, explored: explored, in: in, out: out})
 }
 
 // Feedback learns from a client's feedback on an answer a learned scorer
@@ -632,7 +651,7 @@ func (l *Learner) Feedback(ctx context.Context, f *chorus.Feedback) (bool, error
 		src = chorus.LearnedFromExplore
 	}
 	return true, l.Learn(ctx, Labelled{Scope: a.scope, ResponseID: f.ResponseID, Model: a.model, Features: a.feats,
-		Label: label, Source: src, Unbiased: a.explored, In: a.in, Out: a.out})
+		Label: label, Source: src, Unbiased: a.explored, In: a.in, Out: a.out, Prior: a.prior})
 }
 
 // judgeWeight is a judge's verdict's weight as a label: a judge is an

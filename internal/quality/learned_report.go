@@ -1,6 +1,7 @@
 package quality
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"sort"
@@ -195,6 +196,7 @@ func modelLabels(sets ...[]example) []ModelLabels {
 const (
 	minCalibration = 20
 	minStrong      = 5
+	minPaired      = 20
 )
 
 // Calibration is a cascade's threshold calibrated to its target, with what
@@ -204,6 +206,7 @@ type Calibration struct {
 	Reason     string  `json:"reason,omitempty"` // why not, when not
 	Threshold  float64 `json:"threshold"`
 	Examples   int     `json:"examples"` // unbiased first-tier answers it was calibrated on
+	Paired     int     `json:"paired"`   // explored strongest-tier answers paired with the first tier's
 	// Expected figures: the share of answers good, the strongest tier's
 	// alone, their ratio; the cost per request in micro-credits, the
 	// strongest tier's, their ratio; and the share escalated.
@@ -227,18 +230,20 @@ type Tier struct {
 }
 
 // Calibrate picks the threshold that meets target for a two-way decision
-// between the first tier and the strongest (last): on the first tier's
-// unbiased answers (explored or imported) — held-out ones with the
-// current weights' predictions, training ones with out-of-fold predictions
-// from the last refit — accepting those whose prediction reaches the
-// threshold and escalating the rest, whose quality and cost are the
-// strongest tier's means over its unbiased labelled answers. (That assumes
-// the strong tier does as well on the questions escalated as on any; they
-// are the harder ones, so the expected quality is an upper estimate.) Of
-// the thresholds that meet a quality target it takes the cheapest; of
-// those that meet a cost target, the best. When none meets the target it
-// escalates everything (quality target) or takes the cheapest (cost
-// target), and says so.
+// between the first tier and the strongest (last). The first tier's
+// unbiased answers (explored or imported; held-out ones with the current
+// weights' predictions, training ones with out-of-fold predictions from
+// the last refit) say what accepting those whose prediction reaches the
+// threshold gives. The strongest tier's explored answers, each paired with
+// the first tier's answer to the same request (scored with the current
+// weights), say what escalating the others gives — on the questions that
+// would be escalated, which are the harder ones. Without enough paired
+// answers it falls back to the strongest tier's mean quality over its
+// unbiased answers, an upper estimate (Reason says so). Of the thresholds
+// that meet a quality target it takes the cheapest; of those that meet a
+// cost target, the best. When none meets the target it escalates
+// everything (quality target) or takes the cheapest (cost target), and
+// says so.
 func (l *Learner) Calibrate(scopeName string, cheap, strong Tier, target chorus.CascadeTarget) Calibration {
 	c := Calibration{Threshold: never, Target: target}
 	s := l.lookup(scopeName)
@@ -246,87 +251,105 @@ func (l *Learner) Calibrate(scopeName string, cheap, strong Tier, target chorus.
 		c.Reason = "the learned scorer has no examples yet"
 		return c
 	}
-	type point struct{ p, y, cost float64 }
-	var pts []point
-	var strongN int
-	var strongGood, strongCost, cheapIn, cheapOut float64
+	var first, paired []point // first: (p, y0, cost0); paired: (p0, y1, cost1)
+	var strongAll []point
+	var cheapIn, cheapOut float64
 	s.mu.RLock()
-	add := func(e example, p float64) {
-		pts = append(pts, point{p, e.label, tokenCost(e.in, e.out, cheap.Prices)})
+	addFirst := func(e example, p float64) {
+		first = append(first, point{p, e.label, tokenCost(e.in, e.out, cheap.Prices)})
 		cheapIn += float64(e.in)
 		cheapOut += float64(e.out)
 	}
 	for _, e := range s.holdout {
 		if e.model == cheap.Model && e.unbiased {
-			add(e, s.m.predict(e.feats))
+			addFirst(e, s.m.predict(e.feats))
 		}
 	}
 	for _, e := range s.train {
 		if p, ok := s.oof[e.seq]; ok && e.model == cheap.Model {
-			add(e, p)
+			addFirst(e, p)
 		}
 	}
 	for _, xs := range [][]example{s.train, s.holdout} {
 		for _, e := range xs {
-			if e.model == strong.Model && e.unbiased {
-				strongN++
-				strongGood += e.label
-				strongCost += tokenCost(e.in, e.out, strong.Prices)
+			if e.model != strong.Model || !e.unbiased {
+				continue
+			}
+			pt := point{-1, e.label, tokenCost(e.in, e.out, strong.Prices)}
+			strongAll = append(strongAll, pt)
+			if e.prior != nil {
+				pt.p = s.m.predict(e.prior)
+				paired = append(paired, pt)
 			}
 		}
 	}
 	s.mu.RUnlock()
-	c.Examples = len(pts)
+	c.Examples, c.Paired = len(first), len(paired)
 	switch {
-	case len(pts) < minCalibration:
+	case len(first) < minCalibration:
 		c.Reason = "too few unbiased answers of the first tier (explored or imported) to calibrate on"
 		return c
-	case strongN < minStrong:
+	case len(strongAll) < minStrong:
 		c.Reason = "too few unbiased labelled answers of the strongest tier (explored or imported) to know its quality"
 		return c
 	}
-	n := float64(len(pts))
-	q1 := strongGood / float64(strongN)
-	c1 := strongCost / float64(strongN)
+	n0 := float64(len(first))
+	q1, c1 := meanOf(strongAll)
 	if c1 == 0 { // its answers' tokens unknown: the first tier's at its prices
-		c1 = float64(tokenCost(int64(cheapIn/n), int64(cheapOut/n), strong.Prices))
+		c1 = tokenCost(int64(cheapIn/n0), int64(cheapOut/n0), strong.Prices)
 	}
 	c.StrongQuality, c.StrongCost = q1, c1
-	slices.SortFunc(pts, func(a, b point) int {
-		switch {
-		case a.p > b.p:
-			return -1
-		case a.p < b.p:
-			return 1
+	_, cheapCost := meanOf(first)
+	// Sorted by prediction, with running sums, every threshold is a
+	// binary search: calibration is O(n log n).
+	byP := func(a, b point) int { return cmp.Compare(a.p, b.p) }
+	slices.SortFunc(first, byP)
+	slices.SortFunc(paired, byP)
+	goodAbove := make([]float64, len(first)+1) // Σ y of first[i:]
+	for i := len(first) - 1; i >= 0; i-- {
+		goodAbove[i] = goodAbove[i+1] + first[i].y
+	}
+	pairedY := make([]float64, len(paired)+1) // Σ y, Σ cost of paired[:i]
+	pairedCost := make([]float64, len(paired)+1)
+	for i, p := range paired {
+		pairedY[i+1], pairedCost[i+1] = pairedY[i]+p.y, pairedCost[i]+p.cost
+	}
+	below := func(ps []point, t float64) int { // how many predictions are below t
+		i, _ := slices.BinarySearchFunc(ps, t, func(p point, t float64) int { return cmp.Compare(p.p, t) })
+		for i > 0 && ps[i-1].p >= t {
+			i--
 		}
-		return 0
-	})
-	var cheapCost float64
-	for _, p := range pts {
-		cheapCost += p.cost
+		return i
 	}
-	cheapCost /= n
-	// Threshold k: accept the k highest predictions (ties together).
-	eval := func(accepted int, goodAccepted float64) (q, cost float64) {
-		esc := n - float64(accepted)
-		return (goodAccepted + esc*q1) / n, cheapCost + esc/n*c1
-	}
-	type option struct {
-		th, q, cost, esc float64
-	}
-	opts := []option{}
-	q, cost := eval(0, 0)
-	opts = append(opts, option{never, q, cost, 1})
-	good := 0.0
-	for i := 0; i < len(pts); {
-		j := i
-		for j < len(pts) && pts[j].p == pts[i].p {
-			good += pts[j].y
-			j++
+	// escalated is what escalating below threshold t gives per request:
+	// quality and cost of the strong answers, and the share escalated.
+	escalated := func(t float64) (q, cost, share float64) {
+		if len(paired) < minPaired {
+			share = float64(below(first, t)) / n0
+			return share * q1, share * c1, share
 		}
-		q, cost := eval(j, good)
-		opts = append(opts, option{pts[i].p, q, cost, (n - float64(j)) / n})
-		i = j
+		k := below(paired, t)
+		n1 := float64(len(paired))
+		return pairedY[k] / n1, pairedCost[k] / n1, float64(k) / n1
+	}
+	if len(paired) < minPaired {
+		c.Reason = "too few explored answers of the strongest tier paired with the first tier's: escalated questions assumed as easy as any, so the expected quality is an upper estimate"
+	}
+	ts := make([]float64, 0, len(first)+len(paired)+1)
+	for _, p := range first {
+		ts = append(ts, p.p)
+	}
+	for _, p := range paired {
+		ts = append(ts, p.p)
+	}
+	slices.Sort(ts)
+	ts = append(slices.Compact(ts), never)
+	type option struct{ th, q, cost, esc float64 }
+	opts := make([]option, 0, len(ts))
+	for _, t := range ts {
+		acc := goodAbove[below(first, t)]
+		eq, ecost, share := escalated(t)
+		opts = append(opts, option{t, acc/n0 + eq, cheapCost + ecost, share})
 	}
 	ratioQ := func(o option) float64 { return safeDiv(o.q, q1) }
 	ratioC := func(o option) float64 { return safeDiv(o.cost, c1) }
@@ -342,11 +365,11 @@ func (l *Learner) Calibrate(scopeName string, cheap, strong Tier, target chorus.
 	}
 	if best < 0 {
 		if target.MinQualityRatio > 0 {
-			best = 0
-			c.Reason = "no threshold meets the quality target on the held-out answers: every request escalates"
-		} else {
 			best = len(opts) - 1
-			c.Reason = "no threshold meets the cost target on the held-out answers: the cheapest is used"
+			c.Reason = "no threshold meets the quality target on the calibration answers: every request escalates"
+		} else {
+			best = 0
+			c.Reason = "no threshold meets the cost target on the calibration answers: the cheapest is used"
 		}
 	}
 	o := opts[best]
@@ -355,6 +378,19 @@ func (l *Learner) Calibrate(scopeName string, cheap, strong Tier, target chorus.
 	c.ExpectedQuality, c.ExpectedCost, c.Escalated = o.q, o.cost, o.esc
 	c.ExpectedQualityRatio, c.ExpectedCostRatio = ratioQ(o), ratioC(o)
 	return c
+}
+
+// point is a calibration answer: a prediction, the label, the cost.
+type point struct{ p, y, cost float64 }
+
+// meanOf returns the mean label and cost of points.
+func meanOf(ps []point) (y, cost float64) {
+	for _, p := range ps {
+		y += p.y
+		cost += p.cost
+	}
+	n := float64(max(len(ps), 1))
+	return y / n, cost / n
 }
 
 func tokenCost(in, out int64, p chorus.Prices) float64 {

@@ -37,8 +37,16 @@ func (e *Evaluator) learnedScores(ctx context.Context, sub Subject, specs []Spec
 		fs := Featurize(Example{Question: questionOf(req), Answer: a.text, Model: sub.Model, Scores: others, PromptOnly: s.Input == InputPrompt})
 		scope := Scope(sub.Scope, s.label())
 		p := e.learner.Predict(scope, fs)
+		var prior []Feature
+		if t := sub.Trail; t != nil && len(out) == 0 { // the first learned scorer pairs tiers
+			if sub.First {
+				t.First = fs
+			} else {
+				prior, _ = t.First.([]Feature)
+			}
+		}
 		if resp != nil && resp.ID != "" {
-			e.learner.Remember(resp.ID, scope, sub.Model, fs, sub.Explored, int64(resp.Usage.InputTokens), int64(resp.Usage.OutputTokens))
+			e.learner.Remember(resp.ID, scope, sub.Model, fs, prior, sub.Explored, int64(resp.Usage.InputTokens), int64(resp.Usage.OutputTokens))
 			if judge >= 0 {
 				if err := e.learner.judged(ctx, resp.ID, judge); err != nil {
 					return nil, fmt.Errorf("%s: learn from the judge: %w", s.label(), err)

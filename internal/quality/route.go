@@ -139,9 +139,11 @@ func (r RouteEvaluator) Evaluate(ctx context.Context, rt *registry.Route, req *p
 	if len(specs) == 0 {
 		return 1, nil, nil
 	}
-	sub := Subject{Explored: orchestrate.Exploring(ctx)}
+	sub := Subject{Trail: orchestrate.TrailOf(ctx)}
+	sub.Explored = sub.Trail != nil && sub.Trail.Explored
 	if rt != nil && rt.Model != nil {
 		sub.Scope, sub.Model = rt.Model.Name, answeringModel(rt, resp)
+		sub.First = len(rt.Tiers) > 0 && rt.Tiers[0].Model != nil && sub.Model == rt.Tiers[0].Model.Name
 	}
 	res, err := r.E.EvaluateFor(ctx, sub, specs, req, resp)
 	if len(res.Scores) == 0 {

@@ -35,8 +35,8 @@ func (db *DB) InsertLearnedExample(ctx context.Context, e *chorus.LearnedExample
 		holdout = 1
 	}
 	_, err = tx.exec(ctx, `INSERT INTO learned_examples (scope, seq, response_id, model, source, label, weight, holdout,
-		features, input_tokens, output_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Scope, e.Seq, e.ResponseID, e.Model, e.Source, e.Label, e.Weight, holdout, string(e.Features),
+		features, prior_features, input_tokens, output_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Scope, e.Seq, e.ResponseID, e.Model, e.Source, e.Label, e.Weight, holdout, string(e.Features), string(e.PriorFeatures),
 		e.InputTokens, e.OutputTokens, e.CreatedAt)
 	if tx.d.isUnique(err) {
 		return chorus.Errorf(chorus.ECONFLICT, "learned example %s #%d exists", e.Scope, e.Seq)
@@ -56,7 +56,7 @@ func (db *DB) ListLearnedExamples(ctx context.Context, scope string, afterSeq in
 	}
 	defer tx.Rollback()
 	rows, err := tx.query(ctx, `SELECT scope, seq, response_id, model, source, label, weight, holdout, features,
-		input_tokens, output_tokens, created_at FROM learned_examples WHERE scope = ? AND seq > ? ORDER BY seq LIMIT ?`,
+		prior_features, input_tokens, output_tokens, created_at FROM learned_examples WHERE scope = ? AND seq > ? ORDER BY seq LIMIT ?`,
 		scope, afterSeq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list learned examples: %w", err)
@@ -66,12 +66,15 @@ func (db *DB) ListLearnedExamples(ctx context.Context, scope string, afterSeq in
 	for rows.Next() {
 		var e chorus.LearnedExample
 		var holdout int
-		var feats string
+		var feats, prior string
 		if err := rows.Scan(&e.Scope, &e.Seq, &e.ResponseID, &e.Model, &e.Source, &e.Label, &e.Weight, &holdout, &feats,
-			&e.InputTokens, &e.OutputTokens, scanTime(&e.CreatedAt)); err != nil {
+			&prior, &e.InputTokens, &e.OutputTokens, scanTime(&e.CreatedAt)); err != nil {
 			return nil, fmt.Errorf("list learned examples: %w", err)
 		}
 		e.Holdout, e.Features = holdout != 0, []byte(feats)
+		if prior != "" {
+			e.PriorFeatures = []byte(prior)
+		}
 		out = append(out, &e)
 	}
 	if err := rows.Err(); err != nil {

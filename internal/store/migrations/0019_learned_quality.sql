@@ -13,6 +13,7 @@ CREATE TABLE learned_examples (
     weight        DOUBLE PRECISION NOT NULL DEFAULT 1,
     holdout       INTEGER NOT NULL DEFAULT 0,
     features      TEXT NOT NULL,
+    prior_features TEXT NOT NULL DEFAULT '',
     input_tokens  BIGINT NOT NULL DEFAULT 0,
     output_tokens BIGINT NOT NULL DEFAULT 0,
     created_at    {{timestamp}} NOT NULL,
