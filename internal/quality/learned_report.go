@@ -240,8 +240,8 @@ type Tier struct {
 // would be escalated, which are the harder ones. Without enough paired
 // answers it falls back to the strongest tier's mean quality over its
 // unbiased answers, an upper estimate (Reason says so). Of the thresholds
-// that meet a quality target it takes the cheapest; of those that meet a
-// cost target, the best. When none meets the target it escalates
+// that meet a quality target with a standard error to spare it takes the
+// cheapest; of those that meet a cost target so, the best. When none meets the target it escalates
 // everything (quality target) or takes the cheapest (cost target), and
 // says so.
 func (l *Learner) Calibrate(scopeName string, cheap, strong Tier, target chorus.CascadeTarget) Calibration {
@@ -322,15 +322,21 @@ func (l *Learner) Calibrate(scopeName string, cheap, strong Tier, target chorus.
 		return i
 	}
 	// escalated is what escalating below threshold t gives per request:
-	// quality and cost of the strong answers, and the share escalated.
+	// the share escalated (from the first tier's answers, like the share
+	// accepted, so the two add up to one), times the strong answers'
+	// quality and cost on such questions (from the paired answers whose
+	// first-tier prediction is below t, shrunk towards the strong tier's
+	// mean by shrink answers' worth, so a handful does not swing it).
+	const shrink = 5
 	escalated := func(t float64) (q, cost, share float64) {
+		share = float64(below(first, t)) / n0
 		if len(paired) < minPaired {
-			share = float64(below(first, t)) / n0
 			return share * q1, share * c1, share
 		}
 		k := below(paired, t)
-		n1 := float64(len(paired))
-		return pairedY[k] / n1, pairedCost[k] / n1, float64(k) / n1
+		qe := (pairedY[k] + shrink*q1) / (float64(k) + shrink)
+		ce := (pairedCost[k] + shrink*c1) / (float64(k) + shrink)
+		return share * qe, share * ce, share
 	}
 	if len(paired) < minPaired {
 		c.Reason = "too few explored answers of the strongest tier paired with the first tier's: escalated questions assumed as easy as any, so the expected quality is an upper estimate"
@@ -353,13 +359,19 @@ func (l *Learner) Calibrate(scopeName string, cheap, strong Tier, target chorus.
 	}
 	ratioQ := func(o option) float64 { return safeDiv(o.q, q1) }
 	ratioC := func(o option) float64 { return safeDiv(o.cost, c1) }
+	// Picking the cheapest of many thresholds that meet the target on a
+	// few hundred answers picks the luckiest: the target must be met with
+	// one standard error to spare (of the quality, or of the share
+	// escalated, over the first tier's answers).
+	seQ := func(o option) float64 { return math.Sqrt(o.q*(1-o.q)/n0) / math.Max(q1, 1e-9) }
+	seC := func(o option) float64 { return math.Sqrt(o.esc * (1 - o.esc) / n0) }
 	best := -1
 	for i, o := range opts {
 		if target.MinQualityRatio > 0 {
-			if ratioQ(o) >= target.MinQualityRatio && (best < 0 || o.cost < opts[best].cost) {
+			if ratioQ(o)-seQ(o) >= target.MinQualityRatio && (best < 0 || o.cost < opts[best].cost) {
 				best = i
 			}
-		} else if ratioC(o) <= target.MaxCostRatio && (best < 0 || o.q > opts[best].q) {
+		} else if ratioC(o)+seC(o) <= target.MaxCostRatio && (best < 0 || o.q > opts[best].q) {
 			best = i
 		}
 	}
