@@ -37,8 +37,8 @@ func (t *Task) markdown(w io.Writer, title string, published float64) {
 		fmt.Fprintf(w, "\n\n")
 	}
 	if c := t.Calibration; c != nil {
-		fmt.Fprintf(w, "Calibration: calibrated %v, threshold %.4f on %d held-out answers; expected quality ratio %.3f, cost ratio %.3f, escalated %.3f. %s\n\n",
-			c.Calibrated, c.Threshold, c.Examples, c.ExpectedQualityRatio, c.ExpectedCostRatio, c.Escalated, c.Reason)
+		fmt.Fprintf(w, "Calibration: calibrated %v, threshold %.4f on %d unbiased Mixtral answers and %d paired GPT-4 answers; expected quality ratio %.3f, cost ratio %.3f, escalated %.3f. %s\n\n",
+			c.Calibrated, c.Threshold, c.Examples, c.Paired, c.ExpectedQualityRatio, c.ExpectedCostRatio, c.Escalated, c.Reason)
 	}
 	fmt.Fprintf(w, "| arm | accuracy | of GPT-4's | cost ($) | cost ratio | GPT-4 answers |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, a := range t.Arms {

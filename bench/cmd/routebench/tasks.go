@@ -94,8 +94,8 @@ func (b *bench) measure(ctx context.Context, t *Task, m models, test []question,
 	a := summarize(fmt.Sprintf("cascade, learned scorer, target min_quality_ratio %.2f", b.o.target), outs, m.strong, sc, sa)
 	if t.Calibration.Calibrated {
 		a.Threshold = ptrf(t.Calibration.Threshold)
-		a.Note = fmt.Sprintf("calibrated on %d held-out answers; expected quality ratio %.3f, cost ratio %.3f",
-			t.Calibration.Examples, t.Calibration.ExpectedQualityRatio, t.Calibration.ExpectedCostRatio)
+		a.Note = fmt.Sprintf("threshold %.3f calibrated on %d+%d feedback answers; expected quality ratio %.3f, cost ratio %.3f",
+			t.Calibration.Threshold, t.Calibration.Examples, t.Calibration.Paired, t.Calibration.ExpectedQualityRatio, t.Calibration.ExpectedCostRatio)
 	} else {
 		a.Note = "not calibrated: " + t.Calibration.Reason
 	}
