@@ -307,7 +307,10 @@ func (l *Learner) learn(ctx context.Context, x Labelled, batch bool) error {
 		})
 	}
 	if refit && batch {
-		l.refit(s)
+		// Off the caller's path (a client's feedback request): a refit is a
+		// pass over every example, five more for the out-of-fold
+		// predictions. One at a time per scope (refit's TryLock).
+		go l.refit(s)
 	}
 	if save && batch && err == nil {
 		_, err = l.Save(ctx, x.Scope, "")
