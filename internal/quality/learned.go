@@ -588,6 +588,7 @@ type pendingAnswer struct {
 	prior    []Feature
 	explored bool
 	judged   bool
+	rated    bool // a client's feedback taught it already
 	in, out  int64
 }
 
@@ -636,11 +637,23 @@ func (l *Learner) Remember(responseID, scopeName, model string, fs, prior []Feat
 
 // Feedback learns from a client's feedback on an answer a learned scorer
 // scored (its features remembered): the feedback's score, else 1 for up
-// and 0 for down. It reports whether the answer was known.
+// and 0 for down; once per answer (the first feedback). It reports whether
+// the answer was known.
 func (l *Learner) Feedback(ctx context.Context, f *chorus.Feedback) (bool, error) {
-	a := l.pending.get(f.ResponseID)
+	l.pending.mu.Lock()
+	a := l.pending.m[f.ResponseID]
+	first := a != nil && !a.rated
+	if first {
+		a.rated = true
+	}
+	l.pending.mu.Unlock()
 	if a == nil {
 		return false, nil
+	}
+	if !first {
+		// Each answer teaches once: a second rating (another member of
+		// the team, or a changed mind) would count the answer twice.
+		return true, nil
 	}
 	label := 0.0
 	switch {

@@ -231,6 +231,9 @@ func TestLearnerFeedback(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("feedback on a remembered answer: %v %v", ok, err)
 	}
+	if ok, err := l.Feedback(ctx, &chorus.Feedback{ResponseID: "chatcmpl-1", Rating: chorus.RatingDown}); !ok || err != nil {
+		t.Fatalf("second feedback: %v %v", ok, err)
+	}
 	ok, err = l.Feedback(ctx, &chorus.Feedback{ResponseID: "chatcmpl-unknown", Rating: chorus.RatingDown})
 	if err != nil || ok {
 		t.Fatalf("feedback on an unknown answer: %v %v", ok, err)
