@@ -350,6 +350,19 @@ func (l *Learner) refit(s *scope) {
 		return
 	}
 	defer s.refitting.Unlock()
+	l.refitLocked(s)
+}
+
+// refitNow is refit that waits for a refit already running, then refits
+// (an import's examples must be in the weights when it returns).
+func (l *Learner) refitNow(s *scope) {
+	s.refitting.Lock()
+	defer s.refitting.Unlock()
+	l.refitLocked(s)
+}
+
+// refitLocked refits; the caller holds s.refitting.
+func (l *Learner) refitLocked(s *scope) {
 	s.mu.RLock()
 	train := slices.Clone(s.train)
 	s.mu.RUnlock()
@@ -726,7 +739,7 @@ func (l *Learner) Import(ctx context.Context, scopeName string, xs []ImportedExa
 		return 0, nil
 	}
 	s := l.scope(scopeName)
-	l.refit(s)
+	l.refitNow(s)
 	if l.o.Store != nil {
 		if _, err := l.Save(ctx, scopeName, fmt.Sprintf("import of %d examples", len(xs))); err != nil {
 			return len(xs), err
