@@ -635,12 +635,6 @@ func (p *pendingSet) put(id string, a *pendingAnswer) {
 	p.m[id] = a
 }
 
-func (p *pendingSet) get(id string) *pendingAnswer {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.m[id]
-}
-
 // Remember keeps a scored answer's features (and, for a later cascade
 // tier's answer, the first tier's answer's: prior) until its feedback
 // comes.
