@@ -20,18 +20,19 @@ const (
 	ProviderAnthropic = "anthropic" // Anthropic Messages API
 	ProviderGemini    = "gemini"    // Google Gemini generateContent API
 	ProviderSimulator = "simulator" // the built-in simulator
+	ProviderReplay    = "replay"    // recorded answers from a dataset file (internal/provider/replay)
 )
 
 // ProviderKinds returns every provider kind Chorus knows, in a new slice
 // the caller may keep or change.
 func ProviderKinds() []string {
-	return []string{ProviderOpenAI, ProviderAzure, ProviderAnthropic, ProviderGemini, ProviderSimulator}
+	return []string{ProviderOpenAI, ProviderAzure, ProviderAnthropic, ProviderGemini, ProviderSimulator, ProviderReplay}
 }
 
 // ValidProvider reports whether kind is one of ProviderKinds.
 func ValidProvider(kind string) bool {
 	switch kind {
-	case ProviderOpenAI, ProviderAzure, ProviderAnthropic, ProviderGemini, ProviderSimulator:
+	case ProviderOpenAI, ProviderAzure, ProviderAnthropic, ProviderGemini, ProviderSimulator, ProviderReplay:
 		return true
 	}
 	return false

@@ -80,6 +80,63 @@ type RouteConfig struct {
 	// Scorers are quality.Spec values: the cascade's and ensemble's judges,
 	// and what is scored off the request path for every answer.
 	Scorers json.RawMessage `json:"scorers,omitempty"`
+	// Target, on a cascade with a learned scorer, replaces the fixed
+	// threshold by one calibrated from held-out feedback to meet it
+	// (Threshold stays the threshold until there is enough feedback).
+	Target *CascadeTarget `json:"target,omitempty"`
+	// Explore is the share of a cascade's requests answered by a tier picked
+	// at random (the first in three cases of four), whatever the score (0):
+	// the feedback on those answers shows
+	// a learned scorer what each tier's answers are worth, unbiased by its
+	// own choices, and is what a target is calibrated on.
+	Explore float64 `json:"explore,omitempty"`
+}
+
+// CascadeTarget is what a cascade calibrates its threshold to: one of
+// keep quality at least MinQualityRatio of the strongest tier's, at the
+// lowest cost; or keep cost at most MaxCostRatio of the strongest tier's,
+// at the best quality.
+type CascadeTarget struct {
+	MinQualityRatio float64 `json:"min_quality_ratio,omitempty"`
+	MaxCostRatio    float64 `json:"max_cost_ratio,omitempty"`
+}
+
+// validateTarget checks a cascade's target and explore share.
+func (c *RouteConfig) validateTarget(strategy string) error {
+	if math.IsNaN(c.Explore) || c.Explore < 0 || c.Explore > 1 {
+		return Invalid("config.explore", "config.explore must be between 0 and 1, got %g", c.Explore)
+	}
+	if c.Explore > 0 && strategy != StrategyCascade {
+		return Invalid("config.explore", "config.explore applies to cascade routes only")
+	}
+	t := c.Target
+	if t == nil {
+		return nil
+	}
+	if strategy != StrategyCascade {
+		return Invalid("config.target", "config.target applies to cascade routes only")
+	}
+	q, k := t.MinQualityRatio, t.MaxCostRatio
+	switch {
+	case q != 0 && k != 0:
+		return Invalid("config.target", "config.target takes min_quality_ratio or max_cost_ratio, not both")
+	case q == 0 && k == 0:
+		return Invalid("config.target", "config.target needs min_quality_ratio (e.g. 0.95) or max_cost_ratio (e.g. 0.5)")
+	case math.IsNaN(q) || q < 0 || q > 1:
+		return Invalid("config.target.min_quality_ratio", "config.target.min_quality_ratio must be in (0, 1], got %g", q)
+	case math.IsNaN(k) || k < 0 || k > 1:
+		return Invalid("config.target.max_cost_ratio", "config.target.max_cost_ratio must be in (0, 1], got %g", k)
+	}
+	var specs []struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal(c.Scorers, &specs) // its shape was checked by scorerCount
+	for _, s := range specs {
+		if s.Type == "learned" {
+			return nil
+		}
+	}
+	return Invalid("config.target", "config.target calibrates a learned scorer's threshold: add a scorer of type \"learned\" to config.scorers")
 }
 
 // UsageAttempt is one upstream call made for a request, with its own
@@ -220,7 +277,7 @@ func (r *Route) validateConfig(scorers int) error {
 	if (r.Strategy == StrategyEnsemble || r.Strategy == StrategyCascade) && scorers == 0 {
 		return Invalid("config.scorers", "a %s route needs at least one scorer to judge its answers", r.Strategy)
 	}
-	return nil
+	return c.validateTarget(r.Strategy)
 }
 
 // scorerCount checks that Scorers is a JSON array and returns its length.

@@ -1,6 +1,8 @@
 package chorus_test
 
 import (
+	"encoding/json"
+	"errors"
 	"testing"
 
 	"github.com/chorusgw/chorus"
@@ -43,4 +45,40 @@ func TestStrategies(t *testing.T) {
 			t.Errorf("after changing a returned slice, Strategies()[0] = %q, want %q", got, want)
 		}
 	})
+}
+
+func TestRouteTarget(t *testing.T) {
+	learned := json.RawMessage(`[{"type": "learned"}]`)
+	for _, tt := range []struct {
+		name     string
+		strategy string
+		cfg      chorus.RouteConfig
+		param    string // "" when valid
+	}{
+		{"QualityTarget", chorus.StrategyCascade, chorus.RouteConfig{Scorers: learned, Target: &chorus.CascadeTarget{MinQualityRatio: 0.95}, Explore: 0.1}, ""},
+		{"CostTarget", chorus.StrategyCascade, chorus.RouteConfig{Scorers: learned, Target: &chorus.CascadeTarget{MaxCostRatio: 0.5}}, ""},
+		{"ErrBoth", chorus.StrategyCascade, chorus.RouteConfig{Scorers: learned, Target: &chorus.CascadeTarget{MinQualityRatio: 0.9, MaxCostRatio: 0.5}}, "config.target"},
+		{"ErrNeither", chorus.StrategyCascade, chorus.RouteConfig{Scorers: learned, Target: &chorus.CascadeTarget{}}, "config.target"},
+		{"ErrQualityRange", chorus.StrategyCascade, chorus.RouteConfig{Scorers: learned, Target: &chorus.CascadeTarget{MinQualityRatio: 1.2}}, "config.target.min_quality_ratio"},
+		{"ErrCostRange", chorus.StrategyCascade, chorus.RouteConfig{Scorers: learned, Target: &chorus.CascadeTarget{MaxCostRatio: -0.1}}, "config.target.max_cost_ratio"},
+		{"ErrNoLearned", chorus.StrategyCascade, chorus.RouteConfig{Scorers: json.RawMessage(`[{"type": "refusal"}]`), Target: &chorus.CascadeTarget{MaxCostRatio: 0.5}}, "config.target"},
+		{"ErrNotCascade", chorus.StrategyEnsemble, chorus.RouteConfig{Scorers: learned, Target: &chorus.CascadeTarget{MaxCostRatio: 0.5}}, "config.target"},
+		{"ErrExploreRange", chorus.StrategyCascade, chorus.RouteConfig{Scorers: learned, Explore: 1.5}, "config.explore"},
+		{"ErrExploreNotCascade", chorus.StrategyFallback, chorus.RouteConfig{Explore: 0.5}, "config.explore"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := chorus.Route{Name: "r", Strategy: tt.strategy, Targets: []chorus.RouteTarget{{Model: "a"}, {Model: "b"}}, Config: tt.cfg}
+			err := r.Validate()
+			if tt.param == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			var ce *chorus.Error
+			if !errors.As(err, &ce) || ce.Param != tt.param {
+				t.Fatalf("err = %v, want one about %s", err, tt.param)
+			}
+		})
+	}
 }

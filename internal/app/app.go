@@ -50,6 +50,8 @@ type App struct {
 	Orchestrator *orchestrate.Orchestrator
 	// Evaluator scores answers (cascades, ensembles, and off the request path).
 	Evaluator *quality.Evaluator
+	// Learner holds the learned quality scorers (docs/quality-learning.md).
+	Learner *quality.Learner
 	// Quality scores answers off the request path and stores the scores.
 	Quality *quality.Runner
 	// QualityStats is per-model quality, refreshed from the scores.
@@ -211,7 +213,7 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		}
 	}
 	a.Metrics = telemetry.New()
-	a.Registry = registry.New(registrySource{a.DB}, adapters.New, registry.Options{
+	a.Registry = registry.New(registrySource{a.DB}, adapters.WithReplayDir(cfg.Upstreams.ReplayDir), registry.Options{
 		MasterKey:            cfg.MasterKey,
 		Connect:              cfg.Timeouts.Connect,
 		AllowPrivateNetworks: cfg.Upstreams.AllowPrivateNetworks,
@@ -229,6 +231,9 @@ func (a *App) init(ctx context.Context, bootstrapOut io.Writer) error {
 		Spool: a.outage.usageSpool, Database: a.outage.health,
 	})
 	health := a.initOrchestrator()
+	if err := a.Learner.Load(ctx); err != nil {
+		return err
+	}
 	if err := a.initServers(health); err != nil {
 		return err
 	}
@@ -281,6 +286,7 @@ func (a *App) initOrchestrator() *orchestrate.Health {
 		},
 	}
 	a.Evaluator = quality.NewEvaluator(judge(a.Registry, a.Orchestrator))
+	a.initLearner()
 	a.Orchestrator.Evaluator = quality.RouteEvaluator{E: a.Evaluator}
 	a.initQuality()
 	a.Orchestrator.Quality = a.QualityStats.ModelQuality
@@ -318,8 +324,9 @@ func (a *App) initServers(health *orchestrate.Health) error {
 		Responses: a.DB, ResponsesConfig: cfg.Responses,
 	}
 	a.Manage = &manage.Server{
-		Registry: a.Registry, Factory: adapters.New, Store: a.DB, Health: health,
+		Registry: a.Registry, Factory: adapters.WithReplayDir(cfg.Upstreams.ReplayDir), Store: a.DB, Health: health,
 		ValidateScorers: validateScorers(a.Evaluator), QualityStore: a.DB,
+		Learner: a.Learner, RouteCalibration: a.routeCalibration,
 		Metrics: a.Metrics, Logger: log, MetricsToken: cfg.MetricsToken, Auth: cfg.Auth, Security: cfg.Security,
 		Shop:                 shop.New(a.DB, cfg.Shop, log),
 		AllowPrivateNetworks: cfg.Upstreams.AllowPrivateNetworks,

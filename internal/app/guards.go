@@ -20,6 +20,7 @@ var (
 	_ shop.Store              = (*store.DB)(nil)
 	_ quality.ScoreStore      = (*store.DB)(nil)
 	_ quality.AggregateSource = (*store.DB)(nil)
+	_ quality.LearnedStore    = (*store.DB)(nil)
 	_ webhook.Store           = (*store.DB)(nil)
 	_ analytics.Store         = (*store.DB)(nil)
 	_ manage.AnalyticsStore   = (*store.DB)(nil)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/quality"
 )
 
@@ -40,4 +41,28 @@ func (a *App) closeQuality(limit time.Duration) {
 	if err := a.Quality.Close(ctx); err != nil {
 		a.Log.Warn("quality scores not all stored at shutdown", "err", err, "stats", a.Quality.Stats())
 	}
+	if err := a.Learner.Flush(ctx); err != nil {
+		a.Log.Warn("learned scorers not all saved at shutdown", "err", err)
+	}
+}
+
+// initLearner builds the learned quality scorers, persisted in the
+// database, and makes them available to the evaluator. Load restores them.
+func (a *App) initLearner() {
+	a.Learner = quality.NewLearner(quality.LearnerOptions{Store: a.DB, Logger: a.Log})
+	a.Evaluator.UseLearner(a.Learner)
+}
+
+// routeCalibration is a cascade route's threshold calibrated to its target,
+// from the registry's current snapshot.
+func (a *App) routeCalibration(name string) (quality.Calibration, error) {
+	rt := a.Registry.Snapshot().Route(name)
+	if rt == nil {
+		return quality.Calibration{}, &chorus.Error{Code: chorus.ENOTFOUND, Message: "The route " + name + " is not enabled."}
+	}
+	c, err := quality.RouteEvaluator{E: a.Evaluator}.Calibration(rt)
+	if err != nil {
+		return c, chorus.Invalid("config.target", "The route %s is not a cascade with a config.target and a learned scorer.", name)
+	}
+	return c, nil
 }

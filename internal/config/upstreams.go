@@ -13,4 +13,8 @@ type Upstreams struct {
 	// the operator's network only where the deployment itself opts in
 	// (settings.allow_private_network: true).
 	AllowPrivateNetworks bool `yaml:"allow_private_networks"`
+	// ReplayDir is the directory replay deployments (provider "replay")
+	// read their recorded datasets from; a deployment's settings.file must
+	// lie inside it. Empty (the default): replay deployments are refused.
+	ReplayDir string `yaml:"replay_dir"`
 }

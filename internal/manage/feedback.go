@@ -97,6 +97,13 @@ func (s *Server) postFeedback(w http.ResponseWriter, r *http.Request, p *chorus.
 	if err != nil {
 		return err
 	}
+	if s.Learner != nil {
+		// The feedback is stored: a learned scorer that fails to learn from
+		// it is logged, not the client's error.
+		if _, err := s.Learner.Feedback(r.Context(), f); err != nil {
+			s.Logger.WarnContext(r.Context(), "learned scorer did not learn from feedback", "response_id", f.ResponseID, "err", err)
+		}
+	}
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated

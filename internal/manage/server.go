@@ -22,6 +22,7 @@ import (
 	"github.com/chorusgw/chorus/internal/config"
 	"github.com/chorusgw/chorus/internal/meter"
 	"github.com/chorusgw/chorus/internal/orchestrate"
+	"github.com/chorusgw/chorus/internal/quality"
 	"github.com/chorusgw/chorus/internal/registry"
 	"github.com/chorusgw/chorus/internal/shop"
 	"github.com/chorusgw/chorus/internal/telemetry"
@@ -66,6 +67,13 @@ type Server struct {
 	// QualityStore serves feedback and the quality admin API (nil: those
 	// routes are not served).
 	QualityStore QualityStore
+	// Learner holds the learned quality scorers: feedback teaches them, and
+	// their admin API is served (nil: not served).
+	Learner *quality.Learner
+	// RouteCalibration returns a cascade route's threshold calibrated to
+	// its config.target (GET /api/admin/routes/{id}/calibration; nil: not
+	// served).
+	RouteCalibration func(name string) (quality.Calibration, error)
 	// Shop sells credits: checkout, manual payments, refunds, payment
 	// webhooks (nil: those routes answer that the shop is not enabled).
 	Shop *shop.Service
@@ -118,6 +126,7 @@ func (s *Server) Register(mux *api.Mux) {
 	s.accountRoutes(mux)
 	s.userAdminRoutes(mux)
 	s.qualityRoutes(mux)
+	s.learnedRoutes(mux)
 	s.ledgerRoutes(mux)
 	s.mfaRoutes(mux)
 	s.shopRoutes(mux)

@@ -321,6 +321,82 @@ func threshold(rt *registry.Route) float64 {
 	return 0.7
 }
 
+// Thresholder is what an Evaluator offers to calibrate a cascade's
+// threshold to its config.target; ok false keeps the configured threshold
+// (not enough held-out feedback yet).
+type Thresholder interface {
+	Threshold(rt *registry.Route) (threshold float64, ok bool)
+}
+
+// PreScorer is what an Evaluator offers to score a cascade tier's answer
+// before calling it, from the request alone (a prompt-only learned
+// scorer); ok false means it cannot, and the tier is called.
+type PreScorer interface {
+	PreScore(rt *registry.Route, req *provider.ChatRequest, tier int) (score float64, ok bool)
+}
+
+// cascadeThreshold is the calibrated threshold when the route has a target
+// and the evaluator can calibrate it, else the configured one.
+func (o *Orchestrator) cascadeThreshold(rt *registry.Route) float64 {
+	if rt.Config.Target != nil {
+		if th, ok := o.Evaluator.(Thresholder); ok {
+			if t, ok := th.Threshold(rt); ok {
+				return t
+			}
+		}
+	}
+	return threshold(rt)
+}
+
+// exploreTier picks the tier an exploring request goes to: the first in
+// three cases of four (its answers are what a learned scorer judges), else
+// another at random (to know how good the stronger tiers are).
+func exploreTier(tiers int) int {
+	if tiers < 2 || rand.IntN(4) > 0 { // #nosec G404 -- exploration, not a secret
+		return 0
+	}
+	return 1 + rand.IntN(tiers-1) // #nosec G404 -- exploration, not a secret
+}
+
+// trailKey is the context key of a cascade request's Trail.
+type trailKey struct{}
+
+// Trail is what a cascade request carries from tier to tier for its
+// evaluator: whether it explores, and what the evaluator kept of the first
+// tier's answer (so that feedback on a later tier's answer can be paired
+// with it). One request's tiers run one after another.
+type Trail struct {
+	Explored bool
+	First    any
+}
+
+// TrailOf returns the cascade request's trail, or nil outside a cascade.
+func TrailOf(ctx context.Context) *Trail {
+	t, _ := ctx.Value(trailKey{}).(*Trail)
+	return t
+}
+
+// Exploring reports whether ctx is a cascade request that explores
+// (config.explore): a tier picked at random answers, whatever its score.
+func Exploring(ctx context.Context) bool {
+	t := TrailOf(ctx)
+	return t != nil && t.Explored
+}
+
+// skipTier reports whether a prompt-only scorer predicts, before the call,
+// that tier i's answer would not pass (never the last tier).
+func (o *Orchestrator) skipTier(rt *registry.Route, req *provider.ChatRequest, i int, th float64) bool {
+	if i == len(rt.Tiers)-1 {
+		return false
+	}
+	ps, ok := o.Evaluator.(PreScorer)
+	if !ok {
+		return false
+	}
+	s, ok := ps.PreScore(rt, req, i)
+	return ok && s < th
+}
+
 // score evaluates an answer; without an evaluator every answer passes. The
 // judge calls the evaluator made are returned, marked OutcomeJudge, so the
 // request's usage includes them.
@@ -346,14 +422,30 @@ func (o *Orchestrator) score(ctx context.Context, rt *registry.Route, req *provi
 }
 
 // cascade calls the tiers cheapest first and returns the first answer whose
-// score reaches the threshold; when none does, the best one seen (the later,
-// stronger tier on a tie). A tier that fails counts as a score of 0.
+// score reaches the threshold (calibrated to config.target when set); when
+// none does, the best one seen (the later, stronger tier on a tie). A tier
+// that fails counts as a score of 0. A tier a prompt-only scorer rules out
+// is not called. A request that explores (config.explore) returns the
+// answer of a tier picked at random (exploreTier) whatever its score, so
+// that feedback shows what each tier's answers are worth, unbiased by the
+// scorer's choices.
 func (o *Orchestrator) cascade(ctx context.Context, rt *registry.Route, req *provider.ChatRequest) (*Result, error) {
 	res := &Result{Tier: -1}
 	var best *Attempt
 	var last error
 	try := func(ctx context.Context, t *registry.Target, tier int) *Attempt { return o.tryChat(ctx, t, tier, req) }
+	th := o.cascadeThreshold(rt)
+	trail := &Trail{}
+	explore := -1                                                    // the tier that answers whatever its score, when exploring
+	if rt.Config.Explore > 0 && rand.Float64() < rt.Config.Explore { // #nosec G404 -- exploration, not a secret
+		explore = exploreTier(len(rt.Tiers))
+		trail.Explored = true
+	}
+	ctx = context.WithValue(ctx, trailKey{}, trail)
 	for i, tier := range rt.Tiers {
+		if explore < 0 && o.skipTier(rt, req, i, th) {
+			continue
+		}
 		w, attempts, err := o.sequence(ctx, rt, o.tierOrder(rt, tier, i), provider.EstimateChatTokens(req), try)
 		res.Attempts = append(res.Attempts, attempts...)
 		if err != nil {
@@ -365,7 +457,10 @@ func (o *Orchestrator) cascade(ctx context.Context, rt *registry.Route, req *pro
 		}
 		s, judged := o.score(ctx, rt, req, w)
 		res.Attempts = append(res.Attempts, judged...)
-		if s >= threshold(rt) {
+		// Exploring, the tiers before the chosen one are called and scored
+		// (their scores are what the chosen answer's feedback is paired
+		// with) but never answer.
+		if i == explore || explore < 0 && s >= th {
 			res.Response, res.Winner, res.Tier = w.resp, w, i
 			if best != nil {
 				best.Outcome = OutcomeRejected

@@ -54,6 +54,9 @@ type Config struct {
 	// AllowPrivateNetwork lets the client an adapter builds for a nil
 	// HTTPClient dial loopback and private addresses.
 	AllowPrivateNetwork bool
+	// ReplayDir is the directory replay deployments may read recorded
+	// datasets from (upstreams.replay_dir); "" allows none.
+	ReplayDir string
 }
 
 // Error is an error from an upstream: an HTTP error status with the

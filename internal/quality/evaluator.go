@@ -31,12 +31,19 @@ const (
 	TypeLength      = "length"
 	TypeRefusal     = "refusal"
 	TypeJudge       = "judge"
+	TypeLearned     = "learned" // learned.go: P(good) learned from feedback
+)
+
+// Inputs of a learned scorer.
+const (
+	InputAnswer = "answer" // the question, the answer, the other scorers' results, the model (the default)
+	InputPrompt = "prompt" // the question and the model only: a cascade decides before calling a tier
 )
 
 // Types returns every scorer type, in a new slice the caller may keep or
 // change.
 func Types() []string {
-	return []string{TypeJSONValid, TypeJSONSchema, TypeRegex, TypeContains, TypeNotContains, TypeLength, TypeRefusal, TypeJudge}
+	return []string{TypeJSONValid, TypeJSONSchema, TypeRegex, TypeContains, TypeNotContains, TypeLength, TypeRefusal, TypeJudge, TypeLearned}
 }
 
 // Limits on scorer specs, checked by Validate.
@@ -62,6 +69,7 @@ type Spec struct {
 	Rubric  string          `json:"rubric,omitempty"`  // judge: what a good answer is
 	Schema  json.RawMessage `json:"schema,omitempty"`  // json_schema: explicit schema (else the request's response_format schema)
 	Weight  float64         `json:"weight,omitempty"`  // in the combined score; 0 means 1
+	Input   string          `json:"input,omitempty"`   // learned: InputAnswer (default) or InputPrompt
 }
 
 // label is the scorer name stored with its scores.
@@ -109,7 +117,8 @@ const maxCachedRegexps = 1024
 
 // Evaluator runs scorers. It is safe for concurrent use.
 type Evaluator struct {
-	judge Judge
+	judge   Judge
+	learner *Learner
 
 	regexps sync.Map // pattern → *regexp.Regexp
 	nre     atomic.Int64
@@ -124,6 +133,13 @@ type Evaluator struct {
 func NewEvaluator(judge Judge) *Evaluator {
 	return &Evaluator{judge: judge}
 }
+
+// UseLearner makes learned scorers available, learning in l. Call it
+// before the evaluator is used.
+func (e *Evaluator) UseLearner(l *Learner) { e.learner = l }
+
+// Learner returns the learner of learned scorers, or nil.
+func (e *Evaluator) Learner() *Learner { return e.learner }
 
 // Validate checks specs as a route config or the admin API gives them. Errors
 // are *chorus.Error EINVALID with param "scorers[i].field".
@@ -155,14 +171,15 @@ func (e *Evaluator) validate(s *Spec, p string) error {
 	uses := map[string][]string{
 		TypeJSONValid: {}, TypeRefusal: {}, TypeJSONSchema: {"schema"}, TypeRegex: {"pattern"},
 		TypeContains: {"value"}, TypeNotContains: {"value"}, TypeLength: {"min", "max"}, TypeJudge: {"model", "rubric"},
+		TypeLearned: {"input"},
 	}
 	fields, ok := uses[s.Type]
 	if !ok {
 		return bad("type", "unknown scorer type %q; known types are %v", s.Type, Types())
 	}
 	set := map[string]bool{"pattern": s.Pattern != "", "value": s.Value != "", "min": s.Min != 0, "max": s.Max != 0,
-		"model": s.Model != "", "rubric": s.Rubric != "", "schema": len(s.Schema) > 0}
-	for _, f := range []string{"pattern", "value", "min", "max", "model", "rubric", "schema"} {
+		"model": s.Model != "", "rubric": s.Rubric != "", "schema": len(s.Schema) > 0, "input": s.Input != ""}
+	for _, f := range []string{"pattern", "value", "min", "max", "model", "rubric", "schema", "input"} {
 		if set[f] && !slices.Contains(fields, f) {
 			return bad(f, "%s does not apply to a %s scorer", f, s.Type)
 		}
@@ -208,6 +225,13 @@ func (e *Evaluator) validate(s *Spec, p string) error {
 		if s.Rubric == "" || len(s.Rubric) > maxRubric {
 			return bad("rubric", "a judge scorer needs a rubric (what a good answer is), at most %d bytes", maxRubric)
 		}
+	case TypeLearned:
+		if e.learner == nil {
+			return bad("type", "learned scorers are not available on this gateway")
+		}
+		if s.Input != "" && s.Input != InputAnswer && s.Input != InputPrompt {
+			return bad("input", "input must be %q (the default) or %q, got %q", InputAnswer, InputPrompt, s.Input)
+		}
 	case TypeJSONSchema:
 		if len(s.Schema) > maxSchema {
 			return bad("schema", "schema must be at most %d bytes", maxSchema)
@@ -244,6 +268,26 @@ func AutoSpecs(req *provider.ChatRequest) []Spec {
 // out: Evaluate returns the scores that succeeded, their weighted mean, and
 // the failures joined into one error.
 func (e *Evaluator) Evaluate(ctx context.Context, specs []Spec, req *provider.ChatRequest, resp *provider.ChatResponse) (Result, error) {
+	return e.EvaluateFor(ctx, Subject{}, specs, req, resp)
+}
+
+// Subject says whose answer is scored: what learned scorers learn under.
+type Subject struct {
+	Scope    string // the route's name, or the model's for an answer without a route
+	Model    string // the registry model that answered
+	Explored bool   // a cascade served the answer to explore, whatever its score
+	// Trail, in a cascade, pairs a later tier's answer with the first
+	// tier's: the learned scorer keeps the first answer's features there
+	// (First: this answer is the first tier's).
+	Trail *orchestrate.Trail
+	First bool
+}
+
+// EvaluateFor is Evaluate for an answer on a route or model. Learned
+// scorers run last, on the other scorers' results, and when a route has
+// one its prediction is the combined score: the other scorers are its
+// inputs (the mean of several learned scorers when there are several).
+func (e *Evaluator) EvaluateFor(ctx context.Context, sub Subject, specs []Spec, req *provider.ChatRequest, resp *provider.ChatResponse) (Result, error) {
 	a := answerOf(resp)
 	scores := make([]*Score, len(specs))
 	errs := make([]error, len(specs))
@@ -252,6 +296,9 @@ func (e *Evaluator) Evaluate(ctx context.Context, specs []Spec, req *provider.Ch
 		s := &specs[i]
 		if s.Type == TypeJudge {
 			judges = append(judges, i)
+			continue
+		}
+		if s.Type == TypeLearned {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -300,6 +347,16 @@ func (e *Evaluator) Evaluate(ctx context.Context, specs []Spec, req *provider.Ch
 	}
 	if weights > 0 {
 		res.Score = clamp01(sum / weights)
+	}
+	if learned, err := e.learnedScores(ctx, sub, specs, req, resp, a, scores); err != nil {
+		errs = append(errs, err)
+	} else if len(learned) > 0 {
+		sum = 0
+		for _, sc := range learned {
+			sum += sc.Value
+		}
+		res.Score = clamp01(sum / float64(len(learned)))
+		res.Scores = append(res.Scores, learned...)
 	}
 	return res, errors.Join(errs...)
 }

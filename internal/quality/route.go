@@ -59,7 +59,7 @@ func decodeProblem(err error) string {
 	case errors.As(err, &te):
 		return "must be a JSON object"
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") + "; known fields are type, name, pattern, value, min, max, model, rubric, schema and weight"
+		return "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ") + "; known fields are type, name, pattern, value, min, max, model, rubric, schema, weight and input"
 	}
 	return strings.TrimPrefix(err.Error(), "json: ")
 }
@@ -139,7 +139,13 @@ func (r RouteEvaluator) Evaluate(ctx context.Context, rt *registry.Route, req *p
 	if len(specs) == 0 {
 		return 1, nil, nil
 	}
-	res, err := r.E.Evaluate(ctx, specs, req, resp)
+	sub := Subject{Trail: orchestrate.TrailOf(ctx)}
+	sub.Explored = sub.Trail != nil && sub.Trail.Explored
+	if rt != nil && rt.Model != nil {
+		sub.Scope, sub.Model = rt.Model.Name, answeringModel(rt, resp)
+		sub.First = len(rt.Tiers) > 0 && rt.Tiers[0].Model != nil && sub.Model == rt.Tiers[0].Model.Name
+	}
+	res, err := r.E.EvaluateFor(ctx, sub, specs, req, resp)
 	if len(res.Scores) == 0 {
 		if err == nil {
 			err = errors.New("no scorer produced a score")
@@ -148,3 +154,80 @@ func (r RouteEvaluator) Evaluate(ctx context.Context, rt *registry.Route, req *p
 	}
 	return res.Score, res.Judged, nil
 }
+
+// answeringModel is the registry model of the route's tier whose deployment
+// gave resp (by its upstream model name), else the route's own name.
+func answeringModel(rt *registry.Route, resp *provider.ChatResponse) string {
+	if resp != nil {
+		for _, tier := range rt.Tiers {
+			for _, t := range tier.Targets {
+				if t.Deployment != nil && t.Deployment.UpstreamModel == resp.Model && tier.Model != nil {
+					return tier.Model.Name
+				}
+			}
+		}
+	}
+	return rt.Model.Name
+}
+
+// learnedSpec is the route's first learned scorer, or nil.
+func (r RouteEvaluator) learnedSpec(rt *registry.Route) *Spec {
+	if rt == nil || rt.Model == nil || r.E.learner == nil {
+		return nil
+	}
+	specs, err := r.E.routeSpecs(rt.Config.Scorers)
+	if err != nil {
+		return nil
+	}
+	for i := range specs {
+		if specs[i].Type == TypeLearned {
+			return &specs[i]
+		}
+	}
+	return nil
+}
+
+// Threshold calibrates a cascade's threshold to its config.target from its
+// learned scorer's held-out examples (see Learner.Calibrate); ok is false
+// until there are enough.
+func (r RouteEvaluator) Threshold(rt *registry.Route) (float64, bool) {
+	c, err := r.Calibration(rt)
+	if err != nil || !c.Calibrated {
+		return 0, false
+	}
+	return c.Threshold, true
+}
+
+// Calibration is the route's calibrated threshold and what it is expected
+// to give; an error when the route is not a cascade with a target and a
+// learned scorer.
+func (r RouteEvaluator) Calibration(rt *registry.Route) (Calibration, error) {
+	s := r.learnedSpec(rt)
+	if s == nil || rt.Config.Target == nil || len(rt.Tiers) < 2 {
+		return Calibration{}, errNoLearned
+	}
+	tier := func(t *registry.Tier) Tier {
+		x := Tier{Model: t.Model.Name}
+		if len(t.Targets) > 0 {
+			x.Prices = t.Targets[0].Deployment.Prices()
+		}
+		return x
+	}
+	return r.E.learner.calibrated(Scope(rt.Model.Name, s.label()), tier(rt.Tiers[0]), tier(rt.Tiers[len(rt.Tiers)-1]), *rt.Config.Target), nil
+}
+
+// PreScore predicts, before calling tier i, whether its answer will pass:
+// only for a route whose learned scorer is prompt-only.
+func (r RouteEvaluator) PreScore(rt *registry.Route, req *provider.ChatRequest, i int) (float64, bool) {
+	s := r.learnedSpec(rt)
+	if s == nil || s.Input != InputPrompt || i >= len(rt.Tiers) {
+		return 0, false
+	}
+	return r.E.PromptScore(rt.Model.Name, s.label(), rt.Tiers[i].Model.Name, req), true
+}
+
+var (
+	_ orchestrate.Evaluator   = RouteEvaluator{}
+	_ orchestrate.Thresholder = RouteEvaluator{}
+	_ orchestrate.PreScorer   = RouteEvaluator{}
+)

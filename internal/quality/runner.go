@@ -260,7 +260,11 @@ func (r *Runner) evaluate(job Job) []chorus.ScoreRecord {
 		}
 		ctx, cancel := context.WithTimeout(r.base, r.opts.Timeout)
 		var err error
-		res, err = r.e.Evaluate(ctx, job.Specs, job.Request, job.Response)
+		sub := Subject{Scope: job.Model, Model: job.Model}
+		if job.Route != "" {
+			sub.Scope = job.Route
+		}
+		res, err = r.e.EvaluateFor(ctx, sub, job.Specs, job.Request, job.Response)
 		cancel()
 		if err != nil {
 			n := len(job.Specs) - len(res.Scores)

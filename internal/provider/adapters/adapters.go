@@ -10,6 +10,7 @@ import (
 	"github.com/chorusgw/chorus/internal/provider/anthropic"
 	"github.com/chorusgw/chorus/internal/provider/gemini"
 	"github.com/chorusgw/chorus/internal/provider/openai"
+	"github.com/chorusgw/chorus/internal/provider/replay"
 	"github.com/chorusgw/chorus/internal/provider/simulator"
 )
 
@@ -24,6 +25,17 @@ func New(cfg provider.Config) (provider.Provider, error) {
 		return gemini.New(cfg)
 	case chorus.ProviderSimulator:
 		return simulator.New(cfg)
+	case chorus.ProviderReplay:
+		return replay.New(cfg)
 	}
 	return nil, fmt.Errorf("unknown provider %q; want one of %v", cfg.Kind, chorus.ProviderKinds())
+}
+
+// WithReplayDir returns New with every config's ReplayDir set to dir: the
+// directory (upstreams.replay_dir) replay deployments may read from.
+func WithReplayDir(dir string) func(provider.Config) (provider.Provider, error) {
+	return func(cfg provider.Config) (provider.Provider, error) {
+		cfg.ReplayDir = dir
+		return New(cfg)
+	}
 }
