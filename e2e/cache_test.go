@@ -51,6 +51,27 @@ func TestResponseCache(t *testing.T) {
 		t.Fatalf("no-cache: x-chorus-cache %q, want bypass", by.Header.Get("X-Chorus-Cache"))
 	}
 
+	// chorus_cache_requests_total counts what the cache did (this gateway
+	// serves this test alone: the counts are exact).
+	// A request is counted when it finishes, just after its answer is
+	// written: wait for the last one.
+	wants := []string{`chorus_cache_requests_total{endpoint="chat",result="miss"} 1`,
+		`chorus_cache_requests_total{endpoint="chat",result="hit"} 2`, `chorus_cache_requests_total{endpoint="chat",result="bypass"} 1`}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		m, missing := string(g.do("GET", "/metrics", "", nil).Body), ""
+		for _, want := range wants {
+			if !strings.Contains(m, want+"\n") {
+				missing = want
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %s", missing)
+		}
+	}
+
 	us := g.waitUsage(key.ID, 4)
 	if us[0].Cost == 0 || len(us[0].Attempts) != 1 || us[0].Attempts[0].Outcome != "ok" {
 		t.Fatalf("miss usage %+v", us[0])

@@ -115,6 +115,9 @@ func (x *exchange) finish(ctx context.Context) {
 		Endpoint: x.endpoint, Model: x.publicName(), Provider: prov, Status: x.status, ErrorCode: x.code,
 		Duration: dur, TTFT: x.ttft, InputTokens: in, OutputTokens: out,
 	})
+	if x.cache != "" && x.s.CacheMetrics != nil {
+		x.s.CacheMetrics.Lookup(x.endpoint, x.cache) // chorus_cache_requests_total: hit, miss, bypass
+	}
 	// A request refused before a model was resolved (bad JSON, an
 	// unsupported field, an unknown model) consumed nothing, but its
 	// record — model "", its status and error code — is what an operator

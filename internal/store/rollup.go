@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -297,20 +295,15 @@ func markRolled(ctx context.Context, tx *tx, ids []int64) error {
 // UsageRollupLag returns how long ago the oldest record not yet in the
 // rollups was created; 0 when every record is rolled.
 func (db *DB) UsageRollupLag(ctx context.Context) (time.Duration, error) {
-	// The primary's read pool (a replica's lag is not the rollups'; on
-	// SQLite the writer stays free for writes, since /readyz asks often).
-	// The oldest unrolled record by id, through the partial index on
-	// unrolled ids: ids grow with time, and this never scans a backlog.
+	// The primary's read pool: a replica's lag is not the rollups', and on
+	// SQLite the writer stays free for writes (/readyz asks often).
 	tx, err := db.beginRead(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
 	var oldest *time.Time
-	err = tx.queryRow(ctx, `SELECT created_at FROM usage_records WHERE rolled = 0 ORDER BY id LIMIT 1`).Scan(scanNullTime(&oldest))
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
+	err = tx.queryRow(ctx, `SELECT MIN(created_at) FROM usage_records WHERE rolled = 0`).Scan(scanNullTime(&oldest))
 	if err != nil {
 		return 0, fmt.Errorf("rollup lag: %w", err)
 	}
