@@ -41,6 +41,11 @@ var eventMetrics = map[string][]string{
 	// Answers queued for scoring: only routes with scorers submit them
 	// (internal/quality/runner.go).
 	"chorus_quality_jobs_total": {"outcome"},
+	// Cost alerts' gauges and firings exist once an alert is defined and
+	// evaluated (internal/analytics/metrics.go).
+	"chorus_cost_alert_value":        {"alert", "scope", "metric", "period"},
+	"chorus_cost_alert_threshold":    {"alert", "scope", "metric", "period"},
+	"chorus_cost_alerts_fired_total": {"scope", "metric", "period"},
 }
 
 func TestDashboardsAndRulesMatchMetrics(t *testing.T) {
@@ -164,7 +169,7 @@ func workloadMetrics(t *testing.T) map[string]map[string]bool {
 		"messages": []map[string]string{{"role": "user", "content": "hello"}}}); r.Status != http.StatusNotFound {
 		t.Fatalf("unknown model: %d", r.Status)
 	}
-	g.waitUsage(c.ID, 4)
+	g.waitUsage(c.ID, 5) // the refused request leaves a record too (model "", 404)
 	r := g.do("GET", "/metrics", "", nil)
 	if r.Status != http.StatusOK {
 		t.Fatalf("/metrics: %d", r.Status)
