@@ -66,8 +66,8 @@ func TestReadyzReport(t *testing.T) {
 	if c.Redis.Status != wantRedis {
 		t.Errorf("redis %+v, want %s", c.Redis, wantRedis)
 	}
-	if c.RollupLag.Status != manage.CheckOff {
-		t.Errorf("rollup lag %+v, want off (not wired in this build)", c.RollupLag)
+	if c.RollupLag.Status != manage.CheckOK || c.RollupLag.Seconds == nil || *c.RollupLag.Seconds < 0 {
+		t.Errorf("rollup lag %+v, want ok with the lag in seconds", c.RollupLag)
 	}
 	if c.Replicas == nil || len(c.Replicas) != 0 {
 		t.Errorf("replicas %v, want an empty list", c.Replicas)

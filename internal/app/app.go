@@ -371,6 +371,7 @@ func (a *App) Serve(ln net.Listener) error {
 	go a.checkReplicas(pollCtx)
 	go a.checkLedger(pollCtx)
 	go a.Analytics.Run(pollCtx)
+	go a.syncLearner(pollCtx)
 	go (&shop.Reconciler{Shop: a.Manage.Shop, Interval: a.Config.Shop.ReconcileInterval, Logger: a.Log}).Run(pollCtx)
 	a.runBackups(pollCtx)
 	a.Log.Info("chorus serving", "addr", ln.Addr().String(), "database", a.DB.Dialect(),

@@ -24,5 +24,6 @@ var (
 	_ webhook.Store           = (*store.DB)(nil)
 	_ analytics.Store         = (*store.DB)(nil)
 	_ manage.AnalyticsStore   = (*store.DB)(nil)
+	_ quality.FeedbackSource  = (*store.DB)(nil)
 	_ gateway.ResponseStore   = (*store.DB)(nil)
 )

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus"
+	"github.com/chorusgw/chorus/internal/periodic"
 	"github.com/chorusgw/chorus/internal/quality"
 )
 
@@ -65,4 +66,32 @@ func (a *App) routeCalibration(name string) (quality.Calibration, error) {
 		return c, chorus.Invalid("config.target", "The route %s is not a cascade with a config.target and a learned scorer.", name)
 	}
 	return c, nil
+}
+
+// learnerSyncInterval is how often an instance learns what the rest of the
+// fleet learned (Learner.Sync) and follows the feedback other instances
+// received on the answers it scored (Learner.SyncFeedback).
+const learnerSyncInterval = 5 * time.Second
+
+// syncLearner keeps the learned scorers of a fleet's instances together:
+// every example is stored (numbered by the database), each instance reads
+// the others' examples, and feedback reaches the instance that remembers
+// the answer's features wherever the client sent it. A failing database
+// is logged once per failing streak.
+func (a *App) syncLearner(ctx context.Context) {
+	failing := false
+	periodic.Every(ctx, learnerSyncInterval, true, func(ctx context.Context) {
+		_, err := a.Learner.SyncFeedback(ctx, a.DB)
+		if err == nil {
+			_, err = a.Learner.Sync(ctx)
+		}
+		switch {
+		case err != nil && ctx.Err() == nil && !failing:
+			failing = true
+			a.Log.Warn("learned scorers not synced with the fleet", "err", err)
+		case err == nil && failing:
+			failing = false
+			a.Log.Info("learned scorers synced with the fleet again")
+		}
+	})
 }

@@ -43,6 +43,14 @@ type LearnedStore interface {
 	LearnedModel(ctx context.Context, scope string, version int64) (*chorus.LearnedModel, error)
 	LatestLearnedModels(ctx context.Context) ([]*chorus.LearnedModel, error)
 	ListLearnedModels(ctx context.Context, scope string) ([]*chorus.LearnedModel, error)
+	LearnedScopes(ctx context.Context) ([]string, error)
+}
+
+// FeedbackSource is where a learner follows the feedback every instance of
+// a fleet stores (Learner.SyncFeedback).
+type FeedbackSource interface {
+	MaxFeedbackID(ctx context.Context) (int64, error)
+	ListFeedback(ctx context.Context, f chorus.FeedbackFilter, page chorus.Page) ([]*chorus.Feedback, error)
 }
 
 // LearnerOptions tune a Learner. Zero values mean the defaults.
@@ -64,6 +72,10 @@ type Learner struct {
 	scopes  map[string]*scope
 	pending pendingSet
 	calib   sync.Map // calibKey → calibEntry
+	// SyncFeedback's place in the feedback table.
+	fbMu      sync.Mutex
+	fbStarted bool
+	fbCursor  int64
 }
 
 // calibKey names one calibration: a scope and its target.
@@ -202,6 +214,12 @@ type scope struct {
 	sinceRefit int
 	sinceSave  int
 	refitting  sync.Mutex
+	// synced is the last stored example Sync has seen; own holds the seqs
+	// this instance stored after it, which Sync skips (they are learned
+	// already). syncMu orders an insert and its own mark against Sync.
+	synced int64
+	own    map[int64]bool
+	syncMu sync.Mutex
 }
 
 func (l *Learner) scope(name string) *scope {
@@ -272,40 +290,47 @@ func (l *Learner) learn(ctx context.Context, x Labelled, batch bool) error {
 	e := example{feats: x.Features, label: x.Label, weight: x.Weight, model: x.Model, source: x.Source,
 		unbiased: x.Unbiased, in: x.In, out: x.Out, prior: x.Prior}
 	holdout := l.heldOut(key)
-	s.mu.Lock()
-	s.seq++
-	e.seq = s.seq
-	if holdout {
-		s.holdout = appendBounded(s.holdout, e, l.o.MaxExamples/4)
-	} else {
-		s.train = appendBounded(s.train, e, l.o.MaxExamples)
-		s.m.update(e.feats, e.label, e.weight)
-		s.sinceRefit++
+	// Stored first: the database numbers the scope's examples, for every
+	// instance of a fleet (Sync). syncMu keeps Sync from reading this
+	// example before it is marked as this instance's own.
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	var err error
+	var seq int64
+	if l.o.Store != nil {
+		var raw, prior []byte
+		raw, err = json.Marshal(e.feats)
+		if err == nil && e.prior != nil {
+			prior, err = json.Marshal(e.prior)
+		}
+		if err != nil {
+			return err
+		}
+		stored := &chorus.LearnedExample{
+			Scope: x.Scope, ResponseID: x.ResponseID, Model: x.Model, Source: x.Source, Label: x.Label,
+			Weight: x.Weight, Holdout: holdout, Features: raw, PriorFeatures: prior, InputTokens: x.In, OutputTokens: x.Out,
+		}
+		if err = l.o.Store.InsertLearnedExample(ctx, stored); err == nil {
+			seq = stored.Seq
+		}
 	}
-	s.sources[x.Source]++
-	s.sinceSave++
+	s.mu.Lock()
+	if seq == 0 {
+		seq = s.seq + 1 // not stored: numbered here
+	} else if seq > s.synced {
+		if s.own == nil {
+			s.own = map[int64]bool{}
+		}
+		s.own[seq] = true
+	}
+	s.seq = max(s.seq, seq)
+	e.seq = seq
+	l.apply(s, e, holdout)
 	// Refits cost a pass over every example: as examples grow they come
 	// less often, so their total cost stays linear in the examples.
 	refit := s.sinceRefit >= max(l.o.RefitEvery, len(s.train)/10)
 	save := l.o.Store != nil && l.o.SaveEvery > 0 && s.sinceSave >= l.o.SaveEvery
 	s.mu.Unlock()
-	var err error
-	if l.o.Store != nil {
-		raw, merr := json.Marshal(e.feats)
-		if merr != nil {
-			return merr
-		}
-		var prior []byte
-		if e.prior != nil {
-			if prior, merr = json.Marshal(e.prior); merr != nil {
-				return merr
-			}
-		}
-		err = l.o.Store.InsertLearnedExample(ctx, &chorus.LearnedExample{
-			Scope: x.Scope, Seq: e.seq, ResponseID: x.ResponseID, Model: x.Model, Source: x.Source, Label: x.Label,
-			Weight: x.Weight, Holdout: holdout, Features: raw, PriorFeatures: prior, InputTokens: x.In, OutputTokens: x.Out,
-		})
-	}
 	if refit && batch {
 		// Off the caller's path (a client's feedback request): a refit is a
 		// pass over every example, five more for the out-of-fold
@@ -316,6 +341,156 @@ func (l *Learner) learn(ctx context.Context, x Labelled, batch bool) error {
 		_, err = l.Save(ctx, x.Scope, "")
 	}
 	return err
+}
+
+// apply adds an example to a scope in memory: held out, or trained on
+// with one online step. s.mu is held.
+func (l *Learner) apply(s *scope, e example, holdout bool) {
+	if holdout {
+		s.holdout = appendBounded(s.holdout, e, l.o.MaxExamples/4)
+	} else {
+		s.train = appendBounded(s.train, e, l.o.MaxExamples)
+		s.m.update(e.feats, e.label, e.weight)
+		s.sinceRefit++
+	}
+	s.sources[e.source]++
+	s.sinceSave++
+}
+
+// Sync learns the examples other instances of a fleet stored since the
+// last Sync (or Load): every instance scores with the same examples, so
+// feedback taught on one teaches all. It returns how many it learned.
+func (l *Learner) Sync(ctx context.Context) (int, error) {
+	if l.o.Store == nil {
+		return 0, nil
+	}
+	names, err := l.o.Store.LearnedScopes(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("sync learned scorers: %w", err)
+	}
+	total := 0
+	for _, name := range names {
+		n, err := l.syncScope(ctx, l.scope(name))
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+func (l *Learner) syncScope(ctx context.Context, s *scope) (int, error) {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	learned := 0
+	for {
+		s.mu.RLock()
+		after := s.synced
+		s.mu.RUnlock()
+		page, err := l.o.Store.ListLearnedExamples(ctx, s.name, after, 1000)
+		if err != nil {
+			return learned, fmt.Errorf("sync learned scorer %s: %w", s.name, err)
+		}
+		decoded := make([]example, 0, len(page))
+		for _, x := range page {
+			e, err := decodeExample(x)
+			if err != nil {
+				return learned, fmt.Errorf("sync learned scorer %s: %w", s.name, err)
+			}
+			decoded = append(decoded, e)
+		}
+		s.mu.Lock()
+		for i, x := range page {
+			if x.Seq <= s.synced {
+				continue
+			}
+			s.synced = x.Seq
+			if s.own[x.Seq] {
+				delete(s.own, x.Seq)
+				continue
+			}
+			s.seq = max(s.seq, x.Seq)
+			l.apply(s, decoded[i], x.Holdout)
+			learned++
+		}
+		refit := learned > 0 && s.sinceRefit >= max(l.o.RefitEvery, len(s.train)/10)
+		s.mu.Unlock()
+		if refit {
+			go l.refit(s)
+		}
+		if len(page) < 1000 {
+			return learned, nil
+		}
+	}
+}
+
+// decodeExample is a stored example in memory.
+func decodeExample(x *chorus.LearnedExample) (example, error) {
+	var fs []Feature
+	if err := json.Unmarshal(x.Features, &fs); err != nil {
+		return example{}, fmt.Errorf("example %d: %w", x.Seq, err)
+	}
+	e := example{seq: x.Seq, feats: fs, label: x.Label, weight: x.Weight, model: x.Model, source: x.Source,
+		unbiased: x.Source == chorus.LearnedFromExplore || x.Source == chorus.LearnedFromImport, in: x.InputTokens, out: x.OutputTokens}
+	if len(x.PriorFeatures) > 0 {
+		if err := json.Unmarshal(x.PriorFeatures, &e.prior); err != nil {
+			return example{}, fmt.Errorf("example %d: prior: %w", x.Seq, err)
+		}
+	}
+	return e, nil
+}
+
+// feedbackRescan is how far back (in feedback IDs) SyncFeedback looks
+// again each time: IDs are taken in one order and committed in another,
+// so a row may appear behind the newest one seen. An answer teaches once
+// (pendingAnswer.rated), so a row read twice teaches once.
+const feedbackRescan = 256
+
+// SyncFeedback follows the feedback stored by every instance: feedback on
+// an answer this instance scored — its features are remembered here alone
+// — teaches the learner even when another instance received it. The
+// first call starts at the newest feedback.
+func (l *Learner) SyncFeedback(ctx context.Context, src FeedbackSource) (int, error) {
+	l.fbMu.Lock()
+	defer l.fbMu.Unlock()
+	if !l.fbStarted {
+		id, err := src.MaxFeedbackID(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("follow feedback: %w", err)
+		}
+		l.fbCursor, l.fbStarted = id, true
+		return 0, nil
+	}
+	after, newest, taught := max(0, l.fbCursor-feedbackRescan), l.fbCursor, 0
+	for {
+		page, err := src.ListFeedback(ctx, chorus.FeedbackFilter{}, chorus.Page{After: after, Limit: chorus.MaxPageSize})
+		if err != nil {
+			return taught, fmt.Errorf("follow feedback: %w", err)
+		}
+		for _, f := range page {
+			after, newest = f.ID, max(newest, f.ID)
+			if l.pending.unrated(f.ResponseID) {
+				if _, err := l.Feedback(ctx, f); err != nil {
+					return taught, err
+				}
+				taught++
+			}
+		}
+		if len(page) < chorus.MaxPageSize {
+			break
+		}
+	}
+	l.fbCursor = newest
+	return taught, nil
+}
+
+// unrated reports whether an answer is remembered and no feedback taught
+// it yet.
+func (p *pendingSet) unrated(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	a := p.m[id]
+	return a != nil && !a.rated
 }
 
 // heldOut reports whether the example with this key is in the holdout
@@ -432,8 +607,7 @@ func (l *Learner) Save(ctx context.Context, scopeName, note string) (*chorus.Lea
 	}
 	s.mu.Lock()
 	snap := snapshot{Z: maps(s.m.z), N: maps(s.m.n), Sources: mapsString(s.sources)}
-	s.version++
-	m := &chorus.LearnedModel{Scope: scopeName, Version: s.version, Seq: s.seq, Note: note}
+	m := &chorus.LearnedModel{Scope: scopeName, Seq: s.seq, Note: note} // the store numbers the version (a fleet saves the same scorer)
 	s.sinceSave = 0
 	s.mu.Unlock()
 	raw, err := json.Marshal(snap)
@@ -444,6 +618,9 @@ func (l *Learner) Save(ctx context.Context, scopeName, note string) (*chorus.Lea
 	if err := l.o.Store.SaveLearnedModel(ctx, m); err != nil {
 		return nil, fmt.Errorf("save learned scorer %s: %w", scopeName, err)
 	}
+	s.mu.Lock()
+	s.version = max(s.version, m.Version)
+	s.mu.Unlock()
 	m.Snapshot = nil
 	return m, nil
 }
@@ -495,6 +672,7 @@ func (l *Learner) Rollback(ctx context.Context, scopeName string, version int64)
 	}
 	s.train, s.holdout = keep(s.train), keep(s.holdout)
 	s.seq = old.Seq
+	s.synced, s.own = old.Seq, nil // the store numbers the next example old.Seq+1 again
 	s.sources = orEmptyString(snap.Sources)
 	s.mu.Unlock()
 	return l.Save(ctx, scopeName, fmt.Sprintf("rollback to version %d", version))
@@ -559,31 +737,28 @@ func (l *Learner) loadExamples(ctx context.Context, s *scope, seq int64) error {
 		if err != nil {
 			return fmt.Errorf("load learned scorer %s examples: %w", s.name, err)
 		}
-		s.mu.Lock()
+		decoded := make([]example, 0, len(page))
 		for _, x := range page {
-			var fs []Feature
-			if err := json.Unmarshal(x.Features, &fs); err != nil {
-				s.mu.Unlock()
-				return fmt.Errorf("load learned scorer %s example %d: %w", s.name, x.Seq, err)
+			e, err := decodeExample(x)
+			if err != nil {
+				return fmt.Errorf("load learned scorer %s: %w", s.name, err)
 			}
-			e := example{seq: x.Seq, feats: fs, label: x.Label, weight: x.Weight, model: x.Model, source: x.Source,
-				unbiased: x.Source == chorus.LearnedFromExplore || x.Source == chorus.LearnedFromImport, in: x.InputTokens, out: x.OutputTokens}
-			if len(x.PriorFeatures) > 0 {
-				if err := json.Unmarshal(x.PriorFeatures, &e.prior); err != nil {
-					s.mu.Unlock()
-					return fmt.Errorf("load learned scorer %s example %d: prior: %w", s.name, x.Seq, err)
-				}
-			}
+			decoded = append(decoded, e)
+		}
+		s.mu.Lock()
+		for i, x := range page {
+			e := decoded[i]
 			if x.Holdout {
 				s.holdout = appendBounded(s.holdout, e, l.o.MaxExamples/4)
 			} else {
 				s.train = appendBounded(s.train, e, l.o.MaxExamples)
 				if x.Seq > seq {
-					s.m.update(fs, x.Label, x.Weight)
+					s.m.update(e.feats, x.Label, x.Weight)
 					s.sources[x.Source]++
 				}
 			}
 			s.seq = max(s.seq, x.Seq)
+			s.synced = max(s.synced, x.Seq)
 			after = x.Seq
 		}
 		s.mu.Unlock()

@@ -29,9 +29,29 @@ func (m *memStore) InsertLearnedExample(_ context.Context, e *chorus.LearnedExam
 	if m.fail != nil {
 		return m.fail
 	}
+	if e.Seq == 0 { // numbered like the store: the scope's next
+		for _, x := range m.examples {
+			if x.Scope == e.Scope {
+				e.Seq = max(e.Seq, x.Seq)
+			}
+		}
+		e.Seq++
+	}
 	c := *e
 	m.examples = append(m.examples, &c)
 	return nil
+}
+
+func (m *memStore) LearnedScopes(context.Context) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, x := range m.examples {
+		if !slices.Contains(out, x.Scope) {
+			out = append(out, x.Scope)
+		}
+	}
+	return out, nil
 }
 
 func (m *memStore) ListLearnedExamples(_ context.Context, scope string, after int64, limit int) ([]*chorus.LearnedExample, error) {
@@ -56,6 +76,14 @@ func (m *memStore) DeleteLearnedExamplesAfter(_ context.Context, scope string, s
 func (m *memStore) SaveLearnedModel(_ context.Context, lm *chorus.LearnedModel) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if lm.Version == 0 {
+		for _, x := range m.models {
+			if x.Scope == lm.Scope {
+				lm.Version = max(lm.Version, x.Version)
+			}
+		}
+		lm.Version++
+	}
 	c := *lm
 	m.models = append(m.models, &c)
 	return nil
@@ -336,4 +364,101 @@ func TestCalibrate(t *testing.T) {
 			t.Fatalf("%+v", c)
 		}
 	})
+}
+
+// fbSource is an in-memory quality.FeedbackSource: the feedback table
+// every instance writes to.
+type fbSource struct {
+	mu   sync.Mutex
+	rows []*chorus.Feedback
+}
+
+func (f *fbSource) add(responseID string, rating string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rows = append(f.rows, &chorus.Feedback{ID: int64(len(f.rows) + 1), ResponseID: responseID, Rating: rating})
+}
+
+func (f *fbSource) MaxFeedbackID(context.Context) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return int64(len(f.rows)), nil
+}
+
+func (f *fbSource) ListFeedback(_ context.Context, _ chorus.FeedbackFilter, p chorus.Page) ([]*chorus.Feedback, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*chorus.Feedback
+	for _, r := range f.rows {
+		if r.ID > p.After && len(out) < p.Limit {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// TestLearnerFleet runs two instances' learners on one store: feedback the
+// other instance received teaches the instance that scored the answer
+// (SyncFeedback), once; what one learns the other learns by Sync, and
+// neither learns its own example twice.
+func TestLearnerFleet(t *testing.T) {
+	ctx := context.Background()
+	st := &memStore{}
+	fb := &fbSource{}
+	fb.add("chatcmpl-old", chorus.RatingUp) // before the instances started: not replayed
+	a := quality.NewLearner(quality.LearnerOptions{Store: st})
+	b := quality.NewLearner(quality.LearnerOptions{Store: st})
+	for _, l := range []*quality.Learner{a, b} {
+		if n, err := l.SyncFeedback(ctx, fb); n != 0 || err != nil {
+			t.Fatalf("first SyncFeedback = %d, %v; want 0 (it starts at the newest)", n, err)
+		}
+	}
+	fs := quality.Featurize(quality.Example{Question: "2+2?", Answer: "4", Model: "m"})
+	a.Remember("chatcmpl-1", "r:learned", "m", fs, nil, false, 10, 2)
+
+	// The client's feedback reaches b, which did not score the answer.
+	if ok, err := b.Feedback(ctx, &chorus.Feedback{ResponseID: "chatcmpl-1", Rating: chorus.RatingUp}); ok || err != nil {
+		t.Fatalf("b.Feedback = %v, %v; want unknown to b", ok, err)
+	}
+	fb.add("chatcmpl-1", chorus.RatingUp)
+	if n, err := b.SyncFeedback(ctx, fb); n != 0 || err != nil {
+		t.Fatalf("b.SyncFeedback = %d, %v; want 0", n, err)
+	}
+	if n, err := a.SyncFeedback(ctx, fb); n != 1 || err != nil {
+		t.Fatalf("a.SyncFeedback = %d, %v; want 1", n, err)
+	}
+	if n, err := a.SyncFeedback(ctx, fb); n != 0 || err != nil {
+		t.Fatalf("a.SyncFeedback again = %d, %v; want 0 (an answer teaches once)", n, err)
+	}
+	if got := a.Report("r:learned").Examples; got != 1 {
+		t.Fatalf("a learned %d examples, want 1", got)
+	}
+
+	// b learns a's example; a does not learn it twice.
+	if n, err := b.Sync(ctx); n != 1 || err != nil {
+		t.Fatalf("b.Sync = %d, %v; want 1", n, err)
+	}
+	if n, err := a.Sync(ctx); n != 0 || err != nil {
+		t.Fatalf("a.Sync = %d, %v; want 0 (its own example)", n, err)
+	}
+	// b's own example goes the other way, numbered after a's.
+	b.Remember("chatcmpl-2", "r:learned", "m", fs, nil, false, 10, 2)
+	if _, err := b.Feedback(ctx, &chorus.Feedback{ResponseID: "chatcmpl-2", Rating: chorus.RatingDown}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := a.Sync(ctx); n != 1 || err != nil {
+		t.Fatalf("a.Sync = %d, %v; want 1 (b's example)", n, err)
+	}
+	for name, l := range map[string]*quality.Learner{"a": a, "b": b} {
+		if got := l.Report("r:learned").Examples; got != 2 {
+			t.Errorf("%s has %d examples, want 2", name, got)
+		}
+	}
+	seqs := map[int64]bool{}
+	for _, e := range st.examples {
+		seqs[e.Seq] = true
+	}
+	if len(seqs) != 2 || !seqs[1] || !seqs[2] {
+		t.Errorf("stored examples numbered %v, want 1 and 2", seqs)
+	}
 }

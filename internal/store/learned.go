@@ -17,7 +17,12 @@ import (
 const maxLearnedVersions = 50
 
 // InsertLearnedExample stores one labelled example; a (scope, seq) that
-// exists is ECONFLICT. CreatedAt is set when zero.
+// exists is ECONFLICT. CreatedAt is set when zero. A zero Seq is assigned
+// here, the scope's next (set on e): every instance of a fleet learns
+// into the same scope, so the sequence is the database's. Two instances
+// that take the same number meet on the primary key (the second waits for
+// the first's commit), and the second takes the next one; so examples
+// become visible in seq order, which Learner.Sync relies on.
 func (db *DB) InsertLearnedExample(ctx context.Context, e *chorus.LearnedExample) error {
 	if !(e.Label >= 0 && e.Label <= 1) {
 		return chorus.Invalid("label", "label must be between 0 and 1, got %v", e.Label)
@@ -25,26 +30,88 @@ func (db *DB) InsertLearnedExample(ctx context.Context, e *chorus.LearnedExample
 	if e.CreatedAt.IsZero() {
 		e.CreatedAt = db.timeNow()
 	}
+	if e.Seq != 0 {
+		return db.insertLearnedExample(ctx, e, e.Seq)
+	}
+	var err error
+	for range 20 {
+		if err = db.insertLearnedExample(ctx, e, 0); chorus.ErrorCode(err) != chorus.ECONFLICT {
+			return err
+		}
+	}
+	return err
+}
+
+// insertLearnedExample inserts e at seq, or at the scope's next seq when
+// seq is 0, and sets e.Seq.
+func (db *DB) insertLearnedExample(ctx context.Context, e *chorus.LearnedExample, seq int64) error {
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	if seq == 0 {
+		if err := tx.queryRow(ctx, `SELECT COALESCE(MAX(seq), 0) + 1 FROM learned_examples WHERE scope = ?`, e.Scope).Scan(&seq); err != nil {
+			return fmt.Errorf("insert learned example: next seq: %w", err)
+		}
+	}
 	holdout := 0
 	if e.Holdout {
 		holdout = 1
 	}
 	_, err = tx.exec(ctx, `INSERT INTO learned_examples (scope, seq, response_id, model, source, label, weight, holdout,
 		features, prior_features, input_tokens, output_tokens, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Scope, e.Seq, e.ResponseID, e.Model, e.Source, e.Label, e.Weight, holdout, string(e.Features), string(e.PriorFeatures),
+		e.Scope, seq, e.ResponseID, e.Model, e.Source, e.Label, e.Weight, holdout, string(e.Features), string(e.PriorFeatures),
 		e.InputTokens, e.OutputTokens, e.CreatedAt)
 	if tx.d.isUnique(err) {
-		return chorus.Errorf(chorus.ECONFLICT, "learned example %s #%d exists", e.Scope, e.Seq)
+		return chorus.Errorf(chorus.ECONFLICT, "learned example %s #%d exists", e.Scope, seq)
 	}
 	if err != nil {
 		return fmt.Errorf("insert learned example: %w", err)
 	}
-	return commit(tx)
+	if err := commit(tx); err != nil {
+		return err
+	}
+	e.Seq = seq
+	return nil
+}
+
+// LearnedScopes returns the names of the scopes that have examples.
+func (db *DB) LearnedScopes(ctx context.Context) ([]string, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.query(ctx, `SELECT DISTINCT scope FROM learned_examples ORDER BY scope`)
+	if err != nil {
+		return nil, fmt.Errorf("learned scopes: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, fmt.Errorf("learned scopes: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// MaxFeedbackID returns the newest feedback's ID (0 when there is none):
+// where a learner starts following feedback.
+func (db *DB) MaxFeedbackID(ctx context.Context) (int64, error) {
+	tx, err := db.beginRead(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	var id int64
+	if err := tx.queryRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM feedback`).Scan(&id); err != nil {
+		return 0, fmt.Errorf("max feedback id: %w", err)
+	}
+	return id, nil
 }
 
 // ListLearnedExamples returns up to limit of a scope's examples after seq,
@@ -98,29 +165,53 @@ func (db *DB) DeleteLearnedExamplesAfter(ctx context.Context, scope string, seq 
 
 // SaveLearnedModel stores a version of a scorer's weights (an existing
 // version is ECONFLICT) and deletes the versions beyond the newest
-// maxLearnedVersions, in one transaction. CreatedAt is set when zero.
+// maxLearnedVersions, in one transaction. CreatedAt is set when zero. A
+// zero Version is assigned here, the scope's next (set on m): instances of
+// a fleet save versions of the same scorer.
 func (db *DB) SaveLearnedModel(ctx context.Context, m *chorus.LearnedModel) error {
 	if m.CreatedAt.IsZero() {
 		m.CreatedAt = db.timeNow()
 	}
+	if m.Version != 0 {
+		return db.saveLearnedModel(ctx, m, m.Version)
+	}
+	var err error
+	for range 20 {
+		if err = db.saveLearnedModel(ctx, m, 0); chorus.ErrorCode(err) != chorus.ECONFLICT {
+			return err
+		}
+	}
+	return err
+}
+
+func (db *DB) saveLearnedModel(ctx context.Context, m *chorus.LearnedModel, version int64) error {
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
+	if version == 0 {
+		if err := tx.queryRow(ctx, `SELECT COALESCE(MAX(version), 0) + 1 FROM learned_models WHERE scope = ?`, m.Scope).Scan(&version); err != nil {
+			return fmt.Errorf("save learned model: next version: %w", err)
+		}
+	}
 	_, err = tx.exec(ctx, `INSERT INTO learned_models (scope, version, seq, note, snapshot, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-		m.Scope, m.Version, m.Seq, m.Note, string(m.Snapshot), m.CreatedAt)
+		m.Scope, version, m.Seq, m.Note, string(m.Snapshot), m.CreatedAt)
 	if tx.d.isUnique(err) {
-		return chorus.Errorf(chorus.ECONFLICT, "learned scorer %s version %d exists", m.Scope, m.Version)
+		return chorus.Errorf(chorus.ECONFLICT, "learned scorer %s version %d exists", m.Scope, version)
 	}
 	if err != nil {
 		return fmt.Errorf("save learned model: %w", err)
 	}
 	if _, err := tx.exec(ctx, `DELETE FROM learned_models WHERE scope = ? AND version <= ?`,
-		m.Scope, m.Version-maxLearnedVersions); err != nil {
+		m.Scope, version-maxLearnedVersions); err != nil {
 		return fmt.Errorf("save learned model: prune: %w", err)
 	}
-	return commit(tx)
+	if err := commit(tx); err != nil {
+		return err
+	}
+	m.Version = version
+	return nil
 }
 
 // LearnedModel returns one saved version; ENOTFOUND when there is none.

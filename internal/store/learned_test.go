@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"sync"
 	"testing"
 
 	"github.com/chorusgw/chorus"
@@ -93,5 +95,76 @@ func TestLearned(t *testing.T) {
 				t.Fatalf("latest: %+v", latest)
 			}
 		})
+	})
+}
+
+// TestLearnedFleetNumbering checks that examples and versions without a
+// number are numbered by the store, uniquely, when instances of a fleet
+// store them at once; and the scopes and feedback cursor a learner's Sync
+// reads.
+func TestLearnedFleetNumbering(t *testing.T) {
+	eachDB(t, func(t *testing.T, b backend) {
+		ctx := context.Background()
+		db := MustOpenDB(t, b)
+		scope := fmt.Sprintf("route-%p:learned", t)
+		const writers, each = 4, 15
+		var wg sync.WaitGroup
+		errs := make(chan error, writers*each*2)
+		for w := range writers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					e := &chorus.LearnedExample{Scope: scope, ResponseID: fmt.Sprintf("chatcmpl-%d-%d", w, i), Source: chorus.LearnedFromFeedback,
+						Label: 1, Weight: 1, Features: json.RawMessage(`[]`)}
+					if err := db.InsertLearnedExample(ctx, e); err != nil {
+						errs <- err
+					} else if e.Seq < 1 || e.Seq > writers*each {
+						errs <- fmt.Errorf("example numbered %d", e.Seq)
+					}
+					m := &chorus.LearnedModel{Scope: scope, Seq: 1, Snapshot: json.RawMessage(`{}`)}
+					if err := db.SaveLearnedModel(ctx, m); err != nil {
+						errs <- err
+					} else if m.Version < 1 {
+						errs <- fmt.Errorf("version numbered %d", m.Version)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		got, err := db.ListLearnedExamples(ctx, scope, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != writers*each {
+			t.Fatalf("%d examples stored, want %d", len(got), writers*each)
+		}
+		for i, e := range got {
+			if e.Seq != int64(i+1) {
+				t.Fatalf("example %d numbered %d: want 1..%d without gaps", i, e.Seq, writers*each)
+			}
+		}
+		versions, err := db.ListLearnedModels(ctx, scope)
+		if err != nil {
+			t.Fatal(err)
+		}
+		newest := int64(0)
+		for _, v := range versions {
+			newest = max(newest, v.Version)
+		}
+		if newest != writers*each {
+			t.Fatalf("newest version %d, want %d (one per save, none lost)", newest, writers*each)
+		}
+		scopes, err := db.LearnedScopes(ctx)
+		if err != nil || !slices.Contains(scopes, scope) {
+			t.Fatalf("LearnedScopes = %v, %v; want %s in it", scopes, err, scope)
+		}
+		if _, err := db.MaxFeedbackID(ctx); err != nil {
+			t.Fatal(err)
+		}
 	})
 }
