@@ -29,6 +29,9 @@ type Metrics struct {
 	UsageWritten prometheus.Counter
 	UsageRetries prometheus.Counter
 	UsageBlocked prometheus.Counter
+	// UsageShed counts records of unauthenticated requests not queued
+	// because the usage queue was over half full (usage.Writer.Record).
+	UsageShed prometheus.Counter
 	// RateLimitFaults counts limit decisions made without Redis (fail-open or fail-closed).
 	RateLimitFaults prometheus.Counter
 	rateRefused     *prometheus.CounterVec
@@ -67,12 +70,13 @@ func New() *Metrics {
 	m.UsageWritten = prometheus.NewCounter(prometheus.CounterOpts{Name: "chorus_usage_records_written_total", Help: "Usage records written to the database."})
 	m.UsageRetries = prometheus.NewCounter(prometheus.CounterOpts{Name: "chorus_usage_write_retries_total", Help: "Usage batch writes retried after a database error."})
 	m.UsageBlocked = prometheus.NewCounter(prometheus.CounterOpts{Name: "chorus_usage_queue_full_total", Help: "Times a request waited because the usage queue was full."})
+	m.UsageShed = prometheus.NewCounter(prometheus.CounterOpts{Name: "chorus_usage_shed_total", Help: "Usage records of requests without a valid key not written because the usage queue was over half full."})
 	m.RateLimitFaults = prometheus.NewCounter(prometheus.CounterOpts{Name: "chorus_ratelimit_faults_total", Help: "Rate-limit decisions made without Redis because it was slow or unreachable."})
 	m.rateRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "chorus_ratelimit_refused_total", Help: "Requests refused by a rate limit, by scope (key, user, team, model, deployment) and kind (requests, tokens, concurrency).",
 	}, []string{"scope", "kind"})
 	for _, c := range []prometheus.Collector{m.RateLimitFaults, m.rateRefused, m.requests, m.latency, m.ttft, m.tokens, m.errors, m.upstream, m.inflight,
-		m.UsageQueue, m.UsageWritten, m.UsageRetries, m.UsageBlocked} {
+		m.UsageQueue, m.UsageWritten, m.UsageRetries, m.UsageBlocked, m.UsageShed} {
 		f(c)
 	}
 	return m

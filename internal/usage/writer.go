@@ -114,6 +114,16 @@ func (w *Writer) Record(rec chorus.Usage) error {
 	if rec.Key == "" {
 		rec.Key = newKey() // so a retried batch stores the record once
 	}
+	if rec.KeyID == 0 && rec.Status >= 400 && 2*len(w.queue) > cap(w.queue) {
+		// A request refused before any key was known (none, or a bad
+		// one) costs nothing but is recorded for debugging; anyone can
+		// send them. Under a flood they must not fill the queue that
+		// paying requests wait on: past half full they are shed.
+		if w.opts.Metrics != nil {
+			w.opts.Metrics.UsageShed.Inc()
+		}
+		return nil
+	}
 	select {
 	case w.queue <- rec:
 	default:

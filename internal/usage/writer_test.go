@@ -14,7 +14,9 @@ import (
 
 	"github.com/chorusgw/chorus"
 	"github.com/chorusgw/chorus/internal/spool"
+	"github.com/chorusgw/chorus/internal/telemetry"
 	"github.com/chorusgw/chorus/internal/usage"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // fakeDB records inserted batches; fail makes the next n inserts fail.
@@ -317,5 +319,43 @@ func TestWriterEnergyHook(t *testing.T) {
 		if r.EnergyWh != want || r.CO2eGrams != want*0.4 {
 			t.Errorf("record of %d input tokens: %g Wh, %g g; want %g Wh, %g g", r.InputTokens, r.EnergyWh, r.CO2eGrams, want, want*0.4)
 		}
+	}
+}
+
+// TestWriterShedsKeylessUnderLoad checks that records of requests refused
+// before a key was known are not queued past half the queue, so a flood
+// of them never makes a paying request wait; keyed records still queue.
+func TestWriterShedsKeylessUnderLoad(t *testing.T) {
+	db := &fakeDB{}
+	m := telemetry.New()
+	w := usage.NewWriter(db, usage.Options{QueueSize: 10, BatchSize: 100, FlushInterval: 5 * time.Millisecond, Metrics: m})
+	// Not running yet: the queue only fills.
+	for range 8 {
+		if err := w.Record(chorus.Usage{RequestID: "anon", Status: 401, ErrorCode: "invalid_api_key"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 4 {
+		if err := w.Record(chorus.Usage{RequestID: "paid", KeyID: 7, Status: 200}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	go w.Run()
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	anon, paid := 0, 0
+	for _, r := range db.recs {
+		if r.KeyID == 0 {
+			anon++
+		} else {
+			paid++
+		}
+	}
+	if anon != 6 || paid != 4 {
+		t.Fatalf("written %d keyless and %d keyed records, want 6 (up to half the queue, then shed) and 4", anon, paid)
+	}
+	if got := testutil.ToFloat64(m.UsageShed); got != 2 {
+		t.Fatalf("chorus_usage_shed_total = %g, want 2", got)
 	}
 }
