@@ -146,5 +146,17 @@ describe('UsagePage', () => {
     });
     renderApp('/usage');
     expect(await screen.findByText('since must be RFC 3339')).toBeInTheDocument();
+
+    // Try again asks for both again: once the server answers, the page shows the usage.
+    mockApi({
+      'GET /api/auth/session': { body: customerSession() },
+      'GET /api/usage': { body: list([]) },
+      'GET /api/usage/summary': { body: list([]) },
+      'GET /api/keys': { body: list([]) },
+    });
+    await userEvent.click(screen.getByRole('button', { name: 'Try again' }));
+    // (the first page rendered above still shows it too)
+    await waitFor(() => expect(screen.getAllByText('No requests in this period')).toHaveLength(2));
+    expect(screen.queryByText('since must be RFC 3339')).not.toBeInTheDocument();
   });
 });
