@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,6 +91,16 @@ func TestUsagePartitionRetention(t *testing.T) {
 		}
 		if requests != 5 {
 			t.Fatalf("rollups hold %d requests, want all 5", requests)
+		}
+		// Backups count usage_records once, not its partitions again.
+		counts, err := db.TableCounts(ctx)
+		if err != nil || counts["usage_records"] != 1 {
+			t.Fatalf("table counts %v, %v; want usage_records: 1", counts, err)
+		}
+		for name := range counts {
+			if strings.HasPrefix(name, "usage_records_") {
+				t.Errorf("table counts list the partition %s", name)
+			}
 		}
 		// Records can still be written to the current month.
 		if err := db.InsertUsage(ctx, []chorus.Usage{rec(6, now)}); err != nil {

@@ -6,8 +6,10 @@
 -- all its rows are rolled (docs/usage-analytics.md).
 --
 -- A partitioned table's unique indexes must hold the partition key, so
--- the primary key is (id, created_at) and the idempotency key is unique
--- per (record_key, created_at): both writes of a record carry the same
+-- the id is unique per (id, created_at) — a unique index, not a primary
+-- key constraint: pg_restore --clean cannot drop a partition's inherited
+-- constraint (PostgreSQL 15), which would break backups' restores — and
+-- the idempotency key is unique per (record_key, created_at): both writes of a record carry the same
 -- created_at (the request's start). The id keeps coming from a sequence
 -- (identity columns on partitioned tables need PostgreSQL 17), set past
 -- the largest id copied.
@@ -38,7 +40,7 @@ CREATE SEQUENCE usage_records_id_seq OWNED BY usage_records.id;
 SELECT setval('usage_records_id_seq', COALESCE((SELECT max(id) FROM usage_records), 0) + 1, false);
 ALTER TABLE usage_records ALTER COLUMN id SET DEFAULT nextval('usage_records_id_seq');
 
-ALTER TABLE usage_records ADD PRIMARY KEY (id, created_at);
+CREATE UNIQUE INDEX usage_records_id ON usage_records (id, created_at);
 CREATE UNIQUE INDEX usage_records_record_key ON usage_records (record_key, created_at);
 CREATE INDEX usage_records_created_at ON usage_records (created_at);
 CREATE INDEX usage_records_key_id ON usage_records (key_id, id);
