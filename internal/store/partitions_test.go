@@ -106,5 +106,19 @@ func TestUsagePartitionRetention(t *testing.T) {
 		if err := db.InsertUsage(ctx, []chorus.Usage{rec(6, now)}); err != nil {
 			t.Fatal(err)
 		}
+		// A record of a month without a partition goes to the DEFAULT one;
+		// that month's partition then cannot be created (reported), the
+		// others still are.
+		far := m0.AddDate(0, 8, 0)
+		if err := db.InsertUsage(ctx, []chorus.Usage{rec(7, far.Add(time.Hour))}); err != nil {
+			t.Fatal(err)
+		}
+		rep, err = db.MaintainUsagePartitions(ctx, now, 8, time.Time{})
+		if err == nil || !strings.Contains(err.Error(), name(far)) {
+			t.Fatalf("err = %v; want one naming %s", err, name(far))
+		}
+		if want := []string{name(m0.AddDate(0, 6, 0)), name(m0.AddDate(0, 7, 0))}; !slices.Equal(rep.Created, want) {
+			t.Fatalf("created %v, want %v", rep.Created, want)
+		}
 	})
 }
