@@ -367,7 +367,7 @@ FROM (SELECT g, 1 + (g * 7919) %% 200 AS k, ((1 + (g * 7919) %% 200) + g %% 2) %
 		`DROP INDEX IF EXISTS usage_records_record_key`, `DROP INDEX IF EXISTS usage_records_created_at`,
 		`DROP INDEX IF EXISTS usage_records_key_id`, `DROP INDEX IF EXISTS usage_records_user_id`,
 		gen,
-		`CREATE UNIQUE INDEX usage_records_record_key ON usage_records (record_key)`,
+		`CREATE UNIQUE INDEX usage_records_record_key ON usage_records (record_key, created_at)`, // as migration 0020 made it
 		`CREATE INDEX usage_records_created_at ON usage_records (created_at)`,
 		`CREATE INDEX usage_records_key_id ON usage_records (key_id, id)`,
 		`CREATE INDEX usage_records_user_id ON usage_records (user_id, id)`, `ANALYZE usage_records`}

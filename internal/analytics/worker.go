@@ -46,6 +46,17 @@ type Options struct {
 	Fired func(*chorus.CostAlertFiring)
 }
 
+// Partitioner is what a store with partitioned usage records (PostgreSQL)
+// adds: see store.MaintainUsagePartitions. The worker calls it before each
+// purge (the first at start).
+type Partitioner interface {
+	MaintainUsagePartitions(ctx context.Context, now time.Time, ahead int, before time.Time) (store.PartitionReport, error)
+}
+
+// partitionsAhead is how many months' usage partitions exist ahead of the
+// current month's.
+const partitionsAhead = 3
+
 // purgeChunk is how many raw records one purge transaction deletes.
 const purgeChunk = 10000
 
@@ -124,10 +135,35 @@ func (w *Worker) RollupLag(ctx context.Context) (time.Duration, error) {
 	return w.db.UsageRollupLag(ctx)
 }
 
+// maintainPartitions creates the coming months' usage partitions and drops
+// the months past the retention whose records are all rolled, when the
+// store partitions usage records.
+func (w *Worker) maintainPartitions(ctx context.Context, now time.Time) {
+	p, ok := w.db.(Partitioner)
+	if !ok {
+		return
+	}
+	var before time.Time
+	if r := w.opts.Retention; r > 0 {
+		before = now.Add(-r)
+	}
+	rep, err := p.MaintainUsagePartitions(ctx, now, partitionsAhead, before)
+	if err != nil {
+		w.log.Error("usage partition maintenance failed", "err", err)
+	}
+	if len(rep.Created) > 0 {
+		w.log.Info("usage partitions created", "partitions", rep.Created)
+	}
+	if len(rep.Dropped) > 0 {
+		w.log.Info("usage retention: partitions dropped", "partitions", rep.Dropped, "older_than", before)
+	}
+}
+
 // Purge deletes the raw records older than the retention (rolled ones
 // only: the rollups keep their sums) and the rollups older than theirs.
 func (w *Worker) Purge(ctx context.Context) {
 	now := w.opts.Now()
+	w.maintainPartitions(ctx, now)
 	if r := w.opts.Retention; r > 0 {
 		var total int64
 		for ctx.Err() == nil {

@@ -155,3 +155,33 @@ func TestWorker(t *testing.T) {
 		<-done
 	})
 }
+
+// partitionSpy is a store that partitions usage records: it hears the
+// worker's maintenance calls.
+type partitionSpy struct {
+	*store.DB
+	calls []time.Time // each call's before
+	ahead int
+}
+
+func (p *partitionSpy) MaintainUsagePartitions(ctx context.Context, now time.Time, ahead int, before time.Time) (store.PartitionReport, error) {
+	p.calls = append(p.calls, before)
+	p.ahead = ahead
+	return p.DB.MaintainUsagePartitions(ctx, now, ahead, before)
+}
+
+func TestWorkerMaintainsPartitions(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2030, 3, 10, 12, 0, 0, 0, time.UTC)}
+	spy := &partitionSpy{DB: openDB(t, clk)}
+	analytics.NewWorker(spy, analytics.Options{Retention: 90 * 24 * time.Hour, Now: clk.now}).Purge(ctx)
+	if len(spy.calls) != 1 || !spy.calls[0].Equal(clk.now().Add(-90*24*time.Hour)) || spy.ahead != 3 {
+		t.Fatalf("maintenance calls %v (ahead %d); want one, before = now - retention, 3 months ahead", spy.calls, spy.ahead)
+	}
+	// Without a retention: partitions are still created, none dropped.
+	spy.calls = nil
+	analytics.NewWorker(spy, analytics.Options{Now: clk.now}).Purge(ctx)
+	if len(spy.calls) != 1 || !spy.calls[0].IsZero() {
+		t.Fatalf("maintenance calls %v; want one with a zero before (keep for ever)", spy.calls)
+	}
+}

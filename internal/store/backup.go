@@ -52,12 +52,15 @@ func tableCounts(ctx context.Context, q sqlQueryer, d dialect) (map[string]int64
 }
 
 // tableNames lists the schema's tables: SQLite's own (sqlite_*) are left
-// out, and on PostgreSQL only the current schema's are listed.
+// out, and on PostgreSQL only the current schema's are listed, without
+// partitions.
 func tableNames(ctx context.Context, q sqlQueryer, d dialect) ([]string, error) {
 	query := `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\_%' ESCAPE '\'`
 	if d.name == DialectPostgres {
-		query = `SELECT table_name FROM information_schema.tables
-			WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'`
+		// Tables and partitioned tables, not their partitions (usage_records'
+		// months are counted in usage_records).
+		query = `SELECT relname FROM pg_class
+			WHERE relnamespace = current_schema()::regnamespace AND relkind IN ('r', 'p') AND NOT relispartition`
 	}
 	rows, err := q.QueryContext(ctx, query)
 	if err != nil {

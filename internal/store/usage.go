@@ -84,6 +84,19 @@ const (
 	usageOnConflictNothing = ` ON CONFLICT (record_key) DO NOTHING`
 )
 
+// usageConflict returns onConflict (usageOnConflict*) for d. On PostgreSQL
+// usage_records is partitioned by created_at (migration 0020), and a
+// partitioned table's unique index must hold the partition key: the key is
+// unique per (record_key, created_at). Both writes of a request's record
+// carry the request's start as CreatedAt (the gateway sets it; the spool
+// replays it), so they meet on the same row.
+func (d dialect) usageConflict(onConflict string) string {
+	if d.name != DialectPostgres {
+		return onConflict
+	}
+	return strings.Replace(onConflict, "ON CONFLICT (record_key)", "ON CONFLICT (record_key, created_at)", 1)
+}
+
 // insertUsageTx inserts recs inside tx in chunks of usageChunk, with
 // onConflict (usageOnConflict*) for records whose key is stored, final
 // (usageFinal or usageNotFinal).
@@ -179,7 +192,7 @@ func buildUsageInsert(d dialect, n int, onConflict string) string {
 		}
 		b.WriteString(row)
 	}
-	b.WriteString(onConflict)
+	b.WriteString(d.usageConflict(onConflict))
 	return d.rebind(b.String())
 }
 

@@ -55,7 +55,7 @@ func (db *DB) insertUsageCopy(ctx context.Context, recs []chorus.Usage) error {
 			return err
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO usage_records (`+usageInsertColumns+`) SELECT `+usageInsertColumns+
-			` FROM `+usageStaging+usageOnConflictUpdate); err != nil {
+			` FROM `+usageStaging+db.d.usageConflict(usageOnConflictUpdate)); err != nil {
 			return err
 		}
 		return tx.Commit(ctx)
