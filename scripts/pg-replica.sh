@@ -62,7 +62,7 @@ create_replica() {
 
 start_replica() {
   if ! pg_isready -h 127.0.0.1 -p "$REPLICA_PORT" -q 2>/dev/null; then
-    pg_ctlcluster --skip-systemctl-redirect "$VERSION" "$NAME" start
+    pg_ctlcluster --skip-systemctl-redirect "$VERSION" "$NAME" start || log "pg_ctlcluster start exited $? (waiting for streaming anyway)"
   fi
 }
 
