@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chorusgw/chorus/internal/netguard"
+	"github.com/chorusgw/chorus/internal/provider/h1"
 )
 
 // DefaultConnectTimeout bounds a TCP and TLS connect when ClientOptions
@@ -37,24 +38,54 @@ func NewHTTPClient(o ClientOptions) *http.Client {
 	}
 	policy := netguard.Policy{AllowPrivate: o.AllowPrivateNetwork,
 		Setting: "upstreams.allow_private_networks or the deployment's settings.allow_private_network"}
+	dial := policy.Dialer(o.Connect).DialContext
 	return &http.Client{
-		Transport: &transport{&http.Transport{
-			DialContext:            policy.Dialer(o.Connect).DialContext,
-			ForceAttemptHTTP2:      true,
-			MaxIdleConns:           4096,
-			MaxIdleConnsPerHost:    1024,
-			IdleConnTimeout:        90 * time.Second,
-			TLSHandshakeTimeout:    o.Connect,
-			ExpectContinueTimeout:  time.Second,
-			MaxResponseHeaderBytes: 1 << 20,
-		}},
+		Transport: &transport{
+			Transport: &http.Transport{
+				DialContext:            dial,
+				ForceAttemptHTTP2:      true,
+				MaxIdleConns:           4096,
+				MaxIdleConnsPerHost:    1024,
+				IdleConnTimeout:        90 * time.Second,
+				TLSHandshakeTimeout:    o.Connect,
+				ExpectContinueTimeout:  time.Second,
+				MaxResponseHeaderBytes: 1 << 20,
+			},
+			h1: &h1.Transport{
+				DialContext:            dial,
+				MaxIdlePerHost:         1024,
+				IdleTimeout:            90 * time.Second,
+				MaxResponseHeaderBytes: 1 << 20,
+			},
+		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 }
 
 // transport marks the clients NewHTTPClient makes, which Do may send
-// through their transport directly.
-type transport struct{ *http.Transport }
+// through their transport directly. Plain-HTTP upstreams (vLLM, Ollama, a
+// mock) go through h1, which reads and writes on the caller's goroutine;
+// TLS ones through net/http, which speaks HTTP/2 with real providers.
+type transport struct {
+	*http.Transport
+	h1 *h1.Transport
+}
+
+// RoundTrip implements http.RoundTripper.
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.h1 != nil && req.URL.Scheme == "http" {
+		return t.h1.RoundTrip(req)
+	}
+	return t.Transport.RoundTrip(req)
+}
+
+// CloseIdleConnections closes both transports' idle connections.
+func (t *transport) CloseIdleConnections() {
+	t.Transport.CloseIdleConnections()
+	if t.h1 != nil {
+		t.h1.CloseIdleConnections()
+	}
+}
 
 // Do sends req with c, as c.Do(req) does. For a client NewHTTPClient made
 // (no redirect followed, no cookie jar, no overall timeout) it calls the
