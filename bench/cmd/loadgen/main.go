@@ -64,6 +64,7 @@ type options struct {
 	waitQuiet   time.Duration
 	nice        int
 	proxy       bool
+	proxyClient string // the bare proxy's upstream client: h1 or net/http
 	nginx       string // -nginx: "auto", "off" or a path
 	nginxBin    string // the resolved binary; empty: no nginx baseline
 	needNginx   bool
@@ -127,6 +128,7 @@ func main() {
 	flag.Var(&o.postgres, "postgres", "run Chorus on PostgreSQL (in a fresh database); -postgres=URL names the server (default "+defaultPostgres+")")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Second, "per-request timeout")
 	flag.StringVar(&chorusEnv, "chorus-env", "", "extra environment for Chorus, comma-separated KEY=VALUE (e.g. GOGC=400,CHORUS_USAGE_BATCH_SIZE=1000)")
+	flag.StringVar(&o.proxyClient, "proxy-client", "h1", "the bare Go proxy's upstream client: h1 (Chorus's own, internal/provider/h1) or net/http (http.Transport)")
 	flag.BoolVar(&o.proxy, "proxy", true, "also measure a bare Go reverse proxy (net/http/httputil) in front of the mock, to tell the cost of any extra hop from Chorus's own")
 	flag.StringVar(&o.nginx, "nginx", nginxAuto, "also measure Debian's nginx as a bare keepalive proxy in front of the mock (the floor issue #17 measures against): "+
 		"\"auto\" looks in PATH and at "+debianNginx+" and skips the baseline when absent, \"off\" disables it, or a path")
@@ -149,6 +151,10 @@ func main() {
 	flag.Parse()
 	set := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.proxyClient != "h1" && o.proxyClient != "net/http" {
+		fmt.Fprintf(os.Stderr, "loadgen: -proxy-client is h1 or net/http, not %q\n", o.proxyClient)
+		os.Exit(2)
+	}
 	switch o.mode {
 	case "bench":
 	case "streams", "soak":
@@ -438,7 +444,7 @@ func (e *env) startProxy(ctx context.Context, exe, mockAddr string) (string, err
 	if err != nil {
 		return "", err
 	}
-	e.proxy, err = start("proxy", e.dir, exe, []string{"proxy", "-listen", proxyAddr, "-upstream", "http://" + mockAddr},
+	e.proxy, err = start("proxy", e.dir, exe, []string{"proxy", "-listen", proxyAddr, "-upstream", "http://" + mockAddr, "-client", e.o.proxyClient},
 		procsEnv(e.o.chorusProcs))
 	if err != nil {
 		return "", err

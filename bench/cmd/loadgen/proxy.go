@@ -14,24 +14,28 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/chorusgw/chorus/internal/provider/h1"
 )
 
 // runProxy is the bare proxy process: it forwards each request to the mock
-// and relays the answer, flushing event streams after every read, with an
-// HTTP client pooled like Chorus's. It does nothing else, so it shows what
+// and relays the answer, flushing event streams after every read, with the
+// HTTP client Chorus calls plain-HTTP upstreams with (-proxy-client
+// net/http: net/http's Transport, pooled like Chorus's before h1). It does nothing else, so it shows what
 // one more HTTP hop costs on this machine; Chorus minus the bare proxy is
 // what Chorus's own work costs.
 func runProxy(args []string) {
 	fs := flag.NewFlagSet("proxy", flag.ExitOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "address")
 	upstream := fs.String("upstream", "", "upstream base URL, http://host:port")
+	client := fs.String("client", "h1", "upstream client: h1 (Chorus's, internal/provider/h1) or net/http (http.Transport)")
 	_ = fs.Parse(args)
-	p := &bareProxy{upstream: *upstream, client: &http.Client{Transport: &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:        4096,
-		MaxIdleConnsPerHost: 1024,
-		IdleConnTimeout:     90 * time.Second,
-	}}}
+	dial := (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	var rt http.RoundTripper = &h1.Transport{DialContext: dial, MaxIdlePerHost: 1024, IdleTimeout: 90 * time.Second}
+	if *client == "net/http" {
+		rt = &http.Transport{DialContext: dial, MaxIdleConns: 4096, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second}
+	}
+	p := &bareProxy{upstream: *upstream, client: &http.Client{Transport: rt}}
 	p.bufs.New = func() any { return bytes.NewBuffer(make([]byte, 0, 4096)) }
 	srv := &http.Server{Addr: *listen, Handler: p, ReadHeaderTimeout: 10 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

@@ -38,6 +38,9 @@ func printSetup(o options, e *env) {
 	} else {
 		fmt.Println("nginx baseline: off")
 	}
+	if o.proxy {
+		fmt.Printf("bare Go proxy: net/http server, %s upstream client\n", o.proxyClient)
+	}
 	fmt.Printf("GOMAXPROCS: loadgen %s, mock %s, chorus %s; nice %d\n", procs(o.procs), procs(o.mockProcs), procs(o.chorusProcs), o.nice)
 	switch o.mode {
 	case "streams":
