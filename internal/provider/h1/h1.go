@@ -502,6 +502,8 @@ type body struct {
 	stop  func() bool
 	ctx   context.Context
 	reuse bool
+	eof   bool        // read whole: later Reads return io.EOF again
+	late  bool        // the context's cancellation had begun when the answer ended
 	ended atomic.Bool // the answer is over: the connection was pooled or closed
 	mu    sync.Mutex  // held by Read, and while the read buffer is given back
 }
@@ -513,11 +515,15 @@ func (b *body) Read(p []byte) (int, error) {
 	defer b.mu.Unlock()
 	if b.ended.Load() {
 		b.release()
+		if b.eof {
+			return 0, io.EOF
+		}
 		return 0, errClosedBody
 	}
 	n, err := b.rc.Read(p)
 	switch {
 	case err == io.EOF:
+		b.eof = true
 		if b.end() {
 			b.pool()
 		} else {
@@ -559,7 +565,7 @@ func (b *body) end() bool {
 	if !b.ended.CompareAndSwap(false, true) {
 		return false
 	}
-	b.stop()
+	b.late = !b.stop()
 	return true
 }
 
@@ -568,7 +574,7 @@ func (b *body) end() bool {
 // cancellation closed it, or more bytes than the answer arrived.
 func (b *body) pool() {
 	c := b.c
-	ok := b.reuse && !c.closed.Load() && b.br.Buffered() == 0
+	ok := b.reuse && !b.late && !c.closed.Load() && b.br.Buffered() == 0
 	b.release()
 	if !ok {
 		c.abort()

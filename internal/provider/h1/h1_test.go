@@ -444,6 +444,29 @@ func TestEarlyClose(t *testing.T) {
 	if tr.IdleConns() != 1 || tr.Dials() != 2 {
 		t.Fatalf("idle %d, dials %d; want 1 and 2", tr.IdleConns(), tr.Dials())
 	}
+	// A body read to its end keeps answering io.EOF (bufio readers ask
+	// again); once closed, reads fail.
+	resp, err = post(t, tr, context.Background(), srv.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(resp.Body); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if n, err := resp.Body.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+			t.Fatalf("read after the end: %d, %v; want 0, EOF", n, err)
+		}
+	}
+	resp.Body.Close()
+	resp, err = post(t, tr, context.Background(), srv.URL, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if _, err := resp.Body.Read(make([]byte, 1)); err == nil || err == io.EOF {
+		t.Fatalf("read after Close: %v, want an error", err)
+	}
 }
 
 // TestWire covers answers net/http clients meet: 100 Continue before the
