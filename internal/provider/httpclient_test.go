@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -75,4 +76,53 @@ func TestDo(t *testing.T) {
 			t.Fatalf("status = %d, want 200 after following the redirect", resp.StatusCode)
 		}
 	})
+}
+
+// TestClientTransports checks which transport NewHTTPClient's client uses:
+// plain-HTTP upstreams go through h1, which leaves no goroutine behind per
+// connection (net/http's Transport keeps a read and a write loop for each),
+// and TLS upstreams through net/http.
+func TestClientTransports(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "ok")
+	}))
+	defer srv.Close()
+	tls := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Proto)
+	}))
+	defer tls.Close()
+	c := provider.NewHTTPClient(provider.ClientOptions{AllowPrivateNetwork: true})
+	defer c.CloseIdleConnections()
+	get := func(url string) string {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader("{}"))
+		resp, err := provider.Do(c, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	for i := 0; i < 3; i++ {
+		if got := get(srv.URL); got != "ok" {
+			t.Fatalf("got %q", got)
+		}
+	}
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	if strings.Contains(stacks, "persistConn") {
+		t.Fatal("a plain-HTTP upstream left net/http transport goroutines: it did not go through h1")
+	}
+
+	// The TLS server's certificate is not trusted by this client: the
+	// error shows the call went through net/http's TLS transport.
+	req, _ := http.NewRequest(http.MethodPost, tls.URL, strings.NewReader("{}"))
+	if _, err := provider.Do(c, req); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("https upstream: err = %v, want a certificate error from net/http's TLS transport", err)
+	}
 }
