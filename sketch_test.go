@@ -119,7 +119,7 @@ func TestSketchEncodings(t *testing.T) {
 			s.Add(float64(v))
 		}
 		text := s.String()
-		if text[0] != '~' || len(text) > 140 { // the decimal form: 427
+		if text[0] != '~' || len(text) > 140 {
 			t.Fatalf("%d characters: %q", len(text), text)
 		}
 	})
