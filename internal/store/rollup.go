@@ -73,7 +73,10 @@ func (db *DB) RollUsage(ctx context.Context, o RollOptions) (int, error) {
 	defer tx.Rollback()
 	lockRows := ""
 	if tx.d.name == DialectPostgres {
-		if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, int64(rollupLock)); err != nil {
+		// The levels setting lets this transaction past the guard that
+		// keeps workers older than the monthly rollups out (migration 0021).
+		if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock(?), set_config('chorus.rollup_levels', 'hourly,daily,monthly', true)`,
+			int64(rollupLock)); err != nil {
 			return 0, fmt.Errorf("roll usage: lock: %w", err)
 		}
 		lockRows = " FOR UPDATE"

@@ -50,3 +50,21 @@ SELECT date_trunc('month', bucket AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', team_i
     SUM(cache_hits), SUM(energy_wh), SUM(co2e_g), SUM(latency_ms_sum), SUM(ttft_count), SUM(ttft_ms_sum),
     string_agg(latency_sketch, '|' ORDER BY bucket), string_agg(ttft_sketch, '|' ORDER BY bucket)
 FROM usage_daily GROUP BY 1, team_id, key_id, user_id, model, deployment, provider, status;
+
+-- During a rolling upgrade instances of the older binary still run their
+-- rollup worker, which would add records to the hourly and daily rollups
+-- and not to the monthly ones. Writes to usage_hourly and usage_daily now
+-- need the transaction to say it keeps all three levels
+-- (store.RollUsage sets chorus.rollup_levels); an older worker's
+-- transaction fails whole and the upgraded instances roll its records.
+CREATE FUNCTION usage_rollup_levels_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_setting('chorus.rollup_levels', true) IS DISTINCT FROM 'hourly,daily,monthly' THEN
+        RAISE EXCEPTION 'usage rollups: % written by a rollup worker that does not keep the monthly rollups (a chorus older than migration 0021); upgraded instances roll these records', TG_TABLE_NAME;
+    END IF;
+    RETURN NULL;
+END $$;
+CREATE TRIGGER usage_hourly_levels BEFORE INSERT OR UPDATE ON usage_hourly
+    FOR EACH STATEMENT EXECUTE FUNCTION usage_rollup_levels_guard();
+CREATE TRIGGER usage_daily_levels BEFORE INSERT OR UPDATE ON usage_daily
+    FOR EACH STATEMENT EXECUTE FUNCTION usage_rollup_levels_guard();
