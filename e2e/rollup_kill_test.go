@@ -20,8 +20,9 @@ import (
 // small batches every few milliseconds and the usage writer flushing as
 // often, on SQLite and (when CHORUS_TEST_POSTGRES_URL is set) PostgreSQL,
 // puts load on it and SIGKILLs it four times, restarting it on the same
-// database in between — so usage batches and rollup transactions are cut
-// off in flight — then lets a last clean run catch up and checks that
+// database in between — with records waiting to be rolled at the kills
+// (checked), so usage batches and rollup transactions are cut off in
+// flight — then lets a last clean run catch up and checks that
 // every usage record is in the rollups exactly once: the hourly, daily and
 // monthly rollups' requests, errors, tokens and cost equal the brute-force
 // sums over the records, per model and hour, and no record key is stored
