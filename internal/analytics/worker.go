@@ -1,6 +1,6 @@
 // Package analytics keeps the usage rollups (docs/usage-analytics.md) and
 // watches them (docs/cost-monitoring.md): its Worker rolls the usage
-// records into the hourly and daily rollups, enforces the raw records' and
+// records into the hourly, daily and monthly rollups, enforces the raw records' and
 // the rollups' retention, and evaluates the cost alerts.
 //
 // The rollups are exact: the store adds a batch of records to them and

@@ -12,7 +12,8 @@ import (
 // Usage rollups (docs/usage-analytics.md). The rollup worker calls
 // RollUsage: in one transaction it takes a batch of the records not yet
 // rolled (rolled = 0) that are final — or whose completion is overdue —
-// adds them to the hourly and daily rollups and marks them rolled. The
+// adds them to the hourly, daily and monthly rollups and marks them
+// rolled. The
 // marks and the sums commit together, so a crash at any point, a retried
 // batch or a replayed spool never counts a record twice, and a rolled
 // record never changes again (InsertUsage leaves it alone), so the rollups
@@ -72,20 +73,20 @@ func (db *DB) RollUsage(ctx context.Context, o RollOptions) (int, error) {
 	defer tx.Rollback()
 	lockRows := ""
 	if tx.d.name == DialectPostgres {
-		if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock(?)`, int64(rollupLock)); err != nil {
+		// The levels setting lets this transaction past the guard that
+		// keeps workers older than the monthly rollups out (migration 0021).
+		if _, err := tx.exec(ctx, `SELECT pg_advisory_xact_lock(?), set_config('chorus.rollup_levels', 'hourly,daily,monthly', true)`,
+			int64(rollupLock)); err != nil {
 			return 0, fmt.Errorf("roll usage: lock: %w", err)
 		}
 		lockRows = " FOR UPDATE"
 	}
-	ids, hourly, daily, err := readUnrolled(ctx, tx, db.timeNow().Add(-o.FinalizeAfter), o.Batch, lockRows)
+	ids, levels, err := readUnrolled(ctx, tx, db.timeNow().Add(-o.FinalizeAfter), o.Batch, lockRows)
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
-	for _, t := range []struct {
-		table string
-		rows  map[rollKey]*rollAgg
-	}{{"usage_hourly", hourly}, {"usage_daily", daily}} {
-		if err := upsertRollups(ctx, tx, t.table, t.rows); err != nil {
+	for i, l := range rollupLevels {
+		if err := upsertRollups(ctx, tx, l.table, levels[i]); err != nil {
 			return 0, err
 		}
 	}
@@ -103,20 +104,34 @@ func (db *DB) RollUsage(ctx context.Context, o RollOptions) (int, error) {
 	return len(ids), nil
 }
 
+// rollupLevels are the rollup tables, finest first, with the start of
+// the bucket that holds an instant.
+var rollupLevels = []struct {
+	table  string
+	bucket func(time.Time) time.Time
+}{
+	{"usage_hourly", func(t time.Time) time.Time { return t.UTC().Truncate(time.Hour) }},
+	{"usage_daily", dayOf},
+	{"usage_monthly", monthStart},
+}
+
 // readUnrolled reads up to n records to roll, in ID order, and sums them
-// per hourly and daily rollup row.
-func readUnrolled(ctx context.Context, tx *tx, overdue time.Time, n int, lock string) ([]int64, map[rollKey]*rollAgg, map[rollKey]*rollAgg, error) {
+// per rollup row of each level (rollupLevels' order).
+func readUnrolled(ctx context.Context, tx *tx, overdue time.Time, n int, lock string) ([]int64, []map[rollKey]*rollAgg, error) {
 	rows, err := tx.query(ctx, `SELECT id, team_id, key_id, user_id, model, deployment, provider, status,
 		input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
 		cost, revenue, provider_cost, saved, cache_hit, energy_wh, co2e_g, latency_ms, ttft_ms, created_at
 		FROM usage_records WHERE rolled = 0 AND (final = 1 OR written_at IS NULL OR written_at < ?)
 		ORDER BY id LIMIT ?`+lock, overdue, n)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("roll usage: read: %w", err)
+		return nil, nil, fmt.Errorf("roll usage: read: %w", err)
 	}
 	defer rows.Close()
 	var ids []int64
-	hourly, daily := map[rollKey]*rollAgg{}, map[rollKey]*rollAgg{}
+	levels := make([]map[rollKey]*rollAgg, len(rollupLevels))
+	for i := range levels {
+		levels[i] = map[rollKey]*rollAgg{}
+	}
 	for rows.Next() {
 		var id int64
 		var k rollKey
@@ -125,18 +140,18 @@ func readUnrolled(ctx context.Context, tx *tx, overdue time.Time, n int, lock st
 			&u.InputTokens, &u.OutputTokens, &u.CachedInputTokens, &u.CacheWriteTokens, &u.ReasoningTokens,
 			&u.Cost, &u.Revenue, &u.ProviderCost, &u.Saved, &u.CacheHit, &u.EnergyWh, &u.CO2eGrams, &u.LatencyMS, &u.TTFTMS,
 			scanTime(&u.CreatedAt)); err != nil {
-			return nil, nil, nil, fmt.Errorf("roll usage: read: %w", err)
+			return nil, nil, fmt.Errorf("roll usage: read: %w", err)
 		}
 		ids = append(ids, id)
-		k.bucket = u.CreatedAt.UTC().Truncate(time.Hour)
-		addRollup(hourly, k, &u)
-		k.bucket = dayOf(u.CreatedAt)
-		addRollup(daily, k, &u)
+		for i, l := range rollupLevels {
+			k.bucket = l.bucket(u.CreatedAt)
+			addRollup(levels[i], k, &u)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, nil, fmt.Errorf("roll usage: read: %w", err)
+		return nil, nil, fmt.Errorf("roll usage: read: %w", err)
 	}
-	return ids, hourly, daily, nil
+	return ids, levels, nil
 }
 
 // dayOf is the start (00:00 UTC) of t's day.
@@ -335,7 +350,9 @@ func (db *DB) PurgeUsage(ctx context.Context, before time.Time, limit int) (int6
 }
 
 // PurgeRollups deletes the hourly rollups older than hourly and the daily
-// ones older than daily (a zero time keeps them).
+// ones older than daily (a zero time keeps them). The monthly rollups
+// follow the daily retention a whole month at a time: a month goes once
+// all of it is older than daily.
 func (db *DB) PurgeRollups(ctx context.Context, hourly, daily time.Time) (int64, error) {
 	tx, err := db.begin(ctx)
 	if err != nil {
@@ -343,7 +360,11 @@ func (db *DB) PurgeRollups(ctx context.Context, hourly, daily time.Time) (int64,
 	}
 	defer tx.Rollback()
 	var total int64
-	for table, before := range map[string]time.Time{"usage_hourly": hourly, "usage_daily": daily} {
+	var monthly time.Time
+	if !daily.IsZero() {
+		monthly = monthStart(daily)
+	}
+	for table, before := range map[string]time.Time{"usage_hourly": hourly, "usage_daily": daily, "usage_monthly": monthly} {
 		if before.IsZero() {
 			continue
 		}

@@ -9,9 +9,9 @@ import (
 	"github.com/chorusgw/chorus"
 )
 
-// Usage reports read the rollups only (usage_hourly, usage_daily), never
-// the usage records: their cost depends on the number of rollup rows in
-// the range, not on the traffic.
+// Usage reports read the rollups only (usage_hourly, usage_daily,
+// usage_monthly), never the usage records: their cost depends on the
+// number of rollup rows in the range, not on the traffic.
 
 // dimColumns maps a report dimension to its rollup column.
 var dimColumns = map[string]string{
@@ -56,21 +56,79 @@ func ValidateUsageQuery(q *chorus.UsageQuery) error {
 	return nil
 }
 
-// rollupTable is the rollup table a query reads: the hourly one for an
-// hourly series or a range that is not whole days, the daily one
-// otherwise (30 times fewer rows).
-func rollupTable(q *chorus.UsageQuery) string {
-	day := func(t time.Time) bool { return t.IsZero() || dayOf(t).Equal(t) }
-	if q.Interval == chorus.IntervalHour || (q.Interval == "" && !(day(q.Since) && day(q.Until))) {
-		return "usage_hourly"
+// rollupSpan is a part of a report's range read from one rollup table.
+type rollupSpan struct {
+	table        string
+	since, until time.Time // zero: unbounded
+}
+
+// rollupSpans splits q's range among the rollup tables: an hourly series
+// reads usage_hourly, a daily one usage_daily; a total over the range
+// (no interval) reads its whole months from usage_monthly, the whole days
+// around them from usage_daily and the hours at its ends from
+// usage_hourly — at most two partial months of days and two partial days
+// of hours, however long the range. fine reads the finest table that
+// answers q instead (tests compare the two).
+func rollupSpans(q *chorus.UsageQuery, fine bool) []rollupSpan {
+	switch {
+	case q.Interval == chorus.IntervalHour:
+		return []rollupSpan{{"usage_hourly", q.Since, q.Until}}
+	case q.Interval == chorus.IntervalDay:
+		return []rollupSpan{{"usage_daily", q.Since, q.Until}}
+	case fine:
+		day := func(t time.Time) bool { return t.IsZero() || dayOf(t).Equal(t) }
+		if day(q.Since) && day(q.Until) {
+			return []rollupSpan{{"usage_daily", q.Since, q.Until}}
+		}
+		return []rollupSpan{{"usage_hourly", q.Since, q.Until}}
 	}
-	return "usage_daily"
+	// Inward from each set end (zero: unbounded), to the next whole day,
+	// then the next whole month.
+	inward := func(t time.Time, start func(time.Time) time.Time, next func(time.Time) time.Time) time.Time {
+		if t.IsZero() || start(t).Equal(t) {
+			return t
+		}
+		return next(start(t))
+	}
+	nextDay := func(t time.Time) time.Time { return t.AddDate(0, 0, 1) }
+	nextMonth := func(t time.Time) time.Time { return t.AddDate(0, 1, 0) }
+	same := func(t time.Time) time.Time { return t }
+	d1, d2 := inward(q.Since, dayOf, nextDay), inward(q.Until, dayOf, same)
+	if !d1.IsZero() && !d2.IsZero() && !d1.Before(d2) { // no whole day: hours only
+		return []rollupSpan{{"usage_hourly", q.Since, q.Until}}
+	}
+	m1, m2 := inward(d1, monthStart, nextMonth), inward(d2, monthStart, same)
+	var spans []rollupSpan
+	if !q.Since.Equal(d1) {
+		spans = append(spans, rollupSpan{"usage_hourly", q.Since, d1})
+	}
+	if m1.IsZero() || m2.IsZero() || m1.Before(m2) {
+		if !d1.Equal(m1) {
+			spans = append(spans, rollupSpan{"usage_daily", d1, m1})
+		}
+		spans = append(spans, rollupSpan{"usage_monthly", m1, m2})
+		if !m2.Equal(d2) {
+			spans = append(spans, rollupSpan{"usage_daily", m2, d2})
+		}
+	} else {
+		spans = append(spans, rollupSpan{"usage_daily", d1, d2})
+	}
+	if !q.Until.Equal(d2) {
+		spans = append(spans, rollupSpan{"usage_hourly", d2, q.Until})
+	}
+	return spans
 }
 
 // UsageReport returns one page of the report q asks for, in the order of
 // its bucket then its dimensions (page.After is the ID — the position — of
 // the last row of the previous page). A read replica may serve it.
 func (db *DB) UsageReport(ctx context.Context, q chorus.UsageQuery, page chorus.Page) ([]*chorus.UsageRow, error) {
+	return db.usageReport(ctx, q, page, false)
+}
+
+// usageReport is UsageReport, reading only the finest rollup table that
+// answers q when fine is set (rollupSpans).
+func (db *DB) usageReport(ctx context.Context, q chorus.UsageQuery, page chorus.Page, fine bool) ([]*chorus.UsageRow, error) {
 	if err := ValidateUsageQuery(&q); err != nil {
 		return nil, err
 	}
@@ -79,7 +137,7 @@ func (db *DB) UsageReport(ctx context.Context, q chorus.UsageQuery, page chorus.
 		return nil, err
 	}
 	defer tx.Rollback()
-	stmt, args, group := usageReportSQL(tx.d, &q, page)
+	stmt, args, group := usageReportSQL(tx.d, &q, page, fine)
 	rows, err := tx.query(ctx, stmt, args...)
 	if err != nil {
 		return nil, fmt.Errorf("usage report: %w", err)
@@ -114,7 +172,7 @@ func (db *DB) ExplainUsageReport(ctx context.Context, q chorus.UsageQuery, page 
 		return "", err
 	}
 	defer tx.Rollback()
-	stmt, args, _ := usageReportSQL(tx.d, &q, page)
+	stmt, args, _ := usageReportSQL(tx.d, &q, page, false)
 	rows, err := tx.query(ctx, `EXPLAIN (ANALYZE, BUFFERS) `+stmt, args...)
 	if err != nil {
 		return "", fmt.Errorf("explain usage report: %w", err)
@@ -134,7 +192,7 @@ func (db *DB) ExplainUsageReport(ctx context.Context, q chorus.UsageQuery, page 
 
 // usageReportSQL builds q's statement: its text, its arguments and the
 // grouped columns (bucket first) that scanReportRow reads.
-func usageReportSQL(d dialect, q *chorus.UsageQuery, page chorus.Page) (string, []any, []string) {
+func usageReportSQL(d dialect, q *chorus.UsageQuery, page chorus.Page, fine bool) (string, []any, []string) {
 	var group []string
 	if q.Interval != "" {
 		group = append(group, "bucket")
@@ -146,14 +204,9 @@ func usageReportSQL(d dialect, q *chorus.UsageQuery, page chorus.Page) (string, 
 			}
 		}
 	}
-	where, args := []string{"1 = 1"}, []any{}
-	add := func(cond string, v any) { where, args = append(where, cond), append(args, v) }
-	if !q.Since.IsZero() {
-		add("bucket >= ?", q.Since)
-	}
-	if !q.Until.IsZero() {
-		add("bucket < ?", q.Until)
-	}
+	var filter []string
+	var filterArgs []any
+	add := func(cond string, v any) { filter, filterArgs = append(filter, cond), append(filterArgs, v) }
 	if q.TeamID != nil {
 		add("team_id = ?", *q.TeamID)
 	}
@@ -169,20 +222,49 @@ func usageReportSQL(d dialect, q *chorus.UsageQuery, page chorus.Page) (string, 
 	if q.Provider != nil {
 		add("provider = ?", *q.Provider)
 	}
+	// from is one span's table and conditions.
+	var args []any
+	from := func(sp rollupSpan) string {
+		where := []string{"1 = 1"}
+		if !sp.since.IsZero() {
+			where, args = append(where, "bucket >= ?"), append(args, sp.since)
+		}
+		if !sp.until.IsZero() {
+			where, args = append(where, "bucket < ?"), append(args, sp.until)
+		}
+		args = append(args, filterArgs...)
+		return sp.table + ` WHERE ` + strings.Join(append(where, filter...), " AND ")
+	}
 	concat := "group_concat(%s, '|')"
 	if d.name == DialectPostgres {
 		concat = "string_agg(%s, '|')"
 	}
+	sums := []string{"requests", "errors", "input_tokens", "output_tokens", "cached_input_tokens", "cache_write_tokens",
+		"reasoning_tokens", "cost", "revenue", "provider_cost", "saved", "cache_hits", "energy_wh", "co2e_g",
+		"latency_ms_sum", "ttft_count", "ttft_ms_sum"}
 	sel := append([]string{}, group...)
-	sel = append(sel, `COALESCE(SUM(requests), 0), COALESCE(SUM(errors), 0), COALESCE(SUM(input_tokens), 0), COALESCE(SUM(output_tokens), 0),
-		COALESCE(SUM(cached_input_tokens), 0), COALESCE(SUM(cache_write_tokens), 0), COALESCE(SUM(reasoning_tokens), 0),
-		COALESCE(SUM(cost), 0), COALESCE(SUM(revenue), 0), COALESCE(SUM(provider_cost), 0), COALESCE(SUM(saved), 0),
-		COALESCE(SUM(cache_hits), 0), COALESCE(SUM(energy_wh), 0), COALESCE(SUM(co2e_g), 0),
-		COALESCE(SUM(latency_ms_sum), 0), COALESCE(SUM(ttft_count), 0), COALESCE(SUM(ttft_ms_sum), 0)`)
+	for _, c := range sums {
+		sel = append(sel, "COALESCE(SUM("+c+"), 0)")
+	}
 	if q.Percentiles {
 		sel = append(sel, "COALESCE("+fmt.Sprintf(concat, "latency_sketch")+", '')", "COALESCE("+fmt.Sprintf(concat, "ttft_sketch")+", '')")
 	}
-	stmt := `SELECT ` + strings.Join(sel, ", ") + ` FROM ` + rollupTable(q) + ` WHERE ` + strings.Join(where, " AND ")
+	spans := rollupSpans(q, fine)
+	var stmt string
+	if len(spans) == 1 {
+		stmt = `SELECT ` + strings.Join(sel, ", ") + ` FROM ` + from(spans[0])
+	} else {
+		// The spans' rows, then one aggregation over them all.
+		cols := append(append([]string{}, group...), sums...)
+		if q.Percentiles {
+			cols = append(cols, "latency_sketch", "ttft_sketch")
+		}
+		parts := make([]string, len(spans))
+		for i, sp := range spans {
+			parts[i] = `SELECT ` + strings.Join(cols, ", ") + ` FROM ` + from(sp)
+		}
+		stmt = `SELECT ` + strings.Join(sel, ", ") + ` FROM (` + strings.Join(parts, " UNION ALL ") + `) spans`
+	}
 	if len(group) > 0 {
 		stmt += ` GROUP BY ` + strings.Join(group, ", ") + ` ORDER BY ` + strings.Join(group, ", ")
 	}
@@ -246,16 +328,13 @@ func scanReportRow(rows scanner, group []string, pct bool) (*chorus.UsageRow, er
 		r.TTFTMSMean = ttftSum / float64(ttftCount)
 	}
 	if pct {
-		var ls, ts chorus.Sketch
-		for _, part := range strings.Split(lat, "|") {
-			if err := ls.ParseSketch(part); err != nil {
-				return nil, err
-			}
+		ls, err := chorus.ParseSketches(lat)
+		if err != nil {
+			return nil, err
 		}
-		for _, part := range strings.Split(ttft, "|") {
-			if err := ts.ParseSketch(part); err != nil {
-				return nil, err
-			}
+		ts, err := chorus.ParseSketches(ttft)
+		if err != nil {
+			return nil, err
 		}
 		q := func(s *chorus.Sketch, p float64) *float64 { v := s.Quantile(p); return &v }
 		r.LatencyMSP50, r.LatencyMSP95, r.LatencyMSP99 = q(&ls, 0.5), q(&ls, 0.95), q(&ls, 0.99)
