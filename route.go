@@ -95,10 +95,21 @@ type RouteConfig struct {
 // CascadeTarget is what a cascade calibrates its threshold to: one of
 // keep quality at least MinQualityRatio of the strongest tier's, at the
 // lowest cost; or keep cost at most MaxCostRatio of the strongest tier's,
-// at the best quality.
+// at the best quality. Margin is how many standard errors of the
+// calibration's estimate the target must be met with (0 to 3; absent: 1):
+// 0 meets it in expectation, and escalates least.
 type CascadeTarget struct {
-	MinQualityRatio float64 `json:"min_quality_ratio,omitempty"`
-	MaxCostRatio    float64 `json:"max_cost_ratio,omitempty"`
+	MinQualityRatio float64  `json:"min_quality_ratio,omitempty"`
+	MaxCostRatio    float64  `json:"max_cost_ratio,omitempty"`
+	Margin          *float64 `json:"margin,omitempty"`
+}
+
+// MarginSE is the target's margin in standard errors (1 when not given).
+func (t CascadeTarget) MarginSE() float64 {
+	if t.Margin == nil {
+		return 1
+	}
+	return *t.Margin
 }
 
 // validateTarget checks a cascade's target and explore share.
@@ -126,6 +137,8 @@ func (c *RouteConfig) validateTarget(strategy string) error {
 		return Invalid("config.target.min_quality_ratio", "config.target.min_quality_ratio must be in (0, 1], got %g", q)
 	case math.IsNaN(k) || k < 0 || k > 1:
 		return Invalid("config.target.max_cost_ratio", "config.target.max_cost_ratio must be in (0, 1], got %g", k)
+	case t.Margin != nil && !(*t.Margin >= 0 && *t.Margin <= 3):
+		return Invalid("config.target.margin", "config.target.margin (standard errors to spare) must be between 0 and 3, got %g", *t.Margin)
 	}
 	var specs []struct {
 		Type string `json:"type"`

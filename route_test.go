@@ -57,9 +57,12 @@ func TestRouteTarget(t *testing.T) {
 	}{
 		{"QualityTarget", chorus.StrategyCascade, chorus.RouteConfig{Scorers: learned, Target: &chorus.CascadeTarget{MinQualityRatio: 0.95}, Explore: 0.1}, ""},
 		{"CostTarget", chorus.StrategyCascade, chorus.RouteConfig{Scorers: learned, Target: &chorus.CascadeTarget{MaxCostRatio: 0.5}}, ""},
+		{"InExpectation", chorus.StrategyCascade, chorus.RouteConfig{Scorers: learned, Target: &chorus.CascadeTarget{MinQualityRatio: 0.95, Margin: ptr(0)}}, ""},
 		{"ErrBoth", chorus.StrategyCascade, chorus.RouteConfig{Scorers: learned, Target: &chorus.CascadeTarget{MinQualityRatio: 0.9, MaxCostRatio: 0.5}}, "config.target"},
 		{"ErrNeither", chorus.StrategyCascade, chorus.RouteConfig{Scorers: learned, Target: &chorus.CascadeTarget{}}, "config.target"},
 		{"ErrQualityRange", chorus.StrategyCascade, chorus.RouteConfig{Scorers: learned, Target: &chorus.CascadeTarget{MinQualityRatio: 1.2}}, "config.target.min_quality_ratio"},
+		{"ErrMarginRange", chorus.StrategyCascade, chorus.RouteConfig{Scorers: learned, Target: &chorus.CascadeTarget{MinQualityRatio: 0.9, Margin: ptr(3.5)}}, "config.target.margin"},
+		{"ErrMarginNegative", chorus.StrategyCascade, chorus.RouteConfig{Scorers: learned, Target: &chorus.CascadeTarget{MaxCostRatio: 0.5, Margin: ptr(-1)}}, "config.target.margin"},
 		{"ErrCostRange", chorus.StrategyCascade, chorus.RouteConfig{Scorers: learned, Target: &chorus.CascadeTarget{MaxCostRatio: -0.1}}, "config.target.max_cost_ratio"},
 		{"ErrNoLearned", chorus.StrategyCascade, chorus.RouteConfig{Scorers: json.RawMessage(`[{"type": "refusal"}]`), Target: &chorus.CascadeTarget{MaxCostRatio: 0.5}}, "config.target"},
 		{"ErrNotCascade", chorus.StrategyEnsemble, chorus.RouteConfig{Scorers: learned, Target: &chorus.CascadeTarget{MaxCostRatio: 0.5}}, "config.target"},
@@ -82,3 +85,5 @@ func TestRouteTarget(t *testing.T) {
 		})
 	}
 }
+
+func ptr(v float64) *float64 { return &v }

@@ -81,7 +81,7 @@ func (l *Learner) Report(scopeName string) *LearnedReport {
 	preds := make([]float64, len(s.holdout))
 	labels := make([]float64, len(s.holdout))
 	for i, e := range s.holdout {
-		preds[i], labels[i] = s.m.predict(e.feats), e.label
+		preds[i], labels[i] = s.served(e.feats), e.label
 	}
 	measure(r, preds, labels)
 	r.Models = modelLabels(s.train, s.holdout)
@@ -218,6 +218,18 @@ type Calibration struct {
 	ExpectedCostRatio    float64 `json:"expected_cost_ratio"`
 	Escalated            float64 `json:"escalated"`
 	Target               chorus.CascadeTarget
+	// Curve is what the calibration answers expect at other thresholds
+	// (up to 21, evenly spaced in the share escalated): the trade an
+	// operator weighs before choosing a target.
+	Curve []CalibrationPoint `json:"curve,omitempty"`
+}
+
+// CalibrationPoint is one threshold's expected figures.
+type CalibrationPoint struct {
+	Threshold    float64 `json:"threshold"`
+	QualityRatio float64 `json:"expected_quality_ratio"`
+	CostRatio    float64 `json:"expected_cost_ratio"`
+	Escalated    float64 `json:"escalated"`
 }
 
 // never is a threshold no score reaches: escalate everything.
@@ -262,12 +274,24 @@ func (l *Learner) Calibrate(scopeName string, cheap, strong Tier, target chorus.
 	}
 	for _, e := range s.holdout {
 		if e.model == cheap.Model && e.unbiased {
-			addFirst(e, s.m.predict(e.feats))
+			addFirst(e, s.served(e.feats))
 		}
 	}
 	for _, e := range s.train {
 		if p, ok := s.oof[e.seq]; ok && e.model == cheap.Model {
 			addFirst(e, p)
+		}
+	}
+	// A paired answer's first-tier answer may be a training example
+	// itself (it was rated too): its out-of-fold prediction is then the
+	// one a new answer would get, where the served model has seen it.
+	var oofByFeats map[uint64]float64
+	for _, e := range s.train {
+		if p, ok := s.oof[e.seq]; ok && e.model == cheap.Model {
+			if oofByFeats == nil {
+				oofByFeats = map[uint64]float64{}
+			}
+			oofByFeats[featuresKey(e.feats)] = p
 		}
 	}
 	for _, xs := range [][]example{s.train, s.holdout} {
@@ -278,7 +302,11 @@ func (l *Learner) Calibrate(scopeName string, cheap, strong Tier, target chorus.
 			pt := point{-1, e.label, tokenCost(e.in, e.out, strong.Prices)}
 			strongAll = append(strongAll, pt)
 			if e.prior != nil {
-				pt.p = s.m.predict(e.prior)
+				if p, ok := oofByFeats[featuresKey(e.prior)]; ok {
+					pt.p = p
+				} else {
+					pt.p = s.served(e.prior)
+				}
 				paired = append(paired, pt)
 			}
 		}
@@ -359,12 +387,22 @@ func (l *Learner) Calibrate(scopeName string, cheap, strong Tier, target chorus.
 	}
 	ratioQ := func(o option) float64 { return safeDiv(o.q, q1) }
 	ratioC := func(o option) float64 { return safeDiv(o.cost, c1) }
+	const curvePoints = 20
+	for i := 0; i <= curvePoints; i++ {
+		o := opts[i*(len(opts)-1)/curvePoints]
+		if n := len(c.Curve); n > 0 && c.Curve[n-1].Threshold == o.th {
+			continue
+		}
+		c.Curve = append(c.Curve, CalibrationPoint{Threshold: o.th, QualityRatio: ratioQ(o), CostRatio: ratioC(o), Escalated: o.esc})
+	}
 	// Picking the cheapest of many thresholds that meet the target on a
 	// few hundred answers picks the luckiest: the target must be met with
-	// one standard error to spare (of the quality, or of the share
-	// escalated, over the first tier's answers).
-	seQ := func(o option) float64 { return math.Sqrt(o.q*(1-o.q)/n0) / math.Max(q1, 1e-9) }
-	seC := func(o option) float64 { return math.Sqrt(o.esc * (1 - o.esc) / n0) }
+	// the target's margin (one standard error unless it says otherwise) to
+	// spare (of the quality, or of the share escalated, over the first
+	// tier's answers).
+	z := target.MarginSE()
+	seQ := func(o option) float64 { return z * math.Sqrt(o.q*(1-o.q)/n0) / math.Max(q1, 1e-9) }
+	seC := func(o option) float64 { return z * math.Sqrt(o.esc*(1-o.esc)/n0) }
 	best := -1
 	for i, o := range opts {
 		if target.MinQualityRatio > 0 {
@@ -390,6 +428,16 @@ func (l *Learner) Calibrate(scopeName string, cheap, strong Tier, target chorus.
 	c.ExpectedQuality, c.ExpectedCost, c.Escalated = o.q, o.cost, o.esc
 	c.ExpectedQualityRatio, c.ExpectedCostRatio = ratioQ(o), ratioC(o)
 	return c
+}
+
+// featuresKey identifies a feature list (FNV-1a over indexes and values).
+func featuresKey(fs []Feature) uint64 {
+	h := uint64(14695981039346656037)
+	for _, f := range fs {
+		h = (h ^ uint64(f.Index)) * 1099511628211
+		h = (h ^ uint64(math.Float32bits(f.Value))) * 1099511628211
+	}
+	return h
 }
 
 // point is a calibration answer: a prediction, the label, the cost.

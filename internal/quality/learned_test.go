@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -336,9 +337,37 @@ func TestCalibrate(t *testing.T) {
 	if k.ExpectedQuality > q.ExpectedQuality {
 		t.Fatalf("a tighter budget gave better quality: %v > %v", k.ExpectedQuality, q.ExpectedQuality)
 	}
+	// The margin: met in expectation (0) escalates no more than with one
+	// standard error to spare, and two escalate no less.
+	zero, two := 0.0, 2.0
+	q0 := l.Calibrate(scope, cheap, strong, chorus.CascadeTarget{MinQualityRatio: 0.95, Margin: &zero})
+	q2 := l.Calibrate(scope, cheap, strong, chorus.CascadeTarget{MinQualityRatio: 0.95, Margin: &two})
+	if !q0.Calibrated || q0.ExpectedQualityRatio < 0.95 || q0.Escalated > q.Escalated || q2.Escalated < q.Escalated {
+		t.Fatalf("margins 0, 1, 2 escalate %v, %v, %v (expected quality ratio %v at 0)", q0.Escalated, q.Escalated, q2.Escalated, q0.ExpectedQualityRatio)
+	}
+	if q0.Escalated == q2.Escalated {
+		t.Fatalf("the margin changed nothing: %+v", q0)
+	}
 	impossible := l.Calibrate(scope, cheap, strong, chorus.CascadeTarget{MaxCostRatio: 0.001})
 	if impossible.Reason == "" {
 		t.Fatalf("an impossible budget: %+v", impossible)
+	}
+	// The curve: escalating more never costs less, it ends escalating
+	// everything, and the chosen threshold's figures lie on it or between
+	// two of its points.
+	if len(q.Curve) < 5 || len(q.Curve) > 21 {
+		t.Fatalf("curve of %d points", len(q.Curve))
+	}
+	for i, p := range q.Curve {
+		if i > 0 && (p.Escalated < q.Curve[i-1].Escalated || p.CostRatio < q.Curve[i-1].CostRatio || p.Threshold <= q.Curve[i-1].Threshold) {
+			t.Fatalf("curve not ordered at %d: %+v", i, q.Curve)
+		}
+	}
+	if last := q.Curve[len(q.Curve)-1]; last.Escalated != 1 || math.Abs(last.QualityRatio-1) > 1e-9 {
+		t.Fatalf("the curve ends at %+v, not escalating everything", last)
+	}
+	if first := q.Curve[0]; first.CostRatio > q.ExpectedCostRatio || q.ExpectedCostRatio > q.Curve[len(q.Curve)-1].CostRatio {
+		t.Fatalf("chosen cost ratio %v outside the curve %+v", q.ExpectedCostRatio, q.Curve)
 	}
 	if q.Paired != 0 || !strings.Contains(q.Reason, "upper estimate") {
 		t.Fatalf("imported answers are not paired, and the estimate says so: %+v", q)

@@ -37,8 +37,10 @@ type Task struct {
 	Curve       []Arm                  `json:"curve"`
 	Learned     *quality.LearnedReport `json:"learned"`
 	Calibration *quality.Calibration   `json:"calibration,omitempty"`
-	HeldOutAcc  *float64               `json:"learned_holdout_accuracy"`
-	TrainFeed   map[string]int         `json:"training_feedback"`
+	// CalibrationExpected is the same target met in expectation (margin 0).
+	CalibrationExpected *quality.Calibration `json:"calibration_in_expectation,omitempty"`
+	HeldOutAcc          *float64             `json:"learned_holdout_accuracy"`
+	TrainFeed           map[string]int       `json:"training_feedback"`
 }
 
 // result is the whole run.

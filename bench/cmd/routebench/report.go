@@ -39,6 +39,18 @@ func (t *Task) markdown(w io.Writer, title string, published float64) {
 	if c := t.Calibration; c != nil {
 		fmt.Fprintf(w, "Calibration: calibrated %v, threshold %.4f on %d unbiased Mixtral answers and %d paired GPT-4 answers; expected quality ratio %.3f, cost ratio %.3f, escalated %.3f. %s\n\n",
 			c.Calibrated, c.Threshold, c.Examples, c.Paired, c.ExpectedQualityRatio, c.ExpectedCostRatio, c.Escalated, c.Reason)
+		if len(c.Curve) > 0 {
+			fmt.Fprintf(w, "What the calibration answers expect at other thresholds (admin API `GET /api/admin/routes/{id}/calibration`, `curve`):\n\n")
+			fmt.Fprintf(w, "| threshold | expected quality ratio | expected cost ratio | escalated |\n|---:|---:|---:|---:|\n")
+			for _, p := range c.Curve {
+				fmt.Fprintf(w, "| %.3f | %.3f | %.3f | %.3f |\n", p.Threshold, p.QualityRatio, p.CostRatio, p.Escalated)
+			}
+			fmt.Fprintf(w, "\n")
+		}
+	}
+	if c := t.CalibrationExpected; c != nil {
+		fmt.Fprintf(w, "Calibration in expectation (margin 0): threshold %.4f; expected quality ratio %.3f, cost ratio %.3f, escalated %.3f. %s\n\n",
+			c.Threshold, c.ExpectedQualityRatio, c.ExpectedCostRatio, c.Escalated, c.Reason)
 	}
 	fmt.Fprintf(w, "| arm | accuracy | of GPT-4's | cost ($) | cost ratio | GPT-4 answers |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, a := range t.Arms {

@@ -79,29 +79,45 @@ func (b *bench) measure(ctx context.Context, t *Task, m models, test []question,
 			t.Arms = append(t.Arms, a)
 		}
 	}
-	// The learned scorer, its threshold calibrated to the target.
-	cfg := map[string]any{"scorers": learned, "target": map[string]any{"min_quality_ratio": b.o.target}}
-	if _, err := b.c.route(ctx, id, route, []string{m.cheap, m.strong}, cfg); err != nil {
-		return err
+	// The learned scorer, its threshold calibrated to the target: with one
+	// standard error to spare (the default), then in expectation.
+	for _, margin := range []float64{1, 0} {
+		target := map[string]any{"min_quality_ratio": b.o.target, "margin": margin}
+		cfg := map[string]any{"scorers": learned, "target": target}
+		if _, err := b.c.route(ctx, id, route, []string{m.cheap, m.strong}, cfg); err != nil {
+			return err
+		}
+		c, err := b.calibration(ctx, id)
+		if err != nil {
+			return err
+		}
+		if margin == 1 {
+			t.Calibration = c
+		} else {
+			t.CalibrationExpected = c
+		}
+		outs, err := b.arm(ctx, fmt.Sprintf("%s-target-m%g", route, margin), route, m, test)
+		if err != nil {
+			return err
+		}
+		how := "with one standard error to spare"
+		if margin == 0 {
+			how = "in expectation (margin 0)"
+		}
+		a := summarize(fmt.Sprintf("cascade, learned scorer, target min_quality_ratio %.2f %s", b.o.target, how), outs, m.strong, sc, sa)
+		if c.Calibrated {
+			a.Threshold = ptrf(c.Threshold)
+			a.Note = fmt.Sprintf("threshold %.3f calibrated on %d+%d feedback answers; expected quality ratio %.3f, cost ratio %.3f",
+				c.Threshold, c.Examples, c.Paired, c.ExpectedQualityRatio, c.ExpectedCostRatio)
+		} else {
+			a.Note = "not calibrated: " + c.Reason
+		}
+		t.Arms = append(t.Arms, a)
+		if margin == 1 {
+			// Random routing at the same share of strong answers, for scale.
+			t.Arms = append(t.Arms, randomArm(cheap, strong, m.strong, a.StrongShare, sc, sa, b.o.seed))
+		}
 	}
-	if t.Calibration, err = b.calibration(ctx, id); err != nil {
-		return err
-	}
-	outs, err := b.arm(ctx, route+"-target", route, m, test)
-	if err != nil {
-		return err
-	}
-	a := summarize(fmt.Sprintf("cascade, learned scorer, target min_quality_ratio %.2f", b.o.target), outs, m.strong, sc, sa)
-	if t.Calibration.Calibrated {
-		a.Threshold = ptrf(t.Calibration.Threshold)
-		a.Note = fmt.Sprintf("threshold %.3f calibrated on %d+%d feedback answers; expected quality ratio %.3f, cost ratio %.3f",
-			t.Calibration.Threshold, t.Calibration.Examples, t.Calibration.Paired, t.Calibration.ExpectedQualityRatio, t.Calibration.ExpectedCostRatio)
-	} else {
-		a.Note = "not calibrated: " + t.Calibration.Reason
-	}
-	t.Arms = append(t.Arms, a)
-	// Random routing at the same share of strong answers, for scale.
-	t.Arms = append(t.Arms, randomArm(cheap, strong, m.strong, a.StrongShare, sc, sa, b.o.seed))
 	for _, th := range curveThresholds {
 		cfg := map[string]any{"scorers": learned, "threshold": th}
 		if _, err := b.c.route(ctx, id, route, []string{m.cheap, m.strong}, cfg); err != nil {
