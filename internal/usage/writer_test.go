@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -357,5 +358,52 @@ func TestWriterShedsKeylessUnderLoad(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(m.UsageShed); got != 2 {
 		t.Fatalf("chorus_usage_shed_total = %g, want 2", got)
+	}
+}
+
+// TestWriterWakesPerBatch: the writer sleeps until a batch is ready (or
+// its flush tick, or Close) instead of waking for every record, and an
+// idle queue of the default size costs no memory up front (a channel of
+// 65,536 records held 22 MB).
+func TestWriterWakesPerBatch(t *testing.T) {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	big := usage.NewWriter(&fakeDB{}, usage.Options{QueueSize: 65536, BatchSize: 512, FlushInterval: time.Hour})
+	runtime.ReadMemStats(&after)
+	if grown := after.TotalAlloc - before.TotalAlloc; grown > 1<<20 {
+		t.Fatalf("a new writer allocated %d bytes", grown)
+	}
+	_ = big
+
+	db := &fakeDB{}
+	w := usage.NewWriter(db, usage.Options{QueueSize: 1000, BatchSize: 100, FlushInterval: time.Hour})
+	go w.Run()
+	for range 99 {
+		if err := w.Record(chorus.Usage{KeyID: 1, Status: 200}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := db.count(); n != 0 {
+		t.Fatalf("%d records written before a batch was ready or the tick", n)
+	}
+	if err := w.Record(chorus.Usage{KeyID: 1, Status: 200}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for db.count() < 100 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if n := db.count(); n != 100 {
+		t.Fatalf("a full batch of 100 was not written at once: %d", n)
+	}
+	for range 7 {
+		_ = w.Record(chorus.Usage{KeyID: 1, Status: 200})
+	}
+	if err := w.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := db.count(); n != 107 {
+		t.Fatalf("Close wrote %d records in all, want 107", n)
 	}
 }
