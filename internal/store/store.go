@@ -69,6 +69,9 @@ type DB struct {
 	usageOnce sync.Once
 	usageFull string // the INSERT for a full chunk of usage records
 
+	usageMu    sync.Mutex
+	usageStmts map[usageStmtKey]*sql.Stmt // SQLite's prepared usage INSERTs (insertUsageSQLite)
+
 	auditKeys auditKeys
 
 	replicas *replicaSet // nil without read replicas
@@ -189,7 +192,14 @@ func sqlitePath(dsn string) string {
 
 // Close closes the connection pools.
 func (db *DB) Close() error {
-	err := db.wdb.Close()
+	db.usageMu.Lock()
+	var err error
+	for _, st := range db.usageStmts {
+		err = errors.Join(err, st.Close())
+	}
+	db.usageStmts = nil
+	db.usageMu.Unlock()
+	err = errors.Join(err, db.wdb.Close())
 	if db.rdb != db.wdb {
 		err = errors.Join(err, db.rdb.Close())
 	}

@@ -31,6 +31,7 @@ import (
 // fails alone with EINVALID.
 func (db *DB) StrictCommit(ctx context.Context, ops []chorus.StrictOp) ([]chorus.StrictOutcome, error) {
 	out := make([]chorus.StrictOutcome, len(ops))
+	db.prepareUsage(ctx, usageOnConflictNothing)
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return out, err

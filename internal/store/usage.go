@@ -41,7 +41,7 @@ const (
 const usageChunk = 500
 
 // InsertUsage stores usage records in one transaction, as multi-row INSERTs
-// of up to 500 records each. Records without CreatedAt get the current
+// of up to 500 records each (32 on SQLite, prepared: insertUsageSQLite). Records without CreatedAt get the current
 // time. IDs are not set on recs. Records without a Key are always inserted.
 // A record whose Key is already stored is not inserted again, so writing a
 // batch again (a retry after a commit whose outcome was lost, a spool
@@ -57,6 +57,7 @@ func (db *DB) InsertUsage(ctx context.Context, recs []chorus.Usage) error {
 	if db.d.name == DialectPostgres && len(recs) >= usageCopyMin {
 		return db.insertUsageCopy(ctx, firstByKey(recs))
 	}
+	db.prepareUsage(ctx, usageOnConflictUpdate)
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return err
@@ -102,6 +103,9 @@ func (d dialect) usageConflict(onConflict string) string {
 // (usageFinal or usageNotFinal).
 func (db *DB) insertUsageTx(ctx context.Context, tx *tx, recs []chorus.Usage, onConflict string, final int) error {
 	now := db.timeNow()
+	if db.d.name == DialectSQLite {
+		return db.insertUsageSQLite(ctx, tx, recs, onConflict, final, now)
+	}
 	args := make([]any, 0, min(len(recs), usageChunk)*usageColumnCount)
 	for start := 0; start < len(recs); start += usageChunk {
 		chunk := recs[start:min(start+usageChunk, len(recs))]
@@ -121,6 +125,84 @@ func (db *DB) insertUsageTx(ctx context.Context, tx *tx, recs []chorus.Usage, on
 		}
 	}
 	return nil
+}
+
+// sqliteUsageChunk is the largest INSERT of usage records on SQLite. There
+// every batch size is made of chunks of 32, 16, 8, 4, 2 and 1 records, each
+// a statement prepared once on the write connection: SQLite runs in the
+// process, and parsing a fresh multi-row INSERT for every batch (each size
+// its own text) was half of the INSERTs' CPU in a profile at 1,000
+// requests/s. Prepared, a record costs 22 µs instead of 30 (BenchmarkInsertUsage;
+// chunks of 8 and 128 measured slower; bench/results/2026-12-07-usage-writer.md).
+const sqliteUsageChunk = 32
+
+// usageStmtKey names a prepared usage INSERT: its rows and conflict clause.
+type usageStmtKey struct {
+	rows       int
+	onConflict string
+}
+
+// insertUsageSQLite is insertUsageTx on SQLite, with prepared statements.
+func (db *DB) insertUsageSQLite(ctx context.Context, tx *tx, recs []chorus.Usage, onConflict string, final int, now time.Time) error {
+	args := make([]any, 0, min(len(recs), sqliteUsageChunk)*usageColumnCount)
+	for len(recs) > 0 {
+		n := sqliteUsageChunk
+		for n > len(recs) {
+			n /= 2
+		}
+		args = args[:0]
+		for i := range recs[:n] {
+			var err error
+			if args, err = appendUsageArgs(args, &recs[i], now, final); err != nil {
+				return fmt.Errorf("insert usage: %w", err)
+			}
+		}
+		var err error
+		if st := db.usageStmt(n, onConflict); st != nil {
+			_, err = tx.StmtContext(ctx, st).ExecContext(ctx, tx.d.args(args)...)
+		} else {
+			_, err = tx.exec(ctx, buildUsageInsert(db.d, n, onConflict), args...)
+		}
+		if err != nil {
+			return fmt.Errorf("insert usage: %w", err)
+		}
+		recs = recs[n:]
+	}
+	return nil
+}
+
+// prepareUsage prepares, once, SQLite's usage INSERTs with onConflict.
+// It must run outside a transaction: SQLite has one write connection, and
+// preparing on it waits for it to be free. A statement that fails to
+// prepare (the table not migrated yet) is tried again next time; until
+// then insertUsageSQLite executes its text.
+func (db *DB) prepareUsage(ctx context.Context, onConflict string) {
+	if db.d.name != DialectSQLite {
+		return
+	}
+	db.usageMu.Lock()
+	defer db.usageMu.Unlock()
+	for n := sqliteUsageChunk; n >= 1; n /= 2 {
+		k := usageStmtKey{n, onConflict}
+		if db.usageStmts[k] != nil {
+			continue
+		}
+		st, err := db.wdb.PrepareContext(ctx, buildUsageInsert(db.d, n, onConflict))
+		if err != nil {
+			return
+		}
+		if db.usageStmts == nil {
+			db.usageStmts = map[usageStmtKey]*sql.Stmt{}
+		}
+		db.usageStmts[k] = st
+	}
+}
+
+// usageStmt returns the prepared INSERT of n usage records, or nil.
+func (db *DB) usageStmt(n int, onConflict string) *sql.Stmt {
+	db.usageMu.Lock()
+	defer db.usageMu.Unlock()
+	return db.usageStmts[usageStmtKey{n, onConflict}]
 }
 
 // appendUsageArgs appends the values of one record's row.
