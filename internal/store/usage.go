@@ -180,21 +180,28 @@ func (db *DB) prepareUsage(ctx context.Context, onConflict string) {
 	if db.d.name != DialectSQLite {
 		return
 	}
-	db.usageMu.Lock()
-	defer db.usageMu.Unlock()
 	for n := sqliteUsageChunk; n >= 1; n /= 2 {
-		k := usageStmtKey{n, onConflict}
-		if db.usageStmts[k] != nil {
+		if db.usageStmt(n, onConflict) != nil {
 			continue
 		}
+		// Not under usageMu: preparing waits for the write connection,
+		// and a transaction holding it may be asking usageStmt.
 		st, err := db.wdb.PrepareContext(ctx, buildUsageInsert(db.d, n, onConflict))
 		if err != nil {
 			return
 		}
+		db.usageMu.Lock()
+		k := usageStmtKey{n, onConflict}
 		if db.usageStmts == nil {
 			db.usageStmts = map[usageStmtKey]*sql.Stmt{}
 		}
-		db.usageStmts[k] = st
+		if db.usageStmts[k] == nil {
+			db.usageStmts[k], st = st, nil
+		}
+		db.usageMu.Unlock()
+		if st != nil { // another caller prepared it first
+			_ = st.Close()
+		}
 	}
 }
 
