@@ -81,7 +81,7 @@ func (db *DB) RollUsage(ctx context.Context, o RollOptions) (int, error) {
 		}
 		lockRows = " FOR UPDATE"
 	}
-	ids, levels, err := readUnrolled(ctx, tx, db.timeNow().Add(-o.FinalizeAfter), o.Batch, lockRows)
+	ids, levels, span, err := readUnrolled(ctx, tx, db.timeNow().Add(-o.FinalizeAfter), o.Batch, lockRows)
 	if err != nil || len(ids) == 0 {
 		return 0, err
 	}
@@ -90,7 +90,7 @@ func (db *DB) RollUsage(ctx context.Context, o RollOptions) (int, error) {
 			return 0, err
 		}
 	}
-	if err := markRolled(ctx, tx, ids); err != nil {
+	if err := markRolled(ctx, tx, ids, span); err != nil {
 		return 0, err
 	}
 	if o.BeforeCommit != nil {
@@ -117,14 +117,15 @@ var rollupLevels = []struct {
 
 // readUnrolled reads up to n records to roll, in ID order, and sums them
 // per rollup row of each level (rollupLevels' order).
-func readUnrolled(ctx context.Context, tx *tx, overdue time.Time, n int, lock string) ([]int64, []map[rollKey]*rollAgg, error) {
+func readUnrolled(ctx context.Context, tx *tx, overdue time.Time, n int, lock string) ([]int64, []map[rollKey]*rollAgg, [2]time.Time, error) {
+	var span [2]time.Time // the records' earliest and latest created_at
 	rows, err := tx.query(ctx, `SELECT id, team_id, key_id, user_id, model, deployment, provider, status,
 		input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, reasoning_tokens,
 		cost, revenue, provider_cost, saved, cache_hit, energy_wh, co2e_g, latency_ms, ttft_ms, created_at
 		FROM usage_records WHERE rolled = 0 AND (final = 1 OR written_at IS NULL OR written_at < ?)
 		ORDER BY id LIMIT ?`+lock, overdue, n)
 	if err != nil {
-		return nil, nil, fmt.Errorf("roll usage: read: %w", err)
+		return nil, nil, span, fmt.Errorf("roll usage: read: %w", err)
 	}
 	defer rows.Close()
 	var ids []int64
@@ -140,18 +141,24 @@ func readUnrolled(ctx context.Context, tx *tx, overdue time.Time, n int, lock st
 			&u.InputTokens, &u.OutputTokens, &u.CachedInputTokens, &u.CacheWriteTokens, &u.ReasoningTokens,
 			&u.Cost, &u.Revenue, &u.ProviderCost, &u.Saved, &u.CacheHit, &u.EnergyWh, &u.CO2eGrams, &u.LatencyMS, &u.TTFTMS,
 			scanTime(&u.CreatedAt)); err != nil {
-			return nil, nil, fmt.Errorf("roll usage: read: %w", err)
+			return nil, nil, span, fmt.Errorf("roll usage: read: %w", err)
 		}
 		ids = append(ids, id)
+		if len(ids) == 1 || u.CreatedAt.Before(span[0]) {
+			span[0] = u.CreatedAt
+		}
+		if u.CreatedAt.After(span[1]) {
+			span[1] = u.CreatedAt
+		}
 		for i, l := range rollupLevels {
 			k.bucket = l.bucket(u.CreatedAt)
 			addRollup(levels[i], k, &u)
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("roll usage: read: %w", err)
+		return nil, nil, span, fmt.Errorf("roll usage: read: %w", err)
 	}
-	return ids, levels, nil
+	return ids, levels, span, nil
 }
 
 // dayOf is the start (00:00 UTC) of t's day.
@@ -290,18 +297,57 @@ func writeRollups(ctx context.Context, tx *tx, table string, keys []rollKey, row
 	return nil
 }
 
-// markRolled sets rolled = 1 on the records ids.
-func markRolled(ctx context.Context, tx *tx, ids []int64) error {
-	const chunk = 1000
-	for start := 0; start < len(ids); start += chunk {
-		part := ids[start:min(start+chunk, len(ids))]
-		args := make([]any, len(part))
-		for i, id := range part {
-			args[i] = id
+// markRolled sets rolled = 1 on the records ids (ascending, as read),
+// created within span. Records are read in id order, so ids mostly come
+// in runs of consecutive numbers: each run is one "id BETWEEN a AND b"
+// (exactly its ids: ids are unique integers), so a caught-up batch of
+// 5,000 is usually one short UPDATE instead of five of 1,000 parameters.
+// On PostgreSQL the created_at span lets the planner skip the monthly
+// partitions the batch has no record in (an id alone names no partition).
+func markRolled(ctx context.Context, tx *tx, ids []int64, span [2]time.Time) error {
+	type run struct{ from, to int64 }
+	var runs []run
+	for _, id := range ids {
+		if n := len(runs); n > 0 && id == runs[n-1].to+1 {
+			runs[n-1].to = id
+			continue
 		}
-		q := `UPDATE usage_records SET rolled = 1 WHERE id IN (?` + strings.Repeat(", ?", len(part)-1) + `)`
-		if _, err := tx.exec(ctx, q, tx.d.oneShot(len(part), args)...); err != nil {
+		runs = append(runs, run{id, id})
+	}
+	const chunk = 400 // runs per statement: 800 parameters, within both databases' limits
+	for start := 0; start < len(runs); start += chunk {
+		part := runs[start:min(start+chunk, len(runs))]
+		var q strings.Builder
+		args := make([]any, 0, 2*len(part)+2)
+		q.WriteString(`UPDATE usage_records SET rolled = 1 WHERE `)
+		if tx.d.name == DialectPostgres {
+			q.WriteString(`created_at BETWEEN ? AND ? AND `)
+			args = append(args, span[0], span[1])
+		}
+		q.WriteString(`(`)
+		for i, r := range part {
+			if i > 0 {
+				q.WriteString(` OR `)
+			}
+			if r.from == r.to {
+				q.WriteString(`id = ?`)
+				args = append(args, r.from)
+			} else {
+				q.WriteString(`id BETWEEN ? AND ?`)
+				args = append(args, r.from, r.to)
+			}
+		}
+		q.WriteString(`)`)
+		res, err := tx.exec(ctx, q.String(), tx.d.oneShot(len(args), args)...)
+		if err != nil {
 			return fmt.Errorf("roll usage: mark: %w", err)
+		}
+		want := int64(0)
+		for _, r := range part {
+			want += r.to - r.from + 1
+		}
+		if n, err := res.RowsAffected(); err == nil && n != want {
+			return fmt.Errorf("roll usage: mark: %d records marked, want %d", n, want)
 		}
 	}
 	return nil

@@ -380,3 +380,35 @@ func TestUsageRetention(t *testing.T) {
 		}
 	})
 }
+
+// BenchmarkRollUsage measures the rollup worker's transaction: 5,000 new
+// records (five models, two keys, an hour's spread) rolled into the
+// hourly, daily and monthly levels and marked rolled.
+func BenchmarkRollUsage(b *testing.B) {
+	eachDBBench(b, func(b *testing.B, be backend) {
+		ctx := context.Background()
+		db := MustOpenDB(b, be)
+		const batch = 5000
+		recs := make([]chorus.Usage, batch)
+		next := 0
+		b.ReportAllocs()
+		for b.Loop() {
+			b.StopTimer()
+			for i := range recs {
+				recs[i] = usageRecord(next, int64(1+next%2), 1, usageEpoch.Add(time.Duration(next%3600)*time.Second))
+				recs[i].Model = fmt.Sprintf("model-%d", next%5)
+				recs[i].Key = fmt.Sprintf("bench-%d", next)
+				next++
+			}
+			if err := db.InsertUsage(ctx, recs); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			n, err := db.RollUsage(ctx, store.RollOptions{Batch: batch})
+			if err != nil || n != batch {
+				b.Fatalf("rolled %d, %v", n, err)
+			}
+		}
+		b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "records/s")
+	})
+}
